@@ -1,0 +1,165 @@
+"""tensorflowish: TensorFlow 2's eager API on NumPy (CPU) and CuPy (GPU), small enough to read.
+
+>>> import tensorflowish as tf
+>>> w = tf.Variable(0.5)
+>>> with tf.GradientTape() as tape:
+...     loss = (w * 3.0 - 6.0) ** 2
+>>> float(tape.gradient(loss, w))
+-27.0
+"""
+
+from __future__ import annotations
+
+import sys
+import types
+
+from . import backend, dtypes, ops
+from . import random as random  # noqa: PLC0414
+from .backend import BackendError
+from .clip import clip_by_global_norm, clip_by_norm
+from .dtypes import (DType, as_dtype, bool, complex64, complex128,
+                     double, float16, float32, float64, half, int8, int16, int32, int64, uint8, uint16,
+                     uint32, uint64)
+from .function import function
+from .module import Module
+from .ops.registry import REGISTRY
+from .tape import GradientTape, UnconnectedGradients
+from .tensor import Tensor, TensorShape, Variable, constant, convert_to_tensor
+
+__version__ = "0.1.0"
+newaxis = None
+
+
+def _namespace(name: str, doc: str) -> types.ModuleType:
+    module = types.ModuleType(f"{__name__}.{name}", doc)
+    sys.modules[module.__name__] = module
+    return module
+
+
+math = _namespace("math", "tf.math: elementwise math and reductions.")
+nn = _namespace("nn", "tf.nn: activations, losses and the fused dense layer.")
+linalg = _namespace("linalg", "tf.linalg: matrix operations.")
+experimental = _namespace("experimental", "tf.experimental: DLPack interchange.")
+_namespaces = {"math": math, "nn": nn, "linalg": linalg, "dtypes": dtypes}
+
+# The public namespaces come from the op registry, so no op can be forgotten in one of them.
+for _info in REGISTRY.values():
+    for _path in _info.names:
+        _space, _, _attribute = _path.rpartition(".")
+        if not _space:
+            globals()[_attribute] = _info.function
+        elif _space in _namespaces:
+            setattr(_namespaces[_space], _attribute, _info.function)
+
+for _name in ("dropout", "moments"):
+    setattr(nn, _name, getattr(ops.nn, _name))
+nn.compute_average_loss = None  # replaced below
+unstack = ops.unstack
+split = ops.split
+identity = ops.identity
+math.l2_normalize = None  # replaced below
+
+
+def _l2_normalize(x, axis=None, epsilon=1e-12, name=None):
+    """x / sqrt(max(sum(x²), epsilon)) along `axis`."""
+    x = ops.registry.as_tensor(x)
+    return x * ops.rsqrt(ops.maximum(ops.reduce_sum(x * x, axis, keepdims=True), epsilon))
+
+
+def _compute_average_loss(per_example_loss, sample_weight=None, global_batch_size=None):
+    """Mean of per-example losses (over `global_batch_size` when given)."""
+    loss = ops.registry.as_tensor(per_example_loss)
+    if sample_weight is not None:
+        loss = loss * sample_weight
+    size = global_batch_size if global_batch_size is not None else max(int(loss.array.size), 1)
+    return ops.reduce_sum(loss) / float(size)
+
+
+math.l2_normalize = nn.l2_normalize = _l2_normalize
+nn.compute_average_loss = _compute_average_loss
+math.add_n = lambda inputs, name=None: _add_n(inputs)
+
+
+def _add_n(inputs):
+    total = inputs[0]
+    for item in inputs[1:]:
+        total = total + item
+    return total
+
+
+add_n = math.add_n
+
+
+def norm(tensor, ord="euclidean", axis=None, keepdims=False, name=None):  # noqa: A002
+    """The Euclidean (Frobenius) norm, composed from ops."""
+    tensor = ops.registry.as_tensor(tensor)
+    if ord not in ("euclidean", "fro", 2):
+        raise ValueError(f"norm: only the euclidean norm is supported, got ord={ord!r}.")
+    return ops.sqrt(ops.reduce_sum(tensor * tensor, axis, keepdims))
+
+
+linalg.norm = norm
+
+
+def shape(input, out_type="int32", name=None):  # noqa: A002
+    """The shape of a tensor as a 1-D integer tensor."""
+    return constant(list(ops.registry.as_tensor(input).shape), dtype=out_type)
+
+
+def size(input, out_type="int32", name=None):  # noqa: A002
+    """The number of elements as a scalar integer tensor."""
+    return constant(int(ops.registry.as_tensor(input).array.size), dtype=out_type)
+
+
+def rank(input, name=None):  # noqa: A002
+    """The number of dimensions as a scalar int32 tensor."""
+    return constant(ops.registry.as_tensor(input).array.ndim, dtype="int32")
+
+
+def is_tensor(x) -> bool:
+    """True for tensors and variables."""
+    return isinstance(x, Tensor)
+
+
+def executing_eagerly() -> bool:
+    """Always True: tensorflowish runs eagerly."""
+    return True
+
+
+def print(*inputs, sep=" ", end="\n", **kwargs):  # noqa: A001
+    """Print tensors by value (like tf.print)."""
+    import builtins
+
+    builtins.print(*[x.numpy() if isinstance(x, Tensor) else x for x in inputs], sep=sep, end=end)
+
+
+def device(name: str):
+    """Context manager placing new tensors on 'CPU:0' or 'GPU:0' (the cupy backend).
+
+    >>> import tensorflowish as tf
+    >>> with tf.device("CPU:0"):
+    ...     tf.ones([2]).device
+    '/job:localhost/replica:0/task:0/device:CPU:0'
+    """
+    return backend.device_scope(name)
+
+
+def stop_gradient(input, name=None):  # noqa: A002
+    """The same values, treated as a constant by every tape."""
+    return ops.stop_gradient(input)
+
+
+from . import config, debugging  # noqa: E402
+from . import dlpack as _dlpack  # noqa: E402
+
+experimental.dlpack = _dlpack
+experimental.numpy = None
+
+from . import keras  # noqa: E402
+
+try:  # tf.data lands with the Keras issue
+    from . import data  # noqa: E402
+except ImportError:  # pragma: no cover
+    pass
+
+del _info, _path, _space, _attribute, _name

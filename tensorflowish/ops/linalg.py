@@ -1,0 +1,68 @@
+"""Matrix multiplication: 2-D and batched, with TensorFlow's transpose flags."""
+
+from __future__ import annotations
+
+from .registry import (Tensor, array_module, binary_operands, format_shape, record, register,
+                       should_record, unbroadcast)
+
+
+def _matmul_samples(rng):
+    draw = lambda *shape: rng.uniform(-1, 1, shape)  # noqa: E731
+    return [((draw(3, 4), draw(4, 5)), {}),
+            ((draw(4, 3), draw(4, 5)), {"transpose_a": True}),
+            ((draw(3, 4), draw(5, 4)), {"transpose_b": True}),
+            ((draw(4, 3), draw(5, 4)), {"transpose_a": True, "transpose_b": True}),
+            ((draw(2, 3, 4), draw(2, 4, 5)), {}),          # batched
+            ((draw(2, 3, 4), draw(4, 5)), {})]             # batch broadcast
+
+
+def _swap(array):
+    return array.swapaxes(-1, -2)
+
+
+@register("linalg.matmul", "matmul", samples=_matmul_samples)
+def matmul(a, b, transpose_a: bool = False, transpose_b: bool = False, name=None) -> Tensor:
+    """Matrix product of the last two axes (leading axes broadcast as batch dimensions).
+
+    >>> import tensorflowish as tf
+    >>> tf.matmul(tf.ones([2, 3]), tf.ones([3, 4])).shape
+    TensorShape([2, 4])
+    """
+    a, b = binary_operands(a, b, "matmul")
+    if a.array.ndim < 2 or b.array.ndim < 2:
+        raise ValueError(f"matmul: expects tensors of rank >= 2, got shapes "
+                         f"{format_shape(a.array.shape)} @ {format_shape(b.array.shape)}; use "
+                         "tf.reshape or tf.expand_dims to add a dimension.")
+    left = _swap(a.array) if transpose_a else a.array
+    right = _swap(b.array) if transpose_b else b.array
+    if left.shape[-1] != right.shape[-2]:
+        flags = (" (transpose_a)" if transpose_a else "") + (" (transpose_b)" if transpose_b else "")
+        raise ValueError(f"matmul: inner dimensions differ: {format_shape(a.array.shape)} @ "
+                         f"{format_shape(b.array.shape)}{flags}: {left.shape[-1]} != "
+                         f"{right.shape[-2]}.")
+    try:
+        out = Tensor(array_module(left).matmul(left, right))
+    except ValueError:
+        raise ValueError(f"matmul: batch dimensions do not broadcast: "
+                         f"{format_shape(a.array.shape)} @ {format_shape(b.array.shape)}.") from None
+    if should_record((a, b)):
+        # TensorFlow's MatMulGrad: each case is one matmul with the right flags
+        def vjp_a(g):
+            if not transpose_a:
+                grad = matmul(g, b, transpose_b=not transpose_b)
+            elif not transpose_b:
+                grad = matmul(b, g, transpose_b=True)
+            else:
+                grad = matmul(b, g, transpose_a=True, transpose_b=True)
+            return unbroadcast(grad, a.array.shape)
+
+        def vjp_b(g):
+            if not transpose_b:
+                grad = matmul(a, g, transpose_a=not transpose_a)
+            elif not transpose_a:
+                grad = matmul(g, a, transpose_a=True)
+            else:
+                grad = matmul(g, a, transpose_a=True, transpose_b=True)
+            return unbroadcast(grad, b.array.shape)
+        record((a, b), out, (vjp_a, vjp_b))
+    return out

@@ -1,0 +1,208 @@
+"""Reductions over axes: sum, mean, max, min, prod, logsumexp; argmax/argmin (no gradient)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .registry import (Tensor, array_module, as_tensor, format_shape, record, register,
+                       require_float, should_record)
+
+
+def _normalize_axes(op: str, axis, ndim: int):
+    """None or a tuple of non-negative axes; a clear error for an axis out of range."""
+    if axis is None:
+        return None
+    if isinstance(axis, Tensor):
+        axis = axis.numpy().tolist()
+    axes = (axis,) if isinstance(axis, (int, np.integer)) else tuple(axis)
+    result = []
+    for a in axes:
+        a = int(a)
+        if not -ndim <= a < max(ndim, 1):
+            raise ValueError(f"{op}: axis {a} is out of range for a tensor of rank {ndim}.")
+        result.append(a % ndim if ndim else 0)
+    return tuple(sorted(set(result)))
+
+
+def _kept_shape(shape: tuple, axes) -> tuple:
+    """The shape with reduced axes kept as 1 (for broadcasting the gradient back)."""
+    if axes is None:
+        return (1,) * len(shape)
+    return tuple(1 if i in axes else size for i, size in enumerate(shape))
+
+
+def _reduce_samples(rng):
+    return [((rng.uniform(-2, 2, (3, 4)),), {}),
+            ((rng.uniform(-2, 2, (3, 4)),), {"axis": 0}),
+            ((rng.uniform(-2, 2, (2, 3, 4)),), {"axis": [0, 2], "keepdims": True}),
+            ((rng.uniform(-2, 2, (2, 3, 4)),), {"axis": -1})]
+
+
+def _reduce(op, x, axis, keepdims, forward, vjp):
+    x = as_tensor(x)
+    axes = _normalize_axes(op, axis, x.array.ndim)
+    out = Tensor(forward(x.array, axes, keepdims))
+    if should_record((x,)):
+        kept = _kept_shape(x.array.shape, axes)
+
+        def backward(g):
+            from .shapes import broadcast_to, reshape
+
+            g_kept = reshape(g, kept) if g.array.shape != kept else g
+            return vjp(broadcast_to(g_kept, x.array.shape), x, out, kept, axes)
+        record((x,), out, (backward,))
+    return out
+
+
+@register("reduce_sum", "math.reduce_sum", samples=_reduce_samples)
+def reduce_sum(input_tensor, axis=None, keepdims: bool = False, name=None) -> Tensor:
+    """Sum over `axis` (all axes when None)."""
+    return _reduce("reduce_sum", input_tensor, axis, keepdims,
+                   lambda a, axes, k: array_module(a).sum(a, axis=axes, keepdims=k),
+                   lambda g, x, out, kept, axes: g)
+
+
+@register("reduce_mean", "math.reduce_mean", samples=_reduce_samples)
+def reduce_mean(input_tensor, axis=None, keepdims: bool = False, name=None) -> Tensor:
+    """Mean over `axis` (all axes when None); integers stay integers, as in TensorFlow."""
+    x = as_tensor(input_tensor)
+    axes = _normalize_axes("reduce_mean", axis, x.array.ndim)
+    count = x.array.size if axes is None else int(np.prod([x.array.shape[a] for a in axes]))
+    if x.array.dtype.kind in "iu":
+        total = reduce_sum(x, axis, keepdims)
+        return Tensor((total.array // max(count, 1)).astype(x.array.dtype))
+    return _reduce("reduce_mean", x, axis, keepdims,
+                   lambda a, axes, k: array_module(a).mean(a, axis=axes, keepdims=k),
+                   lambda g, x, out, kept, axes: g * (1.0 / max(count, 1)))
+
+
+def _extremum_vjp(g, x, out, kept, axes):
+    """The gradient is shared equally among the elements that attain the max (or min)."""
+    from .math import cast, equal
+    from .shapes import reshape
+
+    out_kept = reshape(out, kept) if out.array.shape != kept else out
+    mask = cast(equal(x, out_kept), g.dtype)
+    count = reduce_sum(mask, axis=axes, keepdims=True)
+    return g * mask / count
+
+
+@register("reduce_max", "math.reduce_max", samples=_reduce_samples)
+def reduce_max(input_tensor, axis=None, keepdims: bool = False, name=None) -> Tensor:
+    """Max over `axis`; ties share the gradient equally."""
+    x = as_tensor(input_tensor)
+    if x.array.size == 0:
+        raise ValueError("reduce_max: the input is empty.")
+    return _reduce("reduce_max", x, axis, keepdims,
+                   lambda a, axes, k: array_module(a).max(a, axis=axes, keepdims=k), _extremum_vjp)
+
+
+@register("reduce_min", "math.reduce_min", samples=_reduce_samples)
+def reduce_min(input_tensor, axis=None, keepdims: bool = False, name=None) -> Tensor:
+    """Min over `axis`; ties share the gradient equally."""
+    x = as_tensor(input_tensor)
+    if x.array.size == 0:
+        raise ValueError("reduce_min: the input is empty.")
+    return _reduce("reduce_min", x, axis, keepdims,
+                   lambda a, axes, k: array_module(a).min(a, axis=axes, keepdims=k), _extremum_vjp)
+
+
+def _prod_vjp(g, x, out, kept, axes):
+    """d prod / d x_i = product of the others, computed without dividing (zeros are fine)."""
+    xp = array_module(x.array)
+    a = x.array
+    axes_list = list(range(a.ndim)) if axes is None else list(axes)
+    others = [i for i in range(a.ndim) if i not in axes_list]
+    moved = xp.transpose(a, others + axes_list)
+    flat = moved.reshape(moved.shape[:len(others)] + (-1,))
+    ones = xp.ones(flat.shape[:-1] + (1,), dtype=a.dtype)
+    before = xp.cumprod(xp.concatenate([ones, flat[..., :-1]], axis=-1), axis=-1)
+    after = xp.flip(xp.cumprod(xp.concatenate([ones, xp.flip(flat, -1)[..., :-1]], -1), -1), -1)
+    exclusive = (before * after).reshape(moved.shape)
+    inverse = np.argsort(others + axes_list)
+    return g * Tensor(xp.transpose(exclusive, inverse))
+
+
+@register("reduce_prod", "math.reduce_prod", samples=_reduce_samples)
+def reduce_prod(input_tensor, axis=None, keepdims: bool = False, name=None) -> Tensor:
+    """Product over `axis` (the gradient handles zeros; it is first-order only)."""
+    return _reduce("reduce_prod", input_tensor, axis, keepdims,
+                   lambda a, axes, k: array_module(a).prod(a, axis=axes, keepdims=k), _prod_vjp)
+
+
+@register("reduce_logsumexp", "math.reduce_logsumexp", samples=_reduce_samples)
+def reduce_logsumexp(input_tensor, axis=None, keepdims: bool = False, name=None) -> Tensor:
+    """log(sum(exp(x))) computed stably (composed from primitives)."""
+    from .math import exp, log
+    from .shapes import reshape
+
+    x = as_tensor(input_tensor)
+    require_float("reduce_logsumexp", x)
+    shift = Tensor(array_module(x.array).max(x.array, axis=_normalize_axes(
+        "reduce_logsumexp", axis, x.array.ndim), keepdims=True))
+    total = log(reduce_sum(exp(x - shift), axis, keepdims=True)) + shift
+    if keepdims:
+        return total
+    axes = _normalize_axes("reduce_logsumexp", axis, x.array.ndim)
+    shape = () if axes is None else tuple(s for i, s in enumerate(x.array.shape) if i not in axes)
+    return reshape(total, shape)
+
+
+@register("math.reduce_variance", samples=_reduce_samples)
+def reduce_variance(input_tensor, axis=None, keepdims: bool = False, name=None) -> Tensor:
+    """Population variance over `axis` (composed)."""
+    x = as_tensor(input_tensor)
+    from .math import square
+
+    mean = reduce_mean(x, axis, keepdims=True)
+    return reduce_mean(square(x - mean), axis, keepdims)
+
+
+@register("math.reduce_std", samples=lambda rng: [((rng.uniform(-2, 2, (3, 4)),), {"axis": 1})])
+def reduce_std(input_tensor, axis=None, keepdims: bool = False, name=None) -> Tensor:
+    """Population standard deviation over `axis` (composed)."""
+    from .math import sqrt
+
+    return sqrt(reduce_variance(input_tensor, axis, keepdims))
+
+
+@register("reduce_any", "math.reduce_any", differentiable=False)
+def reduce_any(input_tensor, axis=None, keepdims: bool = False, name=None) -> Tensor:
+    """Logical or over `axis`."""
+    x = as_tensor(input_tensor)
+    axes = _normalize_axes("reduce_any", axis, x.array.ndim)
+    return Tensor(array_module(x.array).any(x.array, axis=axes, keepdims=keepdims))
+
+
+@register("reduce_all", "math.reduce_all", differentiable=False)
+def reduce_all(input_tensor, axis=None, keepdims: bool = False, name=None) -> Tensor:
+    """Logical and over `axis`."""
+    x = as_tensor(input_tensor)
+    axes = _normalize_axes("reduce_all", axis, x.array.ndim)
+    return Tensor(array_module(x.array).all(x.array, axis=axes, keepdims=keepdims))
+
+
+def _arg(op, x, axis, output_type, function):
+    from .. import dtypes
+
+    x = as_tensor(x)
+    if x.array.ndim == 0:
+        raise ValueError(f"{op}: expects a tensor of rank >= 1, got a scalar.")
+    if axis is None:
+        axis = 0  # TensorFlow's default
+    if not -x.array.ndim <= int(axis) < x.array.ndim:
+        raise ValueError(f"{op}: axis {axis} is out of range for shape "
+                         f"{format_shape(x.array.shape)}.")
+    return Tensor(function(x.array, axis=int(axis)).astype(dtypes.numpy_dtype(output_type)))
+
+
+@register("argmax", "math.argmax", differentiable=False)
+def argmax(input, axis=None, output_type="int64", name=None) -> Tensor:  # noqa: A002
+    """Index of the largest value along `axis` (default 0, as in TensorFlow); int64."""
+    return _arg("argmax", input, axis, output_type, lambda a, axis: array_module(a).argmax(a, axis))
+
+
+@register("argmin", "math.argmin", differentiable=False)
+def argmin(input, axis=None, output_type="int64", name=None) -> Tensor:  # noqa: A002
+    """Index of the smallest value along `axis` (default 0); int64."""
+    return _arg("argmin", input, axis, output_type, lambda a, axis: array_module(a).argmin(a, axis))

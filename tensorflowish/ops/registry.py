@@ -1,0 +1,141 @@
+"""The op registry and the helpers every op shares.
+
+Each op registers itself once with `@register(...)`: its public names (`tf.add`,
+`tf.math.add`, ...), whether it is differentiable, and sample inputs for the gradient tests.
+The public namespaces and the finite-difference tests are generated from this registry, so an
+op can neither be forgotten in `tf.math` nor skip its gradient check.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Callable
+
+import numpy as np
+
+from .. import backend
+from ..tape import _recording_tapes, record, should_record
+from ..tensor import Tensor, convert_to_tensor, format_shape
+
+__all__ = ["OpInfo", "REGISTRY", "register", "record", "should_record", "recording",
+           "as_tensor", "binary_operands", "unbroadcast", "require_float", "check_same_device",
+           "array_module", "Tensor", "format_shape"]
+
+
+@dataclasses.dataclass
+class OpInfo:
+    """What the registry knows of one op."""
+
+    name: str
+    function: Callable
+    names: tuple[str, ...]  # public paths, e.g. ("add", "math.add")
+    differentiable: bool
+    # samples(rng) -> list of (args, kwargs); float64 numpy arrays in args are differentiated
+    samples: Callable | None
+    # positions in args that the gradient check differentiates (default: every float array)
+    grad_arguments: tuple[int, ...] | None = None
+
+
+REGISTRY: dict[str, OpInfo] = {}
+
+
+def register(*names: str, differentiable: bool = True, samples=None, grad_arguments=None):
+    """Register an op under its public names; the first name is the op's own."""
+
+    def decorate(function):
+        info = OpInfo(names[0].split(".")[-1] if "." in names[0] else names[0], function,
+                      tuple(names), differentiable, samples, grad_arguments)
+        REGISTRY[names[0]] = info
+        return function
+
+    return decorate
+
+
+def recording() -> bool:
+    """True while any tape is recording (VJPs use this to choose fused or composable paths)."""
+    return bool(_recording_tapes)
+
+
+array_module = backend.get_array_module
+
+
+def as_tensor(value, dtype=None) -> Tensor:
+    return value if isinstance(value, Tensor) and dtype is None else convert_to_tensor(value, dtype)
+
+
+def check_same_device(op: str, *tensors: Tensor) -> None:
+    """Raise a clear error when an op mixes CPU and GPU tensors."""
+    first = type(tensors[0].array)
+    for tensor in tensors[1:]:
+        if type(tensor.array) is not first or (first is not np.ndarray and
+                                               tensor.array.device != tensors[0].array.device):
+            a = backend.device_of(tensors[0].array)
+            b = backend.device_of(tensor.array)
+            if a != b:
+                raise ValueError(f"{op}: tensors are on different devices: {a} and {b}. Move one "
+                                 f"with .to('{a}') (or .cpu()/.gpu()) before combining them.")
+
+
+def _coerce_like(value, like: Tensor, op: str) -> Tensor:
+    """Convert plain data to the dtype and device of `like` (TensorFlow's operand rule)."""
+    dtype = like.array.dtype
+    if isinstance(value, (bool, int, float)) and not isinstance(value, np.generic):
+        if isinstance(value, float) and dtype.kind in "iub" and not float(value).is_integer():
+            raise TypeError(f"{op}: cannot combine a {like.dtype.name} tensor with the float "
+                            f"{value!r}; cast the tensor first with tf.cast(x, tf.float32).")
+        xp = array_module(like.array)
+        return Tensor(xp.asarray(value, dtype=dtype))
+    array = np.asarray(value) if not hasattr(value, "__cuda_array_interface__") else value
+    if array.dtype.kind == "f" and dtype.kind in "iub":
+        raise TypeError(f"{op}: cannot combine a {like.dtype.name} tensor with {array.dtype} "
+                        "data; cast with tf.cast first.")
+    return Tensor(backend.asarray(array, dtype=dtype, device=backend.device_of(like.array)))
+
+
+def binary_operands(x, y, op: str) -> tuple[Tensor, Tensor]:
+    """Both operands as tensors of one dtype on one device, or a clear error."""
+    if isinstance(x, Tensor):
+        if not isinstance(y, Tensor):
+            return x, _coerce_like(y, x, op)
+    elif isinstance(y, Tensor):
+        return _coerce_like(x, y, op), y
+    else:
+        x = convert_to_tensor(x)
+        y = _coerce_like(y, x, op)
+        return x, y
+    if x.array.dtype != y.array.dtype:
+        raise TypeError(f"{op}: operands have different dtypes: {x.dtype.name} "
+                        f"(shape {format_shape(x.shape)}) and {y.dtype.name} "
+                        f"(shape {format_shape(y.shape)}). Use tf.cast to make them match.")
+    if type(x.array) is not type(y.array):
+        check_same_device(op, x, y)
+    return x, y
+
+
+def broadcast_shape(op: str, a: tuple, b: tuple) -> tuple:
+    try:
+        return np.broadcast_shapes(a, b)
+    except ValueError:
+        raise ValueError(f"{op}: shapes {format_shape(a)} and {format_shape(b)} are not "
+                         "broadcastable (trailing dimensions must be equal or 1).") from None
+
+
+def require_float(op: str, *tensors: Tensor) -> None:
+    for tensor in tensors:
+        if tensor.array.dtype.kind not in "fc":
+            raise TypeError(f"{op}: expects a floating-point tensor, got {tensor.dtype.name} "
+                            f"(shape {format_shape(tensor.shape)}). Use tf.cast(x, tf.float32).")
+
+
+def unbroadcast(gradient: Tensor, shape: tuple) -> Tensor:
+    """Sum a broadcast gradient back down to `shape` (the one helper every binary VJP uses)."""
+    if gradient.array.shape == shape:
+        return gradient
+    from .reductions import reduce_sum
+    from .shapes import reshape
+
+    extra = gradient.array.ndim - len(shape)
+    axes = tuple(range(extra)) + tuple(
+        extra + i for i, size in enumerate(shape) if size == 1 and gradient.array.shape[extra + i] != 1)
+    summed = reduce_sum(gradient, axis=axes) if axes else gradient
+    return reshape(summed, shape) if summed.array.shape != shape else summed

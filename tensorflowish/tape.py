@@ -1,0 +1,339 @@
+"""`tf.GradientTape`: an execution-ordered list of records, walked backwards.
+
+Every op asks `should_record(inputs)`; when some active tape tracks one of the inputs, the op
+calls `record(inputs, output, vjps)` with one vector-Jacobian product per input. A tape tracks
+the ids of tensors it watches and of every output it recorded, and holds the records (and so
+the arrays they saved) only until `gradient()` returns, unless it is persistent.
+
+VJPs are written with ops, so when an outer tape is recording while an inner one computes its
+gradient, the outer tape records the backward pass too: that is all higher-order gradients need.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import enum
+import logging
+import warnings
+
+from . import backend
+from .tensor import Tensor, Variable, convert_to_tensor, format_shape
+
+_log = logging.getLogger("tensorflowish.tape")
+
+# Tapes currently recording, innermost last. Ops only look at this list, so when it is empty
+# (inference, optimiser updates) recording costs one truth test.
+_recording_tapes: list[GradientTape] = []
+
+_strict_gradients = False
+
+
+class UnconnectedGradients(enum.Enum):
+    """What `gradient()` returns for a source the target does not depend on."""
+
+    NONE = "none"
+    ZERO = "zero"
+
+
+def enable_strict_gradients(enabled: bool = True) -> None:
+    """Make a gradient that would silently be None raise an error explaining why.
+
+    The error names the source and says whether it was never watched (not a trainable Variable
+    and no `tape.watch`) or watched but not connected to the target.
+    """
+    global _strict_gradients
+    _strict_gradients = bool(enabled)
+
+
+def should_record(inputs) -> bool:
+    """True when some recording tape tracks one of `inputs` (Tensors; other values ignored)."""
+    found = False
+    for tape in _recording_tapes:
+        tracked = tape._tracked
+        for tensor in inputs:
+            if tensor._id in tracked:
+                found = True
+                break
+            if tape._watch_accessed_variables and isinstance(tensor, Variable) \
+                    and tensor.trainable and tensor.array.dtype.kind == "f":
+                tape._watch_tensor(tensor)
+                found = True
+                break
+    return found
+
+
+def record(inputs, output: Tensor, vjps) -> None:
+    """Append one op to every recording tape that tracks one of its inputs.
+
+    `vjps[i](upstream)` returns the gradient for `inputs[i]`, or None if it has none. A fused op
+    may instead pass one callable `vjps(upstream, needs)` returning all input gradients at once,
+    where `needs[i]` says whether input i is tracked (so it can skip work nobody needs).
+    """
+    for tape in _recording_tapes:
+        tracked = tape._tracked
+        for tensor in inputs:
+            if tensor._id in tracked:
+                tape._records.append((inputs, output, vjps))
+                tracked.add(output._id)
+                break
+
+
+def _flatten(structure, out: list) -> None:
+    if isinstance(structure, dict):
+        for key in structure:
+            _flatten(structure[key], out)
+    elif isinstance(structure, (list, tuple)):
+        for item in structure:
+            _flatten(item, out)
+    else:
+        out.append(structure)
+
+
+def _unflatten(structure, values):
+    if isinstance(structure, dict):
+        return {key: _unflatten(structure[key], values) for key in structure}
+    if isinstance(structure, (list, tuple)):
+        items = [_unflatten(item, values) for item in structure]
+        return items if isinstance(structure, list) else type(structure)(items) \
+            if not hasattr(structure, "_fields") else type(structure)(*items)
+    return next(values)
+
+
+class GradientTape:
+    """Record operations for automatic differentiation, as TensorFlow 2 does.
+
+    >>> import tensorflowish as tf
+    >>> x = tf.constant(3.0)
+    >>> with tf.GradientTape() as tape:
+    ...     tape.watch(x)
+    ...     y = x * x
+    >>> float(tape.gradient(y, x))
+    6.0
+    """
+
+    def __init__(self, persistent: bool = False, watch_accessed_variables: bool = True) -> None:
+        self._persistent = bool(persistent)
+        self._watch_accessed_variables = bool(watch_accessed_variables)
+        self._records: list = []
+        self._tracked: set[int] = set()
+        self._watched: dict[int, Tensor] = {}
+        self._used = False
+        self._entered = False
+
+    # --- recording ------------------------------------------------------------------------
+    def __enter__(self) -> GradientTape:
+        if self in _recording_tapes:
+            raise ValueError("This GradientTape is already recording.")
+        _recording_tapes.append(self)
+        self._entered = True
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        if self in _recording_tapes:
+            _recording_tapes.remove(self)
+
+    def _watch_tensor(self, tensor: Tensor) -> None:
+        self._watched[tensor._id] = tensor
+        self._tracked.add(tensor._id)
+
+    def watch(self, tensor) -> None:
+        """Track `tensor` (or a structure of tensors) so gradients can be taken with respect to it."""
+        items: list = []
+        _flatten(tensor, items)
+        for item in items:
+            if not isinstance(item, Tensor):
+                raise ValueError(f"tape.watch expects tensors or variables, got "
+                                 f"{type(item).__name__}; convert with tf.constant first.")
+            if item.array.dtype.kind not in "fc":
+                warnings.warn(f"The dtype of the watched tensor must be floating (e.g. "
+                              f"tf.float32), got {item.dtype.name}: it will get no gradient.",
+                              stacklevel=2)
+            self._watch_tensor(item)
+
+    def watched_variables(self) -> tuple:
+        """The variables this tape watched, in the order they were first watched."""
+        return tuple(t for t in self._watched.values() if isinstance(t, Variable))
+
+    @contextlib.contextmanager
+    def stop_recording(self):
+        """Temporarily stop recording: ops inside the block are not differentiated."""
+        if self not in _recording_tapes:
+            raise ValueError("Tape.stop_recording() can only be used while the tape records "
+                             "(inside its `with` block).")
+        position = _recording_tapes.index(self)
+        _recording_tapes.remove(self)
+        try:
+            yield
+        finally:
+            _recording_tapes.insert(position, self)
+
+    def reset(self) -> None:
+        """Forget everything recorded so far (the tape stays active)."""
+        self._records = []
+        self._tracked = set()
+        self._watched = {}
+        self._used = False
+
+    # --- differentiation ------------------------------------------------------------------
+    def _backward(self, targets: list, seeds: list) -> dict:
+        """Walk the records backwards from targets with the given seed gradients."""
+        grads: dict[int, Tensor] = {}
+        for target, seed in zip(targets, seeds):
+            if target._id in self._tracked:
+                previous = grads.get(target._id)
+                grads[target._id] = seed if previous is None else previous + seed
+        # the backward pass must not be recorded by this tape (outer tapes still record it)
+        position = _recording_tapes.index(self) if self in _recording_tapes else None
+        if position is not None:
+            _recording_tapes.remove(self)
+        try:
+            tracked = self._tracked
+            for inputs, output, vjps in reversed(self._records):
+                upstream = grads.get(output._id)
+                if upstream is None:
+                    continue
+                if callable(vjps):  # a fused op: one VJP for all inputs, told which it needs
+                    needs = tuple(t._id in tracked for t in inputs)
+                    gradients = vjps(upstream, needs)
+                else:
+                    gradients = [None if vjp is None or t._id not in tracked else vjp(upstream)
+                                 for t, vjp in zip(inputs, vjps)]
+                for tensor, gradient in zip(inputs, gradients):
+                    if gradient is None:
+                        continue
+                    previous = grads.get(tensor._id)
+                    grads[tensor._id] = gradient if previous is None else previous + gradient
+        finally:
+            if position is not None:
+                _recording_tapes.insert(position, self)
+        return grads
+
+    def _check_usable(self, what: str) -> None:
+        if self._used and not self._persistent:
+            raise RuntimeError("A non-persistent GradientTape can only be used to compute one "
+                               "set of gradients (or jacobians)")
+
+    def _release(self) -> None:
+        if not self._persistent:
+            self._used = True
+            self._records = []
+            self._tracked = set()
+            self._watched = {}
+
+    def gradient(self, target, sources, output_gradients=None,
+                 unconnected_gradients=UnconnectedGradients.NONE):
+        """d(sum of target)/d(sources), with `sources` a tensor or a list/tuple/dict of them.
+
+        The result has the structure of `sources`. A source the target does not depend on gets
+        None (or zeros with `unconnected_gradients=tf.UnconnectedGradients.ZERO`).
+        """
+        self._check_usable("gradient")
+        unconnected = UnconnectedGradients(unconnected_gradients)
+        if self in _recording_tapes and self._persistent:
+            warnings.warn("Calling GradientTape.gradient on a persistent tape inside its "
+                          "context is inefficient; do it after the with block.", stacklevel=2)
+        target_list: list = []
+        _flatten(target, target_list)
+        target_list = [convert_to_tensor(t) for t in target_list]
+        if output_gradients is None:
+            seeds = [_ones_like(t) for t in target_list]
+        else:
+            seed_list: list = []
+            _flatten(output_gradients, seed_list)
+            if len(seed_list) != len(target_list):
+                raise ValueError(f"output_gradients has {len(seed_list)} tensors for "
+                                 f"{len(target_list)} targets.")
+            seeds = []
+            for t, s in zip(target_list, seed_list):
+                s = _ones_like(t) if s is None else convert_to_tensor(s, dtype_hint=t.dtype)
+                if tuple(s.shape) != tuple(t.shape):
+                    raise ValueError(f"output_gradients shape {format_shape(s.shape)} does not "
+                                     f"match target shape {format_shape(t.shape)}.")
+                seeds.append(s)
+        source_list: list = []
+        _flatten(sources, source_list)
+        for index, source in enumerate(source_list):
+            if not isinstance(source, Tensor):
+                raise ValueError(f"gradient sources must be tensors or variables; source "
+                                 f"{index} is {type(source).__name__}.")
+        grads = self._backward(target_list, seeds)
+        results = [self._result_for(source, index, grads.get(source._id), unconnected)
+                   for index, source in enumerate(source_list)]
+        self._release()
+        if isinstance(sources, Tensor):
+            return results[0]
+        return _unflatten(sources, iter(results))
+
+    def _result_for(self, source: Tensor, index: int, gradient, unconnected):
+        if source.array.dtype.kind not in "fc":
+            warnings.warn(f"The dtype of the source tensor must be floating (e.g. tf.float32) "
+                          f"when calling GradientTape.gradient, got {source.dtype.name}: "
+                          "returning None.", stacklevel=3)
+            return None
+        if gradient is not None:
+            return gradient
+        if unconnected is UnconnectedGradients.ZERO:
+            return _zeros_like(source)
+        name = getattr(source, "name", None) or f"source {index}"
+        label = f"{name} (shape {format_shape(source.shape)}, dtype {source.dtype.name})"
+        if source._id not in self._tracked:
+            why = ("it was never watched: call tape.watch(x) inside the tape, or make it a "
+                   "trainable tf.Variable" + ("" if self._watch_accessed_variables else
+                                              " (this tape has watch_accessed_variables=False)"))
+        else:
+            why = ("it is watched but the target was not computed from it on this tape "
+                   "(check for work done outside the `with` block, .numpy() round trips, "
+                   "tf.stop_gradient, or integer ops on the way)")
+        message = f"No gradient for {label}: {why}."
+        if _strict_gradients:
+            raise ValueError(message + " (strict gradients are on: "
+                             "tf.debugging.enable_strict_gradients(False) to allow None)")
+        _log.debug(message)
+        return None
+
+    def jacobian(self, target, sources, unconnected_gradients=UnconnectedGradients.NONE,
+                 parallel_iterations=None, experimental_use_pfor=True):
+        """d target[i...] / d source[j...] for every element: shape target.shape + source.shape."""
+        self._check_usable("jacobian")
+        unconnected = UnconnectedGradients(unconnected_gradients)
+        target = convert_to_tensor(target)
+        source_list: list = []
+        _flatten(sources, source_list)
+        xp = backend.get_array_module(target.array)
+        rows: list[list] = [[] for _ in source_list]
+        size = int(target.array.size)
+        for flat_index in range(size):
+            seed_array = xp.zeros(target.array.size, dtype=target.array.dtype)
+            seed_array[flat_index] = 1
+            seed = Tensor(seed_array.reshape(target.array.shape))
+            grads = self._backward([target], [seed])
+            for k, source in enumerate(source_list):
+                g = grads.get(source._id)
+                rows[k].append(g)
+        results = []
+        for k, source in enumerate(source_list):
+            if source.array.dtype.kind not in "fc" or all(g is None for g in rows[k]):
+                if unconnected is UnconnectedGradients.ZERO:
+                    results.append(Tensor(xp.zeros(tuple(target.shape) + tuple(source.shape),
+                                                   dtype=source.array.dtype)))
+                else:
+                    results.append(None)
+                continue
+            from .ops import reshape, stack
+
+            parts = [g if g is not None else _zeros_like(source) for g in rows[k]]
+            results.append(reshape(stack(parts), tuple(target.shape) + tuple(source.shape)))
+        self._release()
+        if isinstance(sources, Tensor):
+            return results[0]
+        return _unflatten(sources, iter(results))
+
+
+def _ones_like(tensor: Tensor) -> Tensor:
+    xp = backend.get_array_module(tensor.array)
+    return Tensor(xp.ones(tensor.array.shape, dtype=tensor.array.dtype))
+
+
+def _zeros_like(tensor: Tensor) -> Tensor:
+    xp = backend.get_array_module(tensor.array)
+    return Tensor(xp.zeros(tensor.array.shape, dtype=tensor.array.dtype))
