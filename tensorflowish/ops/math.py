@@ -92,11 +92,22 @@ def divide(x, y, name=None) -> Tensor:
                       lambda g, x, y, out: g / y, lambda g, x, y, out: negative(g * out / y))
 
 
+def _without_gradient(op: str, inputs: tuple, out: Tensor) -> Tensor:
+    """Record an op that has no gradient, so differentiating through it fails loudly."""
+    if out.array.dtype.kind == "f" and should_record(inputs):
+        def refuse(g):
+            raise LookupError(f"No gradient defined for operation '{op}': it is piecewise "
+                              "constant. Wrap it in tf.stop_gradient(...) if you mean to treat "
+                              "its result as a constant.")
+        record(inputs, out, tuple(refuse for _ in inputs))
+    return out
+
+
 @register("floordiv", "math.floordiv", differentiable=False)
 def floordiv(x, y, name=None) -> Tensor:
     """x // y (no gradient)."""
     x, y = binary_operands(x, y, "floordiv")
-    return Tensor(x.array // y.array)
+    return _without_gradient("floordiv", (x, y), Tensor(x.array // y.array))
 
 
 @register("math.floormod", "math.mod", "mod",
@@ -105,7 +116,7 @@ def floormod(x, y, name=None) -> Tensor:
     """x % y with the sign of y, like Python and TensorFlow."""
     return _binary_op("floormod", x, y, lambda a, b: a % b,
                       lambda g, x, y, out: g,
-                      lambda g, x, y, out: negative(g * floor(x / y)))
+                      lambda g, x, y, out: negative(g * _constant(floor(x / y))))
 
 
 @register("pow", "math.pow",
@@ -165,30 +176,30 @@ def abs(x, name=None) -> Tensor:  # noqa: A001 - TensorFlow's name
 
 @register("math.sign", "sign", differentiable=False)
 def sign(x, name=None) -> Tensor:
-    """-1, 0 or 1 (no gradient)."""
-    x = as_tensor(x)
-    return Tensor(array_module(x.array).sign(x.array))
+    """-1, 0 or 1; its gradient is zero (as in TensorFlow)."""
+    return _unary_op("sign", x, lambda a: array_module(a).sign(a),
+                     lambda g, x, out: zeros_like_(g), float_only=False)
 
 
 @register("math.floor", "floor", differentiable=False)
 def floor(x, name=None) -> Tensor:
     """Round down (no gradient)."""
     x = as_tensor(x)
-    return Tensor(array_module(x.array).floor(x.array))
+    return _without_gradient("floor", (x,), Tensor(array_module(x.array).floor(x.array)))
 
 
 @register("math.ceil", differentiable=False)
 def ceil(x, name=None) -> Tensor:
     """Round up (no gradient)."""
     x = as_tensor(x)
-    return Tensor(array_module(x.array).ceil(x.array))
+    return _without_gradient("ceil", (x,), Tensor(array_module(x.array).ceil(x.array)))
 
 
 @register("math.round", "round", differentiable=False)
 def round(x, name=None) -> Tensor:  # noqa: A001 - TensorFlow's name
     """Round half to even, like TensorFlow (no gradient)."""
     x = as_tensor(x)
-    return Tensor(array_module(x.array).round(x.array))
+    return _without_gradient("round", (x,), Tensor(array_module(x.array).round(x.array)))
 
 
 @register("square", "math.square", samples=_unary())
@@ -440,3 +451,8 @@ def zeros_like_(t: Tensor) -> Tensor:
 
 def ones_like_(t: Tensor) -> Tensor:
     return Tensor(array_module(t.array).ones_like(t.array))
+
+
+def _constant(t: Tensor) -> Tensor:
+    """The same array as a fresh tensor no tape knows (a stop_gradient for VJPs)."""
+    return Tensor(t.array)
