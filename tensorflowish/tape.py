@@ -50,15 +50,13 @@ def should_record(inputs) -> bool:
     found = False
     for tape in _recording_tapes:
         tracked = tape._tracked
-        for tensor in inputs:
+        for tensor in inputs:  # no early exit: every variable read here must get watched
             if tensor._id in tracked:
                 found = True
-                break
-            if tape._watch_accessed_variables and isinstance(tensor, Variable) \
+            elif tape._watch_accessed_variables and isinstance(tensor, Variable) \
                     and tensor.trainable and tensor.array.dtype.kind == "f":
                 tape._watch_tensor(tensor)
                 found = True
-                break
     return found
 
 
@@ -179,9 +177,9 @@ class GradientTape:
         """Walk the records backwards from targets with the given seed gradients."""
         grads: dict[int, Tensor] = {}
         for target, seed in zip(targets, seeds):
-            if target._id in self._tracked:
-                previous = grads.get(target._id)
-                grads[target._id] = seed if previous is None else previous + seed
+            # seeded even when untracked: d(v)/d(v) is 1 for a variable that is also a source
+            previous = grads.get(target._id)
+            grads[target._id] = seed if previous is None else previous + seed
         # the backward pass must not be recorded by this tape (outer tapes still record it)
         position = _recording_tapes.index(self) if self in _recording_tapes else None
         if position is not None:
@@ -218,7 +216,8 @@ class GradientTape:
             self._used = True
             self._records = []
             self._tracked = set()
-            self._watched = {}
+            # variables stay listed (they outlive the tape anyway); plain tensors are dropped
+            self._watched = {k: t for k, t in self._watched.items() if isinstance(t, Variable)}
 
     def gradient(self, target, sources, output_gradients=None,
                  unconnected_gradients=UnconnectedGradients.NONE):

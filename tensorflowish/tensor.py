@@ -163,8 +163,7 @@ class Tensor:
     __hash__ = None  # like TensorFlow: == is elementwise; use .ref() as a dict key
 
     def __repr__(self) -> str:
-        values = np.array2string(self.numpy(), separator=", ", prefix="numpy=")
-        return f"<tf.Tensor: shape={self.shape}, dtype={self.dtype.name}, numpy={values}>"
+        return f"<tf.Tensor: shape={self.shape}, dtype={self.dtype.name}, numpy={self.numpy()!r}>"
 
     def __str__(self) -> str:
         separator = "\n" if self.array.ndim >= 2 else ""
@@ -253,9 +252,8 @@ class Variable(Tensor):
         return self.read_value()
 
     def __repr__(self) -> str:
-        values = np.array2string(self.numpy(), separator=", ", prefix="numpy=")
         return (f"<tf.Variable '{self.name}' shape={self.shape} dtype={self.dtype.name}, "
-                f"numpy={values}>")
+                f"numpy={self.numpy()!r}>")
 
 
 def _infer_numpy_dtype(value):

@@ -81,13 +81,13 @@ def _coerce_like(value, like: Tensor, op: str) -> Tensor:
     dtype = like.array.dtype
     if isinstance(value, (bool, int, float)) and not isinstance(value, np.generic):
         if isinstance(value, float) and dtype.kind in "iub" and not float(value).is_integer():
-            raise TypeError(f"{op}: cannot combine a {like.dtype.name} tensor with the float "
+            raise TypeError(f"{op}: cannot combine a tensor of dtype {like.dtype.name} with the float "
                             f"{value!r}; cast the tensor first with tf.cast(x, tf.float32).")
         xp = array_module(like.array)
         return Tensor(xp.asarray(value, dtype=dtype))
     array = np.asarray(value) if not hasattr(value, "__cuda_array_interface__") else value
     if array.dtype.kind == "f" and dtype.kind in "iub":
-        raise TypeError(f"{op}: cannot combine a {like.dtype.name} tensor with {array.dtype} "
+        raise TypeError(f"{op}: cannot combine a tensor of dtype {like.dtype.name} with {array.dtype} "
                         "data; cast with tf.cast first.")
     return Tensor(backend.asarray(array, dtype=dtype, device=backend.device_of(like.array)))
 

@@ -1,0 +1,466 @@
+"""Every kernel against a float64 NumPy reference, table-driven.
+
+One table of cases drives three tests:
+* the public functions on NumPy arrays (the CPU path), in float32 and float64;
+* the CUDA kernels through the GPU launch code (``kernels/cuda.py``) on the emulator, in each
+  thread order, with every output poisoned (NaN) beforehand;
+* the same on real CuPy where a GPU exists (``-m gpu``).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pytest
+
+from tensorflowish import kernels
+from tensorflowish.kernels import cpu, cuda, emulator, nvrtc
+
+N, K, M = 33, 17, 45  # odd sizes, not multiples of any tile or block
+ALWAYS_FUSED, NEVER_FUSED = 1 << 40, 0
+DTYPES = [np.float32, np.float64]
+_erf = np.vectorize(math.erf)
+
+
+# ---- float64 references ----------------------------------------------------------------------
+def activate_reference(z: np.ndarray, activation: str, alpha: float) -> np.ndarray:
+    if activation == "relu":
+        return np.where(z > 0, z, 0.0)
+    if activation == "sigmoid":
+        return 1 / (1 + np.exp(-z))
+    if activation == "tanh":
+        return np.tanh(z)
+    if activation == "gelu":
+        return 0.5 * z * (1 + _erf(z / math.sqrt(2)))
+    if activation == "leaky_relu":
+        return np.where(z > 0, z, alpha * z)
+    return z
+
+
+def derivative_reference(z: np.ndarray, activation: str, alpha: float) -> np.ndarray:
+    if activation == "relu":
+        return (z > 0).astype(np.float64)
+    if activation == "sigmoid":
+        s = 1 / (1 + np.exp(-z))
+        return s * (1 - s)
+    if activation == "tanh":
+        return 1 - np.tanh(z) ** 2
+    if activation == "gelu":
+        return 0.5 * (1 + _erf(z / math.sqrt(2))) + z * np.exp(-z * z / 2) / math.sqrt(2 * math.pi)
+    if activation == "leaky_relu":
+        return np.where(z > 0, 1.0, alpha)
+    return np.ones_like(z)
+
+
+def log_softmax_reference(logits: np.ndarray) -> np.ndarray:
+    shifted = logits - logits.max(axis=1, keepdims=True)
+    return shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
+
+
+# ---- the table ---------------------------------------------------------------------------------
+@dataclass
+class Case:
+    id: str
+    make: Callable[[np.random.Generator, Any], dict[str, Any]]
+    public: Callable[[dict[str, Any]], dict[str, Any]]  # tensorflowish.kernels.<function>
+    gpu: Callable[[cuda.KernelRunner, dict[str, Any]], dict[str, Any]]  # kernels/cuda.py
+    reference: Callable[[dict[str, Any]], dict[str, Any]]  # float64 inputs -> float64 outputs
+    in_place: tuple[str, ...] = ()  # inputs the function updates (also checked as outputs)
+    fused: bool = False  # for dense_forward: run the one-kernel path on the GPU
+    cpu: bool = True  # whether the CPU test covers it (fused/unfused are the same there)
+    scalars: dict[str, Any] = field(default_factory=dict)
+
+
+def _dense_inputs(rng, dtype, bias=True):
+    inputs = {
+        "x": rng.standard_normal((N, K)),
+        "kernel": rng.standard_normal((K, M)) / math.sqrt(K),
+        "bias": rng.standard_normal(M) * 0.5 if bias else None,
+    }
+    return {k: None if v is None else v.astype(dtype) for k, v in inputs.items()}
+
+
+def _forward_case(activation: str, fused: bool, bias: bool = True, alpha: float = 0.2) -> Case:
+    def reference(i):
+        z = i["x"] @ i["kernel"] + (i["bias"] if bias else 0)
+        out = {"y": activate_reference(z, activation, alpha)}
+        if activation == "gelu":
+            out["pre"] = z
+        return out
+
+    def public(i):
+        y, pre = kernels.dense_forward(i["x"], i["kernel"], i["bias"], activation, alpha)
+        assert (pre is None) == (activation != "gelu")
+        return {"y": y, "pre": pre} if activation == "gelu" else {"y": y}
+
+    def gpu(runner, i):
+        y, pre = cuda.dense_forward(runner, i["x"], i["kernel"], i["bias"], activation, alpha)
+        assert (pre is None) == (activation != "gelu")
+        return {"y": y, "pre": pre} if activation == "gelu" else {"y": y}
+
+    name = f"dense_forward-{activation}-{'fused' if fused else 'gemm'}{'' if bias else '-nobias'}"
+    if alpha != 0.2:
+        name += f"-alpha{alpha}"
+    return Case(name, lambda rng, dt: _dense_inputs(rng, dt, bias), public, gpu, reference,
+                fused=fused, cpu=not fused)
+
+
+def _backward_case(activation: str, overwrite_dy: bool, alpha: float = 0.2) -> Case:
+    def make(rng, dtype):
+        inputs = _dense_inputs(rng, dtype)
+        z = inputs["x"].astype(np.float64) @ inputs["kernel"] + inputs["bias"]
+        inputs["y"] = activate_reference(z, activation, alpha).astype(dtype)
+        inputs["pre"] = z.astype(dtype) if activation == "gelu" else None
+        inputs["dy"] = rng.standard_normal((N, M)).astype(dtype)
+        return inputs
+
+    def reference(i):
+        # the derivative as the kernels compute it: from y, or from pre for gelu
+        if activation == "gelu":
+            derivative = derivative_reference(i["pre"], activation, alpha)
+        elif activation == "sigmoid":
+            derivative = i["y"] * (1 - i["y"])
+        elif activation == "tanh":
+            derivative = 1 - i["y"] ** 2
+        else:
+            derivative = derivative_reference(i["y"], activation, alpha)
+        g = i["dy"] * derivative
+        out = {"dx": g @ i["kernel"].T, "dkernel": i["x"].T @ g, "dbias": g.sum(axis=0)}
+        if overwrite_dy:
+            out["dy"] = g
+        return out
+
+    def call(function, i):
+        dx, dkernel, dbias = function(i["dy"], i["x"], i["kernel"], i["y"], i["pre"], activation,
+                                      alpha, True, True, True, overwrite_dy)
+        out = {"dx": dx, "dkernel": dkernel, "dbias": dbias}
+        if overwrite_dy:
+            out["dy"] = i["dy"]
+        return out
+
+    return Case(
+        f"dense_backward-{activation}{'-overwrite_dy' if overwrite_dy else ''}", make,
+        lambda i: call(kernels.dense_backward, i),
+        lambda runner, i: call(lambda *a: cuda.dense_backward(runner, *a), i),
+        reference, in_place=("dy",) if overwrite_dy else (),
+    )
+
+
+def _softmax_case(name: str, n_rows: int, n_cols: int, scale: float) -> Case:
+    def make(rng, dtype):
+        labels = rng.random((n_rows, n_cols))
+        labels /= labels.sum(axis=1, keepdims=True)
+        logits = rng.standard_normal((n_rows, n_cols)) * scale
+        return {"logits": logits.astype(dtype), "labels": labels.astype(dtype)}
+
+    def reference(i):
+        log_softmax = log_softmax_reference(i["logits"])
+        return {"loss": -(i["labels"] * log_softmax).sum(axis=1),
+                "grad": np.exp(log_softmax) - i["labels"]}
+
+    def pack(result):
+        return {"loss": result[0], "grad": result[1]}
+
+    return Case(name, make, lambda i: pack(kernels.softmax_cross_entropy(i["logits"], i["labels"])),
+                lambda r, i: pack(cuda.softmax_cross_entropy(r, i["logits"], i["labels"])),
+                reference)
+
+
+def _sparse_softmax_case(name: str, n_rows: int, n_cols: int, scale: float) -> Case:
+    def make(rng, dtype):
+        logits = rng.standard_normal((n_rows, n_cols)) * scale
+        return {"logits": logits.astype(dtype), "labels": rng.integers(0, n_cols, n_rows)}
+
+    def reference(i):
+        log_softmax = log_softmax_reference(i["logits"])
+        rows = np.arange(n_rows)
+        one_hot = np.zeros_like(log_softmax)
+        one_hot[rows, i["labels"]] = 1
+        return {"loss": -log_softmax[rows, i["labels"]], "grad": np.exp(log_softmax) - one_hot}
+
+    def pack(result):
+        return {"loss": result[0], "grad": result[1]}
+
+    return Case(name, make,
+                lambda i: pack(kernels.sparse_softmax_cross_entropy(i["logits"], i["labels"])),
+                lambda r, i: pack(cuda.sparse_softmax_cross_entropy(r, i["logits"], i["labels"])),
+                reference)
+
+
+def _sgd_case(momentum: float, nesterov: bool) -> Case:
+    lr = 0.05
+
+    def make(rng, dtype):
+        inputs = {"param": rng.standard_normal((N, M)), "grad": rng.standard_normal((N, M)),
+                  "velocity": rng.standard_normal((N, M)) * 0.1 if momentum else None}
+        return {k: None if v is None else v.astype(dtype) for k, v in inputs.items()}
+
+    def reference(i):
+        if momentum == 0:
+            return {"param": i["param"] - lr * i["grad"]}
+        velocity = momentum * i["velocity"] - lr * i["grad"]
+        step = momentum * velocity - lr * i["grad"] if nesterov else velocity
+        return {"param": i["param"] + step, "velocity": velocity}
+
+    def call(function, i):
+        assert function(i["param"], i["grad"], i["velocity"], lr, momentum, nesterov) is None
+        return {k: i[k] for k in ("param", "velocity") if i[k] is not None}
+
+    name = "sgd" if momentum == 0 else ("sgd-nesterov" if nesterov else "sgd-momentum")
+    return Case(name, make, lambda i: call(kernels.sgd_update, i),
+                lambda r, i: call(lambda *a: cuda.sgd_update(r, *a), i), reference,
+                in_place=("param", "velocity") if momentum else ("param",))
+
+
+def _adam_case(weight_decay: float) -> Case:
+    lr, beta_1, beta_2, epsilon, step = 0.01, 0.9, 0.999, 1e-7, 3
+
+    def make(rng, dtype):
+        inputs = {"param": rng.standard_normal((N, M)), "grad": rng.standard_normal((N, M)),
+                  "m": rng.standard_normal((N, M)) * 0.1, "v": rng.random((N, M)) * 0.1}
+        return {k: v.astype(dtype) for k, v in inputs.items()}
+
+    def reference(i):
+        param = i["param"] - i["param"] * weight_decay * lr
+        lr_t = lr * math.sqrt(1 - beta_2**step) / (1 - beta_1**step)
+        m = i["m"] + (i["grad"] - i["m"]) * (1 - beta_1)
+        v = i["v"] + (i["grad"] ** 2 - i["v"]) * (1 - beta_2)
+        return {"param": param - lr_t * m / (np.sqrt(v) + epsilon), "m": m, "v": v}
+
+    def public(i):
+        assert kernels.adam_update(i["param"], i["grad"], i["m"], i["v"], lr, beta_1, beta_2,
+                                   epsilon, step, weight_decay) is None
+        return {k: i[k] for k in ("param", "m", "v")}
+
+    def gpu(runner, i):
+        lr_t = lr * math.sqrt(1 - beta_2**step) / (1 - beta_1**step)
+        cuda.adam_update(runner, i["param"], i["grad"], i["m"], i["v"], lr_t, beta_1, beta_2,
+                         epsilon, 1 - weight_decay * lr)
+        return {k: i[k] for k in ("param", "m", "v")}
+
+    return Case("adamw" if weight_decay else "adam", make, public, gpu, reference,
+                in_place=("param", "m", "v"))
+
+
+CASES = [
+    *[_forward_case(a, fused) for a in kernels.ACTIVATIONS for fused in (False, True)],
+    _forward_case("linear", fused=False, bias=False),
+    _forward_case("linear", fused=True, bias=False),
+    _forward_case("leaky_relu", fused=True, alpha=0.05),
+    *[_backward_case(a, overwrite) for a in kernels.ACTIVATIONS for overwrite in (False, True)],
+    _softmax_case("softmax_cross_entropy", N, M, 3.0),
+    _softmax_case("softmax_cross_entropy-wide", 7, 300, 3.0),
+    _softmax_case("softmax_cross_entropy-huge_logits", N, M, 1000.0),
+    _sparse_softmax_case("sparse_softmax_cross_entropy", N, M, 3.0),
+    _sparse_softmax_case("sparse_softmax_cross_entropy-wide", 7, 300, 3.0),
+    _sparse_softmax_case("sparse_softmax_cross_entropy-huge_logits", N, M, 1000.0),
+    _sgd_case(0.0, False),
+    _sgd_case(0.9, False),
+    _sgd_case(0.9, True),
+    _adam_case(0.0),
+    _adam_case(0.004),
+]
+
+
+def _assert_outputs(case: Case, outputs: dict[str, np.ndarray], inputs: dict[str, Any],
+                    dtype: Any) -> None:
+    inputs64 = {k: v.astype(np.float64) if isinstance(v, np.ndarray) and v.dtype.kind == "f"
+                else v for k, v in inputs.items()}
+    expected = case.reference(inputs64)
+    assert set(outputs) == set(expected)
+    tolerance = 1e-4 if dtype == np.float32 else 1e-9
+    for name, want in expected.items():
+        got = outputs[name]
+        assert got.dtype == dtype, f"{name} has dtype {got.dtype}"
+        assert got.shape == want.shape, f"{name} has shape {got.shape}, expected {want.shape}"
+        assert np.isfinite(got).all(), f"{name} has non-finite values (unwritten or overflow)"
+        scale = max(1.0, float(np.abs(want).max(initial=0)))
+        np.testing.assert_allclose(got, want, rtol=tolerance, atol=tolerance * scale, err_msg=name)
+
+
+def _copy(inputs: dict[str, Any]) -> dict[str, Any]:
+    return {k: None if v is None else np.copy(v) for k, v in inputs.items()}
+
+
+def _assert_unchanged(case: Case, before: dict[str, Any], after: dict[str, Any]) -> None:
+    for name, value in before.items():
+        if value is not None and name not in case.in_place:
+            np.testing.assert_array_equal(after[name], value, err_msg=f"{name} was modified")
+
+
+@pytest.mark.parametrize("dtype", DTYPES, ids=["float32", "float64"])
+@pytest.mark.parametrize("case", [c for c in CASES if c.cpu], ids=lambda c: c.id)
+def test_cpu_path(case: Case, dtype: Any) -> None:
+    inputs = case.make(np.random.default_rng(7), dtype)
+    original = _copy(inputs)
+    outputs = case.public(inputs)
+    _assert_outputs(case, outputs, original, dtype)
+    _assert_unchanged(case, original, inputs)
+
+
+@pytest.mark.parametrize("dtype", DTYPES, ids=["float32", "float64"])
+@pytest.mark.parametrize("case", CASES, ids=lambda c: c.id)
+def test_cuda_kernel(case: Case, dtype: Any, cuda_backend) -> None:
+    inputs = case.make(np.random.default_rng(7), dtype)
+    original = _copy(inputs)
+    runner = cuda_backend.runner(ALWAYS_FUSED if case.fused else NEVER_FUSED)
+    device_inputs = {k: None if v is None else cuda_backend.to_device(v) for k, v in inputs.items()}
+    outputs = case.gpu(runner, device_inputs)
+    outputs = {k: cuda_backend.to_host(v) for k, v in outputs.items()}
+    _assert_outputs(case, outputs, original, dtype)
+    _assert_unchanged(case, original, {k: None if v is None else cuda_backend.to_host(v)
+                                       for k, v in device_inputs.items()})
+
+
+# ---- behaviour of the public functions ---------------------------------------------------------
+def test_softmax_cross_entropy_is_stable_for_huge_logits() -> None:
+    logits = np.array([[1000.0, -1000.0, 0.0], [-1000.0, -1000.0, 1000.0]], dtype=np.float32)
+    labels = np.array([[0.0, 1.0, 0.0], [0.0, 0.0, 1.0]], dtype=np.float32)
+    loss, grad = kernels.softmax_cross_entropy(logits, labels)
+    np.testing.assert_allclose(loss, [2000.0, 0.0])
+    np.testing.assert_allclose(grad, [[1, -1, 0], [0, 0, 0]], atol=1e-6)
+    loss, grad = kernels.sparse_softmax_cross_entropy(logits, np.array([1, 2]))
+    np.testing.assert_allclose(loss, [2000.0, 0.0])
+    assert np.isfinite(grad).all()
+
+
+def test_sparse_labels_out_of_range() -> None:
+    logits = np.zeros((3, 4))
+    with pytest.raises(ValueError, match=r"labels\[1\] = 4"):
+        kernels.sparse_softmax_cross_entropy(logits, np.array([0, 4, 1]))
+    with pytest.raises(TypeError, match="integer class indices"):
+        kernels.sparse_softmax_cross_entropy(logits, np.zeros(3))
+    # the GPU kernel cannot raise: the row becomes NaN, as in TensorFlow
+    runner = cuda.KernelRunner(np, lambda f: emulator.load(kernels.KERNEL_DIR / f),
+                               lambda s, d: np.zeros(s, d))
+    loss, grad = cuda.sparse_softmax_cross_entropy(runner, logits, np.array([0, 4, 1]))
+    assert np.isnan(loss[1]) and np.isnan(grad[1]).all()
+    assert np.isfinite(loss[[0, 2]]).all() and np.isfinite(grad[[0, 2]]).all()
+
+
+def test_dense_backward_skips_unneeded_results_and_keeps_dy() -> None:
+    rng = np.random.default_rng(0)
+    x, w = rng.standard_normal((5, 3)), rng.standard_normal((3, 4))
+    y, pre = kernels.dense_forward(x, w, None, "tanh")
+    dy = rng.standard_normal((5, 4))
+    dy_before = dy.copy()
+    dx, dkernel, dbias = kernels.dense_backward(dy, x, w, y, pre, "tanh", need_dx=False,
+                                                need_dbias=False)
+    assert dx is None and dbias is None and dkernel.shape == (3, 4)
+    np.testing.assert_array_equal(dy, dy_before)
+    kernels.dense_backward(dy, x, w, y, pre, "tanh", overwrite_dy=True)
+    np.testing.assert_allclose(dy, dy_before * (1 - y**2))
+
+
+@pytest.mark.parametrize(
+    ("call", "error", "message"),
+    [
+        (lambda: kernels.dense_forward(np.ones((2, 3)), np.ones((4, 5))), ValueError, "3 features"),
+        (lambda: kernels.dense_forward(np.ones((2, 3)), np.ones((3, 5)), np.ones(4)), ValueError,
+         r"bias must have shape \(5,\)"),
+        (lambda: kernels.dense_forward(np.ones((2, 3)), np.ones((3, 5), np.float32)), TypeError,
+         "cast them to one dtype"),
+        (lambda: kernels.dense_forward(np.ones((2, 3), int), np.ones((3, 5), int)), TypeError,
+         "float32 or float64"),
+        (lambda: kernels.dense_forward(np.ones((2, 3)), np.ones((3, 5)), activation="swish"),
+         ValueError, "unknown activation"),
+        (lambda: kernels.dense_forward(np.ones((2, 3)), np.ones((3, 5)), activation="leaky_relu",
+                                       alpha=-1), ValueError, "alpha >= 0"),
+        (lambda: kernels.dense_forward([[1.0]], np.ones((1, 1))), TypeError, "numpy.ndarray"),
+        (lambda: kernels.dense_backward(np.ones((2, 5)), np.ones((2, 3)), np.ones((3, 5)),
+                                        np.ones((2, 5)), None, "gelu"), ValueError, "needs pre"),
+        (lambda: kernels.sgd_update(np.ones(3), np.ones(3), None, 0.1, momentum=0.9), ValueError,
+         "velocity"),
+        (lambda: kernels.adam_update(*[np.ones(3)] * 4, 0.1, 0.9, 0.999, 1e-7, step=0),
+         ValueError, "step counts from 1"),
+        (lambda: kernels.softmax_cross_entropy(np.ones((2, 3)), np.ones((2, 4))), ValueError,
+         "labels must have shape"),
+    ],
+)
+def test_errors_name_the_problem(call, error, message) -> None:
+    with pytest.raises(error, match=message):
+        call()
+
+
+def test_adam_matches_keras_over_several_steps() -> None:
+    rng = np.random.default_rng(3)
+    param = rng.standard_normal(10)
+    expected = param.copy()
+    m, v, m_ref, v_ref = (np.zeros(10) for _ in range(4))
+    lr, b1, b2, eps, wd = 0.001, 0.9, 0.999, 1e-7, 0.004
+    for step in range(1, 6):
+        grad = rng.standard_normal(10)
+        kernels.adam_update(param, grad, m, v, lr, b1, b2, eps, step, weight_decay=wd)
+        expected -= expected * wd * lr
+        m_ref = b1 * m_ref + (1 - b1) * grad
+        v_ref = b2 * v_ref + (1 - b2) * grad**2
+        lr_t = lr * math.sqrt(1 - b2**step) / (1 - b1**step)
+        expected -= lr_t * m_ref / (np.sqrt(v_ref) + eps)
+    np.testing.assert_allclose(param, expected, rtol=1e-12)
+
+
+def test_erf_without_scipy_matches_math_erf() -> None:
+    z = np.concatenate([np.linspace(-7, 7, 2001), [0.0, -0.0, 1.0, -1.0, 30.0, -30.0]])
+    np.testing.assert_allclose(cpu.erf_numpy(z), _erf(z), rtol=1e-15, atol=1e-16)
+    z32 = z.astype(np.float32)
+    out = np.empty_like(z32)
+    cpu.erf_numpy(z32, out=out)
+    np.testing.assert_allclose(out, _erf(z32.astype(np.float64)), rtol=1e-6, atol=1e-7)
+    assert np.isnan(cpu.erf_numpy(np.array([np.nan]))).all()
+
+
+# ---- NVRTC -------------------------------------------------------------------------------------
+SOURCES = kernels.kernel_sources()
+
+
+def test_every_source_is_tested() -> None:
+    assert {p.name for p in SOURCES} == {"dense.cu", "softmax_cross_entropy.cu", "optimizers.cu"}
+
+
+@pytest.mark.parametrize("arch", nvrtc.ARCHITECTURES)
+@pytest.mark.parametrize("source", SOURCES, ids=lambda p: p.name)
+def test_nvrtc_compiles_without_spills(source, arch) -> None:
+    result = nvrtc.check(source, [arch])[0]
+    assert result.ptx
+    names = set(emulator.parse_kernels(source.read_text()))
+    if arch.startswith("sm_"):
+        assert set(result.resources) == names  # ptxas reported on every kernel
+        assert not result.spills()
+        for resources in result.resources.values():
+            assert 0 < resources.registers <= 64, resources
+
+
+def test_nvrtc_reports_file_and_line(tmp_path) -> None:
+    source = tmp_path / "broken.cu"
+    source.write_text('extern "C" __global__ void k(float* y) {\n    y[0] = INFINITY;\n}\n')
+    with pytest.raises(nvrtc.NvrtcCompileError, match=r"broken\.cu:2: error: .*INFINITY"):
+        nvrtc.compile_source(source, "sm_80")
+
+
+def test_nvrtc_reports_spills() -> None:
+    log = ("ptxas info    : Compiling entry function 'tfish_x' for 'sm_80'\n"
+           "ptxas info    : Function properties for tfish_x\n"
+           "    8 bytes stack frame, 8 bytes spill stores, 4 bytes spill loads\n"
+           "ptxas info    : Used 255 registers, 1024 bytes smem, 380 bytes cmem[0]\n")
+    resources = nvrtc._parse_ptxas(log)["tfish_x"]
+    assert (resources.registers, resources.spill_stores, resources.spill_loads) == (255, 8, 4)
+    assert resources.shared_memory == 1024
+
+
+def test_nvrtc_missing_names_the_gpu_extra(monkeypatch) -> None:
+    import builtins
+
+    real_import = builtins.__import__
+
+    def no_cupy(name, *args, **kwargs):
+        if name.startswith("cupy_backends"):
+            raise ImportError("No module named 'cupy_backends'")
+        return real_import(name, *args, **kwargs)
+
+    monkeypatch.setattr(builtins, "__import__", no_cupy)
+    with pytest.raises(nvrtc.NvrtcUnavailableError, match=r"tensorflowish\[gpu\]"):
+        nvrtc.compile_source(SOURCES[0], "sm_80")

@@ -1,0 +1,77 @@
+"""The wheel ships the CUDA sources: build it, install it in a fresh venv, look from outside."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import os
+import shutil
+import subprocess
+import sys
+import sysconfig
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[2]
+CHECK = """
+import json, sys
+from pathlib import Path
+import tensorflowish.kernels as kernels
+from tensorflowish.kernels import emulator
+folder = Path(kernels.__file__).parent
+module = emulator.load(folder / "dense.cu")  # the shim header and the .cuh come along
+print(json.dumps({
+    "package": str(folder),
+    "sources": sorted(p.name for p in kernels.kernel_sources()),
+    "shipped": sorted(p.name for p in folder.iterdir() if p.suffix in (".cu", ".cuh", ".h")),
+    "kernels": sorted(module.kernels),
+}))
+"""
+
+
+def _run(command: list[str], **kwargs) -> subprocess.CompletedProcess:
+    result = subprocess.run(command, capture_output=True, text=True, **kwargs)
+    assert result.returncode == 0, f"{' '.join(command)} failed:\n{result.stdout}\n{result.stderr}"
+    return result
+
+
+def test_installed_wheel_finds_every_kernel_source(tmp_path: Path, kernel_cache: Path) -> None:
+    # Build from a clean copy so that the repository gets no build/ or dist/ folders.
+    source = tmp_path / "source"
+    shutil.copytree(REPO, source, ignore=shutil.ignore_patterns(
+        ".venv", ".git", "build", "dist", "*.egg-info", "__pycache__", ".pytest_cache",
+        ".benchmarks", ".ruff_cache", "out", "*.so"))
+    dist = tmp_path / "dist"
+    if importlib.util.find_spec("build"):
+        _run([sys.executable, "-m", "build", "--wheel", "--no-isolation", "--outdir", str(dist),
+              str(source)])
+    else:
+        _run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation",
+              "--wheel-dir", str(dist), str(source)])
+    (wheel,) = dist.glob("tensorflowish-*.whl")
+
+    # A fresh venv, outside the repository; the dependencies (not tensorflowish) are linked in
+    # from the test environment so that nothing is downloaded.
+    venv = tmp_path / "venv"
+    _run([sys.executable, "-m", "venv", "--without-pip", str(venv)])
+    python = venv / "bin" / "python"
+    _run([sys.executable, "-m", "pip", "--python", str(python), "install", "--no-deps",
+          "--no-index", "--quiet", str(wheel)])
+    dependencies = tmp_path / "dependencies"
+    dependencies.mkdir()
+    for entry in Path(sysconfig.get_paths()["purelib"]).iterdir():
+        if not entry.name.startswith(("tensorflowish", "__editable__")) and entry.suffix != ".pth":
+            (dependencies / entry.name).symlink_to(entry)
+    site_packages = _run([str(python), "-c", "import sysconfig; print(sysconfig.get_paths()"
+                          "['purelib'])"]).stdout.strip()
+    (Path(site_packages) / "test_dependencies.pth").write_text(f"{dependencies}\n")
+
+    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "VIRTUAL_ENV")}
+    env["TENSORFLOWISH_KERNEL_CACHE"] = str(kernel_cache)
+    found = json.loads(_run([str(python), "-c", CHECK], cwd=tmp_path, env=env).stdout)
+
+    assert Path(found["package"]).is_relative_to(venv)  # not the repository's kernels/
+    expected = sorted(p.name for p in (REPO / "kernels").iterdir()
+                      if p.suffix in (".cu", ".cuh", ".h"))
+    assert found["shipped"] == expected
+    assert found["sources"] == sorted(n for n in expected if n.endswith(".cu"))
+    assert "tfish_dense_fused_f32" in found["kernels"]
