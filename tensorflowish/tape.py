@@ -45,35 +45,44 @@ def enable_strict_gradients(enabled: bool = True) -> None:
     _strict_gradients = bool(enabled)
 
 
+_matched: list = []  # the tapes the last should_record() found; record() appends to them
+
+
 def should_record(inputs) -> bool:
-    """True when some recording tape tracks one of `inputs` (Tensors; other values ignored)."""
-    found = False
+    """True when some recording tape tracks one of `inputs` (auto-watching trainable variables).
+
+    An op calls this, and when it is True builds its VJPs and calls `record` right away.
+    """
+    if not _recording_tapes:
+        return False
+    _matched.clear()
     for tape in _recording_tapes:
         tracked = tape._tracked
+        hit = False
         for tensor in inputs:  # no early exit: every variable read here must get watched
             if tensor._id in tracked:
-                found = True
+                hit = True
             elif tape._watch_accessed_variables and isinstance(tensor, Variable) \
                     and tensor.trainable and tensor.array.dtype.kind == "f":
                 tape._watch_tensor(tensor)
-                found = True
-    return found
+                hit = True
+        if hit:
+            _matched.append(tape)
+    return bool(_matched)
 
 
 def record(inputs, output: Tensor, vjps) -> None:
-    """Append one op to every recording tape that tracks one of its inputs.
+    """Append one op to the tapes that `should_record(inputs)` just matched.
 
     `vjps[i](upstream)` returns the gradient for `inputs[i]`, or None if it has none. A fused op
     may instead pass one callable `vjps(upstream, needs)` returning all input gradients at once,
     where `needs[i]` says whether input i is tracked (so it can skip work nobody needs).
     """
-    for tape in _recording_tapes:
-        tracked = tape._tracked
-        for tensor in inputs:
-            if tensor._id in tracked:
-                tape._records.append((inputs, output, vjps))
-                tracked.add(output._id)
-                break
+    entry = (inputs, output, vjps)
+    for tape in _matched:
+        tape._records.append(entry)
+        tape._tracked.add(output._id)
+    _matched.clear()
 
 
 def _flatten(structure, out: list) -> None:

@@ -16,6 +16,7 @@ from . import backend
 from . import dtypes as _dtypes
 
 _next_id = itertools.count(1).__next__
+_ndarray, _generic, _asarray = np.ndarray, np.generic, np.asarray
 
 
 class TensorShape(tuple):
@@ -68,8 +69,8 @@ class Tensor:
     __array_ufunc__ = None
 
     def __init__(self, array) -> None:
-        if type(array) is not np.ndarray and isinstance(array, np.generic):
-            array = np.asarray(array)  # NumPy returns scalars from 0-d arithmetic
+        if array.__class__ is not _ndarray and isinstance(array, _generic):
+            array = _asarray(array)  # NumPy returns scalars from 0-d arithmetic
         self.array = array
         self._id = _next_id()
 

@@ -6,9 +6,12 @@ nothing; the rest carry their own one-line calculus.
 
 from __future__ import annotations
 
+import operator
+
 import numpy as np
 
 from .. import dtypes as _dtypes
+from ..tape import _recording_tapes
 from .registry import (Tensor, array_module, as_tensor, binary_operands, broadcast_shape,
                        record, register, require_float, should_record, unbroadcast)
 
@@ -44,40 +47,51 @@ def _binary_distinct(rng):
             ((rng.uniform(-2, 2, (2, 3)), np.array(0.123)), {})]
 
 
-def _binary_op(name, x, y, forward, vjp_x, vjp_y):
+def _binary_op(name, x, y, forward, vjps):
     """Shared body of a broadcasting binary op: forward on arrays, VJPs summed back to shape."""
-    x, y = binary_operands(x, y, name)
+    # fast path: two tensors of one dtype on one kind of array (checked fully otherwise)
+    if not (isinstance(x, Tensor) and isinstance(y, Tensor) and
+            type(x.array) is type(y.array) is np.ndarray and x.array.dtype == y.array.dtype):
+        x, y = binary_operands(x, y, name)
     try:
         out = Tensor(forward(x.array, y.array))
     except ValueError:
         broadcast_shape(name, x.array.shape, y.array.shape)
         raise
-    if should_record((x, y)):
+    if _recording_tapes and should_record((x, y)):
+        vjp_x, vjp_y = vjps
         record((x, y), out, (
             lambda g: unbroadcast(vjp_x(g, x, y, out), x.array.shape),
             lambda g: unbroadcast(vjp_y(g, x, y, out), y.array.shape)))
     return out
 
 
+# (VJP for x, VJP for y), each called as vjp(upstream, x, y, out); built once, not per call
+_ADD_VJPS = (lambda g, x, y, out: g, lambda g, x, y, out: g)
+
+
 @register("add", "math.add", samples=_binary)
 def add(x, y, name=None) -> Tensor:
     """x + y, elementwise with broadcasting."""
-    return _binary_op("add", x, y, lambda a, b: a + b,
-                      lambda g, x, y, out: g, lambda g, x, y, out: g)
+    return _binary_op("add", x, y, operator.add, _ADD_VJPS)
+
+
+_SUBTRACT_VJPS = (lambda g, x, y, out: g, lambda g, x, y, out: negative(g))
 
 
 @register("subtract", "math.subtract", samples=_binary)
 def subtract(x, y, name=None) -> Tensor:
     """x - y, elementwise with broadcasting."""
-    return _binary_op("subtract", x, y, lambda a, b: a - b,
-                      lambda g, x, y, out: g, lambda g, x, y, out: negative(g))
+    return _binary_op("subtract", x, y, operator.sub, _SUBTRACT_VJPS)
+
+
+_MULTIPLY_VJPS = (lambda g, x, y, out: multiply(g, y), lambda g, x, y, out: multiply(g, x))
 
 
 @register("multiply", "math.multiply", samples=_binary)
 def multiply(x, y, name=None) -> Tensor:
     """x * y, elementwise with broadcasting."""
-    return _binary_op("multiply", x, y, lambda a, b: a * b,
-                      lambda g, x, y, out: g * y, lambda g, x, y, out: g * x)
+    return _binary_op("multiply", x, y, operator.mul, _MULTIPLY_VJPS)
 
 
 def _divisor_pairs(rng):
@@ -85,11 +99,14 @@ def _divisor_pairs(rng):
             ((rng.uniform(-2, 2, (2, 3)), rng.uniform(0.5, 2, (3,))), {})]
 
 
+_DIVIDE_VJPS = (lambda g, x, y, out: divide(g, y),
+                lambda g, x, y, out: negative(g * out / y))
+
+
 @register("divide", "math.divide", "truediv", "math.truediv", samples=_divisor_pairs)
 def divide(x, y, name=None) -> Tensor:
     """x / y, elementwise (integers give float64, as in TensorFlow)."""
-    return _binary_op("divide", x, y, lambda a, b: a / b,
-                      lambda g, x, y, out: g / y, lambda g, x, y, out: negative(g * out / y))
+    return _binary_op("divide", x, y, operator.truediv, _DIVIDE_VJPS)
 
 
 def _without_gradient(op: str, inputs: tuple, out: Tensor) -> Tensor:
@@ -114,9 +131,9 @@ def floordiv(x, y, name=None) -> Tensor:
           samples=lambda rng: [((rng.uniform(0.1, 5, (3, 4)), rng.uniform(0.7, 1.3, (3, 4))), {})])
 def floormod(x, y, name=None) -> Tensor:
     """x % y with the sign of y, like Python and TensorFlow."""
-    return _binary_op("floormod", x, y, lambda a, b: a % b,
-                      lambda g, x, y, out: g,
-                      lambda g, x, y, out: negative(g * _constant(floor(x / y))))
+    return _binary_op("floormod", x, y, operator.mod, (
+        lambda g, x, y, out: g,
+        lambda g, x, y, out: negative(g * _constant(floor(x / y)))))
 
 
 @register("pow", "math.pow",
@@ -130,24 +147,24 @@ def pow(x, y, name=None) -> Tensor:  # noqa: A001 - TensorFlow's name
         safe_x = where(positive, x, ones_like_(x))
         grad = g * out * log(safe_x)
         return where(positive, grad, zeros_like_(grad))
-    return _binary_op("pow", x, y, lambda a, b: a ** b,
-                      lambda g, x, y, out: g * y * x ** (y - 1), vjp_y)
+    return _binary_op("pow", x, y, operator.pow,
+                      (lambda g, x, y, out: g * y * x ** (y - 1), vjp_y))
 
 
 @register("maximum", "math.maximum", samples=_binary_distinct)
 def maximum(x, y, name=None) -> Tensor:
     """Elementwise max; the gradient goes to x where x >= y (as in TensorFlow)."""
-    return _binary_op("maximum", x, y, lambda a, b: array_module(a).maximum(a, b),
-                      lambda g, x, y, out: g * cast(greater_equal(x, y), g.dtype),
-                      lambda g, x, y, out: g * cast(less(x, y), g.dtype))
+    return _binary_op("maximum", x, y, lambda a, b: array_module(a).maximum(a, b), (
+        lambda g, x, y, out: g * cast(greater_equal(x, y), g.dtype),
+        lambda g, x, y, out: g * cast(less(x, y), g.dtype)))
 
 
 @register("minimum", "math.minimum", samples=_binary_distinct)
 def minimum(x, y, name=None) -> Tensor:
     """Elementwise min; the gradient goes to x where x <= y."""
-    return _binary_op("minimum", x, y, lambda a, b: array_module(a).minimum(a, b),
-                      lambda g, x, y, out: g * cast(less_equal(x, y), g.dtype),
-                      lambda g, x, y, out: g * cast(greater(x, y), g.dtype))
+    return _binary_op("minimum", x, y, lambda a, b: array_module(a).minimum(a, b), (
+        lambda g, x, y, out: g * cast(less_equal(x, y), g.dtype),
+        lambda g, x, y, out: g * cast(greater(x, y), g.dtype)))
 
 
 def _unary_op(name, x, forward, vjp, float_only=True):
@@ -156,7 +173,7 @@ def _unary_op(name, x, forward, vjp, float_only=True):
     if float_only:
         require_float(name, x)
     out = Tensor(forward(x.array))
-    if should_record((x,)):
+    if _recording_tapes and should_record((x,)):
         record((x,), out, (lambda g: vjp(g, x, out),))
     return out
 
