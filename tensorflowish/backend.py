@@ -186,6 +186,8 @@ def to_numpy(array) -> np.ndarray:
     """A host (NumPy) copy or view of a backend array."""
     if isinstance(array, np.ndarray):
         return array
+    if isinstance(array, (np.generic, int, float, bool)):
+        return np.asarray(array)
     return array.get()
 
 

@@ -1,0 +1,108 @@
+"""pytest-benchmark suites: each workload beside its hand-written floor, in the same run.
+
+    pytest benchmarks/test_bench_framework.py --benchmark-enable --benchmark-json=out.json
+
+Compare `framework` and `floor` of one workload and size (the group); the ratio of their medians
+is the overhead tensorflowish adds. Each test also checks the framework result equals the floor.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from tensorflowish import backend, bench
+
+
+def _host(value):
+    if isinstance(value, (list, tuple)):
+        return [_host(v) for v in value]
+    array = getattr(value, "array", value)
+    return np.asarray(backend.to_numpy(array) if hasattr(array, "shape") else array)
+
+
+def _run(benchmark, workload, side):
+    benchmark.group = f"{workload.name} {workload.size}"
+    function = workload.framework if side == "framework" else workload.floor
+    if backend.current_device().startswith("GPU"):
+        inner = function
+
+        def function():
+            result = inner()
+            backend.synchronize()
+            return result
+    return benchmark(function)
+
+
+SIDES = ["framework", "floor"]
+
+
+@pytest.mark.parametrize("side", SIDES)
+@pytest.mark.parametrize("size", [(64, 64, 64), (256, 512, 512)], ids=str)
+def test_dense_forward(benchmark, bench_device, size, side):
+    workload = bench.dense_forward(bench_device, *size)
+    result = _run(benchmark, workload, side)
+    np.testing.assert_allclose(_host(result), _host(workload.floor()), rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize("side", SIDES)
+@pytest.mark.parametrize("size", [(64, 64, 64), (256, 512, 512)], ids=str)
+def test_dense_forward_backward(benchmark, bench_device, size, side):
+    workload = bench.dense_forward_backward(bench_device, *size)
+    result = _run(benchmark, workload, side)
+    for got, want in zip(_host(result), _host(workload.floor())):
+        np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-4)
+
+
+@pytest.mark.parametrize("side", SIDES)
+@pytest.mark.parametrize("size", [(512, 10), (2048, 1000)], ids=str)
+def test_softmax_cross_entropy(benchmark, bench_device, size, side):
+    workload = bench.softmax_cross_entropy(bench_device, *size)
+    loss, grad = _run(benchmark, workload, side)
+    want_loss, want_grad = workload.floor()
+    np.testing.assert_allclose(_host(loss), _host(want_loss), rtol=1e-5)
+    np.testing.assert_allclose(_host(grad), _host(want_grad), rtol=1e-4, atol=1e-7)
+
+
+@pytest.mark.parametrize("side", SIDES)
+def test_optimizer_step(benchmark, bench_device, side):
+    workload = bench.optimizer_step(bench_device, 1 << 18)
+    _run(benchmark, workload, side)
+
+
+def test_optimizer_step_matches_floor(bench_device):
+    workload = bench.optimizer_step(bench_device, 1000)
+    for _ in range(3):
+        workload.framework()
+        expected = workload.floor()
+    import tensorflowish as tf  # noqa: F401
+
+    variable = workload.framework.__closure__  # the variable lives in the lambda's closure
+    values = [c.cell_contents for c in variable if hasattr(c.cell_contents, "assign")]
+    np.testing.assert_allclose(_host(values[0]), _host(expected), rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("side", SIDES)
+@pytest.mark.parametrize("size", list(bench.MLP_SIZES))
+def test_mlp_training_step(benchmark, bench_device, size, side):
+    if size == "large" and benchmark.disabled:
+        pytest.skip("the large MLP is only run when benchmarking (about 1 s a step here)")
+    workload = bench.mlp_training_step(bench_device, size)
+    _run(benchmark, workload, side)
+
+
+@pytest.mark.parametrize("size", ["tiny", "small"])
+def test_mlp_training_step_matches_floor(bench_device, size):
+    workload = bench.mlp_training_step(bench_device, size)
+    losses = [(float(_host(workload.framework())), float(_host(workload.floor())))
+              for _ in range(5)]
+    for framework_loss, floor_loss in losses:
+        assert framework_loss == pytest.approx(floor_loss, rel=1e-4)
+    assert losses[-1][0] < losses[0][0]
+
+
+@pytest.mark.parametrize("side", SIDES)
+def test_tape_overhead(benchmark, bench_device, side):
+    workload = bench.tape_overhead(bench_device)
+    result = _run(benchmark, workload, side)
+    np.testing.assert_allclose(_host(result), _host(workload.floor()), rtol=1e-5)

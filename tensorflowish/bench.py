@@ -1,0 +1,388 @@
+"""The benchmark workloads, each beside its hand-written NumPy/CuPy floor.
+
+The floor is the same computation with no framework at all: the same GEMMs, in-place ops, no
+tape. `benchmarks/` runs these through pytest-benchmark; `tensorflowish bench` times them on every
+usable backend and prints the ratio of medians against the floor measured in the same run.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import statistics
+import time
+from typing import Callable
+
+import numpy as np
+
+from . import backend
+
+MLP_SIZES = {  # name: (layer widths, batch size)
+    "tiny": ((64, 32, 10), 32),
+    "small": ((784, 128, 10), 64),
+    "medium": ((784, 512, 512, 10), 256),
+    "large": ((2048, 2048, 2048, 10), 512),
+}
+DENSE_SIZES = [(64, 64, 64), (256, 256, 256), (512, 1024, 1024), (1024, 2048, 2048)]
+LEARNING_RATE = 0.01
+
+
+@dataclasses.dataclass
+class Workload:
+    """One measurement: a framework callable and its floor, on one backend."""
+
+    name: str
+    size: str
+    flops: float  # per call, 0 where GFLOP/s means nothing
+    framework: Callable[[], object]
+    floor: Callable[[], object]
+
+
+def _module(device: str):
+    return backend.array_module_for_device(device)
+
+
+def _random(xp, rng, shape, scale=1.0, dtype=np.float32):
+    return xp.asarray((rng.standard_normal(shape) * scale).astype(dtype))
+
+
+# --- dense layer -----------------------------------------------------------------------------
+def dense_forward(device: str, n: int, k: int, m: int) -> Workload:
+    """y = relu(x @ W + b): tf.nn.dense against matmul + in-place bias and relu."""
+    import tensorflowish as tf
+
+    xp, rng = _module(device), np.random.default_rng(0)
+    x, w, b = _random(xp, rng, (n, k)), _random(xp, rng, (k, m), k ** -0.5), _random(xp, rng, (m,))
+    tx, tw, tb = tf.Tensor(x), tf.Variable(w), tf.Variable(b)
+    y = xp.empty((n, m), np.float32)
+    mask = xp.empty((n, m), bool)
+
+    def floor():
+        xp.matmul(x, w, out=y)
+        xp.add(y, b, out=y)
+        xp.greater(y, 0, out=mask)
+        xp.multiply(y, mask, out=y)
+        return y
+
+    return Workload("dense forward", f"{n}x{k}x{m}", 2.0 * n * k * m,
+                    lambda: tf.nn.dense(tx, tw, tb, activation="relu"), floor)
+
+
+def dense_forward_backward(device: str, n: int, k: int, m: int) -> Workload:
+    """Forward, then dx, dW and db through the tape, against the same by hand."""
+    import tensorflowish as tf
+
+    xp, rng = _module(device), np.random.default_rng(0)
+    x, w, b = _random(xp, rng, (n, k)), _random(xp, rng, (k, m), k ** -0.5), _random(xp, rng, (m,))
+    dy = _random(xp, rng, (n, m))
+    tx, tw, tb, tdy = tf.Tensor(x), tf.Variable(w), tf.Variable(b), tf.Tensor(dy)
+
+    def framework():
+        with tf.GradientTape() as tape:
+            tape.watch(tx)
+            out = tf.nn.dense(tx, tw, tb, activation="relu")
+        return tape.gradient(out, [tx, tw, tb], output_gradients=tdy)
+
+    def floor():
+        y = xp.matmul(x, w)
+        y += b
+        mask = y > 0
+        y *= mask
+        g = dy * mask
+        return g @ w.T, x.T @ g, g.sum(axis=0)
+
+    return Workload("dense forward+backward", f"{n}x{k}x{m}", 6.0 * n * k * m, framework, floor)
+
+
+# --- softmax cross-entropy ----------------------------------------------------------------------
+def softmax_cross_entropy(device: str, n: int, classes: int) -> Workload:
+    """Mean sparse softmax cross-entropy and its gradient."""
+    import tensorflowish as tf
+
+    xp, rng = _module(device), np.random.default_rng(0)
+    logits = _random(xp, rng, (n, classes))
+    labels = xp.asarray(rng.integers(0, classes, n))
+    tlogits, tlabels = tf.Tensor(logits), tf.Tensor(labels)
+    rows = xp.arange(n)
+
+    def framework():
+        with tf.GradientTape() as tape:
+            tape.watch(tlogits)
+            loss = tf.reduce_mean(tf.nn.sparse_softmax_cross_entropy_with_logits(tlabels, tlogits))
+        return loss, tape.gradient(loss, tlogits)
+
+    def floor():
+        shifted = logits - logits.max(axis=1, keepdims=True)
+        exp = xp.exp(shifted)
+        total = exp.sum(axis=1, keepdims=True)
+        loss = (xp.log(total[:, 0]) - shifted[rows, labels]).mean()
+        exp /= total
+        exp[rows, labels] -= 1
+        exp *= 1.0 / n
+        return loss, exp
+
+    return Workload("softmax cross-entropy", f"{n}x{classes}", 0.0, framework, floor)
+
+
+# --- optimiser step ---------------------------------------------------------------------------------
+def optimizer_step(device: str, parameters: int) -> Workload:
+    """One SGD-with-momentum update of a parameter vector."""
+    import tensorflowish as tf
+
+    xp, rng = _module(device), np.random.default_rng(0)
+    p, g = _random(xp, rng, (parameters,)), _random(xp, rng, (parameters,))
+    floor_p, velocity = p.copy(), xp.zeros_like(p)
+    variable, gradient = tf.Variable(p), tf.Tensor(g)
+    optimizer = tf.keras.optimizers.SGD(learning_rate=LEARNING_RATE, momentum=0.9)
+    scratch = xp.empty_like(p)
+
+    def floor():
+        xp.multiply(velocity, 0.9, out=velocity)
+        xp.multiply(g, LEARNING_RATE, out=scratch)
+        xp.subtract(velocity, scratch, out=velocity)
+        xp.add(floor_p, velocity, out=floor_p)
+        return floor_p
+
+    return Workload("SGD momentum step", f"{parameters}", 0.0,
+                    lambda: optimizer.apply_gradients([(gradient, variable)]), floor)
+
+
+# --- a whole MLP training step -----------------------------------------------------------------
+def mlp_training_step(device: str, size: str) -> Workload:
+    """Forward (relu hidden layers), mean softmax cross-entropy, gradients, SGD update."""
+    import tensorflowish as tf
+
+    widths, batch = MLP_SIZES[size]
+    xp, rng = _module(device), np.random.default_rng(0)
+    x = _random(xp, rng, (batch, widths[0]))
+    labels = xp.asarray(rng.integers(0, widths[-1], batch))
+    weights = [_random(xp, rng, (a, b), a ** -0.5) for a, b in zip(widths[:-1], widths[1:])]
+    biases = [xp.zeros(b, np.float32) for b in widths[1:]]
+    variables = []
+    for w, b in zip(weights, biases):
+        variables += [tf.Variable(w), tf.Variable(b)]
+    tx, tlabels = tf.Tensor(x), tf.Tensor(labels)
+    optimizer = tf.keras.optimizers.SGD(learning_rate=LEARNING_RATE)
+    floor_weights = [w.copy() for w in weights]
+    floor_biases = [b.copy() for b in biases]
+    rows = xp.arange(batch)
+    last = len(weights) - 1
+
+    def framework():
+        with tf.GradientTape() as tape:
+            h = tx
+            for i in range(0, len(variables), 2):
+                h = tf.nn.dense(h, variables[i], variables[i + 1],
+                                activation=None if i // 2 == last else "relu")
+            loss = tf.reduce_mean(tf.nn.sparse_softmax_cross_entropy_with_logits(tlabels, h))
+        grads = tape.gradient(loss, variables)
+        optimizer.apply_gradients(zip(grads, variables))
+        return loss
+
+    def floor():
+        activations = [x]
+        masks = []
+        for i, (w, b) in enumerate(zip(floor_weights, floor_biases)):
+            h = activations[-1] @ w
+            h += b
+            if i != last:
+                mask = h > 0
+                h *= mask
+                masks.append(mask)
+            activations.append(h)
+        logits = activations[-1]
+        logits -= logits.max(axis=1, keepdims=True)
+        exp = xp.exp(logits)
+        total = exp.sum(axis=1, keepdims=True)
+        loss = (xp.log(total[:, 0]) - logits[rows, labels]).mean()
+        exp /= total
+        exp[rows, labels] -= 1
+        g = exp
+        g *= 1.0 / batch
+        for i in range(last, -1, -1):
+            dw = activations[i].T @ g
+            db = g.sum(axis=0)
+            if i:
+                g = g @ floor_weights[i].T
+                g *= masks[i - 1]
+            dw *= LEARNING_RATE
+            floor_weights[i] -= dw
+            db *= LEARNING_RATE
+            floor_biases[i] -= db
+        return loss
+
+    flops = 6.0 * batch * sum(a * b for a, b in zip(widths[:-1], widths[1:]))
+    return Workload("MLP training step", size, flops, framework, floor)
+
+
+# --- tape overhead --------------------------------------------------------------------------------
+def tape_overhead(device: str, ops: int = 100, elements: int = 16) -> Workload:
+    """A chain of elementwise ops on tiny tensors, forward and backward: pure framework cost."""
+    import tensorflowish as tf
+
+    xp, rng = _module(device), np.random.default_rng(0)
+    x0 = _random(xp, rng, (elements,))
+    scale = _random(xp, rng, (elements,))
+    tx, tscale = tf.Tensor(x0), tf.Tensor(scale)
+
+    def framework():
+        with tf.GradientTape() as tape:
+            tape.watch(tx)
+            y = tx
+            for i in range(ops):
+                y = y * tscale if i % 2 == 0 else y + tscale
+        return tape.gradient(y, tx)
+
+    def floor():
+        y = x0
+        for i in range(ops):
+            y = y * scale if i % 2 == 0 else y + scale
+        g = xp.ones_like(y)
+        for i in range(ops - 1, -1, -1):
+            if i % 2 == 0:
+                g = g * scale
+        return g
+
+    return Workload("tape overhead", f"{ops} ops x {elements}", 0.0, framework, floor)
+
+
+def all_workloads(device: str, quick: bool = False) -> list[Workload]:
+    """Every workload for one device; `quick` keeps only small sizes (for smoke runs)."""
+    dense_sizes = DENSE_SIZES[:2] if quick else DENSE_SIZES
+    mlp_sizes = ["tiny", "small"] if quick else list(MLP_SIZES)
+    workloads = [dense_forward(device, *s) for s in dense_sizes]
+    workloads += [dense_forward_backward(device, *s) for s in dense_sizes]
+    workloads += [softmax_cross_entropy(device, 512, 10), softmax_cross_entropy(device, 4096, 1000)]
+    workloads += [optimizer_step(device, 1 << 20)]
+    workloads += [mlp_training_step(device, s) for s in mlp_sizes]
+    workloads.append(tape_overhead(device))
+    return workloads
+
+
+# --- timing -------------------------------------------------------------------------------------------
+def time_call(function: Callable[[], object], device: str, repeats: int = 15,
+              min_time: float = 0.05) -> float:
+    """Median seconds per call after warm-up; GPU calls are timed with CUDA events."""
+    for _ in range(3):
+        function()
+    if device.startswith("GPU"):
+        cupy = backend.require_cupy()
+        start, stop = cupy.cuda.Event(), cupy.cuda.Event()
+        cupy.cuda.get_current_stream().synchronize()
+
+        def timed(n):
+            start.record()
+            for _ in range(n):
+                function()
+            stop.record()
+            stop.synchronize()
+            return cupy.cuda.get_elapsed_time(start, stop) / 1000.0
+    else:
+        def timed(n):
+            begin = time.perf_counter()
+            for _ in range(n):
+                function()
+            return time.perf_counter() - begin
+    calls = 1
+    while timed(calls) < min_time / 5 and calls < 1 << 16:
+        calls *= 2
+    return statistics.median(timed(calls) / calls for _ in range(repeats))
+
+
+@dataclasses.dataclass
+class Result:
+    workload: str
+    size: str
+    device: str
+    seconds: float
+    floor_seconds: float
+    flops: float
+
+    @property
+    def ratio(self) -> float:
+        return self.seconds / self.floor_seconds
+
+    @property
+    def gflops(self) -> float:
+        return self.flops / self.seconds / 1e9 if self.flops else float("nan")
+
+
+def run(devices: list[str], quick: bool = False, repeats: int = 15,
+        progress: Callable[[str], None] | None = None) -> list[Result]:
+    """Time every workload on every device, interleaving framework and floor runs."""
+    from . import device as device_scope
+
+    results = []
+    for device in devices:
+        with device_scope(device):
+            for workload in all_workloads(device, quick):
+                if progress:
+                    progress(f"{device} {workload.name} {workload.size}")
+                # alternate the two so machine noise hits both alike
+                framework_times, floor_times = [], []
+                for _ in range(3):
+                    framework_times.append(time_call(workload.framework, device, repeats))
+                    floor_times.append(time_call(workload.floor, device, repeats))
+                results.append(Result(workload.name, workload.size, device,
+                                      statistics.median(framework_times),
+                                      statistics.median(floor_times), workload.flops))
+    return results
+
+
+def format_table(results: list[Result]) -> str:
+    """A Markdown table: time, GFLOP/s, ratio to the floor, GPU-over-CPU speedup."""
+    cpu = {(r.workload, r.size): r.seconds for r in results if r.device.startswith("CPU")}
+    lines = ["| workload | size | device | time | floor | ratio | GFLOP/s | GPU speedup |",
+             "|---|---|---|---:|---:|---:|---:|---:|"]
+    for r in results:
+        speedup = ""
+        if r.device.startswith("GPU") and (r.workload, r.size) in cpu:
+            speedup = f"{cpu[(r.workload, r.size)] / r.seconds:.1f}x"
+        gflops = "" if not r.flops else f"{r.gflops:.0f}"
+        lines.append(f"| {r.workload} | {r.size} | {r.device} | {_format_time(r.seconds)} | "
+                     f"{_format_time(r.floor_seconds)} | {r.ratio:.2f}x | {gflops} | {speedup} |")
+    return "\n".join(lines)
+
+
+def _format_time(seconds: float) -> str:
+    if seconds < 1e-3:
+        return f"{seconds * 1e6:.1f} µs"
+    return f"{seconds * 1e3:.2f} ms"
+
+
+def plot(results: list[Result], path: str) -> None:
+    """Time against size per backend (framework solid, floor dashed), one panel per workload."""
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError as error:
+        raise ImportError("Plotting needs matplotlib: pip install 'tensorflowish[plot]'") from error
+    names = list(dict.fromkeys(r.workload for r in results))
+    figure, axes = plt.subplots(1, len(names), figsize=(4.2 * len(names), 3.6), squeeze=False)
+    for axis, name in zip(axes[0], names):
+        for device in dict.fromkeys(r.device for r in results):
+            rows = [r for r in results if r.workload == name and r.device == device]
+            labels = [r.size for r in rows]
+            axis.plot(labels, [r.seconds * 1e3 for r in rows], "o-", label=f"{device} tensorflowish")
+            axis.plot(labels, [r.floor_seconds * 1e3 for r in rows], "x--", label=f"{device} floor")
+        axis.set_title(name, fontsize=9)
+        axis.set_yscale("log")
+        axis.set_ylabel("ms per call")
+        axis.tick_params(axis="x", labelrotation=45, labelsize=7)
+        axis.legend(fontsize=6)
+    figure.tight_layout()
+    figure.savefig(path, dpi=110)
+    plt.close(figure)
+
+
+def blas_info() -> str:
+    """Which BLAS library and kernel NumPy runs (threadpoolctl), for the record."""
+    try:
+        from threadpoolctl import threadpool_info
+    except ImportError:
+        return "unknown (pip install threadpoolctl)"
+    parts = [f"{i.get('internal_api')} {i.get('version')} {i.get('architecture')} "
+             f"threads={i.get('num_threads')}" for i in threadpool_info()
+             if i.get("user_api") == "blas"]
+    return "; ".join(parts) or "no BLAS found"
