@@ -386,3 +386,35 @@ def blas_info() -> str:
              f"threads={i.get('num_threads')}" for i in threadpool_info()
              if i.get("user_api") == "blas"]
     return "; ".join(parts) or "no BLAS found"
+
+
+def main(quick: bool = False, repeats: int = 15, plot_path: str | None = "benchmark.png",
+         json_path: str | None = None, devices: list[str] | None = None) -> list[Result]:
+    """What `tensorflowish bench` runs: every usable backend, a table, a plot and JSON."""
+    import json
+    import platform
+
+    if devices is None:
+        devices = ["CPU:0"]
+        reason = backend.gpu_unavailable_reason()
+        if reason is None:
+            devices.append("GPU:0")
+        else:
+            print(f"GPU: not benchmarked ({reason})")
+    print(f"machine: {platform.processor() or platform.machine()}, "
+          f"{__import__('os').cpu_count()} cores; BLAS: {blas_info()}")
+    results = run(devices, quick=quick, repeats=repeats,
+                  progress=lambda text: print(f"  timing {text} ...", flush=True))
+    print(format_table(results))
+    if json_path:
+        with open(json_path, "w") as handle:
+            json.dump([dataclasses.asdict(r) | {"ratio": r.ratio} for r in results], handle,
+                      indent=2)
+        print(f"wrote {json_path}")
+    if plot_path:
+        try:
+            plot(results, plot_path)
+            print(f"wrote {plot_path}")
+        except ImportError as error:
+            print(f"no plot: {error}")
+    return results

@@ -60,9 +60,12 @@ def _binary_op(name, x, y, forward, vjps):
         raise
     if _recording_tapes and should_record((x, y)):
         vjp_x, vjp_y = vjps
+        shape = out.array.shape
         record((x, y), out, (
-            lambda g: unbroadcast(vjp_x(g, x, y, out), x.array.shape),
-            lambda g: unbroadcast(vjp_y(g, x, y, out), y.array.shape)))
+            (lambda g: vjp_x(g, x, y, out)) if x.array.shape == shape else
+            (lambda g: unbroadcast(vjp_x(g, x, y, out), x.array.shape)),
+            (lambda g: vjp_y(g, x, y, out)) if y.array.shape == shape else
+            (lambda g: unbroadcast(vjp_y(g, x, y, out), y.array.shape))))
     return out
 
 
