@@ -33,7 +33,7 @@ def fill(dims, value, name=None) -> Tensor:
     """A tensor of shape `dims` filled with `value` (dtype inferred from the value)."""
     value = as_tensor(value)
     xp = backend.array_module_for_device(backend.current_device())
-    return Tensor(xp.full(_shape_tuple(dims), backend.to_numpy(value.array),
+    return Tensor(xp.full(_shape_tuple(dims), backend.to_numpy(value.array).item(),
                           dtype=value.array.dtype))
 
 

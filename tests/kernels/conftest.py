@@ -10,7 +10,6 @@ from typing import Any
 
 import numpy as np
 import pytest
-
 from tensorflowish.kernels import KERNEL_DIR, cuda, emulator
 
 
@@ -36,7 +35,7 @@ def gpu_unavailable_reason() -> str | None:
     try:
         if cupy.cuda.runtime.getDeviceCount() < 1:
             return "no CUDA device"
-    except Exception as error:  # CUDARuntimeError 35 (no driver) or 100 (no device)
+    except Exception as error:  # noqa: BLE001 - CUDARuntimeError 35 (no driver) or 100 (no device)
         return f"no usable GPU ({error})"
     return None
 
@@ -98,5 +97,6 @@ def cuda_backend(request: pytest.FixtureRequest) -> CudaBackend:
 
         return CudaBackend("cupy", cupy_runner, cupy.asarray, cupy.asnumpy)
     order = request.param.split("-")[1]
-    return CudaBackend(request.param, lambda fused: emulator_runner(order, fused),
-                       lambda a: a, lambda a: a)
+    return CudaBackend(
+        request.param, lambda fused: emulator_runner(order, fused), lambda a: a, lambda a: a
+    )

@@ -16,9 +16,9 @@ from typing import Any
 
 import numpy as np
 import pytest
+from tensorflowish.kernels import cpu, cuda, emulator, nvrtc
 
 from tensorflowish import kernels
-from tensorflowish.kernels import cpu, cuda, emulator, nvrtc
 
 N, K, M = 33, 17, 45  # odd sizes, not multiples of any tile or block
 ALWAYS_FUSED, NEVER_FUSED = 1 << 40, 0
@@ -105,8 +105,15 @@ def _forward_case(activation: str, fused: bool, bias: bool = True, alpha: float 
     name = f"dense_forward-{activation}-{'fused' if fused else 'gemm'}{'' if bias else '-nobias'}"
     if alpha != 0.2:
         name += f"-alpha{alpha}"
-    return Case(name, lambda rng, dt: _dense_inputs(rng, dt, bias), public, gpu, reference,
-                fused=fused, cpu=not fused)
+    return Case(
+        name,
+        lambda rng, dt: _dense_inputs(rng, dt, bias),
+        public,
+        gpu,
+        reference,
+        fused=fused,
+        cpu=not fused,
+    )
 
 
 def _backward_case(activation: str, overwrite_dy: bool, alpha: float = 0.2) -> Case:
@@ -135,18 +142,31 @@ def _backward_case(activation: str, overwrite_dy: bool, alpha: float = 0.2) -> C
         return out
 
     def call(function, i):
-        dx, dkernel, dbias = function(i["dy"], i["x"], i["kernel"], i["y"], i["pre"], activation,
-                                      alpha, True, True, True, overwrite_dy)
+        dx, dkernel, dbias = function(
+            i["dy"],
+            i["x"],
+            i["kernel"],
+            i["y"],
+            i["pre"],
+            activation,
+            alpha,
+            True,
+            True,
+            True,
+            overwrite_dy,
+        )
         out = {"dx": dx, "dkernel": dkernel, "dbias": dbias}
         if overwrite_dy:
             out["dy"] = i["dy"]
         return out
 
     return Case(
-        f"dense_backward-{activation}{'-overwrite_dy' if overwrite_dy else ''}", make,
+        f"dense_backward-{activation}{'-overwrite_dy' if overwrite_dy else ''}",
+        make,
         lambda i: call(kernels.dense_backward, i),
         lambda runner, i: call(lambda *a: cuda.dense_backward(runner, *a), i),
-        reference, in_place=("dy",) if overwrite_dy else (),
+        reference,
+        in_place=("dy",) if overwrite_dy else (),
     )
 
 
@@ -159,15 +179,21 @@ def _softmax_case(name: str, n_rows: int, n_cols: int, scale: float) -> Case:
 
     def reference(i):
         log_softmax = log_softmax_reference(i["logits"])
-        return {"loss": -(i["labels"] * log_softmax).sum(axis=1),
-                "grad": np.exp(log_softmax) - i["labels"]}
+        return {
+            "loss": -(i["labels"] * log_softmax).sum(axis=1),
+            "grad": np.exp(log_softmax) - i["labels"],
+        }
 
     def pack(result):
         return {"loss": result[0], "grad": result[1]}
 
-    return Case(name, make, lambda i: pack(kernels.softmax_cross_entropy(i["logits"], i["labels"])),
-                lambda r, i: pack(cuda.softmax_cross_entropy(r, i["logits"], i["labels"])),
-                reference)
+    return Case(
+        name,
+        make,
+        lambda i: pack(kernels.softmax_cross_entropy(i["logits"], i["labels"])),
+        lambda r, i: pack(cuda.softmax_cross_entropy(r, i["logits"], i["labels"])),
+        reference,
+    )
 
 
 def _sparse_softmax_case(name: str, n_rows: int, n_cols: int, scale: float) -> Case:
@@ -185,18 +211,24 @@ def _sparse_softmax_case(name: str, n_rows: int, n_cols: int, scale: float) -> C
     def pack(result):
         return {"loss": result[0], "grad": result[1]}
 
-    return Case(name, make,
-                lambda i: pack(kernels.sparse_softmax_cross_entropy(i["logits"], i["labels"])),
-                lambda r, i: pack(cuda.sparse_softmax_cross_entropy(r, i["logits"], i["labels"])),
-                reference)
+    return Case(
+        name,
+        make,
+        lambda i: pack(kernels.sparse_softmax_cross_entropy(i["logits"], i["labels"])),
+        lambda r, i: pack(cuda.sparse_softmax_cross_entropy(r, i["logits"], i["labels"])),
+        reference,
+    )
 
 
 def _sgd_case(momentum: float, nesterov: bool) -> Case:
     lr = 0.05
 
     def make(rng, dtype):
-        inputs = {"param": rng.standard_normal((N, M)), "grad": rng.standard_normal((N, M)),
-                  "velocity": rng.standard_normal((N, M)) * 0.1 if momentum else None}
+        inputs = {
+            "param": rng.standard_normal((N, M)),
+            "grad": rng.standard_normal((N, M)),
+            "velocity": rng.standard_normal((N, M)) * 0.1 if momentum else None,
+        }
         return {k: None if v is None else v.astype(dtype) for k, v in inputs.items()}
 
     def reference(i):
@@ -211,17 +243,26 @@ def _sgd_case(momentum: float, nesterov: bool) -> Case:
         return {k: i[k] for k in ("param", "velocity") if i[k] is not None}
 
     name = "sgd" if momentum == 0 else ("sgd-nesterov" if nesterov else "sgd-momentum")
-    return Case(name, make, lambda i: call(kernels.sgd_update, i),
-                lambda r, i: call(lambda *a: cuda.sgd_update(r, *a), i), reference,
-                in_place=("param", "velocity") if momentum else ("param",))
+    return Case(
+        name,
+        make,
+        lambda i: call(kernels.sgd_update, i),
+        lambda r, i: call(lambda *a: cuda.sgd_update(r, *a), i),
+        reference,
+        in_place=("param", "velocity") if momentum else ("param",),
+    )
 
 
 def _adam_case(weight_decay: float) -> Case:
     lr, beta_1, beta_2, epsilon, step = 0.01, 0.9, 0.999, 1e-7, 3
 
     def make(rng, dtype):
-        inputs = {"param": rng.standard_normal((N, M)), "grad": rng.standard_normal((N, M)),
-                  "m": rng.standard_normal((N, M)) * 0.1, "v": rng.random((N, M)) * 0.1}
+        inputs = {
+            "param": rng.standard_normal((N, M)),
+            "grad": rng.standard_normal((N, M)),
+            "m": rng.standard_normal((N, M)) * 0.1,
+            "v": rng.random((N, M)) * 0.1,
+        }
         return {k: v.astype(dtype) for k, v in inputs.items()}
 
     def reference(i):
@@ -232,18 +273,47 @@ def _adam_case(weight_decay: float) -> Case:
         return {"param": param - lr_t * m / (np.sqrt(v) + epsilon), "m": m, "v": v}
 
     def public(i):
-        assert kernels.adam_update(i["param"], i["grad"], i["m"], i["v"], lr, beta_1, beta_2,
-                                   epsilon, step, weight_decay) is None
+        assert (
+            kernels.adam_update(
+                i["param"],
+                i["grad"],
+                i["m"],
+                i["v"],
+                lr,
+                beta_1,
+                beta_2,
+                epsilon,
+                step,
+                weight_decay,
+            )
+            is None
+        )
         return {k: i[k] for k in ("param", "m", "v")}
 
     def gpu(runner, i):
         lr_t = lr * math.sqrt(1 - beta_2**step) / (1 - beta_1**step)
-        cuda.adam_update(runner, i["param"], i["grad"], i["m"], i["v"], lr_t, beta_1, beta_2,
-                         epsilon, 1 - weight_decay * lr)
+        cuda.adam_update(
+            runner,
+            i["param"],
+            i["grad"],
+            i["m"],
+            i["v"],
+            lr_t,
+            beta_1,
+            beta_2,
+            epsilon,
+            1 - weight_decay * lr,
+        )
         return {k: i[k] for k in ("param", "m", "v")}
 
-    return Case("adamw" if weight_decay else "adam", make, public, gpu, reference,
-                in_place=("param", "m", "v"))
+    return Case(
+        "adamw" if weight_decay else "adam",
+        make,
+        public,
+        gpu,
+        reference,
+        in_place=("param", "m", "v"),
+    )
 
 
 CASES = [
@@ -266,10 +336,13 @@ CASES = [
 ]
 
 
-def _assert_outputs(case: Case, outputs: dict[str, np.ndarray], inputs: dict[str, Any],
-                    dtype: Any) -> None:
-    inputs64 = {k: v.astype(np.float64) if isinstance(v, np.ndarray) and v.dtype.kind == "f"
-                else v for k, v in inputs.items()}
+def _assert_outputs(
+    case: Case, outputs: dict[str, np.ndarray], inputs: dict[str, Any], dtype: Any
+) -> None:
+    inputs64 = {
+        k: v.astype(np.float64) if isinstance(v, np.ndarray) and v.dtype.kind == "f" else v
+        for k, v in inputs.items()
+    }
     expected = case.reference(inputs64)
     assert set(outputs) == set(expected)
     tolerance = 1e-4 if dtype == np.float32 else 1e-9
@@ -312,8 +385,11 @@ def test_cuda_kernel(case: Case, dtype: Any, cuda_backend) -> None:
     outputs = case.gpu(runner, device_inputs)
     outputs = {k: cuda_backend.to_host(v) for k, v in outputs.items()}
     _assert_outputs(case, outputs, original, dtype)
-    _assert_unchanged(case, original, {k: None if v is None else cuda_backend.to_host(v)
-                                       for k, v in device_inputs.items()})
+    _assert_unchanged(
+        case,
+        original,
+        {k: None if v is None else cuda_backend.to_host(v) for k, v in device_inputs.items()},
+    )
 
 
 # ---- behaviour of the public functions ---------------------------------------------------------
@@ -335,8 +411,9 @@ def test_sparse_labels_out_of_range() -> None:
     with pytest.raises(TypeError, match="integer class indices"):
         kernels.sparse_softmax_cross_entropy(logits, np.zeros(3))
     # the GPU kernel cannot raise: the row becomes NaN, as in TensorFlow
-    runner = cuda.KernelRunner(np, lambda f: emulator.load(kernels.KERNEL_DIR / f),
-                               lambda s, d: np.zeros(s, d))
+    runner = cuda.KernelRunner(
+        np, lambda f: emulator.load(kernels.KERNEL_DIR / f), lambda s, d: np.zeros(s, d)
+    )
     loss, grad = cuda.sparse_softmax_cross_entropy(runner, logits, np.array([0, 4, 1]))
     assert np.isnan(loss[1]) and np.isnan(grad[1]).all()
     assert np.isfinite(loss[[0, 2]]).all() and np.isfinite(grad[[0, 2]]).all()
@@ -348,8 +425,9 @@ def test_dense_backward_skips_unneeded_results_and_keeps_dy() -> None:
     y, pre = kernels.dense_forward(x, w, None, "tanh")
     dy = rng.standard_normal((5, 4))
     dy_before = dy.copy()
-    dx, dkernel, dbias = kernels.dense_backward(dy, x, w, y, pre, "tanh", need_dx=False,
-                                                need_dbias=False)
+    dx, dkernel, dbias = kernels.dense_backward(
+        dy, x, w, y, pre, "tanh", need_dx=False, need_dbias=False
+    )
     assert dx is None and dbias is None and dkernel.shape == (3, 4)
     np.testing.assert_array_equal(dy, dy_before)
     kernels.dense_backward(dy, x, w, y, pre, "tanh", overwrite_dy=True)
@@ -360,25 +438,61 @@ def test_dense_backward_skips_unneeded_results_and_keeps_dy() -> None:
     ("call", "error", "message"),
     [
         (lambda: kernels.dense_forward(np.ones((2, 3)), np.ones((4, 5))), ValueError, "3 features"),
-        (lambda: kernels.dense_forward(np.ones((2, 3)), np.ones((3, 5)), np.ones(4)), ValueError,
-         r"bias must have shape \(5,\)"),
-        (lambda: kernels.dense_forward(np.ones((2, 3)), np.ones((3, 5), np.float32)), TypeError,
-         "cast them to one dtype"),
-        (lambda: kernels.dense_forward(np.ones((2, 3), int), np.ones((3, 5), int)), TypeError,
-         "float32 or float64"),
-        (lambda: kernels.dense_forward(np.ones((2, 3)), np.ones((3, 5)), activation="swish"),
-         ValueError, "unknown activation"),
-        (lambda: kernels.dense_forward(np.ones((2, 3)), np.ones((3, 5)), activation="leaky_relu",
-                                       alpha=-1), ValueError, "alpha >= 0"),
+        (
+            lambda: kernels.dense_forward(np.ones((2, 3)), np.ones((3, 5)), np.ones(4)),
+            ValueError,
+            r"bias must have shape \(5,\)",
+        ),
+        (
+            lambda: kernels.dense_forward(np.ones((2, 3)), np.ones((3, 5), np.float32)),
+            TypeError,
+            "cast them to one dtype",
+        ),
+        (
+            lambda: kernels.dense_forward(np.ones((2, 3), int), np.ones((3, 5), int)),
+            TypeError,
+            "float32 or float64",
+        ),
+        (
+            lambda: kernels.dense_forward(np.ones((2, 3)), np.ones((3, 5)), activation="swish"),
+            ValueError,
+            "unknown activation",
+        ),
+        (
+            lambda: kernels.dense_forward(
+                np.ones((2, 3)), np.ones((3, 5)), activation="leaky_relu", alpha=-1
+            ),
+            ValueError,
+            "alpha >= 0",
+        ),
         (lambda: kernels.dense_forward([[1.0]], np.ones((1, 1))), TypeError, "numpy.ndarray"),
-        (lambda: kernels.dense_backward(np.ones((2, 5)), np.ones((2, 3)), np.ones((3, 5)),
-                                        np.ones((2, 5)), None, "gelu"), ValueError, "needs pre"),
-        (lambda: kernels.sgd_update(np.ones(3), np.ones(3), None, 0.1, momentum=0.9), ValueError,
-         "velocity"),
-        (lambda: kernels.adam_update(*[np.ones(3)] * 4, 0.1, 0.9, 0.999, 1e-7, step=0),
-         ValueError, "step counts from 1"),
-        (lambda: kernels.softmax_cross_entropy(np.ones((2, 3)), np.ones((2, 4))), ValueError,
-         "labels must have shape"),
+        (
+            lambda: kernels.dense_backward(
+                np.ones((2, 5)), np.ones((2, 3)), np.ones((3, 5)), np.ones((2, 5)), None, "gelu"
+            ),
+            ValueError,
+            "needs pre",
+        ),
+        (
+            lambda: kernels.sgd_update(np.ones(3), np.ones(3), None, 0.1, momentum=0.9),
+            ValueError,
+            "velocity",
+        ),
+        (
+            lambda: kernels.adam_update(*[np.ones(3)] * 4, 0.1, 0.9, 0.999, 1e-7, step=0),
+            ValueError,
+            "step counts from 1",
+        ),
+        (
+            lambda: kernels.softmax_cross_entropy(np.ones((2, 3)), np.ones((2, 4))),
+            ValueError,
+            "labels must have shape",
+        ),
+        (
+            lambda: kernels.sparse_softmax_cross_entropy(np.ones((2, 0)), np.zeros(2, int)),
+            ValueError,
+            "at least one class",
+        ),
     ],
 )
 def test_errors_name_the_problem(call, error, message) -> None:
@@ -401,6 +515,13 @@ def test_adam_matches_keras_over_several_steps() -> None:
         lr_t = lr * math.sqrt(1 - b2**step) / (1 - b1**step)
         expected -= lr_t * m_ref / (np.sqrt(v_ref) + eps)
     np.testing.assert_allclose(param, expected, rtol=1e-12)
+
+
+def test_gelu_without_scipy(monkeypatch) -> None:
+    monkeypatch.setattr(cpu, "_scipy_erf", False)  # as if SciPy were not installed
+    case = next(c for c in CASES if c.id == "dense_forward-gelu-gemm")
+    inputs = case.make(np.random.default_rng(7), np.float64)
+    _assert_outputs(case, case.public(_copy(inputs)), inputs, np.float64)
 
 
 def test_erf_without_scipy_matches_math_erf() -> None:
@@ -442,10 +563,12 @@ def test_nvrtc_reports_file_and_line(tmp_path) -> None:
 
 
 def test_nvrtc_reports_spills() -> None:
-    log = ("ptxas info    : Compiling entry function 'tfish_x' for 'sm_80'\n"
-           "ptxas info    : Function properties for tfish_x\n"
-           "    8 bytes stack frame, 8 bytes spill stores, 4 bytes spill loads\n"
-           "ptxas info    : Used 255 registers, 1024 bytes smem, 380 bytes cmem[0]\n")
+    log = (
+        "ptxas info    : Compiling entry function 'tfish_x' for 'sm_80'\n"
+        "ptxas info    : Function properties for tfish_x\n"
+        "    8 bytes stack frame, 8 bytes spill stores, 4 bytes spill loads\n"
+        "ptxas info    : Used 255 registers, 1024 bytes smem, 380 bytes cmem[0]\n"
+    )
     resources = nvrtc._parse_ptxas(log)["tfish_x"]
     assert (resources.registers, resources.spill_stores, resources.spill_loads) == (255, 8, 4)
     assert resources.shared_memory == 1024

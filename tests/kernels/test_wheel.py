@@ -11,6 +11,8 @@ import sys
 import sysconfig
 from pathlib import Path
 
+import pytest
+
 REPO = Path(__file__).resolve().parents[2]
 CHECK = """
 import json, sys
@@ -29,24 +31,45 @@ print(json.dumps({
 
 
 def _run(command: list[str], **kwargs) -> subprocess.CompletedProcess:
-    result = subprocess.run(command, capture_output=True, text=True, **kwargs)
+    result = subprocess.run(command, check=False, capture_output=True, text=True, **kwargs)
     assert result.returncode == 0, f"{' '.join(command)} failed:\n{result.stdout}\n{result.stderr}"
     return result
 
 
-def test_installed_wheel_finds_every_kernel_source(tmp_path: Path, kernel_cache: Path) -> None:
-    # Build from a clean copy so that the repository gets no build/ or dist/ folders.
-    source = tmp_path / "source"
-    shutil.copytree(REPO, source, ignore=shutil.ignore_patterns(
-        ".venv", ".git", "build", "dist", "*.egg-info", "__pycache__", ".pytest_cache",
-        ".benchmarks", ".ruff_cache", "out", "*.so"))
-    dist = tmp_path / "dist"
+def _build_wheel(source: Path, dist: Path) -> None:
+    """Offline with the test environment's setuptools where it can; else with build isolation
+    (which needs the package index, e.g. in a fresh venv whose bundled setuptools is too old)."""
     if importlib.util.find_spec("build"):
-        _run([sys.executable, "-m", "build", "--wheel", "--no-isolation", "--outdir", str(dist),
-              str(source)])
+        base = [sys.executable, "-m", "build", "--wheel", "--outdir", str(dist), str(source)]
+        attempts = [[*base, "--no-isolation"], base]
     else:
-        _run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation",
-              "--wheel-dir", str(dist), str(source)])
+        base = [sys.executable, "-m", "pip", "wheel", "--no-deps", "-w", str(dist), str(source)]
+        attempts = [[*base, "--no-build-isolation"], base]
+    logs = []
+    for command in attempts:
+        result = subprocess.run(command, check=False, capture_output=True, text=True)
+        if result.returncode == 0:
+            return
+        logs.append(f"{' '.join(command)}:\n{result.stdout[-3000:]}\n{result.stderr[-3000:]}")
+    pytest.fail("could not build the wheel:\n" + "\n\n".join(logs))
+
+
+def test_installed_wheel_finds_every_kernel_source(tmp_path: Path, kernel_cache: Path) -> None:
+    # Build from a clean copy of what a build reads (top-level files, the two package folders),
+    # so that the repository gets no build/ folder and no virtual environment is copied.
+    source = tmp_path / "source"
+    source.mkdir()
+    for entry in REPO.iterdir():
+        if entry.is_file():
+            shutil.copy2(entry, source / entry.name)
+    for folder in ("tensorflowish", "kernels"):
+        shutil.copytree(
+            REPO / folder,
+            source / folder,
+            ignore=shutil.ignore_patterns("__pycache__", "*.so", "*.egg-info"),
+        )
+    dist = tmp_path / "dist"
+    _build_wheel(source, dist)
     (wheel,) = dist.glob("tensorflowish-*.whl")
 
     # A fresh venv, outside the repository; the dependencies (not tensorflowish) are linked in
@@ -54,15 +77,27 @@ def test_installed_wheel_finds_every_kernel_source(tmp_path: Path, kernel_cache:
     venv = tmp_path / "venv"
     _run([sys.executable, "-m", "venv", "--without-pip", str(venv)])
     python = venv / "bin" / "python"
-    _run([sys.executable, "-m", "pip", "--python", str(python), "install", "--no-deps",
-          "--no-index", "--quiet", str(wheel)])
+    _run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "--python",
+            str(python),
+            "install",
+            "--no-deps",
+            "--no-index",
+            "--quiet",
+            str(wheel),
+        ]
+    )
     dependencies = tmp_path / "dependencies"
     dependencies.mkdir()
     for entry in Path(sysconfig.get_paths()["purelib"]).iterdir():
         if not entry.name.startswith(("tensorflowish", "__editable__")) and entry.suffix != ".pth":
             (dependencies / entry.name).symlink_to(entry)
-    site_packages = _run([str(python), "-c", "import sysconfig; print(sysconfig.get_paths()"
-                          "['purelib'])"]).stdout.strip()
+    purelib = "import sysconfig; print(sysconfig.get_paths()['purelib'])"
+    site_packages = _run([str(python), "-c", purelib]).stdout.strip()
     (Path(site_packages) / "test_dependencies.pth").write_text(f"{dependencies}\n")
 
     env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "VIRTUAL_ENV")}
@@ -70,8 +105,9 @@ def test_installed_wheel_finds_every_kernel_source(tmp_path: Path, kernel_cache:
     found = json.loads(_run([str(python), "-c", CHECK], cwd=tmp_path, env=env).stdout)
 
     assert Path(found["package"]).is_relative_to(venv)  # not the repository's kernels/
-    expected = sorted(p.name for p in (REPO / "kernels").iterdir()
-                      if p.suffix in (".cu", ".cuh", ".h"))
+    expected = sorted(
+        p.name for p in (REPO / "kernels").iterdir() if p.suffix in (".cu", ".cuh", ".h")
+    )
     assert found["shipped"] == expected
     assert found["sources"] == sorted(n for n in expected if n.endswith(".cu"))
     assert "tfish_dense_fused_f32" in found["kernels"]
