@@ -78,11 +78,36 @@ def record(inputs, output: Tensor, vjps) -> None:
     may instead pass one callable `vjps(upstream, needs)` returning all input gradients at once,
     where `needs[i]` says whether input i is tracked (so it can skip work nobody needs).
     """
-    entry = (inputs, output, vjps)
+    entry = (inputs, output, vjps, False)
     for tape in _matched:
         tape._records.append(entry)
         tape._tracked.add(output._id)
     _matched.clear()
+
+
+def record_elementwise(inputs, output: Tensor, vjps) -> None:
+    """Record an op whose VJPs need nothing but its inputs and output, if a tape tracks it.
+
+    `vjps[i](upstream, *inputs, output)` gives the gradient for `inputs[i]`; a gradient of the
+    output's (broadcast) shape is summed back to the input's shape by the tape. No closure is
+    built per call, which keeps the cost of recording an elementwise op low.
+    """
+    entry = None
+    for tape in _recording_tapes:  # should_record and record in one pass: this is the hot path
+        tracked = tape._tracked
+        hit = False
+        for tensor in inputs:
+            if tensor._id in tracked:
+                hit = True
+            elif tape._watch_accessed_variables and isinstance(tensor, Variable) \
+                    and tensor.trainable and tensor.array.dtype.kind == "f":
+                tape._watch_tensor(tensor)
+                hit = True
+        if hit:
+            if entry is None:
+                entry = (inputs, output, vjps, True)
+            tape._records.append(entry)
+            tracked.add(output._id)
 
 
 def _flatten(structure, out: list) -> None:
@@ -184,6 +209,8 @@ class GradientTape:
     # --- differentiation ------------------------------------------------------------------
     def _backward(self, targets: list, seeds: list) -> dict:
         """Walk the records backwards from targets with the given seed gradients."""
+        from .ops.registry import unbroadcast
+
         grads: dict[int, Tensor] = {}
         for target, seed in zip(targets, seeds):
             # seeded even when untracked: d(v)/d(v) is 1 for a variable that is also a source
@@ -195,11 +222,21 @@ class GradientTape:
             _recording_tapes.remove(self)
         try:
             tracked = self._tracked
-            for inputs, output, vjps in reversed(self._records):
+            for inputs, output, vjps, elementwise in reversed(self._records):
                 upstream = grads.get(output._id)
                 if upstream is None:
                     continue
-                if callable(vjps):  # a fused op: one VJP for all inputs, told which it needs
+                if elementwise:
+                    gradients = []
+                    for tensor, vjp in zip(inputs, vjps):
+                        if tensor._id not in tracked:
+                            gradients.append(None)
+                            continue
+                        gradient = vjp(upstream, *inputs, output)
+                        if gradient.array.shape != tensor.array.shape:
+                            gradient = unbroadcast(gradient, tensor.array.shape)
+                        gradients.append(gradient)
+                elif callable(vjps):  # a fused op: one VJP for all inputs, told which it needs
                     needs = tuple(t._id in tracked for t in inputs)
                     gradients = vjps(upstream, needs)
                 else:

@@ -11,7 +11,7 @@ import operator
 import numpy as np
 
 from .. import dtypes as _dtypes
-from ..tape import _recording_tapes
+from ..tape import _recording_tapes, record_elementwise
 from .registry import (Tensor, array_module, as_tensor, binary_operands, broadcast_shape,
                        record, register, require_float, should_record, unbroadcast)
 
@@ -51,21 +51,15 @@ def _binary_op(name, x, y, forward, vjps):
     """Shared body of a broadcasting binary op: forward on arrays, VJPs summed back to shape."""
     # fast path: two tensors of one dtype on one kind of array (checked fully otherwise)
     if not (isinstance(x, Tensor) and isinstance(y, Tensor) and
-            type(x.array) is type(y.array) is np.ndarray and x.array.dtype == y.array.dtype):
+            type(x.array) is type(y.array) is np.ndarray and x.array.dtype is y.array.dtype):
         x, y = binary_operands(x, y, name)
     try:
         out = Tensor(forward(x.array, y.array))
     except ValueError:
         broadcast_shape(name, x.array.shape, y.array.shape)
         raise
-    if _recording_tapes and should_record((x, y)):
-        vjp_x, vjp_y = vjps
-        shape = out.array.shape
-        record((x, y), out, (
-            (lambda g: vjp_x(g, x, y, out)) if x.array.shape == shape else
-            (lambda g: unbroadcast(vjp_x(g, x, y, out), x.array.shape)),
-            (lambda g: vjp_y(g, x, y, out)) if y.array.shape == shape else
-            (lambda g: unbroadcast(vjp_y(g, x, y, out), y.array.shape))))
+    if _recording_tapes:
+        record_elementwise((x, y), out, vjps)
     return out
 
 
@@ -176,8 +170,8 @@ def _unary_op(name, x, forward, vjp, float_only=True):
     if float_only:
         require_float(name, x)
     out = Tensor(forward(x.array))
-    if _recording_tapes and should_record((x,)):
-        record((x,), out, (lambda g: vjp(g, x, out),))
+    if _recording_tapes:
+        record_elementwise((x,), out, (vjp,))
     return out
 
 
