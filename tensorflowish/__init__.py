@@ -17,9 +17,26 @@ from . import backend, dtypes, ops
 from . import random as random  # noqa: PLC0414
 from .backend import BackendError
 from .clip import clip_by_global_norm, clip_by_norm
-from .dtypes import (DType, as_dtype, bool, complex64, complex128,
-                     double, float16, float32, float64, half, int8, int16, int32, int64, uint8, uint16,
-                     uint32, uint64)
+from .dtypes import (
+    DType,
+    as_dtype,
+    bool,
+    complex64,
+    complex128,
+    double,
+    float16,
+    float32,
+    float64,
+    half,
+    int8,
+    int16,
+    int32,
+    int64,
+    uint8,
+    uint16,
+    uint32,
+    uint64,
+)
 from .function import function
 from .module import Module
 from .ops.registry import REGISTRY

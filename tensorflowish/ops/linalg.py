@@ -2,8 +2,16 @@
 
 from __future__ import annotations
 
-from .registry import (Tensor, array_module, binary_operands, format_shape, record, register,
-                       should_record, unbroadcast)
+from .registry import (
+    Tensor,
+    array_module,
+    binary_operands,
+    format_shape,
+    record,
+    register,
+    should_record,
+    unbroadcast,
+)
 
 
 def _matmul_samples(rng):

@@ -12,8 +12,18 @@ import numpy as np
 
 from .. import dtypes as _dtypes
 from ..tape import _recording_tapes, record_elementwise
-from .registry import (Tensor, array_module, as_tensor, binary_operands, broadcast_shape,
-                       record, register, require_float, should_record, unbroadcast)
+from .registry import (
+    Tensor,
+    array_module,
+    as_tensor,
+    binary_operands,
+    broadcast_shape,
+    record,
+    register,
+    require_float,
+    should_record,
+    unbroadcast,
+)
 
 
 # --- sample inputs for the gradient tests (float64, random, non-zero) --------------------------

@@ -11,11 +11,34 @@ import numpy as np
 
 from .. import kernels
 from ..tape import GradientTape
-from .math import (_unary_op, cast, erf_array, exp, greater, log, log1p, multiply, negative,
-                   sigmoid, tanh, where, zeros_like_)
-from .reductions import reduce_logsumexp, reduce_sum
-from .registry import (Tensor, array_module, as_tensor, binary_operands, format_shape, record,
-                       recording, register, require_float, should_record)
+from .math import (
+    _unary_op,
+    cast,
+    erf_array,
+    exp,
+    greater,
+    log,
+    log1p,
+    multiply,
+    negative,
+    sigmoid,
+    tanh,
+    where,
+    zeros_like_,
+)
+from .reductions import reduce_sum
+from .registry import (
+    Tensor,
+    array_module,
+    as_tensor,
+    binary_operands,
+    format_shape,
+    record,
+    recording,
+    register,
+    require_float,
+    should_record,
+)
 from .shapes import expand_dims, reshape
 
 

@@ -4,8 +4,16 @@ from __future__ import annotations
 
 import numpy as np
 
-from .registry import (Tensor, array_module, as_tensor, format_shape, record, register,
-                       require_float, should_record)
+from .registry import (
+    Tensor,
+    array_module,
+    as_tensor,
+    format_shape,
+    record,
+    register,
+    require_float,
+    should_record,
+)
 
 
 def _normalize_axes(op: str, axis, ndim: int):

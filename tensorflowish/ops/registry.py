@@ -9,7 +9,7 @@ op can neither be forgotten in `tf.math` nor skip its gradient check.
 from __future__ import annotations
 
 import dataclasses
-from typing import Callable
+from collections.abc import Callable
 
 import numpy as np
 

@@ -6,8 +6,17 @@ from __future__ import annotations
 import numpy as np
 
 from .. import backend
-from .registry import (Tensor, array_module, as_tensor, check_same_device, format_shape, record,
-                       register, should_record, unbroadcast)
+from .registry import (
+    Tensor,
+    array_module,
+    as_tensor,
+    check_same_device,
+    format_shape,
+    record,
+    register,
+    should_record,
+    unbroadcast,
+)
 
 
 def _shape_tuple(shape) -> tuple:

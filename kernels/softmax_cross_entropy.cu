@@ -1,0 +1,135 @@
+// Softmax cross-entropy fused with its gradient, one block per row (grid-stride over rows).
+//   loss[r] = -sum_c labels[r, c] * log_softmax(logits[r])[c]
+//   grad[r] = softmax(logits[r]) - labels[r]
+// Stable: everything is computed from logits - max(logits), so logits of +-1000 stay finite.
+// Launch with blockDim.x a power of two <= TFISH_SOFTMAX_MAX_THREADS (see kernels/cuda.py).
+#include "tfish_common.cuh"
+
+#define TFISH_SOFTMAX_MAX_THREADS 256
+
+// Tree reduction of buffer[0 .. blockDim.x) into buffer[0]; every thread must call it.
+template <typename T>
+__device__ __forceinline__ void tfish_block_sum(T* buffer) {
+    for (int half = blockDim.x / 2; half > 0; half /= 2) {
+        if ((int)threadIdx.x < half) buffer[threadIdx.x] += buffer[threadIdx.x + half];
+        __syncthreads();
+    }
+}
+
+template <typename T>
+__device__ __forceinline__ void tfish_block_max(T* buffer) {
+    for (int half = blockDim.x / 2; half > 0; half /= 2) {
+        if ((int)threadIdx.x < half) {
+            buffer[threadIdx.x] = tfish_math<T>::max(buffer[threadIdx.x], buffer[threadIdx.x + half]);
+        }
+        __syncthreads();
+    }
+}
+
+// Row maximum of `x` (n_cols values), returned to every thread of the block.
+template <typename T>
+__device__ __forceinline__ T tfish_row_max(const T* __restrict__ x, int n_cols, T* buffer) {
+    T largest = tfish_math<T>::neg_inf();
+    for (int c = threadIdx.x; c < n_cols; c += blockDim.x) largest = tfish_math<T>::max(largest, x[c]);
+    buffer[threadIdx.x] = largest;
+    __syncthreads();
+    tfish_block_max(buffer);
+    largest = buffer[0];
+    __syncthreads();  // buffer is reused by the caller
+    return largest;
+}
+
+template <typename T>
+__device__ void tfish_softmax_cross_entropy(T* __restrict__ loss, T* __restrict__ grad,
+                                            const T* __restrict__ logits,
+                                            const T* __restrict__ labels, int n_rows, int n_cols) {
+    typedef tfish_math<T> M;
+    __shared__ T exp_sums[TFISH_SOFTMAX_MAX_THREADS];
+    __shared__ T label_dot_shifted[TFISH_SOFTMAX_MAX_THREADS];  // sum labels * (x - max)
+    __shared__ T label_sums[TFISH_SOFTMAX_MAX_THREADS];
+    for (int row = blockIdx.x; row < n_rows; row += gridDim.x) {
+        const T* x = logits + (long long)row * n_cols;
+        const T* l = labels + (long long)row * n_cols;
+        T* g = grad + (long long)row * n_cols;
+        const T largest = tfish_row_max(x, n_cols, exp_sums);
+        T exp_sum = T(0), dot = T(0), label_sum = T(0);
+        for (int c = threadIdx.x; c < n_cols; c += blockDim.x) {
+            const T shifted = x[c] - largest;
+            exp_sum += M::exp(shifted);
+            dot += l[c] * shifted;
+            label_sum += l[c];
+        }
+        exp_sums[threadIdx.x] = exp_sum;
+        label_dot_shifted[threadIdx.x] = dot;
+        label_sums[threadIdx.x] = label_sum;
+        __syncthreads();
+        tfish_block_sum(exp_sums);
+        tfish_block_sum(label_dot_shifted);
+        tfish_block_sum(label_sums);
+        exp_sum = exp_sums[0];
+        if (threadIdx.x == 0) loss[row] = M::log(exp_sum) * label_sums[0] - label_dot_shifted[0];
+        const T inverse_sum = T(1) / exp_sum;
+        for (int c = threadIdx.x; c < n_cols; c += blockDim.x) {
+            g[c] = M::exp(x[c] - largest) * inverse_sum - l[c];
+        }
+        __syncthreads();  // the next row reuses the shared buffers
+    }
+}
+
+// Integer labels (N,); a label outside [0, n_cols) gives NaN loss and gradient for its row.
+template <typename T>
+__device__ void tfish_sparse_softmax_cross_entropy(T* __restrict__ loss, T* __restrict__ grad,
+                                                   const T* __restrict__ logits,
+                                                   const long long* __restrict__ labels,
+                                                   int n_rows, int n_cols) {
+    typedef tfish_math<T> M;
+    __shared__ T exp_sums[TFISH_SOFTMAX_MAX_THREADS];
+    for (int row = blockIdx.x; row < n_rows; row += gridDim.x) {
+        const T* x = logits + (long long)row * n_cols;
+        T* g = grad + (long long)row * n_cols;
+        const long long label = labels[row];
+        const bool valid = label >= 0 && label < n_cols;
+        const T largest = tfish_row_max(x, n_cols, exp_sums);
+        T exp_sum = T(0);
+        for (int c = threadIdx.x; c < n_cols; c += blockDim.x) exp_sum += M::exp(x[c] - largest);
+        exp_sums[threadIdx.x] = exp_sum;
+        __syncthreads();
+        tfish_block_sum(exp_sums);
+        exp_sum = exp_sums[0];
+        if (threadIdx.x == 0) {
+            loss[row] = valid ? M::log(exp_sum) - (x[label] - largest) : M::nan();
+        }
+        const T inverse_sum = T(1) / exp_sum;
+        for (int c = threadIdx.x; c < n_cols; c += blockDim.x) {
+            const T softmax = M::exp(x[c] - largest) * inverse_sum;
+            g[c] = valid ? softmax - (c == label ? T(1) : T(0)) : M::nan();
+        }
+        __syncthreads();  // the next row reuses the shared buffer
+    }
+}
+
+extern "C" __global__ void tfish_softmax_cross_entropy_f32(float* __restrict__ loss,
+                                                           float* __restrict__ grad,
+                                                           const float* __restrict__ logits,
+                                                           const float* __restrict__ labels,
+                                                           int n_rows, int n_cols) {
+    tfish_softmax_cross_entropy<float>(loss, grad, logits, labels, n_rows, n_cols);
+}
+extern "C" __global__ void tfish_softmax_cross_entropy_f64(double* __restrict__ loss,
+                                                           double* __restrict__ grad,
+                                                           const double* __restrict__ logits,
+                                                           const double* __restrict__ labels,
+                                                           int n_rows, int n_cols) {
+    tfish_softmax_cross_entropy<double>(loss, grad, logits, labels, n_rows, n_cols);
+}
+
+extern "C" __global__ void tfish_sparse_softmax_cross_entropy_f32(
+    float* __restrict__ loss, float* __restrict__ grad, const float* __restrict__ logits,
+    const long long* __restrict__ labels, int n_rows, int n_cols) {
+    tfish_sparse_softmax_cross_entropy<float>(loss, grad, logits, labels, n_rows, n_cols);
+}
+extern "C" __global__ void tfish_sparse_softmax_cross_entropy_f64(
+    double* __restrict__ loss, double* __restrict__ grad, const double* __restrict__ logits,
+    const long long* __restrict__ labels, int n_rows, int n_cols) {
+    tfish_sparse_softmax_cross_entropy<double>(loss, grad, logits, labels, n_rows, n_cols);
+}
