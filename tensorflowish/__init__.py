@@ -174,9 +174,6 @@ experimental.numpy = None
 
 from . import keras  # noqa: E402
 
-try:  # tf.data lands with the Keras issue
-    from . import data  # noqa: E402
-except ImportError:  # pragma: no cover
-    pass
+from . import data  # noqa: E402
 
 del _info, _path, _space, _attribute, _name

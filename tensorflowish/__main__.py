@@ -1,0 +1,17 @@
+"""``python -m tensorflowish`` runs the ``tensorflowish`` command (see :mod:`tensorflowish.cli`)."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Sequence
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line; returns the exit status."""
+    from tensorflowish.cli import main as cli_main
+
+    return cli_main(argv)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

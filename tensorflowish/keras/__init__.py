@@ -1,0 +1,37 @@
+"""``tf.keras``: layers, models, losses, metrics, optimisers and callbacks on tensorflowish.
+
+>>> import tensorflowish as tf
+>>> model = tf.keras.Sequential([
+...     tf.keras.layers.Flatten(input_shape=(8, 8)),
+...     tf.keras.layers.Dense(128, activation="relu"),
+...     tf.keras.layers.Dropout(0.2),
+...     tf.keras.layers.Dense(10),
+... ])
+>>> model.compile(optimizer="adam",
+...               loss=tf.keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+...               metrics=["accuracy"])
+"""
+
+from tensorflowish import datasets  # tf.keras.datasets: the loaders that need no download
+from tensorflowish.keras import (
+    activations,
+    backend,
+    callbacks,
+    initializers,
+    layers,
+    losses,
+    metrics,
+    models,
+    optimizers,
+    regularizers,
+    schedules,
+    utils,
+)
+from tensorflowish.keras.layers import Input
+from tensorflowish.keras.models import Model, Sequential
+
+__all__ = [
+    "Input", "Model", "Sequential", "activations", "backend", "callbacks", "datasets",
+    "initializers", "layers", "losses", "metrics", "models", "optimizers", "regularizers",
+    "schedules", "utils",
+]  # fmt: skip
