@@ -130,7 +130,45 @@ def build_parser() -> argparse.ArgumentParser:
         "info", help="print versions, available backends, and why a GPU is not usable"
     )
     info_parser.set_defaults(handler=info)
+
+    bench_parser = commands.add_parser(
+        "bench",
+        help="time the framework against the raw NumPy/CuPy floor on every usable backend",
+        description="Time dense layers, softmax cross-entropy, an optimiser step, whole MLP "
+        "training steps and the per-op tape overhead, each beside its hand-written floor, on "
+        "the CPU and (where usable) the GPU; print a table and write a plot. For stable numbers "
+        "close other programs; OPENBLAS_CORETYPE/OPENBLAS_L2_SIZE, if set, slow NumPy's BLAS.",
+    )
+    bench_parser.add_argument("--quick", action="store_true",
+                              help="small sizes only (a smoke run of a few seconds)")
+    bench_parser.add_argument("--repeats", type=_positive_int, default=15,
+                              help="timed repetitions per measurement (median; default 15)")
+    bench_parser.add_argument("--plot", default="benchmark.png",
+                              help="PNG of time against size (default benchmark.png; "
+                              "'' for none; needs tensorflowish[plot])")
+    bench_parser.add_argument("--json", default=None, help="also write the results as JSON")
+    bench_parser.add_argument("--backend", choices=("numpy", "cupy"), action="append",
+                              default=None, help="only these backends (repeatable)")
+    bench_parser.set_defaults(handler=bench)
     return parser
+
+
+def bench(args: argparse.Namespace) -> int:
+    """`tensorflowish bench`: the benchmark table (see tensorflowish.bench)."""
+    from tensorflowish import bench as benchmarks
+
+    devices = None
+    if args.backend:
+        devices = ["GPU:0" if name == "cupy" else "CPU:0" for name in dict.fromkeys(args.backend)]
+        if "GPU:0" in devices:
+            from tensorflowish import backend
+
+            reason = backend.gpu_unavailable_reason()
+            if reason is not None:
+                raise CommandError(f"the cupy backend cannot be benchmarked here: {reason}")
+    benchmarks.main(quick=args.quick, repeats=args.repeats, plot_path=args.plot or None,
+                    json_path=args.json, devices=devices)
+    return 0
 
 
 def _load(dataset: str, data_dir: str | None) -> tuple:

@@ -1,0 +1,42 @@
+"""`tensorflowish bench`: the table, the plot and the command line (timings are not asserted)."""
+
+from __future__ import annotations
+
+import pytest
+
+from tensorflowish import bench, cli
+
+
+def _results():
+    return [bench.Result("MLP training step", "tiny", "CPU:0", 2e-4, 1e-4, 1e6),
+            bench.Result("MLP training step", "small", "CPU:0", 4e-3, 3e-3, 1e8),
+            bench.Result("MLP training step", "tiny", "GPU:0", 1e-4, 5e-5, 1e6)]
+
+
+def test_table_has_ratio_gflops_and_gpu_speedup():
+    table = bench.format_table(_results())
+    assert "| MLP training step | tiny | CPU:0 | 200.0 µs | 100.0 µs | 2.00x | 5 |  |" in table
+    assert "| MLP training step | tiny | GPU:0 | 100.0 µs | 50.0 µs | 2.00x | 10 | 2.0x |" in table
+
+
+def test_plot_writes_a_png(tmp_path):
+    pytest.importorskip("matplotlib")
+    path = tmp_path / "bench.png"
+    bench.plot(_results(), str(path))
+    assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_time_call_measures_a_workload():
+    workload = bench.tape_overhead("CPU:0", ops=4)
+    assert bench.time_call(workload.framework, "CPU:0", repeats=2, min_time=0.001) > 0
+
+
+def test_every_workload_builds():
+    names = {w.name for w in bench.all_workloads("CPU:0", quick=True)}
+    assert names == {"dense forward", "dense forward+backward", "softmax cross-entropy",
+                     "SGD momentum step", "MLP training step", "tape overhead"}
+
+
+def test_bench_command_is_wired():
+    args = cli.build_parser().parse_args(["bench", "--quick", "--repeats", "2"])
+    assert args.handler is cli.bench and args.quick and args.repeats == 2
