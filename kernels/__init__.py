@@ -49,6 +49,11 @@ def kernel_sources() -> list[Path]:
 # ---- argument checks (shared by both paths) -------------------------------------------------
 def _backend(**arrays: Any) -> str:
     """'numpy' or 'cupy' for the given arrays (None entries are skipped); mixing is an error."""
+    for array in arrays.values():  # the common case, checked first: all NumPy
+        if array is not None and type(array) is not np.ndarray:
+            break
+    else:
+        return "numpy"
     kinds = {}
     for name, array in arrays.items():
         if array is None:
@@ -72,7 +77,11 @@ def _backend(**arrays: Any) -> str:
 
 def _check_float(dtype_of: str, **arrays: Any) -> np.dtype:
     """All arrays share one float32/float64 dtype; returns it."""
-    reference = np.dtype(arrays[dtype_of].dtype)
+    reference = arrays[dtype_of].dtype
+    if (reference is _FLOATS[0] or reference is _FLOATS[1]) and all(
+            array is None or array.dtype is reference for array in arrays.values()):
+        return reference  # the common case: identical dtype objects
+    reference = np.dtype(reference)
     if reference not in _FLOATS:
         raise TypeError(f"{dtype_of} must be float32 or float64, got {reference}")
     for name, array in arrays.items():
