@@ -175,5 +175,6 @@ experimental.numpy = None
 from . import keras  # noqa: E402
 
 from . import data  # noqa: E402
+from . import distribute  # noqa: E402 - Horovod-style data parallelism (mpi4py imported lazily)
 
 del _info, _path, _space, _attribute, _name

@@ -124,6 +124,11 @@ def build_parser() -> argparse.ArgumentParser:
         help="0: only the result, 1: a progress bar (one line per epoch when not a "
         "terminal), 2: one line per epoch",
     )  # fmt: skip
+    train_parser.add_argument(
+        "--workers", type=_positive_int, default=1,
+        help="train data-parallel in N processes through MPI on this machine (needs "
+        "tensorflowish[distributed]); --batch-size stays the global batch",
+    )  # fmt: skip
     train_parser.set_defaults(handler=train)
 
     info_parser = commands.add_parser(
@@ -196,6 +201,20 @@ def train(args: argparse.Namespace) -> int:
     import tensorflowish as tf
     from tensorflowish import backend
 
+    from tensorflowish import distribute
+
+    if args.workers > 1 and distribute.size() == 1:
+        # start N copies of this command under the MPI launcher; they see size() == N
+        argv = [sys.executable, "-m", "tensorflowish", *sys.argv[1:]]
+        try:
+            return distribute.launch(args.workers, argv, timeout=3600)
+        except distribute.DistributedError as error:
+            raise CommandError(str(error)) from None
+    workers = distribute.size()
+    chief = distribute.is_chief()
+    if workers > 1 and args.batch_size % workers:
+        raise CommandError(f"--batch-size {args.batch_size} must be a multiple of --workers "
+                           f"{workers} (each worker takes an equal share of every batch).")
     started = time.perf_counter()
     if args.backend is not None:
         try:
@@ -224,7 +243,7 @@ def train(args: argparse.Namespace) -> int:
     shape = " -> ".join(
         [str(x_train.shape[1])] + [f"{h} (relu)" for h in args.hidden] + [str(classes)]
     )
-    if args.verbose:
+    if args.verbose and chief:
         _print(
             f"tensorflowish {tf.__version__}: training an MLP on {args.dataset} "
             f"({len(x_train)} train / {len(x_test)} test images of {side}) on "
@@ -233,16 +252,20 @@ def train(args: argparse.Namespace) -> int:
         _print(
             f"model {shape}: {model.count_params():,} parameters; Adam lr={args.lr:g}, "
             f"batch {args.batch_size}, {args.epochs} epochs, seed {args.seed}"
+            + (f", {workers} workers of batch {args.batch_size // workers}" if workers > 1 else "")
         )
     fit_started = time.perf_counter()
     model.fit(
-        x_train, y_train, batch_size=args.batch_size, epochs=args.epochs, verbose=args.verbose
-    )
+        x_train, y_train, batch_size=args.batch_size // workers, epochs=args.epochs,
+        verbose=args.verbose,
+    )  # fmt: skip
     fit_seconds = time.perf_counter() - fit_started
     logits = model.predict(x_test, batch_size=256, verbose=0)
     correct = int((logits.argmax(axis=1) == y_test).sum())
     accuracy = correct / len(y_test)
 
+    if not chief:
+        return 0  # the weights are identical on every worker: rank 0 reports and saves
     out = args.out or f"{args.dataset}_mlp.safetensors"
     try:
         model.save_weights(out)

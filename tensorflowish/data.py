@@ -197,6 +197,15 @@ class Dataset:
         """The first ``count`` elements (all of them if ``count`` is -1)."""
         return _TakeDataset(self, int(count))
 
+    def shard(self, num_shards: int, index: int) -> Dataset:
+        """Every ``num_shards``-th element starting at ``index`` (one worker's part of the data).
+
+        On a dataset of slices this stays a dataset of slices (the fast shuffle/batch path).
+        """
+        from . import distribute
+
+        return distribute.shard(self, num_shards, index)
+
     def skip(self, count: int) -> Dataset:
         """All but the first ``count`` elements."""
         return _SkipDataset(self, int(count))

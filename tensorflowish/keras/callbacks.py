@@ -369,6 +369,10 @@ class ModelCheckpoint(Callback):
             self.best = -math.inf if self.monitor_op is np.greater else math.inf
 
     def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
+        from tensorflowish import distribute
+
+        if distribute.size() > 1 and not distribute.is_chief():
+            return  # data-parallel training: rank 0 alone writes checkpoints
         logs = dict(logs or {})
         try:
             path = self.filepath.format(epoch=epoch + 1, **logs)

@@ -299,6 +299,17 @@ class Model(Layer):
     4
     """
 
+    _data_parallel = False  # set by fit() when run under an MPI launcher (tensorflowish.distribute)
+
+    def _build_from(self, dataset: Dataset) -> None:
+        """Create the weights (from one batch, forward only) so they can be broadcast."""
+        if self.variables:
+            return
+        for batch in dataset:
+            x, _, _ = _unpack(batch)
+            self(x, training=False)
+            return
+
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         inputs = args[0] if args else kwargs.pop("inputs", None)
         outputs = args[1] if len(args) > 1 else kwargs.pop("outputs", None)
@@ -519,6 +530,10 @@ class Model(Layer):
         if not variables:
             raise ValueError("The model has no trainable variables: nothing for fit() to train.")
         gradients = tape.gradient(loss, variables)
+        if self._data_parallel:  # average over the processes of an MPI job (see distribute)
+            from tensorflowish import distribute
+
+            gradients = distribute.allreduce_gradients(gradients, variables)
         self.optimizer.apply_gradients(zip(gradients, variables))
         return self.compute_metrics(x, y, y_pred, sample_weight)
 
@@ -681,6 +696,23 @@ class Model(Layer):
                 validation_data = (*validation_data, tail(weights))
                 sample_weight = head(weights)
             x, y = head(x_arr), head(y_arr)
+        from tensorflowish import distribute
+
+        self._data_parallel = distribute.size() > 1
+        if self._data_parallel:
+            # Horovod's recipe: each rank trains on its own shard, gradients are averaged,
+            # rank 0 alone prints and writes checkpoints.
+            if isinstance(x, Dataset):
+                x = x.shard(distribute.size(), distribute.rank())
+            else:
+                parts = distribute.shard(tuple(v for v in (x, y, sample_weight) if v is not None),
+                                         drop_remainder=True)
+                parts = list(parts)
+                x = parts.pop(0)
+                y = parts.pop(0) if y is not None else None
+                sample_weight = parts.pop(0) if sample_weight is not None else None
+            if not distribute.is_chief():
+                verbose = 0
         train_data = self._make_dataset(x, y, sample_weight, batch_size, shuffle, "fit")
         validation = None
         if validation_data is not None:
@@ -697,6 +729,13 @@ class Model(Layer):
                     "tf.data.Dataset."
                 )
         steps = self._steps(train_data, steps_per_epoch, "fit")
+        if self._data_parallel:
+            # every rank must make the same number of steps, or the allreduces would not pair up
+            steps = int(distribute.allreduce(tf.constant(-1 if steps is None else steps),
+                                             op="min"))
+            if steps < 0:
+                raise ValueError("fit: data-parallel training needs datasets of known length "
+                                 "(or steps_per_epoch).")
 
         history = callbacks_module.History()
         callback_list = list(callbacks or [])
@@ -711,6 +750,9 @@ class Model(Layer):
 
         self.stop_training = False
         self.history = history
+        if self._data_parallel:
+            self._build_from(train_data)
+            distribute.broadcast_variables(self.variables, root_rank=0)
         hooks.on_train_begin()
         iterator: Any = None
         epoch_logs: dict = {}
@@ -742,6 +784,8 @@ class Model(Layer):
                     "fit: the training data produced no batches (is the dataset empty?)."
                 )
             epoch_logs = _floats(logs)
+            if self._data_parallel:
+                epoch_logs = distribute.allreduce_metrics(epoch_logs, weight=done)
             if validation is not None and (epoch + 1) % validation_freq == 0:
                 results = self.evaluate(
                     validation, verbose=0, steps=validation_steps, return_dict=True,
