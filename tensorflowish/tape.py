@@ -1,9 +1,11 @@
 """`tf.GradientTape`: an execution-ordered list of records, walked backwards.
 
 Every op asks `should_record(inputs)`; when some active tape tracks one of the inputs, the op
-calls `record(inputs, output, vjps)` with one vector-Jacobian product per input. A tape tracks
-the ids of tensors it watches and of every output it recorded, and holds the records (and so
-the arrays they saved) only until `gradient()` returns, unless it is persistent.
+calls `record(inputs, output, vjps)` with one vector-Jacobian product per input. Elementwise
+ops, the most frequent, call `record_elementwise` instead: one call, with VJPs shared by every
+call of the op rather than closures built per call. A tape tracks the ids of tensors it watches
+and of every output it recorded, and holds the records (and so the arrays they saved) only
+until `gradient()` returns, unless it is persistent.
 
 VJPs are written with ops, so when an outer tape is recording while an inner one computes its
 gradient, the outer tape records the backward pass too: that is all higher-order gradients need.
@@ -48,6 +50,15 @@ def enable_strict_gradients(enabled: bool = True) -> None:
 _matched: list = []  # the tapes the last should_record() found; record() appends to them
 
 
+def _watches_on_read(tape: GradientTape, tensor: Tensor) -> bool:
+    """Auto-watch `tensor` on `tape` if it is a trainable float Variable; True if it did."""
+    if isinstance(tensor, Variable) and tape._watch_accessed_variables and tensor.trainable \
+            and tensor.array.dtype.kind == "f":
+        tape._watch_tensor(tensor)
+        return True
+    return False
+
+
 def should_record(inputs) -> bool:
     """True when some recording tape tracks one of `inputs` (auto-watching trainable variables).
 
@@ -60,11 +71,8 @@ def should_record(inputs) -> bool:
         tracked = tape._tracked
         hit = False
         for tensor in inputs:  # no early exit: every variable read here must get watched
-            if tensor._id in tracked:
-                hit = True
-            elif tape._watch_accessed_variables and isinstance(tensor, Variable) \
-                    and tensor.trainable and tensor.array.dtype.kind == "f":
-                tape._watch_tensor(tensor)
+            if tensor._id in tracked or (tensor.__class__ is not Tensor and
+                                         _watches_on_read(tape, tensor)):
                 hit = True
         if hit:
             _matched.append(tape)
@@ -90,24 +98,28 @@ def record_elementwise(inputs, output: Tensor, vjps) -> None:
 
     `vjps[i](upstream, *inputs, output)` gives the gradient for `inputs[i]`; a gradient of the
     output's (broadcast) shape is summed back to the input's shape by the tape. No closure is
-    built per call, which keeps the cost of recording an elementwise op low.
+    built per call, which keeps the cost of recording an elementwise op low; `pass_through`
+    marks an input whose gradient is the upstream itself (both inputs of x + y).
     """
-    entry = None
+    entry = (inputs, output, vjps, True)
     for tape in _recording_tapes:  # should_record and record in one pass: this is the hot path
         tracked = tape._tracked
         hit = False
-        for tensor in inputs:
-            if tensor._id in tracked:
-                hit = True
-            elif tape._watch_accessed_variables and isinstance(tensor, Variable) \
-                    and tensor.trainable and tensor.array.dtype.kind == "f":
-                tape._watch_tensor(tensor)
+        for tensor in inputs:  # no early exit: every variable read here must get watched
+            if tensor._id in tracked or (tensor.__class__ is not Tensor and
+                                         _watches_on_read(tape, tensor)):
                 hit = True
         if hit:
-            if entry is None:
-                entry = (inputs, output, vjps, True)
             tape._records.append(entry)
             tracked.add(output._id)
+
+
+def pass_through(upstream, *inputs_and_output):
+    """The VJP of an input whose gradient is the upstream gradient itself (x in x + y).
+
+    The tape recognises it and skips the call: half the ops of a typical chain are additions.
+    """
+    return upstream
 
 
 def _flatten(structure, out: list) -> None:
@@ -129,6 +141,17 @@ def _unflatten(structure, values):
         return items if isinstance(structure, list) else type(structure)(items) \
             if not hasattr(structure, "_fields") else type(structure)(*items)
     return next(values)
+
+
+def _as_unconnected(value) -> UnconnectedGradients:
+    # the enum's own constructor is slow enough to show in a small training step
+    return value if value.__class__ is UnconnectedGradients else UnconnectedGradients(value)
+
+
+def _unbroadcast(gradient: Tensor, shape: tuple) -> Tensor:
+    from .ops.registry import unbroadcast  # imported late: the ops import this module
+
+    return unbroadcast(gradient, shape)
 
 
 class GradientTape:
@@ -169,9 +192,13 @@ class GradientTape:
         self._tracked.add(tensor._id)
 
     def watch(self, tensor) -> None:
-        """Track `tensor` (or a structure of tensors) so gradients can be taken with respect to it."""
-        items: list = []
-        _flatten(tensor, items)
+        """Track `tensor` (or a structure of tensors) so gradients can be taken with respect
+        to it. (Trainable variables an op reads are watched automatically.)"""
+        if isinstance(tensor, Tensor):
+            items = [tensor]
+        else:
+            items = []
+            _flatten(tensor, items)
         for item in items:
             if not isinstance(item, Tensor):
                 raise ValueError(f"tape.watch expects tensors or variables, got "
@@ -209,8 +236,6 @@ class GradientTape:
     # --- differentiation ------------------------------------------------------------------
     def _backward(self, targets: list, seeds: list) -> dict:
         """Walk the records backwards from targets with the given seed gradients."""
-        from .ops.registry import unbroadcast
-
         grads: dict[int, Tensor] = {}
         for target, seed in zip(targets, seeds):
             # seeded even when untracked: d(v)/d(v) is 1 for a variable that is also a source
@@ -226,17 +251,21 @@ class GradientTape:
                 upstream = grads.get(output._id)
                 if upstream is None:
                     continue
-                if elementwise:
-                    gradients = []
+                if elementwise:  # the hot path: one plain VJP per input, no lists built
                     for tensor, vjp in zip(inputs, vjps):
-                        if tensor._id not in tracked:
-                            gradients.append(None)
+                        key = tensor._id
+                        if key not in tracked:
                             continue
-                        gradient = vjp(upstream, *inputs, output)
+                        if vjp is pass_through:
+                            gradient = upstream
+                        else:
+                            gradient = vjp(upstream, *inputs, output)
                         if gradient.array.shape != tensor.array.shape:
-                            gradient = unbroadcast(gradient, tensor.array.shape)
-                        gradients.append(gradient)
-                elif callable(vjps):  # a fused op: one VJP for all inputs, told which it needs
+                            gradient = _unbroadcast(gradient, tensor.array.shape)
+                        previous = grads.get(key)
+                        grads[key] = gradient if previous is None else previous + gradient
+                    continue
+                if callable(vjps):  # a fused op: one VJP for all inputs, told which it needs
                     needs = tuple(t._id in tracked for t in inputs)
                     gradients = vjps(upstream, needs)
                 else:
@@ -273,13 +302,16 @@ class GradientTape:
         None (or zeros with `unconnected_gradients=tf.UnconnectedGradients.ZERO`).
         """
         self._check_usable("gradient")
-        unconnected = UnconnectedGradients(unconnected_gradients)
-        if self in _recording_tapes and self._persistent:
+        unconnected = _as_unconnected(unconnected_gradients)
+        if self._persistent and self in _recording_tapes:
             warnings.warn("Calling GradientTape.gradient on a persistent tape inside its "
                           "context is inefficient; do it after the with block.", stacklevel=2)
-        target_list: list = []
-        _flatten(target, target_list)
-        target_list = [convert_to_tensor(t) for t in target_list]
+        if isinstance(target, Tensor):  # the common case, without walking a structure
+            target_list = [target]
+        else:
+            target_list = []
+            _flatten(target, target_list)
+            target_list = [convert_to_tensor(t) for t in target_list]
         if output_gradients is None:
             seeds = [_ones_like(t) for t in target_list]
         else:
@@ -295,8 +327,11 @@ class GradientTape:
                     raise ValueError(f"output_gradients shape {format_shape(s.shape)} does not "
                                      f"match target shape {format_shape(t.shape)}.")
                 seeds.append(s)
-        source_list: list = []
-        _flatten(sources, source_list)
+        if isinstance(sources, Tensor):
+            source_list = [sources]
+        else:
+            source_list = []
+            _flatten(sources, source_list)
         for index, source in enumerate(source_list):
             if not isinstance(source, Tensor):
                 raise ValueError(f"gradient sources must be tensors or variables; source "
@@ -340,7 +375,7 @@ class GradientTape:
                  parallel_iterations=None, experimental_use_pfor=True):
         """d target[i...] / d source[j...] for every element: shape target.shape + source.shape."""
         self._check_usable("jacobian")
-        unconnected = UnconnectedGradients(unconnected_gradients)
+        unconnected = _as_unconnected(unconnected_gradients)
         target = convert_to_tensor(target)
         source_list: list = []
         _flatten(sources, source_list)
@@ -375,8 +410,10 @@ class GradientTape:
 
 
 def _ones_like(tensor: Tensor) -> Tensor:
-    xp = backend.get_array_module(tensor.array)
-    return Tensor(xp.ones(tensor.array.shape, dtype=tensor.array.dtype))
+    # empty + fill: NumPy's ones() is a Python function costing more than the whole fill
+    ones = backend.get_array_module(tensor.array).empty_like(tensor.array)
+    ones.fill(1)
+    return Tensor(ones)
 
 
 def _zeros_like(tensor: Tensor) -> Tensor:

@@ -158,7 +158,8 @@ class Tensor:
 
     def __index__(self) -> int:
         if not self.dtype.is_integer:
-            raise TypeError(f"Only integer scalar tensors can be used as an index, got {self.dtype}")
+            raise TypeError(f"Only integer scalar tensors can be used as an index, got "
+                            f"{self.dtype}")
         return int(self.array)
 
     __hash__ = None  # like TensorFlow: == is elementwise; use .ref() as a dict key

@@ -44,7 +44,8 @@ def matmul(a, b, transpose_a: bool = False, transpose_b: bool = False, name=None
     left = _swap(a.array) if transpose_a else a.array
     right = _swap(b.array) if transpose_b else b.array
     if left.shape[-1] != right.shape[-2]:
-        flags = (" (transpose_a)" if transpose_a else "") + (" (transpose_b)" if transpose_b else "")
+        flags = ((" (transpose_a)" if transpose_a else "") +
+                 (" (transpose_b)" if transpose_b else ""))
         raise ValueError(f"matmul: inner dimensions differ: {format_shape(a.array.shape)} @ "
                          f"{format_shape(b.array.shape)}{flags}: {left.shape[-1]} != "
                          f"{right.shape[-2]}.")
@@ -52,7 +53,8 @@ def matmul(a, b, transpose_a: bool = False, transpose_b: bool = False, name=None
         out = Tensor(array_module(left).matmul(left, right))
     except ValueError:
         raise ValueError(f"matmul: batch dimensions do not broadcast: "
-                         f"{format_shape(a.array.shape)} @ {format_shape(b.array.shape)}.") from None
+                         f"{format_shape(a.array.shape)} @ {format_shape(b.array.shape)}."
+                         ) from None
     if should_record((a, b)):
         # TensorFlow's MatMulGrad: each case is one matmul with the right flags
         def vjp_a(g):

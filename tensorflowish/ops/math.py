@@ -11,7 +11,7 @@ import operator
 import numpy as np
 
 from .. import dtypes as _dtypes
-from ..tape import _recording_tapes, record_elementwise
+from ..tape import _recording_tapes, pass_through, record_elementwise
 from .registry import (
     Tensor,
     array_module,
@@ -59,22 +59,29 @@ def _binary_distinct(rng):
 
 def _binary_op(name, x, y, forward, vjps):
     """Shared body of a broadcasting binary op: forward on arrays, VJPs summed back to shape."""
-    # fast path: two tensors of one dtype on one kind of array (checked fully otherwise)
-    if not (isinstance(x, Tensor) and isinstance(y, Tensor) and
-            type(x.array) is type(y.array) is np.ndarray and x.array.dtype is y.array.dtype):
+    # the common case, two tensors whose arrays share one dtype and one array type, needs no
+    # conversion and no device check; anything else goes through binary_operands
+    if isinstance(x, Tensor) and isinstance(y, Tensor):
+        a, b = x.array, y.array
+        if a.dtype is not b.dtype or a.__class__ is not b.__class__:
+            x, y = binary_operands(x, y, name)
+            a, b = x.array, y.array
+    else:
         x, y = binary_operands(x, y, name)
+        a, b = x.array, y.array
     try:
-        out = Tensor(forward(x.array, y.array))
+        out = Tensor(forward(a, b))
     except ValueError:
-        broadcast_shape(name, x.array.shape, y.array.shape)
+        broadcast_shape(name, a.shape, b.shape)
         raise
     if _recording_tapes:
         record_elementwise((x, y), out, vjps)
     return out
 
 
-# (VJP for x, VJP for y), each called as vjp(upstream, x, y, out); built once, not per call
-_ADD_VJPS = (lambda g, x, y, out: g, lambda g, x, y, out: g)
+# (VJP for x, VJP for y), each called as vjp(upstream, x, y, out); built once, not per call.
+# pass_through marks a VJP that returns the upstream gradient unchanged: the tape skips the call
+_ADD_VJPS = (pass_through, pass_through)
 
 
 @register("add", "math.add", samples=_binary)
@@ -83,7 +90,7 @@ def add(x, y, name=None) -> Tensor:
     return _binary_op("add", x, y, operator.add, _ADD_VJPS)
 
 
-_SUBTRACT_VJPS = (lambda g, x, y, out: g, lambda g, x, y, out: negative(g))
+_SUBTRACT_VJPS = (pass_through, lambda g, x, y, out: negative(g))
 
 
 @register("subtract", "math.subtract", samples=_binary)
@@ -139,7 +146,7 @@ def floordiv(x, y, name=None) -> Tensor:
 def floormod(x, y, name=None) -> Tensor:
     """x % y with the sign of y, like Python and TensorFlow."""
     return _binary_op("floormod", x, y, operator.mod, (
-        lambda g, x, y, out: g,
+        pass_through,
         lambda g, x, y, out: negative(g * _constant(floor(x / y)))))
 
 
@@ -176,9 +183,10 @@ def minimum(x, y, name=None) -> Tensor:
 
 def _unary_op(name, x, forward, vjp, float_only=True):
     """Shared body of a unary op: `vjp(g, x, out)` gives the input gradient."""
-    x = as_tensor(x)
-    if float_only:
-        require_float(name, x)
+    if not isinstance(x, Tensor):
+        x = as_tensor(x)
+    if float_only and x.array.dtype.kind not in "fc":
+        require_float(name, x)  # raises, saying what to do
     out = Tensor(forward(x.array))
     if _recording_tapes:
         record_elementwise((x,), out, (vjp,))

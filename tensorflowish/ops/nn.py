@@ -237,13 +237,15 @@ def sparse_softmax_cross_entropy_with_logits(labels, logits, name=None) -> Tenso
                          f"{format_shape(labels.array.shape)} must equal logits shape without "
                          f"its last axis: logits {format_shape(logits.array.shape)}.")
     classes = logits.array.shape[-1]
-    if labels.array.size and (int(labels.array.min()) < 0 or int(labels.array.max()) >= classes):
-        raise ValueError(f"sparse_softmax_cross_entropy_with_logits: labels must be in "
-                         f"[0, {classes}), got values from {int(labels.array.min())} to "
-                         f"{int(labels.array.max())}.")
+    if labels.array.__class__ is not np.ndarray:  # the CPU kernel checks labels itself
+        _check_labels(labels, classes)
     xp = array_module(logits.array)
     logits2d = xp.ascontiguousarray(logits.array.reshape(-1, classes))
-    loss, grad = kernels.sparse_softmax_cross_entropy(logits2d, labels.array.reshape(-1))
+    try:
+        loss, grad = kernels.sparse_softmax_cross_entropy(logits2d, labels.array.reshape(-1))
+    except ValueError:
+        _check_labels(labels, classes)  # say it in this op's words when the labels are wrong
+        raise
     out = Tensor(loss.reshape(labels.array.shape))
     if should_record((logits,)):
         def vjp(upstream: Tensor):
@@ -280,6 +282,13 @@ def sigmoid_cross_entropy_with_logits(labels=None, logits=None, name=None) -> Te
         record((labels, logits), out, (lambda g: negative(g * logits),
                                        lambda g: g * (sigmoid(logits) - labels)))
     return out
+
+
+def _check_labels(labels: Tensor, classes: int) -> None:
+    if labels.array.size and (int(labels.array.min()) < 0 or int(labels.array.max()) >= classes):
+        raise ValueError(f"sparse_softmax_cross_entropy_with_logits: labels must be in "
+                         f"[0, {classes}), got values from {int(labels.array.min())} to "
+                         f"{int(labels.array.max())}.") from None
 
 
 def _recompute_vjp(function, inputs, upstream, needs):

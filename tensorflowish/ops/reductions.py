@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from .math import cast, divide, equal, exp, log, sqrt, square
 from .registry import (
     Tensor,
     array_module,
@@ -14,6 +15,7 @@ from .registry import (
     require_float,
     should_record,
 )
+from .shapes import broadcast_to, reshape
 
 
 def _normalize_axes(op: str, axis, ndim: int):
@@ -47,6 +49,8 @@ def _reduce_samples(rng):
 
 
 def _reduce(op, x, axis, keepdims, forward, vjp):
+    # forwards call the array's own methods (a.sum(...)): NumPy's np.sum wrapper costs a
+    # microsecond more per call, which small models notice
     x = as_tensor(x)
     axes = _normalize_axes(op, axis, x.array.ndim)
     out = Tensor(forward(x.array, axes, keepdims))
@@ -54,9 +58,9 @@ def _reduce(op, x, axis, keepdims, forward, vjp):
         kept = _kept_shape(x.array.shape, axes)
 
         def backward(g):
-            from .shapes import broadcast_to, reshape
-
-            g_kept = reshape(g, kept) if g.array.shape != kept else g
+            # a full reduction's scalar gradient broadcasts as it is; otherwise put the reduced
+            # axes back as 1s first, so the gradient lines up with x
+            g_kept = g if axes is None or g.array.shape == kept else reshape(g, kept)
             return vjp(broadcast_to(g_kept, x.array.shape), x, out, kept, axes)
         record((x,), out, (backward,))
     return out
@@ -66,7 +70,7 @@ def _reduce(op, x, axis, keepdims, forward, vjp):
 def reduce_sum(input_tensor, axis=None, keepdims: bool = False, name=None) -> Tensor:
     """Sum over `axis` (all axes when None)."""
     return _reduce("reduce_sum", input_tensor, axis, keepdims,
-                   lambda a, axes, k: array_module(a).sum(a, axis=axes, keepdims=k),
+                   lambda a, axes, k: a.sum(axis=axes, keepdims=k),
                    lambda g, x, out, kept, axes: g)
 
 
@@ -79,16 +83,17 @@ def reduce_mean(input_tensor, axis=None, keepdims: bool = False, name=None) -> T
     if x.array.dtype.kind in "iu":
         total = reduce_sum(x, axis, keepdims)
         return Tensor((total.array // max(count, 1)).astype(x.array.dtype))
-    return _reduce("reduce_mean", x, axis, keepdims,
-                   lambda a, axes, k: array_module(a).mean(a, axis=axes, keepdims=k),
-                   lambda g, x, out, kept, axes: g * (1.0 / max(count, 1)))
+    if x.array.dtype.itemsize < 4:  # float16: NumPy's mean accumulates in float32, a sum would not
+        return _reduce("reduce_mean", x, axis, keepdims,
+                       lambda a, axes, k: a.mean(axis=axes, keepdims=k),
+                       lambda g, x, out, kept, axes: g * (1.0 / max(count, 1)))
+    # composed: the sum and one division are what np.mean computes, and cheaper as two ops
+    # (its gradient is the upstream divided by the count, broadcast back)
+    return divide(reduce_sum(x, axis, keepdims), count)
 
 
 def _extremum_vjp(g, x, out, kept, axes):
     """The gradient is shared equally among the elements that attain the max (or min)."""
-    from .math import cast, equal
-    from .shapes import reshape
-
     out_kept = reshape(out, kept) if out.array.shape != kept else out
     mask = cast(equal(x, out_kept), g.dtype)
     count = reduce_sum(mask, axis=axes, keepdims=True)
@@ -102,7 +107,7 @@ def reduce_max(input_tensor, axis=None, keepdims: bool = False, name=None) -> Te
     if x.array.size == 0:
         raise ValueError("reduce_max: the input is empty.")
     return _reduce("reduce_max", x, axis, keepdims,
-                   lambda a, axes, k: array_module(a).max(a, axis=axes, keepdims=k), _extremum_vjp)
+                   lambda a, axes, k: a.max(axis=axes, keepdims=k), _extremum_vjp)
 
 
 @register("reduce_min", "math.reduce_min", samples=_reduce_samples)
@@ -112,7 +117,7 @@ def reduce_min(input_tensor, axis=None, keepdims: bool = False, name=None) -> Te
     if x.array.size == 0:
         raise ValueError("reduce_min: the input is empty.")
     return _reduce("reduce_min", x, axis, keepdims,
-                   lambda a, axes, k: array_module(a).min(a, axis=axes, keepdims=k), _extremum_vjp)
+                   lambda a, axes, k: a.min(axis=axes, keepdims=k), _extremum_vjp)
 
 
 def _prod_vjp(g, x, out, kept, axes):
@@ -135,15 +140,12 @@ def _prod_vjp(g, x, out, kept, axes):
 def reduce_prod(input_tensor, axis=None, keepdims: bool = False, name=None) -> Tensor:
     """Product over `axis` (the gradient handles zeros; it is first-order only)."""
     return _reduce("reduce_prod", input_tensor, axis, keepdims,
-                   lambda a, axes, k: array_module(a).prod(a, axis=axes, keepdims=k), _prod_vjp)
+                   lambda a, axes, k: a.prod(axis=axes, keepdims=k), _prod_vjp)
 
 
 @register("reduce_logsumexp", "math.reduce_logsumexp", samples=_reduce_samples)
 def reduce_logsumexp(input_tensor, axis=None, keepdims: bool = False, name=None) -> Tensor:
     """log(sum(exp(x))) computed stably (composed from primitives)."""
-    from .math import exp, log
-    from .shapes import reshape
-
     x = as_tensor(input_tensor)
     require_float("reduce_logsumexp", x)
     shift = Tensor(array_module(x.array).max(x.array, axis=_normalize_axes(
@@ -160,8 +162,6 @@ def reduce_logsumexp(input_tensor, axis=None, keepdims: bool = False, name=None)
 def reduce_variance(input_tensor, axis=None, keepdims: bool = False, name=None) -> Tensor:
     """Population variance over `axis` (composed)."""
     x = as_tensor(input_tensor)
-    from .math import square
-
     mean = reduce_mean(x, axis, keepdims=True)
     return reduce_mean(square(x - mean), axis, keepdims)
 
@@ -169,8 +169,6 @@ def reduce_variance(input_tensor, axis=None, keepdims: bool = False, name=None) 
 @register("math.reduce_std", samples=lambda rng: [((rng.uniform(-2, 2, (3, 4)),), {"axis": 1})])
 def reduce_std(input_tensor, axis=None, keepdims: bool = False, name=None) -> Tensor:
     """Population standard deviation over `axis` (composed)."""
-    from .math import sqrt
-
     return sqrt(reduce_variance(input_tensor, axis, keepdims))
 
 

@@ -81,14 +81,14 @@ def _coerce_like(value, like: Tensor, op: str) -> Tensor:
     dtype = like.array.dtype
     if isinstance(value, (bool, int, float)) and not isinstance(value, np.generic):
         if isinstance(value, float) and dtype.kind in "iub" and not float(value).is_integer():
-            raise TypeError(f"{op}: cannot combine a tensor of dtype {like.dtype.name} with the float "
-                            f"{value!r}; cast the tensor first with tf.cast(x, tf.float32).")
+            raise TypeError(f"{op}: cannot combine a tensor of dtype {like.dtype.name} with the "
+                            f"float {value!r}; cast the tensor first with tf.cast(x, tf.float32).")
         xp = array_module(like.array)
         return Tensor(xp.asarray(value, dtype=dtype))
     array = np.asarray(value) if not hasattr(value, "__cuda_array_interface__") else value
     if array.dtype.kind == "f" and dtype.kind in "iub":
-        raise TypeError(f"{op}: cannot combine a tensor of dtype {like.dtype.name} with {array.dtype} "
-                        "data; cast with tf.cast first.")
+        raise TypeError(f"{op}: cannot combine a tensor of dtype {like.dtype.name} with "
+                        f"{array.dtype} data; cast with tf.cast first.")
     return Tensor(backend.asarray(array, dtype=dtype, device=backend.device_of(like.array)))
 
 
@@ -136,6 +136,7 @@ def unbroadcast(gradient: Tensor, shape: tuple) -> Tensor:
 
     extra = gradient.array.ndim - len(shape)
     axes = tuple(range(extra)) + tuple(
-        extra + i for i, size in enumerate(shape) if size == 1 and gradient.array.shape[extra + i] != 1)
+        extra + i for i, size in enumerate(shape)
+        if size == 1 and gradient.array.shape[extra + i] != 1)
     summed = reduce_sum(gradient, axis=axes) if axes else gradient
     return reshape(summed, shape) if summed.array.shape != shape else summed

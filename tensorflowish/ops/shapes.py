@@ -137,8 +137,9 @@ def concat(values, axis, name=None) -> Tensor:
     for t in tensors[1:]:
         if t.array.dtype != first.array.dtype:
             raise TypeError(f"concat: dtypes differ: {first.dtype.name} and {t.dtype.name}.")
-        if t.array.ndim != ndim or any(a != b for i, (a, b) in
-                                       enumerate(zip(t.array.shape, first.array.shape)) if i != axis):
+        if t.array.ndim != ndim or any(
+                a != b for i, (a, b) in enumerate(zip(t.array.shape, first.array.shape))
+                if i != axis):
             raise ValueError(f"concat: shapes {format_shape(first.array.shape)} and "
                              f"{format_shape(t.array.shape)} differ outside axis {axis}.")
     out = Tensor(array_module(first.array).concatenate([t.array for t in tensors], axis=axis))
