@@ -359,8 +359,12 @@ def plot(results: list[Result], path: str) -> None:
     except ImportError as error:
         raise ImportError("Plotting needs matplotlib: pip install 'tensorflowish[plot]'") from error
     names = list(dict.fromkeys(r.workload for r in results))
-    figure, axes = plt.subplots(1, len(names), figsize=(4.2 * len(names), 3.6), squeeze=False)
-    for axis, name in zip(axes[0], names):
+    columns = min(3, len(names))
+    rows = -(-len(names) // columns)
+    figure, axes = plt.subplots(rows, columns, figsize=(4.4 * columns, 3.4 * rows), squeeze=False)
+    for axis in axes.flat[len(names):]:
+        axis.set_visible(False)
+    for axis, name in zip(axes.flat, names):
         for device in dict.fromkeys(r.device for r in results):
             rows = [r for r in results if r.workload == name and r.device == device]
             labels = [r.size for r in rows]

@@ -244,6 +244,11 @@ class Variable(Tensor):
         self.array -= self._check_assignable(delta, "assign_sub")
         return self if read_value else None
 
+    def numpy(self) -> np.ndarray:
+        """A copy of the current value (later assignments do not change it), as in TensorFlow."""
+        array = self.array
+        return array.copy() if isinstance(array, np.ndarray) else backend.to_numpy(array)
+
     def read_value(self) -> Tensor:
         """A Tensor snapshot of the current value (differentiable with respect to the variable)."""
         from .ops import identity

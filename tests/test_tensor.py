@@ -35,6 +35,13 @@ def test_variable_assign_in_place(device):
         v.assign(tf.constant([1.0, 2.0], tf.float64))
 
 
+def test_variable_numpy_is_a_snapshot():
+    v = tf.Variable([1.0, 2.0])
+    before = v.numpy()
+    v.assign_add([1.0, 1.0])
+    assert before.tolist() == [1.0, 2.0]
+
+
 def test_variable_does_not_alias_its_initial_value():
     data = np.ones(3, np.float32)
     v = tf.Variable(data)
