@@ -6,6 +6,14 @@ NumPy arrays go to :mod:`.cpu` (BLAS plus in-place ufuncs), CuPy arrays to :mod:
 (cuBLAS plus the CUDA kernels in this folder). :mod:`.emulator` runs those CUDA kernels on the
 CPU and :mod:`.nvrtc` compile-checks them, so both are tested without a GPU.
 
+Every argument is checked, with errors that name it. A caller that has checked shapes and dtypes
+itself (tensorflowish's ops and optimisers do, with errors that speak of tensors) passes
+``check_arguments=False``: NumPy float32/float64 arrays then go straight to the CPU kernel, which
+matters on small layers, where the checks cost as much as the kernel. What the caller then
+guarantees: the shapes fit together as the checks require, every array has the dtype of the
+first, and the options are valid (``velocity`` given where there is momentum). Arrays of any
+other kind are checked anyway.
+
 >>> import numpy as np
 >>> from tensorflowish import kernels
 >>> x, w, b = np.ones((2, 3)), np.ones((3, 4)), np.zeros(4)
@@ -120,6 +128,11 @@ def _check_dense(x: Any, kernel: Any) -> tuple[int, int, int]:
     return x.shape[0], x.shape[1], kernel.shape[1]
 
 
+def _numpy_float(array: Any) -> bool:
+    """The case ``check_arguments=False`` takes straight to the CPU: a float32/float64 ndarray."""
+    return array.__class__ is np.ndarray and array.dtype in _FLOATS
+
+
 def _check_writable(name: str, array: Any) -> None:
     if isinstance(array, np.ndarray) and not array.flags.writeable:
         raise ValueError(f"{name} is updated in place but is read-only")
@@ -129,7 +142,12 @@ def _check_writable(name: str, array: Any) -> None:
 
 # ---- dense layer ------------------------------------------------------------------------------
 def dense_forward(
-    x: Any, kernel: Any, bias: Any | None = None, activation: str = "linear", alpha: float = 0.2
+    x: Any,
+    kernel: Any,
+    bias: Any | None = None,
+    activation: str = "linear",
+    alpha: float = 0.2,
+    check_arguments: bool = True,
 ) -> tuple[Any, Any | None]:
     """``y = act(x @ kernel + bias)`` for x (N, K), kernel (K, M), bias (M,) or None.
 
@@ -138,6 +156,9 @@ def dense_forward(
     comes from ``y``. ``gelu`` is the exact erf form (``tf.nn.gelu(approximate=False)``);
     ``alpha`` is the negative slope of ``leaky_relu``.
     """
+    if not check_arguments and _numpy_float(x):
+        _check_activation(activation, alpha)  # cheap, and a caller may not know alpha's rule
+        return cpu.dense_forward(x, kernel, bias, activation, alpha)
     backend = _backend(x=x, kernel=kernel, bias=bias)
     _check_float("x", x=x, kernel=kernel, bias=bias)
     _check_activation(activation, alpha)
@@ -160,6 +181,7 @@ def dense_backward(
     need_dkernel: bool = True,
     need_dbias: bool = True,
     overwrite_dy: bool = False,
+    check_arguments: bool = True,
 ) -> tuple[Any | None, Any | None, Any | None]:
     """Gradients of :func:`dense_forward`: returns ``(dx, dkernel, dbias)``.
 
@@ -167,17 +189,6 @@ def dense_backward(
     ``dy`` itself only when ``overwrite_dy``; then ``dkernel = x.T @ g``, ``dx = g @ kernel.T``
     and ``dbias = g.sum(0)``. Results not asked for (``need_*=False``) are ``None``.
     """
-    backend = _backend(dy=dy, x=x, kernel=kernel, y=y, pre=pre)
-    _check_float("dy", dy=dy, x=x, kernel=kernel, y=y, pre=pre)
-    _check_activation(activation, alpha)
-    n, _, m = _check_dense(x, kernel)
-    _check_shape("dy", dy, (n, m))
-    _check_shape("y", y, (n, m))
-    _check_shape("pre", pre, (n, m))
-    if activation == "gelu" and pre is None:
-        raise ValueError("gelu's backward needs pre, the second result of dense_forward")
-    if overwrite_dy:
-        _check_writable("dy (overwrite_dy=True)", dy)
     args = (
         dy,
         x,
@@ -191,6 +202,21 @@ def dense_backward(
         need_dbias,
         overwrite_dy,
     )
+    # dy comes from further down the network than x, kernel, y and pre: its dtype is checked
+    if not check_arguments and dy.__class__ is np.ndarray and dy.dtype is x.dtype and \
+            _numpy_float(x) and not overwrite_dy:
+        return cpu.dense_backward(*args)
+    backend = _backend(dy=dy, x=x, kernel=kernel, y=y, pre=pre)
+    _check_float("dy", dy=dy, x=x, kernel=kernel, y=y, pre=pre)
+    _check_activation(activation, alpha)
+    n, _, m = _check_dense(x, kernel)
+    _check_shape("dy", dy, (n, m))
+    _check_shape("y", y, (n, m))
+    _check_shape("pre", pre, (n, m))
+    if activation == "gelu" and pre is None:
+        raise ValueError("gelu's backward needs pre, the second result of dense_forward")
+    if overwrite_dy:
+        _check_writable("dy (overwrite_dy=True)", dy)
     if backend == "numpy":
         return cpu.dense_backward(*args)
     return cuda.dense_backward(cuda.cupy_runner(), *args)
@@ -220,12 +246,19 @@ def softmax_cross_entropy(logits: Any, labels: Any) -> tuple[Any, Any]:
     return cuda.softmax_cross_entropy(cuda.cupy_runner(), logits, labels)
 
 
-def sparse_softmax_cross_entropy(logits: Any, labels: Any) -> tuple[Any, Any]:
+def sparse_softmax_cross_entropy(
+    logits: Any, labels: Any, check_arguments: bool = True
+) -> tuple[Any, Any]:
     """Like :func:`softmax_cross_entropy` with integer class indices ``labels`` (N,).
 
-    On the CPU a label outside ``[0, C)`` raises ``ValueError``; on the GPU (where checking would
-    cost a device sync) its row gets NaN loss and gradient, as TensorFlow does.
+    On the CPU a label outside ``[0, C)`` raises ``ValueError``, ``check_arguments`` or not; on
+    the GPU (where checking would cost a device sync) its row gets NaN loss and gradient, as
+    TensorFlow does.
     """
+    if not check_arguments and labels.__class__ is np.ndarray and _numpy_float(logits) and \
+            logits.shape[1]:
+        _check_label_range(labels, logits.shape[1])
+        return cpu.sparse_softmax_cross_entropy(logits, labels)
     backend = _backend(logits=logits, labels=labels)
     _check_float("logits", logits=logits)
     _check_logits(logits)
@@ -236,14 +269,23 @@ def sparse_softmax_cross_entropy(logits: Any, labels: Any) -> tuple[Any, Any]:
         )
     _check_shape("labels", labels, (logits.shape[0],))
     if backend == "numpy":
-        bad = np.flatnonzero((labels < 0) | (labels >= logits.shape[1]))
-        if bad.size:
-            raise ValueError(
-                f"labels[{bad[0]}] = {labels[bad[0]]} is not a class index in "
-                f"[0, {logits.shape[1]})"
-            )
+        _check_label_range(labels, logits.shape[1])
         return cpu.sparse_softmax_cross_entropy(logits, labels)
     return cuda.sparse_softmax_cross_entropy(cuda.cupy_runner(), logits, labels)
+
+
+_UNSIGNED = {1: np.uint8, 2: np.uint16, 4: np.uint32, 8: np.uint64}  # by item size
+
+
+def _check_label_range(labels: np.ndarray, classes: int) -> None:
+    """Raise ValueError naming the first label outside ``[0, classes)`` (NumPy labels)."""
+    # one reduction finds both kinds of bad label: seen as unsigned, a negative label is huge
+    unsigned = labels if labels.dtype.kind == "u" else labels.view(_UNSIGNED[labels.itemsize])
+    if labels.size and np.maximum.reduce(unsigned) >= classes:  # .max() adds a Python layer
+        bad = np.flatnonzero((labels < 0) | (labels >= classes))
+        raise ValueError(
+            f"labels[{bad[0]}] = {labels[bad[0]]} is not a class index in [0, {classes})"
+        )
 
 
 # ---- optimisers -------------------------------------------------------------------------------
@@ -254,6 +296,7 @@ def sgd_update(
     learning_rate: float,
     momentum: float = 0.0,
     nesterov: bool = False,
+    check_arguments: bool = True,
 ) -> None:
     """One Keras SGD step, in place on ``param`` (and ``velocity``).
 
@@ -261,6 +304,10 @@ def sgd_update(
     ``velocity = momentum * velocity - learning_rate * grad`` and ``param += velocity``
     (nesterov: ``param += momentum * velocity - learning_rate * grad``).
     """
+    args = (param, grad, velocity, float(learning_rate), float(momentum), bool(nesterov))
+    if not check_arguments and grad.__class__ is np.ndarray and _numpy_float(param):
+        cpu.sgd_update(*args)
+        return
     backend = _backend(param=param, grad=grad, velocity=velocity)
     _check_float("param", param=param, grad=grad, velocity=velocity if momentum else None)
     _check_shape("grad", grad, tuple(param.shape))
@@ -270,7 +317,6 @@ def sgd_update(
             raise ValueError("SGD with momentum needs a velocity array (zeros at the start)")
         _check_shape("velocity", velocity, tuple(param.shape))
         _check_writable("velocity", velocity)
-    args = (param, grad, velocity, float(learning_rate), float(momentum), bool(nesterov))
     if backend == "numpy":
         cpu.sgd_update(*args)
     else:
@@ -311,3 +357,4 @@ def adam_update(
         cpu.adam_update(*args)
     else:
         cuda.adam_update(cuda.cupy_runner(), *args)
+

@@ -218,13 +218,19 @@ def softmax_cross_entropy(logits: np.ndarray, labels: np.ndarray) -> tuple[np.nd
 def sparse_softmax_cross_entropy(
     logits: np.ndarray, labels: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray]:
-    rows = np.arange(logits.shape[0])
+    rows, classes = logits.shape
+    # the labelled entries as positions in the flat grad: one index array serves the read and the
+    # update, and take() plus a 1-D update cost half of indexing grad[rows, labels] twice.
+    # The labels lie in [0, classes) (checked before), so casting them to intp loses nothing.
+    labelled = np.arange(0, rows * classes, classes)
+    np.add(labelled, labels, out=labelled, casting="unsafe")
     grad = np.subtract(logits, logits.max(axis=1, keepdims=True))
-    picked = grad[rows, labels]
+    flat_grad = grad.reshape(-1)  # a view: grad is new and contiguous
+    picked = flat_grad.take(labelled)
     np.exp(grad, out=grad)
     exp_sum = grad.sum(axis=1)
     np.divide(grad, exp_sum[:, None], out=grad)
-    grad[rows, labels] -= 1
+    flat_grad[labelled] -= 1
     loss = np.log(exp_sum)
     np.subtract(loss, picked, out=loss)
     return loss, grad

@@ -128,7 +128,10 @@ def _flatten(structure, out: list) -> None:
             _flatten(structure[key], out)
     elif isinstance(structure, (list, tuple)):
         for item in structure:
-            _flatten(item, out)
+            if isinstance(item, Tensor):  # the usual leaf, taken without a call
+                out.append(item)
+            else:
+                _flatten(item, out)
     else:
         out.append(structure)
 
@@ -137,7 +140,8 @@ def _unflatten(structure, values):
     if isinstance(structure, dict):
         return {key: _unflatten(structure[key], values) for key in structure}
     if isinstance(structure, (list, tuple)):
-        items = [_unflatten(item, values) for item in structure]
+        items = [next(values) if isinstance(item, Tensor) else _unflatten(item, values)
+                 for item in structure]
         return items if isinstance(structure, list) else type(structure)(items) \
             if not hasattr(structure, "_fields") else type(structure)(*items)
     return next(values)
@@ -266,7 +270,7 @@ class GradientTape:
                         grads[key] = gradient if previous is None else previous + gradient
                     continue
                 if callable(vjps):  # a fused op: one VJP for all inputs, told which it needs
-                    needs = tuple(t._id in tracked for t in inputs)
+                    needs = [t._id in tracked for t in inputs]
                     gradients = vjps(upstream, needs)
                 else:
                     gradients = [None if vjp is None or t._id not in tracked else vjp(upstream)
@@ -337,8 +341,12 @@ class GradientTape:
                 raise ValueError(f"gradient sources must be tensors or variables; source "
                                  f"{index} is {type(source).__name__}.")
         grads = self._backward(target_list, seeds)
-        results = [self._result_for(source, index, grads.get(source._id), unconnected)
-                   for index, source in enumerate(source_list)]
+        results = []
+        for index, source in enumerate(source_list):
+            gradient = grads.get(source._id)
+            if gradient is None or source.array.dtype.kind not in "fc":
+                gradient = self._result_for(source, index, gradient, unconnected)
+            results.append(gradient)
         self._release()
         if isinstance(sources, Tensor):
             return results[0]

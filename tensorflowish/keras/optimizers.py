@@ -14,6 +14,7 @@ clipping (``clipvalue``, ``clipnorm``, ``global_clipnorm``) and decoupled ``weig
 
 from __future__ import annotations
 
+import functools
 import math
 import re
 import warnings
@@ -263,9 +264,8 @@ class Optimizer:
         Pairs whose gradient is None are skipped (with a warning naming the variables); it is an
         error when every gradient is None.
         """
-        pairs = list(grads_and_vars)
         grads, variables, missing = [], [], []
-        for grad, variable in pairs:
+        for grad, variable in grads_and_vars:
             if not isinstance(variable, Variable):
                 raise TypeError(
                     f"apply_gradients expects (gradient, tf.Variable) pairs, got a "
@@ -297,12 +297,15 @@ class Optimizer:
         grads = self._clip(grads)
         learning_rate = self._current_learning_rate()
         step = self._iterations + 1
+        # looked up once: this loop is a good part of a small model's training step
+        update, has_slots, decay = self._update, bool(self._slot_names), self.weight_decay
         for grad, variable in zip(grads, variables):
-            if grad.dtype != variable.array.dtype:
-                grad = grad.astype(variable.array.dtype)
-            self._update(
-                variable.array, grad, self._slots_for(variable), learning_rate, step,
-                self.weight_decay if self._decays(variable) else 0.0,
+            param = variable.array
+            if grad.dtype != param.dtype:
+                grad = grad.astype(param.dtype)
+            update(
+                param, grad, self._slots_for(variable) if has_slots else {}, learning_rate, step,
+                decay if decay is not None and self._decays(variable) else 0.0,
             )  # fmt: skip
         self._iterations = step
         return self.iterations
@@ -399,7 +402,10 @@ class SGD(Optimizer):
             raise ValueError(f"SGD momentum must be in [0, 1], got {momentum}.")
         self.momentum, self.nesterov = float(momentum), bool(nesterov)
         self._slot_names = ("momentum",) if self.momentum else ()
-        self._kernel = _kernel("sgd_update") or sgd_update_reference
+        kernel = _kernel("sgd_update")
+        # apply_gradients has matched each gradient's shape and dtype to its variable's
+        self._kernel = (functools.partial(kernel, check_arguments=False) if kernel
+                        else sgd_update_reference)
 
     def _update(self, param, grad, slots, lr, step, weight_decay) -> None:
         if weight_decay:

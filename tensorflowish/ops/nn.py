@@ -242,7 +242,8 @@ def sparse_softmax_cross_entropy_with_logits(labels, logits, name=None) -> Tenso
     xp = array_module(logits.array)
     logits2d = xp.ascontiguousarray(logits.array.reshape(-1, classes))
     try:
-        loss, grad = kernels.sparse_softmax_cross_entropy(logits2d, labels.array.reshape(-1))
+        loss, grad = kernels.sparse_softmax_cross_entropy(logits2d, labels.array.reshape(-1),
+                                                          check_arguments=False)
     except ValueError:
         _check_labels(labels, classes)  # say it in this op's words when the labels are wrong
         raise
@@ -356,8 +357,9 @@ def dense(x, kernel, bias=None, activation=None, alpha: float = 0.2, name=None) 
                          f"{format_shape(inputs[2].array.shape)}.")
     batch_shape = x.array.shape[:-1]
     x2d = x.array if x.array.ndim == 2 else x.array.reshape(-1, x.array.shape[-1])
+    # the checks above are the kernel's, in this op's words: it need not repeat them
     y, pre = kernels.dense_forward(x2d, kernel.array, None if bias is None else inputs[2].array,
-                                   activation, alpha)
+                                   activation, alpha, check_arguments=False)
     out = Tensor(y if x.array.ndim == 2 else y.reshape(batch_shape + y.shape[-1:]))
     if should_record(inputs):
         def vjp(upstream: Tensor, needs):
@@ -369,7 +371,8 @@ def dense(x, kernel, bias=None, activation=None, alpha: float = 0.2, name=None) 
             dy = upstream.array.reshape(y.shape)
             dx, dkernel, dbias = kernels.dense_backward(
                 dy, x2d, kernel.array, y, pre, activation, alpha, need_dx=needs[0],
-                need_dkernel=needs[1], need_dbias=len(needs) > 2 and needs[2])
+                need_dkernel=needs[1], need_dbias=len(needs) > 2 and needs[2],
+                check_arguments=False)
             grads = [None if dx is None else Tensor(dx.reshape(x.array.shape)),
                      None if dkernel is None else Tensor(dkernel)]
             if len(needs) > 2:

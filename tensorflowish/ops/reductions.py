@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
-from .math import cast, divide, equal, exp, log, sqrt, square
+from .math import cast, equal, exp, log, sqrt, square
 from .registry import (
     Tensor,
     array_module,
     as_tensor,
     format_shape,
     record,
+    recording,
     register,
     require_float,
     should_record,
@@ -66,12 +69,45 @@ def _reduce(op, x, axis, keepdims, forward, vjp):
     return out
 
 
+def _sum(x: Tensor, axes, keepdims: bool, count: int) -> Tensor:
+    """The sum over `axes` divided by `count`: 1 for reduce_sum, the number of elements summed
+    for reduce_mean. Its gradient is the upstream divided by `count`, spread back over x."""
+    total = x.array.sum(axis=axes, keepdims=keepdims)  # the method: np.sum costs more
+    out = Tensor(total if count == 1 else total / count)
+    if should_record((x,)):
+        shape = x.array.shape
+        kept = _kept_shape(shape, axes)
+
+        def backward(g: Tensor) -> Tensor:
+            if recording():  # an outer tape differentiates this backward pass: compose ops
+                g_kept = g if axes is None or g.array.shape == kept else reshape(g, kept)
+                return broadcast_to(g_kept if count == 1 else g_kept / count, shape)
+            g_kept = g.array.reshape(kept)
+            return Tensor(_spread(g_kept if count == 1 else g_kept / count, shape))
+        record((x,), out, (backward,))
+    return out
+
+
+_SPREAD_AS_VIEW = 1 << 14  # elements; see _spread
+
+
+def _spread(g_kept, shape: tuple):
+    """`g_kept` repeated along its size-1 axes to `shape` (raw arrays)."""
+    xp = array_module(g_kept)
+    if math.prod(shape) >= _SPREAD_AS_VIEW:  # a read-only view costs no memory at any size
+        return xp.broadcast_to(g_kept, shape)
+    # filling a small array is cheaper than broadcast_to, a Python function of some length:
+    # 1 microsecond against 3, on a training step that takes 40
+    spread = xp.empty(shape, g_kept.dtype)
+    spread[...] = g_kept
+    return spread
+
+
 @register("reduce_sum", "math.reduce_sum", samples=_reduce_samples)
 def reduce_sum(input_tensor, axis=None, keepdims: bool = False, name=None) -> Tensor:
     """Sum over `axis` (all axes when None)."""
-    return _reduce("reduce_sum", input_tensor, axis, keepdims,
-                   lambda a, axes, k: a.sum(axis=axes, keepdims=k),
-                   lambda g, x, out, kept, axes: g)
+    x = as_tensor(input_tensor)
+    return _sum(x, _normalize_axes("reduce_sum", axis, x.array.ndim), keepdims, 1)
 
 
 @register("reduce_mean", "math.reduce_mean", samples=_reduce_samples)
@@ -79,7 +115,7 @@ def reduce_mean(input_tensor, axis=None, keepdims: bool = False, name=None) -> T
     """Mean over `axis` (all axes when None); integers stay integers, as in TensorFlow."""
     x = as_tensor(input_tensor)
     axes = _normalize_axes("reduce_mean", axis, x.array.ndim)
-    count = x.array.size if axes is None else int(np.prod([x.array.shape[a] for a in axes]))
+    count = x.array.size if axes is None else math.prod(x.array.shape[a] for a in axes)
     if x.array.dtype.kind in "iu":
         total = reduce_sum(x, axis, keepdims)
         return Tensor((total.array // max(count, 1)).astype(x.array.dtype))
@@ -87,9 +123,8 @@ def reduce_mean(input_tensor, axis=None, keepdims: bool = False, name=None) -> T
         return _reduce("reduce_mean", x, axis, keepdims,
                        lambda a, axes, k: a.mean(axis=axes, keepdims=k),
                        lambda g, x, out, kept, axes: g * (1.0 / max(count, 1)))
-    # composed: the sum and one division are what np.mean computes, and cheaper as two ops
-    # (its gradient is the upstream divided by the count, broadcast back)
-    return divide(reduce_sum(x, axis, keepdims), count)
+    # a sum and one division are what np.mean computes, without its Python overhead
+    return _sum(x, axes, keepdims, count)
 
 
 def _extremum_vjp(g, x, out, kept, axes):

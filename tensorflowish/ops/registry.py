@@ -121,6 +121,7 @@ def broadcast_shape(op: str, a: tuple, b: tuple) -> tuple:
 
 
 def require_float(op: str, *tensors: Tensor) -> None:
+    """A clear TypeError unless every tensor is floating-point (or complex)."""
     for tensor in tensors:
         if tensor.array.dtype.kind not in "fc":
             raise TypeError(f"{op}: expects a floating-point tensor, got {tensor.dtype.name} "
