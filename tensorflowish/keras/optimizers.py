@@ -21,6 +21,8 @@ import warnings
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
+import numpy as np
+
 import tensorflowish as tf
 from tensorflowish import backend as tf_backend
 from tensorflowish.keras import schedules
@@ -145,7 +147,8 @@ class Optimizer:
     @property
     def iterations(self) -> Tensor:
         """How many updates have been applied (an int64 scalar; assign an int to change it)."""
-        return tf.constant(self._iterations, dtype=tf.int64)
+        # a host int64 scalar built directly: apply_gradients returns it on every step
+        return Tensor(np.array(self._iterations, dtype=np.int64))
 
     @iterations.setter
     def iterations(self, value: Any) -> None:

@@ -63,7 +63,8 @@ def _binary_op(name, x, y, forward, vjps):
     # conversion and no device check; anything else goes through binary_operands
     if isinstance(x, Tensor) and isinstance(y, Tensor):
         a, b = x.array, y.array
-        if a.dtype is not b.dtype or a.__class__ is not b.__class__:
+        if a.dtype is not b.dtype or a.__class__ is not b.__class__ or \
+                a.__class__ is not np.ndarray:  # GPU arrays: binary_operands checks the devices
             x, y = binary_operands(x, y, name)
             a, b = x.array, y.array
     else:

@@ -32,6 +32,7 @@ from .registry import (
     array_module,
     as_tensor,
     binary_operands,
+    check_same_device,
     format_shape,
     record,
     recording,
@@ -341,9 +342,18 @@ def dense(x, kernel, bias=None, activation=None, alpha: float = 0.2, name=None) 
     if activation not in _DENSE_ACTIVATIONS:
         raise ValueError(f"dense: unknown activation {activation!r}; expected one of "
                          f"{sorted(_DENSE_ACTIVATIONS)} or None.")
-    x, kernel = binary_operands(x, kernel, "dense")
-    require_float("dense", x)
-    inputs = (x, kernel) if bias is None else (x, kernel, binary_operands(x, bias, "dense")[1])
+    if not (isinstance(x, Tensor) and isinstance(kernel, Tensor) and x.array.dtype.kind == "f"
+            and kernel.array.dtype is x.array.dtype and type(kernel.array) is type(x.array)
+            and (bias is None or (isinstance(bias, Tensor) and bias.array.dtype is x.array.dtype
+                                  and type(bias.array) is type(x.array)))):
+        # the checked path (conversions, clear dtype/device errors); the common case skips it
+        x, kernel = binary_operands(x, kernel, "dense")
+        require_float("dense", x)
+        if bias is not None:
+            bias = binary_operands(x, bias, "dense")[1]
+    if type(x.array) is not np.ndarray:
+        check_same_device("dense", *((x, kernel) if bias is None else (x, kernel, bias)))
+    inputs = (x, kernel) if bias is None else (x, kernel, bias)
     if kernel.array.ndim != 2:
         raise ValueError(f"dense: kernel must be a matrix, got shape "
                          f"{format_shape(kernel.array.shape)}.")

@@ -107,8 +107,8 @@ def binary_operands(x, y, op: str) -> tuple[Tensor, Tensor]:
         raise TypeError(f"{op}: operands have different dtypes: {x.dtype.name} "
                         f"(shape {format_shape(x.shape)}) and {y.dtype.name} "
                         f"(shape {format_shape(y.shape)}). Use tf.cast to make them match.")
-    if type(x.array) is not type(y.array):
-        check_same_device(op, x, y)
+    if type(x.array) is not np.ndarray or type(y.array) is not np.ndarray:
+        check_same_device(op, x, y)  # CPU with GPU, or two different GPUs
     return x, y
 
 
