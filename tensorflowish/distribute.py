@@ -838,24 +838,9 @@ class DistributedOptimizer:
 
     def minimize(self, loss, var_list, tape=None):
         """Compute gradients of `loss` (a tensor under `tape`, or a function), average, apply."""
-        from .tape import GradientTape
+        from .keras.optimizers import gradients_and_variables
 
-        if callable(loss) and not isinstance(loss, Tensor):
-            with GradientTape() as tape:
-                if callable(var_list):
-                    var_list = var_list()
-                for variable in var_list:
-                    tape.watch(variable)
-                value = loss()
-        else:
-            if tape is None:
-                raise ValueError("minimize got a loss tensor but no tape: pass tape=the "
-                                 "GradientTape that recorded it, or a zero-argument function.")
-            value = loss
-            if callable(var_list):
-                var_list = var_list()
-        var_list = list(var_list)
-        return self.apply_gradients(zip(tape.gradient(value, var_list), var_list))
+        return self.apply_gradients(gradients_and_variables(loss, var_list, tape))
 
     def __getattr__(self, name: str):
         return getattr(self._optimizer, name)

@@ -85,6 +85,29 @@ def _learning_rate_value(value: Any) -> float:
     return float(value)
 
 
+def gradients_and_variables(loss, var_list, tape=None) -> list:
+    """The (gradient, variable) pairs `minimize` applies: `loss` is a zero-argument function
+    (run under a new tape that watches `var_list`) or a tensor computed under `tape`."""
+    if callable(loss) and not isinstance(loss, Tensor):
+        with tf.GradientTape() as tape:
+            if callable(var_list):
+                var_list = var_list()
+            for variable in var_list:
+                tape.watch(variable)
+            value = loss()
+    else:
+        if tape is None:
+            raise ValueError(
+                "minimize got a loss tensor but no tape: pass tape=the GradientTape that "
+                "recorded it, or pass the loss as a zero-argument function."
+            )
+        value = loss
+        if callable(var_list):
+            var_list = var_list()
+    var_list = list(var_list)
+    return list(zip(tape.gradient(value, var_list), var_list))
+
+
 class Optimizer:
     """Base class. Subclasses define ``_update(param, grad, slots, lr, step)`` on raw arrays
     and ``_slot_names``.
@@ -328,25 +351,7 @@ class Optimizer:
 
         ``loss`` is a zero-argument function, or a tensor computed under ``tape``.
         """
-        if callable(loss) and not isinstance(loss, Tensor):
-            with tf.GradientTape() as tape:
-                if callable(var_list):
-                    var_list = var_list()
-                for variable in var_list:
-                    tape.watch(variable)
-                value = loss()
-        else:
-            if tape is None:
-                raise ValueError(
-                    "minimize got a loss tensor but no tape: pass tape=the GradientTape that "
-                    "recorded it, or pass the loss as a zero-argument function."
-                )
-            value = loss
-            if callable(var_list):
-                var_list = var_list()
-        var_list = list(var_list)
-        grads = tape.gradient(value, var_list)
-        return self.apply_gradients(zip(grads, var_list))
+        return self.apply_gradients(gradients_and_variables(loss, var_list, tape))
 
     def get_config(self) -> dict:
         """The constructor arguments."""
