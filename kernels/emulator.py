@@ -35,7 +35,8 @@ Dynamic shared memory (``extern __shared__ T name[];`` with ``shared_mem=`` byte
 poisoned too, and a write past ``shared_mem`` bytes is an error.
 
 Limits: only ``extern "C" __global__`` kernels (no templates as entry points), no warp
-intrinsics (``__shfl*``, ``__syncwarp``), one launch at a time. Results differ from a GPU by rounding (no FMA contraction), so compare with tolerances.
+intrinsics (``__shfl*``, ``__syncwarp``), one launch at a time. Results differ from a GPU by
+rounding (no FMA contraction), so compare with tolerances.
 Compiled launchers are cached in ``$TENSORFLOWISH_KERNEL_CACHE`` (default
 ``~/.cache/tensorflowish/kernels``).
 """
@@ -180,8 +181,10 @@ def _launcher_text(source_path: Path, kernels: dict[str, list[Parameter]]) -> st
             for i, p in enumerate(parameters)
         )
         lines += [
-            f"static void tfish_thunk_{name}(void** args) {{ (void)args; {name}({unpacked}); }}",
-            f'extern "C" int tfish_launch_{name}(const unsigned int* grid, const unsigned int* block,',
+            f"static void tfish_thunk_{name}(void** args) "
+            f"{{ (void)args; {name}({unpacked}); }}",
+            f'extern "C" int tfish_launch_{name}('
+            "const unsigned int* grid, const unsigned int* block,",
             "        void** args, unsigned int shared_bytes, int order, unsigned long long seed,",
             "        char* error, int error_len) {",
             f"    return tfish_emu::launch(tfish_thunk_{name}, grid, block, args, shared_bytes,",

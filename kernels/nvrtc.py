@@ -151,7 +151,8 @@ def compile_source(
             nvrtc.compileProgram(program, all_options)
         except nvrtc.NVRTCError as error:
             log = _as_file_line(nvrtc.getProgramLog(program), path)
-            raise NvrtcCompileError(f"NVRTC could not compile {path} for {arch} ({error}):\n{log}")
+            raise NvrtcCompileError(
+                f"NVRTC could not compile {path} for {arch} ({error}):\n{log}") from None
         log = nvrtc.getProgramLog(program)
         ptx = nvrtc.getPTX(program)
     finally:

@@ -172,9 +172,10 @@ from . import dlpack as _dlpack  # noqa: E402
 experimental.dlpack = _dlpack
 experimental.numpy = None
 
-from . import keras  # noqa: E402
-
-from . import data  # noqa: E402
-from . import distribute  # noqa: E402 - Horovod-style data parallelism (mpi4py imported lazily)
+from . import (
+    data,  # noqa: E402
+    distribute,  # noqa: E402 - Horovod-style data parallelism (mpi4py imported lazily)
+    keras,  # noqa: E402
+)
 
 del _info, _path, _space, _attribute, _name

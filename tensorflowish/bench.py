@@ -123,7 +123,7 @@ def softmax_cross_entropy(device: str, n: int, classes: int) -> Workload:
     return Workload("softmax cross-entropy", f"{n}x{classes}", 0.0, framework, floor)
 
 
-# --- optimiser step ---------------------------------------------------------------------------------
+# --- optimiser step ------------------------------------------------------------------------
 def optimizer_step(device: str, parameters: int) -> Workload:
     """One SGD-with-momentum update of a parameter vector."""
     import tensorflowish as tf
@@ -258,7 +258,7 @@ def all_workloads(device: str, quick: bool = False) -> list[Workload]:
     return workloads
 
 
-# --- timing -------------------------------------------------------------------------------------------
+# --- timing ------------------------------------------------------------------------------
 def time_call(function: Callable[[], object], device: str, repeats: int = 15,
               min_time: float = 0.05) -> float:
     """Median seconds per call after warm-up; GPU calls are timed with CUDA events."""
@@ -368,7 +368,8 @@ def plot(results: list[Result], path: str) -> None:
         for device in dict.fromkeys(r.device for r in results):
             rows = [r for r in results if r.workload == name and r.device == device]
             labels = [r.size for r in rows]
-            axis.plot(labels, [r.seconds * 1e3 for r in rows], "o-", label=f"{device} tensorflowish")
+            axis.plot(labels, [r.seconds * 1e3 for r in rows], "o-",
+                      label=f"{device} tensorflowish")
             axis.plot(labels, [r.floor_seconds * 1e3 for r in rows], "x--", label=f"{device} floor")
         axis.set_title(name, fontsize=9)
         axis.set_yscale("log")

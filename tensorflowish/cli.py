@@ -199,9 +199,7 @@ def train(args: argparse.Namespace) -> int:
     import numpy as np
 
     import tensorflowish as tf
-    from tensorflowish import backend
-
-    from tensorflowish import distribute
+    from tensorflowish import backend, distribute
 
     if args.workers > 1 and distribute.size() == 1:
         # start N copies of this command under the MPI launcher; they see size() == N

@@ -23,19 +23,22 @@ def test_dtype_mismatch_names_both():
 
 
 def test_broadcast_mismatch_names_the_op_and_shapes():
-    with pytest.raises(ValueError, match=r"multiply: shapes \[2,3\] and \[4\] are not broadcastable"):
+    with pytest.raises(ValueError,
+                       match=r"multiply: shapes \[2,3\] and \[4\] are not broadcastable"):
         tf.zeros([2, 3]) * tf.zeros([4])
 
 
 def test_reshape_and_axis_errors():
-    with pytest.raises(ValueError, match=r"cannot reshape a tensor of shape \[2,3\] \(6 elements\)"):
+    with pytest.raises(ValueError,
+                       match=r"cannot reshape a tensor of shape \[2,3\] \(6 elements\)"):
         tf.reshape(tf.zeros([2, 3]), [4])
     with pytest.raises(ValueError, match="axis 2 is out of range for a tensor of rank 2"):
         tf.reduce_sum(tf.zeros([2, 3]), axis=2)
 
 
 def test_dense_and_loss_errors():
-    with pytest.raises(ValueError, match=r"dense: inner dimensions differ: x \[4,3\] @ kernel \[2,5\]"):
+    with pytest.raises(ValueError,
+                       match=r"dense: inner dimensions differ: x \[4,3\] @ kernel \[2,5\]"):
         tf.nn.dense(tf.zeros([4, 3]), tf.zeros([2, 5]))
     with pytest.raises(ValueError, match="unknown activation 'swishy'"):
         tf.nn.dense(tf.zeros([4, 3]), tf.zeros([3, 5]), activation="swishy")

@@ -99,7 +99,8 @@ def test_gradient_matches_finite_differences(key, args, kwargs, device):
     w = weights.numpy().astype(np.float64)
     for index, (original, grad) in enumerate(zip(originals, analytic)):
         assert grad is not None, f"{key}: no gradient for input {index}"
-        assert grad.shape == original.shape, f"{key}: gradient shape {grad.shape} != {original.shape}"
+        assert grad.shape == original.shape, \
+            f"{key}: gradient shape {grad.shape} != {original.shape}"
         numeric = np.zeros_like(original)
         for position in np.ndindex(original.shape):
             values = [o.copy() for o in originals]

@@ -7,10 +7,9 @@ import subprocess
 import sys
 
 import numpy as np
+from mpi_helpers import requires_mpi
 
 import tensorflowish as tf
-
-from mpi_helpers import requires_mpi
 
 FIT_SCRIPT = r"""
 import json, sys
@@ -29,7 +28,8 @@ model.compile(optimizer=tf.keras.optimizers.SGD(0.1),
               loss=tf.keras.losses.SparseCategoricalCrossentropy(from_logits=True),
               metrics=["accuracy"])
 history = model.fit(x[:1400], y[:1400], batch_size=16, epochs=4, verbose=1,
-                    callbacks=[tf.keras.callbacks.ModelCheckpoint(sys.argv[1] + "/ckpt.safetensors")])
+                    callbacks=[tf.keras.callbacks.ModelCheckpoint(
+                        sys.argv[1] + "/ckpt.safetensors")])
 _, accuracy = model.evaluate(x[1400:], y[1400:], verbose=0)
 weights = [w.tolist() for w in model.get_weights()]
 with open(f"{sys.argv[1]}/rank{distribute.rank()}.json", "w") as f:
