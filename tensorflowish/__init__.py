@@ -70,11 +70,9 @@ for _info in REGISTRY.values():
 
 for _name in ("dropout", "moments"):
     setattr(nn, _name, getattr(ops.nn, _name))
-nn.compute_average_loss = None  # replaced below
 unstack = ops.unstack
 split = ops.split
 identity = ops.identity
-math.l2_normalize = None  # replaced below
 
 
 def _l2_normalize(x, axis=None, epsilon=1e-12, name=None):
@@ -94,17 +92,6 @@ def _compute_average_loss(per_example_loss, sample_weight=None, global_batch_siz
 
 math.l2_normalize = nn.l2_normalize = _l2_normalize
 nn.compute_average_loss = _compute_average_loss
-math.add_n = lambda inputs, name=None: _add_n(inputs)
-
-
-def _add_n(inputs):
-    total = inputs[0]
-    for item in inputs[1:]:
-        total = total + item
-    return total
-
-
-add_n = math.add_n
 
 
 def norm(tensor, ord="euclidean", axis=None, keepdims=False, name=None):  # noqa: A002
@@ -170,7 +157,6 @@ from . import config, debugging  # noqa: E402
 from . import dlpack as _dlpack  # noqa: E402
 
 experimental.dlpack = _dlpack
-experimental.numpy = None
 
 from . import (
     data,  # noqa: E402

@@ -142,8 +142,11 @@ def optimizer_step(device: str, parameters: int) -> Workload:
         xp.add(floor_p, velocity, out=floor_p)
         return floor_p
 
-    return Workload("SGD momentum step", f"{parameters}", 0.0,
-                    lambda: optimizer.apply_gradients([(gradient, variable)]), floor)
+    def framework():
+        optimizer.apply_gradients([(gradient, variable)])
+        return variable
+
+    return Workload("SGD momentum step", f"{parameters}", 0.0, framework, floor)
 
 
 # --- a whole MLP training step -----------------------------------------------------------------

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from .ops import maximum, reduce_sum, sqrt
+from .ops import add_n, cast, maximum, reduce_sum, sqrt
 from .ops.registry import as_tensor
 from .tensor import Tensor
 
@@ -17,12 +17,7 @@ def clip_by_norm(t, clip_norm, axes=None, name=None) -> Tensor:
 def global_norm(t_list, name=None) -> Tensor:
     """sqrt(sum of squared L2 norms) of all tensors in the list (None entries are skipped)."""
     squares = [reduce_sum(as_tensor(t) * as_tensor(t)) for t in t_list if t is not None]
-    if not squares:
-        return as_tensor(0.0)
-    total = squares[0]
-    for s in squares[1:]:
-        total = total + s
-    return sqrt(total)
+    return sqrt(add_n(squares)) if squares else as_tensor(0.0)
 
 
 def clip_by_global_norm(t_list, clip_norm, use_norm=None, name=None):
@@ -33,6 +28,5 @@ def clip_by_global_norm(t_list, clip_norm, use_norm=None, name=None):
     if not present:
         return t_list, norm
     dtype = as_tensor(present[0]).dtype
-    norm_cast = norm if norm.dtype == dtype else norm.__class__(norm.array.astype(dtype.name))
-    scale = clip_norm / maximum(norm_cast, clip_norm)
+    scale = clip_norm / maximum(cast(norm, dtype), clip_norm)
     return [None if t is None else as_tensor(t) * scale for t in t_list], norm

@@ -285,7 +285,7 @@ class GradientTape:
                 _recording_tapes.insert(position, self)
         return grads
 
-    def _check_usable(self, what: str) -> None:
+    def _check_usable(self) -> None:
         if self._used and not self._persistent:
             raise RuntimeError("A non-persistent GradientTape can only be used to compute one "
                                "set of gradients (or jacobians)")
@@ -305,7 +305,7 @@ class GradientTape:
         The result has the structure of `sources`. A source the target does not depend on gets
         None (or zeros with `unconnected_gradients=tf.UnconnectedGradients.ZERO`).
         """
-        self._check_usable("gradient")
+        self._check_usable()
         unconnected = _as_unconnected(unconnected_gradients)
         if self._persistent and self in _recording_tapes:
             warnings.warn("Calling GradientTape.gradient on a persistent tape inside its "
@@ -382,7 +382,7 @@ class GradientTape:
     def jacobian(self, target, sources, unconnected_gradients=UnconnectedGradients.NONE,
                  parallel_iterations=None, experimental_use_pfor=True):
         """d target[i...] / d source[j...] for every element: shape target.shape + source.shape."""
-        self._check_usable("jacobian")
+        self._check_usable()
         unconnected = _as_unconnected(unconnected_gradients)
         target = convert_to_tensor(target)
         source_list: list = []
@@ -398,6 +398,8 @@ class GradientTape:
             for k, source in enumerate(source_list):
                 g = grads.get(source._id)
                 rows[k].append(g)
+        from .ops import reshape, stack  # imported late: the ops import this module
+
         results = []
         for k, source in enumerate(source_list):
             if source.array.dtype.kind not in "fc" or all(g is None for g in rows[k]):
@@ -407,8 +409,6 @@ class GradientTape:
                 else:
                     results.append(None)
                 continue
-            from .ops import reshape, stack
-
             parts = [g if g is not None else _zeros_like(source) for g in rows[k]]
             results.append(reshape(stack(parts), tuple(target.shape) + tuple(source.shape)))
         self._release()

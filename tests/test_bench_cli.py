@@ -26,9 +26,17 @@ def test_plot_writes_a_png(tmp_path):
     assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
-def test_time_call_measures_a_workload():
+def test_time_call_runs_warm_up_and_every_repetition():
     workload = bench.tape_overhead("CPU:0", ops=4)
-    assert bench.time_call(workload.framework, "CPU:0", repeats=2, min_time=0.001) > 0
+    calls = []
+
+    def counted():
+        calls.append(1)
+        return workload.framework()
+
+    seconds = bench.time_call(counted, "CPU:0", repeats=2, min_time=0.001)
+    assert seconds > 0
+    assert len(calls) >= 3 + 2  # three warm-up calls, then at least one per repetition
 
 
 def test_every_workload_builds():

@@ -705,9 +705,8 @@ class Model(Layer):
             if isinstance(x, Dataset):
                 x = x.shard(distribute.size(), distribute.rank())
             else:
-                parts = distribute.shard(tuple(v for v in (x, y, sample_weight) if v is not None),
-                                         drop_remainder=True)
-                parts = list(parts)
+                parts = list(distribute.shard(
+                    tuple(v for v in (x, y, sample_weight) if v is not None), drop_remainder=True))
                 x = parts.pop(0)
                 y = parts.pop(0) if y is not None else None
                 sample_weight = parts.pop(0) if sample_weight is not None else None

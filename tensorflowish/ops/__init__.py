@@ -13,6 +13,7 @@ from .linalg import matmul
 from .math import (
     abs,
     add,
+    add_n,
     cast,
     ceil,
     clip_by_value,

@@ -343,6 +343,20 @@ def erf_array(a):
     return scipy_erf(a).astype(a.dtype, copy=False)
 
 
+@register("add_n", "math.add_n",
+          samples=lambda rng: [(([rng.uniform(-1, 1, (2, 3)) for _ in range(3)],), {})],
+          grad_arguments=(0,))
+def add_n(inputs, name=None) -> Tensor:
+    """The elementwise sum of a list of tensors of one shape (composed from add)."""
+    inputs = list(inputs)
+    if not inputs:
+        raise ValueError("add_n needs at least one tensor.")
+    total = as_tensor(inputs[0])
+    for item in inputs[1:]:
+        total = add(total, item)
+    return total
+
+
 # --- comparisons and logic: no gradient ---------------------------------------------------------
 def _compare(name, x, y, function):
     x, y = binary_operands(x, y, name)

@@ -17,14 +17,11 @@ from .math import (
     erf_array,
     exp,
     greater,
-    log,
-    log1p,
     multiply,
     negative,
     sigmoid,
     tanh,
     where,
-    zeros_like_,
 )
 from .reductions import reduce_sum
 from .registry import (
@@ -445,4 +442,4 @@ def moments(x, axes, shift=None, keepdims: bool = False, name=None):
 __all__ = ["relu", "relu6", "leaky_relu", "elu", "selu", "softplus", "silu", "gelu", "softmax",
            "log_softmax", "softmax_cross_entropy_with_logits",
            "sparse_softmax_cross_entropy_with_logits", "sigmoid_cross_entropy_with_logits",
-           "dense", "bias_add", "l2_loss", "dropout", "moments", "log", "log1p", "zeros_like_"]
+           "dense", "bias_add", "l2_loss", "dropout", "moments"]
