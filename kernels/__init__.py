@@ -304,10 +304,10 @@ def sgd_update(
     ``velocity = momentum * velocity - learning_rate * grad`` and ``param += velocity``
     (nesterov: ``param += momentum * velocity - learning_rate * grad``).
     """
-    args = (param, grad, velocity, float(learning_rate), float(momentum), bool(nesterov))
     if not check_arguments and grad.__class__ is np.ndarray and _numpy_float(param):
-        cpu.sgd_update(*args)
+        cpu.sgd_update(param, grad, velocity, learning_rate, momentum, nesterov)
         return
+    args = (param, grad, velocity, float(learning_rate), float(momentum), bool(nesterov))
     backend = _backend(param=param, grad=grad, velocity=velocity)
     _check_float("param", param=param, grad=grad, velocity=velocity if momentum else None)
     _check_shape("grad", grad, tuple(param.shape))

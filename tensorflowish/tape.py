@@ -18,10 +18,14 @@ import enum
 import logging
 import warnings
 
+import numpy as np
+
 from . import backend
 from .tensor import Tensor, Variable, convert_to_tensor, format_shape
 
 _log = logging.getLogger("tensorflowish.tape")
+_ndarray, _array = np.ndarray, np.array
+_TENSOR_CLASSES = (Tensor, Variable)  # exactly these classes: a subclass takes the general path
 
 # Tapes currently recording, innermost last. Ops only look at this list, so when it is empty
 # (inference, optimiser updates) recording costs one truth test.
@@ -52,9 +56,10 @@ _matched: list = []  # the tapes the last should_record() found; record() append
 
 def _watches_on_read(tape: GradientTape, tensor: Tensor) -> bool:
     """Auto-watch `tensor` on `tape` if it is a trainable float Variable; True if it did."""
-    if isinstance(tensor, Variable) and tape._watch_accessed_variables and tensor.trainable \
+    if tape._watch_accessed_variables and isinstance(tensor, Variable) and tensor.trainable \
             and tensor.array.dtype.kind == "f":
-        tape._watch_tensor(tensor)
+        tape._watched_variables[tensor._id] = tensor
+        tape._tracked.add(tensor._id)
         return True
     return False
 
@@ -175,7 +180,8 @@ class GradientTape:
         self._watch_accessed_variables = bool(watch_accessed_variables)
         self._records: list = []
         self._tracked: set[int] = set()
-        self._watched: dict[int, Tensor] = {}
+        # plain tensors are tracked by id only; variables are also kept, for watched_variables()
+        self._watched_variables: dict[int, Variable] = {}
         self._used = False
         self._entered = False
 
@@ -192,7 +198,8 @@ class GradientTape:
             _recording_tapes.remove(self)
 
     def _watch_tensor(self, tensor: Tensor) -> None:
-        self._watched[tensor._id] = tensor
+        if isinstance(tensor, Variable):
+            self._watched_variables[tensor._id] = tensor
         self._tracked.add(tensor._id)
 
     def watch(self, tensor) -> None:
@@ -215,7 +222,7 @@ class GradientTape:
 
     def watched_variables(self) -> tuple:
         """The variables this tape watched, in the order they were first watched."""
-        return tuple(t for t in self._watched.values() if isinstance(t, Variable))
+        return tuple(self._watched_variables.values())
 
     @contextlib.contextmanager
     def stop_recording(self):
@@ -234,7 +241,7 @@ class GradientTape:
         """Forget everything recorded so far (the tape stays active)."""
         self._records = []
         self._tracked = set()
-        self._watched = {}
+        self._watched_variables = {}
         self._used = False
 
     # --- differentiation ------------------------------------------------------------------
@@ -294,9 +301,7 @@ class GradientTape:
         if not self._persistent:
             self._used = True
             self._records = []
-            self._tracked = set()
-            # variables stay listed (they outlive the tape anyway); plain tensors are dropped
-            self._watched = {k: t for k, t in self._watched.items() if isinstance(t, Variable)}
+            self._tracked = set()  # variables stay listed in _watched_variables (they outlive it)
 
     def gradient(self, target, sources, output_gradients=None,
                  unconnected_gradients=UnconnectedGradients.NONE):
@@ -333,6 +338,8 @@ class GradientTape:
                 seeds.append(s)
         if isinstance(sources, Tensor):
             source_list = [sources]
+        elif sources.__class__ is list and all(s.__class__ in _TENSOR_CLASSES for s in sources):
+            source_list = sources  # the usual list of variables: no structure to walk
         else:
             source_list = []
             _flatten(sources, source_list)
@@ -350,6 +357,8 @@ class GradientTape:
         self._release()
         if isinstance(sources, Tensor):
             return results[0]
+        if source_list is sources:
+            return results
         return _unflatten(sources, iter(results))
 
     def _result_for(self, source: Tensor, index: int, gradient, unconnected):
@@ -418,8 +427,11 @@ class GradientTape:
 
 
 def _ones_like(tensor: Tensor) -> Tensor:
+    array = tensor.array
+    if array.__class__ is _ndarray and not array.ndim:  # a scalar loss: the usual target
+        return Tensor(_array(1, array.dtype))
     # empty + fill: NumPy's ones() is a Python function costing more than the whole fill
-    ones = backend.get_array_module(tensor.array).empty_like(tensor.array)
+    ones = backend.get_array_module(array).empty_like(array)
     ones.fill(1)
     return Tensor(ones)
 

@@ -14,14 +14,11 @@ clipping (``clipvalue``, ``clipnorm``, ``global_clipnorm``) and decoupled ``weig
 
 from __future__ import annotations
 
-import functools
 import math
 import re
 import warnings
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
-
-import numpy as np
 
 import tensorflowish as tf
 from tensorflowish import backend as tf_backend
@@ -157,7 +154,10 @@ class Optimizer:
         self.name = name or _snake(type(self).__name__)
         self.weight_decay = None if weight_decay in (None, 0, 0.0) else float(weight_decay)
         self.clipnorm, self.clipvalue, self.global_clipnorm = clipnorm, clipvalue, global_clipnorm
-        self._iterations = 0
+        with tf_backend.device_scope("CPU:0"):  # read every step, so kept on the host
+            self._iterations_variable = tf.Variable(
+                0, trainable=False, name=f"{self.name}/iteration", dtype=tf.int64
+            )
         self._schedule: LearningRateSchedule | Callable | None = None
         self._learning_rate_variable: Variable | None = None
         self.learning_rate = learning_rate
@@ -168,14 +168,19 @@ class Optimizer:
     # --- hyper-parameters ----------------------------------------------------------------
 
     @property
-    def iterations(self) -> Tensor:
-        """How many updates have been applied (an int64 scalar; assign an int to change it)."""
-        # a host int64 scalar built directly: apply_gradients returns it on every step
-        return Tensor(np.array(self._iterations, dtype=np.int64))
+    def iterations(self) -> Variable:
+        """How many updates have been applied: an int64 variable, as in TensorFlow (``assign``
+        it, or set this attribute, to change it)."""
+        return self._iterations_variable
 
     @iterations.setter
     def iterations(self, value: Any) -> None:
-        self._iterations = int(value.numpy() if hasattr(value, "numpy") else value)
+        self._iterations_variable.array.fill(int(value.numpy() if hasattr(value, "numpy")
+                                                 else value))
+
+    @property
+    def _iterations(self) -> int:
+        return int(self._iterations_variable.array)
 
     @property
     def learning_rate(self) -> Any:
@@ -320,9 +325,12 @@ class Optimizer:
                 "are left unchanged.",
                 stacklevel=2,
             )
-        grads = self._clip(grads)
+        if self.clipvalue is not None or self.clipnorm is not None or \
+                self.global_clipnorm is not None:
+            grads = self._clip(grads)
         learning_rate = self._current_learning_rate()
-        step = self._iterations + 1
+        counter = self._iterations_variable.array
+        step = int(counter) + 1
         # looked up once: this loop is a good part of a small model's training step
         update, has_slots, decay = self._update, bool(self._slot_names), self.weight_decay
         for grad, variable in zip(grads, variables):
@@ -333,8 +341,8 @@ class Optimizer:
                 param, grad, self._slots_for(variable) if has_slots else {}, learning_rate, step,
                 decay if decay is not None and self._decays(variable) else 0.0,
             )  # fmt: skip
-        self._iterations = step
-        return self.iterations
+        counter.fill(step)
+        return self._iterations_variable
 
     def _update(
         self, param: Any, grad: Any, slots: dict, lr: float, step: int, weight_decay: float
@@ -411,14 +419,15 @@ class SGD(Optimizer):
         self.momentum, self.nesterov = float(momentum), bool(nesterov)
         self._slot_names = ("momentum",) if self.momentum else ()
         kernel = _kernel("sgd_update")
+        # called with check_arguments=False (positionally: a partial with keywords costs more):
         # apply_gradients has matched each gradient's shape and dtype to its variable's
-        self._kernel = (functools.partial(kernel, check_arguments=False) if kernel
-                        else sgd_update_reference)
+        self._kernel = kernel or (lambda *args: sgd_update_reference(*args[:6]))
 
     def _update(self, param, grad, slots, lr, step, weight_decay) -> None:
         if weight_decay:
             param -= param * (weight_decay * lr)
-        self._kernel(param, grad, slots.get("momentum"), lr, self.momentum, self.nesterov)
+        self._kernel(param, grad, slots["momentum"] if slots else None, lr, self.momentum,
+                     self.nesterov, False)
 
     def get_config(self) -> dict:
         return {**super().get_config(), "momentum": self.momentum, "nesterov": self.nesterov}
