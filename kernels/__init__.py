@@ -189,6 +189,11 @@ def dense_backward(
     ``dy`` itself only when ``overwrite_dy``; then ``dkernel = x.T @ g``, ``dx = g @ kernel.T``
     and ``dbias = g.sum(0)``. Results not asked for (``need_*=False``) are ``None``.
     """
+    # dy comes from further down the network than x, kernel, y and pre: its dtype is checked
+    if not check_arguments and dy.__class__ is np.ndarray and dy.dtype is x.dtype and \
+            _numpy_float(x) and not overwrite_dy:
+        return cpu.dense_backward(dy, x, kernel, y, pre, activation, alpha, need_dx,
+                                  need_dkernel, need_dbias, False)
     args = (
         dy,
         x,
@@ -202,10 +207,6 @@ def dense_backward(
         need_dbias,
         overwrite_dy,
     )
-    # dy comes from further down the network than x, kernel, y and pre: its dtype is checked
-    if not check_arguments and dy.__class__ is np.ndarray and dy.dtype is x.dtype and \
-            _numpy_float(x) and not overwrite_dy:
-        return cpu.dense_backward(*args)
     backend = _backend(dy=dy, x=x, kernel=kernel, y=y, pre=pre)
     _check_float("dy", dy=dy, x=x, kernel=kernel, y=y, pre=pre)
     _check_activation(activation, alpha)

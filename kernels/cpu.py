@@ -221,7 +221,10 @@ def dense_backward(
     need_dbias: bool,
     overwrite_dy: bool,
 ) -> tuple[np.ndarray | None, np.ndarray | None, np.ndarray | None]:
-    g = activation_gradient(dy, y, pre, activation, alpha, overwrite_dy)
+    if activation == "relu" and not overwrite_dy:  # the usual hidden layer, without a call
+        g = np.multiply(dy, np.greater(y, 0))
+    else:
+        g = activation_gradient(dy, y, pre, activation, alpha, overwrite_dy)
     dkernel = np.matmul(x.T, g) if need_dkernel else None
     dx = np.matmul(g, kernel.T) if need_dx else None
     dbias = column_sums(g) if need_dbias else None
@@ -229,7 +232,8 @@ def dense_backward(
 
 
 def softmax_cross_entropy(logits: np.ndarray, labels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    grad = np.subtract(logits, np.maximum.reduce(logits, axis=1, keepdims=True))  # shifted logits, then grad
+    # the shifted logits, then the gradient
+    grad = np.subtract(logits, np.maximum.reduce(logits, axis=1, keepdims=True))
     label_dot_shifted = np.einsum("ij,ij->i", labels, grad)
     np.exp(grad, out=grad)
     exp_sum = row_sums(grad)

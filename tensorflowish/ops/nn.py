@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 
 from .. import kernels
-from ..tape import GradientTape
+from ..tape import GradientTape, _recording_tapes
 from .math import (
     _unary_op,
     cast,
@@ -223,39 +223,46 @@ def softmax_cross_entropy_with_logits(labels, logits, axis=-1, name=None) -> Ten
                                      "logits": rng.uniform(-3, 3, (4, 5))})])
 def sparse_softmax_cross_entropy_with_logits(labels, logits, name=None) -> Tensor:
     """Cross-entropy against integer class labels, fused with its gradient."""
-    logits = as_tensor(logits)
-    labels = as_tensor(labels)
-    require_float("sparse_softmax_cross_entropy_with_logits", logits)
-    if labels.array.dtype.kind not in "iu":
+    if logits.__class__ is not Tensor:
+        logits = as_tensor(logits)
+    if labels.__class__ is not Tensor:
+        labels = as_tensor(labels)
+    logits_array, labels_array = logits.array, labels.array
+    if logits_array.dtype.kind not in "fc":
+        require_float("sparse_softmax_cross_entropy_with_logits", logits)
+    if labels_array.dtype.kind not in "iu":
         raise TypeError(f"sparse_softmax_cross_entropy_with_logits: labels must be integer class "
                         f"indices, got {labels.dtype.name}; for one-hot or probability labels "
                         "use softmax_cross_entropy_with_logits.")
-    if logits.array.shape[:-1] != labels.array.shape:
+    if logits_array.shape[:-1] != labels_array.shape:
         raise ValueError(f"sparse_softmax_cross_entropy_with_logits: labels shape "
-                         f"{format_shape(labels.array.shape)} must equal logits shape without "
-                         f"its last axis: logits {format_shape(logits.array.shape)}.")
-    classes = logits.array.shape[-1]
-    if labels.array.__class__ is not np.ndarray:  # the CPU kernel checks labels itself
+                         f"{format_shape(labels_array.shape)} must equal logits shape without "
+                         f"its last axis: logits {format_shape(logits_array.shape)}.")
+    classes = logits_array.shape[-1]
+    if labels_array.__class__ is not np.ndarray:  # the CPU kernel checks labels itself
         _check_labels(labels, classes)
-    xp = array_module(logits.array)
-    logits2d = xp.ascontiguousarray(logits.array.reshape(-1, classes))
+    logits2d = logits_array
+    if logits_array.ndim != 2 or not logits_array.flags.c_contiguous:
+        logits2d = array_module(logits_array).ascontiguousarray(
+            logits_array.reshape(-1, classes))
     try:
-        loss, grad = kernels.sparse_softmax_cross_entropy(logits2d, labels.array.reshape(-1),
-                                                          check_arguments=False)
+        loss, grad = kernels.sparse_softmax_cross_entropy(
+            logits2d, labels_array if labels_array.ndim == 1 else labels_array.reshape(-1),
+            check_arguments=False)
     except ValueError:
         _check_labels(labels, classes)  # say it in this op's words when the labels are wrong
         raise
-    out = Tensor(loss.reshape(labels.array.shape))
+    out = Tensor(loss if labels_array.ndim == 1 else loss.reshape(labels_array.shape))
     if should_record((logits,)):
         def vjp(upstream: Tensor):
-            if recording():
+            if _recording_tapes:
                 from .creation import one_hot
 
                 hot = one_hot(labels, classes, dtype=logits.dtype)
                 return _recompute_vjp(lambda lg: -reduce_sum(hot * log_softmax(lg), -1),
                                       (logits,), upstream, (True,))[0]
             g = upstream.array.reshape(-1, 1)
-            return Tensor((grad * g).reshape(logits.array.shape))
+            return Tensor((grad * g).reshape(logits_array.shape))
         record((logits,), out, (vjp,))
     return out
 
@@ -362,29 +369,31 @@ def dense(x, kernel, bias=None, activation=None, alpha: float = 0.2, name=None) 
         raise ValueError(f"dense: bias must have shape [{kernel.array.shape[1]}] to match kernel "
                          f"{format_shape(kernel.array.shape)}, got "
                          f"{format_shape(inputs[2].array.shape)}.")
-    batch_shape = x.array.shape[:-1]
-    x2d = x.array if x.array.ndim == 2 else x.array.reshape(-1, x.array.shape[-1])
+    x_array = x.array
+    x2d = x_array if x_array.ndim == 2 else x_array.reshape(-1, x_array.shape[-1])
     # the checks above are the kernel's, in this op's words: it need not repeat them
     y, pre = kernels.dense_forward(x2d, kernel.array, None if bias is None else inputs[2].array,
                                    activation, alpha, check_arguments=False)
-    out = Tensor(y if x.array.ndim == 2 else y.reshape(batch_shape + y.shape[-1:]))
+    out = Tensor(y if x_array.ndim == 2 else y.reshape(x_array.shape[:-1] + y.shape[-1:]))
     if should_record(inputs):
         def vjp(upstream: Tensor, needs):
-            if recording():
+            if _recording_tapes:
                 def composed(x_, kernel_, *bias_):
                     z = x_ @ kernel_ + bias_[0] if bias_ else x_ @ kernel_
                     return _DENSE_ACTIVATIONS[activation](z, alpha)
                 return _recompute_vjp(composed, inputs, upstream, needs)
-            dy = upstream.array.reshape(y.shape)
+            has_bias = len(needs) > 2
+            dy = upstream.array
             dx, dkernel, dbias = kernels.dense_backward(
-                dy, x2d, kernel.array, y, pre, activation, alpha, need_dx=needs[0],
-                need_dkernel=needs[1], need_dbias=len(needs) > 2 and needs[2],
-                check_arguments=False)
-            grads = [None if dx is None else Tensor(dx.reshape(x.array.shape)),
-                     None if dkernel is None else Tensor(dkernel)]
-            if len(needs) > 2:
-                grads.append(None if dbias is None else Tensor(dbias))
-            return tuple(grads)
+                dy if dy.ndim == 2 else dy.reshape(y.shape), x2d, kernel.array, y, pre,
+                activation, alpha, need_dx=needs[0], need_dkernel=needs[1],
+                need_dbias=has_bias and needs[2], check_arguments=False)
+            dx = None if dx is None else Tensor(dx if x_array.ndim == 2 else
+                                                dx.reshape(x_array.shape))
+            dkernel = None if dkernel is None else Tensor(dkernel)
+            if has_bias:
+                return dx, dkernel, None if dbias is None else Tensor(dbias)
+            return dx, dkernel
         record(inputs, out, vjp)
     return out
 
