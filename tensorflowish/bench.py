@@ -2,7 +2,8 @@
 
 The floor is the same computation with no framework at all: the same GEMMs, in-place ops, no
 tape, and row/column sums done as BLAS matrix-vector products as the framework's CPU kernels do
-them (NumPy's own reductions are several times slower), so a ratio measures only overhead. `benchmarks/` runs these through pytest-benchmark; `tensorflowish bench` times them on every
+them (NumPy's own reductions are several times slower), so a ratio measures only overhead.
+`benchmarks/` runs these through pytest-benchmark; `tensorflowish bench` times them on every
 usable backend and prints the ratio of medians against the floor measured in the same run.
 """
 

@@ -87,10 +87,13 @@ def should_record(inputs) -> bool:
 def record(inputs, output: Tensor, vjps) -> None:
     """Append one op to the tapes that `should_record(inputs)` just matched.
 
-    `vjps[i](upstream)` returns the gradient for `inputs[i]`, or None if it has none. A fused op
+    `vjps` is a tuple: `vjps[i](upstream)` returns the gradient for `inputs[i]`, or None if it
+    has none (and `vjps[i]` may itself be None). A fused op
     may instead pass one callable `vjps(upstream, needs)` returning all input gradients at once,
     where `needs[i]` says whether input i is tracked (so it can skip work nobody needs).
     """
+    if vjps.__class__ is not tuple and not callable(vjps):
+        vjps = tuple(vjps)
     entry = (inputs, output, vjps, False)
     for tape in _matched:
         tape._records.append(entry)
@@ -276,17 +279,24 @@ class GradientTape:
                         previous = grads.get(key)
                         grads[key] = gradient if previous is None else previous + gradient
                     continue
-                if callable(vjps):  # a fused op: one VJP for all inputs, told which it needs
-                    needs = [t._id in tracked for t in inputs]
-                    gradients = vjps(upstream, needs)
-                else:
-                    gradients = [None if vjp is None or t._id not in tracked else vjp(upstream)
-                                 for t, vjp in zip(inputs, vjps)]
-                for tensor, gradient in zip(inputs, gradients):
-                    if gradient is None:
-                        continue
-                    previous = grads.get(tensor._id)
-                    grads[tensor._id] = gradient if previous is None else previous + gradient
+                # plain loops, not comprehensions: on Python 3.11 each comprehension is a call
+                if vjps.__class__ is tuple:  # one VJP per input
+                    for tensor, vjp in zip(inputs, vjps):
+                        key = tensor._id
+                        if vjp is None or key not in tracked:
+                            continue
+                        gradient = vjp(upstream)
+                        if gradient is not None:
+                            previous = grads.get(key)
+                            grads[key] = gradient if previous is None else previous + gradient
+                    continue
+                needs = []  # a fused op: one VJP for all inputs, told which it needs
+                for tensor in inputs:
+                    needs.append(tensor._id in tracked)
+                for tensor, gradient in zip(inputs, vjps(upstream, needs)):
+                    if gradient is not None:
+                        previous = grads.get(tensor._id)
+                        grads[tensor._id] = gradient if previous is None else previous + gradient
         finally:
             if position is not None:
                 _recording_tapes.insert(position, self)

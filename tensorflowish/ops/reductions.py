@@ -6,6 +6,7 @@ import math
 
 import numpy as np
 
+from ..tape import _recording_tapes
 from .math import cast, equal, exp, log, sqrt, square
 from .registry import (
     Tensor,
@@ -13,12 +14,13 @@ from .registry import (
     as_tensor,
     format_shape,
     record,
-    recording,
     register,
     require_float,
     should_record,
 )
 from .shapes import broadcast_to, reshape
+
+_add_reduce = np.add.reduce
 
 
 def _normalize_axes(op: str, axis, ndim: int):
@@ -72,14 +74,16 @@ def _reduce(op, x, axis, keepdims, forward, vjp):
 def _sum(x: Tensor, axes, keepdims: bool, count: int) -> Tensor:
     """The sum over `axes` divided by `count`: 1 for reduce_sum, the number of elements summed
     for reduce_mean. Its gradient is the upstream divided by `count`, spread back over x."""
-    total = x.array.sum(axis=axes, keepdims=keepdims)  # the method: np.sum costs more
+    a = x.array
+    # what ndarray.sum calls, without its Python layer (a good part of a small model's step)
+    total = _add_reduce(a, axes, None, None, keepdims) if a.__class__ is np.ndarray else \
+        a.sum(axis=axes, keepdims=keepdims)
     out = Tensor(total if count == 1 else total / count)
     if should_record((x,)):
-        shape = x.array.shape
-        kept = _kept_shape(shape, axes)
-
         def backward(g: Tensor) -> Tensor:
-            if recording():  # an outer tape differentiates this backward pass: compose ops
+            shape = a.shape
+            kept = _kept_shape(shape, axes)
+            if _recording_tapes:  # an outer tape differentiates this backward pass: compose ops
                 g_kept = g if axes is None or g.array.shape == kept else reshape(g, kept)
                 return broadcast_to(g_kept if count == 1 else g_kept / count, shape)
             g_kept = g.array.reshape(kept)
@@ -114,7 +118,7 @@ def reduce_sum(input_tensor, axis=None, keepdims: bool = False, name=None) -> Te
 def reduce_mean(input_tensor, axis=None, keepdims: bool = False, name=None) -> Tensor:
     """Mean over `axis` (all axes when None); integers stay integers, as in TensorFlow."""
     x = as_tensor(input_tensor)
-    axes = _normalize_axes("reduce_mean", axis, x.array.ndim)
+    axes = None if axis is None else _normalize_axes("reduce_mean", axis, x.array.ndim)
     count = x.array.size if axes is None else math.prod(x.array.shape[a] for a in axes)
     if x.array.dtype.kind in "iu":
         total = reduce_sum(x, axis, keepdims)
