@@ -11,7 +11,7 @@ import operator
 import numpy as np
 
 from .. import dtypes as _dtypes
-from ..tape import _recording_tapes, pass_through, record_elementwise
+from ..tape import _recording_tapes, pass_through, record_binary, record_elementwise
 from .registry import (
     Tensor,
     array_module,
@@ -57,27 +57,37 @@ def _binary_distinct(rng):
             ((rng.uniform(-2, 2, (2, 3)), np.array(0.123)), {})]
 
 
-def _binary_op(name, x, y, forward, vjps):
-    """Shared body of a broadcasting binary op: forward on arrays, VJPs summed back to shape."""
-    # the common case, two tensors whose arrays share one dtype and one array type, needs no
-    # conversion and no device check; anything else goes through binary_operands
-    if isinstance(x, Tensor) and isinstance(y, Tensor):
-        a, b = x.array, y.array
-        if a.dtype is not b.dtype or a.__class__ is not b.__class__ or \
-                a.__class__ is not np.ndarray:  # GPU arrays: binary_operands checks the devices
-            x, y = binary_operands(x, y, name)
+def _binary_op(op_name: str, forward, vjps, doc: str):
+    """A broadcasting binary op: `forward(a, b)` on arrays, `vjps` = (VJP for x, VJP for y), each
+    called as vjp(upstream, x, y, out) and summed back to its input's shape by the tape.
+
+    The op is built once per kind rather than sharing one body through a call: these are the
+    operators of every chain of tensor arithmetic, and a call less is a tenth of their cost.
+    """
+    def op(x, y, name=None) -> Tensor:
+        # the common case, two tensors whose arrays share one dtype and one array type, needs no
+        # conversion and no device check; anything else goes through binary_operands
+        if isinstance(x, Tensor) and isinstance(y, Tensor):
             a, b = x.array, y.array
-    else:
-        x, y = binary_operands(x, y, name)
-        a, b = x.array, y.array
-    try:
-        out = Tensor(forward(a, b))
-    except ValueError:
-        broadcast_shape(name, a.shape, b.shape)
-        raise
-    if _recording_tapes:
-        record_elementwise((x, y), out, vjps)
-    return out
+            if a.dtype is not b.dtype or a.__class__ is not b.__class__ or \
+                    a.__class__ is not np.ndarray:  # GPU arrays: binary_operands checks devices
+                x, y = binary_operands(x, y, op_name)
+                a, b = x.array, y.array
+        else:
+            x, y = binary_operands(x, y, op_name)
+            a, b = x.array, y.array
+        try:
+            out = Tensor(forward(a, b))
+        except ValueError:
+            broadcast_shape(op_name, a.shape, b.shape)
+            raise
+        if _recording_tapes:
+            record_binary(x, y, out, vjps)
+        return out
+
+    op.__name__ = op.__qualname__ = op_name
+    op.__doc__ = doc
+    return op
 
 
 # (VJP for x, VJP for y), each called as vjp(upstream, x, y, out); built once, not per call.
@@ -85,28 +95,22 @@ def _binary_op(name, x, y, forward, vjps):
 _ADD_VJPS = (pass_through, pass_through)
 
 
-@register("add", "math.add", samples=_binary)
-def add(x, y, name=None) -> Tensor:
-    """x + y, elementwise with broadcasting."""
-    return _binary_op("add", x, y, operator.add, _ADD_VJPS)
+add = register("add", "math.add", samples=_binary)(_binary_op(
+    "add", operator.add, _ADD_VJPS, "x + y, elementwise with broadcasting."))
 
 
 _SUBTRACT_VJPS = (pass_through, lambda g, x, y, out: negative(g))
 
 
-@register("subtract", "math.subtract", samples=_binary)
-def subtract(x, y, name=None) -> Tensor:
-    """x - y, elementwise with broadcasting."""
-    return _binary_op("subtract", x, y, operator.sub, _SUBTRACT_VJPS)
+subtract = register("subtract", "math.subtract", samples=_binary)(_binary_op(
+    "subtract", operator.sub, _SUBTRACT_VJPS, "x - y, elementwise with broadcasting."))
 
 
 _MULTIPLY_VJPS = (lambda g, x, y, out: multiply(g, y), lambda g, x, y, out: multiply(g, x))
 
 
-@register("multiply", "math.multiply", samples=_binary)
-def multiply(x, y, name=None) -> Tensor:
-    """x * y, elementwise with broadcasting."""
-    return _binary_op("multiply", x, y, operator.mul, _MULTIPLY_VJPS)
+multiply = register("multiply", "math.multiply", samples=_binary)(_binary_op(
+    "multiply", operator.mul, _MULTIPLY_VJPS, "x * y, elementwise with broadcasting."))
 
 
 def _divisor_pairs(rng):
@@ -118,10 +122,9 @@ _DIVIDE_VJPS = (lambda g, x, y, out: divide(g, y),
                 lambda g, x, y, out: negative(g * out / y))
 
 
-@register("divide", "math.divide", "truediv", "math.truediv", samples=_divisor_pairs)
-def divide(x, y, name=None) -> Tensor:
-    """x / y, elementwise (integers give float64, as in TensorFlow)."""
-    return _binary_op("divide", x, y, operator.truediv, _DIVIDE_VJPS)
+divide = register("divide", "math.divide", "truediv", "math.truediv", samples=_divisor_pairs)(
+    _binary_op("divide", operator.truediv, _DIVIDE_VJPS,
+               "x / y, elementwise (integers give float64, as in TensorFlow)."))
 
 
 def _without_gradient(op: str, inputs: tuple, out: Tensor) -> Tensor:
@@ -142,44 +145,42 @@ def floordiv(x, y, name=None) -> Tensor:
     return _without_gradient("floordiv", (x, y), Tensor(x.array // y.array))
 
 
-@register("math.floormod", "math.mod", "mod",
-          samples=lambda rng: [((rng.uniform(0.1, 5, (3, 4)), rng.uniform(0.7, 1.3, (3, 4))), {})])
-def floormod(x, y, name=None) -> Tensor:
-    """x % y with the sign of y, like Python and TensorFlow."""
-    return _binary_op("floormod", x, y, operator.mod, (
-        pass_through,
-        lambda g, x, y, out: negative(g * _constant(floor(x / y)))))
+floormod = register(
+    "math.floormod", "math.mod", "mod",
+    samples=lambda rng: [((rng.uniform(0.1, 5, (3, 4)), rng.uniform(0.7, 1.3, (3, 4))), {})],
+)(_binary_op("floormod", operator.mod,
+             (pass_through, lambda g, x, y, out: negative(g * _constant(floor(x / y)))),
+             "x % y with the sign of y, like Python and TensorFlow."))
 
 
-@register("pow", "math.pow",
-          samples=lambda rng: [((rng.uniform(0.5, 2, (3, 4)), rng.uniform(-2, 2, (3, 4))), {}),
-                               ((rng.uniform(0.5, 2, (2, 3)), np.array(3.0)), {})])
-def pow(x, y, name=None) -> Tensor:  # noqa: A001 - TensorFlow's name
-    """x ** y, elementwise."""
-    def vjp_y(g, x, y, out):
-        # d(x^y)/dy = x^y log(x), taken as 0 where x <= 0 (as TensorFlow does)
-        positive = greater(x, 0)
-        safe_x = where(positive, x, ones_like_(x))
-        grad = g * out * log(safe_x)
-        return where(positive, grad, zeros_like_(grad))
-    return _binary_op("pow", x, y, operator.pow,
-                      (lambda g, x, y, out: g * y * x ** (y - 1), vjp_y))
+def _pow_vjp_y(g, x, y, out):
+    # d(x^y)/dy = x^y log(x), taken as 0 where x <= 0 (as TensorFlow does)
+    positive = greater(x, 0)
+    safe_x = where(positive, x, ones_like_(x))
+    grad = g * out * log(safe_x)
+    return where(positive, grad, zeros_like_(grad))
 
 
-@register("maximum", "math.maximum", samples=_binary_distinct)
-def maximum(x, y, name=None) -> Tensor:
-    """Elementwise max; the gradient goes to x where x >= y (as in TensorFlow)."""
-    return _binary_op("maximum", x, y, lambda a, b: array_module(a).maximum(a, b), (
-        lambda g, x, y, out: g * cast(greater_equal(x, y), g.dtype),
-        lambda g, x, y, out: g * cast(less(x, y), g.dtype)))
+pow = register(  # noqa: A001 - TensorFlow's name
+    "pow", "math.pow",
+    samples=lambda rng: [((rng.uniform(0.5, 2, (3, 4)), rng.uniform(-2, 2, (3, 4))), {}),
+                         ((rng.uniform(0.5, 2, (2, 3)), np.array(3.0)), {})],
+)(_binary_op("pow", operator.pow, (lambda g, x, y, out: g * y * x ** (y - 1), _pow_vjp_y),
+             "x ** y, elementwise."))
 
 
-@register("minimum", "math.minimum", samples=_binary_distinct)
-def minimum(x, y, name=None) -> Tensor:
-    """Elementwise min; the gradient goes to x where x <= y."""
-    return _binary_op("minimum", x, y, lambda a, b: array_module(a).minimum(a, b), (
-        lambda g, x, y, out: g * cast(less_equal(x, y), g.dtype),
-        lambda g, x, y, out: g * cast(greater(x, y), g.dtype)))
+maximum = register("maximum", "math.maximum", samples=_binary_distinct)(_binary_op(
+    "maximum", lambda a, b: array_module(a).maximum(a, b),
+    (lambda g, x, y, out: g * cast(greater_equal(x, y), g.dtype),
+     lambda g, x, y, out: g * cast(less(x, y), g.dtype)),
+    "Elementwise max; the gradient goes to x where x >= y (as in TensorFlow)."))
+
+
+minimum = register("minimum", "math.minimum", samples=_binary_distinct)(_binary_op(
+    "minimum", lambda a, b: array_module(a).minimum(a, b),
+    (lambda g, x, y, out: g * cast(less_equal(x, y), g.dtype),
+     lambda g, x, y, out: g * cast(greater(x, y), g.dtype)),
+    "Elementwise min; the gradient goes to x where x <= y."))
 
 
 def _unary_op(name, x, forward, vjp, float_only=True):
