@@ -367,11 +367,18 @@ class GradientTape:
                 seeds.append(s)
         if isinstance(sources, Tensor):
             source_list = [sources]
-        elif sources.__class__ is list and all(s.__class__ in _TENSOR_CLASSES for s in sources):
-            source_list = sources  # the usual list of variables: no structure to walk
         else:
-            source_list = []
-            _flatten(sources, source_list)
+            source_list = sources  # the usual list of variables: no structure to walk
+            if sources.__class__ is list:
+                for source in sources:  # a loop: a generator expression costs a call per item
+                    if source.__class__ not in _TENSOR_CLASSES:
+                        source_list = None
+                        break
+            else:
+                source_list = None
+            if source_list is None:
+                source_list = []
+                _flatten(sources, source_list)
         for index, source in enumerate(source_list):
             if not isinstance(source, Tensor):
                 raise ValueError(f"gradient sources must be tensors or variables; source "

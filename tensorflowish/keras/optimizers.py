@@ -311,6 +311,8 @@ class Optimizer:
                     f"Gradient for '{variable.name}' has shape {tuple(array.shape)} but the "
                     f"variable has shape {tuple(variable.shape)}."
                 )
+            if array.dtype != variable.array.dtype:
+                array = array.astype(variable.array.dtype)
             grads.append(array)
             variables.append(variable)
         if not variables:
@@ -331,18 +333,20 @@ class Optimizer:
         learning_rate = self._current_learning_rate()
         counter = self._iterations_variable.array
         step = int(counter) + 1
+        self._apply_updates(grads, variables, learning_rate, step)
+        counter.fill(step)
+        return self._iterations_variable
+
+    def _apply_updates(self, grads: list, variables: list, learning_rate: float,
+                       step: int) -> None:
+        """Call ``_update`` for each variable (gradients already match their variables)."""
         # looked up once: this loop is a good part of a small model's training step
         update, has_slots, decay = self._update, bool(self._slot_names), self.weight_decay
         for grad, variable in zip(grads, variables):
-            param = variable.array
-            if grad.dtype != param.dtype:
-                grad = grad.astype(param.dtype)
             update(
-                param, grad, self._slots_for(variable) if has_slots else {}, learning_rate, step,
-                decay if decay is not None and self._decays(variable) else 0.0,
+                variable.array, grad, self._slots_for(variable) if has_slots else {},
+                learning_rate, step, decay if decay is not None and self._decays(variable) else 0.0,
             )  # fmt: skip
-        counter.fill(step)
-        return self._iterations_variable
 
     def _update(
         self, param: Any, grad: Any, slots: dict, lr: float, step: int, weight_decay: float
@@ -428,6 +432,15 @@ class SGD(Optimizer):
             param -= param * (weight_decay * lr)
         self._kernel(param, grad, slots["momentum"] if slots else None, lr, self.momentum,
                      self.nesterov, False)
+
+    def _apply_updates(self, grads: list, variables: list, learning_rate: float,
+                       step: int) -> None:
+        if self.momentum or self.weight_decay is not None:
+            super()._apply_updates(grads, variables, learning_rate, step)
+            return
+        kernel = self._kernel  # plain SGD, the most common step of all: no per-variable call
+        for grad, variable in zip(grads, variables):
+            kernel(variable.array, grad, None, learning_rate, 0.0, False, False)
 
     def get_config(self) -> dict:
         return {**super().get_config(), "momentum": self.momentum, "nesterov": self.nesterov}
