@@ -128,11 +128,6 @@ def _check_dense(x: Any, kernel: Any) -> tuple[int, int, int]:
     return x.shape[0], x.shape[1], kernel.shape[1]
 
 
-def _numpy_float(array: Any) -> bool:
-    """The case ``check_arguments=False`` takes straight to the CPU: a float32/float64 ndarray."""
-    return array.__class__ is np.ndarray and array.dtype in _FLOATS
-
-
 def _check_writable(name: str, array: Any) -> None:
     if isinstance(array, np.ndarray) and not array.flags.writeable:
         raise ValueError(f"{name} is updated in place but is read-only")
@@ -156,8 +151,9 @@ def dense_forward(
     comes from ``y``. ``gelu`` is the exact erf form (``tf.nn.gelu(approximate=False)``);
     ``alpha`` is the negative slope of ``leaky_relu``.
     """
-    if not check_arguments and _numpy_float(x):
-        _check_activation(activation, alpha)  # cheap, and a caller may not know alpha's rule
+    if not check_arguments and x.__class__ is np.ndarray and x.dtype in _FLOATS:
+        if activation == "leaky_relu" or activation not in ACTIVATIONS:
+            _check_activation(activation, alpha)  # a caller may not know alpha's rule
         return cpu.dense_forward(x, kernel, bias, activation, alpha)
     backend = _backend(x=x, kernel=kernel, bias=bias)
     _check_float("x", x=x, kernel=kernel, bias=bias)
@@ -191,7 +187,7 @@ def dense_backward(
     """
     # dy comes from further down the network than x, kernel, y and pre: its dtype is checked
     if not check_arguments and dy.__class__ is np.ndarray and dy.dtype is x.dtype and \
-            _numpy_float(x) and not overwrite_dy:
+            x.__class__ is np.ndarray and x.dtype in _FLOATS and not overwrite_dy:
         return cpu.dense_backward(dy, x, kernel, y, pre, activation, alpha, need_dx,
                                   need_dkernel, need_dbias, False)
     args = (
@@ -256,7 +252,8 @@ def sparse_softmax_cross_entropy(
     the GPU (where checking would cost a device sync) its row gets NaN loss and gradient, as
     TensorFlow does.
     """
-    if not check_arguments and labels.__class__ is np.ndarray and _numpy_float(logits) and \
+    if not check_arguments and labels.__class__ is np.ndarray and \
+            logits.__class__ is np.ndarray and logits.dtype in _FLOATS and \
             logits.shape[1]:
         _check_label_range(labels, logits.shape[1])
         return cpu.sparse_softmax_cross_entropy(logits, labels)
@@ -305,7 +302,8 @@ def sgd_update(
     ``velocity = momentum * velocity - learning_rate * grad`` and ``param += velocity``
     (nesterov: ``param += momentum * velocity - learning_rate * grad``).
     """
-    if not check_arguments and grad.__class__ is np.ndarray and _numpy_float(param):
+    if not check_arguments and grad.__class__ is np.ndarray and \
+            param.__class__ is np.ndarray and param.dtype in _FLOATS:
         cpu.sgd_update(param, grad, velocity, learning_rate, momentum, nesterov)
         return
     args = (param, grad, velocity, float(learning_rate), float(momentum), bool(nesterov))
