@@ -268,9 +268,8 @@ def all_workloads(device: str, quick: bool = False) -> list[Workload]:
 
 
 # --- timing ------------------------------------------------------------------------------
-def time_call(function: Callable[[], object], device: str, repeats: int = 15,
-              min_time: float = 0.05) -> float:
-    """Median seconds per call after warm-up; GPU calls are timed with CUDA events."""
+def _timer(function: Callable[[], object], device: str) -> Callable[[int], float]:
+    """timed(n): seconds for n calls, after warm-up; GPU calls are timed with CUDA events."""
     for _ in range(3):
         function()
     if device.startswith("GPU"):
@@ -291,10 +290,35 @@ def time_call(function: Callable[[], object], device: str, repeats: int = 15,
             for _ in range(n):
                 function()
             return time.perf_counter() - begin
+    return timed
+
+
+def _calls_per_sample(timed: Callable[[int], float], min_time: float) -> int:
     calls = 1
     while timed(calls) < min_time / 5 and calls < 1 << 16:
         calls *= 2
+    return calls
+
+
+def time_call(function: Callable[[], object], device: str, repeats: int = 15,
+              min_time: float = 0.05) -> float:
+    """Median seconds per call after warm-up; GPU calls are timed with CUDA events."""
+    timed = _timer(function, device)
+    calls = _calls_per_sample(timed, min_time)
     return statistics.median(timed(calls) / calls for _ in range(repeats))
+
+
+def time_pair(framework: Callable[[], object], floor: Callable[[], object], device: str,
+              repeats: int = 45, min_time: float = 0.05) -> tuple[float, float]:
+    """Median seconds per call of each, sampled alternately (one sample of the framework, one of
+    the floor, and again), so that the machine slowing down or speeding up hits both alike."""
+    timers = [_timer(framework, device), _timer(floor, device)]
+    calls = [_calls_per_sample(timed, min_time) for timed in timers]
+    samples: list[list[float]] = [[], []]
+    for _ in range(repeats):
+        for timed, n, into in zip(timers, calls, samples):
+            into.append(timed(n) / n)
+    return statistics.median(samples[0]), statistics.median(samples[1])
 
 
 @dataclasses.dataclass
@@ -315,7 +339,7 @@ class Result:
         return self.flops / self.seconds / 1e9 if self.flops else float("nan")
 
 
-def run(devices: list[str], quick: bool = False, repeats: int = 15,
+def run(devices: list[str], quick: bool = False, repeats: int = 45,
         progress: Callable[[str], None] | None = None) -> list[Result]:
     """Time every workload on every device, interleaving framework and floor runs."""
     from . import device as device_scope
@@ -326,14 +350,10 @@ def run(devices: list[str], quick: bool = False, repeats: int = 15,
             for workload in all_workloads(device, quick):
                 if progress:
                     progress(f"{device} {workload.name} {workload.size}")
-                # alternate the two so machine noise hits both alike
-                framework_times, floor_times = [], []
-                for _ in range(3):
-                    framework_times.append(time_call(workload.framework, device, repeats))
-                    floor_times.append(time_call(workload.floor, device, repeats))
-                results.append(Result(workload.name, workload.size, device,
-                                      statistics.median(framework_times),
-                                      statistics.median(floor_times), workload.flops))
+                seconds, floor_seconds = time_pair(workload.framework, workload.floor, device,
+                                                   repeats)
+                results.append(Result(workload.name, workload.size, device, seconds,
+                                      floor_seconds, workload.flops))
     return results
 
 
@@ -402,7 +422,7 @@ def blas_info() -> str:
     return "; ".join(parts) or "no BLAS found"
 
 
-def main(quick: bool = False, repeats: int = 15, plot_path: str | None = "benchmark.png",
+def main(quick: bool = False, repeats: int = 45, plot_path: str | None = "benchmark.png",
          json_path: str | None = None, devices: list[str] | None = None) -> list[Result]:
     """What `tensorflowish bench` runs: every usable backend, a table, a plot and JSON."""
     import json

@@ -146,8 +146,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     bench_parser.add_argument("--quick", action="store_true",
                               help="small sizes only (a smoke run of a few seconds)")
-    bench_parser.add_argument("--repeats", type=_positive_int, default=15,
-                              help="timed repetitions per measurement (median; default 15)")
+    bench_parser.add_argument("--repeats", type=_positive_int, default=45,
+                              help="timed samples of each workload and of its floor, taken "
+                              "alternately (the medians are compared; default 45)")
     bench_parser.add_argument("--plot", default="benchmark.png",
                               help="PNG of time against size (default benchmark.png; "
                               "'' for none; needs tensorflowish[plot])")

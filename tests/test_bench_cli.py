@@ -48,3 +48,13 @@ def test_every_workload_builds():
 def test_bench_command_is_wired():
     args = cli.build_parser().parse_args(["bench", "--quick", "--repeats", "2"])
     assert args.handler is cli.bench and args.quick and args.repeats == 2
+
+
+def test_time_pair_alternates_framework_and_floor():
+    order = []
+    seconds = bench.time_pair(lambda: order.append("framework"), lambda: order.append("floor"),
+                              "CPU:0", repeats=3, min_time=0.0)
+    assert len(seconds) == 2 and all(s > 0 for s in seconds)
+    # with min_time=0 each sample is one call: the last six calls are the samples
+    assert order[-6:] == ["framework", "floor"] * 3
+    assert order.count("framework") == order.count("floor") >= 3 + 3  # warm-up, then samples
