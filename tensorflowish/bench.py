@@ -372,6 +372,33 @@ def format_table(results: list[Result]) -> str:
     return "\n".join(lines)
 
 
+# issue 5's targets: the MLP steps as ratios to the floor, the tape as microseconds per op
+MLP_TARGETS = {"tiny": 2.0, "small": 1.3, "medium": 1.10, "large": 1.05}
+TAPE_TARGET_US = 2.0
+
+
+def tape_overhead_per_op(result: Result) -> float:
+    """Microseconds the framework adds per elementwise op, forward and backward together."""
+    ops = int(result.size.split()[0])  # "100 ops x 16"
+    return (result.seconds - result.floor_seconds) / ops * 1e6
+
+
+def format_targets(results: list[Result]) -> str:
+    """One line per target measured: what was measured, the target, met or missed."""
+    lines = []
+    for r in results:
+        if r.workload == "MLP training step" and r.size in MLP_TARGETS:
+            value, target, unit = r.ratio, MLP_TARGETS[r.size], "x"
+        elif r.workload == "tape overhead":
+            value, target, unit = tape_overhead_per_op(r), TAPE_TARGET_US, " µs/op"
+        else:
+            continue
+        verdict = "met" if value <= target else "MISSED"
+        lines.append(f"{r.device} {r.workload} {r.size}: {value:.2f}{unit} "
+                     f"(target <= {target:.2f}{unit}) {verdict}")
+    return "\n".join(lines)
+
+
 def _format_time(seconds: float) -> str:
     if seconds < 1e-3:
         return f"{seconds * 1e6:.1f} µs"
@@ -440,6 +467,7 @@ def main(quick: bool = False, repeats: int = 45, plot_path: str | None = "benchm
     results = run(devices, quick=quick, repeats=repeats,
                   progress=lambda text: print(f"  timing {text} ...", flush=True))
     print(format_table(results))
+    print(format_targets(results))
     if json_path:
         with open(json_path, "w") as handle:
             json.dump([dataclasses.asdict(r) | {"ratio": r.ratio} for r in results], handle,

@@ -58,3 +58,13 @@ def test_time_pair_alternates_framework_and_floor():
     # with min_time=0 each sample is one call: the last six calls are the samples
     assert order[-6:] == ["framework", "floor"] * 3
     assert order.count("framework") == order.count("floor") >= 3 + 3  # warm-up, then samples
+
+
+def test_targets_name_each_verdict():
+    results = _results() + [bench.Result("tape overhead", "100 ops x 16", "CPU:0", 250e-6, 50e-6,
+                                         0.0)]
+    lines = bench.format_targets(results).splitlines()
+    assert "CPU:0 MLP training step tiny: 2.00x (target <= 2.00x) met" in lines
+    assert "CPU:0 MLP training step small: 1.33x (target <= 1.30x) MISSED" in lines
+    assert "CPU:0 tape overhead 100 ops x 16: 2.00 µs/op (target <= 2.00 µs/op) met" in lines
+    assert len(lines) == 4  # the GPU tiny step too; nothing for workloads without a target
