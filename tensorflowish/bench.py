@@ -56,13 +56,11 @@ def dense_forward(device: str, n: int, k: int, m: int) -> Workload:
     x, w, b = _random(xp, rng, (n, k)), _random(xp, rng, (k, m), k ** -0.5), _random(xp, rng, (m,))
     tx, tw, tb = tf.Tensor(x), tf.Variable(w), tf.Variable(b)
     y = xp.empty((n, m), np.float32)
-    mask = xp.empty((n, m), bool)
 
     def floor():
         xp.matmul(x, w, out=y)
         xp.add(y, b, out=y)
-        xp.greater(y, 0, out=mask)
-        xp.multiply(y, mask, out=y)
+        xp.maximum(y, 0, out=y)
         return y
 
     return Workload("dense forward", f"{n}x{k}x{m}", 2.0 * n * k * m,
@@ -89,9 +87,8 @@ def dense_forward_backward(device: str, n: int, k: int, m: int) -> Workload:
     def floor():
         y = xp.matmul(x, w)
         y += b
-        mask = y > 0
-        y *= mask
-        g = dy * mask
+        xp.maximum(y, 0, out=y)
+        g = dy * (y > 0)
         return g @ w.T, x.T @ g, ones @ g  # the bias gradient as a BLAS sum, as the kernels do
 
     return Workload("dense forward+backward", f"{n}x{k}x{m}", 6.0 * n * k * m, framework, floor)
@@ -194,9 +191,8 @@ def mlp_training_step(device: str, size: str) -> Workload:
             h = activations[-1] @ w
             h += b
             if i != last:
-                mask = h > 0
-                h *= mask
-                masks.append(mask)
+                xp.maximum(h, 0, out=h)
+                masks.append(h > 0)
             activations.append(h)
         logits = activations[-1]
         logits -= logits.max(axis=1, keepdims=True)

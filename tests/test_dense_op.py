@@ -77,3 +77,13 @@ def test_dense_on_rank_3_inputs(device):
     w = tf.constant(rng.uniform(-1, 1, (5, 3)))
     np.testing.assert_allclose(tf.nn.dense(x, w, activation="tanh").numpy(),
                                np.tanh(x.numpy() @ w.numpy()), rtol=1e-12)
+
+
+def test_relu_gives_positive_zero_for_negative_inputs(device):
+    # TensorFlow and PyTorch give +0.0; a multiply by the mask would give -0.0
+    x = tf.constant(np.array([[-3.0, -0.5, 0.0, 2.0]], np.float32)).to(device)
+    identity = tf.constant(np.eye(4, dtype=np.float32)).to(device)
+    for y in (tf.nn.relu(x), tf.nn.dense(x, identity, activation="relu")):
+        values = y.numpy()
+        np.testing.assert_array_equal(values, [[0.0, 0.0, 0.0, 2.0]])
+        assert not np.signbit(values).any()

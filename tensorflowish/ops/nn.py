@@ -47,11 +47,8 @@ def _activation_samples(rng):
 
 @register("nn.relu", "keras.activations.relu", samples=_activation_samples)
 def relu(features, name=None) -> Tensor:
-    """max(x, 0); the gradient is taken from the output (y > 0)."""
-    def forward(a):
-        mask = a > 0
-        return a * mask
-    return _unary_op("relu", features, forward,
+    """max(x, 0) (+0.0 for negative inputs); the gradient is taken from the output (y > 0)."""
+    return _unary_op("relu", features, lambda a: array_module(a).maximum(a, 0),
                      lambda g, x, out: g * cast(greater(out, 0), g.dtype))
 
 
