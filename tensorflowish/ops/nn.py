@@ -337,40 +337,48 @@ def dense(x, kernel, bias=None, activation=None, alpha: float = 0.2, name=None) 
     >>> y.numpy().tolist()[0]
     [3.0, 3.0, 3.0, 3.0]
     """
-    activation = "linear" if activation is None else activation
-    if callable(activation):
+    if activation is None:
+        activation = "linear"
+    elif activation.__class__ is not str and callable(activation):
         activation = getattr(activation, "__name__", str(activation))
     if activation not in _DENSE_ACTIVATIONS:
         raise ValueError(f"dense: unknown activation {activation!r}; expected one of "
                          f"{sorted(_DENSE_ACTIVATIONS)} or None.")
-    if not (isinstance(x, Tensor) and isinstance(kernel, Tensor) and x.array.dtype.kind == "f"
-            and kernel.array.dtype is x.array.dtype and type(kernel.array) is type(x.array)
-            and (bias is None or (isinstance(bias, Tensor) and bias.array.dtype is x.array.dtype
-                                  and type(bias.array) is type(x.array)))):
-        # the checked path (conversions, clear dtype/device errors); the common case skips it
+    # the common case, CPU tensors of one float dtype, is checked in a few tests on locals; the
+    # rest (conversions, mixed dtypes or devices) takes the checked path with its clear errors
+    x_array = x.array if x.__class__ is Tensor else None
+    kernel_array = kernel.array if isinstance(kernel, Tensor) else None
+    bias_array = bias.array if isinstance(bias, Tensor) else None
+    if x_array is None or kernel_array is None or (bias is not None and bias_array is None) or \
+            x_array.__class__ is not np.ndarray or x_array.dtype.kind != "f" or \
+            kernel_array.dtype is not x_array.dtype or kernel_array.__class__ is not np.ndarray or \
+            (bias_array is not None and (bias_array.dtype is not x_array.dtype or
+                                         bias_array.__class__ is not np.ndarray)):
         x, kernel = binary_operands(x, kernel, "dense")
         require_float("dense", x)
         if bias is not None:
             bias = binary_operands(x, bias, "dense")[1]
-    if type(x.array) is not np.ndarray:
         check_same_device("dense", *((x, kernel) if bias is None else (x, kernel, bias)))
+        x_array, kernel_array = x.array, kernel.array
+        bias_array = None if bias is None else bias.array
     inputs = (x, kernel) if bias is None else (x, kernel, bias)
-    if kernel.array.ndim != 2:
+    if kernel_array.ndim != 2:
         raise ValueError(f"dense: kernel must be a matrix, got shape "
-                         f"{format_shape(kernel.array.shape)}.")
-    if x.array.ndim < 2 or x.array.shape[-1] != kernel.array.shape[0]:
-        raise ValueError(f"dense: inner dimensions differ: x {format_shape(x.array.shape)} @ "
-                         f"kernel {format_shape(kernel.array.shape)}; x's last axis must equal "
+                         f"{format_shape(kernel_array.shape)}.")
+    kernel_shape = kernel_array.shape
+    if x_array.ndim < 2 or x_array.shape[-1] != kernel_shape[0]:
+        raise ValueError(f"dense: inner dimensions differ: x {format_shape(x_array.shape)} @ "
+                         f"kernel {format_shape(kernel_shape)}; x's last axis must equal "
                          "kernel's first.")
-    if bias is not None and inputs[2].array.shape != (kernel.array.shape[1],):
-        raise ValueError(f"dense: bias must have shape [{kernel.array.shape[1]}] to match kernel "
-                         f"{format_shape(kernel.array.shape)}, got "
-                         f"{format_shape(inputs[2].array.shape)}.")
-    x_array = x.array
+    if bias_array is not None and (bias_array.ndim != 1 or
+                                   bias_array.shape[0] != kernel_shape[1]):
+        raise ValueError(f"dense: bias must have shape [{kernel_shape[1]}] to match kernel "
+                         f"{format_shape(kernel_shape)}, got "
+                         f"{format_shape(bias_array.shape)}.")
     x2d = x_array if x_array.ndim == 2 else x_array.reshape(-1, x_array.shape[-1])
     # the checks above are the kernel's, in this op's words: it need not repeat them
-    y, pre = kernels.dense_forward(x2d, kernel.array, None if bias is None else inputs[2].array,
-                                   activation, alpha, check_arguments=False)
+    y, pre = kernels.dense_forward(x2d, kernel_array, bias_array, activation, alpha,
+                                   check_arguments=False)
     out = Tensor(y if x_array.ndim == 2 else y.reshape(x_array.shape[:-1] + y.shape[-1:]))
     if should_record(inputs):
         def vjp(upstream: Tensor, needs):
@@ -382,7 +390,7 @@ def dense(x, kernel, bias=None, activation=None, alpha: float = 0.2, name=None) 
             has_bias = len(needs) > 2
             dy = upstream.array
             dx, dkernel, dbias = kernels.dense_backward(
-                dy if dy.ndim == 2 else dy.reshape(y.shape), x2d, kernel.array, y, pre,
+                dy if dy.ndim == 2 else dy.reshape(y.shape), x2d, kernel_array, y, pre,
                 activation, alpha, need_dx=needs[0], need_dkernel=needs[1],
                 need_dbias=has_bias and needs[2], check_arguments=False)
             dx = None if dx is None else Tensor(dx if x_array.ndim == 2 else
