@@ -133,6 +133,22 @@ def test_iterations_and_learning_rate_are_settable():
     assert int(optimizer.iterations) == 10
 
 
+def test_iterations_is_an_int64_variable_as_in_tensorflow():
+    optimizer = tf.keras.optimizers.SGD(learning_rate=0.5)
+    variable = tf.Variable([1.0])
+    counter = optimizer.iterations
+    assert isinstance(counter, tf.Variable) and counter.dtype == tf.int64
+    assert not counter.trainable
+    returned = optimizer.apply_gradients([(tf.constant([1.0]), variable)])
+    assert returned is counter and int(counter) == 1  # the same variable, updated in place
+    counter.assign(41)
+    optimizer.apply_gradients([(tf.constant([1.0]), variable)])
+    assert int(optimizer.iterations) == 42
+    with tf.GradientTape() as tape:  # not trainable: never watched, never differentiated
+        tf.reduce_sum(variable * 2.0) + tf.cast(counter, tf.float32)
+    assert tape.watched_variables() == (variable,)
+
+
 def test_schedule_is_evaluated_at_each_iteration():
     schedule = tf.keras.optimizers.schedules.PiecewiseConstantDecay([1], [1.0, 0.1])
     optimizer = tf.keras.optimizers.SGD(learning_rate=schedule)
