@@ -88,9 +88,9 @@ def record(inputs, output: Tensor, vjps) -> None:
     """Append one op to the tapes that `should_record(inputs)` just matched.
 
     `vjps` is a tuple: `vjps[i](upstream)` returns the gradient for `inputs[i]`, or None if it
-    has none (and `vjps[i]` may itself be None). A fused op
-    may instead pass one callable `vjps(upstream, needs)` returning all input gradients at once,
-    where `needs[i]` says whether input i is tracked (so it can skip work nobody needs).
+    has none (and `vjps[i]` may itself be None). A fused op may instead pass one callable
+    `vjps(upstream, needs)` returning all input gradients at once, where `needs[i]` says whether
+    input i is tracked (so it can skip work nobody needs).
     """
     if vjps.__class__ is not tuple and not callable(vjps):
         vjps = tuple(vjps)
