@@ -64,6 +64,17 @@ def _watches_on_read(tape: GradientTape, tensor: Tensor) -> bool:
     return False
 
 
+def _tracks(tape: GradientTape, inputs) -> bool:
+    """True when `tape` tracks one of `inputs`, auto-watching the trainable variables among them."""
+    tracked = tape._tracked
+    hit = False
+    for tensor in inputs:  # no early exit: every variable read here must get watched
+        if tensor._id in tracked or (tensor.__class__ is not Tensor and
+                                     _watches_on_read(tape, tensor)):
+            hit = True
+    return hit
+
+
 def should_record(inputs) -> bool:
     """True when some recording tape tracks one of `inputs` (auto-watching trainable variables).
 
@@ -73,13 +84,7 @@ def should_record(inputs) -> bool:
         return False
     _matched.clear()
     for tape in _recording_tapes:
-        tracked = tape._tracked
-        hit = False
-        for tensor in inputs:  # no early exit: every variable read here must get watched
-            if tensor._id in tracked or (tensor.__class__ is not Tensor and
-                                         _watches_on_read(tape, tensor)):
-                hit = True
-        if hit:
+        if _tracks(tape, inputs):
             _matched.append(tape)
     return bool(_matched)
 
@@ -110,16 +115,10 @@ def record_elementwise(inputs, output: Tensor, vjps) -> None:
     marks an input whose gradient is the upstream itself (both inputs of x + y).
     """
     entry = (inputs, output, vjps, True)
-    for tape in _recording_tapes:  # should_record and record in one pass: this is the hot path
-        tracked = tape._tracked
-        hit = False
-        for tensor in inputs:  # no early exit: every variable read here must get watched
-            if tensor._id in tracked or (tensor.__class__ is not Tensor and
-                                         _watches_on_read(tape, tensor)):
-                hit = True
-        if hit:
+    for tape in _recording_tapes:  # should_record and record in one pass
+        if _tracks(tape, inputs):
             tape._records.append(entry)
-            tracked.add(output._id)
+            tape._tracked.add(output._id)
 
 
 def record_binary(x: Tensor, y: Tensor, output: Tensor, vjps) -> None:
