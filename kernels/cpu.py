@@ -181,10 +181,10 @@ def activation_gradient(
     """g = dy * act'(z), into dy itself when ``overwrite_dy``; dy itself for ``linear``."""
     if activation == "linear":
         return dy
+    if activation == "relu":  # the usual hidden layer: one multiply, into dy or a new array
+        return np.multiply(dy, np.greater(y, 0), out=dy if overwrite_dy else None)
     g = dy if overwrite_dy else np.empty_like(dy)
-    if activation == "relu":
-        np.multiply(dy, np.greater(y, 0), out=g)
-    elif activation == "leaky_relu":
+    if activation == "leaky_relu":
         if g is not dy:
             np.copyto(g, dy)
         np.multiply(g, alpha, out=g, where=np.less_equal(y, 0))
@@ -228,10 +228,7 @@ def dense_backward(
     need_dbias: bool,
     overwrite_dy: bool,
 ) -> tuple[np.ndarray | None, np.ndarray | None, np.ndarray | None]:
-    if activation == "relu" and not overwrite_dy:  # the usual hidden layer, without a call
-        g = np.multiply(dy, np.greater(y, 0))
-    else:
-        g = activation_gradient(dy, y, pre, activation, alpha, overwrite_dy)
+    g = activation_gradient(dy, y, pre, activation, alpha, overwrite_dy)
     dkernel = np.matmul(x.T, g) if need_dkernel else None
     dx = np.matmul(g, kernel.T) if need_dx else None
     dbias = column_sums(g) if need_dbias else None
