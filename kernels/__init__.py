@@ -128,6 +128,11 @@ def _check_dense(x: Any, kernel: Any) -> tuple[int, int, int]:
     return x.shape[0], x.shape[1], kernel.shape[1]
 
 
+def _numpy_float(array: Any) -> bool:
+    """The case ``check_arguments=False`` takes straight to the CPU: a float32/float64 ndarray."""
+    return array.__class__ is np.ndarray and array.dtype in _FLOATS
+
+
 def _check_writable(name: str, array: Any) -> None:
     if isinstance(array, np.ndarray) and not array.flags.writeable:
         raise ValueError(f"{name} is updated in place but is read-only")
@@ -151,7 +156,7 @@ def dense_forward(
     comes from ``y``. ``gelu`` is the exact erf form (``tf.nn.gelu(approximate=False)``);
     ``alpha`` is the negative slope of ``leaky_relu``.
     """
-    if not check_arguments and x.__class__ is np.ndarray and x.dtype in _FLOATS:
+    if not check_arguments and _numpy_float(x):
         if activation == "leaky_relu" or activation not in ACTIVATIONS:
             _check_activation(activation, alpha)  # a caller may not know alpha's rule
         return cpu.dense_forward(x, kernel, bias, activation, alpha)
@@ -187,7 +192,7 @@ def dense_backward(
     """
     # dy comes from further down the network than x, kernel, y and pre: its dtype is checked
     if not check_arguments and dy.__class__ is np.ndarray and dy.dtype is x.dtype and \
-            x.__class__ is np.ndarray and x.dtype in _FLOATS and not overwrite_dy:
+            _numpy_float(x) and not overwrite_dy:
         return cpu.dense_backward(dy, x, kernel, y, pre, activation, alpha, need_dx,
                                   need_dkernel, need_dbias, False)
     args = (
@@ -252,8 +257,7 @@ def sparse_softmax_cross_entropy(
     the GPU (where checking would cost a device sync) its row gets NaN loss and gradient, as
     TensorFlow does.
     """
-    if not check_arguments and labels.__class__ is np.ndarray and \
-            logits.__class__ is np.ndarray and logits.dtype in _FLOATS and \
+    if not check_arguments and labels.__class__ is np.ndarray and _numpy_float(logits) and \
             logits.shape[1]:
         _check_label_range(labels, logits.shape[1])
         return cpu.sparse_softmax_cross_entropy(logits, labels)
@@ -302,8 +306,7 @@ def sgd_update(
     ``velocity = momentum * velocity - learning_rate * grad`` and ``param += velocity``
     (nesterov: ``param += momentum * velocity - learning_rate * grad``).
     """
-    if not check_arguments and grad.__class__ is np.ndarray and \
-            param.__class__ is np.ndarray and param.dtype in _FLOATS:
+    if not check_arguments and grad.__class__ is np.ndarray and _numpy_float(param):
         cpu.sgd_update(param, grad, velocity, learning_rate, momentum, nesterov)
         return
     args = (param, grad, velocity, float(learning_rate), float(momentum), bool(nesterov))
