@@ -296,14 +296,6 @@ def _calls_per_sample(timed: Callable[[int], float], min_time: float) -> int:
     return calls
 
 
-def time_call(function: Callable[[], object], device: str, repeats: int = 15,
-              min_time: float = 0.05) -> float:
-    """Median seconds per call after warm-up; GPU calls are timed with CUDA events."""
-    timed = _timer(function, device)
-    calls = _calls_per_sample(timed, min_time)
-    return statistics.median(timed(calls) / calls for _ in range(repeats))
-
-
 def time_pair(framework: Callable[[], object], floor: Callable[[], object], device: str,
               repeats: int = 45, min_time: float = 0.05) -> tuple[float, float]:
     """Median seconds per call of each, sampled alternately (one sample of the framework, one of

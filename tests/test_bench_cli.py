@@ -26,7 +26,7 @@ def test_plot_writes_a_png(tmp_path):
     assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
-def test_time_call_runs_warm_up_and_every_repetition():
+def test_time_pair_runs_warm_up_and_every_repetition():
     workload = bench.tape_overhead("CPU:0", ops=4)
     calls = []
 
@@ -34,8 +34,9 @@ def test_time_call_runs_warm_up_and_every_repetition():
         calls.append(1)
         return workload.framework()
 
-    seconds = bench.time_call(counted, "CPU:0", repeats=2, min_time=0.001)
-    assert seconds > 0
+    seconds, floor_seconds = bench.time_pair(counted, workload.floor, "CPU:0", repeats=2,
+                                             min_time=0.001)
+    assert seconds > 0 and floor_seconds > 0
     assert len(calls) >= 3 + 2  # three warm-up calls, then at least one per repetition
 
 
