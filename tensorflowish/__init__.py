@@ -13,7 +13,7 @@ from __future__ import annotations
 import sys
 import types
 
-from . import backend, dtypes, ops
+from . import backend, dtypes, errors, ops
 from . import random as random  # noqa: PLC0414
 from .backend import BackendError
 from .clip import clip_by_global_norm, clip_by_norm

@@ -14,12 +14,14 @@ from collections.abc import Callable
 import numpy as np
 
 from .. import backend
+from ..errors import InvalidArgumentError, check_axes, check_axis
 from ..tape import _recording_tapes, record, should_record
 from ..tensor import Tensor, convert_to_tensor, format_shape
 
 __all__ = ["OpInfo", "REGISTRY", "register", "record", "should_record", "recording",
            "as_tensor", "binary_operands", "unbroadcast", "require_float", "check_same_device",
-           "array_module", "Tensor", "format_shape"]
+           "array_module", "Tensor", "format_shape", "check_axis", "check_axes",
+           "InvalidArgumentError"]
 
 
 @dataclasses.dataclass

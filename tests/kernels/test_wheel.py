@@ -6,6 +6,7 @@ import importlib.util
 import json
 import os
 import shutil
+import site
 import subprocess
 import sys
 import sysconfig
@@ -93,9 +94,14 @@ def test_installed_wheel_finds_every_kernel_source(tmp_path: Path, kernel_cache:
     )
     dependencies = tmp_path / "dependencies"
     dependencies.mkdir()
-    for entry in Path(sysconfig.get_paths()["purelib"]).iterdir():
-        if not entry.name.startswith(("tensorflowish", "__editable__")) and entry.suffix != ".pth":
-            (dependencies / entry.name).symlink_to(entry)
+    # every site folder this interpreter reads (a --system-site-packages venv has two)
+    folders = [sysconfig.get_paths()["purelib"], *site.getsitepackages()]
+    for folder in dict.fromkeys(Path(f) for f in folders if Path(f).is_dir()):
+        for entry in folder.iterdir():
+            if entry.name.startswith(("tensorflowish", "__editable__")) or entry.suffix == ".pth":
+                continue
+            if not (dependencies / entry.name).exists():
+                (dependencies / entry.name).symlink_to(entry)
     purelib = "import sysconfig; print(sysconfig.get_paths()['purelib'])"
     site_packages = _run([str(python), "-c", purelib]).stdout.strip()
     (Path(site_packages) / "test_dependencies.pth").write_text(f"{dependencies}\n")
