@@ -9,6 +9,7 @@ from __future__ import annotations
 from ..tensor import Tensor
 from . import (
     creation,
+    indexing,
     linalg,
     linalg_decompositions,
     linalg_solvers,
@@ -151,5 +152,6 @@ _OPERATORS = {
 }
 for _name, _function in _OPERATORS.items():
     setattr(Tensor, _name, _function)
+indexing.install_variable_methods()
 Tensor.get_shape = lambda self: self.shape
 Tensor.__hash__ = None
