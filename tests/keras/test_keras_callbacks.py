@@ -78,7 +78,8 @@ def test_summary_ops_write_what_tensorboard_reads(tmp_path):
     from PIL import Image
 
     decoded = np.asarray(Image.open(io.BytesIO(image.encoded_image_string)))
-    assert decoded.shape == (4, 6, 3) and tuple(decoded[1, 2]) == (255, 127, 0)  # TF: x * 255.5 truncated
+    # TensorFlow's conversion: x * 255.5, truncated
+    assert decoded.shape == (4, 6, 3) and tuple(decoded[1, 2]) == (255, 127, 0)
     assert decoded.sum() == 255 + 127
     from tensorboard.util import tensor_util
 
@@ -205,7 +206,9 @@ def test_terminate_on_nan_with_early_stopping_keeps_the_last_finite_weights(caps
         if epoch == 1:
             model.layers[0].kernel.assign(np.full((4, 8), np.nan, np.float32))
 
-    stopper = tf.keras.callbacks.EarlyStopping(monitor="loss", patience=5, restore_best_weights=True)
+    stopper = tf.keras.callbacks.EarlyStopping(
+        monitor="loss", patience=5, restore_best_weights=True
+    )
     history = model.fit(
         x, y, batch_size=16, epochs=5, verbose=0,
         callbacks=[
@@ -242,3 +245,83 @@ def test_lambda_callback_hooks_and_unknown_names():
     assert calls == ["begin", (0, ["accuracy", "loss"]), (1, ["accuracy", "loss"]), "end"]
     with pytest.raises(TypeError, match="unknown hook"):
         tf.keras.callbacks.LambdaCallback(on_epoch_finish=print)
+
+
+# --- BackupAndRestore: a killed fit resumes -----------------------------------------------
+
+_TRAINING_SCRIPT = textwrap.dedent(
+    """
+    import os, signal, sys
+    import numpy as np
+    import tensorflowish as tf
+
+    backup, kill_after, out = sys.argv[1], int(sys.argv[2]), sys.argv[3]
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(48, 4)).astype(np.float32)
+    y = rng.integers(0, 3, size=48)
+    tf.random.set_seed(0)
+    model = tf.keras.Sequential(
+        [tf.keras.layers.Dense(8, activation="relu", input_shape=(4,)), tf.keras.layers.Dense(3)]
+    )
+    model.compile(optimizer=tf.keras.optimizers.Adam(0.01),
+                  loss=tf.keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+
+    def maybe_die(epoch, logs):
+        if epoch == kill_after:
+            os.kill(os.getpid(), signal.SIGKILL)  # no cleanup, no on_train_end
+
+    callbacks = [tf.keras.callbacks.LambdaCallback(on_epoch_end=maybe_die)]
+    if backup != "-":
+        callbacks.insert(0, tf.keras.callbacks.BackupAndRestore(backup))
+    history = model.fit(x, y, batch_size=16, epochs=5, shuffle=False, verbose=0,
+                        callbacks=callbacks)
+    np.savez(out, epochs=np.array(history.epoch), *model.get_weights())
+    """
+)
+
+
+def _train(tmp_path, backup, kill_after, out):
+    script = tmp_path / "train.py"
+    script.write_text(_TRAINING_SCRIPT)
+    return subprocess.run(
+        [sys.executable, str(script), backup, str(kill_after), str(out)],
+        capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+
+
+def test_backup_and_restore_resumes_a_killed_fit(tmp_path):
+    backup = tmp_path / "backup"
+    killed = _train(tmp_path, str(backup), 2, tmp_path / "never.npz")
+    assert killed.returncode == -9, killed.stderr  # SIGKILL after the backup of epoch 3
+    assert os.listdir(backup) == ["backup.safetensors"]
+    resumed = _train(tmp_path, str(backup), -1, tmp_path / "resumed.npz")
+    assert resumed.returncode == 0, resumed.stderr
+    straight = _train(tmp_path, "-", -1, tmp_path / "straight.npz")
+    assert straight.returncode == 0, straight.stderr
+    resumed_run = np.load(tmp_path / "resumed.npz")
+    straight_run = np.load(tmp_path / "straight.npz")
+    assert resumed_run["epochs"].tolist() == [3, 4]  # epochs 0-2 were done before the kill
+    assert straight_run["epochs"].tolist() == [0, 1, 2, 3, 4]
+    weights = [k for k in straight_run.files if k.startswith("arr_")]
+    for key in weights:  # weights and Adam's moments came back: the same result as no kill
+        np.testing.assert_allclose(resumed_run[key], straight_run[key], rtol=1e-6, atol=1e-7)
+    assert not backup.exists()  # deleted when training finished
+
+
+def test_backup_and_restore_detects_a_damaged_backup(tmp_path):
+    x, y = blobs(16)
+    model = compiled()
+    backup = tmp_path / "backup"
+    model.fit(
+        x, y, epochs=1, verbose=0,
+        callbacks=[tf.keras.callbacks.BackupAndRestore(backup, delete_checkpoint=False)],
+    )  # fmt: skip
+    path = backup / "backup.safetensors"
+    data = bytearray(path.read_bytes())
+    data[-3] ^= 0xFF
+    path.write_bytes(bytes(data))
+    with pytest.raises(ValueError, match="checksum|damaged|corrupt"):
+        restore = tf.keras.callbacks.BackupAndRestore(backup)
+        model.fit(x, y, epochs=2, verbose=0, callbacks=[restore])
+    with pytest.raises(ValueError, match="save_freq"):
+        tf.keras.callbacks.BackupAndRestore(backup, save_freq="sometimes")

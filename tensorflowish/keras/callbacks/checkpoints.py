@@ -150,7 +150,7 @@ class BackupAndRestore(Callback):
         self.model.set_weights(weights)
         optimizer, slots = self._optimizer_state()
         if "optimizer/iterations" in stored and optimizer is not None:
-            optimizer.iterations.assign(stored["optimizer/iterations"])
+            optimizer.iterations.assign(stored["optimizer/iterations"].reshape(()))
         from tensorflowish import backend
 
         for index, slot in enumerate(slots):
