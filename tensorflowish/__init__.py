@@ -105,21 +105,6 @@ def norm(tensor, ord="euclidean", axis=None, keepdims=False, name=None):  # noqa
 linalg.norm = norm
 
 
-def shape(input, out_type="int32", name=None):  # noqa: A002
-    """The shape of a tensor as a 1-D integer tensor."""
-    return constant(list(ops.registry.as_tensor(input).shape), dtype=out_type)
-
-
-def size(input, out_type="int32", name=None):  # noqa: A002
-    """The number of elements as a scalar integer tensor."""
-    return constant(int(ops.registry.as_tensor(input).array.size), dtype=out_type)
-
-
-def rank(input, name=None):  # noqa: A002
-    """The number of dimensions as a scalar int32 tensor."""
-    return constant(ops.registry.as_tensor(input).array.ndim, dtype="int32")
-
-
 def is_tensor(x) -> bool:
     """True for tensors and variables."""
     return isinstance(x, Tensor)
