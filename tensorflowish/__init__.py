@@ -38,6 +38,7 @@ from .dtypes import (
     uint64,
 )
 from .function import function
+from .indexed_slices import IndexedSlices
 from .module import Module
 from .ops.registry import REGISTRY
 from .tape import GradientTape, UnconnectedGradients

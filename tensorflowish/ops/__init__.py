@@ -9,6 +9,7 @@ from __future__ import annotations
 from ..tensor import Tensor
 from . import (
     creation,
+    embedding,
     indexing,
     linalg,
     linalg_decompositions,
@@ -16,6 +17,7 @@ from . import (
     linalg_structure,
     math,
     nn,
+    recurrent,
     reductions,
     shapes,
 )
