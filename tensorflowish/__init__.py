@@ -38,6 +38,7 @@ from .dtypes import (
     uint64,
 )
 from .function import function
+from .indexed_slices import IndexedSlices
 from .module import Module
 from .ops.registry import REGISTRY
 from .tape import GradientTape, UnconnectedGradients
@@ -94,15 +95,6 @@ math.l2_normalize = nn.l2_normalize = _l2_normalize
 nn.compute_average_loss = _compute_average_loss
 
 
-def norm(tensor, ord="euclidean", axis=None, keepdims=False, name=None):  # noqa: A002
-    """The Euclidean (Frobenius) norm, composed from ops."""
-    tensor = ops.registry.as_tensor(tensor)
-    if ord not in ("euclidean", "fro", 2):
-        raise ValueError(f"norm: only the euclidean norm is supported, got ord={ord!r}.")
-    return ops.sqrt(ops.reduce_sum(tensor * tensor, axis, keepdims))
-
-
-linalg.norm = norm
 
 
 def is_tensor(x) -> bool:

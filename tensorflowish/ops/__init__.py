@@ -7,7 +7,21 @@ Python operators.
 from __future__ import annotations
 
 from ..tensor import Tensor
-from . import contractions, creation, indexing, linalg, math, nn, reductions, shapes
+from . import (
+    contractions,
+    creation,
+    embedding,
+    indexing,
+    linalg,
+    linalg_decompositions,
+    linalg_solvers,
+    linalg_structure,
+    math,
+    nn,
+    recurrent,
+    reductions,
+    shapes,
+)
 from .creation import eye, fill, linspace, one_hot, ones, ones_like, range, zeros, zeros_like
 from .linalg import matmul
 from .math import (
