@@ -39,6 +39,7 @@ from .dtypes import (
     uint64,
 )
 from .function import function
+from .indexed_slices import IndexedSlices
 from .module import Module
 from .ops.registry import REGISTRY
 from .tape import GradientTape, UnconnectedGradients
@@ -140,5 +141,6 @@ from . import (
     distribute,  # noqa: E402 - Horovod-style data parallelism (mpi4py imported lazily)
     keras,  # noqa: E402
 )
+from . import summary  # noqa: E402 - tf.summary (tensorboardX imported lazily)
 
 del _info, _path, _space, _attribute, _name

@@ -8,7 +8,9 @@ from __future__ import annotations
 
 from ..tensor import Tensor
 from . import (
+    contractions,
     creation,
+    embedding,
     indexing,
     linalg,
     linalg_decompositions,
@@ -16,6 +18,7 @@ from . import (
     linalg_structure,
     math,
     nn,
+    recurrent,
     reductions,
     shapes,
 )
