@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 import tensorflowish as tf
+from tensorflowish import backend as tf_backend
 from tensorflowish.keras.layers.layer import Layer
 from tensorflowish.tensor import Tensor
 
@@ -115,12 +116,15 @@ class RNN(Layer):
         result = self._run_fused(sequences, states, mask, bool(training))
         if result is None:
             result = self._run_cell(sequences, states, mask, bool(training))
+        elif mask is not None:
+            result = self._zero_until_first_step(result, mask)
         last_output, outputs, states = result
         if self.stateful:
             self._carried_states["states"] = [tf.stop_gradient(s) for s in states]
         output = outputs if self.return_sequences else last_output
         if self.return_sequences and self.zero_output_for_mask and mask is not None:
-            output = output * tf.cast(tf.expand_dims(mask, -1), output.dtype)
+            keep = tf.reverse(mask, [1]) if self.go_backwards else mask  # processing order
+            output = output * tf.cast(tf.expand_dims(keep, -1), output.dtype)
         if self.return_state:
             return [output, *states]
         return output
@@ -151,6 +155,21 @@ class RNN(Layer):
     def _run_fused(self, sequences: Tensor, states: list, mask: Any, training: bool):
         """(last_output, outputs, states) from a whole-sequence op, or None to use the cell."""
         return None
+
+    def _zero_until_first_step(self, result: tuple, mask: Tensor) -> tuple:
+        """Keras's outputs start from zeros: masked steps before a sequence's first valid step
+        output 0 (the fused ops carry the initial state there, which is only different when
+        that state is not zero)."""
+        last_output, outputs, states = result
+        xp = tf_backend.get_array_module(mask.array)
+        order = mask.array[:, ::-1] if self.go_backwards else mask.array
+        seen = xp.cumsum(order, axis=1) > 0
+        if bool(seen.all()):
+            return result
+        seen = Tensor(xp.asarray(seen[:, :, None], dtype=last_output.array.dtype))
+        if outputs is not None:
+            outputs = outputs * seen
+        return last_output * seen[:, -1], outputs, states
 
     def _run_cell(self, sequences: Tensor, states: list, mask: Any, training: bool):
         """The generic loop: the cell once per step; masked steps keep states and output."""
