@@ -166,10 +166,11 @@ def test_every_optimizer_trains_a_small_regression():
     for cls, lr in [(optimizers.Adagrad, 0.5), (optimizers.Adadelta, 30.0),
                     (optimizers.Adamax, 0.1), (optimizers.Nadam, 0.1), (optimizers.Ftrl, 0.5),
                     (optimizers.Lion, 0.05), (optimizers.Adafactor, 0.1)]:
-        w = tf.Variable(np.zeros((3, 1), np.float32))
+        # not zeros: Adafactor's steps scale with the weights' RMS
+        w = tf.Variable(np.full((3, 1), 0.5, np.float32))
         optimizer = cls(learning_rate=lr)
         for _ in range(60):
             with tf.GradientTape() as tape:
                 loss = tf.reduce_mean(tf.square(tf.matmul(tf.constant(x), w) - y))
             optimizer.apply_gradients([(tape.gradient(loss, w), w)])
-        assert float(loss) < 0.2 * 5.25, (cls.__name__, float(loss))  # 5.25 at the start
+        assert float(loss) < 0.2 * 6.5, (cls.__name__, float(loss))  # about 6.5 at the start
