@@ -181,10 +181,9 @@ class Nadam(Optimizer):
         self._momentum_product = 1.0  # prod of u_1..u_t over the update steps so far
         self._kernel = _kernel("nadam_update")
 
-    def _apply_updates(self, grads, variables, learning_rate, step) -> None:
+    def _begin_step(self, step: int) -> None:
         # once per step, for all variables (Keras's _u_product)
         self._momentum_product *= self.beta_1 * (1.0 - 0.5 * 0.96**step)
-        super()._apply_updates(grads, variables, learning_rate, step)
 
     def _update(self, param, grad, slots, lr, step, weight_decay) -> None:
         self._kernel(param, grad, slots["m"], slots["v"], lr, self.beta_1, self.beta_2,

@@ -17,6 +17,7 @@ from typing import Any
 
 import tensorflowish as tf
 from tensorflowish import backend as tf_backend
+from tensorflowish.indexed_slices import IndexedSlices
 from tensorflowish.keras import schedules
 from tensorflowish.keras.schedules import LearningRateSchedule
 from tensorflowish.tensor import Tensor, Variable
@@ -73,6 +74,7 @@ class Optimizer:
     """
 
     _slot_names: tuple[str, ...] = ()
+    _sparse_rows = True  # whether an update of some rows is the update restricted to them
 
     def __init__(
         self,
@@ -291,7 +293,7 @@ class Optimizer:
         Pairs whose gradient is None are skipped (with a warning naming the variables); it is an
         error when every gradient is None.
         """
-        grads, variables, missing = [], [], []
+        grads, variables, missing, sparse = [], [], [], []
         for grad, variable in grads_and_vars:
             if not isinstance(variable, Variable):
                 raise TypeError(
@@ -301,6 +303,16 @@ class Optimizer:
             if grad is None:
                 missing.append(variable.name)
                 continue
+            if grad.__class__ is IndexedSlices:  # rows of an embedding table: update those only
+                if self.clipvalue is None and self.clipnorm is None and \
+                        self.global_clipnorm is None and self._sparse_rows and \
+                        self.gradient_accumulation_steps is None:
+                    _check_slices(grad, variable)
+                    sparse.append((grad, variable))
+                    continue
+                # clipping and accumulation need the whole gradient, and factored state the
+                # whole variable
+                grad = grad.to_dense()
             array = grad.array if isinstance(grad, Tensor) else _as_array_like(grad, variable)
             if array.shape != variable.array.shape:
                 raise ValueError(
@@ -311,7 +323,7 @@ class Optimizer:
                 array = array.astype(variable.array.dtype)
             grads.append(array)
             variables.append(variable)
-        if not variables:
+        if not variables and not sparse:
             raise ValueError(
                 "No gradients provided for any variable: "
                 f"{missing}. Check that the loss was computed from the variables inside the "
@@ -341,16 +353,20 @@ class Optimizer:
                 self.global_clipnorm is not None:
             grads = self._clip(grads)
         learning_rate = self._current_learning_rate()
+        self._begin_step(step)
         self._apply_updates(grads, variables, learning_rate, step)
+        for grad, variable in sparse:
+            self._apply_sparse(grad, variable, learning_rate, step)
         if accumulators is not None:
             for accumulator in accumulators:
                 accumulator.fill(0)
-        for variable in variables:
+        for variable in (*variables, *(variable for _, variable in sparse)):
             constraint = getattr(variable, "constraint", None)
             if constraint is not None:
                 variable.assign(constraint(variable))
         if self.use_ema:
-            self._update_moving_averages(variables, first_step=step == 1)
+            self._update_moving_averages([*variables, *(v for _, v in sparse)],
+                                         first_step=step == 1)
         counter.fill(step)
         return self._iterations_variable
 
@@ -379,6 +395,9 @@ class Optimizer:
         if self.use_ema:
             self._overwrite_with_averages(var_list)
 
+    def _begin_step(self, step: int) -> None:
+        """Called once per update step, before any variable is updated (for per-step state)."""
+
     def _apply_updates(self, grads: list, variables: list, learning_rate: float,
                        step: int) -> None:
         """Call ``_update`` for each variable (gradients already match their variables)."""
@@ -389,6 +408,26 @@ class Optimizer:
                 variable.array, grad, self._slots_for(variable) if has_slots else {},
                 learning_rate, step, decay if decay is not None and self._decays(variable) else 0.0,
             )  # fmt: skip
+
+    def _apply_sparse(self, grad: IndexedSlices, variable: Variable, learning_rate: float,
+                      step: int) -> None:
+        """Update only the rows an ``IndexedSlices`` gradient touches (repeated rows summed):
+        this optimiser's own ``_update`` on those rows of the variable and of its slots. Other
+        rows and their slots stay as they are (TensorFlow's sparse semantics; for Adam that of
+        LazyAdam: untouched rows' moments do not decay)."""
+        xp = tf_backend.get_array_module(variable.array)
+        rows, values = grad.unique_rows()
+        values = xp.ascontiguousarray(values, dtype=variable.array.dtype)
+        param = variable.array
+        slots = self._slots_for(variable) if self._slot_names else {}
+        param_rows = param[rows]
+        slot_rows = {name: slot[rows] for name, slot in slots.items()}
+        decay = self.weight_decay if self.weight_decay is not None and self._decays(variable) \
+            else 0.0
+        self._update(param_rows, values, slot_rows, learning_rate, step, decay)
+        param[rows] = param_rows
+        for name, slot in slots.items():
+            slot[rows] = slot_rows[name]
 
     def _update(
         self, param: Any, grad: Any, slots: dict, lr: float, step: int, weight_decay: float
@@ -434,6 +473,14 @@ class Optimizer:
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} learning_rate={self._current_learning_rate():g}>"
+
+
+def _check_slices(grad: IndexedSlices, variable: Variable) -> None:
+    if grad.dense_shape is not None and tuple(grad.dense_shape) != tuple(variable.array.shape):
+        raise ValueError(
+            f"Gradient for '{variable.name}' has shape {tuple(grad.dense_shape)} but the "
+            f"variable has shape {tuple(variable.shape)}."
+        )
 
 
 def _as_array_like(value: Any, variable: Variable) -> Any:
