@@ -13,8 +13,9 @@ from __future__ import annotations
 import sys
 import types
 
-from . import backend, dtypes, errors, ops
+from . import autodiff, backend, dtypes, errors, ops
 from . import random as random  # noqa: PLC0414
+from .autodiff import custom_gradient, gradients, hessians, recompute_grad
 from .backend import BackendError
 from .clip import clip_by_global_norm, clip_by_norm
 from .dtypes import (
