@@ -163,5 +163,6 @@ from . import (
     distribute,  # noqa: E402 - Horovod-style data parallelism (mpi4py imported lazily)
     keras,  # noqa: E402
 )
+from . import saved_model, train  # noqa: E402 - tf.saved_model, tf.train (checkpoints)
 
 del _info, _path, _space, _attribute, _name
