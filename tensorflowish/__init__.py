@@ -13,8 +13,9 @@ from __future__ import annotations
 import sys
 import types
 
-from . import backend, dtypes, errors, ops
+from . import autodiff, backend, dtypes, errors, ops
 from . import random as random  # noqa: PLC0414
+from .autodiff import custom_gradient, gradients, hessians, recompute_grad
 from .backend import BackendError
 from .clip import clip_by_global_norm, clip_by_norm
 from .dtypes import (
@@ -140,6 +141,7 @@ from . import (
     distribute,  # noqa: E402 - Horovod-style data parallelism (mpi4py imported lazily)
     keras,  # noqa: E402
 )
+from . import saved_model, train  # noqa: E402 - tf.saved_model, tf.train (checkpoints)
 from . import summary  # noqa: E402 - tf.summary (tensorboardX imported lazily)
 
 del _info, _path, _space, _attribute, _name

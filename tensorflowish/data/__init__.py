@@ -14,7 +14,14 @@ threads (``parallel``), and ``tf.data.experimental`` (CSV, save/load, options: `
 ``TFRecordDataset`` is left out on purpose: TFRecord files are TensorFlow's protobuf format.
 """
 
-from .dataset import AUTOTUNE, INFINITE_CARDINALITY, UNKNOWN_CARDINALITY, Dataset
+from .dataset import (
+    AUTOTUNE,
+    INFINITE_CARDINALITY,
+    UNKNOWN_CARDINALITY,
+    Dataset,
+    check_shard,
+    shard_length,
+)
 from .dataset import _BatchDataset, _SliceDataset, _UnbatchDataset  # keras.models looks at them
 from .structure import DatasetSpec, TensorSpec
 

@@ -75,7 +75,7 @@ def _diagonal_indices(xp, rows: int, cols: int, k: int):
     return row, row + k
 
 
-@register("linalg.diag_part", "linalg.tensor_diag_part",
+@register("linalg.diag_part",
           samples=lambda rng: [((rng.uniform(-1, 1, (3, 4)),), {}),
                                ((rng.uniform(-1, 1, (2, 4, 3)),), {"k": -1})])
 def diag_part(input, name="diag_part", k=0, padding_value=0, align="RIGHT_LEFT") -> Tensor:  # noqa: A002
