@@ -14,15 +14,17 @@ threads (``parallel``), and ``tf.data.experimental`` (CSV, save/load, options: `
 ``TFRecordDataset`` is left out on purpose: TFRecord files are TensorFlow's protobuf format.
 """
 
-from .dataset import (
+from .dataset import (  # the private classes: keras.trainers.data_adapter looks at them
     AUTOTUNE,
     INFINITE_CARDINALITY,
     UNKNOWN_CARDINALITY,
     Dataset,
+    _BatchDataset,
+    _SliceDataset,
+    _UnbatchDataset,
     check_shard,
     shard_length,
 )
-from .dataset import _BatchDataset, _SliceDataset, _UnbatchDataset  # keras.models looks at them
 from .structure import DatasetSpec, TensorSpec
 
 __all__ = [
