@@ -17,6 +17,7 @@ from __future__ import annotations
 from typing import Any
 
 from tensorflowish.keras.layers.activations import Activation, ReLU, Softmax
+from tensorflowish.keras.layers.attention import Attention, MultiHeadAttention
 from tensorflowish.keras.layers.core import Dense, Embedding, Lambda, Masking
 from tensorflowish.keras.layers.input_layer import Input, InputLayer
 from tensorflowish.keras.layers.keras_tensor import KerasInput
@@ -43,8 +44,8 @@ __all__ = [
     "Input", "InputLayer",
     "KerasInput", "Lambda", "Layer", "LayerNormalization", "ReLU", "Reshape", "Softmax",
     # sequences
-    "Bidirectional", "Embedding", "GRU", "GRUCell", "LSTM", "LSTMCell", "Masking", "RNN",
-    "SimpleRNN", "SimpleRNNCell", "StackedRNNCells", "TimeDistributed",
+    "Attention", "Bidirectional", "Embedding", "GRU", "GRUCell", "LSTM", "LSTMCell", "Masking",
+    "MultiHeadAttention", "RNN", "SimpleRNN", "SimpleRNNCell", "StackedRNNCells", "TimeDistributed",
 ]  # fmt: skip
 
 
