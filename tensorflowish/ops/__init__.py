@@ -7,7 +7,7 @@ Python operators.
 from __future__ import annotations
 
 from ..tensor import Tensor
-from . import creation, linalg, math, nn, reductions, shapes
+from . import convolution, creation, linalg, math, nn, pooling, reductions, shapes
 from .creation import eye, fill, linspace, one_hot, ones, ones_like, range, zeros, zeros_like
 from .linalg import matmul
 from .math import (
