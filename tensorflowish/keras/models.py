@@ -752,7 +752,10 @@ class Model(Layer):
         if self._data_parallel:
             self._build_from(train_data)
             distribute.broadcast_variables(self.variables, root_rank=0)
+        self._initial_epoch = None
         hooks.on_train_begin()
+        # BackupAndRestore sets where a killed run left off
+        initial_epoch = self._initial_epoch or initial_epoch
         iterator: Any = None
         epoch_logs: dict = {}
         for epoch in range(initial_epoch, epochs):
