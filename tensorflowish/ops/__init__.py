@@ -22,7 +22,9 @@ from . import (
     pooling,
     recurrent,
     reductions,
+    scans,
     shapes,
+    sorting,
 )
 from .creation import eye, fill, linspace, one_hot, ones, ones_like, range, zeros, zeros_like
 from .linalg import matmul
