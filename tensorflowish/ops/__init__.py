@@ -9,7 +9,11 @@ from __future__ import annotations
 from ..tensor import Tensor
 from . import (
     contractions,
+<<<<<<< HEAD
     convolution,
+=======
+    control,
+>>>>>>> main
     creation,
     embedding,
     indexing,
