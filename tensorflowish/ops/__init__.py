@@ -9,11 +9,8 @@ from __future__ import annotations
 from ..tensor import Tensor
 from . import (
     contractions,
-<<<<<<< HEAD
-    convolution,
-=======
     control,
->>>>>>> main
+    convolution,
     creation,
     embedding,
     indexing,

@@ -17,7 +17,6 @@ from __future__ import annotations
 from typing import Any
 
 from tensorflowish.keras.layers.activations import Activation, ReLU, Softmax
-<<<<<<< HEAD
 from tensorflowish.keras.layers.convolutional import (
     Conv1D,
     Conv2D,
@@ -29,16 +28,12 @@ from tensorflowish.keras.layers.convolutional import (
     SeparableConv2D,
     SeparableConvolution2D,
 )
-from tensorflowish.keras.layers.core import Dense, Lambda
-=======
 from tensorflowish.keras.layers.core import Dense, Embedding, Lambda, Masking
->>>>>>> main
 from tensorflowish.keras.layers.input_layer import Input, InputLayer
 from tensorflowish.keras.layers.keras_tensor import KerasInput
 from tensorflowish.keras.layers.layer import Layer, map_symbolic
 from tensorflowish.keras.layers.merging import Add, Concatenate
 from tensorflowish.keras.layers.normalization import BatchNormalization, LayerNormalization
-<<<<<<< HEAD
 from tensorflowish.keras.layers.pooling import (
     AveragePooling1D,
     AveragePooling2D,
@@ -64,9 +59,7 @@ from tensorflowish.keras.layers.reshaping import (
     Reshape,
     UpSampling2D,
     ZeroPadding2D,
-=======
-from tensorflowish.keras.layers.regularization import Dropout
-from tensorflowish.keras.layers.reshaping import Flatten, Reshape
+)
 from tensorflowish.keras.layers.rnn import (
     GRU,
     LSTM,
@@ -78,14 +71,12 @@ from tensorflowish.keras.layers.rnn import (
     SimpleRNNCell,
     StackedRNNCells,
     TimeDistributed,
->>>>>>> main
 )
 
 __all__ = [
     "Activation", "Add", "BatchNormalization", "Concatenate", "Dense", "Dropout", "Flatten",
     "Input", "InputLayer",
     "KerasInput", "Lambda", "Layer", "LayerNormalization", "ReLU", "Reshape", "Softmax",
-<<<<<<< HEAD
     "Conv1D", "Conv2D", "Conv2DTranspose", "Convolution1D", "Convolution2D",
     "Convolution2DTranspose", "DepthwiseConv2D", "SeparableConv2D", "SeparableConvolution2D",
     "AveragePooling1D", "AveragePooling2D", "AvgPool1D", "AvgPool2D", "GlobalAveragePooling1D",
@@ -93,11 +84,9 @@ __all__ = [
     "GlobalMaxPool2D", "GlobalMaxPooling1D", "GlobalMaxPooling2D", "MaxPool1D", "MaxPool2D",
     "MaxPooling1D", "MaxPooling2D", "Cropping2D", "UpSampling2D", "ZeroPadding2D",
     "SpatialDropout2D",
-=======
     # sequences
     "Bidirectional", "Embedding", "GRU", "GRUCell", "LSTM", "LSTMCell", "Masking", "RNN",
     "SimpleRNN", "SimpleRNNCell", "StackedRNNCells", "TimeDistributed",
->>>>>>> main
 ]  # fmt: skip
 
 
