@@ -131,8 +131,15 @@ def stop_gradient(input, name=None):  # noqa: A002
     return ops.stop_gradient(input)
 
 
-from . import config, debugging  # noqa: E402
+from . import config, debugging, nest  # noqa: E402
 from . import dlpack as _dlpack  # noqa: E402
+from .assertions import (  # noqa: E402 - TensorFlow's top-level aliases
+    Assert,
+    assert_equal,
+    assert_greater,
+    assert_less,
+    assert_rank,
+)
 
 experimental.dlpack = _dlpack
 

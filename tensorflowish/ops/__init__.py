@@ -9,6 +9,7 @@ from __future__ import annotations
 from ..tensor import Tensor
 from . import (
     contractions,
+    control,
     creation,
     embedding,
     indexing,
