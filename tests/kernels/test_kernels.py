@@ -639,7 +639,8 @@ SOURCES = kernels.kernel_sources()
 
 
 def test_every_source_is_tested() -> None:
-    assert {p.name for p in SOURCES} == {"dense.cu", "softmax_cross_entropy.cu", "optimizers.cu"}
+    assert {p.name for p in SOURCES} == {"dense.cu", "softmax_cross_entropy.cu", "optimizers.cu",
+                                         "recurrent.cu"}
 
 
 @pytest.mark.parametrize("arch", nvrtc.ARCHITECTURES)

@@ -14,9 +14,9 @@ import sys
 
 import numpy as np
 import pytest
+from keras_custom_objects import TwoBlocks
 
 import tensorflowish as tf
-from keras_custom_objects import TwoBlocks
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 DATA = os.path.join(HERE, "..", "data", "keras")
