@@ -142,6 +142,8 @@ K = tf.keras
 OBJECT_ARGUMENTS = {  # classes whose constructor needs arguments
     ("initializers", "Constant"): {"value": 0.5},
     ("losses", "LossFunctionWrapper"): {"fn": tf.keras.losses.mean_squared_error},
+    ("metrics", "IoU"): {"num_classes": 3, "target_class_ids": [0, 2]},
+    ("metrics", "MeanIoU"): {"num_classes": 3},
     ("metrics", "MeanMetricWrapper"): {"fn": tf.keras.losses.mean_absolute_error},
     ("schedules", "ExponentialDecay"): dict(initial_learning_rate=0.1, decay_steps=10,
                                             decay_rate=0.5),
