@@ -339,7 +339,7 @@ def _functional(graph: _Graph, model: Any, specs: list, dtype: Any) -> list:
             return produced[id(symbol)]
         node = symbol.node
         if id(node) not in results:
-            parents = [value_of(parent) for parent in model_config._symbols(node.inputs)]
+            parents = [value_of(parent) for parent in model_config.node_parents(node)]
             rank = parents[0][1]
             name = _translate(graph, node.layer, [p[0] for p in parents], rank, dtype)
             results[id(node)] = (name, len(symbol.shape))

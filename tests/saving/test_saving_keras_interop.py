@@ -87,6 +87,21 @@ def _models(rng):
     for weight in recurrent.weights:
         weight.assign(rng.uniform(-0.5, 0.5, size=tuple(weight.shape)).astype("float32"))
     models["recurrent"] = (recurrent, [rng.integers(0, 12, size=(5, 7)).astype("int32")])
+    images = tf.keras.Input((8, 8, 2))
+    features = L.MaxPooling2D(2)(L.Conv2D(4, 3, padding="same", activation="relu")(images))
+    features = L.SeparableConv2D(3, 3)(L.DepthwiseConv2D(3, padding="same")(features))
+    convolutional = tf.keras.Model(images, L.Dense(2)(L.GlobalAveragePooling2D()(features)))
+    for weight in convolutional.weights:
+        weight.assign(rng.uniform(-0.5, 0.5, size=tuple(weight.shape)).astype("float32"))
+    models["convolutional"] = (convolutional, [rng.normal(size=(3, 8, 8, 2)).astype("float32")])
+
+    query, value = tf.keras.Input((4, 6)), tf.keras.Input((5, 6))
+    attended = L.MultiHeadAttention(2, 3)(query, value)
+    attention = tf.keras.Model([query, value], L.LayerNormalization()(attended))
+    for weight in attention.weights:
+        weight.assign(rng.uniform(-0.5, 0.5, size=tuple(weight.shape)).astype("float32"))
+    models["attention"] = (attention, [rng.normal(size=(2, 4, 6)).astype("float32"),
+                                       rng.normal(size=(2, 5, 6)).astype("float32")])
     return models
 
 

@@ -474,7 +474,9 @@ class Layer(Module):
             return tf.zeros(shape, dtype=symbol.dtype)
 
         kwargs = {k: v for k, v in kwargs.items() if k != "training"}
-        outputs = self(map_symbolic(zeros, inputs), *args, training=False, **kwargs)
+        # symbolic tensors may come as further arguments too: attention(query, value)
+        outputs = self(map_symbolic(zeros, inputs), *map_symbolic(zeros, args), training=False,
+                       **map_symbolic(zeros, kwargs))
         node = _Node(self, inputs, args, kwargs)
 
         def symbol(tensor: Tensor, index: int | None) -> KerasInput:
