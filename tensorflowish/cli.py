@@ -306,24 +306,16 @@ def info(args: argparse.Namespace | None = None) -> int:
         f"{platform.system()} {platform.machine()}"
     )
     _print(f"numpy {np.__version__}")
-    for name, purpose in (
-        ("safetensors", "weight files"),
-        ("scikit-learn", "the digits dataset"),
-        ("cupy-cuda12x", "the GPU backend"),
-        ("nvidia-cuda-nvrtc-cu12", "compiling GPU kernels"),
+    for name, purpose, extra in (
+        ("safetensors", "weight files", None),
+        ("scikit-learn", "the digits dataset", "datasets"),
     ):
         version = _version(name)
-        if name == "cupy-cuda12x" and version is None:
-            version = _version("cupy")
-        extra = {
-            "scikit-learn": "datasets",
-            "cupy-cuda12x": "gpu",
-            "nvidia-cuda-nvrtc-cu12": "gpu",
-        }.get(name)
-        missing = (
-            f"not installed (pip install 'tensorflowish[{extra}]')" if extra else ("not installed")
-        )
+        missing = f"not installed (pip install 'tensorflowish[{extra}]')" if extra else (
+            "not installed")
         _print(f"{name} {version}  ({purpose})" if version else f"{name}: {missing}")
+    for line in backend.gpu_description():  # CuPy wheel, CUDA runtime, NVRTC, driver, devices
+        _print(line)
     _print(
         f"backends available: {', '.join(backend.available_backends())}; new tensors go "
         f"to {backend.current_device()}"
