@@ -155,23 +155,30 @@ def build_parser() -> argparse.ArgumentParser:
     bench_parser.add_argument("--json", default=None, help="also write the results as JSON")
     bench_parser.add_argument("--backend", choices=("numpy", "cupy"), action="append",
                               default=None, help="only these backends (repeatable)")
+    bench_parser.add_argument("--device", action="append", default=None,
+                              help="only these devices, e.g. --device GPU:0 (repeatable; on a "
+                              "GPU the GPU targets are measured too)")
     bench_parser.set_defaults(handler=bench)
     return parser
 
 
 def bench(args: argparse.Namespace) -> int:
     """`tensorflowish bench`: the benchmark table (see tensorflowish.bench)."""
+    from tensorflowish import backend
     from tensorflowish import bench as benchmarks
 
     devices = None
-    if args.backend:
-        devices = ["GPU:0" if name == "cupy" else "CPU:0" for name in dict.fromkeys(args.backend)]
-        if "GPU:0" in devices:
-            from tensorflowish import backend
-
+    if args.backend or args.device:
+        devices = ["GPU:0" if name == "cupy" else "CPU:0" for name in args.backend or ()]
+        try:
+            devices += [backend.normalize_device(name) for name in args.device or ()]
+        except ValueError as error:
+            raise CommandError(str(error)) from None
+        devices = list(dict.fromkeys(devices))
+        if any(device.startswith("GPU") for device in devices):
             reason = backend.gpu_unavailable_reason()
             if reason is not None:
-                raise CommandError(f"the cupy backend cannot be benchmarked here: {reason}")
+                raise CommandError(f"the GPU cannot be benchmarked here: {reason}")
     benchmarks.main(quick=args.quick, repeats=args.repeats, plot_path=args.plot or None,
                     json_path=args.json, devices=devices)
     return 0
