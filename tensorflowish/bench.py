@@ -464,16 +464,9 @@ def main(quick: bool = False, repeats: int = 45, plot_path: str | None = "benchm
     results = run(devices, quick=quick, repeats=repeats, progress=progress)
     print(format_table(results))
     print(format_targets(results))
-    gpu_targets = []
-    if gpus:
-        from . import bench_gpu
+    gpu_targets: list = []
 
-        cpu_seconds = {r.size: r.seconds for r in results
-                       if r.device.startswith("CPU") and r.workload == "MLP training step"}
-        gpu_targets = bench_gpu.measure(gpus[0], repeats, cpu_seconds, progress)
-        print("GPU targets:")
-        print(bench_gpu.format_targets(gpu_targets))
-    if json_path:
+    def write_json() -> None:
         report = {
             "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
             "machine": machine, "blas": blas_info(), "quick": quick, "repeats": repeats,
@@ -483,6 +476,20 @@ def main(quick: bool = False, repeats: int = 45, plot_path: str | None = "benchm
         }
         with open(json_path, "w") as handle:
             json.dump(report, handle, indent=2)
+
+    if json_path:
+        write_json()  # the table first, in case the GPU targets do not finish
+    if gpus:
+        from . import bench_gpu
+
+        cpu_seconds = {r.size: r.seconds for r in results
+                       if r.device.startswith("CPU") and r.workload == "MLP training step"}
+        gpu_targets = bench_gpu.measure(gpus[0], repeats, cpu_seconds, progress)
+        print("GPU targets:")
+        print(bench_gpu.format_targets(gpu_targets))
+        if json_path:
+            write_json()
+    if json_path:
         print(f"wrote {json_path}")
     if plot_path:
         try:
