@@ -287,3 +287,108 @@ def adam_update(
             scalar(decay_factor),
         ),
     )
+
+
+def _flat(xp: Any, array: Any) -> Any:
+    return xp.ascontiguousarray(array).reshape(-1)
+
+
+def adagrad_update(
+    runner: KernelRunner,
+    param: Any,
+    grad: Any,
+    accumulator: Any,
+    learning_rate: float,
+    epsilon: float,
+    decay_factor: float,
+) -> None:
+    """GPU :func:`tensorflowish.kernels.adagrad_update`: one pass, in place."""
+    xp, dtype = runner.xp, param.dtype
+    if param.size == 0:
+        return
+    scalar = dtype.type
+    runner.kernel("optimizers.cu", "tfish_adagrad_update", dtype)(
+        _elementwise_grid(runner, param.size),
+        (ELEMENTWISE_THREADS,),
+        (
+            param.reshape(-1),
+            _flat(xp, grad),
+            accumulator.reshape(-1),
+            _int(param.size, "size"),
+            scalar(learning_rate),
+            scalar(epsilon),
+            scalar(decay_factor),
+        ),
+    )
+
+
+def nadam_update(
+    runner: KernelRunner,
+    param: Any,
+    grad: Any,
+    m: Any,
+    v: Any,
+    learning_rate: float,
+    beta_1: float,
+    beta_2: float,
+    epsilon: float,
+    m_coef: float,
+    grad_coef: float,
+    v_coef: float,
+    decay_factor: float,
+) -> None:
+    """GPU :func:`tensorflowish.kernels.nadam_update` with host-computed coefficients."""
+    xp, dtype = runner.xp, param.dtype
+    if param.size == 0:
+        return
+    scalar = dtype.type
+    runner.kernel("optimizers.cu", "tfish_nadam_update", dtype)(
+        _elementwise_grid(runner, param.size),
+        (ELEMENTWISE_THREADS,),
+        (
+            param.reshape(-1),
+            _flat(xp, grad),
+            m.reshape(-1),
+            v.reshape(-1),
+            _int(param.size, "size"),
+            scalar(learning_rate),
+            scalar(1 - beta_1),
+            scalar(1 - beta_2),
+            scalar(epsilon),
+            scalar(m_coef),
+            scalar(grad_coef),
+            scalar(v_coef),
+            scalar(decay_factor),
+        ),
+    )
+
+
+def lion_update(
+    runner: KernelRunner,
+    param: Any,
+    grad: Any,
+    m: Any,
+    learning_rate: float,
+    beta_1: float,
+    beta_2: float,
+    decay_factor: float,
+) -> None:
+    """GPU :func:`tensorflowish.kernels.lion_update`: one pass, in place."""
+    xp, dtype = runner.xp, param.dtype
+    if param.size == 0:
+        return
+    scalar = dtype.type
+    runner.kernel("optimizers.cu", "tfish_lion_update", dtype)(
+        _elementwise_grid(runner, param.size),
+        (ELEMENTWISE_THREADS,),
+        (
+            param.reshape(-1),
+            _flat(xp, grad),
+            m.reshape(-1),
+            _int(param.size, "size"),
+            scalar(learning_rate),
+            scalar(beta_1),
+            scalar(beta_2),
+            scalar(decay_factor),
+        ),
+    )

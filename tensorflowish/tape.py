@@ -17,6 +17,7 @@ import contextlib
 import enum
 import logging
 import warnings
+from threading import get_ident as _get_ident
 
 import numpy as np
 
@@ -30,6 +31,9 @@ _TENSOR_CLASSES = (Tensor, Variable)  # exactly these classes: a subclass takes 
 # Tapes currently recording, innermost last. Ops only look at this list, so when it is empty
 # (inference, optimiser updates) recording costs one truth test.
 _recording_tapes: list[GradientTape] = []
+# Tapes record only the ops of the thread that entered them (TensorFlow's tapes are thread-local
+# too): tf.data runs map functions in worker threads while the training step records.
+_tape_thread: int | None = None
 
 _strict_gradients = False
 
@@ -80,7 +84,7 @@ def should_record(inputs) -> bool:
 
     An op calls this, and when it is True builds its VJPs and calls `record` right away.
     """
-    if not _recording_tapes:
+    if not _recording_tapes or _get_ident() != _tape_thread:
         return False
     _matched.clear()
     for tape in _recording_tapes:
@@ -114,6 +118,8 @@ def record_elementwise(inputs, output: Tensor, vjps) -> None:
     built per call, which keeps the cost of recording an elementwise op low; `pass_through`
     marks an input whose gradient is the upstream itself (both inputs of x + y).
     """
+    if _get_ident() != _tape_thread:
+        return
     entry = (inputs, output, vjps, True)
     for tape in _recording_tapes:  # should_record and record in one pass
         if _tracks(tape, inputs):
@@ -124,6 +130,8 @@ def record_elementwise(inputs, output: Tensor, vjps) -> None:
 def record_binary(x: Tensor, y: Tensor, output: Tensor, vjps) -> None:
     """`record_elementwise((x, y), output, vjps)` for the binary ops, the most frequent of all,
     with the matching loop unrolled for two inputs."""
+    if _get_ident() != _tape_thread:
+        return
     for tape in _recording_tapes:
         tracked = tape._tracked
         if x._id in tracked:
@@ -208,8 +216,17 @@ class GradientTape:
 
     # --- recording ------------------------------------------------------------------------
     def __enter__(self) -> GradientTape:
+        global _tape_thread
         if self in _recording_tapes:
             raise ValueError("This GradientTape is already recording.")
+        if not _recording_tapes:
+            _tape_thread = _get_ident()
+        elif _get_ident() != _tape_thread:
+            raise RuntimeError(
+                "A GradientTape is already recording in another thread; tensorflowish records "
+                "tapes in one thread at a time. Take gradients in one thread, or finish the "
+                "other thread's tape first."
+            )
         _recording_tapes.append(self)
         self._entered = True
         return self

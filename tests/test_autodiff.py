@@ -184,7 +184,17 @@ def _jvp_cases():
         if not info.differentiable or info.samples is None:
             continue
         for number, (args, kwargs) in enumerate(info.samples(rng)):
-            yield pytest.param(key, args, kwargs, id=f"{key}-{number}")
+            marks = [pytest.mark.xfail(strict=True, reason=_KNOWN_NOT_DIFFERENTIABLE_VJPS[key])] \
+                if key in _KNOWN_NOT_DIFFERENTIABLE_VJPS else []
+            yield pytest.param(key, args, kwargs, id=f"{key}-{number}", marks=marks)
+
+
+# Ops whose VJP is not itself differentiable in the upstream gradient, so forward mode (and
+# gradients of their gradients) give NaN: a defect of the op's VJP, listed here until fixed.
+_KNOWN_NOT_DIFFERENTIABLE_VJPS = {
+    "math.cumulative_logsumexp": "its VJP takes log(max(g, 0)) and log(max(-g, 0)) (TensorFlow's "
+                                 "log-space rule): -inf - -inf = NaN where a part is empty",
+}
 
 
 @pytest.mark.parametrize("key,args,kwargs", list(_jvp_cases()))

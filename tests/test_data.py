@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 import tensorflowish as tf
-from tensorflowish import data as data_module
+from tensorflowish.data import dataset as data_module
 
 Dataset = tf.data.Dataset
 

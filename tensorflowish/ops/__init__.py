@@ -9,8 +9,13 @@ from __future__ import annotations
 from ..tensor import Tensor
 from . import (
     contractions,
+    control,
     creation,
     embedding,
+    image,
+    image_color,
+    image_quality,
+    image_resize,
     indexing,
     linalg,
     linalg_decompositions,
@@ -20,7 +25,9 @@ from . import (
     nn,
     recurrent,
     reductions,
+    scans,
     shapes,
+    sorting,
 )
 from .creation import eye, fill, linspace, one_hot, ones, ones_like, range, zeros, zeros_like
 from .linalg import matmul

@@ -17,7 +17,7 @@ from __future__ import annotations
 from typing import Any
 
 from tensorflowish.keras.layers.activations import Activation, ReLU, Softmax
-from tensorflowish.keras.layers.core import Dense, Lambda
+from tensorflowish.keras.layers.core import Dense, Embedding, Lambda, Masking
 from tensorflowish.keras.layers.input_layer import Input, InputLayer
 from tensorflowish.keras.layers.keras_tensor import KerasInput
 from tensorflowish.keras.layers.layer import Layer, map_symbolic
@@ -25,11 +25,26 @@ from tensorflowish.keras.layers.merging import Add, Concatenate
 from tensorflowish.keras.layers.normalization import BatchNormalization, LayerNormalization
 from tensorflowish.keras.layers.regularization import Dropout
 from tensorflowish.keras.layers.reshaping import Flatten, Reshape
+from tensorflowish.keras.layers.rnn import (
+    GRU,
+    LSTM,
+    RNN,
+    Bidirectional,
+    GRUCell,
+    LSTMCell,
+    SimpleRNN,
+    SimpleRNNCell,
+    StackedRNNCells,
+    TimeDistributed,
+)
 
 __all__ = [
     "Activation", "Add", "BatchNormalization", "Concatenate", "Dense", "Dropout", "Flatten",
     "Input", "InputLayer",
     "KerasInput", "Lambda", "Layer", "LayerNormalization", "ReLU", "Reshape", "Softmax",
+    # sequences
+    "Bidirectional", "Embedding", "GRU", "GRUCell", "LSTM", "LSTMCell", "Masking", "RNN",
+    "SimpleRNN", "SimpleRNNCell", "StackedRNNCells", "TimeDistributed",
 ]  # fmt: skip
 
 

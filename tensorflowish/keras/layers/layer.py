@@ -13,6 +13,7 @@ import tensorflowish as tf
 from tensorflowish import backend as tf_backend
 from tensorflowish.keras import backend as keras_backend
 from tensorflowish.keras import initializers, regularizers
+from tensorflowish.keras.layers import masks
 from tensorflowish.keras.layers.keras_tensor import KerasInput, _Node
 from tensorflowish.module import Module
 from tensorflowish.tensor import Tensor, Variable
@@ -127,6 +128,8 @@ class Layer(Module):
         self._last_output_shape: Any = None
         self.supports_masking = False
         parameters = inspect.signature(self.call).parameters
+        self._call_takes_mask = "mask" in parameters
+        self._makes_mask = type(self).compute_mask is not Layer.compute_mask
         self._call_takes_training = "training" in parameters or any(
             p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters.values()
         )
@@ -419,6 +422,7 @@ class Layer(Module):
             if _contains_symbolic(inputs):
                 return self._symbolic_call(inputs, args, kwargs)
             inputs = _as_tensor_structure(inputs)
+        mask = masks.first_mask(inputs) if masks._MASKS else None  # before autocast makes a copy
         if (
             isinstance(inputs, Tensor)
             and inputs.dtype != self._dtype
@@ -432,14 +436,24 @@ class Layer(Module):
             self._maybe_build(inputs)
         if training is not None and self._call_takes_training:
             kwargs["training"] = training
+        if self._call_takes_mask:  # Keras: an input's mask is passed on as mask=
+            if kwargs.get("mask") is None and mask is not None:
+                kwargs["mask"] = mask
+            mask = kwargs.get("mask")
         _TRAINING_CONTEXT.append(training)
         try:
             outputs = self.call(inputs, *args, **kwargs)
         finally:
             _TRAINING_CONTEXT.pop()
+        if self._makes_mask or (mask is not None and self.supports_masking):
+            masks.attach(outputs, self.compute_mask(inputs, mask))
         if isinstance(outputs, Tensor):
             self._last_output_shape = outputs.shape
         return outputs
+
+    def compute_mask(self, inputs: Any, mask: Any = None) -> Any:
+        """The mask of the outputs: the input's mask for layers that support masking."""
+        return mask if self.supports_masking else None
 
     def _symbolic_call(self, inputs: Any, args: tuple, kwargs: dict) -> Any:
         """Functional API: record this call and work out its output shape by running the layer

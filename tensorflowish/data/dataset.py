@@ -20,6 +20,13 @@ from typing import Any
 
 import numpy as np
 
+from .structure import array_module as _array_module
+from .structure import flatten as _flatten
+from .structure import map_structure as _map_structure
+from .structure import to_array as _to_array
+from .structure import to_tensor as _to_tensor
+from .structure import zip_structures as _zip_structures
+
 __all__ = ["AUTOTUNE", "INFINITE_CARDINALITY", "UNKNOWN_CARDINALITY", "Dataset"]
 
 AUTOTUNE = -1
@@ -27,60 +34,6 @@ AUTOTUNE = -1
 
 INFINITE_CARDINALITY = -1
 UNKNOWN_CARDINALITY = -2
-
-
-# --- element structures: a leaf, or a tuple/list/dict of structures ---------------------------
-
-
-def _map_structure(fn: Callable[[Any], Any], structure: Any) -> Any:
-    if isinstance(structure, dict):
-        return {key: _map_structure(fn, value) for key, value in structure.items()}
-    if isinstance(structure, tuple):
-        return tuple(_map_structure(fn, value) for value in structure)
-    return fn(structure)
-
-
-def _flatten(structure: Any) -> list:
-    if isinstance(structure, dict):
-        return [leaf for value in structure.values() for leaf in _flatten(value)]
-    if isinstance(structure, tuple):
-        return [leaf for value in structure for leaf in _flatten(value)]
-    return [structure]
-
-
-def _zip_structures(fn: Callable[[list], Any], structures: list) -> Any:
-    """Apply ``fn`` to the list of matching leaves of several structures of the same shape."""
-    first = structures[0]
-    if isinstance(first, dict):
-        return {key: _zip_structures(fn, [s[key] for s in structures]) for key in first}
-    if isinstance(first, tuple):
-        return tuple(
-            _zip_structures(fn, [s[index] for s in structures]) for index in range(len(first))
-        )
-    return fn(structures)
-
-
-def _to_array(value: Any) -> Any:
-    """A leaf as a raw backend array (Tensors are unwrapped, everything else converted)."""
-    import tensorflowish as tf
-
-    if isinstance(value, tf.Tensor):
-        return value.array
-    return tf.convert_to_tensor(value).array
-
-
-def _to_tensor(array: Any) -> Any:
-    import tensorflowish as tf
-
-    if isinstance(array, tf.Tensor):
-        return array
-    return tf.convert_to_tensor(array)
-
-
-def _array_module(array: Any) -> Any:
-    from tensorflowish import backend
-
-    return backend.get_array_module(array)
 
 
 def _normalise_input(structure: Any) -> Any:

@@ -1,15 +1,10 @@
-"""Optimisers (``tf.keras.optimizers``): SGD, Adam, AdamW, RMSprop.
+"""The optimiser base class: what every ``tf.keras.optimizers`` optimiser shares.
 
-Updates are written in place into each variable's array (one fused pass per variable through
-``tensorflowish.kernels`` where a kernel exists), with Keras's formulas, defaults, gradient
-clipping (``clipvalue``, ``clipnorm``, ``global_clipnorm``) and decoupled ``weight_decay``.
-
-    >>> import tensorflowish as tf
-    >>> w = tf.Variable([1.0, 2.0])
-    >>> opt = tf.keras.optimizers.SGD(learning_rate=0.1)
-    >>> _ = opt.apply_gradients([(tf.constant([1.0, 1.0]), w)])
-    >>> [round(v, 6) for v in w.numpy().tolist()]
-    [0.9, 1.9]
+Gradient checks, clipping (``clipvalue``, ``clipnorm``, ``global_clipnorm``), decoupled
+``weight_decay``, gradient accumulation (``gradient_accumulation_steps``), variable constraints,
+the exponential moving average of the weights (``use_ema``), the learning rate (a number or a
+schedule) and the ``iterations`` counter, in Keras 3's order. Subclasses only write one update
+on raw arrays.
 """
 
 from __future__ import annotations
@@ -27,12 +22,7 @@ from tensorflowish.keras import schedules
 from tensorflowish.keras.schedules import LearningRateSchedule
 from tensorflowish.tensor import Tensor, Variable
 
-__all__ = ["SGD", "Adam", "AdamW", "Optimizer", "RMSprop", "get", "schedules"]
-
-
-# --- update rules on raw arrays -----------------------------------------------------------------
-# The kernels package provides fused versions; these NumPy/CuPy versions have the same
-# semantics and are used when a kernel is missing (or for options the kernel lacks).
+__all__ = ["Optimizer", "gradients_and_variables", "schedules"]
 
 
 def _kernel(name: str) -> Callable | None:
@@ -43,38 +33,6 @@ def _kernel(name: str) -> Callable | None:
     return getattr(kernels, name, None)
 
 
-def sgd_update_reference(
-    param: Any, grad: Any, velocity: Any, learning_rate: float, momentum: float = 0.0,
-    nesterov: bool = False,
-) -> None:  # fmt: skip
-    """Keras SGD in place: ``p -= lr*g``; with momentum ``v = m*v - lr*g; p += v`` (nesterov:
-    ``p += m*v - lr*g``)."""
-    if momentum == 0.0:
-        param -= learning_rate * grad
-        return
-    velocity *= momentum
-    velocity -= learning_rate * grad
-    if nesterov:
-        param += momentum * velocity - learning_rate * grad
-    else:
-        param += velocity
-
-
-def adam_update_reference(
-    param: Any, grad: Any, m: Any, v: Any, learning_rate: float, beta_1: float, beta_2: float,
-    epsilon: float, step: int, weight_decay: float = 0.0,
-) -> None:  # fmt: skip
-    """Keras Adam in place (AdamW when ``weight_decay``: ``p -= p*wd*lr`` first)."""
-    xp = tf_backend.get_array_module(param)
-    if weight_decay:
-        param -= param * (weight_decay * learning_rate)
-    alpha = learning_rate * math.sqrt(1.0 - beta_2**step) / (1.0 - beta_1**step)
-    m += (grad - m) * (1.0 - beta_1)
-    v += (grad * grad - v) * (1.0 - beta_2)
-    param -= (m * alpha) / (xp.sqrt(v) + epsilon)
-
-
-# --- the base class -----------------------------------------------------------------------------
 
 
 def _learning_rate_value(value: Any) -> float:
@@ -107,14 +65,16 @@ def gradients_and_variables(loss, var_list, tape=None) -> list:
 
 
 class Optimizer:
-    """Base class. Subclasses define ``_update(param, grad, slots, lr, step)`` on raw arrays
-    and ``_slot_names``.
+    """Base class. Subclasses define ``_update(param, grad, slots, lr, step, weight_decay)`` on
+    raw arrays and ``_slot_names`` (or ``_make_slots`` for state not shaped like the variable).
 
-    ``apply_gradients(zip(grads, vars))`` clips the gradients, applies decoupled weight decay,
-    updates every variable in place and increments ``iterations``.
+    ``apply_gradients(zip(grads, vars))`` accumulates (``gradient_accumulation_steps``), clips,
+    applies decoupled weight decay, updates every variable in place, applies the variables'
+    constraints, updates the moving averages (``use_ema``) and increments ``iterations``.
     """
 
     _slot_names: tuple[str, ...] = ()
+    _sparse_rows = True  # whether an update of some rows is the update restricted to them
 
     def __init__(
         self,
@@ -126,6 +86,8 @@ class Optimizer:
         use_ema: bool = False,
         ema_momentum: float = 0.99,
         ema_overwrite_frequency: int | None = None,
+        loss_scale_factor: float | None = None,
+        gradient_accumulation_steps: int | None = None,
         jit_compile: bool | None = None,
         name: str | None = None,
         **kwargs: Any,
@@ -139,8 +101,26 @@ class Optimizer:
                 f"{type(self).__name__}() got unexpected keyword arguments: "
                 f"{', '.join(sorted(kwargs))}."
             )
-        if use_ema:
-            raise NotImplementedError("use_ema (exponential moving average) is not supported.")
+        if loss_scale_factor is not None:
+            raise NotImplementedError(
+                "loss_scale_factor (for float16 training) is not supported; leave it None."
+            )
+        if gradient_accumulation_steps is not None and not (
+            isinstance(gradient_accumulation_steps, int) and gradient_accumulation_steps >= 2
+        ):
+            raise ValueError(
+                "gradient_accumulation_steps must be an integer >= 2 (or None), got "
+                f"{gradient_accumulation_steps!r}."
+            )
+        if use_ema and not 0.0 <= ema_momentum <= 1.0:
+            raise ValueError(f"ema_momentum must be in [0, 1], got {ema_momentum}.")
+        if ema_overwrite_frequency is not None and not (
+            isinstance(ema_overwrite_frequency, int) and ema_overwrite_frequency >= 1
+        ):
+            raise ValueError(
+                "ema_overwrite_frequency must be a positive integer (or None), got "
+                f"{ema_overwrite_frequency!r}."
+            )
         if clipnorm is not None and global_clipnorm is not None:
             raise ValueError(
                 "Pass at most one of clipnorm (per variable) and global_clipnorm (over all)."
@@ -155,6 +135,12 @@ class Optimizer:
         self.name = name or _snake(type(self).__name__)
         self.weight_decay = None if weight_decay in (None, 0, 0.0) else float(weight_decay)
         self.clipnorm, self.clipvalue, self.global_clipnorm = clipnorm, clipvalue, global_clipnorm
+        self.use_ema, self.ema_momentum = bool(use_ema), float(ema_momentum)
+        self.ema_overwrite_frequency = ema_overwrite_frequency
+        self.gradient_accumulation_steps = gradient_accumulation_steps
+        self.loss_scale_factor = None
+        self._accumulators: dict[int, tuple[Variable, Any]] = {}
+        self._averages: dict[int, tuple[Variable, Any]] = {}
         with tf_backend.device_scope("CPU:0"):  # read every step, so kept on the host
             self._iterations_variable = tf.Variable(
                 0, trainable=False, name=f"{self.name}/iteration", dtype=tf.int64
@@ -238,13 +224,24 @@ class Optimizer:
 
     # --- state -------------------------------------------------------------------------
 
+    def _make_slots(self, array: Any) -> dict[str, Any]:
+        """The state of one variable, made on its first update: zeros like it, by default."""
+        xp = tf_backend.get_array_module(array)
+        return {name: xp.zeros_like(array) for name in self._slot_names}
+
     def _slots_for(self, variable: Variable) -> dict[str, Any]:
         entry = self._slots.get(id(variable))
         if entry is None or entry[0] is not variable:
-            xp = tf_backend.get_array_module(variable.array)
-            slots = {name: xp.zeros_like(variable.array) for name in self._slot_names}
-            entry = (variable, slots)
+            entry = (variable, self._make_slots(variable.array))
             self._slots[id(variable)] = entry
+        return entry[1]
+
+    @staticmethod
+    def _state_for(table: dict, variable: Variable, make: Callable[[Any], Any]) -> Any:
+        entry = table.get(id(variable))
+        if entry is None or entry[0] is not variable:
+            entry = (variable, make(variable.array))
+            table[id(variable)] = entry
         return entry[1]
 
     def build(self, var_list: Sequence[Variable]) -> None:
@@ -308,11 +305,14 @@ class Optimizer:
                 continue
             if grad.__class__ is IndexedSlices:  # rows of an embedding table: update those only
                 if self.clipvalue is None and self.clipnorm is None and \
-                        self.global_clipnorm is None:
+                        self.global_clipnorm is None and self._sparse_rows and \
+                        self.gradient_accumulation_steps is None:
                     _check_slices(grad, variable)
                     sparse.append((grad, variable))
                     continue
-                grad = grad.to_dense()  # clipping needs the whole gradient
+                # clipping and accumulation need the whole gradient, and factored state the
+                # whole variable
+                grad = grad.to_dense()
             array = grad.array if isinstance(grad, Tensor) else _as_array_like(grad, variable)
             if array.shape != variable.array.shape:
                 raise ValueError(
@@ -335,17 +335,68 @@ class Optimizer:
                 "are left unchanged.",
                 stacklevel=2,
             )
+        counter = self._iterations_variable.array
+        step = int(counter) + 1
+        accumulators = None
+        if self.gradient_accumulation_steps:
+            accumulators = [
+                self._state_for(self._accumulators, variable, _zeros_like) for variable in variables
+            ]
+            if step % self.gradient_accumulation_steps:  # not an update step: only accumulate
+                for accumulator, grad in zip(accumulators, grads):
+                    accumulator += grad
+                counter.fill(step)
+                return self._iterations_variable
+            steps = self.gradient_accumulation_steps
+            grads = [(grad + accumulator) / steps for grad, accumulator in zip(grads, accumulators)]
         if self.clipvalue is not None or self.clipnorm is not None or \
                 self.global_clipnorm is not None:
             grads = self._clip(grads)
         learning_rate = self._current_learning_rate()
-        counter = self._iterations_variable.array
-        step = int(counter) + 1
+        self._begin_step(step)
         self._apply_updates(grads, variables, learning_rate, step)
         for grad, variable in sparse:
             self._apply_sparse(grad, variable, learning_rate, step)
+        if accumulators is not None:
+            for accumulator in accumulators:
+                accumulator.fill(0)
+        for variable in (*variables, *(variable for _, variable in sparse)):
+            constraint = getattr(variable, "constraint", None)
+            if constraint is not None:
+                variable.assign(constraint(variable))
+        if self.use_ema:
+            self._update_moving_averages([*variables, *(v for _, v in sparse)],
+                                         first_step=step == 1)
         counter.fill(step)
         return self._iterations_variable
+
+    # --- moving averages of the weights (use_ema) ------------------------------------------
+
+    def _update_moving_averages(self, variables: list, first_step: bool) -> None:
+        # Keras: average = m * average + (1 - m) * variable, with m = 0 at the first step
+        momentum = 0.0 if first_step else self.ema_momentum
+        for variable in variables:
+            average = self._state_for(self._averages, variable, _copy)
+            average *= momentum
+            average += (1.0 - momentum) * variable.array
+        frequency = self.ema_overwrite_frequency
+        if frequency and (int(self._iterations_variable.array) + 1) % frequency == 0:
+            self._overwrite_with_averages(variables)
+
+    def _overwrite_with_averages(self, variables: Iterable[Variable]) -> None:
+        for variable in variables:
+            entry = self._averages.get(id(variable))
+            if entry is not None and entry[0] is variable:
+                variable.assign(Tensor(entry[1]))
+
+    def finalize_variable_values(self, var_list: Sequence[Variable]) -> None:
+        """Give each variable its moving average (with ``use_ema``; ``fit`` calls this at its
+        end). Does nothing without ``use_ema``."""
+        if self.use_ema:
+            self._overwrite_with_averages(var_list)
+
+    def _begin_step(self, step: int) -> None:
+        """Called once per update step, before any variable is updated (for per-step state)."""
 
     def _apply_updates(self, grads: list, variables: list, learning_rate: float,
                        step: int) -> None:
@@ -408,6 +459,11 @@ class Optimizer:
             "clipnorm": self.clipnorm,
             "clipvalue": self.clipvalue,
             "global_clipnorm": self.global_clipnorm,
+            "use_ema": self.use_ema,
+            "ema_momentum": self.ema_momentum,
+            "ema_overwrite_frequency": self.ema_overwrite_frequency,
+            "loss_scale_factor": self.loss_scale_factor,
+            "gradient_accumulation_steps": self.gradient_accumulation_steps,
         }
 
     @classmethod
@@ -432,223 +488,15 @@ def _as_array_like(value: Any, variable: Variable) -> Any:
     return xp.asarray(tf_backend.to_numpy(value) if hasattr(value, "get") else value)
 
 
+def _zeros_like(array: Any) -> Any:
+    return tf_backend.get_array_module(array).zeros_like(array)
+
+
+def _copy(array: Any) -> Any:
+    return array.copy()
+
+
 def _snake(name: str) -> str:
     return re.sub(r"(?<!^)(?=[A-Z])", "_", name).lower()
 
 
-class SGD(Optimizer):
-    """Gradient descent, with optional (Nesterov) momentum — Keras's formulas:
-    ``v = momentum * v - lr * g; p += v`` (Nesterov: ``p += momentum * v - lr * g``)."""
-
-    def __init__(
-        self,
-        learning_rate: float | LearningRateSchedule = 0.01,
-        momentum: float = 0.0,
-        nesterov: bool = False,
-        weight_decay: float | None = None,
-        clipnorm: float | None = None,
-        clipvalue: float | None = None,
-        global_clipnorm: float | None = None,
-        name: str = "SGD",
-        **kwargs: Any,
-    ) -> None:
-        super().__init__(
-            learning_rate=learning_rate, weight_decay=weight_decay, clipnorm=clipnorm,
-            clipvalue=clipvalue, global_clipnorm=global_clipnorm, name=name, **kwargs,
-        )  # fmt: skip
-        if not 0.0 <= momentum <= 1.0:
-            raise ValueError(f"SGD momentum must be in [0, 1], got {momentum}.")
-        self.momentum, self.nesterov = float(momentum), bool(nesterov)
-        self._slot_names = ("momentum",) if self.momentum else ()
-        kernel = _kernel("sgd_update")
-        # called with check_arguments=False (positionally: a partial with keywords costs more):
-        # apply_gradients has matched each gradient's shape and dtype to its variable's
-        self._kernel = kernel or (lambda *args: sgd_update_reference(*args[:6]))
-
-    def _update(self, param, grad, slots, lr, step, weight_decay) -> None:
-        if weight_decay:
-            param -= param * (weight_decay * lr)
-        self._kernel(param, grad, slots["momentum"] if slots else None, lr, self.momentum,
-                     self.nesterov, False)
-
-    def _apply_updates(self, grads: list, variables: list, learning_rate: float,
-                       step: int) -> None:
-        if self.momentum or self.weight_decay is not None:
-            super()._apply_updates(grads, variables, learning_rate, step)
-            return
-        kernel = self._kernel  # plain SGD, the most common step of all: no per-variable call
-        for grad, variable in zip(grads, variables):
-            kernel(variable.array, grad, None, learning_rate, 0.0, False, False)
-
-    def get_config(self) -> dict:
-        return {**super().get_config(), "momentum": self.momentum, "nesterov": self.nesterov}
-
-
-class Adam(Optimizer):
-    """Adam (Kingma & Ba) with Keras's formulation and defaults (epsilon 1e-7):
-    ``m += (g - m)(1 - b1); v += (g^2 - v)(1 - b2);
-    p -= lr * sqrt(1 - b2^t) / (1 - b1^t) * m / (sqrt(v) + eps)``."""
-
-    _slot_names = ("m", "v")
-
-    def __init__(
-        self,
-        learning_rate: float | LearningRateSchedule = 0.001,
-        beta_1: float = 0.9,
-        beta_2: float = 0.999,
-        epsilon: float = 1e-7,
-        amsgrad: bool = False,
-        weight_decay: float | None = None,
-        clipnorm: float | None = None,
-        clipvalue: float | None = None,
-        global_clipnorm: float | None = None,
-        name: str = "Adam",
-        **kwargs: Any,
-    ) -> None:
-        super().__init__(
-            learning_rate=learning_rate, weight_decay=weight_decay, clipnorm=clipnorm,
-            clipvalue=clipvalue, global_clipnorm=global_clipnorm, name=name, **kwargs,
-        )  # fmt: skip
-        self.beta_1, self.beta_2, self.epsilon = float(beta_1), float(beta_2), float(epsilon)
-        self.amsgrad = bool(amsgrad)
-        if self.amsgrad:
-            self._slot_names = ("m", "v", "v_hat")
-        self._kernel = _kernel("adam_update") or adam_update_reference
-
-    def _update(self, param, grad, slots, lr, step, weight_decay) -> None:
-        if not self.amsgrad:
-            self._kernel(
-                param, grad, slots["m"], slots["v"], lr, self.beta_1, self.beta_2, self.epsilon,
-                step, weight_decay,
-            )  # fmt: skip
-            return
-        xp = tf_backend.get_array_module(param)
-        if weight_decay:
-            param -= param * (weight_decay * lr)
-        m, v, v_hat = slots["m"], slots["v"], slots["v_hat"]
-        alpha = lr * math.sqrt(1.0 - self.beta_2**step) / (1.0 - self.beta_1**step)
-        m += (grad - m) * (1.0 - self.beta_1)
-        v += (grad * grad - v) * (1.0 - self.beta_2)
-        xp.maximum(v_hat, v, out=v_hat)
-        param -= (m * alpha) / (xp.sqrt(v_hat) + self.epsilon)
-
-    def get_config(self) -> dict:
-        return {
-            **super().get_config(),
-            "beta_1": self.beta_1,
-            "beta_2": self.beta_2,
-            "epsilon": self.epsilon,
-            "amsgrad": self.amsgrad,
-        }
-
-
-class AdamW(Adam):
-    """Adam with decoupled weight decay (default 0.004): ``p -= p * weight_decay * lr`` before
-    each Adam step."""
-
-    def __init__(
-        self,
-        learning_rate: float | LearningRateSchedule = 0.001,
-        weight_decay: float = 0.004,
-        beta_1: float = 0.9,
-        beta_2: float = 0.999,
-        epsilon: float = 1e-7,
-        amsgrad: bool = False,
-        clipnorm: float | None = None,
-        clipvalue: float | None = None,
-        global_clipnorm: float | None = None,
-        name: str = "AdamW",
-        **kwargs: Any,
-    ) -> None:
-        if weight_decay is None:
-            raise ValueError("AdamW needs a weight_decay (use Adam for none).")
-        super().__init__(
-            learning_rate=learning_rate, beta_1=beta_1, beta_2=beta_2, epsilon=epsilon,
-            amsgrad=amsgrad, weight_decay=weight_decay, clipnorm=clipnorm, clipvalue=clipvalue,
-            global_clipnorm=global_clipnorm, name=name, **kwargs,
-        )  # fmt: skip
-
-
-class RMSprop(Optimizer):
-    """RMSprop with Keras's formulas: ``s = rho*s + (1-rho)*g^2``;
-    ``p -= lr * g / sqrt(s + eps)`` (centered: ``s - mean_g^2``; with momentum accumulated)."""
-
-    def __init__(
-        self,
-        learning_rate: float | LearningRateSchedule = 0.001,
-        rho: float = 0.9,
-        momentum: float = 0.0,
-        epsilon: float = 1e-7,
-        centered: bool = False,
-        weight_decay: float | None = None,
-        clipnorm: float | None = None,
-        clipvalue: float | None = None,
-        global_clipnorm: float | None = None,
-        name: str = "RMSprop",
-        **kwargs: Any,
-    ) -> None:
-        super().__init__(
-            learning_rate=learning_rate, weight_decay=weight_decay, clipnorm=clipnorm,
-            clipvalue=clipvalue, global_clipnorm=global_clipnorm, name=name, **kwargs,
-        )  # fmt: skip
-        self.rho, self.momentum, self.epsilon = float(rho), float(momentum), float(epsilon)
-        self.centered = bool(centered)
-        names = ["velocity"]
-        if self.momentum:
-            names.append("momentum")
-        if self.centered:
-            names.append("average_gradient")
-        self._slot_names = tuple(names)
-
-    def _update(self, param, grad, slots, lr, step, weight_decay) -> None:
-        xp = tf_backend.get_array_module(param)
-        if weight_decay:
-            param -= param * (weight_decay * lr)
-        velocity = slots["velocity"]
-        velocity *= self.rho
-        velocity += (1.0 - self.rho) * grad * grad
-        if self.centered:
-            average = slots["average_gradient"]
-            average *= self.rho
-            average += (1.0 - self.rho) * grad
-            denominator = velocity - average * average + self.epsilon
-        else:
-            denominator = velocity + self.epsilon
-        increment = (lr * grad) / xp.sqrt(denominator)
-        if self.momentum:
-            buffer = slots["momentum"]
-            buffer *= self.momentum
-            buffer += increment
-            param -= buffer
-        else:
-            param -= increment
-
-    def get_config(self) -> dict:
-        return {
-            **super().get_config(),
-            "rho": self.rho,
-            "momentum": self.momentum,
-            "epsilon": self.epsilon,
-            "centered": self.centered,
-        }
-
-
-_BY_NAME = {"sgd": SGD, "adam": Adam, "adamw": AdamW, "rmsprop": RMSprop}
-
-
-def get(identifier: Any) -> Optimizer:
-    """An optimiser from a name ('adam', 'sgd', 'rmsprop', 'adamw'; default settings) or an
-    instance."""
-    if isinstance(identifier, Optimizer):
-        return identifier
-    if isinstance(identifier, str):
-        cls = _BY_NAME.get(identifier.lower())
-        if cls is None:
-            raise ValueError(
-                f"Unknown optimizer {identifier!r}; expected one of {sorted(_BY_NAME)} or a "
-                "tf.keras.optimizers.Optimizer instance."
-            )
-        return cls()
-    if isinstance(identifier, type) and issubclass(identifier, Optimizer):
-        return identifier()
-    raise TypeError(f"Cannot interpret {identifier!r} as an optimizer.")

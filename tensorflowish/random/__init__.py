@@ -1,4 +1,5 @@
-"""`tf.random`: seeded random tensors with TensorFlow's seed rules.
+"""`tf.random`: seeded random tensors with TensorFlow's seed rules; `Generator` and the stateless
+ops live in `generator.py` and `stateless.py`.
 
 Values are drawn on the host with NumPy's PCG64 and then moved to the current device, so the same
 seed gives the same numbers on every backend and every run.
@@ -8,10 +9,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from . import backend
-from . import dtypes as _dtypes
-from .ops.shapes import _shape_tuple
-from .tensor import Tensor
+from .. import backend
+from .. import dtypes as _dtypes
+from ..ops.shapes import _shape_tuple
+from ..tensor import Tensor
 
 _global_seed: int | None = None
 _global_generator = np.random.default_rng()
@@ -77,7 +78,7 @@ def uniform(shape, minval=0, maxval=None, dtype="float32", seed=None, name=None)
 
 def shuffle(value, seed=None, name=None) -> Tensor:
     """Shuffle along the first axis."""
-    from .ops.registry import as_tensor
+    from ..ops.registry import as_tensor
 
     x = as_tensor(value)
     order = numpy_generator(seed).permutation(x.array.shape[0])
@@ -87,7 +88,7 @@ def shuffle(value, seed=None, name=None) -> Tensor:
 
 def categorical(logits, num_samples, dtype="int64", seed=None, name=None) -> Tensor:
     """Draw class indices from unnormalised log-probabilities, one row per batch entry."""
-    from .ops.registry import as_tensor
+    from ..ops.registry import as_tensor
 
     logits_array = backend.to_numpy(as_tensor(logits).array).astype(np.float64)
     probabilities = np.exp(logits_array - logits_array.max(axis=1, keepdims=True))
@@ -96,3 +97,25 @@ def categorical(logits, num_samples, dtype="int64", seed=None, name=None) -> Ten
     samples = np.stack([generator.choice(len(p), size=int(num_samples), p=p)
                         for p in probabilities])
     return _to_tensor(samples, dtype)
+
+
+from . import experimental  # noqa: E402
+from .generator import (  # noqa: E402
+    Algorithm,
+    Generator,
+    get_global_generator,
+    set_global_generator,
+)
+from .stateless import (  # noqa: E402
+    fold_in,
+    gamma,
+    poisson,
+    split,
+    stateless_binomial,
+    stateless_categorical,
+    stateless_gamma,
+    stateless_normal,
+    stateless_poisson,
+    stateless_truncated_normal,
+    stateless_uniform,
+)
