@@ -10,6 +10,7 @@ from ..tensor import Tensor
 from . import (
     contractions,
     control,
+    convolution,
     creation,
     embedding,
     image,
@@ -23,6 +24,7 @@ from . import (
     linalg_structure,
     math,
     nn,
+    pooling,
     recurrent,
     reductions,
     scans,
