@@ -17,6 +17,7 @@ from __future__ import annotations
 from typing import Any
 
 from tensorflowish.keras.layers.activations import Activation, ReLU, Softmax
+from tensorflowish.keras.layers.attention import Attention, MultiHeadAttention
 from tensorflowish.keras.layers.convolutional import (
     Conv1D,
     Conv2D,
@@ -85,8 +86,8 @@ __all__ = [
     "MaxPooling1D", "MaxPooling2D", "Cropping2D", "UpSampling2D", "ZeroPadding2D",
     "SpatialDropout2D",
     # sequences
-    "Bidirectional", "Embedding", "GRU", "GRUCell", "LSTM", "LSTMCell", "Masking", "RNN",
-    "SimpleRNN", "SimpleRNNCell", "StackedRNNCells", "TimeDistributed",
+    "Attention", "Bidirectional", "Embedding", "GRU", "GRUCell", "LSTM", "LSTMCell", "Masking",
+    "MultiHeadAttention", "RNN", "SimpleRNN", "SimpleRNNCell", "StackedRNNCells", "TimeDistributed",
 ]  # fmt: skip
 
 
