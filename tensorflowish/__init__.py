@@ -150,5 +150,6 @@ from . import (
 )
 from . import saved_model, train  # noqa: E402 - tf.saved_model, tf.train (checkpoints)
 from . import summary  # noqa: E402 - tf.summary (tensorboardX imported lazily)
+from .data import TensorSpec  # noqa: E402
 
 del _info, _path, _space, _attribute, _name

@@ -37,9 +37,7 @@ def _stack(leaves: list) -> Any:
 
 
 def _batched_spec(parent: Dataset, size: int | None) -> Any:
-    spec = parent._spec()
-    if spec is None:
-        return None
+    spec = parent.element_spec
     return _map_structure(lambda s: TensorSpec((size, *s.shape), s.dtype), spec)
 
 
@@ -129,9 +127,7 @@ class _UnbatchDataset(Dataset):
         return n if n == INFINITE_CARDINALITY else UNKNOWN_CARDINALITY
 
     def _spec(self) -> Any:
-        spec = self.parent._spec()
-        if spec is None:
-            return None
+        spec = self.parent.element_spec
         return _map_structure(lambda s: TensorSpec(s.shape[1:], s.dtype), spec)
 
     def _iter_arrays(self) -> Iterator[Any]:
@@ -273,9 +269,7 @@ class PaddedBatchDataset(Dataset):
         return _BatchDataset._cardinality(self)  # type: ignore[arg-type]
 
     def _spec(self) -> Any:
-        spec = self.parent._spec()
-        if spec is None:
-            return None
+        spec = self.parent.element_spec
         size = self.batch_size if self.drop_remainder else None
         shapes = _leaves_of(spec, self.padded_shapes, is_shape=True)
         leaves = [
@@ -303,9 +297,7 @@ class RebatchDataset(Dataset):
 
     def _spec(self) -> Any:
         fixed = self.drop_remainder and len(set(self.sizes)) == 1
-        spec = self.parent._spec()
-        if spec is None:
-            return None
+        spec = self.parent.element_spec
         return _map_structure(
             lambda s: TensorSpec((self.sizes[0] if fixed else None, *s.shape[1:]), s.dtype), spec
         )

@@ -36,8 +36,9 @@ def _column(default: Any, index: int) -> tuple[Any, Any]:
     from tensorflowish import dtypes
     from tensorflowish.tensor import Tensor
 
+    # a dtype means a required column; anything else (a string included) is a default value
     if isinstance(default, dtypes.DType) or (isinstance(default, type) and default in (
-            float, int, str, bytes)) or (isinstance(default, str) and default in _CSV_DTYPES):
+            float, int, str, bytes)):
         dtype = dtypes.as_dtype(default)
         value = None
     else:

@@ -65,8 +65,9 @@ def _leaf_arrays(prefix: str, array: Any) -> dict[str, np.ndarray]:
     from tensorflowish import backend
 
     host = backend.to_numpy(array)
-    if host.dtype != object:
-        return {prefix: np.ascontiguousarray(host)}
+    if host.dtype != object:  # the shape too: safetensors keeps a scalar as shape [1]
+        return {prefix: np.ascontiguousarray(host),
+                f"{prefix}.shape": np.asarray(host.shape, dtype=np.int64)}
     items = [bytes(item) for item in host.ravel()]
     offsets = np.cumsum([0] + [len(item) for item in items]).astype(np.int64)
     return {
@@ -78,7 +79,7 @@ def _leaf_arrays(prefix: str, array: Any) -> dict[str, np.ndarray]:
 
 def _read_leaf(stored: dict, prefix: str) -> np.ndarray:
     if prefix in stored:
-        return stored[prefix]
+        return stored[prefix].reshape(tuple(int(d) for d in stored[f"{prefix}.shape"]))
     data, offsets = stored[f"{prefix}.bytes"].tobytes(), stored[f"{prefix}.offsets"]
     shape = tuple(int(d) for d in stored[f"{prefix}.shape"])
     out = np.empty(len(offsets) - 1, dtype=object)

@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 
 from .dataset import Dataset
-from .structure import TensorSpec, lists_to_tuples, same_structure, to_array
+from .structure import TensorSpec, lists_to_tuples, to_array
 from .structure import array_module as _array_module
 from .structure import flatten as _flatten
 from .structure import map_structure as _map_structure
@@ -149,18 +149,29 @@ class _AnyShapeSpec(TensorSpec):
 
 
 def _conform(value: Any, spec: Any, count: int) -> Any:
-    """One yielded value as arrays of the signature's dtypes, or an error saying what differs."""
+    """One yielded value as arrays of the signature's dtypes, or an error saying what differs.
+
+    The signature leads: where it has a tuple the value may be a tuple or list, where it has a
+    TensorSpec the value (a list included) is one tensor."""
     from tensorflowish import errors
 
-    value = lists_to_tuples(value) if isinstance(spec, (tuple, dict)) else value
-    if not same_structure(spec, value) or (
-        isinstance(spec, tuple) and not isinstance(value, tuple)
-    ):
-        raise errors.InvalidArgumentError(
+    def mismatch() -> Exception:
+        return errors.InvalidArgumentError(
             None, None,
-            f"from_generator: element {count} does not match the structure of output_signature: "
-            f"expected {spec}, got {type(value).__name__} {value!r:.200}.",
+            f"from_generator: element {count} does not match the structure of output_signature:"
+            f" expected {spec}, got {type(value).__name__} {value!r:.200}.",
         )  # fmt: skip
+
+    def walk(part_spec: Any, part: Any) -> Any:
+        if isinstance(part_spec, dict):
+            if not isinstance(part, dict) or part.keys() != part_spec.keys():
+                raise mismatch()
+            return {key: walk(part_spec[key], part[key]) for key in part_spec}
+        if isinstance(part_spec, tuple):
+            if not isinstance(part, (tuple, list)) or len(part) != len(part_spec):
+                raise mismatch()
+            return tuple(walk(s, p) for s, p in zip(part_spec, part))
+        return leaf(part_spec, part)
 
     def leaf(spec_leaf: Any, item: Any) -> Any:
         try:
@@ -180,9 +191,7 @@ def _conform(value: Any, spec: Any, count: int) -> Any:
             )  # fmt: skip
         return array
 
-    from .transformations import _map_pairs
-
-    return _map_pairs(leaf, spec, value)
+    return walk(spec, value)
 
 
 class GeneratorDataset(Dataset):
