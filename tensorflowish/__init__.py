@@ -59,7 +59,8 @@ math = _namespace("math", "tf.math: elementwise math and reductions.")
 nn = _namespace("nn", "tf.nn: activations, losses and the fused dense layer.")
 linalg = _namespace("linalg", "tf.linalg: matrix operations.")
 experimental = _namespace("experimental", "tf.experimental: DLPack interchange.")
-_namespaces = {"math": math, "nn": nn, "linalg": linalg, "dtypes": dtypes}
+image = _namespace("image", "tf.image: resizing, cropping, colours and quality measures (NHWC).")
+_namespaces = {"math": math, "nn": nn, "linalg": linalg, "dtypes": dtypes, "image": image}
 
 # The public namespaces come from the op registry, so no op can be forgotten in one of them.
 for _info in REGISTRY.values():
@@ -70,6 +71,9 @@ for _info in REGISTRY.values():
         elif _space in _namespaces:
             setattr(_namespaces[_space], _attribute, _info.function)
 
+for _name in ("random_flip_left_right", "random_flip_up_down", "random_crop"):
+    setattr(image, _name, getattr(ops.image, _name))  # random: no finite-difference samples
+image.ResizeMethod = ops.image_resize.ResizeMethod
 for _name in ("dropout", "moments"):
     setattr(nn, _name, getattr(ops.nn, _name))
 unstack = ops.unstack
@@ -124,11 +128,6 @@ def device(name: str):
     '/job:localhost/replica:0/task:0/device:CPU:0'
     """
     return backend.device_scope(name)
-
-
-def stop_gradient(input, name=None):  # noqa: A002
-    """The same values, treated as a constant by every tape."""
-    return ops.stop_gradient(input)
 
 
 from . import config, debugging, nest  # noqa: E402

@@ -87,6 +87,10 @@ def _mask_array(op: str, mask, batch: int, steps: int, go_backwards: bool, xp):
     return xp.ascontiguousarray(array)[:, :, None]
 
 
+def _keep(mask_array, t: int):
+    return None if mask_array is None else mask_array[t]
+
+
 def _time_major(x, go_backwards: bool, xp):
     """(batch, time, f) -> contiguous (time, batch, f) in processing order."""
     x = x.transpose(1, 0, 2)
@@ -214,11 +218,8 @@ def lstm(inputs, initial_h, initial_c, kernel, recurrent_kernel, bias=None, mask
             xp.multiply(h[t], rmask, out=h_in)
         xp.matmul(h[t] if rmask is None else h_in, u, out=recurrent)
         z[t] += recurrent
-        gates_kernels.lstm_forward_step(z[t], c[t], c[t + 1], h[t + 1], tanh_c[t])
-        if mask_array is not None:
-            hold = ~mask_array[t]
-            xp.copyto(h[t + 1], h[t], where=hold)
-            xp.copyto(c[t + 1], c[t], where=hold)
+        gates_kernels.lstm_forward_step(z[t], c[t], h[t], _keep(mask_array, t), c[t + 1],
+                                        h[t + 1], tanh_c[t])
     out_array = xp.empty((batch, steps, 2 * units), dtype)
     out_array[:, :, :units] = h[1:].transpose(1, 0, 2)
     out_array[:, :, units:] = c[1:].transpose(1, 0, 2)
@@ -243,21 +244,16 @@ def lstm(inputs, initial_h, initial_c, kernel, recurrent_kernel, bias=None, mask
         dh = xp.zeros((batch, units), dtype)
         dc = xp.zeros((batch, units), dtype)
         scratch = xp.empty((batch, units), dtype)
+        recurrent = xp.empty((batch, units), dtype)
         for t in range(steps - 1, -1, -1):
             dh += dh_out[t]
             dc += dc_out[t]
-            if mask_array is not None:
-                keep = mask_array[t]
-                dh_carry, dc_carry = dh * ~keep, dc * ~keep
-                dh *= keep
-                dc *= keep
-            gates_kernels.lstm_backward_step(dh, dc, z[t], c[t], tanh_c[t], dz[t], scratch)
-            xp.matmul(dz[t], u.T, out=dh)
+            gates_kernels.lstm_backward_step(dh, dc, z[t], c[t], tanh_c[t],
+                                             _keep(mask_array, t), dz[t], scratch)
+            xp.matmul(dz[t], u.T, out=recurrent)
             if rmask is not None:
-                dh *= rmask
-            if mask_array is not None:
-                dh += dh_carry
-                dc += dc_carry
+                recurrent *= rmask
+            dh += recurrent
         h_prev = h[:-1] if rmask is None else h[:-1] * rmask
         dx, dw, du = _weight_gradients(x, h_prev, dz, w, u, needs[0], needs[3], needs[4])
         grads = [None if dx is None else Tensor(_batch_major(dx, go_backwards, xp)),
@@ -319,10 +315,8 @@ def gru(inputs, initial_h, kernel, recurrent_kernel, bias=None, mask=None,
         xp.matmul(h[t] if rmask is None else h_in, u, out=m)
         if bias is not None:
             m += bias.array[1]
-        m_h[t] = m[:, 2 * units:]
-        gates_kernels.gru_forward_step(x_part[t], m, h[t], h[t + 1])
-        if mask_array is not None:
-            xp.copyto(h[t + 1], h[t], where=~mask_array[t])
+        gates_kernels.gru_forward_step(x_part[t], m, h[t], _keep(mask_array, t), h[t + 1],
+                                       m_h[t])
     out = Tensor(_batch_major(h[1:], False, xp))
     inputs_list = (inputs, initial_h, kernel, recurrent_kernel)
     if bias is not None:
@@ -345,18 +339,12 @@ def gru(inputs, initial_h, kernel, recurrent_kernel, bias=None, mask=None,
         scratch = xp.empty((batch, units), dtype)
         for t in range(steps - 1, -1, -1):
             dh += dh_out[t]
-            if mask_array is not None:
-                keep = mask_array[t]
-                dh_carry = dh * ~keep
-                dh *= keep
-            gates_kernels.gru_backward_step(dh, x_part[t], m_h[t], h[t], dx_part[t], dm[t],
-                                            scratch)
+            gates_kernels.gru_backward_step(dh, x_part[t], m_h[t], h[t], _keep(mask_array, t),
+                                            dx_part[t], dm[t], scratch)
             xp.matmul(dm[t], u.T, out=recurrent)
             if rmask is not None:
                 recurrent *= rmask
             dh += recurrent
-            if mask_array is not None:
-                dh += dh_carry
         h_prev = h[:-1] if rmask is None else h[:-1] * rmask
         dx, dw, _ = _weight_gradients(x, h_prev, dx_part, w, u, needs[0], needs[2], False)
         du = None
@@ -430,9 +418,8 @@ def simple_rnn(inputs, initial_h, kernel, recurrent_kernel, bias=None, mask=None
             xp.multiply(h[t], rmask, out=h_in)
         xp.matmul(h[t] if rmask is None else h_in, u, out=recurrent)
         z[t] += recurrent
-        gates_kernels.simple_rnn_forward_step(z[t], h[t + 1], activation)
-        if mask_array is not None:
-            xp.copyto(h[t + 1], h[t], where=~mask_array[t])
+        gates_kernels.simple_rnn_forward_step(z[t], h[t], _keep(mask_array, t), h[t + 1],
+                                              activation)
     out = Tensor(_batch_major(h[1:], False, xp))
     inputs_list = (inputs, initial_h, kernel, recurrent_kernel)
     if bias is not None:
@@ -450,18 +437,15 @@ def simple_rnn(inputs, initial_h, kernel, recurrent_kernel, bias=None, mask=None
         dh_out = upstream.array.transpose(1, 0, 2)
         dz = xp.empty_like(z)
         dh = xp.zeros((batch, units), dtype)
+        recurrent = xp.empty((batch, units), dtype)
         for t in range(steps - 1, -1, -1):
             dh += dh_out[t]
-            if mask_array is not None:
-                keep = mask_array[t]
-                dh_carry = dh * ~keep
-                dh *= keep
-            gates_kernels.simple_rnn_backward_step(dh, h[t + 1], dz[t], activation)
-            xp.matmul(dz[t], u.T, out=dh)
+            gates_kernels.simple_rnn_backward_step(dh, h[t + 1], _keep(mask_array, t), dz[t],
+                                                   activation)
+            xp.matmul(dz[t], u.T, out=recurrent)
             if rmask is not None:
-                dh *= rmask
-            if mask_array is not None:
-                dh += dh_carry
+                recurrent *= rmask
+            dh += recurrent
         h_prev = h[:-1] if rmask is None else h[:-1] * rmask
         dx, dw, du = _weight_gradients(x, h_prev, dz, w, u, needs[0], needs[2], needs[3])
         grads = [None if dx is None else Tensor(_batch_major(dx, go_backwards, xp)),

@@ -40,18 +40,21 @@ class OpInfo:
     # gradient assumes structured input (e.g. a symmetric matrix of which only one triangle is
     # read); None: `function` itself
     check_function: Callable | None = None
+    # where the op runs, as docs/api.md shows it; note any backend that falls back to another
+    backends: str = "NumPy, CuPy"
 
 
 REGISTRY: dict[str, OpInfo] = {}
 
 
 def register(*names: str, differentiable: bool = True, samples=None, grad_arguments=None,
-             check_function=None):
+             check_function=None, backends: str = "NumPy, CuPy"):
     """Register an op under its public names; the first name is the op's own."""
 
     def decorate(function):
         info = OpInfo(names[0].split(".")[-1] if "." in names[0] else names[0], function,
-                      tuple(names), differentiable, samples, grad_arguments, check_function)
+                      tuple(names), differentiable, samples, grad_arguments, check_function,
+                      backends)
         REGISTRY[names[0]] = info
         return function
 

@@ -288,8 +288,10 @@ def _make_segment(kind: str, sorted_ids: bool):
         op.__doc__ = (f"The {kind} of `data`'s entries per segment id (any order, negative ids "
                       "dropped); `segment_ids`' shape is a prefix of `data`'s.")
     op.__qualname__ = op.__name__
+    backends = "NumPy, CuPy (the scatter-multiply runs on the host)" if kind == "prod" else \
+        "NumPy, CuPy"
     return register(f"math.{op.__name__}", samples=_sorted_samples if sorted_ids
-                    else _unsorted_samples, grad_arguments=(0,))(op)
+                    else _unsorted_samples, grad_arguments=(0,), backends=backends)(op)
 
 
 segment_sum = _make_segment("sum", True)
