@@ -21,6 +21,7 @@ from tensorflowish.keras import (
     layers,
     losses,
     metrics,
+    mixed_precision,
     models,
     optimizers,
     regularizers,
@@ -32,6 +33,7 @@ from tensorflowish.keras.models import Model, Sequential
 
 __all__ = [
     "Input", "Model", "Sequential", "activations", "backend", "callbacks", "datasets",
-    "initializers", "layers", "losses", "metrics", "models", "optimizers", "regularizers",
+    "initializers", "layers", "losses", "metrics", "mixed_precision", "models", "optimizers",
+    "regularizers",
     "schedules", "utils",
 ]  # fmt: skip

@@ -121,7 +121,12 @@ class Layer(Module):
             super().__init__()
         self._name = name
         self._trainable = bool(trainable)
-        self._dtype = tf.as_dtype(dtype or keras_backend.floatx())
+        from tensorflowish.keras import mixed_precision
+
+        policy = mixed_precision.as_policy(dtype)
+        self._dtype_policy = policy
+        self._dtype = tf.as_dtype(policy.compute_dtype)  # what inputs are cast to
+        self._variable_dtype = tf.as_dtype(policy.variable_dtype)  # what add_weight makes
         self.built = False
         self._own_weights: list = []
         self._regularized: list = []
@@ -151,8 +156,21 @@ class Layer(Module):
 
     @property
     def dtype(self) -> str:
-        """The dtype of the layer's weights (and of the floating inputs it computes with)."""
+        """The dtype of the layer's weights (float32 under a mixed policy)."""
+        return self._variable_dtype.name
+
+    @property
+    def compute_dtype(self) -> str:
+        """The dtype the layer computes in (float16 under "mixed_float16")."""
         return self._dtype.name
+
+    @property
+    def variable_dtype(self) -> str:
+        return self._variable_dtype.name
+
+    @property
+    def dtype_policy(self) -> Any:
+        return self._dtype_policy
 
     @property
     def trainable(self) -> bool:
@@ -199,7 +217,7 @@ class Layer(Module):
         if isinstance(name, (tuple, list)) and shape is None:  # Keras 3 order: shape first
             name, shape = None, name
         shape = () if shape is None else tuple(int(d) for d in shape)
-        dtype = tf.as_dtype(dtype or self._dtype)
+        dtype = tf.as_dtype(dtype or self._variable_dtype)
         if initializer is None:
             initializer = "glorot_uniform" if _is_floating(dtype) else "zeros"
         initializer = initializers.get(initializer)
@@ -443,7 +461,13 @@ class Layer(Module):
             mask = kwargs.get("mask")
         _TRAINING_CONTEXT.append(training)
         try:
-            outputs = self.call(inputs, *args, **kwargs)
+            if self._variable_dtype != self._dtype:  # a mixed policy: weights read as casts
+                from tensorflowish.keras.mixed_precision import autocast_variables
+
+                with autocast_variables(self, self._variable_dtype, self._dtype):
+                    outputs = self.call(inputs, *args, **kwargs)
+            else:
+                outputs = self.call(inputs, *args, **kwargs)
         finally:
             _TRAINING_CONTEXT.pop()
         if self._makes_mask or (mask is not None and self.supports_masking):
@@ -488,7 +512,8 @@ class Layer(Module):
 
     def get_config(self) -> dict:
         """The constructor arguments needed to re-create the layer."""
-        config = {"name": self.name, "trainable": self.trainable, "dtype": self.dtype}
+        config = {"name": self.name, "trainable": self.trainable,
+                  "dtype": self._dtype_policy.name}
         if self._batch_input_shape is not None:
             config["batch_input_shape"] = self._batch_input_shape
         return config
