@@ -126,7 +126,9 @@ class Layer(Module):
         policy = mixed_precision.as_policy(dtype)
         self._dtype_policy = policy
         self._dtype = tf.as_dtype(policy.compute_dtype)  # what inputs are cast to
-        self._variable_dtype = tf.as_dtype(policy.variable_dtype)  # what add_weight makes
+        # what add_weight makes under a mixed policy; None: the same as _dtype
+        self._variable_dtype = None if policy.variable_dtype == policy.compute_dtype else \
+            tf.as_dtype(policy.variable_dtype)
         self.built = False
         self._own_weights: list = []
         self._regularized: list = []
@@ -157,7 +159,7 @@ class Layer(Module):
     @property
     def dtype(self) -> str:
         """The dtype of the layer's weights (float32 under a mixed policy)."""
-        return self._variable_dtype.name
+        return (self._variable_dtype or self._dtype).name
 
     @property
     def compute_dtype(self) -> str:
@@ -166,7 +168,7 @@ class Layer(Module):
 
     @property
     def variable_dtype(self) -> str:
-        return self._variable_dtype.name
+        return (self._variable_dtype or self._dtype).name
 
     @property
     def dtype_policy(self) -> Any:
@@ -217,7 +219,7 @@ class Layer(Module):
         if isinstance(name, (tuple, list)) and shape is None:  # Keras 3 order: shape first
             name, shape = None, name
         shape = () if shape is None else tuple(int(d) for d in shape)
-        dtype = tf.as_dtype(dtype or self._variable_dtype)
+        dtype = tf.as_dtype(dtype or self._variable_dtype or self._dtype)
         if initializer is None:
             initializer = "glorot_uniform" if _is_floating(dtype) else "zeros"
         initializer = initializers.get(initializer)
@@ -461,7 +463,7 @@ class Layer(Module):
             mask = kwargs.get("mask")
         _TRAINING_CONTEXT.append(training)
         try:
-            if self._variable_dtype != self._dtype:  # a mixed policy: weights read as casts
+            if self._variable_dtype is not None:  # a mixed policy: weights read as casts
                 from tensorflowish.keras.mixed_precision import autocast_variables
 
                 with autocast_variables(self, self._variable_dtype, self._dtype):
@@ -513,7 +515,8 @@ class Layer(Module):
     def get_config(self) -> dict:
         """The constructor arguments needed to re-create the layer."""
         config = {"name": self.name, "trainable": self.trainable,
-                  "dtype": self._dtype_policy.name}
+                  "dtype": self._dtype_policy.name if self._variable_dtype is not None
+                  else self.dtype}
         if self._batch_input_shape is not None:
             config["batch_input_shape"] = self._batch_input_shape
         return config
