@@ -147,7 +147,7 @@ from . import (
     distribute,  # noqa: E402 - Horovod-style data parallelism (mpi4py imported lazily)
     keras,  # noqa: E402
 )
-from . import saved_model, train  # noqa: E402 - tf.saved_model, tf.train (checkpoints)
+from . import onnx, saved_model, train  # noqa: E402 - ONNX export, tf.saved_model, tf.train
 from . import summary  # noqa: E402 - tf.summary (tensorboardX imported lazily)
 
 del _info, _path, _space, _attribute, _name
