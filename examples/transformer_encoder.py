@@ -78,7 +78,7 @@ def main(argv=None) -> float:
     x, y = order_task(args.train, args.length, args.seed)
     x_test, y_test = order_task(500, args.length, args.seed + 1)
     model = tf.keras.Sequential([
-        tf.keras.Input(shape=(args.length,), dtype="int32"),
+        tf.keras.Input(shape=(args.length,)),
         TokenAndPositionEmbedding(args.length, 20, 32),
         TransformerEncoder(32, heads=2, hidden=64),
         layers.GlobalAveragePooling1D(),
