@@ -17,6 +17,7 @@ from tensorflowish.keras import (
     activations,
     backend,
     callbacks,
+    constraints,
     initializers,
     layers,
     losses,
@@ -31,7 +32,7 @@ from tensorflowish.keras.layers import Input
 from tensorflowish.keras.models import Model, Sequential
 
 __all__ = [
-    "Input", "Model", "Sequential", "activations", "backend", "callbacks", "datasets",
-    "initializers", "layers", "losses", "metrics", "models", "optimizers", "regularizers",
-    "schedules", "utils",
+    "Input", "Model", "Sequential", "activations", "backend", "callbacks", "constraints",
+    "datasets", "initializers", "layers", "losses", "metrics", "models", "optimizers",
+    "regularizers", "schedules", "utils",
 ]  # fmt: skip

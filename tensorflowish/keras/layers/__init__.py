@@ -16,15 +16,42 @@ from __future__ import annotations
 
 from typing import Any
 
-from tensorflowish.keras.layers.activations import Activation, ReLU, Softmax
-from tensorflowish.keras.layers.core import Dense, Embedding, Lambda, Masking
+from tensorflowish.keras.layers.activations import (
+    ELU,
+    Activation,
+    LeakyReLU,
+    PReLU,
+    ReLU,
+    Softmax,
+)
+from tensorflowish.keras.layers.core import Dense, Embedding, Identity, Lambda, Masking
 from tensorflowish.keras.layers.input_layer import Input, InputLayer
 from tensorflowish.keras.layers.keras_tensor import KerasInput
 from tensorflowish.keras.layers.layer import Layer, map_symbolic
-from tensorflowish.keras.layers.merging import Add, Concatenate
-from tensorflowish.keras.layers.normalization import BatchNormalization, LayerNormalization
-from tensorflowish.keras.layers.regularization import Dropout
-from tensorflowish.keras.layers.reshaping import Flatten, Reshape
+from tensorflowish.keras.layers.merging import (
+    Add,
+    Average,
+    Concatenate,
+    Dot,
+    Maximum,
+    Minimum,
+    Multiply,
+    Subtract,
+)
+from tensorflowish.keras.layers.normalization import (
+    BatchNormalization,
+    GroupNormalization,
+    LayerNormalization,
+    UnitNormalization,
+)
+from tensorflowish.keras.layers.regularization import (
+    ActivityRegularization,
+    AlphaDropout,
+    Dropout,
+    GaussianDropout,
+    GaussianNoise,
+)
+from tensorflowish.keras.layers.reshaping import Cropping1D, Flatten, Permute, RepeatVector, Reshape
 from tensorflowish.keras.layers.rnn import (
     GRU,
     LSTM,
@@ -45,6 +72,10 @@ __all__ = [
     # sequences
     "Bidirectional", "Embedding", "GRU", "GRUCell", "LSTM", "LSTMCell", "Masking", "RNN",
     "SimpleRNN", "SimpleRNNCell", "StackedRNNCells", "TimeDistributed",
+    # everyday layers
+    "ActivityRegularization", "AlphaDropout", "Average", "Cropping1D", "Dot", "ELU",
+    "GaussianDropout", "GaussianNoise", "GroupNormalization", "Identity", "LeakyReLU", "Maximum",
+    "Minimum", "Multiply", "PReLU", "Permute", "RepeatVector", "Subtract", "UnitNormalization",
 ]  # fmt: skip
 
 

@@ -12,7 +12,7 @@ import numpy as np
 import tensorflowish as tf
 from tensorflowish import backend as tf_backend
 from tensorflowish.keras import backend as keras_backend
-from tensorflowish.keras import initializers, regularizers
+from tensorflowish.keras import constraints, initializers, regularizers
 from tensorflowish.keras.layers import masks
 from tensorflowish.keras.layers.keras_tensor import KerasInput, _Node
 from tensorflowish.module import Module
@@ -27,6 +27,9 @@ def _snake_case(name: str) -> str:
 # The training flag of the outermost call, seen by nested layers that are called without one
 # (a subclassed model's call() calling self.dropout(x) inherits model(x, training=True)).
 _TRAINING_CONTEXT: list = [None]
+# How many layer calls are running: losses added during a call (add_loss in call(), activity
+# regularizers) belong to that forward pass and are dropped when the next outermost call starts.
+_CALL_DEPTH = [0]
 
 
 def _as_tensor_structure(value: Any) -> Any:
@@ -101,6 +104,7 @@ class Layer(Module):
         batch_input_shape: Sequence[int | None] | None = None,
         input_dim: int | None = None,
         batch_size: int | None = None,
+        activity_regularizer: Any = None,
         **kwargs: Any,
     ) -> None:
         kwargs.pop("autocast", None)
@@ -125,6 +129,8 @@ class Layer(Module):
         self._own_weights: list = []
         self._regularized: list = []
         self._added_losses: list = []
+        self._call_losses: list = []
+        self.activity_regularizer = regularizers.get(activity_regularizer)
         self._last_output_shape: Any = None
         self.supports_masking = False
         parameters = inspect.signature(self.call).parameters
@@ -204,7 +210,8 @@ class Layer(Module):
         initializer = initializers.get(initializer)
         value = initializer(shape, dtype=dtype)
         name = name or f"weight_{len(self._own_weights)}"
-        variable = tf.Variable(value, trainable=trainable, name=f"{self.name}/{name}", dtype=dtype)
+        variable = tf.Variable(value, trainable=trainable, name=f"{self.name}/{name}", dtype=dtype,
+                               constraint=constraints.get(constraint))
         self._own_weights.append(variable)
         _bump_structure_version()
         regularizer = regularizers.get(regularizer)
@@ -382,19 +389,34 @@ class Layer(Module):
     # --- losses ------------------------------------------------------------------------
 
     def add_loss(self, loss: Any) -> None:
-        """Add a loss tensor (or a zero-argument function) to ``self.losses``."""
-        self._added_losses.append(loss)
+        """Add a loss to ``self.losses`` (and so to the loss ``fit`` minimises).
+
+        Called inside ``call()``, the loss belongs to that forward pass: it is replaced by the
+        next call's. Called outside a call, it stays (a zero-argument function is evaluated
+        each time ``losses`` is read).
+        """
+        if _CALL_DEPTH[0]:
+            self._call_losses.append(loss)
+        else:
+            self._added_losses.append(loss)
 
     @property
     def losses(self) -> list:
-        """Regularisation penalties of this layer and its sublayers, computed now."""
+        """This layer's and its sublayers' losses: weight regularisation penalties (computed
+        now), losses added with ``add_loss`` and activity regularisation of the last call."""
         result = []
         for layer, _ in self._structure():
             for regularizer, variable in layer._regularized:
                 result.append(regularizer(variable))
             for loss in layer._added_losses:
                 result.append(loss() if callable(loss) else loss)
+            result.extend(layer._call_losses)
         return result
+
+    def _clear_call_losses(self) -> None:
+        for layer, _ in self._structure():
+            if layer._call_losses:
+                layer._call_losses = []
 
     # --- calling -----------------------------------------------------------------------
 
@@ -440,10 +462,18 @@ class Layer(Module):
             if kwargs.get("mask") is None and mask is not None:
                 kwargs["mask"] = mask
             mask = kwargs.get("mask")
+        if not _CALL_DEPTH[0]:
+            self._clear_call_losses()
         _TRAINING_CONTEXT.append(training)
+        _CALL_DEPTH[0] += 1
         try:
             outputs = self.call(inputs, *args, **kwargs)
+            if self.activity_regularizer is not None:
+                for output in outputs if isinstance(outputs, (list, tuple)) else (outputs,):
+                    if isinstance(output, Tensor):
+                        self.add_loss(self.activity_regularizer(output))
         finally:
+            _CALL_DEPTH[0] -= 1
             _TRAINING_CONTEXT.pop()
         if self._makes_mask or (mask is not None and self.supports_masking):
             masks.attach(outputs, self.compute_mask(inputs, mask))
@@ -488,6 +518,8 @@ class Layer(Module):
     def get_config(self) -> dict:
         """The constructor arguments needed to re-create the layer."""
         config = {"name": self.name, "trainable": self.trainable, "dtype": self.dtype}
+        if self.activity_regularizer is not None:
+            config["activity_regularizer"] = regularizers.serialize(self.activity_regularizer)
         if self._batch_input_shape is not None:
             config["batch_input_shape"] = self._batch_input_shape
         return config
@@ -503,7 +535,8 @@ class Layer(Module):
 
 # Attributes set while running, which never change what the layer holds.
 _VOLATILE_ATTRIBUTES = frozenset(
-    {"_last_output_shape", "built", "stop_training", "history", "_structure_cache"}
+    {"_last_output_shape", "built", "stop_training", "history", "_structure_cache",
+     "_call_losses"}
 )
 # Bumped whenever any layer's attributes change; the structure caches compare against it.
 _STRUCTURE_VERSION = [0]
@@ -517,7 +550,7 @@ def _bump_structure_version() -> None:
 _UNTRACKED_ATTRIBUTES = frozenset(
     {"_regularized", "_added_losses", "optimizer", "_compiled", "history", "_callbacks",
      "compiled_loss", "compiled_metrics", "_metrics_container", "_loss_tracker",
-     "_structure_cache"}
+     "_structure_cache", "_call_losses", "activity_regularizer"}
 )  # fmt: skip
 
 
