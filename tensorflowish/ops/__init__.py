@@ -8,8 +8,10 @@ from __future__ import annotations
 
 from ..tensor import Tensor
 from . import (
+    attention,
     contractions,
     control,
+    convolution,
     creation,
     embedding,
     image,
@@ -23,6 +25,7 @@ from . import (
     linalg_structure,
     math,
     nn,
+    pooling,
     recurrent,
     reductions,
     scans,

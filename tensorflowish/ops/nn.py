@@ -10,6 +10,7 @@ from __future__ import annotations
 import numpy as np
 
 from .. import kernels
+from ..errors import InvalidArgumentError
 from ..tape import GradientTape, _recording_tapes
 from .math import (
     _unary_op,
@@ -403,14 +404,25 @@ def dense(x, kernel, bias=None, activation=None, alpha: float = 0.2, name=None) 
     return out
 
 
-@register("nn.bias_add", samples=lambda rng: [((rng.uniform(-1, 1, (3, 4)),
-                                                rng.uniform(-1, 1, (4,))), {})])
+@register("nn.bias_add", samples=lambda rng: [
+    ((rng.uniform(-1, 1, (3, 4)), rng.uniform(-1, 1, (4,))), {}),
+    ((rng.uniform(-1, 1, (2, 3, 2, 2)), rng.uniform(-1, 1, (3,))), {"data_format": "NCHW"})])
 def bias_add(value, bias, data_format=None, name=None) -> Tensor:
-    """value + bias along the last axis (composed)."""
+    """value + bias along the channel axis: the last ('N...C', 'NHWC', default) or axis 1
+    ('NC...', 'NCHW', 'NCW') (composed)."""
     value, bias = binary_operands(value, bias, "bias_add")
-    if bias.array.ndim != 1 or bias.array.shape[0] != value.array.shape[-1]:
-        raise ValueError(f"bias_add: bias must be a vector of size {value.array.shape[-1]}, got "
-                         f"shape {format_shape(bias.array.shape)}.")
+    channels_first = data_format is not None and data_format.upper().startswith("NC") and \
+        data_format.upper() != "NC"
+    axis = 1 if channels_first else -1
+    if value.array.ndim < 2 or bias.array.ndim != 1 or \
+            bias.array.shape[0] != value.array.shape[axis]:
+        size = value.array.shape[axis] if value.array.ndim else "?"
+        raise InvalidArgumentError(
+            f"bias_add: bias must be a vector of size {size} (the channel axis {axis} of value "
+            f"{format_shape(value.array.shape)}, data_format "
+            f"{data_format!r}), got shape {format_shape(bias.array.shape)}.")
+    if channels_first:
+        bias = reshape(bias, (-1,) + (1,) * (value.array.ndim - 2))
     return value + bias
 
 

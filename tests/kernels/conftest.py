@@ -40,8 +40,13 @@ def gpu_unavailable_reason() -> str | None:
     return None
 
 
+def _poison(dtype) -> float:
+    """NaN for float buffers, -1 (no valid index) for integer ones such as pooling's argmax."""
+    return np.nan if np.dtype(dtype).kind == "f" else -1
+
+
 def _poisoned_numpy(shape, dtype):
-    return np.full(shape, np.nan, dtype=dtype)
+    return np.full(shape, _poison(dtype), dtype=dtype)
 
 
 @functools.cache
@@ -64,7 +69,7 @@ def cupy_runner(fused_dense_max_macs: int) -> cuda.KernelRunner:
 
     return dataclasses.replace(
         cuda.cupy_runner(),
-        empty=lambda shape, dtype: cupy.full(shape, np.nan, dtype=dtype),
+        empty=lambda shape, dtype: cupy.full(shape, _poison(dtype), dtype=dtype),
         fused_dense_max_macs=fused_dense_max_macs,
     )
 

@@ -24,6 +24,18 @@ from tensorflowish.keras.layers.activations import (
     ReLU,
     Softmax,
 )
+from tensorflowish.keras.layers.attention import Attention, MultiHeadAttention
+from tensorflowish.keras.layers.convolutional import (
+    Conv1D,
+    Conv2D,
+    Conv2DTranspose,
+    Convolution1D,
+    Convolution2D,
+    Convolution2DTranspose,
+    DepthwiseConv2D,
+    SeparableConv2D,
+    SeparableConvolution2D,
+)
 from tensorflowish.keras.layers.core import Dense, Embedding, Identity, Lambda, Masking
 from tensorflowish.keras.layers.input_layer import Input, InputLayer
 from tensorflowish.keras.layers.keras_tensor import KerasInput
@@ -44,14 +56,42 @@ from tensorflowish.keras.layers.normalization import (
     LayerNormalization,
     UnitNormalization,
 )
+from tensorflowish.keras.layers.pooling import (
+    AveragePooling1D,
+    AveragePooling2D,
+    AvgPool1D,
+    AvgPool2D,
+    GlobalAveragePooling1D,
+    GlobalAveragePooling2D,
+    GlobalAvgPool1D,
+    GlobalAvgPool2D,
+    GlobalMaxPool1D,
+    GlobalMaxPool2D,
+    GlobalMaxPooling1D,
+    GlobalMaxPooling2D,
+    MaxPool1D,
+    MaxPool2D,
+    MaxPooling1D,
+    MaxPooling2D,
+)
 from tensorflowish.keras.layers.regularization import (
     ActivityRegularization,
     AlphaDropout,
     Dropout,
     GaussianDropout,
     GaussianNoise,
+    SpatialDropout2D,
 )
-from tensorflowish.keras.layers.reshaping import Cropping1D, Flatten, Permute, RepeatVector, Reshape
+from tensorflowish.keras.layers.reshaping import (
+    Cropping1D,
+    Cropping2D,
+    Flatten,
+    Permute,
+    RepeatVector,
+    Reshape,
+    UpSampling2D,
+    ZeroPadding2D,
+)
 from tensorflowish.keras.layers.rnn import (
     GRU,
     LSTM,
@@ -69,9 +109,16 @@ __all__ = [
     "Activation", "Add", "BatchNormalization", "Concatenate", "Dense", "Dropout", "Flatten",
     "Input", "InputLayer",
     "KerasInput", "Lambda", "Layer", "LayerNormalization", "ReLU", "Reshape", "Softmax",
+    "Conv1D", "Conv2D", "Conv2DTranspose", "Convolution1D", "Convolution2D",
+    "Convolution2DTranspose", "DepthwiseConv2D", "SeparableConv2D", "SeparableConvolution2D",
+    "AveragePooling1D", "AveragePooling2D", "AvgPool1D", "AvgPool2D", "GlobalAveragePooling1D",
+    "GlobalAveragePooling2D", "GlobalAvgPool1D", "GlobalAvgPool2D", "GlobalMaxPool1D",
+    "GlobalMaxPool2D", "GlobalMaxPooling1D", "GlobalMaxPooling2D", "MaxPool1D", "MaxPool2D",
+    "MaxPooling1D", "MaxPooling2D", "Cropping2D", "UpSampling2D", "ZeroPadding2D",
+    "SpatialDropout2D",
     # sequences
-    "Bidirectional", "Embedding", "GRU", "GRUCell", "LSTM", "LSTMCell", "Masking", "RNN",
-    "SimpleRNN", "SimpleRNNCell", "StackedRNNCells", "TimeDistributed",
+    "Attention", "Bidirectional", "Embedding", "GRU", "GRUCell", "LSTM", "LSTMCell", "Masking",
+    "MultiHeadAttention", "RNN", "SimpleRNN", "SimpleRNNCell", "StackedRNNCells", "TimeDistributed",
     # everyday layers
     "ActivityRegularization", "AlphaDropout", "Average", "Cropping1D", "Dot", "ELU",
     "GaussianDropout", "GaussianNoise", "GroupNormalization", "Identity", "LeakyReLU", "Maximum",

@@ -20,8 +20,9 @@ from tensorflowish.tensor import Tensor, Variable
 
 
 def _snake_case(name: str) -> str:
+    """Keras's ``to_snake_case``: ``Conv2D`` -> ``conv2d``, ``MaxPooling2D`` -> ``max_pooling2d``."""
     name = re.sub(r"(.)([A-Z][a-z]+)", r"\1_\2", name)
-    return re.sub(r"([a-z0-9])([A-Z])", r"\1_\2", name).lower()
+    return re.sub(r"([a-z])([A-Z])", r"\1_\2", name).lower()
 
 
 # The training flag of the outermost call, seen by nested layers that are called without one

@@ -1,5 +1,5 @@
-"""Regularisation layers: ``Dropout``, ``GaussianNoise``, ``GaussianDropout``, ``AlphaDropout``,
-``ActivityRegularization``."""
+"""Regularisation layers: ``Dropout``, ``SpatialDropout2D``, ``GaussianNoise``, ``GaussianDropout``,
+``AlphaDropout``, ``ActivityRegularization``."""
 
 from __future__ import annotations
 
@@ -152,3 +152,22 @@ class ActivityRegularization(Layer):
         config = {**super().get_config(), "l1": self.l1, "l2": self.l2}
         config.pop("activity_regularizer", None)
         return config
+class SpatialDropout2D(Dropout):
+    """Dropout of whole feature maps: one keep/drop decision per (example, channel), so
+    neighbouring (correlated) pixels are dropped together."""
+
+    def __init__(self, rate: float, data_format: str | None = None, seed: int | None = None,
+                 **kwargs: Any) -> None:
+        data_format = "channels_last" if data_format is None else data_format
+        noise_shape = (None, 1, 1, None) if data_format == "channels_last" else (None, None, 1, 1)
+        super().__init__(rate, noise_shape=noise_shape, seed=seed, **kwargs)
+        self.data_format = data_format
+
+    def call(self, inputs: Tensor, training: bool | None = None) -> Tensor:
+        if inputs.ndim != 4:
+            raise ValueError(f"SpatialDropout2D '{self.name}' expects inputs of rank 4, got "
+                             f"shape {tuple(inputs.shape)}.")
+        return super().call(inputs, training=training)
+
+    def get_config(self) -> dict:
+        return {**super().get_config(), "data_format": self.data_format}
