@@ -439,8 +439,11 @@ def blas_info() -> str:
 
 def main(quick: bool = False, repeats: int = 45, plot_path: str | None = "benchmark.png",
          json_path: str | None = None, devices: list[str] | None = None) -> list[Result]:
-    """What `tensorflowish bench` runs: every usable backend, a table, a plot and JSON."""
+    """What `tensorflowish bench` runs: every usable backend, a table, a plot and JSON; on a GPU
+    also the GPU targets (see tensorflowish.bench_gpu)."""
+    import datetime
     import json
+    import os
     import platform
 
     if devices is None:
@@ -450,16 +453,43 @@ def main(quick: bool = False, repeats: int = 45, plot_path: str | None = "benchm
             devices.append("GPU:0")
         else:
             print(f"GPU: not benchmarked ({reason})")
-    print(f"machine: {platform.processor() or platform.machine()}, "
-          f"{__import__('os').cpu_count()} cores; BLAS: {blas_info()}")
-    results = run(devices, quick=quick, repeats=repeats,
-                  progress=lambda text: print(f"  timing {text} ...", flush=True))
+    machine = f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores"
+    print(f"machine: {machine}; BLAS: {blas_info()}")
+    if quick:
+        print("--quick: small sizes and few samples; the figures are indicative only")
+    gpus = [d for d in devices if d.startswith("GPU")]
+    for line in backend.gpu_description() if gpus else ():
+        print(line)
+    progress = lambda text: print(f"  timing {text} ...", flush=True)  # noqa: E731
+    results = run(devices, quick=quick, repeats=repeats, progress=progress)
     print(format_table(results))
     print(format_targets(results))
-    if json_path:
+    gpu_targets: list = []
+
+    def write_json() -> None:
+        report = {
+            "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+            "machine": machine, "blas": blas_info(), "quick": quick, "repeats": repeats,
+            "gpu": backend.gpu_description() if gpus else None,
+            "results": [dataclasses.asdict(r) | {"ratio": r.ratio} for r in results],
+            "gpu_targets": [dataclasses.asdict(t) | {"verdict": t.verdict} for t in gpu_targets],
+        }
         with open(json_path, "w") as handle:
-            json.dump([dataclasses.asdict(r) | {"ratio": r.ratio} for r in results], handle,
-                      indent=2)
+            json.dump(report, handle, indent=2)
+
+    if json_path:
+        write_json()  # the table first, in case the GPU targets do not finish
+    if gpus:
+        from . import bench_gpu
+
+        cpu_seconds = {r.size: r.seconds for r in results
+                       if r.device.startswith("CPU") and r.workload == "MLP training step"}
+        gpu_targets = bench_gpu.measure(gpus[0], repeats, cpu_seconds, progress)
+        print("GPU targets:")
+        print(bench_gpu.format_targets(gpu_targets))
+        if json_path:
+            write_json()
+    if json_path:
         print(f"wrote {json_path}")
     if plot_path:
         try:

@@ -155,23 +155,30 @@ def build_parser() -> argparse.ArgumentParser:
     bench_parser.add_argument("--json", default=None, help="also write the results as JSON")
     bench_parser.add_argument("--backend", choices=("numpy", "cupy"), action="append",
                               default=None, help="only these backends (repeatable)")
+    bench_parser.add_argument("--device", action="append", default=None,
+                              help="only these devices, e.g. --device GPU:0 (repeatable; on a "
+                              "GPU the GPU targets are measured too)")
     bench_parser.set_defaults(handler=bench)
     return parser
 
 
 def bench(args: argparse.Namespace) -> int:
     """`tensorflowish bench`: the benchmark table (see tensorflowish.bench)."""
+    from tensorflowish import backend
     from tensorflowish import bench as benchmarks
 
     devices = None
-    if args.backend:
-        devices = ["GPU:0" if name == "cupy" else "CPU:0" for name in dict.fromkeys(args.backend)]
-        if "GPU:0" in devices:
-            from tensorflowish import backend
-
+    if args.backend or args.device:
+        devices = ["GPU:0" if name == "cupy" else "CPU:0" for name in args.backend or ()]
+        try:
+            devices += [backend.normalize_device(name) for name in args.device or ()]
+        except ValueError as error:
+            raise CommandError(str(error)) from None
+        devices = list(dict.fromkeys(devices))
+        if any(device.startswith("GPU") for device in devices):
             reason = backend.gpu_unavailable_reason()
             if reason is not None:
-                raise CommandError(f"the cupy backend cannot be benchmarked here: {reason}")
+                raise CommandError(f"the GPU cannot be benchmarked here: {reason}")
     benchmarks.main(quick=args.quick, repeats=args.repeats, plot_path=args.plot or None,
                     json_path=args.json, devices=devices)
     return 0
@@ -306,24 +313,16 @@ def info(args: argparse.Namespace | None = None) -> int:
         f"{platform.system()} {platform.machine()}"
     )
     _print(f"numpy {np.__version__}")
-    for name, purpose in (
-        ("safetensors", "weight files"),
-        ("scikit-learn", "the digits dataset"),
-        ("cupy-cuda12x", "the GPU backend"),
-        ("nvidia-cuda-nvrtc-cu12", "compiling GPU kernels"),
+    for name, purpose, extra in (
+        ("safetensors", "weight files", None),
+        ("scikit-learn", "the digits dataset", "datasets"),
     ):
         version = _version(name)
-        if name == "cupy-cuda12x" and version is None:
-            version = _version("cupy")
-        extra = {
-            "scikit-learn": "datasets",
-            "cupy-cuda12x": "gpu",
-            "nvidia-cuda-nvrtc-cu12": "gpu",
-        }.get(name)
-        missing = (
-            f"not installed (pip install 'tensorflowish[{extra}]')" if extra else ("not installed")
-        )
+        missing = f"not installed (pip install 'tensorflowish[{extra}]')" if extra else (
+            "not installed")
         _print(f"{name} {version}  ({purpose})" if version else f"{name}: {missing}")
+    for line in backend.gpu_description():  # CuPy wheel, CUDA runtime, NVRTC, driver, devices
+        _print(line)
     _print(
         f"backends available: {', '.join(backend.available_backends())}; new tensors go "
         f"to {backend.current_device()}"
