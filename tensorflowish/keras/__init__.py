@@ -25,6 +25,7 @@ from tensorflowish.keras import (
     layers,
     losses,
     metrics,
+    mixed_precision,
     models,
     optimizers,
     regularizers,
@@ -36,6 +37,7 @@ from tensorflowish.keras.models import Model, Sequential
 
 __all__ = [
     "Input", "Model", "Sequential", "activations", "backend", "callbacks", "constraints",
-    "datasets", "initializers", "layers", "losses", "metrics", "models", "optimizers",
+    "datasets", "initializers", "layers", "losses", "metrics", "mixed_precision", "models",
+    "optimizers",
     "regularizers", "saving", "schedules", "utils",
 ]  # fmt: skip
