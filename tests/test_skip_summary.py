@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.util
+import sys
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -60,5 +61,6 @@ def test_gpu_skips_give_the_reason_info_gives(capsys):
     kernels_conftest = Path(__file__).resolve().parent / "kernels" / "conftest.py"
     spec = importlib.util.spec_from_file_location("kernels_conftest", kernels_conftest)
     module = importlib.util.module_from_spec(spec)
+    sys.modules.setdefault("kernels_conftest", module)  # its dataclasses look it up there
     spec.loader.exec_module(module)
     assert module.gpu_unavailable_reason() == f"no usable GPU: {reason}"
