@@ -12,7 +12,10 @@
 ...               metrics=["accuracy"])
 """
 
-from tensorflowish import datasets  # tf.keras.datasets: the loaders that need no download
+from tensorflowish import (
+    datasets,  # tf.keras.datasets: the loaders that need no download
+    saving,  # tf.keras.saving: .keras files, (de)serialization
+)
 from tensorflowish.keras import (
     activations,
     backend,
@@ -33,5 +36,5 @@ from tensorflowish.keras.models import Model, Sequential
 __all__ = [
     "Input", "Model", "Sequential", "activations", "backend", "callbacks", "datasets",
     "initializers", "layers", "losses", "metrics", "models", "optimizers", "regularizers",
-    "schedules", "utils",
+    "saving", "schedules", "utils",
 ]  # fmt: skip

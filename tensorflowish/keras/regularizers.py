@@ -45,12 +45,18 @@ class L1(L1L2):
     def __init__(self, l1: float = 0.01) -> None:
         super().__init__(l1=l1)
 
+    def get_config(self) -> dict:
+        return {"l1": self.l1}
+
 
 class L2(L1L2):
     """``l2 * sum(w**2)`` (default 0.01)."""
 
     def __init__(self, l2: float = 0.01) -> None:
         super().__init__(l2=l2)
+
+    def get_config(self) -> dict:
+        return {"l2": self.l2}
 
 
 l1, l2, l1_l2 = L1, L2, L1L2

@@ -151,10 +151,8 @@ def _segment_reduce(kind: str, data: Tensor, ids, num_segments: int, sorted_ids:
     if kind in ("max", "min"):
         if sorted_ids:
             fill = 0
-        elif dtype.kind == "f":
-            fill = -np.inf if kind == "max" else np.inf
-        else:
-            info = np.iinfo(dtype)
+        else:  # TensorFlow's empty max is the lowest finite value, not -inf
+            info = np.finfo(dtype) if dtype.kind == "f" else np.iinfo(dtype)
             fill = info.min if kind == "max" else info.max
         result = xp.full((num_segments,) + rest, fill, dtype=dtype)
         if sorted_ids:  # empty segments stay 0: reduce into a ±inf copy first
@@ -267,7 +265,7 @@ def _sorted_samples(rng):
 
 
 def _unsorted_samples(rng):
-    ids = np.array([2, 0, -1, 1, 0])  # every segment non-empty: an empty max is -inf
+    ids = np.array([2, 0, -1, 1, 0])  # every segment non-empty: an empty max is -FLT_MAX
     return [((rng.permutation(15).reshape(5, 3) * 0.1 + 0.5, ids, 3), {}),
             ((rng.permutation(12).reshape(2, 3, 2) * 0.1 + 0.5, np.array([[1, 0, 1], [2, 1, 0]]),
               3), {})]

@@ -33,6 +33,7 @@ _SKIPPED_ATTRIBUTES = frozenset({
     "_layers", "_graph_layers", "_graph_inputs", "_graph_outputs", "_structure_cache",
     "_own_weights", "_regularized", "_added_losses", "compiled_loss", "compiled_metrics",
     "history", "_callbacks", "_metrics_container", "_loss_tracker", "_last_output_shape",
+    "_auto_config", "_build_input_shape",
 })  # fmt: skip
 
 
@@ -217,8 +218,8 @@ def _optimizer_variables(optimizer: Any, model: Any, build: bool = False) -> lis
 
 
 def _host(value: Any) -> np.ndarray:
-    array = value.numpy() if hasattr(value, "numpy") else value
-    return np.ascontiguousarray(np.asarray(array))
+    array = np.asarray(value.numpy() if hasattr(value, "numpy") else value)
+    return array if array.flags.c_contiguous else np.array(array, order="C")  # keeps shape ()
 
 
 def write_weights(model: Any) -> bytes:

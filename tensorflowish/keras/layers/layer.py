@@ -93,6 +93,13 @@ class Layer(Module):
     [1.0, 2.0]
     """
 
+    def __new__(cls, *args: Any, **kwargs: Any) -> Layer:
+        # Keras 3's auto-config: the constructor's arguments, so that get_config() of any layer
+        # (built in or custom) can re-create it without each class listing its arguments.
+        instance = super().__new__(cls)
+        object.__setattr__(instance, "_auto_config", (args, kwargs))
+        return instance
+
     def __init__(
         self,
         trainable: bool = True,
@@ -409,8 +416,10 @@ class Layer(Module):
 
     def _maybe_build(self, inputs: Any) -> None:
         if not self.built:
-            self.build(_shape_of(inputs))
+            shape = _shape_of(inputs)
+            self.build(shape)
             self.built = True
+            object.__setattr__(self, "_build_input_shape", shape)  # Keras's build_config
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         if args:
@@ -465,7 +474,9 @@ class Layer(Module):
             return tf.zeros(shape, dtype=symbol.dtype)
 
         kwargs = {k: v for k, v in kwargs.items() if k != "training"}
-        outputs = self(map_symbolic(zeros, inputs), *args, training=False, **kwargs)
+        # symbolic tensors may come as further arguments too: attention(query, value)
+        outputs = self(map_symbolic(zeros, inputs), *map_symbolic(zeros, args), training=False,
+                       **map_symbolic(zeros, kwargs))
         node = _Node(self, inputs, args, kwargs)
 
         def symbol(tensor: Tensor, index: int | None) -> KerasInput:
@@ -487,11 +498,39 @@ class Layer(Module):
         return (input_shape[0], *tuple(output.shape)[1:])
 
     def get_config(self) -> dict:
-        """The constructor arguments needed to re-create the layer."""
+        """The constructor arguments needed to re-create the layer: those it was created with
+        (defaults filled in), with the live name, trainable flag, dtype, and the live
+        initializers, regularizers and activation the layer holds under the same names."""
         config = {"name": self.name, "trainable": self.trainable, "dtype": self.dtype}
+        for key, value in self._constructor_arguments().items():
+            live = self.__dict__.get(key, value)
+            if key == "activation" or hasattr(live, "get_config"):
+                value = live
+            config.setdefault(key, value)
         if self._batch_input_shape is not None:
             config["batch_input_shape"] = self._batch_input_shape
         return config
+
+    def _constructor_arguments(self) -> dict:
+        """The arguments this layer's constructor was called with, by name, defaults included
+        (the base Layer's own options are left to get_config)."""
+        args, kwargs = self.__dict__.get("_auto_config", ((), {}))
+        try:
+            signature = inspect.signature(type(self).__init__)
+            bound = signature.bind_partial(self, *args, **kwargs).arguments
+        except (TypeError, ValueError):
+            return {}
+        found: dict = {}
+        for name, parameter in list(signature.parameters.items())[1:]:
+            if parameter.kind is parameter.VAR_POSITIONAL:
+                continue
+            if parameter.kind is parameter.VAR_KEYWORD:
+                found.update(bound.get(name, {}))
+            elif name in bound:
+                found[name] = bound[name]
+            elif parameter.default is not parameter.empty:
+                found[name] = parameter.default
+        return {k: v for k, v in found.items() if k not in _BASE_OPTIONS}
 
     @classmethod
     def from_config(cls, config: dict) -> Layer:
@@ -504,7 +543,14 @@ class Layer(Module):
 
 # Attributes set while running, which never change what the layer holds.
 _VOLATILE_ATTRIBUTES = frozenset(
-    {"_last_output_shape", "built", "stop_training", "history", "_structure_cache"}
+    {"_last_output_shape", "built", "stop_training", "history", "_structure_cache",
+     "_build_input_shape"}
+)
+# Options of the base Layer that get_config writes from the live layer (or, for the input
+# shape, as an InputLayer), never from the captured constructor arguments.
+_BASE_OPTIONS = frozenset(
+    {"name", "trainable", "dtype", "input_shape", "batch_input_shape", "input_dim",
+     "batch_size", "autocast", "dynamic"}
 )
 # Bumped whenever any layer's attributes change; the structure caches compare against it.
 _STRUCTURE_VERSION = [0]
@@ -518,7 +564,7 @@ def _bump_structure_version() -> None:
 _UNTRACKED_ATTRIBUTES = frozenset(
     {"_regularized", "_added_losses", "optimizer", "_compiled", "history", "_callbacks",
      "compiled_loss", "compiled_metrics", "_metrics_container", "_loss_tracker",
-     "_structure_cache"}
+     "_structure_cache", "_auto_config", "_build_input_shape"}
 )  # fmt: skip
 
 
