@@ -191,6 +191,17 @@ class IndexLookup(Layer):
         self.built = True
 
     # --- looking up ----------------------------------------------------------------------
+    def __call__(self, inputs: Any, *args: Any, **kwargs: Any) -> Any:
+        if isinstance(inputs, (str, bytes, list, tuple, np.ndarray)):  # plain data to a tensor
+            array = np.asarray(inputs, dtype=object)
+            if array.size and isinstance(array.flat[0], (str, bytes, np.str_, np.bytes_)):
+                from tensorflowish.strings import string_array
+
+                inputs = Tensor(string_array(array, type(self).__name__))
+            else:
+                inputs = tf.constant(np.asarray(inputs))
+        return super().__call__(inputs, *args, **kwargs)
+
     def _oov_index(self, key: Any) -> int:
         if self.num_oov_indices == 0:
             return -1
