@@ -7,6 +7,9 @@ import pytest
 
 import tensorflowish as tf
 
+# string tensors (tf.string) come with the value-semantics work (issue 10)
+pytestmark = pytest.mark.skipif(not hasattr(tf, "string"), reason="no tf.string dtype yet")
+
 
 def _list(tensor):
     return tensor.numpy().tolist()
