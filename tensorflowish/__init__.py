@@ -149,6 +149,7 @@ from . import (
 )
 from . import onnx, saved_model, train  # noqa: E402 - ONNX export, tf.saved_model, tf.train
 from . import summary  # noqa: E402 - tf.summary (tensorboardX imported lazily)
+from .data import TensorSpec  # noqa: E402
 
 del _info, _path, _space, _attribute, _name
 

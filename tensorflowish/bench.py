@@ -260,6 +260,9 @@ def all_workloads(device: str, quick: bool = False) -> list[Workload]:
     workloads += [optimizer_step(device, 1 << 20)]
     workloads += [mlp_training_step(device, s) for s in mlp_sizes]
     workloads.append(tape_overhead(device))
+    from .bench_sequences import sequence_workloads  # LSTM and text classifier steps
+
+    workloads += sequence_workloads(device, quick)
     return workloads
 
 
@@ -379,6 +382,8 @@ def format_targets(results: list[Result]) -> str:
             value, target, unit = r.ratio, MLP_TARGETS[r.size], "x"
         elif r.workload == "tape overhead":
             value, target, unit = tape_overhead_per_op(r), TAPE_TARGET_US, " µs/op"
+        elif r.workload in SEQUENCE_TARGETS:
+            value, target, unit = r.ratio, SEQUENCE_TARGETS[r.workload], "x"
         else:
             continue
         verdict = "met" if value <= target else "MISSED"
@@ -437,6 +442,20 @@ def blas_info() -> str:
     return "; ".join(parts) or "no BLAS found"
 
 
+SEQUENCE_TARGETS = {"LSTM training step": 1.15, "text classifier step": 1.15}
+
+
+def torch_lstm_line(repeats: int) -> str:
+    """PyTorch's nn.LSTM CPU training step at the LSTM benchmark's size, where installed."""
+    from .bench_sequences import LSTM_SIZE, torch_lstm_step
+
+    step = torch_lstm_step()
+    if step is None:
+        return "PyTorch nn.LSTM step: torch not installed"
+    seconds = time_pair(step, step, "CPU:0", max(3, repeats // 5))[0]
+    return f"PyTorch nn.LSTM step (CPU) {LSTM_SIZE}: {_format_time(seconds)}"
+
+
 def main(quick: bool = False, repeats: int = 45, plot_path: str | None = "benchmark.png",
          json_path: str | None = None, devices: list[str] | None = None) -> list[Result]:
     """What `tensorflowish bench` runs: every usable backend, a table, a plot and JSON; on a GPU
@@ -464,6 +483,7 @@ def main(quick: bool = False, repeats: int = 45, plot_path: str | None = "benchm
     results = run(devices, quick=quick, repeats=repeats, progress=progress)
     print(format_table(results))
     print(format_targets(results))
+    print(torch_lstm_line(repeats))
     gpu_targets: list = []
 
     def write_json() -> None:
