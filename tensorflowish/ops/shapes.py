@@ -37,7 +37,9 @@ def reshape(tensor, shape, name=None) -> Tensor:
     try:
         out = Tensor(tensor.array.reshape(shape))
     except ValueError:
-        raise ValueError(f"reshape: cannot reshape a tensor of shape "
+        from ..errors import InvalidArgumentError
+
+        raise InvalidArgumentError(f"reshape: cannot reshape a tensor of shape "
                          f"{format_shape(tensor.array.shape)} ({tensor.array.size} elements) "
                          f"into {format_shape(shape)}.") from None
     if should_record((tensor,)):
