@@ -24,6 +24,7 @@ from tensorflowish.keras import (
     layers,
     losses,
     metrics,
+    mixed_precision,
     models,
     optimizers,
     regularizers,
@@ -35,6 +36,6 @@ from tensorflowish.keras.models import Model, Sequential
 
 __all__ = [
     "Input", "Model", "Sequential", "activations", "backend", "callbacks", "datasets",
-    "initializers", "layers", "losses", "metrics", "models", "optimizers", "regularizers",
-    "saving", "schedules", "utils",
+    "initializers", "layers", "losses", "metrics", "mixed_precision", "models", "optimizers",
+    "regularizers", "saving", "schedules", "utils",
 ]  # fmt: skip

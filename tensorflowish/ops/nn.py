@@ -385,6 +385,10 @@ def dense(x, kernel, bias=None, activation=None, alpha: float = 0.2, name=None) 
         raise ValueError(f"dense: bias must have shape [{kernel_shape[1]}] to match kernel "
                          f"{format_shape(kernel_shape)}, got "
                          f"{format_shape(bias_array.shape)}.")
+    if x_array.dtype.itemsize == 2:  # float16/bfloat16: composed (matmul accumulates in float32)
+        z = inputs[0] @ inputs[1] + inputs[2] if bias_array is not None else \
+            inputs[0] @ inputs[1]
+        return _DENSE_ACTIVATIONS[activation](z, alpha)
     x2d = x_array if x_array.ndim == 2 else x_array.reshape(-1, x_array.shape[-1])
     # the checks above are the kernel's, in this op's words: it need not repeat them
     y, pre = kernels.dense_forward(x2d, kernel_array, bias_array, activation, alpha,

@@ -128,7 +128,14 @@ class Layer(Module):
             super().__init__()
         self._name = name
         self._trainable = bool(trainable)
-        self._dtype = tf.as_dtype(dtype or keras_backend.floatx())
+        from tensorflowish.keras import mixed_precision
+
+        policy = mixed_precision.as_policy(dtype)
+        self._dtype_policy = policy
+        self._dtype = tf.as_dtype(policy.compute_dtype)  # what inputs are cast to
+        # what add_weight makes under a mixed policy; None: the same as _dtype
+        self._variable_dtype = None if policy.variable_dtype == policy.compute_dtype else \
+            tf.as_dtype(policy.variable_dtype)
         self.built = False
         self._own_weights: list = []
         self._regularized: list = []
@@ -158,8 +165,21 @@ class Layer(Module):
 
     @property
     def dtype(self) -> str:
-        """The dtype of the layer's weights (and of the floating inputs it computes with)."""
+        """The dtype of the layer's weights (float32 under a mixed policy)."""
+        return (self._variable_dtype or self._dtype).name
+
+    @property
+    def compute_dtype(self) -> str:
+        """The dtype the layer computes in (float16 under "mixed_float16")."""
         return self._dtype.name
+
+    @property
+    def variable_dtype(self) -> str:
+        return (self._variable_dtype or self._dtype).name
+
+    @property
+    def dtype_policy(self) -> Any:
+        return self._dtype_policy
 
     @property
     def trainable(self) -> bool:
@@ -206,7 +226,7 @@ class Layer(Module):
         if isinstance(name, (tuple, list)) and shape is None:  # Keras 3 order: shape first
             name, shape = None, name
         shape = () if shape is None else tuple(int(d) for d in shape)
-        dtype = tf.as_dtype(dtype or self._dtype)
+        dtype = tf.as_dtype(dtype or self._variable_dtype or self._dtype)
         if initializer is None:
             initializer = "glorot_uniform" if _is_floating(dtype) else "zeros"
         initializer = initializers.get(initializer)
@@ -452,7 +472,13 @@ class Layer(Module):
             mask = kwargs.get("mask")
         _TRAINING_CONTEXT.append(training)
         try:
-            outputs = self.call(inputs, *args, **kwargs)
+            if self._variable_dtype is not None:  # a mixed policy: weights read as casts
+                from tensorflowish.keras.mixed_precision import autocast_variables
+
+                with autocast_variables(self, self._variable_dtype, self._dtype):
+                    outputs = self.call(inputs, *args, **kwargs)
+            else:
+                outputs = self.call(inputs, *args, **kwargs)
         finally:
             _TRAINING_CONTEXT.pop()
         if self._makes_mask or (mask is not None and self.supports_masking):
@@ -501,7 +527,9 @@ class Layer(Module):
         """The constructor arguments needed to re-create the layer: those it was created with
         (defaults filled in), with the live name, trainable flag, dtype, and the live
         initializers, regularizers and activation the layer holds under the same names."""
-        config = {"name": self.name, "trainable": self.trainable, "dtype": self.dtype}
+        config = {"name": self.name, "trainable": self.trainable,
+                  "dtype": self._dtype_policy.name if self._variable_dtype is not None
+                  else self.dtype}
         for key, value in self._constructor_arguments().items():
             live = self.__dict__.get(key, value)
             if key == "activation" or hasattr(live, "get_config"):
