@@ -132,6 +132,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="train data-parallel in N processes through MPI on this machine (needs "
         "tensorflowish[distributed]); --batch-size stays the global batch",
     )  # fmt: skip
+    train_parser.add_argument(
+        "--tensorboard", default=None, metavar="DIR",
+        help="write TensorBoard logs (loss/accuracy per epoch and per 10 batches, weight "
+        "histograms, the model as text) under DIR/train and DIR/validation; view them with "
+        "`tensorboard --logdir DIR` (needs tensorflowish[tensorboard])",
+    )  # fmt: skip
     train_parser.set_defaults(handler=train)
 
     predict_parser = commands.add_parser(
@@ -279,10 +285,20 @@ def train(args: argparse.Namespace) -> int:
             f"batch {args.batch_size}, {args.epochs} epochs, seed {args.seed}"
             + (f", {workers} workers of batch {args.batch_size // workers}" if workers > 1 else "")
         )
+    callbacks = []
+    if args.tensorboard and chief:
+        try:
+            board = tf.keras.callbacks.TensorBoard(
+                log_dir=args.tensorboard, histogram_freq=1, update_freq=10
+            )
+        except ImportError as error:
+            raise CommandError(str(error)) from None
+        callbacks.append(board)
     fit_started = time.perf_counter()
     model.fit(
         x_train, y_train, batch_size=args.batch_size // workers, epochs=args.epochs,
-        verbose=args.verbose,
+        verbose=args.verbose, callbacks=callbacks,
+        validation_data=(x_test, y_test) if args.tensorboard else None,
     )  # fmt: skip
     fit_seconds = time.perf_counter() - fit_started
     logits = model.predict(x_test, batch_size=256, verbose=0)
@@ -304,6 +320,8 @@ def train(args: argparse.Namespace) -> int:
         f"test accuracy: {accuracy:.2%} ({correct}/{len(y_test)} held-out {args.dataset} images)"
     )
     _print(f"{'model' if out.endswith('.keras') else 'weights'} saved to {out}")
+    if args.tensorboard:
+        _print(f"TensorBoard logs in {args.tensorboard} (tensorboard --logdir {args.tensorboard})")
     _print(f"training took {fit_seconds:.1f} s ({total:.1f} s in all)")
     return 0
 

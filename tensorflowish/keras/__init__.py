@@ -20,6 +20,7 @@ from tensorflowish.keras import (
     activations,
     backend,
     callbacks,
+    constraints,
     initializers,
     layers,
     losses,
@@ -35,7 +36,8 @@ from tensorflowish.keras.layers import Input
 from tensorflowish.keras.models import Model, Sequential
 
 __all__ = [
-    "Input", "Model", "Sequential", "activations", "backend", "callbacks", "datasets",
-    "initializers", "layers", "losses", "metrics", "mixed_precision", "models", "optimizers",
+    "Input", "Model", "Sequential", "activations", "backend", "callbacks", "constraints",
+    "datasets", "initializers", "layers", "losses", "metrics", "mixed_precision", "models",
+    "optimizers",
     "regularizers", "saving", "schedules", "utils",
 ]  # fmt: skip

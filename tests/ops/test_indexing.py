@@ -195,3 +195,16 @@ def test_split_and_unstack_errors(device, rng):
     assert len(parts) == 3
     np.testing.assert_array_equal(parts[1].numpy(), x[:, 1])
     assert [p.shape for p in tf.split(x, tf.constant([3, 1]))] == [(3, 3), (1, 3)]
+
+
+def test_out_of_range_indices_are_invalid_argument_and_index_errors(device):
+    t = tf.constant([1, 2, 3])
+    cases = [lambda: t[5], lambda: tf.gather(t, [3]), lambda: tf.gather_nd(t, [[-1]]),
+             lambda: tf.scatter_nd([[3]], [1], [3]),
+             lambda: tf.strided_slice(t, [4], [5], shrink_axis_mask=1)]
+    for bad in cases:
+        with pytest.raises(tf.errors.InvalidArgumentError):
+            bad()
+        with pytest.raises(IndexError):
+            bad()
+    assert [int(v) for v in t] == [1, 2, 3]  # iteration still ends cleanly

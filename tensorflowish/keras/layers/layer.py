@@ -12,7 +12,7 @@ import numpy as np
 import tensorflowish as tf
 from tensorflowish import backend as tf_backend
 from tensorflowish.keras import backend as keras_backend
-from tensorflowish.keras import initializers, regularizers
+from tensorflowish.keras import constraints, initializers, regularizers
 from tensorflowish.keras.layers import masks
 from tensorflowish.keras.layers.keras_tensor import KerasInput, _Node
 from tensorflowish.module import Module
@@ -28,6 +28,9 @@ def _snake_case(name: str) -> str:
 # The training flag of the outermost call, seen by nested layers that are called without one
 # (a subclassed model's call() calling self.dropout(x) inherits model(x, training=True)).
 _TRAINING_CONTEXT: list = [None]
+# How many layer calls are running: losses added during a call (add_loss in call(), activity
+# regularizers) belong to that forward pass and are dropped when the next outermost call starts.
+_CALL_DEPTH = [0]
 
 
 def _as_tensor_structure(value: Any) -> Any:
@@ -109,6 +112,7 @@ class Layer(Module):
         batch_input_shape: Sequence[int | None] | None = None,
         input_dim: int | None = None,
         batch_size: int | None = None,
+        activity_regularizer: Any = None,
         **kwargs: Any,
     ) -> None:
         kwargs.pop("autocast", None)
@@ -140,6 +144,8 @@ class Layer(Module):
         self._own_weights: list = []
         self._regularized: list = []
         self._added_losses: list = []
+        self._call_losses: list = []
+        self.activity_regularizer = regularizers.get(activity_regularizer)
         self._last_output_shape: Any = None
         self.supports_masking = False
         parameters = inspect.signature(self.call).parameters
@@ -232,7 +238,8 @@ class Layer(Module):
         initializer = initializers.get(initializer)
         value = initializer(shape, dtype=dtype)
         name = name or f"weight_{len(self._own_weights)}"
-        variable = tf.Variable(value, trainable=trainable, name=f"{self.name}/{name}", dtype=dtype)
+        variable = tf.Variable(value, trainable=trainable, name=f"{self.name}/{name}", dtype=dtype,
+                               constraint=constraints.get(constraint))
         self._own_weights.append(variable)
         _bump_structure_version()
         regularizer = regularizers.get(regularizer)
@@ -410,19 +417,34 @@ class Layer(Module):
     # --- losses ------------------------------------------------------------------------
 
     def add_loss(self, loss: Any) -> None:
-        """Add a loss tensor (or a zero-argument function) to ``self.losses``."""
-        self._added_losses.append(loss)
+        """Add a loss to ``self.losses`` (and so to the loss ``fit`` minimises).
+
+        Called inside ``call()``, the loss belongs to that forward pass: it is replaced by the
+        next call's. Called outside a call, it stays (a zero-argument function is evaluated
+        each time ``losses`` is read).
+        """
+        if _CALL_DEPTH[0]:
+            self._call_losses.append(loss)
+        else:
+            self._added_losses.append(loss)
 
     @property
     def losses(self) -> list:
-        """Regularisation penalties of this layer and its sublayers, computed now."""
+        """This layer's and its sublayers' losses: weight regularisation penalties (computed
+        now), losses added with ``add_loss`` and activity regularisation of the last call."""
         result = []
         for layer, _ in self._structure():
             for regularizer, variable in layer._regularized:
                 result.append(regularizer(variable))
             for loss in layer._added_losses:
                 result.append(loss() if callable(loss) else loss)
+            result.extend(layer._call_losses)
         return result
+
+    def _clear_call_losses(self) -> None:
+        for layer, _ in self._structure():
+            if layer._call_losses:
+                layer._call_losses = []
 
     # --- calling -----------------------------------------------------------------------
 
@@ -470,7 +492,10 @@ class Layer(Module):
             if kwargs.get("mask") is None and mask is not None:
                 kwargs["mask"] = mask
             mask = kwargs.get("mask")
+        if not _CALL_DEPTH[0]:
+            self._clear_call_losses()
         _TRAINING_CONTEXT.append(training)
+        _CALL_DEPTH[0] += 1
         try:
             if self._variable_dtype is not None:  # a mixed policy: weights read as casts
                 from tensorflowish.keras.mixed_precision import autocast_variables
@@ -479,7 +504,12 @@ class Layer(Module):
                     outputs = self.call(inputs, *args, **kwargs)
             else:
                 outputs = self.call(inputs, *args, **kwargs)
+            if self.activity_regularizer is not None:
+                for output in outputs if isinstance(outputs, (list, tuple)) else (outputs,):
+                    if isinstance(output, Tensor):
+                        self.add_loss(self.activity_regularizer(output))
         finally:
+            _CALL_DEPTH[0] -= 1
             _TRAINING_CONTEXT.pop()
         if self._makes_mask or (mask is not None and self.supports_masking):
             masks.attach(outputs, self.compute_mask(inputs, mask))
@@ -572,7 +602,7 @@ class Layer(Module):
 # Attributes set while running, which never change what the layer holds.
 _VOLATILE_ATTRIBUTES = frozenset(
     {"_last_output_shape", "built", "stop_training", "history", "_structure_cache",
-     "_build_input_shape"}
+     "_call_losses", "_build_input_shape"}
 )
 # Options of the base Layer that get_config writes from the live layer (or, for the input
 # shape, as an InputLayer), never from the captured constructor arguments.
@@ -592,7 +622,8 @@ def _bump_structure_version() -> None:
 _UNTRACKED_ATTRIBUTES = frozenset(
     {"_regularized", "_added_losses", "optimizer", "_compiled", "history", "_callbacks",
      "compiled_loss", "compiled_metrics", "_metrics_container", "_loss_tracker",
-     "_structure_cache", "_auto_config", "_build_input_shape"}
+     "_structure_cache", "_auto_config", "_build_input_shape", "_call_losses",
+     "activity_regularizer"}
 )  # fmt: skip
 
 
