@@ -410,7 +410,7 @@ def pad(tensor, paddings, mode="CONSTANT", constant_values=0, name=None) -> Tens
     xp = array_module(x.array)
     if mode == "CONSTANT":
         value = binary_operands(x, constant_values, "pad")[1]
-        out = Tensor(xp.pad(x.array, pairs, constant_values=value.array.reshape(())))
+        out = Tensor(xp.pad(x.array, pairs, constant_values=value.array.reshape(()).item()))
         if should_record((x,)):
             inside = tuple(_python_slice(b, b + n) for (b, _), n in zip(pairs, x.array.shape))
             record((x,), out, (lambda g: getitem(g, inside),))
