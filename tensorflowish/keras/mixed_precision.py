@@ -45,10 +45,10 @@ class Policy:
                 dtype = tf.as_dtype(name)
             except TypeError:
                 dtype = None
-            if dtype is None or not dtype.is_floating:
+            if dtype is None:  # any dtype is a policy, as in Keras 3 ("int32" for an input)
                 raise ValueError(f"Cannot convert '{name}' to a mixed precision policy: expected "
-                                 "'mixed_float16', 'mixed_bfloat16' or a floating dtype name "
-                                 "such as 'float32'.")
+                                 "'mixed_float16', 'mixed_bfloat16' or a dtype name such as "
+                                 "'float32'.")
             self._compute = self._variable = dtype.name
         self._name = name
 
