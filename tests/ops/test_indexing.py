@@ -115,6 +115,11 @@ def test_where_forms(device):
     indices = tf.where([[True, False], [True, True]])
     assert indices.dtype == tf.int64
     assert _np(indices).tolist() == [[0, 0], [1, 0], [1, 1]]
+    assert _np(tf.where([1, 0, 3])).tolist() == [[0], [2]]  # one argument: non-zero counts
+    with pytest.raises(TypeError, match="bool"):
+        tf.where([1, 0, 3], [1, 2, 3], [4, 5, 6])
+    with pytest.raises(ValueError, match="both"):
+        tf.where([True], [1])
 
 
 def test_reverse_roll_repeat_tile(device, rng):
