@@ -135,6 +135,22 @@ def test_console_script_entry_point_is_main():
     assert main(["info"]) == 0
 
 
+def test_train_saves_a_keras_file_that_predict_loads(tmp_path, capsys):
+    out = tmp_path / "digits_mlp.keras"
+    status = cli.main(["train", "--epochs", "3", "--verbose", "0", "--out", str(out)])
+    assert status == 0
+    trained = re.search(r"test accuracy: ([\d.]+)% \((\d+)/360", capsys.readouterr().out)
+    assert trained and out.exists()
+    status = cli.main(["predict", str(out)])
+    assert status == 0
+    text = capsys.readouterr().out
+    scored = re.search(r"test accuracy: ([\d.]+)% \((\d+)/360 held-out digits images\)", text)
+    assert scored, text
+    assert scored.group(2) == trained.group(2)  # the saved model predicts as the trained one
+    status = cli.main(["predict", str(tmp_path / "missing.keras")])
+    assert status == 1 and "No file" in capsys.readouterr().err
+
+
 def test_train_writes_tensorboard_logs_that_tensorboard_reads(tmp_path, capsys):
     pytest.importorskip("tensorboardX", reason="the tensorboard extra is not installed")
     accumulator = pytest.importorskip(
