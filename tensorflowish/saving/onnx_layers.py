@@ -2,8 +2,9 @@
 
 Keras layers are channels-last (NHWC) while ONNX's Conv and pools are channels-first, so each
 spatial op is wrapped in two Transposes; kernels are transposed once, at export. Recurrent
-layers become ONNX's LSTM / GRU / RNN ops (time-major, as onnxruntime requires) with Keras's gate order
-rearranged to ONNX's (LSTM: Keras i, f, c, o -> ONNX i, o, f, c; GRU's z, r, h is the same).
+layers become ONNX's LSTM / GRU / RNN ops (time-major, as onnxruntime requires) with Keras's
+gate order rearranged to ONNX's (LSTM: Keras i, f, c, o -> ONNX i, o, f, c; GRU's z, r, h is
+the same).
 """
 
 from __future__ import annotations
