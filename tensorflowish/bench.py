@@ -398,8 +398,10 @@ def _format_time(seconds: float) -> str:
     return f"{seconds * 1e3:.2f} ms"
 
 
-def plot(results: list[Result], path: str) -> None:
-    """Time against size per backend (framework solid, floor dashed), one panel per workload."""
+def plot(results: list[Result], path: str, title: str | None = None) -> None:
+    """The ratio to the floor of every workload (the number that matters: 1.0 is no overhead)
+    in a wide panel on top, then time against size per workload (framework solid, floor
+    dashed), one panel each; ``title`` names the machine, BLAS and date."""
     try:
         import matplotlib
 
@@ -408,23 +410,40 @@ def plot(results: list[Result], path: str) -> None:
     except ImportError as error:
         raise ImportError("Plotting needs matplotlib: pip install 'tensorflowish[plot]'") from error
     names = list(dict.fromkeys(r.workload for r in results))
+    devices = list(dict.fromkeys(r.device for r in results))
     columns = min(3, len(names))
     rows = -(-len(names) // columns)
-    figure, axes = plt.subplots(rows, columns, figsize=(4.4 * columns, 3.4 * rows), squeeze=False)
-    for axis in axes.flat[len(names):]:
-        axis.set_visible(False)
-    for axis, name in zip(axes.flat, names):
-        for device in dict.fromkeys(r.device for r in results):
-            rows = [r for r in results if r.workload == name and r.device == device]
-            labels = [r.size for r in rows]
-            axis.plot(labels, [r.seconds * 1e3 for r in rows], "o-",
+    figure = plt.figure(figsize=(4.4 * columns, 3.4 * rows + 3.6))
+    grid = figure.add_gridspec(rows + 1, columns, height_ratios=[1.15] + [1.0] * rows)
+    ratio_axis = figure.add_subplot(grid[0, :])
+    labels = list(dict.fromkeys(f"{r.workload}\n{r.size}" for r in results))
+    width = 0.8 / len(devices)
+    for index, device in enumerate(devices):
+        ratios = {f"{r.workload}\n{r.size}": r.ratio for r in results if r.device == device}
+        positions = [i + (index - (len(devices) - 1) / 2) * width for i in range(len(labels))]
+        ratio_axis.bar(positions, [ratios.get(label, float("nan")) for label in labels], width,
+                       label=device)
+    ratio_axis.axhline(1.0, color="black", linewidth=0.8)
+    ratio_axis.set_xticks(range(len(labels)), labels, fontsize=6, rotation=20, ha="right")
+    ratio_axis.set_ylabel("time / floor time")
+    ratio_axis.set_title("ratio to the hand-written floor (1.0 = no overhead)", fontsize=9)
+    ratio_axis.legend(fontsize=7)
+    for position, name in enumerate(names):
+        axis = figure.add_subplot(grid[1 + position // columns, position % columns])
+        for device in devices:
+            chosen = [r for r in results if r.workload == name and r.device == device]
+            sizes = [r.size for r in chosen]
+            axis.plot(sizes, [r.seconds * 1e3 for r in chosen], "o-",
                       label=f"{device} tensorflowish")
-            axis.plot(labels, [r.floor_seconds * 1e3 for r in rows], "x--", label=f"{device} floor")
+            axis.plot(sizes, [r.floor_seconds * 1e3 for r in chosen], "x--",
+                      label=f"{device} floor")
         axis.set_title(name, fontsize=9)
         axis.set_yscale("log")
         axis.set_ylabel("ms per call")
         axis.tick_params(axis="x", labelrotation=45, labelsize=7)
         axis.legend(fontsize=6)
+    if title:
+        figure.suptitle(title, fontsize=9)
     figure.tight_layout()
     figure.savefig(path, dpi=110)
     plt.close(figure)
@@ -513,7 +532,9 @@ def main(quick: bool = False, repeats: int = 45, plot_path: str | None = "benchm
         print(f"wrote {json_path}")
     if plot_path:
         try:
-            plot(results, plot_path)
+            date = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d")
+            plot(results, plot_path, f"tensorflowish bench{' --quick' if quick else ''}, "
+                 f"{date}: {machine}; BLAS {blas_info()}")
             print(f"wrote {plot_path}")
         except ImportError as error:
             print(f"no plot: {error}")

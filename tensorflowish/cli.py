@@ -1,6 +1,8 @@
-"""The ``tensorflowish`` command: ``train`` an MLP on real handwritten digits, ``info``.
+"""The ``tensorflowish`` command: ``train`` an MLP on real handwritten digits, ``predict`` with
+a saved model, ``info``.
 
 $ tensorflowish train                 # digits (ships with scikit-learn), about 3 s
+$ tensorflowish predict digits_mlp.keras   # load the saved model, score the held-out digits
 $ tensorflowish train --dataset fashion_mnist --epochs 5 --hidden 256
 $ tensorflowish info                  # versions, backends, why no GPU
 """
@@ -15,7 +17,7 @@ import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
-__all__ = ["main", "build_parser", "train", "info"]
+__all__ = ["main", "build_parser", "train", "predict", "info"]
 
 DATASETS = ("digits", "mnist", "fashion_mnist")
 # Image scale per dataset: digits are 0..16, the MNIST family 0..255.
@@ -73,7 +75,7 @@ def build_parser() -> argparse.ArgumentParser:
         "train",
         help="train an MLP on handwritten digits and report held-out accuracy",
         description="Train a multi-layer perceptron (Dense+ReLU layers, Adam) with Keras's "
-        "fit(), print the held-out test accuracy and save the weights (safetensors).",
+        "fit(), print the held-out test accuracy and save the model (a Keras 3 .keras file).",
     )
     train_parser.add_argument(
         "--dataset", choices=DATASETS, default="digits",
@@ -117,7 +119,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     train_parser.add_argument(
         "--out", default=None,
-        help="where to save the weights (default: ./<dataset>_mlp.safetensors)",
+        help="where to save the model (default: ./<dataset>_mlp.keras, which Keras 3 also "
+        "loads); a name ending in .weights.h5 or .safetensors saves only the weights",
     )  # fmt: skip
     train_parser.add_argument(
         "--verbose", type=int, choices=(0, 1, 2), default=1,
@@ -129,7 +132,29 @@ def build_parser() -> argparse.ArgumentParser:
         help="train data-parallel in N processes through MPI on this machine (needs "
         "tensorflowish[distributed]); --batch-size stays the global batch",
     )  # fmt: skip
+    train_parser.add_argument(
+        "--tensorboard", default=None, metavar="DIR",
+        help="write TensorBoard logs (loss/accuracy per epoch and per 10 batches, weight "
+        "histograms, the model as text) under DIR/train and DIR/validation; view them with "
+        "`tensorboard --logdir DIR` (needs tensorflowish[tensorboard])",
+    )  # fmt: skip
     train_parser.set_defaults(handler=train)
+
+    predict_parser = commands.add_parser(
+        "predict",
+        help="load a saved .keras model and report its accuracy on the held-out images",
+        description="Load a model saved by `tensorflowish train` (or any .keras classifier of "
+        "flattened images) and print its accuracy on the held-out split of the dataset.",
+    )
+    predict_parser.add_argument("model", help="the .keras file to load")
+    predict_parser.add_argument(
+        "--dataset", "--data", dest="dataset", choices=DATASETS, default=None,
+        help="the images to score (default: from the model's name, e.g. digits_mlp -> digits)",
+    )  # fmt: skip
+    predict_parser.add_argument(
+        "--data-dir", default=None, help="folder with the IDX files for mnist/fashion_mnist"
+    )
+    predict_parser.set_defaults(handler=predict)
 
     info_parser = commands.add_parser(
         "info", help="print versions, available backends, and why a GPU is not usable"
@@ -260,10 +285,20 @@ def train(args: argparse.Namespace) -> int:
             f"batch {args.batch_size}, {args.epochs} epochs, seed {args.seed}"
             + (f", {workers} workers of batch {args.batch_size // workers}" if workers > 1 else "")
         )
+    callbacks = []
+    if args.tensorboard and chief:
+        try:
+            board = tf.keras.callbacks.TensorBoard(
+                log_dir=args.tensorboard, histogram_freq=1, update_freq=10
+            )
+        except ImportError as error:
+            raise CommandError(str(error)) from None
+        callbacks.append(board)
     fit_started = time.perf_counter()
     model.fit(
         x_train, y_train, batch_size=args.batch_size // workers, epochs=args.epochs,
-        verbose=args.verbose,
+        verbose=args.verbose, callbacks=callbacks,
+        validation_data=(x_test, y_test) if args.tensorboard else None,
     )  # fmt: skip
     fit_seconds = time.perf_counter() - fit_started
     logits = model.predict(x_test, batch_size=256, verbose=0)
@@ -272,17 +307,53 @@ def train(args: argparse.Namespace) -> int:
 
     if not chief:
         return 0  # the weights are identical on every worker: rank 0 reports and saves
-    out = args.out or f"{args.dataset}_mlp.safetensors"
+    out = args.out or f"{args.dataset}_mlp.keras"
     try:
-        model.save_weights(out)
-    except OSError as error:
-        raise CommandError(f"Could not save the weights to {out}: {error}") from error
+        if out.endswith(".keras"):
+            model.save(out)
+        else:
+            model.save_weights(out)
+    except (OSError, ValueError) as error:
+        raise CommandError(f"Could not save the model to {out}: {error}") from error
     total = time.perf_counter() - started
     _print(
         f"test accuracy: {accuracy:.2%} ({correct}/{len(y_test)} held-out {args.dataset} images)"
     )
-    _print(f"weights saved to {out}")
+    _print(f"{'model' if out.endswith('.keras') else 'weights'} saved to {out}")
+    if args.tensorboard:
+        _print(f"TensorBoard logs in {args.tensorboard} (tensorboard --logdir {args.tensorboard})")
     _print(f"training took {fit_seconds:.1f} s ({total:.1f} s in all)")
+    return 0
+
+
+def predict(args: argparse.Namespace) -> int:
+    """``tensorflowish predict MODEL.keras``: load a saved model, print held-out accuracy."""
+    import numpy as np
+
+    import tensorflowish as tf
+
+    try:
+        model = tf.keras.models.load_model(args.model)
+    except (OSError, ValueError) as error:
+        raise CommandError(str(error)) from error
+    dataset = args.dataset
+    if dataset is None:
+        dataset = next((name for name in DATASETS if model.name.startswith(name)), "digits")
+    _, (x_test, y_test) = _load(dataset, args.data_dir)
+    x_test = (x_test.reshape(len(x_test), -1) / _PIXEL_MAX[dataset]).astype(np.float32)
+    expected = getattr(model, "_input_spec", None)
+    if expected is not None and expected[-1] is not None and expected[-1] != x_test.shape[1]:
+        raise CommandError(
+            f"{args.model} expects inputs of {expected[-1]} values, but {dataset} images have "
+            f"{x_test.shape[1]} pixels; choose the dataset it was trained on with --dataset."
+        )
+    logits = model.predict(x_test, batch_size=256, verbose=0)
+    correct = int((np.asarray(logits).argmax(axis=1) == y_test).sum())
+    _print(f"model {model.name} from {args.model}: {model.count_params():,} parameters")
+    _print(
+        f"test accuracy: {correct / len(y_test):.2%} ({correct}/{len(y_test)} held-out "
+        f"{dataset} images)"
+    )
     return 0
 
 

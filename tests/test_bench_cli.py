@@ -22,7 +22,7 @@ def test_table_has_ratio_gflops_and_gpu_speedup():
 def test_plot_writes_a_png(tmp_path):
     pytest.importorskip("matplotlib")
     path = tmp_path / "bench.png"
-    bench.plot(_results(), str(path))
+    bench.plot(_results(), str(path), "tensorflowish bench, 2026-11-29: x86_64; BLAS openblas")
     assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 

@@ -91,3 +91,30 @@ def test_missing_ml_dtypes_message(monkeypatch):
     monkeypatch.delitem(dtypes.__dict__, "_BFLOAT16", raising=False)
     with pytest.raises(AttributeError, match=r"pip install 'tensorflowish\[bfloat16\]'"):
         dtypes._bfloat16()
+
+
+@pytest.mark.gpu
+@pytest.mark.parametrize("activation", ["relu", "gelu"])
+def test_float16_dense_on_the_gpu(activation, rng):
+    """On CuPy, tf.nn.dense in float16 runs cuBLAS and the dense.cu _f16 kernels."""
+    from tensorflowish import backend
+
+    reason = backend.gpu_unavailable_reason()
+    if reason is not None:
+        pytest.skip(f"no usable GPU: {reason}")
+    x, w, b = (rng.normal(size=s).astype(np.float16) for s in ((64, 40), (40, 33), (33,)))
+
+    def run(dtype, device):
+        with tf.device(device):
+            tensors = [tf.constant(a.astype(dtype)) for a in (x, w, b)]
+            with tf.GradientTape() as tape:
+                tape.watch(tensors)
+                y = tf.nn.dense(*tensors, activation=activation)
+                loss = tf.reduce_sum(tf.cast(y, tf.float32) ** 2)
+            return [y, *tape.gradient(loss, tensors)]
+
+    for got, expected in zip(run(np.float16, "GPU:0"), run(np.float32, "CPU:0")):
+        assert got.dtype == tf.float16
+        scale = np.abs(expected.numpy()).max()
+        np.testing.assert_allclose(got.numpy().astype(np.float32), expected.numpy(), rtol=2e-2,
+                                   atol=2e-2 * scale)

@@ -443,12 +443,14 @@ def is_finite(x, name=None) -> Tensor:
 def where(condition, x=None, y=None, name=None) -> Tensor:
     """Pick x where condition is true, else y (broadcasting). With x and y None: the indices."""
     condition = as_tensor(condition)
+    xp = array_module(condition.array)
+    if x is None and y is None:  # the coordinates of the true (non-zero) entries, int64
+        return Tensor(xp.argwhere(condition.array).astype(np.int64))
+    if x is None or y is None:
+        raise ValueError("where: x and y must both be given or both be None.")
     if condition.array.dtype != np.bool_:
         raise TypeError(f"where: condition must be bool, got {condition.dtype.name}; "
                         "compare first, e.g. tf.where(x > 0, ...).")
-    xp = array_module(condition.array)
-    if x is None and y is None:
-        return Tensor(xp.argwhere(condition.array).astype(np.int64))
     x, y = binary_operands(x, y, "where")
     broadcast_shape("where", condition.array.shape, np.broadcast_shapes(x.array.shape,
                                                                         y.array.shape))

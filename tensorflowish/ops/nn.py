@@ -385,7 +385,10 @@ def dense(x, kernel, bias=None, activation=None, alpha: float = 0.2, name=None) 
         raise ValueError(f"dense: bias must have shape [{kernel_shape[1]}] to match kernel "
                          f"{format_shape(kernel_shape)}, got "
                          f"{format_shape(bias_array.shape)}.")
-    if x_array.dtype.itemsize == 2:  # float16/bfloat16: composed (matmul accumulates in float32)
+    if x_array.dtype.itemsize == 2 and (x_array.__class__ is np.ndarray or
+                                        x_array.dtype != np.float16):
+        # float16/bfloat16 on the CPU: composed (matmul accumulates in float32); float16 on the
+        # GPU takes the kernels below (cuBLAS GEMMs and the dense.cu _f16 passes)
         z = inputs[0] @ inputs[1] + inputs[2] if bias_array is not None else \
             inputs[0] @ inputs[1]
         return _DENSE_ACTIVATIONS[activation](z, alpha)

@@ -105,6 +105,7 @@ def _models(rng):
     return models
 
 
+@pytest.mark.slow
 def test_files_written_here_predict_the_same_in_keras(tmp_path, rng):
     python = _tensorflow_python()
     if python is None:
@@ -128,3 +129,61 @@ def test_files_written_here_predict_the_same_in_keras(tmp_path, rng):
                                    err_msg=f"{name}: Keras predicts differently")
         if "iterations" in out.files:
             assert int(out["iterations"]) == int(model.optimizer.iterations.numpy())
+
+
+OPTIMIZER_SCRIPT = r"""
+import os, sys
+os.environ["TF_CPP_MIN_LOG_LEVEL"] = "3"
+import keras, numpy as np
+folder = sys.argv[1]
+data = np.load(os.path.join(folder, "data.npz"))
+x, y = data["x"], data["y"]
+optimizers = {
+    "adam_amsgrad": keras.optimizers.Adam(0.01, amsgrad=True),
+    "adamw": keras.optimizers.AdamW(0.01),
+    "nadam": keras.optimizers.Nadam(0.01),
+    "adamax": keras.optimizers.Adamax(0.01),
+    "adagrad": keras.optimizers.Adagrad(0.05),
+    "adadelta": keras.optimizers.Adadelta(1.0),
+    "rmsprop": keras.optimizers.RMSprop(0.01, momentum=0.5, centered=True),
+    "sgd": keras.optimizers.SGD(0.05, momentum=0.9, nesterov=True),
+    "ftrl": keras.optimizers.Ftrl(0.05),
+    "lion": keras.optimizers.Lion(0.003),
+    "adafactor": keras.optimizers.Adafactor(0.05),
+}
+for name, optimizer in optimizers.items():
+    keras.utils.set_random_seed(7)
+    model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(4, activation="tanh"),
+                              keras.layers.Dense(2)])
+    model.compile(optimizer=optimizer, loss="mse")
+    model.fit(x, y, batch_size=4, epochs=2, shuffle=False, verbose=0)
+    model.save(os.path.join(folder, name + ".keras"))
+    model.fit(x, y, batch_size=4, epochs=1, shuffle=False, verbose=0)
+    np.save(os.path.join(folder, name + ".npy"), model.predict(x, verbose=0))
+"""
+
+
+@pytest.mark.slow
+def test_optimizer_state_from_keras_continues_training_as_keras(tmp_path, rng):
+    """Keras trains, saves, trains one more epoch; the file loaded here and trained the same
+    epoch predicts what Keras did, so every optimizer slot went to the right place."""
+    python = _tensorflow_python()
+    if python is None:
+        pytest.skip("TensorFlow is not available (set TENSORFLOWISH_TF_PYTHON)")
+    x = rng.normal(size=(16, 3)).astype("float32")
+    y = rng.normal(size=(16, 2)).astype("float32")
+    np.savez(tmp_path / "data.npz", x=x, y=y)
+    script = tmp_path / "train_in_keras.py"
+    script.write_text(OPTIMIZER_SCRIPT)
+    result = subprocess.run([python, str(script), str(tmp_path)], capture_output=True,
+                            text=True, timeout=240)
+    assert result.returncode == 0, result.stderr[-3000:]
+    failures = []
+    for path in sorted(tmp_path.glob("*.keras")):
+        model = tf.keras.models.load_model(path)
+        model.fit(x, y, batch_size=4, epochs=1, shuffle=False, verbose=0)
+        expected = np.load(path.with_suffix(".npy"))
+        error = float(np.abs(model.predict(x, verbose=0) - expected).max())
+        if error > 1e-4:
+            failures.append(f"{path.stem}: {error:.2e}")
+    assert not failures, failures
