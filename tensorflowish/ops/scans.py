@@ -22,6 +22,7 @@ from .math import (
     less,
     log,
     logical_and,
+    maximum,
     multiply,
     negative,
     where,
@@ -261,26 +262,25 @@ def _segment_vjp(kind, data, ids, num_segments, out):
         counts = counts if kind == "mean" else xp.sqrt(counts)
         return lambda g: scale(g, Tensor(counts.reshape((-1,) + rest)))
     if kind in ("max", "min"):
+        kept = Tensor(xp.broadcast_to((ids >= 0).reshape(ids.shape + rest), shape))
+
         def min_or_max(g):  # TensorFlow's rule: ties share the gradient equally
-            chosen = logical_and(equal(data, _gather_rows(out, ids, shape)),
-                                 Tensor(xp.broadcast_to((ids >= 0).reshape(
-                                     ids.shape + (1,) * (len(shape) - ids.ndim)), shape)))
-            chosen_float = cast(chosen, g.dtype)
-            number = _segment("sum", "segment", chosen_float, ids, num_segments, False)
-            share = _gather_rows(divide(g, where(greater(number, 0.0), number,
-                                                 number + 1.0)), ids, shape)
-            return multiply(share, chosen_float)
+            chosen = cast(logical_and(equal(data, _gather_rows(out, ids, shape)), kept), g.dtype)
+            number = _segment("sum", "segment", chosen, ids, num_segments, False)
+            share = _gather_rows(divide(g, maximum(number, 1.0)), ids, shape)
+            return multiply(share, chosen)
         return min_or_max
+
+    ones = Tensor(xp.ones_like(data.array))
 
     def prod(g):  # TensorFlow's rule, exact where one entry of a segment is zero
         is_zero = equal(data, 0.0)
         zeros = _segment("sum", "segment", cast(is_zero, g.dtype), ids, num_segments, False)
-        g = where(greater(zeros, 1.0), g * 0.0, g)
-        non_zero = where(is_zero, data * 0.0 + 1.0, data)
+        g = where(greater(zeros, 1.0), g * 0.0, g)  # two zeros: the product stays 0
+        non_zero = where(is_zero, ones, data)
         non_zero_prod = _segment("prod", "segment", non_zero, ids, num_segments, False)
-        safe = where(is_zero, data * 0.0 + 1.0, data)
         partial = where(is_zero, _gather_rows(non_zero_prod, ids, shape),
-                        divide(_gather_rows(out, ids, shape), safe))
+                        divide(_gather_rows(out, ids, shape), non_zero))
         return multiply(_gather_rows(g, ids, shape), partial)
     return prod
 
