@@ -104,6 +104,11 @@ def build_parser() -> argparse.ArgumentParser:
         help=f"Adam learning rate (default {DEFAULTS['lr']})",
     )
     train_parser.add_argument(
+        "--model", choices=("mlp", "lstm"), default="mlp",
+        help="mlp: Dense+ReLU layers on the flattened image (default); lstm: an LSTM reads the "
+        "image row by row (8 steps of 8 pixels for digits), --hidden[0] units, then Dense",
+    )  # fmt: skip
+    train_parser.add_argument(
         "--hidden", type=_hidden_sizes, default=_hidden_sizes(DEFAULTS["hidden"]),
         help=f"hidden layer sizes, comma-separated (default {DEFAULTS['hidden']})",
     )  # fmt: skip
@@ -262,21 +267,30 @@ def train(args: argparse.Namespace) -> int:
     classes = int(max(y_train.max(), y_test.max())) + 1
     side = "x".join(str(d) for d in _image_shape(args.dataset))
 
-    layers = [tf.keras.layers.InputLayer(input_shape=(x_train.shape[1],))]
-    layers += [tf.keras.layers.Dense(units, activation="relu") for units in args.hidden]
+    if args.model == "lstm":  # the image as a sequence of rows
+        rows, columns = _image_shape(args.dataset)
+        x_train = x_train.reshape(len(x_train), rows, columns)
+        x_test = x_test.reshape(len(x_test), rows, columns)
+        layers = [tf.keras.layers.InputLayer(input_shape=(rows, columns)),
+                  tf.keras.layers.LSTM(args.hidden[0])]
+        hidden = args.hidden[1:]
+    else:
+        layers = [tf.keras.layers.InputLayer(input_shape=(x_train.shape[1],))]
+        hidden = args.hidden
+    layers += [tf.keras.layers.Dense(units, activation="relu") for units in hidden]
     layers.append(tf.keras.layers.Dense(classes))
-    model = tf.keras.Sequential(layers, name=f"{args.dataset}_mlp")
+    model = tf.keras.Sequential(layers, name=f"{args.dataset}_{args.model}")
     model.compile(
         optimizer=tf.keras.optimizers.Adam(learning_rate=args.lr),
         loss=tf.keras.losses.SparseCategoricalCrossentropy(from_logits=True),
         metrics=["accuracy"],
     )
-    shape = " -> ".join(
-        [str(x_train.shape[1])] + [f"{h} (relu)" for h in args.hidden] + [str(classes)]
-    )
+    first = f"{x_train.shape[1]}" if args.model == "mlp" else \
+        f"{x_train.shape[1]} rows of {x_train.shape[2]} -> LSTM({args.hidden[0]})"
+    shape = " -> ".join([first] + [f"{h} (relu)" for h in hidden] + [str(classes)])
     if args.verbose and chief:
         _print(
-            f"tensorflowish {tf.__version__}: training an MLP on {args.dataset} "
+            f"tensorflowish {tf.__version__}: training an {args.model.upper()} on {args.dataset} "
             f"({len(x_train)} train / {len(x_test)} test images of {side}) on "
             f"{backend.current_device()}"
         )
@@ -307,7 +321,7 @@ def train(args: argparse.Namespace) -> int:
 
     if not chief:
         return 0  # the weights are identical on every worker: rank 0 reports and saves
-    out = args.out or f"{args.dataset}_mlp.keras"
+    out = args.out or f"{args.dataset}_{args.model}.keras"
     try:
         if out.endswith(".keras"):
             model.save(out)
@@ -342,6 +356,9 @@ def predict(args: argparse.Namespace) -> int:
     _, (x_test, y_test) = _load(dataset, args.data_dir)
     x_test = (x_test.reshape(len(x_test), -1) / _PIXEL_MAX[dataset]).astype(np.float32)
     expected = getattr(model, "_input_spec", None)
+    if expected is not None and len(expected) == 3:  # an LSTM model reads the image row by row
+        x_test = x_test.reshape(len(x_test), *_image_shape(dataset))
+        expected = None
     if expected is not None and expected[-1] is not None and expected[-1] != x_test.shape[1]:
         raise CommandError(
             f"{args.model} expects inputs of {expected[-1]} values, but {dataset} images have "
