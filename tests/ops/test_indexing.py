@@ -213,3 +213,10 @@ def test_out_of_range_indices_are_invalid_argument_and_index_errors(device):
         with pytest.raises(IndexError):
             bad()
     assert [int(v) for v in t] == [1, 2, 3]  # iteration still ends cleanly
+
+
+def test_variable_slice_is_differentiable(device):
+    v = tf.Variable([[1.0, 2.0], [3.0, 4.0]])
+    with tf.GradientTape() as tape:
+        y = tf.reduce_sum(v[0] * 3.0) + tf.reduce_sum(v[:, 1])
+    assert tape.gradient(y, v).numpy().tolist() == [[3.0, 4.0], [0.0, 1.0]]

@@ -131,3 +131,14 @@ def test_keras_file_weights_load_into_a_model_in_code(tmp_path, rng):
     fresh.load_weights(tmp_path / "m.keras")
     x = tf.constant(rng.normal(size=(2, 3)).astype("float32"))
     np.testing.assert_array_equal(fresh(x).numpy(), model(x).numpy())
+
+
+def test_model_checkpoint_writes_keras_files(tmp_path, rng):
+    model = _model()
+    model.compile(optimizer="adam", loss="mse")
+    x, y = rng.normal(size=(16, 3)).astype("float32"), rng.normal(size=(16, 2)).astype("float32")
+    callback = tf.keras.callbacks.ModelCheckpoint(str(tmp_path / "m-{epoch}.keras"))
+    model.fit(x, y, epochs=2, verbose=0, callbacks=[callback])
+    loaded = tf.keras.models.load_model(tmp_path / "m-2.keras")
+    np.testing.assert_array_equal(loaded.predict(x, verbose=0), model.predict(x, verbose=0))
+    assert int(loaded.optimizer.iterations.numpy()) == int(model.optimizer.iterations.numpy())
