@@ -33,7 +33,8 @@ LAYER_SAMPLES = {
                       [(5, 4)], "float32"),
     "Concatenate": (lambda: L.Concatenate(axis=-1), [(3,), (2,)], "float32"),
     "Dense": (lambda: L.Dense(3, activation="relu", kernel_regularizer=tf.keras.regularizers.L2(
-        0.01), bias_initializer="ones"), [(4,)], "float32"),
+        0.01), bias_initializer="ones", kernel_constraint=tf.keras.constraints.MaxNorm(2.0)),
+        [(4,)], "float32"),
     "Dropout": (lambda: L.Dropout(0.3, seed=2), [(4,)], "float32"),
     "Embedding": (lambda: L.Embedding(10, 3), [(5,)], "int32"),
     "Flatten": (lambda: L.Flatten(), [(3, 2)], "float32"),
@@ -215,6 +216,7 @@ def _classes(namespace_name, base_name):
 
 
 OBJECTS = (_classes("initializers", "Initializer") + _classes("regularizers", "Regularizer")
+           + _classes("constraints", "Constraint")
            + _classes("optimizers", "Optimizer") + _classes("losses", "Loss")
            + _classes("metrics", "Metric") + _classes("schedules", "LearningRateSchedule"))
 
