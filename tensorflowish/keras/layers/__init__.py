@@ -74,6 +74,13 @@ from tensorflowish.keras.layers.pooling import (
     MaxPooling1D,
     MaxPooling2D,
 )
+from tensorflowish.keras.layers.preprocessing import (
+    CategoryEncoding,
+    Hashing,
+    IntegerLookup,
+    StringLookup,
+    TextVectorization,
+)
 from tensorflowish.keras.layers.regularization import (
     ActivityRegularization,
     AlphaDropout,
@@ -118,7 +125,8 @@ __all__ = [
     "SpatialDropout2D",
     # sequences
     "Attention", "Bidirectional", "Embedding", "GRU", "GRUCell", "LSTM", "LSTMCell", "Masking",
-    "MultiHeadAttention", "RNN", "SimpleRNN", "SimpleRNNCell", "StackedRNNCells", "TimeDistributed",
+    "MultiHeadAttention", "RNN", "SimpleRNN", "CategoryEncoding", "Hashing", "IntegerLookup",
+    "StringLookup", "TextVectorization", "SimpleRNNCell", "StackedRNNCells", "TimeDistributed",
     # everyday layers
     "ActivityRegularization", "AlphaDropout", "Average", "Cropping1D", "Dot", "ELU",
     "GaussianDropout", "GaussianNoise", "GroupNormalization", "Identity", "LeakyReLU", "Maximum",
