@@ -260,6 +260,9 @@ def all_workloads(device: str, quick: bool = False) -> list[Workload]:
     workloads += [optimizer_step(device, 1 << 20)]
     workloads += [mlp_training_step(device, s) for s in mlp_sizes]
     workloads.append(tape_overhead(device))
+    from .bench_cnn import cnn_workloads  # CPU only: its floor is NumPy
+
+    workloads += cnn_workloads(device, quick)
     return workloads
 
 
@@ -360,8 +363,10 @@ def format_table(results: list[Result]) -> str:
     return "\n".join(lines)
 
 
-# issue 5's targets: the MLP steps as ratios to the floor, the tape as microseconds per op
+# issue 5's targets: the MLP steps as ratios to the floor, the tape as microseconds per op;
+# issue 11's: the CNN steps as ratios to their floor
 MLP_TARGETS = {"tiny": 2.0, "small": 1.3, "medium": 1.10, "large": 1.05}
+CNN_TARGET = 1.10
 TAPE_TARGET_US = 2.0
 
 
@@ -377,6 +382,8 @@ def format_targets(results: list[Result]) -> str:
     for r in results:
         if r.workload == "MLP training step" and r.size in MLP_TARGETS:
             value, target, unit = r.ratio, MLP_TARGETS[r.size], "x"
+        elif r.workload == "CNN training step":
+            value, target, unit = r.ratio, CNN_TARGET, "x"
         elif r.workload == "tape overhead":
             value, target, unit = tape_overhead_per_op(r), TAPE_TARGET_US, " µs/op"
         else:
@@ -456,6 +463,9 @@ def main(quick: bool = False, repeats: int = 45, plot_path: str | None = "benchm
                   progress=lambda text: print(f"  timing {text} ...", flush=True))
     print(format_table(results))
     print(format_targets(results))
+    from .bench_cnn import pytorch_lines
+
+    print(pytorch_lines(results))
     if json_path:
         with open(json_path, "w") as handle:
             json.dump([dataclasses.asdict(r) | {"ratio": r.ratio} for r in results], handle,

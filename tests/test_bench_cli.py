@@ -43,7 +43,8 @@ def test_time_pair_runs_warm_up_and_every_repetition():
 def test_every_workload_builds():
     names = {w.name for w in bench.all_workloads("CPU:0", quick=True)}
     assert names == {"dense forward", "dense forward+backward", "softmax cross-entropy",
-                     "SGD momentum step", "MLP training step", "tape overhead"}
+                     "SGD momentum step", "MLP training step", "tape overhead",
+                     "CNN training step"}
 
 
 def test_bench_command_is_wired():
