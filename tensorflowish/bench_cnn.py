@@ -5,14 +5,16 @@ Two networks, as issue 11 sets them: 28x28x1 at batch 64 (conv 3x3x32 VALID, max
 conv 3x3x64 VALID, max-pool 2, dense 10) and 32x32x3 at batch 128 (two SAME 3x3x32 convs,
 max-pool 2, two SAME 3x3x64 convs, max-pool 2, dense 10); ReLU after every convolution, mean
 sparse softmax cross-entropy, plain SGD. The floor is the same algorithm with no framework: the
-patch matrix built from kh*kw strided slices into a reused buffer, one GEMM per convolution,
-bias and ReLU in place, pooling by comparing the window's strided slices, and backward the ReLU
-mask, two GEMMs and the slices added back; the same float32 BLAS calls as the framework.
+patch matrix copied from a strided view of the windows into a reused buffer, one GEMM per
+convolution, bias and ReLU in place, pooling by comparing the window's strided slices, and
+backward the ReLU mask, two GEMMs and the slices added back; the same float32 BLAS calls as the
+framework.
 """
 
 from __future__ import annotations
 
 import numpy as np
+from numpy.lib.stride_tricks import as_strided
 
 from .bench import LEARNING_RATE, Workload, _module, _random
 
@@ -132,9 +134,14 @@ def _numpy_floor(x, labels, kernels, biases, plan):
                     padded = hidden
                 out_h, out_w = h + 2 * pad - 2, w + 2 * pad - 2
                 cols = buffer(("cols", number), (batch, out_h, out_w, 3, 3, c))
-                for i in range(3):
-                    for j in range(3):
-                        cols[:, :, :, i, j, :] = padded[:, i:i + out_h, j:j + out_w, :]
+                if c >= 3:  # one copy of a strided view of the windows, as the framework does
+                    st = padded.strides
+                    np.copyto(cols, as_strided(padded, cols.shape,
+                                               (st[0], st[1], st[2], st[1], st[2], st[3])))
+                else:
+                    for i in range(3):
+                        for j in range(3):
+                            cols[:, :, :, i, j, :] = padded[:, i:i + out_h, j:j + out_w, :]
                 cols2d = cols.reshape(-1, 9 * c)
                 y = cols2d @ kernels[index].reshape(-1, filters)
                 y += biases[index]
@@ -193,8 +200,9 @@ def _numpy_floor(x, labels, kernels, biases, plan):
             dk = cols2d.T @ g2d
             db = np.ones(g2d.shape[0], np.float32) @ g2d
             if index:  # the first layer's input needs no gradient
-                dcols = (g2d @ kernels[index].reshape(-1, filters).T).reshape(
-                    g.shape[:3] + (3, 3, in_shape[3]))
+                dcols = np.matmul(g2d, kernels[index].reshape(-1, filters).T,
+                                  out=buffer(("dcols", number), (g2d.shape[0], cols2d.shape[1])))
+                dcols = dcols.reshape(g.shape[:3] + (3, 3, in_shape[3]))
                 n, h, w, c = in_shape
                 dpadded = np.zeros((n, h + 2 * pad, w + 2 * pad, c), np.float32)
                 out_h, out_w = g.shape[1:3]
