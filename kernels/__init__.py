@@ -87,9 +87,17 @@ def _backend(**arrays: Any) -> str:
     return next(iter(kinds.values()), "numpy")
 
 
-def _check_float(dtype_of: str, **arrays: Any) -> np.dtype:
-    """All arrays share one float32/float64 dtype; returns it."""
+def _check_float(dtype_of: str, half: bool = False, **arrays: Any) -> np.dtype:
+    """All arrays share one float32/float64 dtype (or float16, where `half` kernels exist);
+    returns it."""
     reference = arrays[dtype_of].dtype
+    if half and np.dtype(reference) == np.float16:
+        floats = (*_FLOATS, np.dtype(np.float16))
+        for name, array in arrays.items():
+            if array is not None and np.dtype(array.dtype) != reference:
+                raise TypeError(f"{name} has dtype {array.dtype} but {dtype_of} has "
+                                f"{reference}; cast them to one dtype")
+        return floats[2]
     if (reference is _FLOATS[0] or reference is _FLOATS[1]) and all(
             array is None or array.dtype is reference for array in arrays.values()):
         return reference  # the common case: identical dtype objects
@@ -165,7 +173,8 @@ def dense_forward(
             _check_activation(activation, alpha)  # a caller may not know alpha's rule
         return cpu.dense_forward(x, kernel, bias, activation, alpha)
     backend = _backend(x=x, kernel=kernel, bias=bias)
-    _check_float("x", x=x, kernel=kernel, bias=bias)
+    # float16 on the GPU: the dense.cu _f16 kernels (the CPU composes half-precision layers)
+    _check_float("x", half=backend == "cupy", x=x, kernel=kernel, bias=bias)
     _check_activation(activation, alpha)
     _, _, m = _check_dense(x, kernel)
     _check_shape("bias", bias, (m,))
@@ -213,7 +222,7 @@ def dense_backward(
         overwrite_dy,
     )
     backend = _backend(dy=dy, x=x, kernel=kernel, y=y, pre=pre)
-    _check_float("dy", dy=dy, x=x, kernel=kernel, y=y, pre=pre)
+    _check_float("dy", half=backend == "cupy", dy=dy, x=x, kernel=kernel, y=y, pre=pre)
     _check_activation(activation, alpha)
     n, _, m = _check_dense(x, kernel)
     _check_shape("dy", dy, (n, m))

@@ -147,7 +147,14 @@ from . import (
     distribute,  # noqa: E402 - Horovod-style data parallelism (mpi4py imported lazily)
     keras,  # noqa: E402
 )
-from . import saved_model, train  # noqa: E402 - tf.saved_model, tf.train (checkpoints)
+from . import onnx, saved_model, train  # noqa: E402 - ONNX export, tf.saved_model, tf.train
 from . import summary  # noqa: E402 - tf.summary (tensorboardX imported lazily)
+from .data import TensorSpec  # noqa: E402
 
 del _info, _path, _space, _attribute, _name
+
+
+def __getattr__(name: str):
+    if name == "bfloat16":  # made on first use: it needs ml_dtypes (see dtypes.py)
+        return dtypes.bfloat16
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

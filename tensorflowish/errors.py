@@ -18,7 +18,8 @@ __all__ = ["OpError", "CancelledError", "UnknownError", "InvalidArgumentError",
            "DeadlineExceededError", "NotFoundError", "AlreadyExistsError",
            "PermissionDeniedError", "UnauthenticatedError", "ResourceExhaustedError",
            "FailedPreconditionError", "AbortedError", "OutOfRangeError", "UnimplementedError",
-           "InternalError", "UnavailableError", "DataLossError", "AxisError"]
+           "InternalError", "UnavailableError", "DataLossError", "AxisError",
+           "IndexOutOfRangeError"]
 
 
 class OpError(Exception):
@@ -129,6 +130,11 @@ class DataLossError(OpError, OSError):
 
 class AxisError(InvalidArgumentError, IndexError):
     """An axis outside [-rank, rank): an InvalidArgumentError (so also a ValueError)."""
+
+
+class IndexOutOfRangeError(InvalidArgumentError, IndexError):
+    """An index outside its dimension (`t[5]` of a 3-vector, gather indices): TensorFlow's
+    InvalidArgumentError that is also the IndexError Python code expects."""
 
 
 def check_axis(op: str, axis, rank: int) -> int:

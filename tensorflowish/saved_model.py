@@ -45,6 +45,9 @@ __all__ = ["load", "save"]
 
 FORMAT = "tensorflowish-saved-model/1"
 _PLAIN = (bool, int, float, str, type(None))
+# Bookkeeping attributes of layers and models that are not part of their state.
+_SKIPPED = frozenset({"_auto_config", "_build_input_shape", "_structure_cache", "_own_weights",
+                      "_regularized", "_added_losses", "history", "_last_output_shape"})
 
 
 def _plain(value: Any) -> bool:
@@ -97,6 +100,8 @@ def _describe(obj: Any, seen: dict, path: str) -> dict:
         seen[id(obj)] = path
         children, plain = {}, {}
         for key, value in sorted(vars(obj).items()):
+            if key in _SKIPPED:
+                continue
             if isinstance(value, (Variable, Module, list, tuple, dict)) and _holds_state(value):
                 children[key] = _describe(value, seen, f"{path}/{key}" if path else key)
             elif _plain(value):

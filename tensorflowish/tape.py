@@ -61,7 +61,7 @@ _matched: list = []  # the tapes the last should_record() found; record() append
 def _watches_on_read(tape: GradientTape, tensor: Tensor) -> bool:
     """Auto-watch `tensor` on `tape` if it is a trainable float Variable; True if it did."""
     if tape._watch_accessed_variables and isinstance(tensor, Variable) and tensor.trainable \
-            and tensor.array.dtype.kind == "f":
+            and tensor.array.dtype.kind in "fV":  # V: bfloat16 (ml_dtypes)
         tape._watched_variables[tensor._id] = tensor
         tape._tracked.add(tensor._id)
         return True
@@ -252,7 +252,7 @@ class GradientTape:
             if not isinstance(item, Tensor):
                 raise ValueError(f"tape.watch expects tensors or variables, got "
                                  f"{type(item).__name__}; convert with tf.constant first.")
-            if item.array.dtype.kind not in "fc":
+            if item.array.dtype.kind not in "fcV":
                 warnings.warn(f"The dtype of the watched tensor must be floating (e.g. "
                               f"tf.float32), got {item.dtype.name}: it will get no gradient.",
                               stacklevel=2)
@@ -403,7 +403,7 @@ class GradientTape:
         results = []
         for index, source in enumerate(source_list):
             gradient = grads.get(source._id)
-            if gradient is None or source.array.dtype.kind not in "fc":
+            if gradient is None or source.array.dtype.kind not in "fcV":
                 gradient = self._result_for(source, index, gradient, unconnected)
             results.append(gradient)
         self._release()
@@ -414,7 +414,7 @@ class GradientTape:
         return _unflatten(sources, iter(results))
 
     def _result_for(self, source: Tensor, index: int, gradient, unconnected):
-        if source.array.dtype.kind not in "fc":
+        if source.array.dtype.kind not in "fcV":
             warnings.warn(f"The dtype of the source tensor must be floating (e.g. tf.float32) "
                           f"when calling GradientTape.gradient, got {source.dtype.name}: "
                           "returning None.", stacklevel=3)
@@ -463,7 +463,7 @@ class GradientTape:
 
         results = []
         for k, source in enumerate(source_list):
-            if source.array.dtype.kind not in "fc" or all(g is None for g in rows[k]):
+            if source.array.dtype.kind not in "fcV" or all(g is None for g in rows[k]):
                 if unconnected is UnconnectedGradients.ZERO:
                     results.append(Tensor(xp.zeros(tuple(target.shape) + tuple(source.shape),
                                                    dtype=source.array.dtype)))
@@ -502,7 +502,7 @@ class GradientTape:
             parts.append(grads.get(source._id))
         shape = tuple(target.shape) + tuple(source.shape[1:])
         self._release()
-        if source.array.dtype.kind not in "fc" or all(part is None for part in parts):
+        if source.array.dtype.kind not in "fcV" or all(part is None for part in parts):
             if unconnected is UnconnectedGradients.ZERO:
                 return Tensor(xp.zeros(shape, dtype=source.array.dtype))
             return None

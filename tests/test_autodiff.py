@@ -191,10 +191,7 @@ def _jvp_cases():
 
 # Ops whose VJP is not itself differentiable in the upstream gradient, so forward mode (and
 # gradients of their gradients) give NaN: a defect of the op's VJP, listed here until fixed.
-_KNOWN_NOT_DIFFERENTIABLE_VJPS = {
-    "math.cumulative_logsumexp": "its VJP takes log(max(g, 0)) and log(max(-g, 0)) (TensorFlow's "
-                                 "log-space rule): -inf - -inf = NaN where a part is empty",
-}
+_KNOWN_NOT_DIFFERENTIABLE_VJPS: dict[str, str] = {}
 
 
 @pytest.mark.parametrize("key,args,kwargs", list(_jvp_cases()))

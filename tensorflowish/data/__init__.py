@@ -14,20 +14,27 @@ threads (``parallel``), and ``tf.data.experimental`` (CSV, save/load, options: `
 ``TFRecordDataset`` is left out on purpose: TFRecord files are TensorFlow's protobuf format.
 """
 
-from .dataset import (  # the private classes: keras.trainers.data_adapter looks at them
+from . import experimental
+from .batching import _BatchDataset, _UnbatchDataset  # keras.trainers.data_adapter reads them
+from .dataset import (
     AUTOTUNE,
     INFINITE_CARDINALITY,
     UNKNOWN_CARDINALITY,
     Dataset,
-    _BatchDataset,
-    _SliceDataset,
-    _UnbatchDataset,
-    check_shard,
-    shard_length,
 )
+from .options import (
+    AutotuneOptions,
+    DistributeOptions,
+    OptimizationOptions,
+    Options,
+    ThreadingOptions,
+)
+from .sources import TextLineDataset, _SliceDataset
 from .structure import DatasetSpec, TensorSpec
+from .transformations import check_shard, shard_length
 
 __all__ = [
-    "AUTOTUNE", "Dataset", "DatasetSpec", "INFINITE_CARDINALITY", "TensorSpec",
-    "UNKNOWN_CARDINALITY",
+    "AUTOTUNE", "AutotuneOptions", "Dataset", "DatasetSpec", "DistributeOptions",
+    "INFINITE_CARDINALITY", "OptimizationOptions", "Options", "TensorSpec", "TextLineDataset",
+    "ThreadingOptions", "UNKNOWN_CARDINALITY", "experimental",
 ]  # fmt: skip

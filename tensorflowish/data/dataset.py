@@ -1,10 +1,10 @@
-"""Input pipelines: ``tf.data.Dataset`` over in-memory arrays.
+"""The ``tf.data.Dataset`` class: every constructor and transformation, as thin methods.
 
-A dataset is a recipe; iterating it yields elements (a Tensor, or a tuple/dict of Tensors).
-The pipeline works on raw backend arrays inside and wraps them as Tensors only at the end,
-and the common training pipeline ``from_tensor_slices(...).shuffle(...).batch(...)`` takes a
-fast path: it computes the order of the rows once per epoch and slices whole arrays per
-batch instead of stacking elements one by one in Python.
+The elements flow inside as raw backend arrays (NumPy/CuPy; strings are object arrays of
+bytes) and become Tensors only when they leave the pipeline; the classes that do the work live
+in ``sources``, ``transformations``, ``batching`` and ``parallel``. The training pipeline
+``from_tensor_slices(...).shuffle(...).batch(...)`` takes a fast path: it computes the order of
+the rows once per epoch and slices whole arrays per batch.
 
     >>> import tensorflowish as tf
     >>> ds = tf.data.Dataset.from_tensor_slices(([1., 2., 3.], [0, 1, 0])).batch(2)
@@ -14,23 +14,20 @@ batch instead of stacking elements one by one in Python.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable, Iterator
 from typing import Any
 
 import numpy as np
 
-from .structure import array_module as _array_module
-from .structure import flatten as _flatten
 from .structure import map_structure as _map_structure
+from .structure import spec_of as _spec_of
 from .structure import to_array as _to_array
 from .structure import to_tensor as _to_tensor
-from .structure import zip_structures as _zip_structures
 
 __all__ = ["AUTOTUNE", "INFINITE_CARDINALITY", "UNKNOWN_CARDINALITY", "Dataset"]
 
 AUTOTUNE = -1
-"""Accepted wherever TensorFlow accepts ``tf.data.AUTOTUNE``; this pipeline runs in-process."""
+"""``tf.data.AUTOTUNE``: parallel map and interleave use one thread per core, prefetch two."""
 
 INFINITE_CARDINALITY = -1
 UNKNOWN_CARDINALITY = -2
@@ -45,15 +42,24 @@ def _normalise_input(structure: Any) -> Any:
     return _to_array(structure)
 
 
-# --- the Dataset ------------------------------------------------------------------------------
+def _callable(function: Any, what: str) -> Callable[..., Any]:
+    if not callable(function):
+        raise TypeError(f"{what} expects a function, got {type(function).__name__}.")
+    return function
+
+
+def _count(value: Any, what: str, minimum: int) -> int:
+    number = int(value.numpy() if hasattr(value, "numpy") else value)
+    if number < minimum:
+        raise ValueError(f"{what} must be at least {minimum}, got {number}.")
+    return number
 
 
 class Dataset:
-    """A sequence of elements, built from arrays and transformed lazily (``tf.data.Dataset``).
+    """A sequence of elements, built lazily from arrays, generators or files (``tf.data.Dataset``).
 
-    Create one with :meth:`from_tensor_slices`, :meth:`from_tensors` or :meth:`range`, then
-    chain ``shuffle``, ``batch``, ``map``, ``take``, ``skip``, ``repeat`` and ``prefetch``.
-    Iterating yields Tensors in the structure of the input (a tuple stays a tuple, a dict a dict).
+    Iterating yields Tensors in the structure of the input (a tuple stays a tuple, a dict a
+    dict). Every method returns a new dataset; none changes the one it is called on.
     """
 
     def _iter_arrays(self) -> Iterator[Any]:  # pragma: no cover - abstract
@@ -62,10 +68,19 @@ class Dataset:
     def _cardinality(self) -> int:
         return UNKNOWN_CARDINALITY
 
+    def _spec(self) -> Any:
+        """The element spec when known without producing an element (None: look at one)."""
+        return None
+
+    def _inputs(self) -> list:
+        """The datasets this one reads (for options)."""
+        parent = getattr(self, "parent", None)
+        return [parent] if isinstance(parent, Dataset) else []
+
     # construction --------------------------------------------------------------------------
 
     @staticmethod
-    def from_tensor_slices(tensors: Any) -> Dataset:
+    def from_tensor_slices(tensors: Any, name: str | None = None) -> Dataset:
         """Slice ``tensors`` along their first axis: element ``i`` is ``tensors[i]``.
 
         ``tensors`` may be one array/Tensor/list, or a tuple or dict of them; all of them must
@@ -76,28 +91,110 @@ class Dataset:
         >>> len(ds)
         4
         """
-        return _SliceDataset(_normalise_input(tensors))
+        return sources._SliceDataset(_normalise_input(tensors))
 
     @staticmethod
-    def from_tensors(tensors: Any) -> Dataset:
+    def from_tensors(tensors: Any, name: str | None = None) -> Dataset:
         """A dataset of one element: ``tensors`` itself."""
-        return _ElementsDataset([_normalise_input(tensors)])
+        return sources._ElementsDataset([_normalise_input(tensors)])
 
     @staticmethod
-    def range(*args: int) -> Dataset:
+    def range(*args: int, output_type: Any = None, name: str | None = None) -> Dataset:
         """Like Python's ``range``: ``Dataset.range(5)`` yields int64 scalars 0..4."""
-        values = np.arange(*args, dtype=np.int64)
-        return _SliceDataset(_to_array(values))
+        values = np.arange(*[int(a) for a in args], dtype=np.int64)
+        return sources._SliceDataset(_to_array(values, output_type))
 
     @staticmethod
-    def zip(datasets: tuple | dict) -> Dataset:
-        """Combine datasets element-wise into tuples (or dicts); stops at the shortest."""
-        if not isinstance(datasets, (tuple, dict)):
+    def counter(start: int = 0, step: int = 1, dtype: Any = None, name: str | None = None
+                ) -> Dataset:
+        """``start, start + step, ...`` forever (int64 unless ``dtype``)."""
+        return sources.CounterDataset(start, step, dtype)
+
+    @staticmethod
+    def sample_from_datasets(
+        datasets: list, weights: Any = None, seed: int | None = None,
+        stop_on_empty_dataset: bool = False, rerandomize_each_iteration: bool | None = None,
+    ) -> Dataset:
+        """Each element from one of ``datasets``, picked at random with ``weights``
+        (uniform by default). An exhausted dataset drops out (or ends all, with
+        ``stop_on_empty_dataset``)."""
+        return transformations.SampleDataset(
+            list(datasets), weights, seed, stop_on_empty_dataset, rerandomize_each_iteration
+        )
+
+    @staticmethod
+    def choose_from_datasets(
+        datasets: list, choice_dataset: Dataset, stop_on_empty_dataset: bool = True
+    ) -> Dataset:
+        """Element ``k`` comes from ``datasets[choice_k]``, ``choice`` read from the int64
+        ``choice_dataset``."""
+        return transformations.ChooseDataset(list(datasets), choice_dataset,
+                                             stop_on_empty_dataset)  # fmt: skip
+
+    @staticmethod
+    def from_generator(
+        generator: Callable[..., Any],
+        output_types: Any = None,
+        output_shapes: Any = None,
+        args: tuple | None = None,
+        output_signature: Any = None,
+        name: str | None = None,
+    ) -> Dataset:
+        """Elements from a Python generator function, checked against ``output_signature``.
+
+        ``generator`` is called (with ``args``) at the start of every pass, so the dataset can
+        be iterated more than once; each value it yields must match the structure, dtypes and
+        shapes of ``output_signature`` (a structure of ``tf.TensorSpec``).
+
+        >>> import tensorflowish as tf
+        >>> def count(stop):
+        ...     yield from range(stop)
+        >>> ds = tf.data.Dataset.from_generator(
+        ...     count, args=[3], output_signature=tf.TensorSpec(shape=(), dtype=tf.int32))
+        >>> [int(x) for x in ds]
+        [0, 1, 2]
+        """
+        return sources.GeneratorDataset(
+            generator, output_types, output_shapes, args, output_signature
+        )
+
+    @staticmethod
+    def list_files(
+        file_pattern: Any, shuffle: bool | None = None, seed: int | None = None,
+        name: str | None = None,
+    ) -> Dataset:
+        """File names matching a glob pattern (or a list of patterns), as string tensors.
+
+        The names are sorted, then shuffled each pass unless ``shuffle=False``. No match is an
+        InvalidArgumentError, as in TensorFlow.
+        """
+        return sources.list_files(file_pattern, shuffle, seed)
+
+    @staticmethod
+    def zip(*datasets: Any, name: str | None = None) -> Dataset:
+        """Combine datasets element-wise into tuples (or dicts); stops at the shortest.
+
+        ``Dataset.zip(a, b)`` and ``Dataset.zip((a, b))`` are the same.
+        """
+        structure = datasets[0] if len(datasets) == 1 else datasets
+        if isinstance(structure, Dataset):
+            structure = (structure,)
+        if not isinstance(structure, (tuple, dict)):
             raise TypeError(
-                f"Dataset.zip expects a tuple or dict of datasets, got {type(datasets).__name__}; "
-                "write Dataset.zip((ds1, ds2))."
+                f"Dataset.zip expects datasets, a tuple or a dict of datasets, got "
+                f"{type(structure).__name__}; write Dataset.zip((ds1, ds2))."
             )
-        return _ZipDataset(datasets)
+        return transformations._ZipDataset(structure)
+
+    @staticmethod
+    def load(
+        path: str, element_spec: Any = None, compression: str | None = None,
+        reader_func: Any = None,
+    ) -> Dataset:
+        """Read a dataset written by :meth:`save` (checksums verified as it is read)."""
+        from . import snapshot
+
+        return snapshot.load(path, element_spec, compression, reader_func)
 
     # transformations -----------------------------------------------------------------------
 
@@ -106,6 +203,7 @@ class Dataset:
         buffer_size: int,
         seed: int | None = None,
         reshuffle_each_iteration: bool = True,
+        name: str | None = None,
     ) -> Dataset:
         """Randomly shuffle elements with a buffer of ``buffer_size`` (TensorFlow semantics).
 
@@ -120,7 +218,7 @@ class Dataset:
                 f"shuffle(buffer_size=...) must be at least 1, got {buffer_size}; use the "
                 "dataset's length for a full shuffle."
             )
-        return _ShuffleDataset(self, buffer_size, seed, reshuffle_each_iteration)
+        return transformations._ShuffleDataset(self, buffer_size, seed, reshuffle_each_iteration)
 
     def batch(
         self,
@@ -128,29 +226,155 @@ class Dataset:
         drop_remainder: bool = False,
         num_parallel_calls: int | None = None,
         deterministic: bool | None = None,
+        name: str | None = None,
     ) -> Dataset:
         """Stack consecutive elements into batches of ``batch_size`` along a new first axis."""
-        batch_size = int(batch_size)
-        if batch_size < 1:
-            raise ValueError(f"batch(batch_size=...) must be at least 1, got {batch_size}.")
-        return _BatchDataset(self, batch_size, bool(drop_remainder))
+        batch_size = _count(batch_size, "batch(batch_size=...)", 1)
+        return batching._BatchDataset(self, batch_size, bool(drop_remainder))
+
+    def padded_batch(
+        self,
+        batch_size: int,
+        padded_shapes: Any = None,
+        padding_values: Any = None,
+        drop_remainder: bool = False,
+        name: str | None = None,
+    ) -> Dataset:
+        """Batch elements of different shapes, padding each to ``padded_shapes``.
+
+        A dimension of ``padded_shapes`` that is None or -1 (or all of them, by default) pads
+        to the longest element of the batch. ``padding_values`` defaults to 0 (b"" for strings).
+
+        >>> import tensorflowish as tf
+        >>> ds = tf.data.Dataset.range(1, 4).map(lambda n: tf.fill([n], n)).padded_batch(3)
+        >>> next(iter(ds)).numpy().tolist()
+        [[1, 0, 0], [2, 2, 0], [3, 3, 3]]
+        """
+        batch_size = _count(batch_size, "padded_batch(batch_size=...)", 1)
+        return batching.PaddedBatchDataset(
+            self, batch_size, padded_shapes, padding_values, bool(drop_remainder)
+        )
+
+    def unbatch(self, name: str | None = None) -> Dataset:
+        """Split each element along its first axis into separate elements."""
+        return batching._UnbatchDataset(self)
+
+    def rebatch(
+        self, batch_size: Any, drop_remainder: bool = False, name: str | None = None
+    ) -> Dataset:
+        """Regroup the rows of batched elements into batches of ``batch_size`` (an int, or a
+        list of sizes used in turn)."""
+        return batching.RebatchDataset(self, batch_size, bool(drop_remainder))
+
+    def window(
+        self, size: int, shift: int | None = None, stride: int = 1,
+        drop_remainder: bool = False, name: str | None = None,
+    ) -> Dataset:
+        """A dataset of windows: each element is a dataset (structure) of ``size`` elements.
+
+        Window ``i`` starts at element ``i * shift`` (``shift`` defaults to ``size``) and takes
+        every ``stride``-th element. Use ``flat_map(lambda w: w.batch(size))`` to get tensors.
+        """
+        size = _count(size, "window(size=...)", 1)
+        shift = size if shift is None else _count(shift, "window(shift=...)", 1)
+        stride = _count(stride, "window(stride=...)", 1)
+        return batching.WindowDataset(self, size, shift, stride, bool(drop_remainder))
+
+    def bucket_by_sequence_length(
+        self,
+        element_length_func: Callable[..., Any],
+        bucket_boundaries: list,
+        bucket_batch_sizes: list,
+        padded_shapes: Any = None,
+        padding_values: Any = None,
+        pad_to_bucket_boundary: bool = False,
+        no_padding: bool = False,
+        drop_remainder: bool = False,
+        name: str | None = None,
+    ) -> Dataset:
+        """Batch elements of similar length together, each bucket with its own batch size.
+
+        Element lengths come from ``element_length_func``; bucket ``i`` holds lengths in
+        ``[bucket_boundaries[i-1], bucket_boundaries[i])``; a bucket emits a padded batch when it
+        holds ``bucket_batch_sizes[i]`` elements, and what is left is emitted at the end.
+        """
+        return batching.bucket_by_sequence_length(
+            self, _callable(element_length_func, "bucket_by_sequence_length"),
+            bucket_boundaries, bucket_batch_sizes, padded_shapes, padding_values,
+            pad_to_bucket_boundary, no_padding, drop_remainder,
+        )  # fmt: skip
 
     def map(
         self,
         map_func: Callable[..., Any],
         num_parallel_calls: int | None = None,
         deterministic: bool | None = None,
+        name: str | None = None,
     ) -> Dataset:
-        """Apply ``map_func`` to every element; a tuple element is passed as separate arguments."""
-        if not callable(map_func):
-            raise TypeError(f"map expects a function, got {type(map_func).__name__}.")
-        return _MapDataset(self, map_func)
+        """Apply ``map_func`` to every element; a tuple element is passed as separate arguments.
 
-    def take(self, count: int) -> Dataset:
+        With ``num_parallel_calls`` (a number, or ``tf.data.AUTOTUNE`` for one per core) the
+        calls run in a pool of threads, which overlaps work that releases the GIL (NumPy,
+        file reads, image decoding). The output order is the input order unless
+        ``deterministic=False`` (or ``options.deterministic = False``).
+        """
+        _callable(map_func, "map")
+        if num_parallel_calls is None:
+            return transformations._MapDataset(self, map_func)
+        from . import parallel
+
+        return parallel.ParallelMapDataset(self, map_func, num_parallel_calls, deterministic)
+
+    def filter(self, predicate: Callable[..., Any], name: str | None = None) -> Dataset:
+        """The elements for which ``predicate`` returns True (a boolean scalar)."""
+        return transformations.FilterDataset(self, _callable(predicate, "filter"))
+
+    def flat_map(self, map_func: Callable[..., Any], name: str | None = None) -> Dataset:
+        """Map each element to a dataset and chain those datasets one after the other."""
+        return transformations.FlatMapDataset(self, _callable(map_func, "flat_map"))
+
+    def interleave(
+        self,
+        map_func: Callable[..., Any],
+        cycle_length: int | None = None,
+        block_length: int | None = None,
+        num_parallel_calls: int | None = None,
+        deterministic: bool | None = None,
+        name: str | None = None,
+    ) -> Dataset:
+        """Map each element to a dataset and take ``block_length`` elements from each of
+        ``cycle_length`` of them in turn (as TensorFlow orders them). With
+        ``num_parallel_calls`` the open datasets are read ahead in threads."""
+        _callable(map_func, "interleave")
+        from . import parallel
+
+        return parallel.interleave(
+            self, map_func, cycle_length, block_length, num_parallel_calls, deterministic
+        )
+
+    def enumerate(self, start: int = 0, name: str | None = None) -> Dataset:
+        """Pairs ``(index, element)`` with an int64 index counting from ``start``."""
+        return transformations.EnumerateDataset(self, start)
+
+    def concatenate(self, dataset: Dataset, name: str | None = None) -> Dataset:
+        """This dataset's elements followed by ``dataset``'s (same structure and dtypes)."""
+        return transformations.ConcatenateDataset(self, dataset)
+
+    def scan(
+        self, initial_state: Any, scan_func: Callable[..., Any], name: str | None = None
+    ) -> Dataset:
+        """A running state: ``scan_func(state, element)`` returns ``(new_state, output)``."""
+        return transformations.ScanDataset(self, initial_state, _callable(scan_func, "scan"))
+
+    def take(self, count: int, name: str | None = None) -> Dataset:
         """The first ``count`` elements (all of them if ``count`` is -1)."""
-        return _TakeDataset(self, int(count))
+        return transformations._TakeDataset(self, int(count))
 
-    def shard(self, num_shards: int, index: int) -> Dataset:
+    def take_while(self, predicate: Callable[..., Any], name: str | None = None) -> Dataset:
+        """Elements up to (not including) the first for which ``predicate`` is False."""
+        return transformations.TakeWhileDataset(self, _callable(predicate, "take_while"))
+
+    def shard(self, num_shards: int, index: int, name: str | None = None) -> Dataset:
         """Every ``num_shards``-th element starting at ``index`` (one worker's part of the data).
 
         On a dataset of slices this stays a dataset of slices (the fast shuffle/batch path).
@@ -159,30 +383,113 @@ class Dataset:
 
     def _shard(self, num_shards: int, index: int, drop_remainder: bool) -> Dataset:
         """``shard``; with ``drop_remainder`` (distribute.shard's) all shards have one length."""
-        num_shards, index = check_shard(num_shards, index)
-        return _ShardDataset(self, num_shards, index, drop_remainder)
+        num_shards, index = transformations.check_shard(num_shards, index)
+        return transformations._ShardDataset(self, num_shards, index, drop_remainder)
 
-    def skip(self, count: int) -> Dataset:
+    def skip(self, count: int, name: str | None = None) -> Dataset:
         """All but the first ``count`` elements."""
-        return _SkipDataset(self, int(count))
+        return transformations._SkipDataset(self, int(count))
 
-    def repeat(self, count: int | None = None) -> Dataset:
+    def repeat(self, count: int | None = None, name: str | None = None) -> Dataset:
         """Repeat the dataset ``count`` times (forever if ``count`` is None or -1)."""
         if count is not None and int(count) < -1:
             raise ValueError(f"repeat(count=...) must be -1, None or >= 0, got {count}.")
-        return _RepeatDataset(self, None if count is None or int(count) == -1 else int(count))
+        return transformations._RepeatDataset(
+            self, None if count is None or int(count) == -1 else int(count)
+        )
 
-    def prefetch(self, buffer_size: int = AUTOTUNE) -> Dataset:
-        """Accepted for compatibility; elements are produced on demand in this process."""
-        return self
+    def prefetch(self, buffer_size: int = AUTOTUNE, name: str | None = None) -> Dataset:
+        """Produce up to ``buffer_size`` elements ahead in a background thread.
 
-    def cache(self, filename: str = "") -> Dataset:
-        """Accepted for compatibility; in-memory datasets need no cache."""
-        return self
+        While the training step computes, the thread runs the pipeline above (reads, maps,
+        batches) into a bounded queue. ``tf.data.AUTOTUNE`` keeps two elements ready.
+        """
+        from . import parallel
 
-    def unbatch(self) -> Dataset:
-        """Split each element along its first axis into separate elements."""
-        return _UnbatchDataset(self)
+        return parallel.PrefetchDataset(self, int(buffer_size))
+
+    def cache(self, filename: str = "", name: str | None = None) -> Dataset:
+        """Keep the elements of the first complete pass in memory and replay them afterwards.
+
+        ``filename`` (a file cache) is not supported: save the dataset with :meth:`save`.
+        """
+        if filename:
+            from tensorflowish import errors
+
+            raise errors.UnimplementedError(
+                None, None,
+                f"cache(filename={filename!r}): file caches are not supported; cache in memory "
+                "(cache()) or write the dataset once with dataset.save(path) and "
+                "tf.data.Dataset.load(path).",
+            )  # fmt: skip
+        return transformations.CacheDataset(self)
+
+    def ignore_errors(self, log_warning: bool = False, name: str | None = None) -> Dataset:
+        """Drop the elements whose production raised an error, instead of stopping.
+
+        Errors raised while a map, filter, generator, text or CSV reader produces an element
+        are skipped one element at a time; an error inside a batch drops that batch.
+        """
+        return transformations.IgnoreErrorsDataset(self, bool(log_warning))
+
+    def apply(self, transformation_func: Callable[[Dataset], Dataset]) -> Dataset:
+        """``transformation_func(self)``: chain a function that takes and returns a dataset."""
+        result = transformation_func(self)
+        if not isinstance(result, Dataset):
+            raise TypeError(
+                f"apply: the transformation must return a Dataset, got {type(result).__name__}."
+            )
+        return result
+
+    def with_options(self, options: Any, name: str | None = None) -> Dataset:
+        """The same dataset with ``options`` (a ``tf.data.Options``) merged into its options."""
+        from . import options as options_module
+
+        return options_module.OptionsDataset(self, options)
+
+    def options(self) -> Any:
+        """The ``tf.data.Options`` in effect: those of the inputs, then this dataset's."""
+        from . import options as options_module
+
+        return options_module.merged(self)
+
+    def save(
+        self, path: str, compression: str | None = None, shard_func: Any = None,
+        checkpoint_args: Any = None,
+    ) -> None:
+        """Write every element under the folder ``path`` (atomic, checksummed files);
+        ``tf.data.Dataset.load(path)`` reads it back. The format is tensorflowish's own."""
+        from . import snapshot
+
+        snapshot.save(self, path, compression, shard_func, checkpoint_args)
+
+    def reduce(self, initial_state: Any, reduce_func: Callable[..., Any]) -> Any:
+        """Fold the elements into one value: ``state = reduce_func(state, element)``.
+
+        >>> import tensorflowish as tf
+        >>> start = tf.constant(0, tf.int64)  # the state keeps its dtype: int64 like the elements
+        >>> int(tf.data.Dataset.range(5).reduce(start, lambda total, x: total + x))
+        10
+        """
+        return transformations.reduce(self, initial_state, _callable(reduce_func, "reduce"))
+
+    def get_single_element(self, name: str | None = None) -> Any:
+        """The one element of a dataset that has exactly one (InvalidArgumentError otherwise)."""
+        from tensorflowish import errors
+
+        elements = iter(self)
+        try:
+            first = next(elements)
+        except StopIteration:
+            raise errors.InvalidArgumentError(
+                None, None, "Dataset was empty: get_single_element needs exactly one element."
+            ) from None
+        for _ in elements:
+            raise errors.InvalidArgumentError(
+                None, None, "Dataset had more than one element: get_single_element needs "
+                "exactly one; use take(1) first.",
+            )  # fmt: skip
+        return first
 
     # inspection ----------------------------------------------------------------------------
 
@@ -200,353 +507,72 @@ class Dataset:
             raise TypeError("The dataset's length is unknown; use cardinality() or iterate it.")
         return n
 
+    def __bool__(self) -> bool:
+        return True  # not len(): an infinite dataset is still a dataset
+
     def __iter__(self) -> Iterator[Any]:
-        for element in self._iter_arrays():
-            yield _map_structure(_to_tensor, element)
+        return _Iterator(self)
 
     def as_numpy_iterator(self) -> Iterator[Any]:
-        """Iterate elements as NumPy arrays (host copies)."""
+        """Iterate elements as NumPy arrays (host copies; strings as ``bytes``)."""
         from tensorflowish import backend
 
+        def host(array: Any) -> Any:
+            if hasattr(array, "_iter_arrays"):
+                return array.as_numpy_iterator()
+            value = backend.to_numpy(array)
+            return value[()] if value.ndim == 0 else value  # scalars as NumPy scalars / bytes
+
         for element in self._iter_arrays():
-            yield _map_structure(
-                lambda a: backend.to_numpy(a.array if hasattr(a, "array") else a), element
-            )
+            yield _map_structure(host, element)
 
     @property
     def element_spec(self) -> Any:
-        """Shapes and dtypes of one element, as ``(shape, dtype)`` pairs in its structure."""
+        """The type of one element: a structure of ``tf.TensorSpec`` (None for an unknown
+        dimension), as TensorFlow reports it."""
+        spec = self._spec()
+        if spec is not None:
+            return spec
         for element in self._iter_arrays():
-            return _map_structure(lambda a: (tuple(a.shape), np.dtype(a.dtype).name), element)
-        return None
+            return _spec_of(element)
+        raise ValueError(
+            "The element_spec of this dataset cannot be told: it is computed from its first "
+            "element, and the dataset is empty."
+        )
 
     def __repr__(self) -> str:
-        return f"<{type(self).__name__.lstrip('_')} cardinality={self._cardinality()}>"
+        try:
+            spec = self.element_spec
+        except Exception:  # noqa: BLE001 - a repr must not fail
+            spec = "?"
+        return f"<{type(self).__name__} element_spec={spec}>"
 
 
-class _SliceDataset(Dataset):
-    def __init__(self, arrays: Any) -> None:
-        leaves = _flatten(arrays)
-        lengths = []
-        for leaf in leaves:
-            if leaf.ndim == 0:
-                raise ValueError(
-                    "from_tensor_slices needs arrays with a first axis to slice along, got a "
-                    "scalar; use Dataset.from_tensors for a single element."
-                )
-            lengths.append(leaf.shape[0])
-        if len(set(lengths)) > 1:
-            shapes = ", ".join(str(tuple(leaf.shape)) for leaf in leaves)
-            raise ValueError(
-                "from_tensor_slices needs all components to have the same first dimension, got "
-                f"shapes {shapes}; make x and y the same length."
-            )
-        self.arrays = arrays
-        self.length = lengths[0]
+class _Iterator:
+    """``iter(dataset)``: ``next()``, ``get_next()`` and ``element_spec``, as TensorFlow's."""
 
-    def _cardinality(self) -> int:
-        return self.length
+    def __init__(self, dataset: Dataset) -> None:
+        self._dataset = dataset
+        self._arrays = iter(dataset._iter_arrays())
 
-    def _order(self) -> np.ndarray | None:
-        """Row order for one pass (None: in order)."""
-        return None
+    def __iter__(self) -> _Iterator:
+        return self
 
-    def _iter_arrays(self) -> Iterator[Any]:
-        for i in range(self.length):
-            yield _map_structure(lambda a, i=i: a[i], self.arrays)
+    def __next__(self) -> Any:
+        return _map_structure(_to_tensor, next(self._arrays))
 
-    def _shard(self, num_shards: int, index: int, drop_remainder: bool) -> Dataset:
-        num_shards, index = check_shard(num_shards, index)
-        stop = self.length - self.length % num_shards if drop_remainder else self.length
-        return _SliceDataset(_map_structure(lambda a: a[index:stop:num_shards], self.arrays))
+    def get_next(self) -> Any:
+        """The next element; OutOfRangeError at the end (TensorFlow's)."""
+        try:
+            return next(self)
+        except StopIteration:
+            from tensorflowish import errors
 
-    def _gather(self, rows: Any) -> Any:
-        """Rows of every component: a slice or an index array."""
-        if isinstance(rows, slice):
-            return _map_structure(lambda a: a[rows], self.arrays)
+            raise errors.OutOfRangeError(None, None, "End of sequence") from None
 
-        def take(array: Any) -> Any:
-            xp = _array_module(array)
-            return array[xp.asarray(rows)] if xp is not np else array[rows]
-
-        return _map_structure(take, self.arrays)
+    @property
+    def element_spec(self) -> Any:
+        return self._dataset.element_spec
 
 
-def _shuffled_order(n: int, buffer_size: int, rng: np.random.Generator) -> np.ndarray:
-    """The order TensorFlow's buffered shuffle produces, computed on indices only."""
-    if buffer_size >= n:
-        return rng.permutation(n)
-    order = np.empty(n, dtype=np.int64)
-    buffer = list(range(buffer_size))
-    picks = rng.integers(0, 1 << 62, size=n)
-    next_index = buffer_size
-    for out in range(n):
-        slot = int(picks[out] % len(buffer))
-        order[out] = buffer[slot]
-        if next_index < n:
-            buffer[slot] = next_index
-            next_index += 1
-        else:
-            buffer[slot] = buffer[-1]
-            buffer.pop()
-    return order
-
-
-class _ShuffleDataset(Dataset):
-    def __init__(
-        self, parent: Dataset, buffer_size: int, seed: int | None, reshuffle: bool
-    ) -> None:
-        self.parent = parent
-        self.buffer_size = buffer_size
-        self.reshuffle = reshuffle
-        if seed is None:
-            from tensorflowish import random as tf_random
-
-            seed = int(tf_random.numpy_generator().integers(0, 1 << 62))
-        self.seed = int(seed)
-        self._rng = np.random.default_rng(self.seed)
-
-    def _cardinality(self) -> int:
-        return self.parent._cardinality()
-
-    def _generator(self) -> np.random.Generator:
-        return self._rng if self.reshuffle else np.random.default_rng(self.seed)
-
-    def _order(self, n: int) -> np.ndarray:
-        return _shuffled_order(n, self.buffer_size, self._generator())
-
-    def _iter_arrays(self) -> Iterator[Any]:
-        if isinstance(self.parent, _SliceDataset):
-            slices = self.parent
-            for i in self._order(slices.length):
-                yield _map_structure(lambda a, i=int(i): a[i], slices.arrays)
-            return
-        rng = self._generator()
-        buffer: list = []
-        for element in self.parent._iter_arrays():
-            if len(buffer) < self.buffer_size:
-                buffer.append(element)
-                continue
-            slot = int(rng.integers(len(buffer)))
-            yield buffer[slot]
-            buffer[slot] = element
-        while buffer:
-            slot = int(rng.integers(len(buffer)))
-            buffer[slot], buffer[-1] = buffer[-1], buffer[slot]
-            yield buffer.pop()
-
-
-def _stack(leaves: list) -> Any:
-    xp = _array_module(leaves[0])
-    return xp.stack(leaves)
-
-
-class _BatchDataset(Dataset):
-    def __init__(self, parent: Dataset, batch_size: int, drop_remainder: bool) -> None:
-        self.parent = parent
-        self.batch_size = batch_size
-        self.drop_remainder = drop_remainder
-
-    def _cardinality(self) -> int:
-        n = self.parent._cardinality()
-        if n < 0:
-            return n
-        return n // self.batch_size if self.drop_remainder else math.ceil(n / self.batch_size)
-
-    def _iter_arrays(self) -> Iterator[Any]:
-        # Fast path: slices (optionally shuffled) -> batch slices whole arrays per batch.
-        source, order = None, None
-        if isinstance(self.parent, _SliceDataset):
-            source = self.parent
-        elif isinstance(self.parent, _ShuffleDataset) and isinstance(
-            self.parent.parent, _SliceDataset
-        ):
-            source = self.parent.parent
-            order = self.parent._order(source.length)
-        if source is not None:
-            n, size = source.length, self.batch_size
-            stop = n - n % size if self.drop_remainder else n
-            for start in range(0, stop, size):
-                end = min(start + size, n)
-                yield source._gather(slice(start, end) if order is None else order[start:end])
-            return
-        pending: list = []
-        for element in self.parent._iter_arrays():
-            pending.append(element)
-            if len(pending) == self.batch_size:
-                yield _zip_structures(_stack, pending)
-                pending = []
-        if pending and not self.drop_remainder:
-            yield _zip_structures(_stack, pending)
-
-
-class _MapDataset(Dataset):
-    def __init__(self, parent: Dataset, fn: Callable[..., Any]) -> None:
-        self.parent = parent
-        self.fn = fn
-
-    def _cardinality(self) -> int:
-        return self.parent._cardinality()
-
-    def _iter_arrays(self) -> Iterator[Any]:
-        for element in self.parent._iter_arrays():
-            tensors = _map_structure(_to_tensor, element)
-            result = self.fn(*tensors) if isinstance(tensors, tuple) else self.fn(tensors)
-            if isinstance(result, list):
-                result = tuple(result)
-            yield _map_structure(_to_array, result)
-
-
-class _TakeDataset(Dataset):
-    def __init__(self, parent: Dataset, count: int) -> None:
-        self.parent = parent
-        self.count = count
-
-    def _cardinality(self) -> int:
-        n = self.parent._cardinality()
-        if self.count < 0:
-            return n
-        if n == INFINITE_CARDINALITY:
-            return self.count
-        return n if n < 0 else min(n, self.count)
-
-    def _iter_arrays(self) -> Iterator[Any]:
-        if self.count == 0:
-            return
-        for index, element in enumerate(self.parent._iter_arrays()):
-            yield element
-            if self.count >= 0 and index + 1 >= self.count:
-                return
-
-
-class _SkipDataset(Dataset):
-    def __init__(self, parent: Dataset, count: int) -> None:
-        self.parent = parent
-        self.count = count
-
-    def _cardinality(self) -> int:
-        n = self.parent._cardinality()
-        if n < 0:
-            return n
-        return 0 if self.count < 0 else max(0, n - self.count)
-
-    def _iter_arrays(self) -> Iterator[Any]:
-        for index, element in enumerate(self.parent._iter_arrays()):
-            if self.count < 0:
-                return
-            if index >= self.count:
-                yield element
-
-
-def check_shard(num_shards: int, index: int) -> tuple[int, int]:
-    """``(num_shards, index)`` as ints, or a ValueError saying which is out of range."""
-    num_shards, index = int(num_shards), int(index)
-    if num_shards < 1:
-        raise ValueError(f"shard: num_shards must be at least 1, got {num_shards}.")
-    if not 0 <= index < num_shards:
-        raise ValueError(f"shard: index must be in [0, num_shards), got index={index} with "
-                         f"num_shards={num_shards}.")
-    return num_shards, index
-
-
-def shard_length(length: int, num_shards: int, index: int, drop_remainder: bool = False) -> int:
-    """How many of `length` elements shard `index` of `num_shards` gets (negative stays as is:
-    unknown or infinite cardinality)."""
-    num_shards, index = check_shard(num_shards, index)
-    if length < 0:
-        return length
-    if drop_remainder:
-        return length // num_shards
-    return max(0, (length - index + num_shards - 1) // num_shards)
-
-
-class _ShardDataset(Dataset):
-    """Element `index`, `index + num_shards`, ... of a parent dataset."""
-
-    def __init__(self, parent: Dataset, num_shards: int, index: int, drop_remainder: bool):
-        self.parent, self.num_shards, self.index = parent, num_shards, index
-        self.drop_remainder = drop_remainder
-
-    def _cardinality(self) -> int:
-        return shard_length(self.parent._cardinality(), self.num_shards, self.index,
-                            self.drop_remainder)
-
-    def _iter_arrays(self) -> Iterator[Any]:
-        group: list = []
-        for element in self.parent._iter_arrays():
-            group.append(element)
-            if len(group) == self.num_shards:
-                yield group[self.index]
-                group = []
-        if not self.drop_remainder and len(group) > self.index:
-            yield group[self.index]
-
-
-class _RepeatDataset(Dataset):
-    def __init__(self, parent: Dataset, count: int | None) -> None:
-        self.parent = parent
-        self.count = count
-
-    def _cardinality(self) -> int:
-        n = self.parent._cardinality()
-        if self.count is None:
-            return 0 if n == 0 else INFINITE_CARDINALITY
-        return n if n < 0 else n * self.count
-
-    def _iter_arrays(self) -> Iterator[Any]:
-        passes = 0
-        while self.count is None or passes < self.count:
-            produced = False
-            for element in self.parent._iter_arrays():
-                produced = True
-                yield element
-            passes += 1
-            if not produced:
-                return
-
-
-class _ElementsDataset(Dataset):
-    def __init__(self, elements: list) -> None:
-        self.elements = elements
-
-    def _cardinality(self) -> int:
-        return len(self.elements)
-
-    def _iter_arrays(self) -> Iterator[Any]:
-        yield from self.elements
-
-
-class _ZipDataset(Dataset):
-    def __init__(self, datasets: tuple | dict) -> None:
-        self.datasets = datasets
-
-    def _members(self) -> list:
-        if isinstance(self.datasets, dict):
-            return list(self.datasets.values())
-        return list(self.datasets)
-
-    def _cardinality(self) -> int:
-        counts = [d._cardinality() for d in self._members()]
-        finite = [c for c in counts if c >= 0]
-        if finite:
-            return min(finite)
-        return UNKNOWN_CARDINALITY if UNKNOWN_CARDINALITY in counts else INFINITE_CARDINALITY
-
-    def _iter_arrays(self) -> Iterator[Any]:
-        iterators = [d._iter_arrays() for d in self._members()]
-        for elements in zip(*iterators):
-            if isinstance(self.datasets, dict):
-                yield dict(zip(self.datasets.keys(), elements))
-            else:
-                yield tuple(elements)
-
-
-class _UnbatchDataset(Dataset):
-    def __init__(self, parent: Dataset) -> None:
-        self.parent = parent
-
-    def _iter_arrays(self) -> Iterator[Any]:
-        for element in self.parent._iter_arrays():
-            n = _flatten(element)[0].shape[0]
-            for i in range(n):
-                yield _map_structure(lambda a, i=i: a[i], element)
+from . import batching, sources, transformations  # noqa: E402 - they subclass Dataset

@@ -89,6 +89,25 @@ def to_tensor(array: Any) -> Any:
     return tf.convert_to_tensor(array)
 
 
+def lists_to_tuples(value: Any) -> Any:
+    """TensorFlow treats a list returned by a dataset function as a tuple."""
+    if isinstance(value, (list, tuple)):
+        return tuple(lists_to_tuples(v) for v in value)
+    if isinstance(value, dict):
+        return {k: lists_to_tuples(v) for k, v in value.items()}
+    return value
+
+
+def apply_function(fn: Callable[..., Any], element: Any, convert: bool = True) -> Any:
+    """Call a dataset function on one element (a tuple is spread over the arguments) and,
+    with ``convert``, turn its result back into raw arrays."""
+    tensors = map_structure(to_tensor, element)
+    result = fn(*tensors) if isinstance(tensors, tuple) else fn(tensors)
+    if not convert:
+        return result
+    return map_structure(to_array, lists_to_tuples(result))
+
+
 def array_module(array: Any) -> Any:
     from tensorflowish import backend
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from ..tensor import Tensor
 from . import (
+    attention,
     contractions,
     control,
     convolution,

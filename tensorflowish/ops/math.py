@@ -129,7 +129,7 @@ divide = register("divide", "math.divide", "truediv", "math.truediv", samples=_d
 
 def _without_gradient(op: str, inputs: tuple, out: Tensor) -> Tensor:
     """Record an op that has no gradient, so differentiating through it fails loudly."""
-    if out.array.dtype.kind == "f" and should_record(inputs):
+    if out.array.dtype.kind in "fV" and should_record(inputs):
         def refuse(g):
             raise LookupError(f"No gradient defined for operation '{op}': it is piecewise "
                               "constant. Wrap it in tf.stop_gradient(...) if you mean to treat "
@@ -187,9 +187,12 @@ def _unary_op(name, x, forward, vjp, float_only=True):
     """Shared body of a unary op: `vjp(g, x, out)` gives the input gradient."""
     if not isinstance(x, Tensor):
         x = as_tensor(x)
-    if float_only and x.array.dtype.kind not in "fc":
+    if float_only and x.array.dtype.kind not in "fcV":
         require_float(name, x)  # raises, saying what to do
-    out = Tensor(forward(x.array))
+    array = forward(x.array)
+    if array.dtype is not x.array.dtype and array.dtype != x.array.dtype and float_only:
+        array = array.astype(x.array.dtype)  # bfloat16: some NumPy functions return float32
+    out = Tensor(array)
     if _recording_tapes:
         record_elementwise((x,), out, (vjp,))
     return out
@@ -440,12 +443,14 @@ def is_finite(x, name=None) -> Tensor:
 def where(condition, x=None, y=None, name=None) -> Tensor:
     """Pick x where condition is true, else y (broadcasting). With x and y None: the indices."""
     condition = as_tensor(condition)
+    xp = array_module(condition.array)
+    if x is None and y is None:  # the coordinates of the true (non-zero) entries, int64
+        return Tensor(xp.argwhere(condition.array).astype(np.int64))
+    if x is None or y is None:
+        raise ValueError("where: x and y must both be given or both be None.")
     if condition.array.dtype != np.bool_:
         raise TypeError(f"where: condition must be bool, got {condition.dtype.name}; "
                         "compare first, e.g. tf.where(x > 0, ...).")
-    xp = array_module(condition.array)
-    if x is None and y is None:
-        return Tensor(xp.argwhere(condition.array).astype(np.int64))
     x, y = binary_operands(x, y, "where")
     broadcast_shape("where", condition.array.shape, np.broadcast_shapes(x.array.shape,
                                                                         y.array.shape))
@@ -486,7 +491,7 @@ def cast(x, dtype, name=None) -> Tensor:
     if x.array.dtype == target:
         return x
     out = Tensor(x.array.astype(target))
-    if x.array.dtype.kind in "fc" and target.kind in "fc" and should_record((x,)):
+    if x.array.dtype.kind in "fcV" and target.kind in "fcV" and should_record((x,)):
         source = x.array.dtype
         record((x,), out, (lambda g: cast(g, source),))
     return out

@@ -121,7 +121,8 @@ def gelu(features, approximate: bool = False, name=None) -> Tensor:
         return 0.5 * x * (1 + tanh(c * (x + 0.044715 * x * x * x)))
 
     def forward(a):
-        return 0.5 * a * (1 + erf_array(a * (1 / np.sqrt(2))))
+        return 0.5 * a * (1 + erf_array(a * float(1 / np.sqrt(2))))  # a Python float keeps
+        # float16 (a NumPy float64 scalar would promote)
 
     def vjp(g, x, out):
         # d/dx x Phi(x) = Phi(x) + x phi(x); Phi(x) = out / x is unsafe at 0, so recompute it
@@ -136,16 +137,23 @@ def _axis_samples(rng):
     return [((rng.uniform(-2, 2, (3, 4)),), {}), ((rng.uniform(-2, 2, (3, 4)),), {"axis": 0})]
 
 
+def _at_least_float32(array):
+    """float16/bfloat16 arrays as float32: softmax accumulates in float32, as TensorFlow."""
+    return array.astype("float32") if array.dtype.itemsize == 2 and array.dtype.kind in "fV" \
+        else array
+
+
 @register("nn.softmax", "math.softmax", "keras.activations.softmax", samples=_axis_samples)
 def softmax(logits, axis=-1, name=None) -> Tensor:
     """exp(x) / sum(exp(x)) along `axis`, shifted by the max for stability."""
     x = as_tensor(logits)
     require_float("softmax", x)
     xp = array_module(x.array)
-    shifted = x.array - x.array.max(axis=axis, keepdims=True)
+    array = _at_least_float32(x.array)
+    shifted = array - array.max(axis=axis, keepdims=True)
     values = xp.exp(shifted, out=shifted)
     values /= values.sum(axis=axis, keepdims=True)
-    out = Tensor(values)
+    out = Tensor(values.astype(x.array.dtype, copy=False))
     if should_record((x,)):
         record((x,), out, (lambda g: out * (g - reduce_sum(g * out, axis, keepdims=True)),))
     return out
@@ -157,9 +165,10 @@ def log_softmax(logits, axis=-1, name=None) -> Tensor:
     x = as_tensor(logits)
     require_float("log_softmax", x)
     xp = array_module(x.array)
-    shifted = x.array - x.array.max(axis=axis, keepdims=True)
+    array = _at_least_float32(x.array)
+    shifted = array - array.max(axis=axis, keepdims=True)
     shifted -= xp.log(xp.exp(shifted).sum(axis=axis, keepdims=True))
-    out = Tensor(shifted)
+    out = Tensor(shifted.astype(x.array.dtype, copy=False))
     if should_record((x,)):
         record((x,), out, (lambda g: g - exp(out) * reduce_sum(g, axis, keepdims=True),))
     return out
@@ -226,7 +235,7 @@ def sparse_softmax_cross_entropy_with_logits(labels, logits, name=None) -> Tenso
     if labels.__class__ is not Tensor:
         labels = as_tensor(labels)
     logits_array, labels_array = logits.array, labels.array
-    if logits_array.dtype.kind not in "fc":
+    if logits_array.dtype.kind not in "fcV":
         require_float("sparse_softmax_cross_entropy_with_logits", logits)
     if labels_array.dtype.kind not in "iu":
         raise TypeError(f"sparse_softmax_cross_entropy_with_logits: labels must be integer class "
@@ -376,6 +385,13 @@ def dense(x, kernel, bias=None, activation=None, alpha: float = 0.2, name=None) 
         raise ValueError(f"dense: bias must have shape [{kernel_shape[1]}] to match kernel "
                          f"{format_shape(kernel_shape)}, got "
                          f"{format_shape(bias_array.shape)}.")
+    if x_array.dtype.itemsize == 2 and (x_array.__class__ is np.ndarray or
+                                        x_array.dtype != np.float16):
+        # float16/bfloat16 on the CPU: composed (matmul accumulates in float32); float16 on the
+        # GPU takes the kernels below (cuBLAS GEMMs and the dense.cu _f16 passes)
+        z = inputs[0] @ inputs[1] + inputs[2] if bias_array is not None else \
+            inputs[0] @ inputs[1]
+        return _DENSE_ACTIVATIONS[activation](z, alpha)
     x2d = x_array if x_array.ndim == 2 else x_array.reshape(-1, x_array.shape[-1])
     # the checks above are the kernel's, in this op's words: it need not repeat them
     y, pre = kernels.dense_forward(x2d, kernel_array, bias_array, activation, alpha,

@@ -96,7 +96,7 @@ def _coerce_like(value, like: Tensor, op: str) -> Tensor:
         xp = array_module(like.array)
         return Tensor(xp.asarray(value, dtype=dtype))
     array = np.asarray(value) if not hasattr(value, "__cuda_array_interface__") else value
-    if array.dtype.kind == "f" and dtype.kind in "iub":
+    if array.dtype.kind in "fV" and dtype.kind in "iub":
         raise TypeError(f"{op}: cannot combine a tensor of dtype {like.dtype.name} with "
                         f"{array.dtype} data; cast with tf.cast first.")
     return Tensor(backend.asarray(array, dtype=dtype, device=backend.device_of(like.array)))
@@ -133,7 +133,7 @@ def broadcast_shape(op: str, a: tuple, b: tuple) -> tuple:
 def require_float(op: str, *tensors: Tensor) -> None:
     """A clear TypeError unless every tensor is floating-point (or complex)."""
     for tensor in tensors:
-        if tensor.array.dtype.kind not in "fc":
+        if tensor.array.dtype.kind not in "fcV":  # V: bfloat16 (ml_dtypes)
             raise TypeError(f"{op}: expects a floating-point tensor, got {tensor.dtype.name} "
                             f"(shape {format_shape(tensor.shape)}). Use tf.cast(x, tf.float32).")
 

@@ -37,7 +37,9 @@ def reshape(tensor, shape, name=None) -> Tensor:
     try:
         out = Tensor(tensor.array.reshape(shape))
     except ValueError:
-        raise ValueError(f"reshape: cannot reshape a tensor of shape "
+        from ..errors import InvalidArgumentError
+
+        raise InvalidArgumentError(f"reshape: cannot reshape a tensor of shape "
                          f"{format_shape(tensor.array.shape)} ({tensor.array.size} elements) "
                          f"into {format_shape(shape)}.") from None
     if should_record((tensor,)):
@@ -246,8 +248,10 @@ def getitem(tensor, index) -> Tensor:
     try:
         out = Tensor(tensor.array[index])
     except IndexError as error:
-        raise IndexError(f"Index {index!r} is out of range for a tensor of shape "
-                         f"{format_shape(tensor.array.shape)}: {error}") from None
+        from ..errors import IndexOutOfRangeError
+
+        raise IndexOutOfRangeError(f"Index {index!r} is out of range for a tensor of shape "
+                                   f"{format_shape(tensor.array.shape)}: {error}") from None
     if should_record((tensor,)):
         record((tensor,), out, (lambda g: _scatter_into_zeros(g, index, tensor.array.shape,
                                                               tensor.array.dtype),))
@@ -288,7 +292,7 @@ def gather(params, indices, validate_indices=None, axis=None, batch_dims=0, name
     >>> tf.gather([[1, 2], [3, 4]], [[1], [0]], axis=1, batch_dims=1).numpy().tolist()
     [[2], [3]]
     """
-    from ..errors import InvalidArgumentError, check_axis
+    from ..errors import IndexOutOfRangeError, InvalidArgumentError, check_axis
 
     params = as_tensor(params)
     indices = as_tensor(indices)
@@ -307,7 +311,7 @@ def gather(params, indices, validate_indices=None, axis=None, batch_dims=0, name
                                    f"{format_shape(indices.shape)} must be equal (batch_dims).")
     size = params.array.shape[axis]
     if indices.array.size and (int(indices.array.min()) < 0 or int(indices.array.max()) >= size):
-        raise InvalidArgumentError(
+        raise IndexOutOfRangeError(
             f"gather: indices must be in [0, {size}) for axis {axis} of shape "
             f"{format_shape(params.array.shape)}; got values from {int(indices.array.min())} "
             f"to {int(indices.array.max())}.")

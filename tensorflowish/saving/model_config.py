@@ -129,6 +129,12 @@ def _symbols(structure: Any) -> list:
     return [s for s in _flatten(structure) if isinstance(s, KerasInput)]
 
 
+def node_parents(node: Any) -> list:
+    """The symbolic tensors a recorded call consumed: its inputs, then any in its further
+    arguments (``attention(query, value)``)."""
+    return _symbols([node.inputs, list(node.args), node.kwargs])
+
+
 def _input_names(model: Any) -> dict[int, str]:
     """A unique name for each model input, as Keras names InputLayers."""
     names: dict[int, str] = {}
@@ -171,7 +177,7 @@ def functional_layer_order(model: Any) -> tuple[list, dict, dict]:
         operation = operation_of(symbol)
         indices.setdefault(id(operation), (len(indices), operation))
         if symbol.node is not None:
-            for parent in _symbols(symbol.node.inputs):
+            for parent in node_parents(symbol.node):
                 visit(parent)
         finished.add(key)
         node_key[key] = symbol
@@ -188,7 +194,7 @@ def functional_layer_order(model: Any) -> tuple[list, dict, dict]:
         operation_depth[id(operation)] = depth
         node_depth[key] = depth
         if symbol.node is not None:
-            for parent in _symbols(symbol.node.inputs):
+            for parent in node_parents(symbol.node):
                 parent_key = key_of(parent)
                 node_depth[parent_key] = max(depth + 1, node_depth.get(parent_key, 0))
     for symbol in _symbols(model._graph_inputs):  # inputs the outputs do not use
@@ -272,7 +278,7 @@ def _all_nodes(model: Any) -> list:
             return
         seen.add(id(symbol.node))
         found.append(symbol)
-        for parent in _symbols(symbol.node.inputs):
+        for parent in node_parents(symbol.node):
             visit(parent)
 
     for output in _symbols(model._graph_outputs):

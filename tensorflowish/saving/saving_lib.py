@@ -70,8 +70,8 @@ def model_to_config(model: Any) -> dict:
     compile_config = _compile_config(model)
     if compile_config is not None:
         config["compile_config"] = compile_config
-    if "build_config" not in config and getattr(model, "_build_input_shape", None) is None:
-        spec = getattr(model, "_input_spec", None)
+    spec = getattr(model, "_input_spec", None)
+    if "build_config" not in config and spec is not None:
         config["build_config"] = {"input_shape": model_config._shape_list(spec)}
     return config
 
@@ -107,7 +107,7 @@ def save_model(model: Any, filepath: str | os.PathLike, overwrite: bool = True,
         )
     if not overwrite and os.path.exists(path):
         raise FileExistsError(f"{path} exists and overwrite=False.")
-    _check_built(model, "model.save")
+    # An unbuilt model is saved as Keras saves it: its config, and the weights it has (none)
     config = json.dumps(model_to_config(model))
     weights = weights_h5.write_weights(model)
     metadata = json.dumps({

@@ -264,6 +264,14 @@ def _deserialize_function(config: Any, custom_objects: Mapping[str, Any] | None)
     found = object_registration.get_registered_object(name, custom_objects)
     if found is None:
         found = activations._BY_NAME.get(name)
+    if found is None:  # a built-in loss or metric function
+        from tensorflowish.keras import losses, metrics
+
+        for namespace in (losses, metrics):
+            candidate = getattr(namespace, name, None)
+            if callable(candidate) and not isinstance(candidate, type):
+                found = candidate
+                break
     if found is None:
         raise errors.NotFoundError(
             None, None,

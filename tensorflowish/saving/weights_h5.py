@@ -33,6 +33,7 @@ _SKIPPED_ATTRIBUTES = frozenset({
     "_layers", "_graph_layers", "_graph_inputs", "_graph_outputs", "_structure_cache",
     "_own_weights", "_regularized", "_added_losses", "compiled_loss", "compiled_metrics",
     "history", "_callbacks", "_metrics_container", "_loss_tracker", "_last_output_shape",
+    "_auto_config", "_build_input_shape",
 })  # fmt: skip
 
 
@@ -146,14 +147,17 @@ def keras_trainable_variables(model: Any) -> list:
 
 
 def _slot_groups(optimizer: Any) -> list[tuple[str, ...]]:
-    """Keras creates Adam's momentum and velocity together per variable; every other slot
-    kind (and Adam's velocity_hat) for all variables at once."""
-    from tensorflowish.keras.optimizers import Adam
+    """Keras 3 creates an optimizer's slots per variable, all kinds together (Adam's momentum
+    and velocity, Adadelta's, Ftrl's, Adafactor's r, c, v), except RMSprop, which makes each
+    kind for all variables in turn, and Adam's velocity_hat, made after the rest."""
+    from tensorflowish.keras.optimizers import RMSprop
 
     names = tuple(optimizer._slot_names)
-    if isinstance(optimizer, Adam) and names[:2] == ("m", "v"):
-        return [("m", "v")] + [(name,) for name in names[2:]]
-    return [(name,) for name in names]
+    if isinstance(optimizer, RMSprop):
+        return [(name,) for name in names]
+    if "v_hat" in names:
+        return [tuple(n for n in names if n != "v_hat"), ("v_hat",)]
+    return [names] if names else []
 
 
 class _SlotRef:
@@ -164,20 +168,25 @@ class _SlotRef:
 
     @property
     def shape(self) -> tuple:
-        return tuple(self.slots[self.slot].shape)
+        # Keras keeps unused scalar placeholders (Adafactor's r and c of a vector)
+        return tuple(self.slots[self.slot].shape) if self.slot in self.slots else ()
 
     @property
     def dtype(self) -> Any:
-        return self.slots[self.slot].dtype
+        return self.slots[self.slot].dtype if self.slot in self.slots else np.float32
 
     def numpy(self) -> np.ndarray:
         from tensorflowish import backend
 
+        if self.slot not in self.slots:
+            return np.zeros((), np.float32)
         return np.asarray(backend.to_numpy(self.slots[self.slot]))
 
     def assign(self, value: np.ndarray) -> None:
         from tensorflowish import backend
 
+        if self.slot not in self.slots:
+            return
         current = self.slots[self.slot]
         xp = backend.get_array_module(current)
         self.slots[self.slot] = xp.asarray(value.astype(current.dtype, copy=True))
@@ -199,6 +208,23 @@ class _LearningRateRef:
         self.variable.assign(float(value))
 
 
+class _ScalarStateRef:
+    """A float the optimizer keeps as an attribute and Keras as a scalar variable (Nadam's
+    product of momentum factors, Keras's ``_u_product``)."""
+
+    shape = ()
+    dtype = np.dtype("float32")
+
+    def __init__(self, optimizer: Any, attribute: str) -> None:
+        self.optimizer, self.attribute = optimizer, attribute
+
+    def numpy(self) -> np.ndarray:
+        return np.asarray(getattr(self.optimizer, self.attribute), dtype=np.float32)
+
+    def assign(self, value: np.ndarray) -> None:
+        setattr(self.optimizer, self.attribute, float(value))
+
+
 def _optimizer_variables(optimizer: Any, model: Any, build: bool = False) -> list:
     refs: list = [optimizer.iterations]
     if optimizer._schedule is None:
@@ -210,6 +236,8 @@ def _optimizer_variables(optimizer: Any, model: Any, build: bool = False) -> lis
     for group in _slot_groups(optimizer):
         for per_variable in slots:
             refs.extend(_SlotRef(per_variable, name) for name in group)
+    if hasattr(optimizer, "_momentum_product"):  # Nadam
+        refs.append(_ScalarStateRef(optimizer, "_momentum_product"))
     return refs
 
 
@@ -217,8 +245,8 @@ def _optimizer_variables(optimizer: Any, model: Any, build: bool = False) -> lis
 
 
 def _host(value: Any) -> np.ndarray:
-    array = value.numpy() if hasattr(value, "numpy") else value
-    return np.ascontiguousarray(np.asarray(array))
+    array = np.asarray(value.numpy() if hasattr(value, "numpy") else value)
+    return array if array.flags.c_contiguous else np.array(array, order="C")  # keeps shape ()
 
 
 def write_weights(model: Any) -> bytes:

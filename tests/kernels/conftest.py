@@ -27,17 +27,12 @@ def kernel_cache(tmp_path_factory: pytest.TempPathFactory):
 
 
 def gpu_unavailable_reason() -> str | None:
-    """None where CuPy can run kernels here, else why not."""
-    try:
-        import cupy
-    except ImportError:
-        return "CuPy is not installed"
-    try:
-        if cupy.cuda.runtime.getDeviceCount() < 1:
-            return "no CUDA device"
-    except Exception as error:  # noqa: BLE001 - CUDARuntimeError 35 (no driver) or 100 (no device)
-        return f"no usable GPU ({error})"
-    return None
+    """None where CuPy can run kernels here, else why not (the reason `tensorflowish info`
+    gives: one function explains the GPU everywhere)."""
+    from tensorflowish import backend
+
+    reason = backend.gpu_unavailable_reason()
+    return None if reason is None else f"no usable GPU: {reason}"
 
 
 def _poison(dtype) -> float:

@@ -115,6 +115,11 @@ def test_where_forms(device):
     indices = tf.where([[True, False], [True, True]])
     assert indices.dtype == tf.int64
     assert _np(indices).tolist() == [[0, 0], [1, 0], [1, 1]]
+    assert _np(tf.where([1, 0, 3])).tolist() == [[0], [2]]  # one argument: non-zero counts
+    with pytest.raises(TypeError, match="bool"):
+        tf.where([1, 0, 3], [1, 2, 3], [4, 5, 6])
+    with pytest.raises(ValueError, match="both"):
+        tf.where([True], [1])
 
 
 def test_reverse_roll_repeat_tile(device, rng):
@@ -195,3 +200,23 @@ def test_split_and_unstack_errors(device, rng):
     assert len(parts) == 3
     np.testing.assert_array_equal(parts[1].numpy(), x[:, 1])
     assert [p.shape for p in tf.split(x, tf.constant([3, 1]))] == [(3, 3), (1, 3)]
+
+
+def test_out_of_range_indices_are_invalid_argument_and_index_errors(device):
+    t = tf.constant([1, 2, 3])
+    cases = [lambda: t[5], lambda: tf.gather(t, [3]), lambda: tf.gather_nd(t, [[-1]]),
+             lambda: tf.scatter_nd([[3]], [1], [3]),
+             lambda: tf.strided_slice(t, [4], [5], shrink_axis_mask=1)]
+    for bad in cases:
+        with pytest.raises(tf.errors.InvalidArgumentError):
+            bad()
+        with pytest.raises(IndexError):
+            bad()
+    assert [int(v) for v in t] == [1, 2, 3]  # iteration still ends cleanly
+
+
+def test_variable_slice_is_differentiable(device):
+    v = tf.Variable([[1.0, 2.0], [3.0, 4.0]])
+    with tf.GradientTape() as tape:
+        y = tf.reduce_sum(v[0] * 3.0) + tf.reduce_sum(v[:, 1])
+    assert tape.gradient(y, v).numpy().tolist() == [[3.0, 4.0], [0.0, 1.0]]

@@ -10,47 +10,14 @@ import shutil
 import zipfile
 
 import h5py
+import keras_custom_objects  # noqa: F401 - registers the custom classes of the files
 import numpy as np
 import pytest
 
 import tensorflowish as tf
-from tensorflowish.saving import load_model, register_keras_serializable
+from tensorflowish.saving import load_model
 
 DATA = os.path.join(os.path.dirname(__file__), "..", "data", "keras")
-
-
-@register_keras_serializable(package="tfish_test")
-class ScaledDense(tf.keras.layers.Layer):
-    """The custom layer of make_keras_files.py, written against this package."""
-
-    def __init__(self, units, **kwargs):
-        super().__init__(**kwargs)
-        self.units = units
-
-    def build(self, input_shape):
-        self.kernel = self.add_weight(shape=(input_shape[-1], self.units), name="kernel")
-        self.scale = self.add_weight(shape=(), initializer="ones", name="scale")
-
-    def call(self, inputs):
-        return self.scale * tf.matmul(inputs, self.kernel)
-
-    def get_config(self):
-        return {**super().get_config(), "units": self.units}
-
-
-@register_keras_serializable(package="tfish_test")
-class TwoBlocks(tf.keras.Model):
-    def __init__(self, hidden, outputs, **kwargs):
-        super().__init__(**kwargs)
-        self.hidden, self.outputs_ = hidden, outputs
-        self.block = ScaledDense(hidden)
-        self.head = tf.keras.layers.Dense(outputs)
-
-    def call(self, inputs):
-        return self.head(tf.tanh(self.block(inputs)))
-
-    def get_config(self):
-        return {"hidden": self.hidden, "outputs": self.outputs_, "name": self.name}
 
 
 def _inputs(reference):

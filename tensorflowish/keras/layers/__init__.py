@@ -16,7 +16,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from tensorflowish.keras.layers.activations import Activation, ReLU, Softmax
+from tensorflowish.keras.layers.activations import (
+    ELU,
+    Activation,
+    LeakyReLU,
+    PReLU,
+    ReLU,
+    Softmax,
+)
+from tensorflowish.keras.layers.attention import Attention, MultiHeadAttention
 from tensorflowish.keras.layers.convolutional import (
     Conv1D,
     Conv2D,
@@ -28,12 +36,26 @@ from tensorflowish.keras.layers.convolutional import (
     SeparableConv2D,
     SeparableConvolution2D,
 )
-from tensorflowish.keras.layers.core import Dense, Embedding, Lambda, Masking
+from tensorflowish.keras.layers.core import Dense, Embedding, Identity, Lambda, Masking
 from tensorflowish.keras.layers.input_layer import Input, InputLayer
 from tensorflowish.keras.layers.keras_tensor import KerasInput
 from tensorflowish.keras.layers.layer import Layer, map_symbolic
-from tensorflowish.keras.layers.merging import Add, Concatenate
-from tensorflowish.keras.layers.normalization import BatchNormalization, LayerNormalization
+from tensorflowish.keras.layers.merging import (
+    Add,
+    Average,
+    Concatenate,
+    Dot,
+    Maximum,
+    Minimum,
+    Multiply,
+    Subtract,
+)
+from tensorflowish.keras.layers.normalization import (
+    BatchNormalization,
+    GroupNormalization,
+    LayerNormalization,
+    UnitNormalization,
+)
 from tensorflowish.keras.layers.pooling import (
     AveragePooling1D,
     AveragePooling2D,
@@ -52,10 +74,20 @@ from tensorflowish.keras.layers.pooling import (
     MaxPooling1D,
     MaxPooling2D,
 )
-from tensorflowish.keras.layers.regularization import Dropout, SpatialDropout2D
+from tensorflowish.keras.layers.regularization import (
+    ActivityRegularization,
+    AlphaDropout,
+    Dropout,
+    GaussianDropout,
+    GaussianNoise,
+    SpatialDropout2D,
+)
 from tensorflowish.keras.layers.reshaping import (
+    Cropping1D,
     Cropping2D,
     Flatten,
+    Permute,
+    RepeatVector,
     Reshape,
     UpSampling2D,
     ZeroPadding2D,
@@ -85,8 +117,12 @@ __all__ = [
     "MaxPooling1D", "MaxPooling2D", "Cropping2D", "UpSampling2D", "ZeroPadding2D",
     "SpatialDropout2D",
     # sequences
-    "Bidirectional", "Embedding", "GRU", "GRUCell", "LSTM", "LSTMCell", "Masking", "RNN",
-    "SimpleRNN", "SimpleRNNCell", "StackedRNNCells", "TimeDistributed",
+    "Attention", "Bidirectional", "Embedding", "GRU", "GRUCell", "LSTM", "LSTMCell", "Masking",
+    "MultiHeadAttention", "RNN", "SimpleRNN", "SimpleRNNCell", "StackedRNNCells", "TimeDistributed",
+    # everyday layers
+    "ActivityRegularization", "AlphaDropout", "Average", "Cropping1D", "Dot", "ELU",
+    "GaussianDropout", "GaussianNoise", "GroupNormalization", "Identity", "LeakyReLU", "Maximum",
+    "Minimum", "Multiply", "PReLU", "Permute", "RepeatVector", "Subtract", "UnitNormalization",
 ]  # fmt: skip
 
 

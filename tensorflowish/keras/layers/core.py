@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 
 import tensorflowish as tf
-from tensorflowish.keras import activations, initializers, regularizers
+from tensorflowish.keras import activations, constraints, initializers, regularizers
 from tensorflowish.keras.layers.layer import Layer, _check_rank
 from tensorflowish.tensor import Tensor
 
@@ -35,7 +35,7 @@ class Dense(Layer):
         bias_constraint: Any = None,
         **kwargs: Any,
     ) -> None:
-        super().__init__(**kwargs)
+        super().__init__(activity_regularizer=activity_regularizer, **kwargs)
         if isinstance(units, bool) or not isinstance(units, (int, np.integer)) or units < 1:
             raise ValueError(f"Dense(units=...) must be a positive integer, got {units!r}.")
         self.units = int(units)
@@ -46,6 +46,8 @@ class Dense(Layer):
         self.bias_initializer = initializers.get(bias_initializer)
         self.kernel_regularizer = regularizers.get(kernel_regularizer)
         self.bias_regularizer = regularizers.get(bias_regularizer)
+        self.kernel_constraint = constraints.get(kernel_constraint)
+        self.bias_constraint = constraints.get(bias_constraint)
         self.kernel = None
         self.bias = None
         self.supports_masking = True  # a mask passes through, as in Keras
@@ -59,12 +61,12 @@ class Dense(Layer):
             )
         self.kernel = self.add_weight(
             "kernel", (int(last), self.units), initializer=self.kernel_initializer,
-            regularizer=self.kernel_regularizer,
+            regularizer=self.kernel_regularizer, constraint=self.kernel_constraint,
         )  # fmt: skip
         if self.use_bias:
             self.bias = self.add_weight(
                 "bias", (self.units,), initializer=self.bias_initializer,
-                regularizer=self.bias_regularizer,
+                regularizer=self.bias_regularizer, constraint=self.bias_constraint,
             )  # fmt: skip
         self.built = True
 
@@ -98,6 +100,8 @@ class Dense(Layer):
             "units": self.units,
             "activation": activations.serialize(self.activation),
             "use_bias": self.use_bias,
+            "kernel_constraint": constraints.serialize(self.kernel_constraint),
+            "bias_constraint": constraints.serialize(self.bias_constraint),
         }
 
 
@@ -211,3 +215,14 @@ class Masking(Layer):
 
     def get_config(self) -> dict:
         return {**super().get_config(), "mask_value": self.mask_value}
+
+
+class Identity(Layer):
+    """Return the inputs unchanged (a placeholder, e.g. in a model built from a config)."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.supports_masking = True
+
+    def call(self, inputs: Any) -> Any:
+        return inputs

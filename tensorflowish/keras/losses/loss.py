@@ -145,13 +145,17 @@ class LossFunctionWrapper(Loss):
         return self.fn(y_true, y_pred, **self._fn_kwargs)
 
     def get_config(self) -> dict:
-        return {**super().get_config(), **self._fn_kwargs}
+        config = {**super().get_config(), **self._fn_kwargs}
+        if type(self) is LossFunctionWrapper:  # as Keras: the function, by its name
+            config["fn"] = self.fn
+        return config
 
     @classmethod
     def from_config(cls, config: dict) -> Loss:
-        if cls is LossFunctionWrapper:
-            raise TypeError("A LossFunctionWrapper around a function cannot be re-created from "
-                            "its config; subclass Loss (or LossFunctionWrapper) instead.")
+        if cls is LossFunctionWrapper and not callable(config.get("fn")):
+            raise TypeError("A LossFunctionWrapper is re-created from a config holding its "
+                            "function ('fn'); deserialize the config with "
+                            "tf.keras.saving.deserialize_keras_object.")
         return cls(**config)
 
 

@@ -31,11 +31,12 @@ class Bidirectional(Layer):
                              f"got {merge_mode!r}.")
         super().__init__(**kwargs)
         config = layer.get_config()
-        config["name"] = "forward_" + layer.name
+        # as Keras: the prefix is not doubled when a saved config is loaded again
+        config["name"] = "forward_" + layer.name.removeprefix("forward_")
         self.forward_layer = type(layer).from_config(config)
         if backward_layer is None:
             config = layer.get_config()
-            config["name"] = "backward_" + layer.name
+            config["name"] = "backward_" + layer.name.removeprefix("forward_")
             config["go_backwards"] = not layer.go_backwards
             backward_layer = type(layer).from_config(config)
         elif backward_layer.go_backwards == layer.go_backwards:

@@ -184,7 +184,10 @@ class GRU(RNN):
         sequences, recurrent_mask = dropout_inputs(self, sequences, states, training)
         outputs = recurrent.gru(sequences, states[0], cell.kernel, cell.recurrent_kernel,
                                 cell.bias, mask=mask, go_backwards=self.go_backwards,
-                                recurrent_mask=recurrent_mask)
+                                recurrent_mask=recurrent_mask,
+                                return_sequences=self.return_sequences)
+        if not self.return_sequences:
+            return outputs, None, [outputs]
         last = outputs[:, -1]
         return last, outputs, [last]
 

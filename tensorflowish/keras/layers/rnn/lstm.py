@@ -206,11 +206,13 @@ class LSTM(RNN):
         sequences, recurrent_mask = dropout_inputs(self, sequences, states, training)
         packed = recurrent.lstm(sequences, states[0], states[1], cell.kernel,
                                 cell.recurrent_kernel, cell.bias, mask=mask,
-                                go_backwards=self.go_backwards, recurrent_mask=recurrent_mask)
+                                go_backwards=self.go_backwards, recurrent_mask=recurrent_mask,
+                                return_sequences=self.return_sequences)
         n = cell.units
-        last_h = packed[:, -1, :n]
+        last = packed[:, -1] if self.return_sequences else packed
+        last_h = last[:, :n]
         outputs = packed[:, :, :n] if self.return_sequences else None
-        last_c = packed[:, -1, n:] if self.return_state or self.stateful else None
+        last_c = last[:, n:] if self.return_state or self.stateful else None
         return last_h, outputs, [last_h, last_c]
 
     def get_config(self) -> dict:

@@ -153,7 +153,10 @@ class SimpleRNN(RNN):
         sequences, recurrent_mask = dropout_inputs(self, sequences, states, training)
         outputs = recurrent.simple_rnn(sequences, states[0], cell.kernel, cell.recurrent_kernel,
                                        cell.bias, mask=mask, go_backwards=self.go_backwards,
-                                       recurrent_mask=recurrent_mask, activation=names[0])
+                                       recurrent_mask=recurrent_mask, activation=names[0],
+                                return_sequences=self.return_sequences)
+        if not self.return_sequences:
+            return outputs, None, [outputs]
         last = outputs[:, -1]
         return last, outputs, [last]
 

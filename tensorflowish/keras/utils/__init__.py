@@ -10,7 +10,11 @@ from typing import Any, TextIO
 
 import numpy as np
 
-__all__ = ["Progbar", "set_random_seed", "to_categorical"]
+__all__ = [
+    "Progbar", "get_file", "image_dataset_from_directory", "model_to_dot", "plot_model",
+    "set_random_seed", "split_dataset", "text_dataset_from_directory",
+    "timeseries_dataset_from_array", "to_categorical",
+]  # fmt: skip
 
 
 def to_categorical(y: Any, num_classes: int | None = None, dtype: str = "float32") -> np.ndarray:
@@ -148,3 +152,13 @@ class Progbar:
         self.stream.flush()
         if finalize:
             self._finished = True
+
+
+from tensorflowish.keras.utils.dataset_utils import (  # noqa: E402 - after the progress bar
+    image_dataset_from_directory,
+    split_dataset,
+    text_dataset_from_directory,
+    timeseries_dataset_from_array,
+)
+from tensorflowish.keras.utils.file_utils import get_file  # noqa: E402
+from tensorflowish.keras.utils.model_visualization import model_to_dot, plot_model  # noqa: E402
