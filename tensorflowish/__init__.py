@@ -42,6 +42,7 @@ from .function import function
 from .indexed_slices import IndexedSlices
 from .module import Module
 from .ops.registry import REGISTRY
+from .ragged import RaggedTensor
 from .tape import GradientTape, UnconnectedGradients
 from .tensor import Tensor, TensorShape, Variable, constant, convert_to_tensor
 
@@ -139,6 +140,7 @@ from .assertions import (  # noqa: E402 - TensorFlow's top-level aliases
     assert_less,
     assert_rank,
 )
+from .functional import foldl, foldr, map_fn, scan  # noqa: E402
 
 experimental.dlpack = _dlpack
 
@@ -149,6 +151,7 @@ from . import (
 )
 from . import onnx, saved_model, train  # noqa: E402 - ONNX export, tf.saved_model, tf.train
 from . import summary  # noqa: E402 - tf.summary (tensorboardX imported lazily)
+from . import strings  # noqa: E402 - tf.strings (string tensors are host object arrays)
 from .data import TensorSpec  # noqa: E402
 
 del _info, _path, _space, _attribute, _name
