@@ -97,6 +97,18 @@ LAYER_SAMPLES = {
     "RepeatVector": (lambda: L.RepeatVector(3), [(4,)], "float32"),
     "Subtract": (lambda: L.Subtract(), [(3,), (3,)], "float32"),
     "UnitNormalization": (lambda: L.UnitNormalization(), [(4,)], "float32"),
+    "Normalization": (lambda: L.Normalization(), [(4,)], "float32"),
+    "Discretization": (lambda: L.Discretization([0.0, 0.5, 1.0]), [(4,)], "float32"),
+    "Rescaling": (lambda: L.Rescaling(0.5, offset=0.1), [(4,)], "float32"),
+    "Resizing": (lambda: L.Resizing(3, 2, crop_to_aspect_ratio=True), [(5, 4, 2)], "float32"),
+    "CenterCrop": (lambda: L.CenterCrop(2, 3), [(4, 5, 2)], "float32"),
+    "RandomFlip": (lambda: L.RandomFlip("horizontal", seed=1), [(4, 4, 2)], "float32"),
+    "RandomRotation": (lambda: L.RandomRotation(0.1, seed=1), [(4, 4, 2)], "float32"),
+    "RandomZoom": (lambda: L.RandomZoom(0.1, seed=1), [(4, 4, 2)], "float32"),
+    "RandomTranslation": (lambda: L.RandomTranslation(0.1, 0.2), [(4, 4, 2)], "float32"),
+    "RandomContrast": (lambda: L.RandomContrast(0.2), [(4, 4, 2)], "float32"),
+    "RandomBrightness": (lambda: L.RandomBrightness(0.1), [(4, 4, 2)], "float32"),
+    "RandomCrop": (lambda: L.RandomCrop(2, 3, seed=1), [(4, 4, 2)], "float32"),
 }
 # Not layers one puts in a model on their own: the input (tested through every model here)
 # and Lambda (tested below, because loading it needs safe_mode=False).
