@@ -140,6 +140,7 @@ from .assertions import (  # noqa: E402 - TensorFlow's top-level aliases
     assert_less,
     assert_rank,
 )
+from .functional import foldl, foldr, map_fn, scan  # noqa: E402
 
 experimental.dlpack = _dlpack
 

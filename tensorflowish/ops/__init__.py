@@ -25,6 +25,7 @@ from . import (
     linalg_structure,
     math,
     nn,
+    partition,
     pooling,
     recurrent,
     reductions,

@@ -473,7 +473,8 @@ def clip_by_value(t, clip_value_min, clip_value_max, name=None) -> Tensor:
     low = binary_operands(t, clip_value_min, "clip_by_value")[1]
     high = binary_operands(t, clip_value_max, "clip_by_value")[1]
     xp = array_module(t.array)
-    out = Tensor(xp.clip(t.array, low.array, high.array))
+    # astype: NumPy's clip returns float32 for bfloat16 (a no-op for every other dtype)
+    out = Tensor(xp.clip(t.array, low.array, high.array).astype(t.array.dtype, copy=False))
     if should_record((t,)):
         def vjp(g):
             inside = logical_and(greater_equal(t, low), less_equal(t, high))
