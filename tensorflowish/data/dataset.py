@@ -101,7 +101,10 @@ class Dataset:
     @staticmethod
     def range(*args: int, output_type: Any = None, name: str | None = None) -> Dataset:
         """Like Python's ``range``: ``Dataset.range(5)`` yields int64 scalars 0..4."""
-        values = np.arange(*[int(a) for a in args], dtype=np.int64)
+        steps = range(*[int(a) for a in args])
+        if len(steps) > 1 << 22:  # a huge range streams instead of filling memory
+            return sources.RangeDataset(steps, output_type)
+        values = np.arange(steps.start, steps.stop, steps.step, dtype=np.int64)
         return sources._SliceDataset(_to_array(values, output_type))
 
     @staticmethod

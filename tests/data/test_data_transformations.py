@@ -234,3 +234,10 @@ def test_counter_sample_and_choose_from_datasets():
     assert values(picked) == [0, 10, 11, 1, 20]
     with pytest.raises(TypeError, match="int64"):
         D.choose_from_datasets([D.range(3)], D.range(2).map(lambda x: tf.cast(x, tf.int32)))
+
+
+def test_a_huge_range_streams():
+    huge = D.range(0, 10**12, 7)
+    assert len(huge) == -(-10**12 // 7)
+    assert values(huge.skip(2).take(3)) == [14, 21, 28]
+    assert values(D.range(10**9).batch(3).take(1)) == [[0, 1, 2]]
