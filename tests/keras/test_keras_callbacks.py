@@ -325,3 +325,26 @@ def test_backup_and_restore_detects_a_damaged_backup(tmp_path):
         model.fit(x, y, epochs=2, verbose=0, callbacks=[restore])
     with pytest.raises(ValueError, match="save_freq"):
         tf.keras.callbacks.BackupAndRestore(backup, save_freq="sometimes")
+
+
+def test_backup_every_few_batches_restarts_the_interrupted_epoch(tmp_path):
+    x, y = blobs(64)
+    backup = tmp_path / "backup"
+
+    class Crash(tf.keras.callbacks.Callback):
+        def on_train_batch_end(self, batch, logs=None):
+            if int(self.model.optimizer.iterations.numpy()) == 6:
+                raise KeyboardInterrupt  # as a Ctrl-C in the middle of epoch 1
+
+    model = compiled()
+    with pytest.raises(KeyboardInterrupt):
+        model.fit(x, y, batch_size=16, epochs=3, verbose=0, callbacks=[
+            tf.keras.callbacks.BackupAndRestore(backup, save_freq=2), Crash()])  # fmt: skip
+    assert (backup / "backup.safetensors").exists()  # no on_train_end: the backup stays
+    resumed = compiled()
+    resumed.build((None, 4))
+    history = resumed.fit(x, y, batch_size=16, epochs=3, verbose=0,
+                          callbacks=[tf.keras.callbacks.BackupAndRestore(backup)])  # fmt: skip
+    # the backup after 6 steps was taken in epoch 1 (steps 4-7): epoch 1 runs again
+    assert history.epoch == [1, 2]
+    assert int(resumed.optimizer.iterations.numpy()) == 6 + 8
