@@ -348,3 +348,19 @@ def test_backup_every_few_batches_restarts_the_interrupted_epoch(tmp_path):
     # the backup after 6 steps was taken in epoch 1 (steps 4-7): epoch 1 runs again
     assert history.epoch == [1, 2]
     assert int(resumed.optimizer.iterations.numpy()) == 6 + 8
+
+
+def test_summary_record_if_and_closed_writers(tmp_path):
+    writer = tf.summary.create_file_writer(str(tmp_path))
+    with writer.as_default():
+        for step in range(6):
+            with tf.summary.record_if(lambda step=step: step % 2 == 0):
+                tf.summary.scalar("loss", float(step), step=step)
+        with tf.summary.record_if(False):
+            assert not tf.summary.should_record_summaries()
+            assert tf.summary.scalar("loss", 9.0, step=9) is False
+        assert tf.summary.should_record_summaries()
+    writer.close()
+    assert [e.step for e in read_events(tmp_path).Scalars("loss")] == [0, 2, 4]
+    with writer.as_default(), pytest.raises(RuntimeError, match="closed"):
+        tf.summary.scalar("loss", 1.0, step=0)
