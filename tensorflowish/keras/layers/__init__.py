@@ -14,8 +14,6 @@ tuples and dicts) are found automatically, in the order they were assigned.
 
 from __future__ import annotations
 
-from typing import Any
-
 from tensorflowish.keras.layers.activations import (
     ELU,
     Activation,
@@ -134,7 +132,7 @@ __all__ = [
 ]  # fmt: skip
 
 
-def get(identifier: Any) -> Layer:
+def get(identifier: object) -> Layer:
     """A layer instance from itself (kept for API symmetry with other ``get`` functions)."""
     if isinstance(identifier, Layer):
         return identifier
