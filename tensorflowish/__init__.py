@@ -32,6 +32,7 @@ from .dtypes import (
     int16,
     int32,
     int64,
+    string,
     uint8,
     uint16,
     uint32,
@@ -41,7 +42,8 @@ from .function import function
 from .module import Module
 from .ops.registry import REGISTRY
 from .tape import GradientTape, UnconnectedGradients
-from .tensor import Tensor, TensorShape, Variable, constant, convert_to_tensor
+from .tensor import Tensor, TensorShape, Variable, constant
+from .tensor import convert_to_tensor as _convert_to_tensor
 
 __version__ = "0.1.0"
 newaxis = None
@@ -118,6 +120,23 @@ def size(input, out_type="int32", name=None):  # noqa: A002
 def rank(input, name=None):  # noqa: A002
     """The number of dimensions as a scalar int32 tensor."""
     return constant(ops.registry.as_tensor(input).array.ndim, dtype="int32")
+
+
+def convert_to_tensor(value, dtype=None, dtype_hint=None, name=None) -> Tensor:
+    """A Tensor from a tensor, Variable, array, number, string or nested list.
+
+    A Variable gives a snapshot of its current value (differentiable with respect to it, and
+    unchanged by later assignments); NumPy data is copied.
+
+    >>> import tensorflowish as tf
+    >>> v = tf.Variable([1.0, 2.0])
+    >>> t = tf.convert_to_tensor(v)
+    >>> _ = v.assign([5.0, 6.0])
+    >>> t.numpy().tolist()
+    [1.0, 2.0]
+    """
+    tensor = _convert_to_tensor(value, dtype=dtype, dtype_hint=dtype_hint)
+    return ops.shapes.snapshot(tensor)
 
 
 def is_tensor(x) -> bool:

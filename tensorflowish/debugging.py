@@ -3,13 +3,10 @@
 from __future__ import annotations
 
 from . import backend
+from .errors import InvalidArgumentError  # noqa: F401 - tf.debugging's checks raise it
 from .ops.registry import as_tensor, format_shape
 from .tape import enable_strict_gradients  # noqa: F401 - re-exported
 from .tensor import Tensor
-
-
-class InvalidArgumentError(ValueError):
-    """A value failed a tf.debugging check (TensorFlow's error name)."""
 
 
 def check_numerics(tensor, message: str, name=None) -> Tensor:

@@ -18,7 +18,8 @@ __all__ = ["OpError", "CancelledError", "UnknownError", "InvalidArgumentError",
            "DeadlineExceededError", "NotFoundError", "AlreadyExistsError",
            "PermissionDeniedError", "UnauthenticatedError", "ResourceExhaustedError",
            "FailedPreconditionError", "AbortedError", "OutOfRangeError", "UnimplementedError",
-           "InternalError", "UnavailableError", "DataLossError", "AxisError"]
+           "InternalError", "UnavailableError", "DataLossError", "AxisError",
+           "IndexOutOfRangeError", "DTypeMismatchError", "check_axis", "check_axes"]
 
 
 class OpError(Exception):
@@ -129,6 +130,14 @@ class DataLossError(OpError, OSError):
 
 class AxisError(InvalidArgumentError, IndexError):
     """An axis outside [-rank, rank): an InvalidArgumentError (so also a ValueError)."""
+
+
+class IndexOutOfRangeError(InvalidArgumentError, IndexError):
+    """An index outside a dimension (gather, slicing): InvalidArgumentError and IndexError."""
+
+
+class DTypeMismatchError(InvalidArgumentError, TypeError):
+    """Operands of incompatible dtypes (TensorFlow: InvalidArgumentError; Python: TypeError)."""
 
 
 def check_axis(op: str, axis, rank: int) -> int:

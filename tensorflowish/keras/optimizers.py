@@ -175,8 +175,8 @@ class Optimizer:
 
     @iterations.setter
     def iterations(self, value: Any) -> None:
-        self._iterations_variable.array.fill(int(value.numpy() if hasattr(value, "numpy")
-                                                 else value))
+        count = int(value.numpy() if hasattr(value, "numpy") else value)
+        self._iterations_variable._writable_array().fill(count)
 
     @property
     def _iterations(self) -> int:
@@ -214,7 +214,7 @@ class Optimizer:
                     number, trainable=False, name=f"{self.name}/learning_rate", dtype=tf.float64
                 )
         else:
-            self._learning_rate_variable.array[...] = number
+            self._learning_rate_variable._writable_array()[...] = number
 
     lr = learning_rate
 
@@ -331,10 +331,9 @@ class Optimizer:
                 self.global_clipnorm is not None:
             grads = self._clip(grads)
         learning_rate = self._current_learning_rate()
-        counter = self._iterations_variable.array
-        step = int(counter) + 1
+        step = int(self._iterations_variable.array) + 1
         self._apply_updates(grads, variables, learning_rate, step)
-        counter.fill(step)
+        self._iterations_variable._writable_array().fill(step)
         return self._iterations_variable
 
     def _apply_updates(self, grads: list, variables: list, learning_rate: float,
@@ -344,7 +343,7 @@ class Optimizer:
         update, has_slots, decay = self._update, bool(self._slot_names), self.weight_decay
         for grad, variable in zip(grads, variables):
             update(
-                variable.array, grad, self._slots_for(variable) if has_slots else {},
+                variable._writable_array(), grad, self._slots_for(variable) if has_slots else {},
                 learning_rate, step, decay if decay is not None and self._decays(variable) else 0.0,
             )  # fmt: skip
 
@@ -440,7 +439,7 @@ class SGD(Optimizer):
             return
         kernel = self._kernel  # plain SGD, the most common step of all: no per-variable call
         for grad, variable in zip(grads, variables):
-            kernel(variable.array, grad, None, learning_rate, 0.0, False, False)
+            kernel(variable._writable_array(), grad, None, learning_rate, 0.0, False, False)
 
     def get_config(self) -> dict:
         return {**super().get_config(), "momentum": self.momentum, "nesterov": self.nesterov}

@@ -25,10 +25,12 @@ from .math import (
 )
 from .reductions import reduce_sum
 from .registry import (
+    InvalidArgumentError,
     Tensor,
     array_module,
     as_tensor,
     binary_operands,
+    check_axis,
     check_same_device,
     format_shape,
     record,
@@ -120,7 +122,8 @@ def gelu(features, approximate: bool = False, name=None) -> Tensor:
         return 0.5 * x * (1 + tanh(c * (x + 0.044715 * x * x * x)))
 
     def forward(a):
-        return 0.5 * a * (1 + erf_array(a * (1 / np.sqrt(2))))
+        # Python floats, not np.float64 scalars, keep float32 inputs float32 under NumPy 2
+        return 0.5 * a * (1 + erf_array(a * float(1 / np.sqrt(2))))
 
     def vjp(g, x, out):
         # d/dx x Phi(x) = Phi(x) + x phi(x); Phi(x) = out / x is unsafe at 0, so recompute it
@@ -140,6 +143,7 @@ def softmax(logits, axis=-1, name=None) -> Tensor:
     """exp(x) / sum(exp(x)) along `axis`, shifted by the max for stability."""
     x = as_tensor(logits)
     require_float("softmax", x)
+    axis = check_axis("softmax", axis, x.array.ndim)
     xp = array_module(x.array)
     shifted = x.array - x.array.max(axis=axis, keepdims=True)
     values = xp.exp(shifted, out=shifted)
@@ -155,6 +159,7 @@ def log_softmax(logits, axis=-1, name=None) -> Tensor:
     """x - logsumexp(x) along `axis`, stable for large logits."""
     x = as_tensor(logits)
     require_float("log_softmax", x)
+    axis = check_axis("log_softmax", axis, x.array.ndim)
     xp = array_module(x.array)
     shifted = x.array - x.array.max(axis=axis, keepdims=True)
     shifted -= xp.log(xp.exp(shifted).sum(axis=axis, keepdims=True))
@@ -167,11 +172,12 @@ def log_softmax(logits, axis=-1, name=None) -> Tensor:
 def _rows(op: str, labels: Tensor, logits: Tensor, axis: int):
     """Both tensors as (rows, classes) with the class axis last."""
     if labels.array.shape != logits.array.shape:
-        raise ValueError(f"{op}: labels and logits must have the same shape, got labels "
+        raise InvalidArgumentError(f"{op}: labels and logits must have the same shape, got labels "
                          f"{format_shape(labels.array.shape)} and logits "
                          f"{format_shape(logits.array.shape)}.")
     if logits.array.ndim == 0:
-        raise ValueError(f"{op}: logits must have rank >= 1, got a scalar.")
+        raise InvalidArgumentError(f"{op}: logits must have rank >= 1, got a scalar.")
+    axis = check_axis(op, axis, logits.array.ndim)
     xp = array_module(logits.array)
     move = lambda a: xp.moveaxis(a, axis, -1) if axis not in (-1, a.ndim - 1) else a  # noqa: E731
     lg, lb = move(logits.array), move(labels.array)
@@ -232,7 +238,7 @@ def sparse_softmax_cross_entropy_with_logits(labels, logits, name=None) -> Tenso
                         f"indices, got {labels.dtype.name}; for one-hot or probability labels "
                         "use softmax_cross_entropy_with_logits.")
     if logits_array.shape[:-1] != labels_array.shape:
-        raise ValueError(f"sparse_softmax_cross_entropy_with_logits: labels shape "
+        raise InvalidArgumentError(f"sparse_softmax_cross_entropy_with_logits: labels shape "
                          f"{format_shape(labels_array.shape)} must equal logits shape without "
                          f"its last axis: logits {format_shape(logits_array.shape)}.")
     classes = logits_array.shape[-1]
@@ -270,12 +276,14 @@ def sparse_softmax_cross_entropy_with_logits(labels, logits, name=None) -> Tenso
 def sigmoid_cross_entropy_with_logits(labels=None, logits=None, name=None) -> Tensor:
     """max(x, 0) - x*z + log(1 + e^-|x|): binary cross-entropy, stable for logits of ±1000."""
     if labels is None or logits is None:
-        raise ValueError("sigmoid_cross_entropy_with_logits needs both labels= and logits=.")
+        raise InvalidArgumentError(
+            "sigmoid_cross_entropy_with_logits needs both labels= and logits=.")
     logits = as_tensor(logits)
     require_float("sigmoid_cross_entropy_with_logits", logits)
     labels = binary_operands(logits, labels, "sigmoid_cross_entropy_with_logits")[1]
     if labels.array.shape != logits.array.shape:
-        raise ValueError(f"sigmoid_cross_entropy_with_logits: labels and logits must have the "
+        raise InvalidArgumentError(
+            f"sigmoid_cross_entropy_with_logits: labels and logits must have the "
                          f"same shape, got {format_shape(labels.array.shape)} and "
                          f"{format_shape(logits.array.shape)}.")
     xp = array_module(logits.array)
@@ -289,7 +297,7 @@ def sigmoid_cross_entropy_with_logits(labels=None, logits=None, name=None) -> Te
 
 def _check_labels(labels: Tensor, classes: int) -> None:
     if labels.array.size and (int(labels.array.min()) < 0 or int(labels.array.max()) >= classes):
-        raise ValueError(f"sparse_softmax_cross_entropy_with_logits: labels must be in "
+        raise InvalidArgumentError(f"sparse_softmax_cross_entropy_with_logits: labels must be in "
                          f"[0, {classes}), got values from {int(labels.array.min())} to "
                          f"{int(labels.array.max())}.") from None
 
@@ -342,7 +350,7 @@ def dense(x, kernel, bias=None, activation=None, alpha: float = 0.2, name=None) 
     elif activation.__class__ is not str and callable(activation):
         activation = getattr(activation, "__name__", str(activation))
     if activation not in _DENSE_ACTIVATIONS:
-        raise ValueError(f"dense: unknown activation {activation!r}; expected one of "
+        raise InvalidArgumentError(f"dense: unknown activation {activation!r}; expected one of "
                          f"{sorted(_DENSE_ACTIVATIONS)} or None.")
     # the common case, CPU tensors of one float dtype, is checked in a few tests on locals; the
     # rest (conversions, mixed dtypes or devices) takes the checked path with its clear errors
@@ -363,16 +371,18 @@ def dense(x, kernel, bias=None, activation=None, alpha: float = 0.2, name=None) 
         bias_array = None if bias is None else bias.array
     inputs = (x, kernel) if bias is None else (x, kernel, bias)
     if kernel_array.ndim != 2:
-        raise ValueError(f"dense: kernel must be a matrix, got shape "
+        raise InvalidArgumentError(f"dense: kernel must be a matrix, got shape "
                          f"{format_shape(kernel_array.shape)}.")
     kernel_shape = kernel_array.shape
     if x_array.ndim < 2 or x_array.shape[-1] != kernel_shape[0]:
-        raise ValueError(f"dense: inner dimensions differ: x {format_shape(x_array.shape)} @ "
+        raise InvalidArgumentError(
+            f"dense: inner dimensions differ: x {format_shape(x_array.shape)} @ "
                          f"kernel {format_shape(kernel_shape)}; x's last axis must equal "
                          "kernel's first.")
     if bias_array is not None and (bias_array.ndim != 1 or
                                    bias_array.shape[0] != kernel_shape[1]):
-        raise ValueError(f"dense: bias must have shape [{kernel_shape[1]}] to match kernel "
+        raise InvalidArgumentError(
+            f"dense: bias must have shape [{kernel_shape[1]}] to match kernel "
                          f"{format_shape(kernel_shape)}, got "
                          f"{format_shape(bias_array.shape)}.")
     x2d = x_array if x_array.ndim == 2 else x_array.reshape(-1, x_array.shape[-1])
@@ -409,7 +419,8 @@ def bias_add(value, bias, data_format=None, name=None) -> Tensor:
     """value + bias along the last axis (composed)."""
     value, bias = binary_operands(value, bias, "bias_add")
     if bias.array.ndim != 1 or bias.array.shape[0] != value.array.shape[-1]:
-        raise ValueError(f"bias_add: bias must be a vector of size {value.array.shape[-1]}, got "
+        raise InvalidArgumentError(
+            f"bias_add: bias must be a vector of size {value.array.shape[-1]}, got "
                          f"shape {format_shape(bias.array.shape)}.")
     return value + bias
 
@@ -428,7 +439,7 @@ def dropout(x, rate, noise_shape=None, seed=None, name=None) -> Tensor:
     x = as_tensor(x)
     rate = float(rate)
     if not 0 <= rate < 1:
-        raise ValueError(f"dropout: rate must be in [0, 1), got {rate}.")
+        raise InvalidArgumentError(f"dropout: rate must be in [0, 1), got {rate}.")
     if rate == 0:
         return x
     shape = x.array.shape if noise_shape is None else tuple(noise_shape)

@@ -9,10 +9,11 @@ import numpy as np
 from ..tape import _recording_tapes
 from .math import cast, equal, exp, log, sqrt, square
 from .registry import (
+    InvalidArgumentError,
     Tensor,
     array_module,
     as_tensor,
-    format_shape,
+    check_axis,
     record,
     register,
     require_float,
@@ -30,13 +31,12 @@ def _normalize_axes(op: str, axis, ndim: int):
     if isinstance(axis, Tensor):
         axis = axis.numpy().tolist()
     axes = (axis,) if isinstance(axis, (int, np.integer)) else tuple(axis)
-    result = []
-    for a in axes:
-        a = int(a)
-        if not -ndim <= a < max(ndim, 1):
-            raise ValueError(f"{op}: axis {a} is out of range for a tensor of rank {ndim}.")
-        result.append(a % ndim if ndim else 0)
-    return tuple(sorted(set(result)))
+    if ndim == 0:  # TensorFlow accepts axis 0 / -1 for a scalar: nothing to reduce
+        for a in axes:
+            if int(a) not in (0, -1):
+                check_axis(op, a, 1)
+        return ()
+    return tuple(sorted(set(check_axis(op, a, ndim) for a in axes)))
 
 
 def _kept_shape(shape: tuple, axes) -> tuple:
@@ -76,8 +76,10 @@ def _sum(x: Tensor, axes, keepdims: bool, count: int) -> Tensor:
     for reduce_mean. Its gradient is the upstream divided by `count`, spread back over x."""
     a = x.array
     # what ndarray.sum calls, without its Python layer (a good part of a small model's step)
-    total = _add_reduce(a, axes, None, None, keepdims) if a.__class__ is np.ndarray else \
-        a.sum(axis=axes, keepdims=keepdims)
+    # integers keep their dtype, as TensorFlow (NumPy would widen int32 to int64)
+    dtype = a.dtype if a.dtype.kind in "iub" and a.dtype.kind != "b" else None
+    total = _add_reduce(a, axes, dtype, None, keepdims) if a.__class__ is np.ndarray else \
+        a.sum(axis=axes, keepdims=keepdims, dtype=dtype)
     out = Tensor(total if count == 1 else total / count)
     if should_record((x,)):
         def backward(g: Tensor) -> Tensor:
@@ -144,7 +146,7 @@ def reduce_max(input_tensor, axis=None, keepdims: bool = False, name=None) -> Te
     """Max over `axis`; ties share the gradient equally."""
     x = as_tensor(input_tensor)
     if x.array.size == 0:
-        raise ValueError("reduce_max: the input is empty.")
+        raise InvalidArgumentError("reduce_max: the input is empty.")
     return _reduce("reduce_max", x, axis, keepdims,
                    lambda a, axes, k: a.max(axis=axes, keepdims=k), _extremum_vjp)
 
@@ -154,7 +156,7 @@ def reduce_min(input_tensor, axis=None, keepdims: bool = False, name=None) -> Te
     """Min over `axis`; ties share the gradient equally."""
     x = as_tensor(input_tensor)
     if x.array.size == 0:
-        raise ValueError("reduce_min: the input is empty.")
+        raise InvalidArgumentError("reduce_min: the input is empty.")
     return _reduce("reduce_min", x, axis, keepdims,
                    lambda a, axes, k: a.min(axis=axes, keepdims=k), _extremum_vjp)
 
@@ -179,7 +181,9 @@ def _prod_vjp(g, x, out, kept, axes):
 def reduce_prod(input_tensor, axis=None, keepdims: bool = False, name=None) -> Tensor:
     """Product over `axis` (the gradient handles zeros; it is first-order only)."""
     return _reduce("reduce_prod", input_tensor, axis, keepdims,
-                   lambda a, axes, k: a.prod(axis=axes, keepdims=k), _prod_vjp)
+                   lambda a, axes, k: a.prod(axis=axes, keepdims=k,
+                                             dtype=a.dtype if a.dtype.kind in "iu" else None),
+                   _prod_vjp)
 
 
 @register("reduce_logsumexp", "math.reduce_logsumexp", samples=_reduce_samples)
@@ -187,9 +191,15 @@ def reduce_logsumexp(input_tensor, axis=None, keepdims: bool = False, name=None)
     """log(sum(exp(x))) computed stably (composed from primitives)."""
     x = as_tensor(input_tensor)
     require_float("reduce_logsumexp", x)
-    shift = Tensor(array_module(x.array).max(x.array, axis=_normalize_axes(
-        "reduce_logsumexp", axis, x.array.ndim), keepdims=True))
-    total = log(reduce_sum(exp(x - shift), axis, keepdims=True)) + shift
+    xp = array_module(x.array)
+    shift_array = xp.max(x.array, axis=_normalize_axes("reduce_logsumexp", axis, x.array.ndim),
+                         keepdims=True)
+    # a row of all -inf (a fully masked row) shifts by 0, so its result is log(0) = -inf as in
+    # TensorFlow, not (-inf) - (-inf) = nan
+    shift_array[~xp.isfinite(shift_array)] = 0
+    shift = Tensor(shift_array)
+    with np.errstate(divide="ignore"):  # log(0) = -inf for a fully masked row is intended
+        total = log(reduce_sum(exp(x - shift), axis, keepdims=True)) + shift
     if keepdims:
         return total
     axes = _normalize_axes("reduce_logsumexp", axis, x.array.ndim)
@@ -232,13 +242,13 @@ def _arg(op, x, axis, output_type, function):
 
     x = as_tensor(x)
     if x.array.ndim == 0:
-        raise ValueError(f"{op}: expects a tensor of rank >= 1, got a scalar.")
+        raise InvalidArgumentError(f"{op}: expects a tensor of rank >= 1, got a scalar.")
     if axis is None:
         axis = 0  # TensorFlow's default
-    if not -x.array.ndim <= int(axis) < x.array.ndim:
-        raise ValueError(f"{op}: axis {axis} is out of range for shape "
-                         f"{format_shape(x.array.shape)}.")
-    return Tensor(function(x.array, axis=int(axis)).astype(dtypes.numpy_dtype(output_type)))
+    if isinstance(axis, Tensor):
+        axis = int(axis.array)
+    axis = check_axis(op, axis, x.array.ndim)
+    return Tensor(function(x.array, axis=axis).astype(dtypes.numpy_dtype(output_type)))
 
 
 @register("argmax", "math.argmax", differentiable=False)

@@ -6,10 +6,15 @@ from __future__ import annotations
 import numpy as np
 
 from .. import backend
+from ..errors import IndexOutOfRangeError
+from ..tensor import Variable
 from .registry import (
+    InvalidArgumentError,
     Tensor,
     array_module,
     as_tensor,
+    check_axes,
+    check_axis,
     check_same_device,
     format_shape,
     record,
@@ -37,7 +42,7 @@ def reshape(tensor, shape, name=None) -> Tensor:
     try:
         out = Tensor(tensor.array.reshape(shape))
     except ValueError:
-        raise ValueError(f"reshape: cannot reshape a tensor of shape "
+        raise InvalidArgumentError(f"reshape: cannot reshape a tensor of shape "
                          f"{format_shape(tensor.array.shape)} ({tensor.array.size} elements) "
                          f"into {format_shape(shape)}.") from None
     if should_record((tensor,)):
@@ -57,7 +62,7 @@ def transpose(a, perm=None, conjugate=False, name=None) -> Tensor:
         perm = tuple(reversed(range(a.array.ndim)))
     perm = tuple(int(p) for p in perm)
     if sorted(p % max(a.array.ndim, 1) for p in perm) != list(range(a.array.ndim)):
-        raise ValueError(f"transpose: perm {list(perm)} is not a permutation of the "
+        raise InvalidArgumentError(f"transpose: perm {list(perm)} is not a permutation of the "
                          f"{a.array.ndim} axes of shape {format_shape(a.array.shape)}.")
     out = Tensor(a.array.transpose(perm))
     if should_record((a,)):
@@ -71,11 +76,7 @@ def transpose(a, perm=None, conjugate=False, name=None) -> Tensor:
 def expand_dims(input, axis, name=None) -> Tensor:  # noqa: A002
     """Insert a dimension of size 1 at `axis`."""
     x = as_tensor(input)
-    ndim = x.array.ndim + 1
-    axis = int(axis)
-    if not -ndim <= axis < ndim:
-        raise ValueError(f"expand_dims: axis {axis} is out of range for a result of rank {ndim}.")
-    axis %= ndim
+    axis = check_axis("expand_dims", axis, x.array.ndim + 1)  # an axis of the result
     return reshape(x, x.array.shape[:axis] + (1,) + x.array.shape[axis:])
 
 
@@ -89,10 +90,10 @@ def squeeze(input, axis=None, name=None) -> Tensor:  # noqa: A002
     if axis is None:
         new_shape = tuple(s for s in shape if s != 1)
     else:
-        axes = {int(a) % len(shape) for a in ([axis] if isinstance(axis, int) else axis)}
+        axes = set(check_axes("squeeze", axis, len(shape)))
         for a in axes:
             if shape[a] != 1:
-                raise ValueError(f"squeeze: cannot squeeze axis {a} of shape "
+                raise InvalidArgumentError(f"squeeze: cannot squeeze axis {a} of shape "
                                  f"{format_shape(shape)}: its size is {shape[a]}, not 1.")
         new_shape = tuple(s for i, s in enumerate(shape) if i not in axes)
     return reshape(x, new_shape)
@@ -105,11 +106,12 @@ def broadcast_to(input, shape, name=None) -> Tensor:  # noqa: A002
     x = as_tensor(input)
     shape = _shape_tuple(shape)
     if x.array.shape == shape:
-        return x
+        return snapshot(x)
     try:
         out = Tensor(array_module(x.array).broadcast_to(x.array, shape))
     except ValueError:
-        raise ValueError(f"broadcast_to: cannot broadcast {format_shape(x.array.shape)} to "
+        raise InvalidArgumentError(
+            f"broadcast_to: cannot broadcast {format_shape(x.array.shape)} to "
                          f"{format_shape(shape)}.") from None
     if should_record((x,)):
         original = x.array.shape
@@ -126,21 +128,18 @@ def concat(values, axis, name=None) -> Tensor:
     """Join tensors along an existing axis."""
     tensors = [as_tensor(v) for v in values]
     if not tensors:
-        raise ValueError("concat: needs at least one tensor.")
+        raise InvalidArgumentError("concat: needs at least one tensor.")
     first = tensors[0]
     check_same_device("concat", *tensors)
     ndim = first.array.ndim
-    axis = int(axis)
-    if not -ndim <= axis < ndim:
-        raise ValueError(f"concat: axis {axis} is out of range for rank {ndim}.")
-    axis %= ndim
+    axis = check_axis("concat", axis, ndim)
     for t in tensors[1:]:
         if t.array.dtype != first.array.dtype:
             raise TypeError(f"concat: dtypes differ: {first.dtype.name} and {t.dtype.name}.")
         if t.array.ndim != ndim or any(
                 a != b for i, (a, b) in enumerate(zip(t.array.shape, first.array.shape))
                 if i != axis):
-            raise ValueError(f"concat: shapes {format_shape(first.array.shape)} and "
+            raise InvalidArgumentError(f"concat: shapes {format_shape(first.array.shape)} and "
                              f"{format_shape(t.array.shape)} differ outside axis {axis}.")
     out = Tensor(array_module(first.array).concatenate([t.array for t in tensors], axis=axis))
     if should_record(tensors):
@@ -161,30 +160,36 @@ def stack(values, axis=0, name=None) -> Tensor:
     """Join tensors of one shape along a new axis (composed: expand_dims + concat)."""
     tensors = [as_tensor(v) for v in values]
     if not tensors:
-        raise ValueError("stack: needs at least one tensor.")
+        raise InvalidArgumentError("stack: needs at least one tensor.")
     for t in tensors[1:]:
         if t.array.shape != tensors[0].array.shape:
-            raise ValueError(f"stack: all shapes must match, got "
+            raise InvalidArgumentError(f"stack: all shapes must match, got "
                              f"{format_shape(tensors[0].array.shape)} and "
                              f"{format_shape(t.array.shape)}.")
+    axis = check_axis("stack", axis, tensors[0].array.ndim + 1)  # an axis of the result
     return concat([expand_dims(t, axis) for t in tensors], axis)
 
 
 def unstack(value, num=None, axis=0, name=None) -> list:
     """Split along `axis` into a list of tensors with that axis removed."""
     x = as_tensor(value)
-    axis = int(axis) % x.array.ndim
+    axis = check_axis("unstack", axis, x.array.ndim)
+    if num is not None and int(num) != x.array.shape[axis]:
+        raise InvalidArgumentError(f"unstack: num={num} but axis {axis} of shape "
+                                   f"{format_shape(x.array.shape)} has size "
+                                   f"{x.array.shape[axis]}.")
     return [x[(slice(None),) * axis + (i,)] for i in range(x.array.shape[axis])]
 
 
 def split(value, num_or_size_splits, axis=0, num=None, name=None) -> list:
     """Split along `axis` into equal parts or parts of the given sizes."""
     x = as_tensor(value)
-    axis = int(axis) % x.array.ndim
+    axis = check_axis("split", axis, x.array.ndim)
     size = x.array.shape[axis]
     if isinstance(num_or_size_splits, int):
         if size % num_or_size_splits:
-            raise ValueError(f"split: dimension {axis} of size {size} does not divide into "
+            raise InvalidArgumentError(
+                f"split: dimension {axis} of size {size} does not divide into "
                              f"{num_or_size_splits} equal parts.")
         sizes = [size // num_or_size_splits] * num_or_size_splits
     else:
@@ -192,7 +197,8 @@ def split(value, num_or_size_splits, axis=0, num=None, name=None) -> list:
         if -1 in sizes:
             sizes[sizes.index(-1)] = size - (sum(sizes) + 1)
         if sum(sizes) != size:
-            raise ValueError(f"split: sizes {sizes} do not add up to dimension {axis} ({size}).")
+            raise InvalidArgumentError(
+                f"split: sizes {sizes} do not add up to dimension {axis} ({size}).")
     bounds = np.cumsum([0] + sizes)
     return [x[(slice(None),) * axis + (slice(int(bounds[i]), int(bounds[i + 1])),)]
             for i in range(len(sizes))]
@@ -225,7 +231,7 @@ def getitem(tensor, index) -> Tensor:
     try:
         out = Tensor(tensor.array[index])
     except IndexError as error:
-        raise IndexError(f"Index {index!r} is out of range for a tensor of shape "
+        raise IndexOutOfRangeError(f"Index {index!r} is out of range for a tensor of shape "
                          f"{format_shape(tensor.array.shape)}: {error}") from None
     if should_record((tensor,)):
         record((tensor,), out, (lambda g: _scatter_into_zeros(g, index, tensor.array.shape,
@@ -261,10 +267,11 @@ def gather(params, indices, axis=None, batch_dims=0, name=None) -> Tensor:
     indices = as_tensor(indices)
     if indices.array.dtype.kind not in "iu":
         raise TypeError(f"gather: indices must be integers, got {indices.dtype.name}.")
-    axis = 0 if axis is None else int(axis) % params.array.ndim
+    axis = 0 if axis is None else check_axis("gather", axis, params.array.ndim)
     size = params.array.shape[axis]
     if indices.array.size and (int(indices.array.min()) < 0 or int(indices.array.max()) >= size):
-        raise IndexError(f"gather: indices must be in [0, {size}) for axis {axis} of shape "
+        raise IndexOutOfRangeError(
+            f"gather: indices must be in [0, {size}) for axis {axis} of shape "
                          f"{format_shape(params.array.shape)}; got values from "
                          f"{int(indices.array.min())} to {int(indices.array.max())}.")
     index = (slice(None),) * axis + (indices.array,)
@@ -277,10 +284,18 @@ def identity(input, name=None) -> Tensor:  # noqa: A002
     x = as_tensor(input)
     if backend._device_stack and backend.device_of(x.array) != backend.current_device():
         return to_device(x, backend.current_device())
-    out = Tensor(x.array.copy())
+    # no copy: tensors never change, and a Variable copies its buffer on its next update while
+    # this tensor holds it (copy-on-write), so the result keeps the value read here
+    out = Tensor(x.array)
     if should_record((x,)):
         record((x,), out, (lambda g: g,))
     return out
+
+
+def snapshot(x: Tensor) -> Tensor:
+    """`x` itself for a tensor; for a Variable, its current value as a tensor (a recorded
+    read that later assignments do not change)."""
+    return identity(x) if isinstance(x, Variable) else x
 
 
 def to_device(x, device: str) -> Tensor:
@@ -289,7 +304,7 @@ def to_device(x, device: str) -> Tensor:
     source = backend.device_of(x.array)
     device = backend.normalize_device(device)
     if source == device:
-        return x
+        return snapshot(x)
     out = Tensor(backend.to_device(x.array, device))
     if should_record((x,)):
         record((x,), out, (lambda g: to_device(g, source),))
@@ -310,7 +325,8 @@ def tile(input, multiples, name=None) -> Tensor:  # noqa: A002
     x = as_tensor(input)
     multiples = _shape_tuple(multiples)
     if len(multiples) != x.array.ndim:
-        raise ValueError(f"tile: multiples {list(multiples)} must have one entry per axis of "
+        raise InvalidArgumentError(
+            f"tile: multiples {list(multiples)} must have one entry per axis of "
                          f"shape {format_shape(x.array.shape)}.")
     out = Tensor(array_module(x.array).tile(x.array, multiples))
     if should_record((x,)):
