@@ -54,7 +54,7 @@ def measure_bandwidth(output: Path, sizes_mib: list[int], repeats: int) -> None:
     from tensorflowish import distribute
 
     distribute.init()
-    context = distribute._get()
+    context = distribute.process._get()
     results = []
     for mib in sizes_mib:
         array = np.ones(mib * 2**20 // 4, dtype=np.float32)

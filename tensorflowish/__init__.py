@@ -13,8 +13,9 @@ from __future__ import annotations
 import sys
 import types
 
-from . import backend, dtypes, errors, ops
+from . import autodiff, backend, dtypes, errors, ops
 from . import random as random  # noqa: PLC0414
+from .autodiff import custom_gradient, gradients, hessians, recompute_grad
 from .backend import BackendError
 from .clip import clip_by_global_norm, clip_by_norm
 from .dtypes import (
@@ -39,6 +40,7 @@ from .dtypes import (
     uint64,
 )
 from .function import function
+from .indexed_slices import IndexedSlices
 from .module import Module
 from .ops.registry import REGISTRY
 from .tape import GradientTape, UnconnectedGradients
@@ -96,30 +98,6 @@ math.l2_normalize = nn.l2_normalize = _l2_normalize
 nn.compute_average_loss = _compute_average_loss
 
 
-def norm(tensor, ord="euclidean", axis=None, keepdims=False, name=None):  # noqa: A002
-    """The Euclidean (Frobenius) norm, composed from ops."""
-    tensor = ops.registry.as_tensor(tensor)
-    if ord not in ("euclidean", "fro", 2):
-        raise ValueError(f"norm: only the euclidean norm is supported, got ord={ord!r}.")
-    return ops.sqrt(ops.reduce_sum(tensor * tensor, axis, keepdims))
-
-
-linalg.norm = norm
-
-
-def shape(input, out_type="int32", name=None):  # noqa: A002
-    """The shape of a tensor as a 1-D integer tensor."""
-    return constant(list(ops.registry.as_tensor(input).shape), dtype=out_type)
-
-
-def size(input, out_type="int32", name=None):  # noqa: A002
-    """The number of elements as a scalar integer tensor."""
-    return constant(int(ops.registry.as_tensor(input).array.size), dtype=out_type)
-
-
-def rank(input, name=None):  # noqa: A002
-    """The number of dimensions as a scalar int32 tensor."""
-    return constant(ops.registry.as_tensor(input).array.ndim, dtype="int32")
 
 
 def convert_to_tensor(value, dtype=None, dtype_hint=None, name=None) -> Tensor:
@@ -182,5 +160,6 @@ from . import (
     distribute,  # noqa: E402 - Horovod-style data parallelism (mpi4py imported lazily)
     keras,  # noqa: E402
 )
+from . import summary  # noqa: E402 - tf.summary (tensorboardX imported lazily)
 
 del _info, _path, _space, _attribute, _name

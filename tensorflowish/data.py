@@ -202,9 +202,12 @@ class Dataset:
 
         On a dataset of slices this stays a dataset of slices (the fast shuffle/batch path).
         """
-        from . import distribute
+        return self._shard(num_shards, index, drop_remainder=False)
 
-        return distribute.shard(self, num_shards, index)
+    def _shard(self, num_shards: int, index: int, drop_remainder: bool) -> Dataset:
+        """``shard``; with ``drop_remainder`` (distribute.shard's) all shards have one length."""
+        num_shards, index = check_shard(num_shards, index)
+        return _ShardDataset(self, num_shards, index, drop_remainder)
 
     def skip(self, count: int) -> Dataset:
         """All but the first ``count`` elements."""
@@ -298,6 +301,11 @@ class _SliceDataset(Dataset):
     def _iter_arrays(self) -> Iterator[Any]:
         for i in range(self.length):
             yield _map_structure(lambda a, i=i: a[i], self.arrays)
+
+    def _shard(self, num_shards: int, index: int, drop_remainder: bool) -> Dataset:
+        num_shards, index = check_shard(num_shards, index)
+        stop = self.length - self.length % num_shards if drop_remainder else self.length
+        return _SliceDataset(_map_structure(lambda a: a[index:stop:num_shards], self.arrays))
 
     def _gather(self, rows: Any) -> Any:
         """Rows of every component: a slice or an index array."""
@@ -475,6 +483,50 @@ class _SkipDataset(Dataset):
                 return
             if index >= self.count:
                 yield element
+
+
+def check_shard(num_shards: int, index: int) -> tuple[int, int]:
+    """``(num_shards, index)`` as ints, or a ValueError saying which is out of range."""
+    num_shards, index = int(num_shards), int(index)
+    if num_shards < 1:
+        raise ValueError(f"shard: num_shards must be at least 1, got {num_shards}.")
+    if not 0 <= index < num_shards:
+        raise ValueError(f"shard: index must be in [0, num_shards), got index={index} with "
+                         f"num_shards={num_shards}.")
+    return num_shards, index
+
+
+def shard_length(length: int, num_shards: int, index: int, drop_remainder: bool = False) -> int:
+    """How many of `length` elements shard `index` of `num_shards` gets (negative stays as is:
+    unknown or infinite cardinality)."""
+    num_shards, index = check_shard(num_shards, index)
+    if length < 0:
+        return length
+    if drop_remainder:
+        return length // num_shards
+    return max(0, (length - index + num_shards - 1) // num_shards)
+
+
+class _ShardDataset(Dataset):
+    """Element `index`, `index + num_shards`, ... of a parent dataset."""
+
+    def __init__(self, parent: Dataset, num_shards: int, index: int, drop_remainder: bool):
+        self.parent, self.num_shards, self.index = parent, num_shards, index
+        self.drop_remainder = drop_remainder
+
+    def _cardinality(self) -> int:
+        return shard_length(self.parent._cardinality(), self.num_shards, self.index,
+                            self.drop_remainder)
+
+    def _iter_arrays(self) -> Iterator[Any]:
+        group: list = []
+        for element in self.parent._iter_arrays():
+            group.append(element)
+            if len(group) == self.num_shards:
+                yield group[self.index]
+                group = []
+        if not self.drop_remainder and len(group) > self.index:
+            yield group[self.index]
 
 
 class _RepeatDataset(Dataset):

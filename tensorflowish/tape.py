@@ -522,6 +522,40 @@ class GradientTape:
         return _unflatten(sources, iter(results))
 
 
+    def batch_jacobian(self, target, source, unconnected_gradients=UnconnectedGradients.NONE,
+                       parallel_iterations=None, experimental_use_pfor=True):
+        """The Jacobian of each example: d target[b, i...] / d source[b, j...], of shape
+        target.shape + source.shape[1:], for targets whose example b depends only on example b
+        of the source. One backward pass per element of one example (not of the whole batch).
+        """
+        self._check_usable()
+        unconnected = _as_unconnected(unconnected_gradients)
+        target = convert_to_tensor(target)
+        if target.array.ndim < 1 or source.array.ndim < 1 or \
+                target.array.shape[0] != source.array.shape[0]:
+            raise ValueError(f"Need first dimension of `target` shape {tuple(target.shape)} "
+                             f"and `source` shape {tuple(source.shape)} to match.")
+        xp = backend.get_array_module(target.array)
+        batch = target.array.shape[0]
+        per_example = int(np.prod(target.array.shape[1:], dtype=np.int64))
+        parts = []
+        for index in range(per_example):
+            seed = xp.zeros((batch, per_example), dtype=target.array.dtype)
+            seed[:, index] = 1
+            grads = self._backward([target], [Tensor(seed.reshape(target.array.shape))])
+            parts.append(grads.get(source._id))
+        shape = tuple(target.shape) + tuple(source.shape[1:])
+        self._release()
+        if source.array.dtype.kind not in "fc" or all(part is None for part in parts):
+            if unconnected is UnconnectedGradients.ZERO:
+                return Tensor(xp.zeros(shape, dtype=source.array.dtype))
+            return None
+        from .ops import reshape, stack  # imported late: the ops import this module
+
+        parts = [part if part is not None else _zeros_like(source) for part in parts]
+        return reshape(stack(parts, axis=1), shape)
+
+
 def _ones_like(tensor: Tensor) -> Tensor:
     array = tensor.array
     if array.__class__ is _ndarray and not array.ndim:  # a scalar loss: the usual target

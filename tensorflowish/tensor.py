@@ -448,6 +448,8 @@ def convert_to_tensor(value, dtype=None, dtype_hint=None, name=None) -> Tensor:
     NumPy data is copied: changing the array later does not change the tensor (as TensorFlow).
     """
     wanted = _dtypes.numpy_dtype(dtype)
+    if hasattr(value, "to_dense") and not isinstance(value, Tensor):  # tf.IndexedSlices
+        value = value.to_dense()
     if isinstance(value, Tensor):
         if wanted is not None and value.array.dtype != wanted:
             raise TypeError(f"Expected a tensor of dtype {_dtypes.as_dtype(wanted).name}, got "

@@ -379,3 +379,24 @@ def test_soft_device_placement_without_a_gpu(monkeypatch):
                 pass
     finally:
         tf.config.set_soft_device_placement(True)
+
+
+# --- all-or-nothing updates -------------------------------------------------------------------
+@pytest.mark.parametrize("bad", ["shape", "dtype", "count"])
+def test_set_weights_is_all_or_nothing(bad):
+    model = tf.keras.Sequential([tf.keras.layers.Dense(3), tf.keras.layers.Dense(2)])
+    model.build((None, 4))
+    before = model.get_weights()
+    values = [np.full(w.shape, 7.0, np.float32) for w in before]
+    if bad == "shape":
+        values[-1] = np.ones(5, np.float32)  # the last one is wrong: nothing may be assigned
+    elif bad == "dtype":
+        values[-1] = np.array(["a", "b"])
+    else:
+        values = values[:-1]
+    with pytest.raises(tf.errors.InvalidArgumentError, match="nothing was assigned|one array"):
+        model.set_weights(values)
+    for old, new in zip(before, model.get_weights()):
+        np.testing.assert_array_equal(old, new)
+    with pytest.raises(ValueError):  # the Python base class still catches it
+        model.layers[0].set_weights(values[:1])

@@ -22,6 +22,7 @@ from typing import Any
 
 import tensorflowish as tf
 from tensorflowish import backend as tf_backend
+from tensorflowish.indexed_slices import IndexedSlices
 from tensorflowish.keras import schedules
 from tensorflowish.keras.schedules import LearningRateSchedule
 from tensorflowish.tensor import Tensor, Variable
@@ -295,7 +296,7 @@ class Optimizer:
         Pairs whose gradient is None are skipped (with a warning naming the variables); it is an
         error when every gradient is None.
         """
-        grads, variables, missing = [], [], []
+        grads, variables, missing, sparse = [], [], [], []
         for grad, variable in grads_and_vars:
             if not isinstance(variable, Variable):
                 raise TypeError(
@@ -305,6 +306,13 @@ class Optimizer:
             if grad is None:
                 missing.append(variable.name)
                 continue
+            if grad.__class__ is IndexedSlices:  # rows of an embedding table: update those only
+                if self.clipvalue is None and self.clipnorm is None and \
+                        self.global_clipnorm is None:
+                    _check_slices(grad, variable)
+                    sparse.append((grad, variable))
+                    continue
+                grad = grad.to_dense()  # clipping needs the whole gradient
             array = grad.array if isinstance(grad, Tensor) else _as_array_like(grad, variable)
             if array.shape != variable.array.shape:
                 raise ValueError(
@@ -315,7 +323,7 @@ class Optimizer:
                 array = array.astype(variable.array.dtype)
             grads.append(array)
             variables.append(variable)
-        if not variables:
+        if not variables and not sparse:
             raise ValueError(
                 "No gradients provided for any variable: "
                 f"{missing}. Check that the loss was computed from the variables inside the "
@@ -333,6 +341,8 @@ class Optimizer:
         learning_rate = self._current_learning_rate()
         step = int(self._iterations_variable.array) + 1
         self._apply_updates(grads, variables, learning_rate, step)
+        for grad, variable in sparse:
+            self._apply_sparse(grad, variable, learning_rate, step)
         self._iterations_variable._writable_array().fill(step)
         return self._iterations_variable
 
@@ -346,6 +356,26 @@ class Optimizer:
                 variable._writable_array(), grad, self._slots_for(variable) if has_slots else {},
                 learning_rate, step, decay if decay is not None and self._decays(variable) else 0.0,
             )  # fmt: skip
+
+    def _apply_sparse(self, grad: IndexedSlices, variable: Variable, learning_rate: float,
+                      step: int) -> None:
+        """Update only the rows an ``IndexedSlices`` gradient touches (repeated rows summed):
+        this optimiser's own ``_update`` on those rows of the variable and of its slots. Other
+        rows and their slots stay as they are (TensorFlow's sparse semantics; for Adam that of
+        LazyAdam: untouched rows' moments do not decay)."""
+        xp = tf_backend.get_array_module(variable.array)
+        rows, values = grad.unique_rows()
+        values = xp.ascontiguousarray(values, dtype=variable.array.dtype)
+        param = variable._writable_array()
+        slots = self._slots_for(variable) if self._slot_names else {}
+        param_rows = param[rows]
+        slot_rows = {name: slot[rows] for name, slot in slots.items()}
+        decay = self.weight_decay if self.weight_decay is not None and self._decays(variable) \
+            else 0.0
+        self._update(param_rows, values, slot_rows, learning_rate, step, decay)
+        param[rows] = param_rows
+        for name, slot in slots.items():
+            slot[rows] = slot_rows[name]
 
     def _update(
         self, param: Any, grad: Any, slots: dict, lr: float, step: int, weight_decay: float
@@ -386,6 +416,14 @@ class Optimizer:
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} learning_rate={self._current_learning_rate():g}>"
+
+
+def _check_slices(grad: IndexedSlices, variable: Variable) -> None:
+    if grad.dense_shape is not None and tuple(grad.dense_shape) != tuple(variable.array.shape):
+        raise ValueError(
+            f"Gradient for '{variable.name}' has shape {tuple(grad.dense_shape)} but the "
+            f"variable has shape {tuple(variable.shape)}."
+        )
 
 
 def _as_array_like(value: Any, variable: Variable) -> Any:

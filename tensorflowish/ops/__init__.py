@@ -7,7 +7,23 @@ Python operators.
 from __future__ import annotations
 
 from ..tensor import Tensor
-from . import creation, linalg, math, nn, reductions, shapes
+from . import (
+    contractions,
+    creation,
+    embedding,
+    indexing,
+    linalg,
+    linalg_decompositions,
+    linalg_solvers,
+    linalg_structure,
+    math,
+    nn,
+    recurrent,
+    reductions,
+    scans,
+    shapes,
+    sorting,
+)
 from .creation import eye, fill, linspace, one_hot, ones, ones_like, range, zeros, zeros_like
 from .linalg import matmul
 from .math import (
@@ -141,5 +157,6 @@ _OPERATORS = {
 }
 for _name, _function in _OPERATORS.items():
     setattr(Tensor, _name, _function)
+indexing.install_variable_methods()
 Tensor.get_shape = lambda self: self.shape
 Tensor.__hash__ = None

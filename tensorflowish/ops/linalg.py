@@ -29,8 +29,23 @@ def _swap(array):
     return array.swapaxes(-1, -2)
 
 
+def _adjoint_flags(a, b, transpose_a, transpose_b, adjoint_a, adjoint_b) -> tuple[bool, bool]:
+    """For real matrices the adjoint is the transpose (complex conjugation is not available)."""
+    from ..errors import InvalidArgumentError, UnimplementedError
+
+    if (transpose_a and adjoint_a) or (transpose_b and adjoint_b):
+        raise InvalidArgumentError("matmul: set at most one of transpose_X and adjoint_X for "
+                                   "each operand.")
+    if a.array.dtype.kind == "c":
+        raise UnimplementedError("matmul: adjoint_a/adjoint_b of complex matrices is not "
+                                 "implemented; conjugate and use transpose_a/transpose_b.")
+    return transpose_a or adjoint_a, transpose_b or adjoint_b
+
+
 @register("linalg.matmul", "matmul", samples=_matmul_samples)
-def matmul(a, b, transpose_a: bool = False, transpose_b: bool = False, name=None) -> Tensor:
+def matmul(a, b, transpose_a: bool = False, transpose_b: bool = False, adjoint_a: bool = False,
+           adjoint_b: bool = False, a_is_sparse: bool = False, b_is_sparse: bool = False,
+           output_type=None, grad_a: bool = False, grad_b: bool = False, name=None) -> Tensor:
     """Matrix product of the last two axes (leading axes broadcast as batch dimensions).
 
     >>> import tensorflowish as tf
@@ -38,6 +53,9 @@ def matmul(a, b, transpose_a: bool = False, transpose_b: bool = False, name=None
     TensorShape([2, 4])
     """
     a, b = binary_operands(a, b, "matmul")
+    if adjoint_a or adjoint_b:
+        transpose_a, transpose_b = _adjoint_flags(a, b, transpose_a, transpose_b, adjoint_a,
+                                                  adjoint_b)
     if a.array.ndim < 2 or b.array.ndim < 2:
         raise InvalidArgumentError(f"matmul: expects tensors of rank >= 2, got shapes "
                          f"{format_shape(a.array.shape)} @ {format_shape(b.array.shape)}; use "

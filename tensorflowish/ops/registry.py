@@ -36,17 +36,22 @@ class OpInfo:
     samples: Callable | None
     # positions in args that the gradient check differentiates (default: every float array)
     grad_arguments: tuple[int, ...] | None = None
+    # () -> what the gradient check differentiates instead of `function`, for ops whose
+    # gradient assumes structured input (e.g. a symmetric matrix of which only one triangle is
+    # read); None: `function` itself
+    check_function: Callable | None = None
 
 
 REGISTRY: dict[str, OpInfo] = {}
 
 
-def register(*names: str, differentiable: bool = True, samples=None, grad_arguments=None):
+def register(*names: str, differentiable: bool = True, samples=None, grad_arguments=None,
+             check_function=None):
     """Register an op under its public names; the first name is the op's own."""
 
     def decorate(function):
         info = OpInfo(names[0].split(".")[-1] if "." in names[0] else names[0], function,
-                      tuple(names), differentiable, samples, grad_arguments)
+                      tuple(names), differentiable, samples, grad_arguments, check_function)
         REGISTRY[names[0]] = info
         return function
 

@@ -220,7 +220,7 @@ def _is_basic(index) -> bool:
     return all(isinstance(i, (int, np.integer, slice)) or i is None or i is Ellipsis for i in items)
 
 
-@register("strided_slice", samples=lambda rng: [((rng.uniform(-1, 1, (4, 5)),
+@register("Tensor.__getitem__", samples=lambda rng: [((rng.uniform(-1, 1, (4, 5)),
                                                   (slice(1, 3), slice(None, None, 2))), {}),
                                                  ((rng.uniform(-1, 1, (4, 5)), ([0, 2, 0],)), {})],
           grad_arguments=(0,))
@@ -257,25 +257,63 @@ def _scatter_into_zeros(g: Tensor, index, shape, dtype) -> Tensor:
     return out
 
 
-@register("gather", samples=lambda rng: [((rng.uniform(-1, 1, (5, 3)), np.array([4, 0, 2, 0])), {}),
-                                          ((rng.uniform(-1, 1, (3, 5)), np.array([[1, 1], [4, 0]])),
-                                           {"axis": 1})],
-          grad_arguments=(0,))
-def gather(params, indices, axis=None, batch_dims=0, name=None) -> Tensor:
-    """Pick slices of `params` along `axis` (default 0) by integer `indices`."""
+def _gather_samples(rng):
+    return [((rng.uniform(-1, 1, (5, 3)), np.array([4, 0, 2, 0])), {}),
+            ((rng.uniform(-1, 1, (3, 5)), np.array([[1, 1], [4, 0]])), {"axis": 1}),
+            ((rng.uniform(-1, 1, (2, 3, 4)), np.array([[2, 0], [1, 1]])),
+             {"axis": 2, "batch_dims": 1})]
+
+
+@register("gather", samples=_gather_samples, grad_arguments=(0,))
+def gather(params, indices, validate_indices=None, axis=None, batch_dims=0, name=None) -> Tensor:
+    """Pick slices of `params` along `axis` (default `batch_dims`) by integer `indices`; the
+    first `batch_dims` dimensions of both are batch dimensions, gathered pairwise.
+
+    >>> import tensorflowish as tf
+    >>> tf.gather([[1, 2], [3, 4]], [[1], [0]], axis=1, batch_dims=1).numpy().tolist()
+    [[2], [3]]
+    """
+    from ..errors import InvalidArgumentError, check_axis
+
     params = as_tensor(params)
     indices = as_tensor(indices)
     if indices.array.dtype.kind not in "iu":
         raise TypeError(f"gather: indices must be integers, got {indices.dtype.name}.")
-    axis = 0 if axis is None else check_axis("gather", axis, params.array.ndim)
+    rank, index_rank = params.array.ndim, indices.array.ndim
+    batch_dims = check_axis("gather (batch_dims)", batch_dims, index_rank + 1) \
+        if batch_dims < 0 else int(batch_dims)
+    axis = batch_dims if axis is None else check_axis("gather", axis, rank)
+    if batch_dims > index_rank or batch_dims > axis:
+        raise InvalidArgumentError(f"gather: batch_dims ({batch_dims}) must be at most the rank "
+                                   f"of indices ({index_rank}) and at most axis ({axis}).")
+    if params.array.shape[:batch_dims] != indices.array.shape[:batch_dims]:
+        raise InvalidArgumentError(f"gather: the first {batch_dims} dimensions of params "
+                                   f"{format_shape(params.shape)} and indices "
+                                   f"{format_shape(indices.shape)} must be equal (batch_dims).")
     size = params.array.shape[axis]
     if indices.array.size and (int(indices.array.min()) < 0 or int(indices.array.max()) >= size):
         raise IndexOutOfRangeError(
             f"gather: indices must be in [0, {size}) for axis {axis} of shape "
-                         f"{format_shape(params.array.shape)}; got values from "
-                         f"{int(indices.array.min())} to {int(indices.array.max())}.")
-    index = (slice(None),) * axis + (indices.array,)
-    return getitem(params, index)
+            f"{format_shape(params.array.shape)}; got values from {int(indices.array.min())} "
+            f"to {int(indices.array.max())}.")
+    if batch_dims == 0:
+        return getitem(params, (slice(None),) * axis + (indices.array,))
+    # batch dimension d pairs with an arange along d; numpy puts the broadcast index dims first
+    xp = array_module(indices.array)
+    batch = []
+    for d in range(batch_dims):
+        view = [1] * index_rank
+        view[d] = indices.array.shape[d]
+        batch.append(xp.arange(indices.array.shape[d]).reshape(view))
+    moved = transpose(params, tuple(range(batch_dims)) + (axis,) + tuple(
+        d for d in range(batch_dims, rank) if d != axis))
+    picked = getitem(moved, tuple(batch) + (indices.array,))
+    # picked: batch + indices' own dims + params' dims batch_dims..axis-1 + after axis
+    middle = axis - batch_dims
+    order = (tuple(range(batch_dims)) + tuple(range(index_rank, index_rank + middle)) +
+             tuple(range(batch_dims, index_rank)) +
+             tuple(range(index_rank + middle, picked.array.ndim)))
+    return transpose(picked, order) if order != tuple(range(len(order))) else picked
 
 
 @register("identity", samples=lambda rng: [((rng.uniform(-1, 1, (3, 4)),), {})])

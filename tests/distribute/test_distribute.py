@@ -124,7 +124,7 @@ def test_two_process_training_reaches_the_one_process_accuracy(ranks):
 def single_process(monkeypatch):
     for name in ("PMI_SIZE", "OMPI_COMM_WORLD_SIZE", "MV2_COMM_WORLD_SIZE"):
         monkeypatch.delenv(name, raising=False)
-    monkeypatch.setattr(distribute, "_context", None)
+    monkeypatch.setattr(distribute.process, "_context", None)  # the job state lives there
     distribute.init()
     return distribute
 
@@ -133,7 +133,7 @@ def test_single_process_has_size_one_and_no_communication(single_process):
     d = single_process
     assert d.is_initialized()
     assert (d.size(), d.rank(), d.local_rank(), d.local_size(), d.is_chief()) == (1, 0, 0, 1, True)
-    assert d._context.comm is None  # MPI was never started
+    assert d.process._context.comm is None  # MPI was never started
     x = tf.constant([1.0, 2.0])
     assert d.allreduce(x) is x
     assert d.allreduce(x, op="sum").numpy().tolist() == [1.0, 2.0]
@@ -185,14 +185,14 @@ def test_bad_arguments_are_explained(single_process):
     with pytest.raises(ValueError, match="TENSORFLOWISH_DISTRIBUTE_TIMEOUT='soon'"):
         os.environ["TENSORFLOWISH_DISTRIBUTE_TIMEOUT"] = "soon"
         try:
-            d._resolve_timeout(None)
+            d.process._resolve_timeout(None)
         finally:
             del os.environ["TENSORFLOWISH_DISTRIBUTE_TIMEOUT"]
 
 
 def test_missing_mpi4py_under_a_launcher_names_the_extra(monkeypatch):
     monkeypatch.setenv("PMI_SIZE", "2")
-    monkeypatch.setattr(distribute, "_context", None)
+    monkeypatch.setattr(distribute.process, "_context", None)  # the job state lives there
     monkeypatch.setitem(sys.modules, "mpi4py", None)  # import fails as if not installed
     with pytest.raises(distribute.DistributedError,
                        match=r"one of 2 processes.*pip install 'tensorflowish\[distributed\]'"):

@@ -1,0 +1,178 @@
+"""The fused per-step gate passes of the recurrent cells, on raw arrays (NumPy or CuPy).
+
+A recurrent cell is the dense neuron again: the input projections of every time step come from
+one GEMM, each step adds one recurrent GEMM, and what remains is one elementwise pass over the
+gates. These functions are that pass, forward and backward, written with in-place ufuncs so a
+step allocates nothing: the callers hand in the buffers (one per sequence, reused every step).
+
+Gate layouts are Keras 3's: LSTM columns ``[i | f | c | o]``, GRU (``reset_after=True``)
+columns ``[z | r | h]``. On NumPy these are the CPU kernels; the same code runs on CuPy arrays
+(each ufunc a launch) until the CUDA twins in ``recurrent.cu`` are used.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+def _xp(array: Any):
+    if array.__class__.__module__.startswith("cupy"):
+        import cupy
+
+        return cupy
+    import numpy
+
+    return numpy
+
+
+def _sigmoid_in_place(xp, a: Any) -> None:
+    """a <- 1 / (1 + exp(-a)) as 0.5 * tanh(0.5 a) + 0.5: no overflow for large |a|."""
+    a *= 0.5
+    xp.tanh(a, out=a)
+    a *= 0.5
+    a += 0.5
+
+
+# ---- LSTM -----------------------------------------------------------------------------------
+def lstm_forward_step(z: Any, c_prev: Any, c: Any, h: Any, tanh_c: Any) -> None:
+    """One LSTM step after its GEMMs.
+
+    z (batch, 4 units): the pre-activations x W + h U + b, overwritten with the gates
+    [i, f, g, o] (sigmoid, sigmoid, tanh, sigmoid); c, h, tanh_c (batch, units) are written:
+    c = f c_prev + i g, h = o tanh(c).
+    """
+    xp = _xp(z)
+    units = c.shape[1]
+    i_f, g, o = z[:, : 2 * units], z[:, 2 * units: 3 * units], z[:, 3 * units:]
+    _sigmoid_in_place(xp, i_f)
+    _sigmoid_in_place(xp, o)
+    xp.tanh(g, out=g)
+    xp.multiply(i_f[:, units:], c_prev, out=c)
+    xp.multiply(i_f[:, :units], g, out=tanh_c)  # i g, in a buffer about to be overwritten
+    c += tanh_c
+    xp.tanh(c, out=tanh_c)
+    xp.multiply(o, tanh_c, out=h)
+
+
+def lstm_backward_step(dh: Any, dc: Any, gates: Any, c_prev: Any, tanh_c: Any, dz: Any,
+                       scratch: Any) -> None:
+    """The gradient of one LSTM step, from its saved gates and tanh(c).
+
+    dh, dc (batch, units): gradients reaching h_t and c_t. dz (batch, 4 units) receives the
+    gradient of the pre-activations; dc is overwritten with the gradient reaching c_prev
+    (the recurrent GEMM, done by the caller, gives the one reaching h_prev). scratch is a
+    (batch, units) buffer.
+    """
+    xp = _xp(dz)
+    units = dh.shape[1]
+    i, f = gates[:, :units], gates[:, units: 2 * units]
+    g, o = gates[:, 2 * units: 3 * units], gates[:, 3 * units:]
+    di, df = dz[:, :units], dz[:, units: 2 * units]
+    dg, do = dz[:, 2 * units: 3 * units], dz[:, 3 * units:]
+    # do = dh tanh(c) o (1 - o)
+    xp.multiply(dh, tanh_c, out=do)
+    # dc += dh o (1 - tanh(c)^2)
+    xp.multiply(tanh_c, tanh_c, out=scratch)
+    xp.subtract(1, scratch, out=scratch)
+    scratch *= o
+    scratch *= dh
+    dc += scratch
+    # o(1 - o) for do
+    xp.subtract(1, o, out=scratch)
+    scratch *= o
+    do *= scratch
+    # di = dc g i (1 - i)
+    xp.subtract(1, i, out=scratch)
+    scratch *= i
+    xp.multiply(dc, g, out=di)
+    di *= scratch
+    # df = dc c_prev f (1 - f)
+    xp.subtract(1, f, out=scratch)
+    scratch *= f
+    xp.multiply(dc, c_prev, out=df)
+    df *= scratch
+    # dg = dc i (1 - g^2)
+    xp.multiply(g, g, out=scratch)
+    xp.subtract(1, scratch, out=scratch)
+    scratch *= i
+    xp.multiply(dc, scratch, out=dg)
+    # the gradient reaching c_prev: dc f
+    dc *= f
+
+
+# ---- GRU (reset_after=True) -----------------------------------------------------------------
+def gru_forward_step(x_part: Any, m: Any, h_prev: Any, h: Any) -> None:
+    """One GRU step (Keras 3's reset_after=True) after its GEMMs.
+
+    x_part (batch, 3 units): x W + input bias, overwritten with the gates [z, r, hh];
+    m (batch, 3 units): h_prev U + recurrent bias (its h column is kept for the backward pass);
+    h (batch, units) <- z h_prev + (1 - z) hh, hh = tanh(x_h + r m_h).
+    """
+    xp = _xp(x_part)
+    units = h.shape[1]
+    zr, hh = x_part[:, : 2 * units], x_part[:, 2 * units:]
+    zr += m[:, : 2 * units]
+    _sigmoid_in_place(xp, zr)
+    xp.multiply(zr[:, units:], m[:, 2 * units:], out=h)
+    hh += h
+    xp.tanh(hh, out=hh)
+    # h = hh + z (h_prev - hh)
+    xp.subtract(h_prev, hh, out=h)
+    h *= zr[:, :units]
+    h += hh
+
+
+def gru_backward_step(dh: Any, gates: Any, m_h: Any, h_prev: Any, dx_part: Any, dm: Any,
+                      scratch: Any) -> None:
+    """The gradient of one GRU step.
+
+    dh (batch, units): gradient reaching h_t, overwritten with the direct part reaching h_prev
+    (dh z; the recurrent GEMM of dm adds the rest). dx_part, dm (batch, 3 units) receive the
+    gradients of x W + b_in and of h_prev U + b_rec. scratch is (batch, units).
+    """
+    xp = _xp(dh)
+    units = dh.shape[1]
+    z, r, hh = gates[:, :units], gates[:, units: 2 * units], gates[:, 2 * units:]
+    dz, dr, da = dx_part[:, :units], dx_part[:, units: 2 * units], dx_part[:, 2 * units:]
+    # da = dh (1 - z) (1 - hh^2): the gradient of hh's pre-activation
+    xp.multiply(hh, hh, out=scratch)
+    xp.subtract(1, scratch, out=scratch)
+    xp.subtract(1, z, out=da)
+    da *= scratch
+    da *= dh
+    # dz = dh (h_prev - hh) z (1 - z)
+    xp.subtract(h_prev, hh, out=dz)
+    dz *= dh
+    xp.subtract(1, z, out=scratch)
+    scratch *= z
+    dz *= scratch
+    # dr = da m_h r (1 - r)
+    xp.subtract(1, r, out=scratch)
+    scratch *= r
+    xp.multiply(da, m_h, out=dr)
+    dr *= scratch
+    dm[:, : 2 * units] = dx_part[:, : 2 * units]
+    xp.multiply(da, r, out=dm[:, 2 * units:])
+    dh *= z
+
+
+# ---- SimpleRNN ------------------------------------------------------------------------------
+def simple_rnn_forward_step(z: Any, h: Any, activation: str) -> None:
+    """h <- act(z) for the pre-activations z = x W + b + h_prev U ('tanh' or 'relu')."""
+    xp = _xp(z)
+    if activation == "tanh":
+        xp.tanh(z, out=h)
+    else:
+        xp.maximum(z, 0, out=h)
+
+
+def simple_rnn_backward_step(dh: Any, h: Any, dz: Any, activation: str) -> None:
+    """dz <- dh act'(z), taken from the output h."""
+    xp = _xp(dh)
+    if activation == "tanh":
+        xp.multiply(h, h, out=dz)
+        xp.subtract(1, dz, out=dz)
+        dz *= dh
+    else:
+        xp.greater(h, 0, out=dz, casting="unsafe")
+        dz *= dh

@@ -1,0 +1,533 @@
+"""The base class of every layer (``tf.keras.layers.Layer``): weights, tracking, calling."""
+
+from __future__ import annotations
+
+import inspect
+import re
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import numpy as np
+
+import tensorflowish as tf
+from tensorflowish import backend as tf_backend
+from tensorflowish.keras import backend as keras_backend
+from tensorflowish.keras import initializers, regularizers
+from tensorflowish.keras.layers.keras_tensor import KerasInput, _Node
+from tensorflowish.module import Module
+from tensorflowish.tensor import Tensor, Variable
+
+
+def _snake_case(name: str) -> str:
+    name = re.sub(r"(.)([A-Z][a-z]+)", r"\1_\2", name)
+    return re.sub(r"([a-z0-9])([A-Z])", r"\1_\2", name).lower()
+
+
+# The training flag of the outermost call, seen by nested layers that are called without one
+# (a subclassed model's call() calling self.dropout(x) inherits model(x, training=True)).
+_TRAINING_CONTEXT: list = [None]
+
+
+def _as_tensor_structure(value: Any) -> Any:
+    if isinstance(value, Tensor):
+        return value
+    if isinstance(value, (list, tuple)):
+        if value and all(isinstance(v, (int, float, np.number)) for v in value):
+            return tf.convert_to_tensor(value)
+        return type(value)(_as_tensor_structure(v) for v in value)
+    if isinstance(value, dict):
+        return {k: _as_tensor_structure(v) for k, v in value.items()}
+    return tf.convert_to_tensor(value)
+
+
+def _contains_symbolic(value: Any) -> bool:
+    if isinstance(value, KerasInput):
+        return True
+    if isinstance(value, (list, tuple)):
+        return any(_contains_symbolic(v) for v in value)
+    if isinstance(value, dict):
+        return any(_contains_symbolic(v) for v in value.values())
+    return False
+
+
+def map_symbolic(function: Callable[[Any], Any], value: Any) -> Any:
+    """Apply ``function`` to every symbolic input in a structure, keeping everything else."""
+    if isinstance(value, KerasInput):
+        return function(value)
+    if isinstance(value, (list, tuple)):
+        return type(value)(map_symbolic(function, v) for v in value)
+    if isinstance(value, dict):
+        return {k: map_symbolic(function, v) for k, v in value.items()}
+    return value
+
+
+def _shape_of(value: Any) -> Any:
+    if isinstance(value, Tensor):
+        return value.shape
+    if isinstance(value, (list, tuple)):
+        return type(value)(_shape_of(v) for v in value)
+    if isinstance(value, dict):
+        return {k: _shape_of(v) for k, v in value.items()}
+    return None
+
+
+def _is_floating(dtype: Any) -> bool:
+    return bool(getattr(dtype, "is_floating", False))
+
+
+class Layer(Module):
+    """Base class of all layers: override ``build(input_shape)`` and ``call(inputs)``.
+
+    ``__call__`` converts the inputs to Tensors, casts floating inputs to the layer's dtype,
+    builds the layer on first use, and passes ``training`` on to ``call`` when it takes one.
+
+    >>> import tensorflowish as tf
+    >>> class Scale(tf.keras.layers.Layer):
+    ...     def build(self, input_shape):
+    ...         self.factor = self.add_weight(name="factor", shape=(), initializer="ones")
+    ...     def call(self, inputs):
+    ...         return inputs * self.factor
+    >>> Scale()(tf.constant([1.0, 2.0])).numpy().tolist()
+    [1.0, 2.0]
+    """
+
+    def __init__(
+        self,
+        trainable: bool = True,
+        name: str | None = None,
+        dtype: Any = None,
+        input_shape: Sequence[int | None] | None = None,
+        batch_input_shape: Sequence[int | None] | None = None,
+        input_dim: int | None = None,
+        batch_size: int | None = None,
+        **kwargs: Any,
+    ) -> None:
+        kwargs.pop("autocast", None)
+        kwargs.pop("dynamic", None)
+        if kwargs:
+            raise TypeError(
+                f"{type(self).__name__}() got unexpected keyword arguments: "
+                f"{', '.join(sorted(kwargs))}."
+            )
+        if name is None:
+            name = keras_backend.unique_name(_snake_case(type(self).__name__))
+        elif not isinstance(name, str):
+            raise TypeError(f"A layer's name must be a string, got {type(name).__name__}.")
+        try:
+            super().__init__(name=name)
+        except TypeError:  # a Module without a name argument
+            super().__init__()
+        self._name = name
+        self._trainable = bool(trainable)
+        self._dtype = tf.as_dtype(dtype or keras_backend.floatx())
+        self.built = False
+        self._own_weights: list = []
+        self._regularized: list = []
+        self._added_losses: list = []
+        self._last_output_shape: Any = None
+        self.supports_masking = False
+        parameters = inspect.signature(self.call).parameters
+        self._call_takes_training = "training" in parameters or any(
+            p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters.values()
+        )
+        if batch_input_shape is None and input_shape is not None:
+            if isinstance(input_shape, int):
+                input_shape = (input_shape,)
+            batch_input_shape = (batch_size, *tuple(input_shape))
+        if batch_input_shape is None and input_dim is not None:
+            batch_input_shape = (batch_size, int(input_dim))
+        self._batch_input_shape = None if batch_input_shape is None else tuple(batch_input_shape)
+
+    # --- identity ----------------------------------------------------------------------
+
+    @property
+    def name(self) -> str:
+        """The layer's name, unique per process: ``dense``, ``dense_1``, ..."""
+        return self._name
+
+    @property
+    def dtype(self) -> str:
+        """The dtype of the layer's weights (and of the floating inputs it computes with)."""
+        return self._dtype.name
+
+    @property
+    def trainable(self) -> bool:
+        """Whether the optimiser updates this layer's weights (setting it applies to sublayers)."""
+        return self._trainable
+
+    @trainable.setter
+    def trainable(self, value: bool) -> None:
+        self._trainable = bool(value)
+        for layer in self._flatten_layers(include_self=False):
+            layer._trainable = bool(value)
+
+    @property
+    def input_shape(self) -> tuple | None:
+        """The input shape given at construction (batch dimension first), if any."""
+        return self._batch_input_shape
+
+    @property
+    def output_shape(self) -> tuple | None:
+        """The output shape of the last call, with the batch dimension as None."""
+        shape = self._last_output_shape
+        if shape is None:
+            return None
+        return (None, *tuple(shape)[1:]) if len(shape) else tuple(shape)
+
+    # --- weights -----------------------------------------------------------------------
+
+    def add_weight(
+        self,
+        name: str | None = None,
+        shape: Sequence[int] | None = None,
+        dtype: Any = None,
+        initializer: Any = None,
+        regularizer: Any = None,
+        trainable: bool = True,
+        constraint: Any = None,
+        **kwargs: Any,
+    ) -> Variable:
+        """Create a variable owned by this layer (named ``layer_name/name``).
+
+        ``initializer`` is a name ('zeros', 'glorot_uniform', ...), an Initializer or a
+        function ``(shape, dtype)``; the default is glorot_uniform for floats, zeros otherwise.
+        """
+        if isinstance(name, (tuple, list)) and shape is None:  # Keras 3 order: shape first
+            name, shape = None, name
+        shape = () if shape is None else tuple(int(d) for d in shape)
+        dtype = tf.as_dtype(dtype or self._dtype)
+        if initializer is None:
+            initializer = "glorot_uniform" if _is_floating(dtype) else "zeros"
+        initializer = initializers.get(initializer)
+        value = initializer(shape, dtype=dtype)
+        name = name or f"weight_{len(self._own_weights)}"
+        variable = tf.Variable(value, trainable=trainable, name=f"{self.name}/{name}", dtype=dtype)
+        self._own_weights.append(variable)
+        _bump_structure_version()
+        regularizer = regularizers.get(regularizer)
+        if regularizer is not None:
+            self._regularized.append((regularizer, variable))
+        return variable
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        # Any new attribute may add or remove layers and variables: invalidate cached structure.
+        if name not in _VOLATILE_ATTRIBUTES:
+            _bump_structure_version()
+            if "_own_weights" not in self.__dict__ and not name.startswith("_"):
+                kind = (
+                    "Model" if any(c.__name__ == "Model" for c in type(self).__mro__) else ("Layer")
+                )
+                raise RuntimeError(
+                    f"Cannot set '{name}' on {type(self).__name__} before its base class is "
+                    f"initialised: call super().__init__() first in your {kind} subclass's "
+                    "__init__."
+                )
+        object.__setattr__(self, name, value)
+
+    def _scan_attributes(self, containers: list) -> tuple[list, list]:
+        """This layer's direct child layers and own variables, in assignment order.
+
+        Variables from ``add_weight`` come first. Every list and dict met is recorded in
+        ``containers`` with its length, so a cache can notice later in-place appends.
+        """
+        children: list = []
+        variables = list(self._own_weights)
+        known = {id(v) for v in variables}
+
+        def visit(value: Any) -> None:
+            if isinstance(value, Layer):
+                children.append(value)
+            elif isinstance(value, Variable):
+                if id(value) not in known:
+                    known.add(id(value))
+                    variables.append(value)
+            elif isinstance(value, (list, tuple)):
+                if isinstance(value, list):
+                    containers.append((value, len(value)))
+                for item in value:
+                    visit(item)
+            elif isinstance(value, dict):
+                containers.append((value, len(value)))
+                for item in value.values():
+                    visit(item)
+
+        for key, value in self.__dict__.items():
+            if key not in _UNTRACKED_ATTRIBUTES:
+                visit(value)
+        return children, variables
+
+    def _structure(self) -> list:
+        """[(layer, its own variables)] for this layer and every nested one, depth-first in
+        assignment order; cached until an attribute is set or a tracked list/dict changes."""
+        cache = self.__dict__.get("_structure_cache")
+        if (
+            cache is not None
+            and cache[0] == _STRUCTURE_VERSION[0]
+            and all(len(container) == size for container, size in cache[1])
+        ):
+            return cache[2]
+        containers: list = []
+        entries: list = []
+        seen: set = set()
+
+        def visit(layer: Layer) -> None:
+            seen.add(id(layer))
+            children, variables = layer._scan_attributes(containers)
+            entries.append((layer, variables))
+            for child in children:
+                if id(child) not in seen:
+                    visit(child)
+
+        visit(self)
+        object.__setattr__(self, "_structure_cache", (_STRUCTURE_VERSION[0], containers, entries))
+        return entries
+
+    def _flatten_layers(self, include_self: bool = True, recursive: bool = True) -> list:
+        """This layer (optionally) and the layers it holds, depth-first in assignment order."""
+        if not recursive:
+            layers = self._direct_children()
+        else:
+            layers = [layer for layer, _ in self._structure()[1:]]
+        return ([self] if include_self else []) + layers
+
+    def _direct_children(self) -> list:
+        return self._scan_attributes([])[0]
+
+    def _direct_variables(self) -> list:
+        """Variables this layer owns itself: from add_weight, then tf.Variable attributes."""
+        return self._scan_attributes([])[1]
+
+    @property
+    def trainable_weights(self) -> list:
+        """Weights the optimiser updates: empty when ``trainable`` is False."""
+        if not self._trainable:
+            return []
+        result, seen = [], set()
+        for layer, variables in self._structure():
+            if not layer._trainable:
+                continue
+            for variable in variables:
+                if variable.trainable and id(variable) not in seen:
+                    seen.add(id(variable))
+                    result.append(variable)
+        return result
+
+    @property
+    def non_trainable_weights(self) -> list:
+        """Weights the optimiser leaves alone (moving statistics, frozen layers)."""
+        trainable = {id(v) for v in self.trainable_weights}
+        result, seen = [], set()
+        for _, variables in self._structure():
+            for variable in variables:
+                if id(variable) not in trainable and id(variable) not in seen:
+                    seen.add(id(variable))
+                    result.append(variable)
+        return result
+
+    @property
+    def weights(self) -> list:
+        """All weights: the trainable ones, then the others (Keras's order)."""
+        return self.trainable_weights + self.non_trainable_weights
+
+    @property
+    def trainable_variables(self) -> list:
+        """Same as ``trainable_weights``."""
+        return self.trainable_weights
+
+    @property
+    def non_trainable_variables(self) -> list:
+        """Same as ``non_trainable_weights``."""
+        return self.non_trainable_weights
+
+    @property
+    def variables(self) -> list:
+        """Same as ``weights``."""
+        return self.weights
+
+    @property
+    def submodules(self) -> tuple:
+        """Every layer nested inside this one."""
+        return tuple(self._flatten_layers(include_self=False))
+
+    def get_weights(self) -> list:
+        """Copies of the weights' values as NumPy arrays, in ``weights`` order."""
+        return [np.array(tf_backend.to_numpy(v.array), copy=True) for v in self.weights]
+
+    def set_weights(self, weights: Sequence[Any]) -> None:
+        """Assign NumPy arrays to the weights, in ``weights`` order.
+
+        All or nothing: every shape and dtype is checked before any weight is assigned, so a
+        failure leaves every weight as it was."""
+        assign_all(self.weights, weights, f"Layer '{self.name}'")
+
+    def count_params(self) -> int:
+    def count_params(self) -> int:
+        """The number of scalars in all weights."""
+        return int(sum(int(np.prod(v.shape)) for v in self.weights))
+
+    # --- losses ------------------------------------------------------------------------
+
+    def add_loss(self, loss: Any) -> None:
+        """Add a loss tensor (or a zero-argument function) to ``self.losses``."""
+        self._added_losses.append(loss)
+
+    @property
+    def losses(self) -> list:
+        """Regularisation penalties of this layer and its sublayers, computed now."""
+        result = []
+        for layer, _ in self._structure():
+            for regularizer, variable in layer._regularized:
+                result.append(regularizer(variable))
+            for loss in layer._added_losses:
+                result.append(loss() if callable(loss) else loss)
+        return result
+
+    # --- calling -----------------------------------------------------------------------
+
+    def build(self, input_shape: Any) -> None:
+        """Create the weights for inputs of ``input_shape``; called once, on the first call."""
+        self.built = True
+
+    def call(self, inputs: Any, *args: Any, **kwargs: Any) -> Any:
+        """The layer's computation; the default passes inputs through."""
+        return inputs
+
+    def _maybe_build(self, inputs: Any) -> None:
+        if not self.built:
+            self.build(_shape_of(inputs))
+            self.built = True
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        if args:
+            inputs, args = args[0], args[1:]
+        elif "inputs" in kwargs:
+            inputs = kwargs.pop("inputs")
+        else:
+            raise TypeError(f"{type(self).__name__} was called without inputs.")
+        if not isinstance(inputs, Tensor):
+            if _contains_symbolic(inputs):
+                return self._symbolic_call(inputs, args, kwargs)
+            inputs = _as_tensor_structure(inputs)
+        if (
+            isinstance(inputs, Tensor)
+            and inputs.dtype != self._dtype
+            and _is_floating(inputs.dtype)
+        ):  # Keras's autocast: floating inputs compute in the layer's dtype
+            inputs = tf.cast(inputs, self._dtype)
+        training = kwargs.pop("training", None)
+        if training is None:
+            training = _TRAINING_CONTEXT[-1]
+        if not self.built:
+            self._maybe_build(inputs)
+        if training is not None and self._call_takes_training:
+            kwargs["training"] = training
+        _TRAINING_CONTEXT.append(training)
+        try:
+            outputs = self.call(inputs, *args, **kwargs)
+        finally:
+            _TRAINING_CONTEXT.pop()
+        if isinstance(outputs, Tensor):
+            self._last_output_shape = outputs.shape
+        return outputs
+
+    def _symbolic_call(self, inputs: Any, args: tuple, kwargs: dict) -> Any:
+        """Functional API: record this call and work out its output shape by running the layer
+        once on zeros (which also creates its weights)."""
+
+        def zeros(symbol: KerasInput) -> Tensor:
+            shape = tuple(1 if d is None else int(d) for d in symbol.shape)
+            return tf.zeros(shape, dtype=symbol.dtype)
+
+        kwargs = {k: v for k, v in kwargs.items() if k != "training"}
+        outputs = self(map_symbolic(zeros, inputs), *args, training=False, **kwargs)
+        node = _Node(self, inputs, args, kwargs)
+
+        def symbol(tensor: Tensor, index: int | None) -> KerasInput:
+            return KerasInput((None, *tuple(tensor.shape)[1:]), tensor.dtype, None, node, index)
+
+        if isinstance(outputs, Tensor):
+            return symbol(outputs, None)
+        if isinstance(outputs, (list, tuple)):
+            return type(outputs)(symbol(t, i) for i, t in enumerate(outputs))
+        raise TypeError(
+            f"Layer '{self.name}' returned {type(outputs).__name__}; the functional API "
+            "supports layers that return a tensor or a list/tuple of tensors."
+        )
+
+    def compute_output_shape(self, input_shape: Any) -> Any:
+        """The output shape for ``input_shape`` (found by running the layer on zeros)."""
+        shape = tuple(1 if d is None else int(d) for d in input_shape)
+        output = self(tf.zeros(shape, dtype=self._dtype), training=False)
+        return (input_shape[0], *tuple(output.shape)[1:])
+
+    def get_config(self) -> dict:
+        """The constructor arguments needed to re-create the layer."""
+        config = {"name": self.name, "trainable": self.trainable, "dtype": self.dtype}
+        if self._batch_input_shape is not None:
+            config["batch_input_shape"] = self._batch_input_shape
+        return config
+
+    @classmethod
+    def from_config(cls, config: dict) -> Layer:
+        """Re-create a layer from :meth:`get_config`."""
+        return cls(**config)
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} name={self.name}, built={self.built}>"
+
+
+# Attributes set while running, which never change what the layer holds.
+_VOLATILE_ATTRIBUTES = frozenset(
+    {"_last_output_shape", "built", "stop_training", "history", "_structure_cache"}
+)
+# Bumped whenever any layer's attributes change; the structure caches compare against it.
+_STRUCTURE_VERSION = [0]
+
+
+def _bump_structure_version() -> None:
+    _STRUCTURE_VERSION[0] += 1
+
+
+# Attributes that hold references for bookkeeping, not children whose weights belong to us.
+_UNTRACKED_ATTRIBUTES = frozenset(
+    {"_regularized", "_added_losses", "optimizer", "_compiled", "history", "_callbacks",
+     "compiled_loss", "compiled_metrics", "_metrics_container", "_loss_tracker",
+     "_structure_cache"}
+)  # fmt: skip
+
+
+def _check_rank(layer: Layer, inputs: Tensor, minimum: int) -> None:
+    if inputs.ndim < minimum:
+        raise ValueError(
+            f"Layer '{layer.name}' ({type(layer).__name__}) expects inputs of rank >= {minimum} "
+            f"(a batch first), got shape {tuple(inputs.shape)}. Add a batch dimension, e.g. "
+            "x[None, ...] or tf.expand_dims(x, 0)."
+        )
+
+
+def assign_all(variables: Sequence[Any], values: Sequence[Any], owner: str) -> None:
+    """Assign `values` to `variables` in order, after checking every count, shape and dtype:
+    a failure raises InvalidArgumentError and changes nothing."""
+    from ...errors import InvalidArgumentError
+
+    values = list(values)
+    if len(values) != len(variables):
+        raise InvalidArgumentError(
+            f"{owner} has {len(variables)} weights but set_weights got {len(values)} arrays; "
+            "pass one array per entry of .weights (in that order).")
+    converted = []
+    for index, (variable, value) in enumerate(zip(variables, values)):
+        value = np.asarray(value.numpy() if hasattr(value, "numpy") else value)
+        if tuple(value.shape) != tuple(variable.shape):
+            raise InvalidArgumentError(
+                f"{owner}: weight {index} '{variable.name}' has shape {tuple(variable.shape)} "
+                f"but the value given has shape {tuple(value.shape)}; nothing was assigned.")
+        target = variable.array.dtype
+        if value.dtype.kind not in "biuf" or (value.dtype.kind == "f" and target.kind in "iub"):
+            raise InvalidArgumentError(
+                f"{owner}: weight {index} '{variable.name}' is {target} but the value given is "
+                f"{value.dtype}; nothing was assigned.")
+        converted.append(value.astype(target, copy=False))
+    for variable, value in zip(variables, converted):
+        xp = tf_backend.get_array_module(variable.array)
+        variable._writable_array()[...] = xp.asarray(value)

@@ -1,0 +1,135 @@
+"""What ``Model.compile`` builds: the loss container (loss + regularisation, tracked as
+'loss'), the metrics container, and the lazily read logs of a step."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, MutableMapping, Sequence
+from typing import Any
+
+import numpy as np
+
+from tensorflowish.keras import losses as losses_module
+from tensorflowish.keras import metrics as metrics_module
+from tensorflowish.keras.trainers.data_adapter import _batch_size
+from tensorflowish.tensor import Tensor
+
+# --- compiled loss and metrics ------------------------------------------------------------------
+
+
+class _LossTracker(metrics_module.Mean):
+    """The running mean of the batch losses, weighted by batch size (Keras's 'loss' entry)."""
+
+    def add_batch(self, loss: Tensor, batch_size: int) -> None:
+        self._total = self._total + loss.array * batch_size
+        self._count = self._count + batch_size
+
+
+class LossesContainer:
+    """``model.compiled_loss``: the compiled loss plus regularisation, tracked as 'loss'."""
+
+    def __init__(self, loss: Any) -> None:
+        self.loss = losses_module.get(loss) if loss is not None else None
+        self.tracker = _LossTracker(name="loss")
+
+    def __call__(
+        self,
+        y_true: Any,
+        y_pred: Any,
+        sample_weight: Any = None,
+        regularization_losses: Sequence[Tensor] | None = None,
+    ) -> Tensor:
+        """The total loss of a batch (the tracker is updated as a side effect)."""
+        if self.loss is None:
+            raise ValueError(
+                "No loss to compute: pass loss= to model.compile(...), e.g. "
+                "loss=tf.keras.losses.SparseCategoricalCrossentropy(from_logits=True)."
+            )
+        if y_true is None:
+            raise ValueError(
+                "The model has a loss but the data has no targets: call fit(x, y) or give a "
+                "dataset that yields (x, y) pairs."
+            )
+        if not isinstance(y_pred, Tensor):
+            raise TypeError(
+                "Compiled losses support models with one output tensor; this model returned "
+                f"{type(y_pred).__name__}. Override train_step/compute_loss for several outputs."
+            )
+        total = self.loss(y_true, y_pred, sample_weight)
+        self.tracker.add_batch(total, _batch_size(y_pred))
+        for penalty in regularization_losses or ():
+            total = total + penalty
+        return total
+
+
+class MetricsContainer:
+    """``model.compiled_metrics``: resolves names like 'accuracy' on the first batch."""
+
+    def __init__(self, metrics: Any, loss: Any) -> None:
+        if metrics is None:
+            metrics = []
+        if isinstance(metrics, dict):
+            raise ValueError("metrics given as a dict (per output) are not supported; pass a list.")
+        if isinstance(metrics, (str, metrics_module.Metric)) or callable(metrics):
+            metrics = [metrics]
+        self._specs = list(metrics)
+        self._loss = loss
+        self.metrics: list[metrics_module.Metric] = []
+        self.built = False
+
+    def _resolve(self, spec: Any, y_true: Any, y_pred: Tensor) -> metrics_module.Metric:
+        if isinstance(spec, str) and spec in ("accuracy", "acc"):
+            # Keras's rule: from the shapes of targets and predictions.
+            true_shape = tuple(getattr(y_true, "shape", np.shape(y_true)))
+            pred_shape = tuple(y_pred.shape)
+            binary = pred_shape[-1:] == (1,) or len(pred_shape) == 1
+            sparse = len(true_shape) < len(pred_shape) or (
+                true_shape[-1:] == (1,) and pred_shape[-1:] != (1,)
+            )
+            if isinstance(self._loss, losses_module.BinaryCrossentropy) or binary:
+                return metrics_module.BinaryAccuracy(name=spec)
+            if isinstance(self._loss, losses_module.SparseCategoricalCrossentropy) or sparse:
+                return metrics_module.SparseCategoricalAccuracy(name=spec)
+            return metrics_module.CategoricalAccuracy(name=spec)
+        return metrics_module.get(spec)
+
+    def update_state(self, y_true: Any, y_pred: Any, sample_weight: Any = None) -> None:
+        """Update every metric with this batch."""
+        if not self.built:
+            self.metrics = [self._resolve(spec, y_true, y_pred) for spec in self._specs]
+            self.built = True
+        if y_true is None and self.metrics:
+            raise ValueError("Metrics need targets: give y (or a dataset of (x, y) pairs).")
+        for metric in self.metrics:
+            metric.update_state(y_true, y_pred, sample_weight)
+
+    def reset_state(self) -> None:
+        """Reset every metric."""
+        for metric in self.metrics:
+            metric.reset_state()
+
+
+class _LazyLogs(MutableMapping):
+    """Metric results read only when someone looks (a progress bar redraw, a callback)."""
+
+    def __init__(self, metrics: Sequence[metrics_module.Metric]) -> None:
+        self._metrics = {metric.name: metric for metric in metrics}
+        self._overrides: dict[str, Any] = {}
+
+    def __getitem__(self, key: str) -> Any:
+        if key in self._overrides:
+            return self._overrides[key]
+        return self._metrics[key]._result_float()
+
+    def __setitem__(self, key: str, value: Any) -> None:
+        self._overrides[key] = value
+
+    def __delitem__(self, key: str) -> None:
+        self._overrides.pop(key, None)
+        self._metrics.pop(key, None)
+
+    def __iter__(self) -> Iterator[str]:
+        yield from self._metrics
+        yield from (k for k in self._overrides if k not in self._metrics)
+
+    def __len__(self) -> int:
+        return len(set(self._metrics) | set(self._overrides))

@@ -1,0 +1,556 @@
+"""The training loop (``fit``/``evaluate``/``predict``), kept apart from the model's structure."""
+
+from __future__ import annotations
+
+from collections.abc import MutableMapping, Sequence
+from typing import Any
+
+import numpy as np
+
+import tensorflowish as tf
+from tensorflowish.data import Dataset
+from tensorflowish.keras import callbacks as callbacks_module
+from tensorflowish.keras import metrics as metrics_module
+from tensorflowish.keras import optimizers as optimizers_module
+from tensorflowish.keras.trainers.compile_utils import LossesContainer, MetricsContainer, _LazyLogs
+from tensorflowish.keras.trainers.data_adapter import (
+    _batch_size,
+    _concatenate,
+    _is_batched,
+    _to_host_array,
+    _unpack,
+)
+from tensorflowish.tensor import Tensor
+
+
+def _floats(logs: Any) -> dict[str, float]:
+    result = {}
+    for key, value in dict(logs or {}).items():
+        if isinstance(value, Tensor):
+            value = value.numpy()
+        try:
+            result[key] = float(value)
+        except (TypeError, ValueError):
+            result[key] = value
+    return result
+
+
+def _resolve_verbose(verbose: Any) -> int:
+    if verbose == "auto":
+        return 1
+    if verbose not in (0, 1, 2, True, False):
+        raise ValueError(f"verbose must be 'auto', 0, 1 or 2, got {verbose!r}.")
+    return int(verbose)
+
+
+class Trainer:
+    """The training loop of a Keras model: ``compile``, ``fit``, ``evaluate``, ``predict`` and
+    the steps they run (``train_step``, ``test_step``, ``predict_step``), as Keras 3 keeps its
+    trainer apart from the model's structure. ``Model`` inherits it; it relies only on the
+    model being a callable Layer with ``trainable_variables`` and ``losses``.
+    """
+
+    _data_parallel = False  # set by fit() when run under an MPI launcher (tensorflowish.distribute)
+
+    def _build_from(self, dataset: Dataset) -> None:
+        """Create the weights (from one batch, forward only) so they can be broadcast."""
+        if self.variables:
+            return
+        for batch in dataset:
+            x, _, _ = _unpack(batch)
+            self(x, training=False)
+            return
+
+    def compile(
+        self,
+        optimizer: Any = "rmsprop",
+        loss: Any = None,
+        metrics: Any = None,
+        loss_weights: Any = None,
+        weighted_metrics: Any = None,
+        run_eagerly: bool | None = None,
+        steps_per_execution: int | None = None,
+        jit_compile: bool | None = None,
+        **kwargs: Any,
+    ) -> None:
+        """Choose the optimiser, the loss and the metrics for ``fit`` and ``evaluate``.
+
+        Each can be given by name (``optimizer='adam'``, ``loss='mse'``,
+        ``metrics=['accuracy']``) or as an object.
+        """
+        if kwargs:
+            raise TypeError(f"compile() got unexpected keyword arguments: {sorted(kwargs)}.")
+        if loss_weights is not None or weighted_metrics is not None:
+            raise NotImplementedError("loss_weights and weighted_metrics are not supported.")
+        if isinstance(loss, (dict, list, tuple)):
+            raise NotImplementedError("One loss per output is not supported; pass a single loss.")
+        self.optimizer = optimizers_module.get(optimizer)
+        self.compiled_loss = LossesContainer(loss)
+        self.compiled_metrics = MetricsContainer(metrics, self.compiled_loss.loss)
+        self.loss = self.compiled_loss.loss
+        self._is_compiled = True
+
+    def _assert_compiled(self, what: str) -> None:
+        if not self._is_compiled:
+            raise RuntimeError(
+                f"You must compile the model before calling {what}(): "
+                "model.compile(optimizer='adam', loss=..., metrics=[...])."
+            )
+
+    @property
+    def metrics(self) -> list:
+        """The loss tracker, the compiled metrics, and Metric attributes of the model."""
+        result = []
+        if self.compiled_loss is not None:
+            result.append(self.compiled_loss.tracker)
+        if self.compiled_metrics is not None:
+            result.extend(self.compiled_metrics.metrics)
+        known = {id(m) for m in result}
+        for value in self.__dict__.values():
+            if isinstance(value, metrics_module.Metric) and id(value) not in known:
+                known.add(id(value))
+                result.append(value)
+        return result
+
+    @property
+    def metrics_names(self) -> list[str]:
+        """Names of ``metrics``: 'loss' first."""
+        return [metric.name for metric in self.metrics]
+
+    def reset_metrics(self) -> None:
+        """Reset the loss tracker and every metric."""
+        for metric in self.metrics:
+            metric.reset_state()
+
+    # --- steps ---------------------------------------------------------------------------
+
+    def compute_loss(
+        self, x: Any = None, y: Any = None, y_pred: Any = None, sample_weight: Any = None
+    ) -> Tensor:
+        """The batch loss: the compiled loss plus the layers' regularisation penalties."""
+        losses = self.losses
+        return self.compiled_loss(y, y_pred, sample_weight, regularization_losses=losses)
+
+    def compute_metrics(
+        self, x: Any, y: Any, y_pred: Any, sample_weight: Any = None
+    ) -> MutableMapping:
+        """Update the compiled metrics and return the logs (read lazily)."""
+        self.compiled_metrics.update_state(y, y_pred, sample_weight)
+        return _LazyLogs(self.metrics)
+
+    def get_metrics_result(self) -> dict:
+        """The current value of every metric, as floats."""
+        return {metric.name: metric._result_float() for metric in self.metrics}
+
+    def train_step(self, data: Any) -> MutableMapping:
+        """One optimisation step on a batch; override it for custom training."""
+        x, y, sample_weight = _unpack(data)
+        with tf.GradientTape() as tape:
+            y_pred = self(x, training=True)
+            loss = self.compute_loss(x, y, y_pred, sample_weight)
+        variables = self.trainable_variables
+        if not variables:
+            raise ValueError("The model has no trainable variables: nothing for fit() to train.")
+        gradients = tape.gradient(loss, variables)
+        if self._data_parallel:  # average over the processes of an MPI job (see distribute)
+            from tensorflowish import distribute
+
+            gradients = distribute.allreduce_gradients(gradients, variables)
+        self.optimizer.apply_gradients(zip(gradients, variables))
+        return self.compute_metrics(x, y, y_pred, sample_weight)
+
+    def test_step(self, data: Any) -> MutableMapping:
+        """One evaluation step on a batch."""
+        x, y, sample_weight = _unpack(data)
+        y_pred = self(x, training=False)
+        self.compute_loss(x, y, y_pred, sample_weight)
+        return self.compute_metrics(x, y, y_pred, sample_weight)
+
+    def predict_step(self, data: Any) -> Any:
+        """The model's output for a batch."""
+        x, _, _ = _unpack(data)
+        return self(x, training=False)
+
+    # --- data ----------------------------------------------------------------------------
+
+    def _as_input_array(self, value: Any) -> Any:
+        """Host data as an array; float64 features cast once to the model's dtype."""
+        if isinstance(value, (Tensor, Dataset)):
+            return value
+        if isinstance(value, dict):
+            return {k: self._as_input_array(v) for k, v in value.items()}
+        if isinstance(value, tuple):
+            return tuple(self._as_input_array(v) for v in value)
+        array = value if hasattr(value, "__cuda_array_interface__") else np.asarray(value)
+        if array.dtype.kind == "f" and array.dtype != self._dtype.as_numpy_dtype:
+            array = array.astype(self._dtype.as_numpy_dtype)
+        return array
+
+    def _make_dataset(
+        self,
+        x: Any,
+        y: Any,
+        sample_weight: Any,
+        batch_size: int | None,
+        shuffle: bool,
+        what: str,
+    ) -> Dataset:
+        if isinstance(x, Dataset):
+            if y is not None:
+                raise ValueError(
+                    f"{what}: when x is a tf.data.Dataset, y must be None: the dataset yields "
+                    "(x, y) pairs."
+                )
+            if sample_weight is not None:
+                raise ValueError(
+                    f"{what}: sample_weight cannot be used with a dataset; yield "
+                    "(x, y, sample_weight) from it instead."
+                )
+            if batch_size is not None:
+                raise ValueError(
+                    f"{what}: batch_size must not be given with a dataset; batch the dataset "
+                    "itself with .batch(batch_size)."
+                )
+            if _is_batched(x) is False:
+                raise ValueError(
+                    f"{what}: the dataset yields single examples, but models take batches. "
+                    "Batch it first, e.g. dataset.batch(32)."
+                )
+            return x
+        if x is None:
+            raise ValueError(f"{what}() needs input data: x (and y).")
+        if hasattr(x, "__next__") or (hasattr(x, "__iter__") and not hasattr(x, "__len__")):
+            raise TypeError(
+                f"{what}: Python generators and iterators are not supported as x; wrap arrays "
+                "in tf.data.Dataset.from_tensor_slices((x, y))."
+            )
+        if batch_size is not None and (
+            not isinstance(batch_size, (int, np.integer)) or batch_size < 1
+        ):
+            raise ValueError(f"{what}: batch_size must be a positive integer, got {batch_size!r}.")
+        parts = [self._as_input_array(x)]
+        if y is not None:
+            parts.append(y if isinstance(y, Tensor) else np.asarray(y))
+        if sample_weight is not None:
+            parts.append(np.asarray(sample_weight, dtype=np.float32))
+        lengths = [_batch_size(part) for part in parts]
+        if len(set(lengths)) > 1:
+            names = ["x", "y", "sample_weight"][: len(parts)]
+            described = ", ".join(f"{n} has {k}" for n, k in zip(names, lengths))
+            raise ValueError(
+                f"{what}: the inputs have different numbers of samples ({described}); they "
+                "must all have the same length."
+            )
+        dataset = Dataset.from_tensor_slices(tuple(parts) if len(parts) > 1 else parts[0])
+        if shuffle:
+            dataset = dataset.shuffle(lengths[0])
+        return dataset.batch(batch_size or 32)
+
+    @staticmethod
+    def _steps(dataset: Dataset, steps: int | None, what: str) -> int | None:
+        count = dataset._cardinality()
+        if steps is not None:
+            return int(steps)
+        if count == tf.data.INFINITE_CARDINALITY:
+            raise ValueError(
+                f"{what}: the dataset repeats forever; pass steps_per_epoch (or steps)."
+            )
+        return count if count >= 0 else None
+
+    # --- fit -----------------------------------------------------------------------------
+
+    def fit(
+        self,
+        x: Any = None,
+        y: Any = None,
+        batch_size: int | None = None,
+        epochs: int = 1,
+        verbose: Any = "auto",
+        callbacks: Sequence[callbacks_module.Callback] | None = None,
+        validation_split: float = 0.0,
+        validation_data: Any = None,
+        shuffle: bool = True,
+        class_weight: dict | None = None,
+        sample_weight: Any = None,
+        initial_epoch: int = 0,
+        steps_per_epoch: int | None = None,
+        validation_steps: int | None = None,
+        validation_batch_size: int | None = None,
+        validation_freq: int = 1,
+    ) -> callbacks_module.History:
+        """Train for ``epochs`` passes over the data; returns a History of per-epoch logs.
+
+        ``x, y`` are arrays (or tensors), or ``x`` is a ``tf.data.Dataset`` of (x, y) batches.
+        ``validation_split`` holds out the last fraction of the arrays (before shuffling);
+        ``validation_data`` is ``(x_val, y_val)`` or a dataset.
+        """
+        self._assert_compiled("fit")
+        if class_weight is not None:
+            raise NotImplementedError("class_weight is not supported; use sample_weight.")
+        verbose = _resolve_verbose(verbose)
+        if not 0.0 <= float(validation_split) < 1.0:
+            raise ValueError(f"validation_split must be in [0, 1), got {validation_split}.")
+        if validation_split and validation_data is None:
+            if isinstance(x, Dataset):
+                raise ValueError(
+                    "validation_split is only supported for arrays; pass validation_data="
+                    "another dataset instead."
+                )
+            n = _batch_size(x)
+            split_at = int(n * (1.0 - float(validation_split)))
+            if split_at == 0 or split_at == n:
+                raise ValueError(
+                    f"validation_split={validation_split} of {n} samples leaves an empty "
+                    "training or validation set."
+                )
+
+            def head(v: Any) -> Any:
+                return None if v is None else v[:split_at]
+
+            def tail(v: Any) -> Any:
+                return None if v is None else v[split_at:]
+
+            x_arr = self._as_input_array(x) if not isinstance(x, Tensor) else x
+            y_arr = y if y is None or isinstance(y, Tensor) else np.asarray(y)
+            validation_data = (tail(x_arr), tail(y_arr))
+            if sample_weight is not None:
+                weights = np.asarray(sample_weight)
+                validation_data = (*validation_data, tail(weights))
+                sample_weight = head(weights)
+            x, y = head(x_arr), head(y_arr)
+        from tensorflowish import distribute
+
+        self._data_parallel = distribute.size() > 1
+        if self._data_parallel:
+            # Horovod's recipe: each rank trains on its own shard, gradients are averaged,
+            # rank 0 alone prints and writes checkpoints.
+            if isinstance(x, Dataset):
+                x = x.shard(distribute.size(), distribute.rank())
+            else:
+                parts = list(distribute.shard(
+                    tuple(v for v in (x, y, sample_weight) if v is not None), drop_remainder=True))
+                x = parts.pop(0)
+                y = parts.pop(0) if y is not None else None
+                sample_weight = parts.pop(0) if sample_weight is not None else None
+            if not distribute.is_chief():
+                verbose = 0
+        train_data = self._make_dataset(x, y, sample_weight, batch_size, shuffle, "fit")
+        validation = None
+        if validation_data is not None:
+            if isinstance(validation_data, Dataset):
+                validation = validation_data
+            elif isinstance(validation_data, (tuple, list)) and len(validation_data) in (2, 3):
+                vx, vy, vw = (*validation_data, None)[:3]
+                validation = self._make_dataset(
+                    vx, vy, vw, validation_batch_size or batch_size, False, "fit (validation)"
+                )
+            else:
+                raise ValueError(
+                    "validation_data must be (x_val, y_val), (x_val, y_val, sample_weight) or a "
+                    "tf.data.Dataset."
+                )
+        steps = self._steps(train_data, steps_per_epoch, "fit")
+        if self._data_parallel:
+            # every rank must make the same number of steps, or the allreduces would not pair up
+            steps = int(distribute.allreduce(tf.constant(-1 if steps is None else steps),
+                                             op="min"))
+            if steps < 0:
+                raise ValueError("fit: data-parallel training needs datasets of known length "
+                                 "(or steps_per_epoch).")
+
+        history = callbacks_module.History()
+        callback_list = list(callbacks or [])
+        progbar = None
+        if verbose:
+            progbar = callbacks_module.ProgbarLogger(verbose=verbose)
+            callback_list.insert(0, progbar)
+        callback_list.append(history)
+        params = {"epochs": epochs, "steps": steps, "verbose": verbose}
+        hooks = callbacks_module.CallbackList(callback_list, model=self, params=params)
+        batch_hooks = hooks.wants_batch_hooks("train")
+
+        self.stop_training = False
+        self.history = history
+        if self._data_parallel:
+            self._build_from(train_data)
+            distribute.broadcast_variables(self.variables, root_rank=0)
+        self._initial_epoch = None
+        hooks.on_train_begin()
+        # BackupAndRestore sets where a killed run left off
+        initial_epoch = self._initial_epoch or initial_epoch
+        iterator: Any = None
+        epoch_logs: dict = {}
+        for epoch in range(initial_epoch, epochs):
+            self.reset_metrics()
+            hooks.on_epoch_begin(epoch)
+            logs: Any = {}
+            if steps_per_epoch is None or iterator is None:
+                iterator = iter(train_data)
+            done = 0
+            while steps is None or done < steps:
+                try:
+                    batch = next(iterator)
+                except StopIteration:
+                    iterator = None
+                    break
+                step, done = done, done + 1
+                if batch_hooks:
+                    hooks.on_train_batch_begin(step)
+                logs = self.train_step(batch)
+                if progbar is not None:
+                    progbar.update_train(step, logs)
+                if batch_hooks:
+                    hooks.on_train_batch_end(step, logs)
+                if self.stop_training:
+                    break
+            if done == 0:
+                raise ValueError(
+                    "fit: the training data produced no batches (is the dataset empty?)."
+                )
+            epoch_logs = _floats(logs)
+            if self._data_parallel:
+                epoch_logs = distribute.allreduce_metrics(epoch_logs, weight=done)
+            if validation is not None and (epoch + 1) % validation_freq == 0:
+                results = self.evaluate(
+                    validation, verbose=0, steps=validation_steps, return_dict=True,
+                    _reset_tracking=False,
+                )  # fmt: skip
+                epoch_logs.update({f"val_{k}": v for k, v in results.items()})
+            hooks.on_epoch_end(epoch, epoch_logs)
+            if self.stop_training:
+                break
+        hooks.on_train_end(epoch_logs)
+        return history
+
+    # --- evaluate / predict --------------------------------------------------------------
+
+    def evaluate(
+        self,
+        x: Any = None,
+        y: Any = None,
+        batch_size: int | None = None,
+        verbose: Any = "auto",
+        sample_weight: Any = None,
+        steps: int | None = None,
+        callbacks: Sequence[callbacks_module.Callback] | None = None,
+        return_dict: bool = False,
+        _reset_tracking: bool = True,
+    ) -> Any:
+        """The loss and metrics over the data: a float when there are no metrics, else
+        ``[loss, metric, ...]`` (or a dict with ``return_dict=True``)."""
+        self._assert_compiled("evaluate")
+        verbose = _resolve_verbose(verbose)
+        data = self._make_dataset(x, y, sample_weight, batch_size, False, "evaluate")
+        steps = self._steps(data, steps, "evaluate")
+        hooks = callbacks_module.CallbackList(
+            callbacks or [], model=self, params={"steps": steps, "verbose": verbose}
+        )
+        batch_hooks = hooks.wants_batch_hooks("test")
+        bar = callbacks_module.ProgbarLogger(verbose=verbose).test_bar(steps) if verbose else None
+        self.reset_metrics()
+        hooks.on_test_begin()
+        logs: Any = {}
+        count = 0
+        for step, batch in enumerate(data):
+            if steps is not None and step >= steps:
+                break
+            if batch_hooks:
+                hooks.on_test_batch_begin(step)
+            logs = self.test_step(batch)
+            count = step + 1
+            if bar is not None:
+                bar.update(count, logs, finalize=False)
+            if batch_hooks:
+                hooks.on_test_batch_end(step, logs)
+        if count == 0:
+            raise ValueError("evaluate: the data produced no batches.")
+        results = _floats(logs)
+        if bar is not None:
+            bar.update(count, results, finalize=True)
+        hooks.on_test_end(results)
+        if return_dict:
+            return results
+        values = list(results.values())
+        return values[0] if len(values) == 1 else values
+
+    def predict(
+        self,
+        x: Any,
+        batch_size: int | None = None,
+        verbose: Any = "auto",
+        steps: int | None = None,
+        callbacks: Sequence[callbacks_module.Callback] | None = None,
+    ) -> Any:
+        """The model's outputs for ``x`` (arrays or a dataset), as NumPy arrays."""
+        verbose = _resolve_verbose(verbose)
+        if isinstance(x, Dataset):
+            if _is_batched(x) is False:
+                raise ValueError(
+                    "predict: the dataset yields single examples, but models take batches. "
+                    "Batch it first, e.g. dataset.batch(32)."
+                )
+            data = x
+        else:
+            data = self._make_dataset(x, None, None, batch_size, False, "predict")
+        steps = self._steps(data, steps, "predict")
+        hooks = callbacks_module.CallbackList(
+            callbacks or [], model=self, params={"steps": steps, "verbose": verbose}
+        )
+        bar = callbacks_module.ProgbarLogger(verbose=verbose).test_bar(steps) if verbose else None
+        hooks.on_predict_begin()
+        outputs = []
+        for step, batch in enumerate(data):
+            if steps is not None and step >= steps:
+                break
+            hooks.on_predict_batch_begin(step)
+            outputs.append(_to_host_array(self.predict_step(batch)))
+            hooks.on_predict_batch_end(step, {"outputs": outputs[-1]})
+            if bar is not None:
+                bar.update(step + 1, {}, finalize=False)
+        if bar is not None:
+            bar.update(len(outputs), {}, finalize=True)
+        hooks.on_predict_end()
+        if not outputs:
+            raise ValueError("predict: the data produced no batches.")
+        return _concatenate(outputs)
+
+    def train_on_batch(
+        self, x: Any, y: Any = None, sample_weight: Any = None, return_dict: bool = False
+    ) -> Any:
+        """One training step on one batch; returns the loss (and metrics) of that batch."""
+        self._assert_compiled("train_on_batch")
+        self.reset_metrics()
+        data = tuple(v for v in (x, y, sample_weight) if v is not None)
+        data = tuple(_to_batch_tensor(v, self) for v in data)
+        results = _floats(self.train_step(data if len(data) > 1 else (data[0],)))
+        return results if return_dict else _single_or_list(results)
+
+    def test_on_batch(
+        self, x: Any, y: Any = None, sample_weight: Any = None, return_dict: bool = False
+    ) -> Any:
+        """Loss (and metrics) of one batch, without training."""
+        self._assert_compiled("test_on_batch")
+        self.reset_metrics()
+        data = tuple(_to_batch_tensor(v, self) for v in (x, y, sample_weight) if v is not None)
+        results = _floats(self.test_step(data))
+        return results if return_dict else _single_or_list(results)
+
+    def predict_on_batch(self, x: Any) -> Any:
+        """The model's output for one batch, as NumPy."""
+        return _to_host_array(self(_to_batch_tensor(x, self), training=False))
+
+    # --- inspection ----------------------------------------------------------------------
+
+
+def _to_batch_tensor(value: Any, model: Trainer) -> Any:
+    if isinstance(value, Tensor):
+        return value
+    return tf.convert_to_tensor(model._as_input_array(value))
+
+
+def _single_or_list(results: dict) -> Any:
+    values = list(results.values())
+    return values[0] if len(values) == 1 else values
+
+
+# --- Sequential ---------------------------------------------------------------------------------

@@ -1,0 +1,475 @@
+"""Whole-sequence recurrent ops: SimpleRNN, LSTM and GRU over every time step as ONE tape record.
+
+Each op projects the inputs of all time steps with one GEMM, then per step does one recurrent
+GEMM and one fused gate pass (`kernels.recurrent`); its VJP runs backpropagation through time
+the same way (one GEMM and one fused pass per step, then three GEMMs for the weight and input
+gradients of all steps at once). Under an outer tape the VJP is instead recomputed from the
+per-step composition below, so higher-order gradients still work.
+
+Weights are Keras 3's: kernel (input_dim, k units), recurrent_kernel (units, k units), gates in
+the order i, f, c, o (LSTM) and z, r, h (GRU, reset_after=True, bias (2, 3 units)).
+`mask` (batch, time) keeps the state through masked steps, as Keras does; `go_backwards`
+processes the steps last to first and returns them in that order. `recurrent_mask`
+(batch, units) multiplies the state fed to the recurrent GEMM (Keras's recurrent dropout).
+
+These ops are the engine under `tf.keras.layers.LSTM/GRU/SimpleRNN`; they are registered (and
+gradient-checked) under the non-public names `rnn.*`.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..kernels import recurrent as gates_kernels
+from .linalg import matmul
+from .math import sigmoid, tanh, where
+from .nn import _recompute_vjp, relu
+from .registry import (
+    InvalidArgumentError,
+    Tensor,
+    array_module,
+    as_tensor,
+    format_shape,
+    record,
+    recording,
+    register,
+    require_float,
+    should_record,
+)
+from .shapes import concat, expand_dims, stack
+
+__all__ = ["lstm", "gru", "simple_rnn"]
+
+
+# ---- shared checks and layout helpers -------------------------------------------------------
+def _check(op: str, inputs: Tensor, states: list, kernel: Tensor, recurrent_kernel: Tensor,
+           gates: int) -> tuple[int, int, int, int]:
+    """Shapes and dtypes of a recurrent op's arguments, with errors in the user's terms."""
+    require_float(op, inputs)
+    x = inputs.array
+    if x.ndim != 3:
+        raise InvalidArgumentError(f"{op}: inputs must have shape [batch, time, features], got "
+                                   f"{format_shape(x.shape)}.")
+    batch, steps, features = x.shape
+    if kernel.array.ndim != 2 or kernel.array.shape[0] != features or \
+            kernel.array.shape[1] % gates:
+        raise InvalidArgumentError(f"{op}: kernel must have shape [{features}, {gates}*units] for "
+                                   f"inputs {format_shape(x.shape)}, got "
+                                   f"{format_shape(kernel.array.shape)}.")
+    units = kernel.array.shape[1] // gates
+    if recurrent_kernel.array.shape != (units, gates * units):
+        raise InvalidArgumentError(f"{op}: recurrent_kernel must have shape [{units}, "
+                                   f"{gates * units}], got "
+                                   f"{format_shape(recurrent_kernel.array.shape)}.")
+    for tensor in (kernel, recurrent_kernel, *states):
+        if tensor.array.dtype != x.dtype:
+            raise TypeError(f"{op}: every argument must have the inputs' dtype "
+                            f"{inputs.dtype.name}, got {tensor.dtype.name}; use tf.cast.")
+    for state in states:
+        if state.array.shape != (batch, units):
+            raise InvalidArgumentError(f"{op}: an initial state must have shape [{batch}, "
+                                       f"{units}] (batch, units), got "
+                                       f"{format_shape(state.array.shape)}.")
+    return batch, steps, features, units
+
+
+def _mask_array(op: str, mask, batch: int, steps: int, go_backwards: bool, xp):
+    """The mask as a time-major (time, batch, 1) boolean array in processing order, or None."""
+    if mask is None:
+        return None
+    array = as_tensor(mask).array
+    if array.shape != (batch, steps):
+        raise InvalidArgumentError(f"{op}: mask must have shape [{batch}, {steps}] (batch, time), "
+                                   f"got {format_shape(array.shape)}.")
+    array = xp.asarray(array, dtype=bool).T
+    if go_backwards:
+        array = array[::-1]
+    return xp.ascontiguousarray(array)[:, :, None]
+
+
+def _time_major(x, go_backwards: bool, xp):
+    """(batch, time, f) -> contiguous (time, batch, f) in processing order."""
+    x = x.transpose(1, 0, 2)
+    return xp.ascontiguousarray(x[::-1] if go_backwards else x)
+
+
+def _batch_major(x, go_backwards: bool, xp):
+    """The inverse of `_time_major`."""
+    x = x[::-1] if go_backwards else x
+    return xp.ascontiguousarray(x.transpose(1, 0, 2))
+
+
+def _project(x_time_major, kernel, bias):
+    """One GEMM for the input projections of every step: (time, batch, k units)."""
+    steps, batch, features = x_time_major.shape
+    z = x_time_major.reshape(steps * batch, features) @ kernel
+    if bias is not None:
+        z += bias
+    return z.reshape(steps, batch, -1)
+
+
+def _weight_gradients(x_time_major, h_prev, dz, kernel, recurrent_kernel, needs_x, needs_w,
+                      needs_u):
+    """dx (time-major), d kernel, d recurrent_kernel for every step at once (three GEMMs)."""
+    steps, batch, features = x_time_major.shape
+    dz2d = dz.reshape(steps * batch, -1)
+    dx = (dz2d @ kernel.T).reshape(steps, batch, features) if needs_x else None
+    dw = x_time_major.reshape(steps * batch, features).T @ dz2d if needs_w else None
+    du = h_prev.reshape(steps * batch, -1).T @ dz2d if needs_u else None
+    return dx, dw, du
+
+
+def _composed_steps(x: Tensor, mask, go_backwards: bool, step, states: list) -> Tensor:
+    """Run `step(x_t, states) -> states` with ops (used under outer tapes): one output per step,
+    the states kept through masked steps; returns the stacked states (batch, time, sum)."""
+    steps = x.array.shape[1]
+    order = range(steps - 1, -1, -1) if go_backwards else range(steps)
+    outputs = []
+    for t in order:
+        new = step(x[:, t], states)
+        if mask is not None:
+            keep = expand_dims(as_tensor(mask)[:, t], -1)
+            new = [where(keep, n, s) for n, s in zip(new, states)]
+        states = new
+        outputs.append(concat(states, -1) if len(states) > 1 else states[0])
+    return stack(outputs, axis=1)
+
+
+def _sequence_samples(gates: int, extra_state: bool, bias_shape):
+    def samples(rng):
+        batch, steps, features, units = 2, 3, 3, 2
+        draw = lambda *shape: rng.uniform(-1, 1, shape)  # noqa: E731
+        states = [draw(batch, units)] * (2 if extra_state else 1)
+        weights = [draw(features, gates * units), draw(units, gates * units),
+                   draw(*bias_shape(units))]
+        mask = np.array([[True, True, False], [True, False, True]])
+        rmask = rng.uniform(0.5, 1.5, (batch, units)).astype(np.float32)  # a constant
+        base = [draw(batch, steps, features), *states, *weights]
+        return [(tuple(base), {}),
+                (tuple(base), {"mask": mask, "go_backwards": True}),
+                (tuple(base), {"mask": mask, "recurrent_mask": rmask})]
+    return samples
+
+
+def _options(op, inputs, mask, go_backwards, recurrent_mask, batch, steps, units, xp):
+    mask_array = _mask_array(op, mask, batch, steps, go_backwards, xp)
+    rmask = None
+    if recurrent_mask is not None:
+        rmask = as_tensor(recurrent_mask).array
+        if rmask.shape != (batch, units):
+            raise InvalidArgumentError(f"{op}: recurrent_mask must have shape [{batch}, {units}]"
+                                       f", got {format_shape(rmask.shape)}.")
+        rmask = rmask.astype(inputs.array.dtype, copy=False)
+    return mask_array, rmask
+
+
+# ---- LSTM -----------------------------------------------------------------------------------
+def _lstm_step(kernel, recurrent_kernel, bias, rmask):
+    units = recurrent_kernel.shape[0]
+
+    def step(x_t, states):
+        h, c = states
+        h_in = h * rmask if rmask is not None else h
+        z = matmul(x_t, kernel) + matmul(h_in, recurrent_kernel)
+        if bias is not None:
+            z = z + bias
+        i, f = sigmoid(z[:, :units]), sigmoid(z[:, units: 2 * units])
+        g, o = tanh(z[:, 2 * units: 3 * units]), sigmoid(z[:, 3 * units:])
+        c = f * c + i * g
+        return [o * tanh(c), c]
+    return step
+
+
+@register("rnn.lstm", samples=_sequence_samples(4, True, lambda units: (4 * units,)))
+def lstm(inputs, initial_h, initial_c, kernel, recurrent_kernel, bias=None, mask=None,
+         go_backwards: bool = False, recurrent_mask=None) -> Tensor:
+    """An LSTM over a whole sequence (tanh/sigmoid, Keras 3's gate order i, f, c, o).
+
+    Returns (batch, time, 2 units): per step, in processing order, [h_t | c_t]. The layer takes
+    the outputs (h) and the last states from it.
+    """
+    inputs, initial_h, initial_c = as_tensor(inputs), as_tensor(initial_h), as_tensor(initial_c)
+    kernel, recurrent_kernel = as_tensor(kernel), as_tensor(recurrent_kernel)
+    batch, steps, _, units = _check("lstm", inputs, [initial_h, initial_c], kernel,
+                                    recurrent_kernel, 4)
+    bias = None if bias is None else as_tensor(bias)
+    if bias is not None and bias.array.shape != (4 * units,):
+        raise InvalidArgumentError(f"lstm: bias must have shape [{4 * units}], got "
+                                   f"{format_shape(bias.array.shape)}.")
+    xp = array_module(inputs.array)
+    mask_array, rmask = _options("lstm", inputs, mask, go_backwards, recurrent_mask, batch,
+                                 steps, units, xp)
+    w, u = kernel.array, recurrent_kernel.array
+    x = _time_major(inputs.array, go_backwards, xp)
+    z = _project(x, w, None if bias is None else bias.array)  # becomes the gates, step by step
+    dtype = x.dtype
+    h = xp.empty((steps + 1, batch, units), dtype)
+    c = xp.empty((steps + 1, batch, units), dtype)
+    tanh_c = xp.empty((steps, batch, units), dtype)
+    h[0], c[0] = initial_h.array, initial_c.array
+    h_in = xp.empty((batch, units), dtype) if rmask is not None else None
+    recurrent = xp.empty((batch, 4 * units), dtype)
+    for t in range(steps):
+        if rmask is not None:
+            xp.multiply(h[t], rmask, out=h_in)
+        xp.matmul(h[t] if rmask is None else h_in, u, out=recurrent)
+        z[t] += recurrent
+        gates_kernels.lstm_forward_step(z[t], c[t], c[t + 1], h[t + 1], tanh_c[t])
+        if mask_array is not None:
+            hold = ~mask_array[t]
+            xp.copyto(h[t + 1], h[t], where=hold)
+            xp.copyto(c[t + 1], c[t], where=hold)
+    out_array = xp.empty((batch, steps, 2 * units), dtype)
+    out_array[:, :, :units] = h[1:].transpose(1, 0, 2)
+    out_array[:, :, units:] = c[1:].transpose(1, 0, 2)
+    out = Tensor(out_array)
+    inputs_list = (inputs, initial_h, initial_c, kernel, recurrent_kernel)
+    if bias is not None:
+        inputs_list += (bias,)
+    if not should_record(inputs_list):
+        return out
+
+    def vjp(upstream: Tensor, needs):
+        if recording():
+            def composed(x_, h0, c0, w_, u_, *b_):
+                step = _lstm_step(w_, u_, b_[0] if b_ else None,
+                                  None if rmask is None else Tensor(rmask))
+                return _composed_steps(x_, mask, go_backwards, step, [h0, c0])
+            return _recompute_vjp(composed, inputs_list, upstream, needs)
+        g = upstream.array
+        dh_out = g[:, :, :units].transpose(1, 0, 2)
+        dc_out = g[:, :, units:].transpose(1, 0, 2)
+        dz = xp.empty_like(z)
+        dh = xp.zeros((batch, units), dtype)
+        dc = xp.zeros((batch, units), dtype)
+        scratch = xp.empty((batch, units), dtype)
+        for t in range(steps - 1, -1, -1):
+            dh += dh_out[t]
+            dc += dc_out[t]
+            if mask_array is not None:
+                keep = mask_array[t]
+                dh_carry, dc_carry = dh * ~keep, dc * ~keep
+                dh *= keep
+                dc *= keep
+            gates_kernels.lstm_backward_step(dh, dc, z[t], c[t], tanh_c[t], dz[t], scratch)
+            xp.matmul(dz[t], u.T, out=dh)
+            if rmask is not None:
+                dh *= rmask
+            if mask_array is not None:
+                dh += dh_carry
+                dc += dc_carry
+        h_prev = h[:-1] if rmask is None else h[:-1] * rmask
+        dx, dw, du = _weight_gradients(x, h_prev, dz, w, u, needs[0], needs[3], needs[4])
+        grads = [None if dx is None else Tensor(_batch_major(dx, go_backwards, xp)),
+                 Tensor(dh) if needs[1] else None, Tensor(dc) if needs[2] else None,
+                 None if dw is None else Tensor(dw), None if du is None else Tensor(du)]
+        if bias is not None:
+            grads.append(Tensor(dz.reshape(-1, 4 * units).sum(axis=0)) if needs[5] else None)
+        return grads
+    record(inputs_list, out, vjp)
+    return out
+
+
+# ---- GRU ------------------------------------------------------------------------------------
+def _gru_step(kernel, recurrent_kernel, bias, rmask):
+    units = recurrent_kernel.shape[0]
+
+    def step(x_t, states):
+        (h,) = states
+        h_in = h * rmask if rmask is not None else h
+        x_part = matmul(x_t, kernel)
+        m = matmul(h_in, recurrent_kernel)
+        if bias is not None:
+            x_part, m = x_part + bias[0], m + bias[1]
+        z = sigmoid(x_part[:, :units] + m[:, :units])
+        r = sigmoid(x_part[:, units: 2 * units] + m[:, units: 2 * units])
+        hh = tanh(x_part[:, 2 * units:] + r * m[:, 2 * units:])
+        return [z * h + (1 - z) * hh]
+    return step
+
+
+@register("rnn.gru", samples=_sequence_samples(3, False, lambda units: (2, 3 * units)))
+def gru(inputs, initial_h, kernel, recurrent_kernel, bias=None, mask=None,
+        go_backwards: bool = False, recurrent_mask=None) -> Tensor:
+    """A GRU over a whole sequence (Keras 3's reset_after=True; bias (2, 3 units): input and
+    recurrent). Returns the states h_t, (batch, time, units), in processing order."""
+    inputs, initial_h = as_tensor(inputs), as_tensor(initial_h)
+    kernel, recurrent_kernel = as_tensor(kernel), as_tensor(recurrent_kernel)
+    batch, steps, _, units = _check("gru", inputs, [initial_h], kernel, recurrent_kernel, 3)
+    bias = None if bias is None else as_tensor(bias)
+    if bias is not None and bias.array.shape != (2, 3 * units):
+        raise InvalidArgumentError(f"gru: bias must have shape [2, {3 * units}] (input and "
+                                   f"recurrent biases, reset_after=True), got "
+                                   f"{format_shape(bias.array.shape)}.")
+    xp = array_module(inputs.array)
+    mask_array, rmask = _options("gru", inputs, mask, go_backwards, recurrent_mask, batch,
+                                 steps, units, xp)
+    w, u = kernel.array, recurrent_kernel.array
+    x = _time_major(inputs.array, go_backwards, xp)
+    x_part = _project(x, w, None if bias is None else bias.array[0])
+    dtype = x.dtype
+    h = xp.empty((steps + 1, batch, units), dtype)
+    h[0] = initial_h.array
+    m_h = xp.empty((steps, batch, units), dtype)
+    m = xp.empty((batch, 3 * units), dtype)
+    h_in = xp.empty((batch, units), dtype) if rmask is not None else None
+    for t in range(steps):
+        if rmask is not None:
+            xp.multiply(h[t], rmask, out=h_in)
+        xp.matmul(h[t] if rmask is None else h_in, u, out=m)
+        if bias is not None:
+            m += bias.array[1]
+        m_h[t] = m[:, 2 * units:]
+        gates_kernels.gru_forward_step(x_part[t], m, h[t], h[t + 1])
+        if mask_array is not None:
+            xp.copyto(h[t + 1], h[t], where=~mask_array[t])
+    out = Tensor(_batch_major(h[1:], False, xp))
+    inputs_list = (inputs, initial_h, kernel, recurrent_kernel)
+    if bias is not None:
+        inputs_list += (bias,)
+    if not should_record(inputs_list):
+        return out
+
+    def vjp(upstream: Tensor, needs):
+        if recording():
+            def composed(x_, h0, w_, u_, *b_):
+                step = _gru_step(w_, u_, b_[0] if b_ else None,
+                                 None if rmask is None else Tensor(rmask))
+                return _composed_steps(x_, mask, go_backwards, step, [h0])
+            return _recompute_vjp(composed, inputs_list, upstream, needs)
+        dh_out = upstream.array.transpose(1, 0, 2)
+        dx_part = xp.empty_like(x_part)
+        dm = xp.empty_like(x_part)
+        dh = xp.zeros((batch, units), dtype)
+        recurrent = xp.empty((batch, units), dtype)
+        scratch = xp.empty((batch, units), dtype)
+        for t in range(steps - 1, -1, -1):
+            dh += dh_out[t]
+            if mask_array is not None:
+                keep = mask_array[t]
+                dh_carry = dh * ~keep
+                dh *= keep
+            gates_kernels.gru_backward_step(dh, x_part[t], m_h[t], h[t], dx_part[t], dm[t],
+                                            scratch)
+            xp.matmul(dm[t], u.T, out=recurrent)
+            if rmask is not None:
+                recurrent *= rmask
+            dh += recurrent
+            if mask_array is not None:
+                dh += dh_carry
+        h_prev = h[:-1] if rmask is None else h[:-1] * rmask
+        dx, dw, _ = _weight_gradients(x, h_prev, dx_part, w, u, needs[0], needs[2], False)
+        du = None
+        if needs[3]:
+            du = h_prev.reshape(steps * batch, units).T @ dm.reshape(steps * batch, -1)
+        grads = [None if dx is None else Tensor(_batch_major(dx, go_backwards, xp)),
+                 Tensor(dh) if needs[1] else None, None if dw is None else Tensor(dw),
+                 None if du is None else Tensor(du)]
+        if bias is not None:
+            db = None
+            if needs[4]:
+                db = xp.stack([dx_part.reshape(-1, 3 * units).sum(axis=0),
+                               dm.reshape(-1, 3 * units).sum(axis=0)])
+            grads.append(None if db is None else Tensor(db))
+        return grads
+    record(inputs_list, out, vjp)
+    return out
+
+
+# ---- SimpleRNN ------------------------------------------------------------------------------
+_SIMPLE_ACTIVATIONS = {"tanh": tanh, "relu": relu}
+
+
+def _simple_step(kernel, recurrent_kernel, bias, rmask, activation):
+    def step(x_t, states):
+        (h,) = states
+        h_in = h * rmask if rmask is not None else h
+        z = matmul(x_t, kernel) + matmul(h_in, recurrent_kernel)
+        if bias is not None:
+            z = z + bias
+        return [_SIMPLE_ACTIVATIONS[activation](z)]
+    return step
+
+
+def _simple_samples(rng):
+    cases = _sequence_samples(1, False, lambda units: (units,))(rng)
+    args = cases[0][0]
+    return cases + [(args, {"activation": "relu"})]
+
+
+@register("rnn.simple_rnn", samples=_simple_samples)
+def simple_rnn(inputs, initial_h, kernel, recurrent_kernel, bias=None, mask=None,
+               go_backwards: bool = False, recurrent_mask=None,
+               activation: str = "tanh") -> Tensor:
+    """A fully connected RNN over a whole sequence: h_t = act(x_t W + h_{t-1} U + b), act
+    'tanh' or 'relu'. Returns the states h_t, (batch, time, units), in processing order."""
+    if activation not in _SIMPLE_ACTIVATIONS:
+        raise InvalidArgumentError(f"simple_rnn: activation must be one of "
+                                   f"{sorted(_SIMPLE_ACTIVATIONS)}, got {activation!r}.")
+    inputs, initial_h = as_tensor(inputs), as_tensor(initial_h)
+    kernel, recurrent_kernel = as_tensor(kernel), as_tensor(recurrent_kernel)
+    batch, steps, _, units = _check("simple_rnn", inputs, [initial_h], kernel,
+                                    recurrent_kernel, 1)
+    bias = None if bias is None else as_tensor(bias)
+    if bias is not None and bias.array.shape != (units,):
+        raise InvalidArgumentError(f"simple_rnn: bias must have shape [{units}], got "
+                                   f"{format_shape(bias.array.shape)}.")
+    xp = array_module(inputs.array)
+    mask_array, rmask = _options("simple_rnn", inputs, mask, go_backwards, recurrent_mask,
+                                 batch, steps, units, xp)
+    w, u = kernel.array, recurrent_kernel.array
+    x = _time_major(inputs.array, go_backwards, xp)
+    z = _project(x, w, None if bias is None else bias.array)
+    dtype = x.dtype
+    h = xp.empty((steps + 1, batch, units), dtype)
+    h[0] = initial_h.array
+    recurrent = xp.empty((batch, units), dtype)
+    h_in = xp.empty((batch, units), dtype) if rmask is not None else None
+    for t in range(steps):
+        if rmask is not None:
+            xp.multiply(h[t], rmask, out=h_in)
+        xp.matmul(h[t] if rmask is None else h_in, u, out=recurrent)
+        z[t] += recurrent
+        gates_kernels.simple_rnn_forward_step(z[t], h[t + 1], activation)
+        if mask_array is not None:
+            xp.copyto(h[t + 1], h[t], where=~mask_array[t])
+    out = Tensor(_batch_major(h[1:], False, xp))
+    inputs_list = (inputs, initial_h, kernel, recurrent_kernel)
+    if bias is not None:
+        inputs_list += (bias,)
+    if not should_record(inputs_list):
+        return out
+
+    def vjp(upstream: Tensor, needs):
+        if recording():
+            def composed(x_, h0, w_, u_, *b_):
+                step = _simple_step(w_, u_, b_[0] if b_ else None,
+                                    None if rmask is None else Tensor(rmask), activation)
+                return _composed_steps(x_, mask, go_backwards, step, [h0])
+            return _recompute_vjp(composed, inputs_list, upstream, needs)
+        dh_out = upstream.array.transpose(1, 0, 2)
+        dz = xp.empty_like(z)
+        dh = xp.zeros((batch, units), dtype)
+        for t in range(steps - 1, -1, -1):
+            dh += dh_out[t]
+            if mask_array is not None:
+                keep = mask_array[t]
+                dh_carry = dh * ~keep
+                dh *= keep
+            gates_kernels.simple_rnn_backward_step(dh, h[t + 1], dz[t], activation)
+            xp.matmul(dz[t], u.T, out=dh)
+            if rmask is not None:
+                dh *= rmask
+            if mask_array is not None:
+                dh += dh_carry
+        h_prev = h[:-1] if rmask is None else h[:-1] * rmask
+        dx, dw, du = _weight_gradients(x, h_prev, dz, w, u, needs[0], needs[2], needs[3])
+        grads = [None if dx is None else Tensor(_batch_major(dx, go_backwards, xp)),
+                 Tensor(dh) if needs[1] else None, None if dw is None else Tensor(dw),
+                 None if du is None else Tensor(du)]
+        if bias is not None:
+            grads.append(Tensor(dz.reshape(-1, units).sum(axis=0)) if needs[4] else None)
+        return grads
+    record(inputs_list, out, vjp)
+    return out
+
