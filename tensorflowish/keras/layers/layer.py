@@ -361,7 +361,6 @@ class Layer(Module):
         assign_all(self.weights, weights, f"Layer '{self.name}'")
 
     def count_params(self) -> int:
-    def count_params(self) -> int:
         """The number of scalars in all weights."""
         return int(sum(int(np.prod(v.shape)) for v in self.weights))
 
