@@ -204,8 +204,8 @@ class Tensor:
 
 def _numpy_repr(tensor: Tensor) -> str:
     array = tensor.numpy()
-    if array.ndim == 0 and array.dtype.kind == "O":
-        return repr(array.item())  # b'abc', as TensorFlow prints a scalar string
+    if array.ndim == 0:  # numpy=1.5 and numpy=b'abc', as TensorFlow prints scalars
+        return repr(array.item()) if array.dtype.kind == "O" else str(array)
     return repr(array)
 
 
@@ -383,6 +383,19 @@ def _all_ints(array) -> bool:
         isinstance(v, (int, np.integer)) and not isinstance(v, bool) for v in array.flat)
 
 
+def _holds_strings(value) -> bool:
+    if isinstance(value, (str, bytes)):
+        return True
+    if isinstance(value, np.ndarray):
+        return value.dtype.kind in "SUO" and value.size > 0 and _all_strings(value)
+    if isinstance(value, (list, tuple)):
+        try:
+            return _all_strings(np.asarray(value, dtype=object).reshape(-1)[:1])
+        except ValueError:
+            return False
+    return False
+
+
 def _all_strings(array) -> bool:
     return all(isinstance(v, (str, bytes, np.str_, np.bytes_)) for v in array.flat)
 
@@ -497,10 +510,11 @@ def constant(value, dtype=None, shape=None, name=None) -> Tensor:
         elif wanted.kind == "O":
             array = _string_array(host)
         else:
-            # tf.constant casts (convert_to_tensor does not): astype after the default dtype
-            array = _host_array(host, _infer_numpy_dtype(host)
-                                if not isinstance(host, np.ndarray) else None)
-            if array.dtype.kind == "O":
+            # tf.constant casts (convert_to_tensor does not): Python data straight to the dtype
+            # (no detour through float32), arrays with astype
+            array = _host_array(host, None if isinstance(host, np.ndarray) else wanted) \
+                if not _holds_strings(host) else None
+            if array is None or array.dtype.kind == "O":
                 raise TypeError(f"constant: cannot convert strings to "
                                 f"{_dtypes.as_dtype(wanted).name}; use tf.strings.to_number.")
             array = array.astype(wanted, copy=False)

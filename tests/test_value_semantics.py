@@ -404,3 +404,9 @@ def test_set_weights_is_all_or_nothing(bad):
         np.testing.assert_array_equal(old, new)
     with pytest.raises(ValueError):  # the Python base class still catches it
         model.layers[0].set_weights(values[:1])
+
+
+def test_keras_losses_take_reduction_none():
+    loss = tf.keras.losses.MeanSquaredError(reduction=None)
+    values = loss(tf.constant([[1.0], [3.0]]), tf.constant([[0.0], [0.0]]))
+    np.testing.assert_allclose(values.numpy(), [1.0, 9.0])  # Keras 3: one loss per sample

@@ -238,6 +238,8 @@ class Loss:
     """Base class: override ``call(y_true, y_pred)`` to return one loss per example."""
 
     def __init__(self, reduction: str = Reduction.SUM_OVER_BATCH_SIZE, name: str | None = None):
+        if reduction is None:  # Keras 3 spells "no reduction" None
+            reduction = Reduction.NONE
         if reduction not in Reduction.all():
             raise ValueError(f"Unknown reduction {reduction!r}; expected one of {Reduction.all()}.")
         self.reduction = Reduction.SUM_OVER_BATCH_SIZE if reduction == "auto" else reduction

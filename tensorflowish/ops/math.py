@@ -243,6 +243,7 @@ def sign(x, name=None) -> Tensor:
 def floor(x, name=None) -> Tensor:
     """Round down (no gradient)."""
     x = as_tensor(x)
+    require_float("floor", x)  # TensorFlow defines floor for floating-point types only
     return _without_gradient("floor", (x,), Tensor(array_module(x.array).floor(x.array)))
 
 
@@ -250,6 +251,7 @@ def floor(x, name=None) -> Tensor:
 def ceil(x, name=None) -> Tensor:
     """Round up (no gradient)."""
     x = as_tensor(x)
+    require_float("ceil", x)  # TensorFlow defines ceil for floating-point types only
     return _without_gradient("ceil", (x,), Tensor(array_module(x.array).ceil(x.array)))
 
 
@@ -382,6 +384,13 @@ def add_n(inputs, name=None) -> Tensor:
     return total
 
 
+@register("math.squared_difference", samples=_binary)
+def squared_difference(x, y, name=None) -> Tensor:
+    """(x - y)², elementwise with broadcasting (composed: its gradient comes from the parts)."""
+    difference = subtract(x, y)
+    return multiply(difference, difference)
+
+
 # --- comparisons and logic: no gradient ---------------------------------------------------------
 def _compare(name, x, y, function):
     x, y = binary_operands(x, y, name)
@@ -448,6 +457,7 @@ def logical_not(x, name=None) -> Tensor:
 def is_nan(x, name=None) -> Tensor:
     """True where x is NaN."""
     x = as_tensor(x)
+    require_float("is_nan", x)  # TensorFlow defines is_nan for floating-point types only
     return Tensor(array_module(x.array).isnan(x.array))
 
 
@@ -455,6 +465,7 @@ def is_nan(x, name=None) -> Tensor:
 def is_finite(x, name=None) -> Tensor:
     """True where x is finite."""
     x = as_tensor(x)
+    require_float("is_finite", x)  # TensorFlow defines is_finite for floating-point types only
     return Tensor(array_module(x.array).isfinite(x.array))
 
 

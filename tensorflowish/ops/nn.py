@@ -51,7 +51,7 @@ def _activation_samples(rng):
 def relu(features, name=None) -> Tensor:
     """max(x, 0) (+0.0 for negative inputs); the gradient is taken from the output (y > 0)."""
     return _unary_op("relu", features, lambda a: array_module(a).maximum(a, 0),
-                     lambda g, x, out: g * cast(greater(out, 0), g.dtype))
+                     lambda g, x, out: g * cast(greater(out, 0), g.dtype), float_only=False)
 
 
 @register("nn.relu6", samples=lambda rng: [((rng.uniform(0.1, 2.0, (3, 4)) *
@@ -61,7 +61,8 @@ def relu6(features, name=None) -> Tensor:
     def vjp(g, x, out):
         inside = cast(greater(out, 0), g.dtype) * cast(greater(6, out), g.dtype)
         return g * inside
-    return _unary_op("relu6", features, lambda a: array_module(a).clip(a, 0, 6), vjp)
+    return _unary_op("relu6", features, lambda a: array_module(a).clip(a, 0, 6), vjp,
+                     float_only=False)
 
 
 @register("nn.leaky_relu", samples=_activation_samples)
@@ -72,6 +73,9 @@ def leaky_relu(features, alpha: float = 0.2, name=None) -> Tensor:
 
     def vjp(g, x, out):
         return where(greater(x, 0), g, g * alpha)
+    features = as_tensor(features)
+    if features.array.dtype.kind in "iu":  # TensorFlow casts integer features to float32
+        features = cast(features, "float32")
     return _unary_op("leaky_relu", features, forward, vjp)
 
 

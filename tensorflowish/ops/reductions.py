@@ -13,6 +13,7 @@ from .registry import (
     Tensor,
     array_module,
     as_tensor,
+    format_shape,
     check_axis,
     record,
     register,
@@ -211,6 +212,7 @@ def reduce_logsumexp(input_tensor, axis=None, keepdims: bool = False, name=None)
 def reduce_variance(input_tensor, axis=None, keepdims: bool = False, name=None) -> Tensor:
     """Population variance over `axis` (composed)."""
     x = as_tensor(input_tensor)
+    require_float("reduce_variance", x)
     mean = reduce_mean(x, axis, keepdims=True)
     return reduce_mean(square(x - mean), axis, keepdims)
 
@@ -225,6 +227,9 @@ def reduce_std(input_tensor, axis=None, keepdims: bool = False, name=None) -> Te
 def reduce_any(input_tensor, axis=None, keepdims: bool = False, name=None) -> Tensor:
     """Logical or over `axis`."""
     x = as_tensor(input_tensor)
+    if x.array.dtype.kind != "b":
+        raise TypeError(f"reduce_any: expects a bool tensor, got {x.dtype.name} (shape "
+                        f"{format_shape(x.shape)}); compare first, e.g. tf.not_equal(x, 0).")
     axes = _normalize_axes("reduce_any", axis, x.array.ndim)
     return Tensor(array_module(x.array).any(x.array, axis=axes, keepdims=keepdims))
 
@@ -233,6 +238,9 @@ def reduce_any(input_tensor, axis=None, keepdims: bool = False, name=None) -> Te
 def reduce_all(input_tensor, axis=None, keepdims: bool = False, name=None) -> Tensor:
     """Logical and over `axis`."""
     x = as_tensor(input_tensor)
+    if x.array.dtype.kind != "b":
+        raise TypeError(f"reduce_all: expects a bool tensor, got {x.dtype.name} (shape "
+                        f"{format_shape(x.shape)}); compare first, e.g. tf.not_equal(x, 0).")
     axes = _normalize_axes("reduce_all", axis, x.array.ndim)
     return Tensor(array_module(x.array).all(x.array, axis=axes, keepdims=keepdims))
 
