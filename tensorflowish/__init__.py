@@ -159,7 +159,7 @@ from . import (
     data,  # noqa: E402
     distribute,  # noqa: E402 - Horovod-style data parallelism (mpi4py imported lazily)
     keras,  # noqa: E402
+    summary,  # noqa: E402 - tf.summary (tensorboardX imported lazily)
 )
-from . import summary  # noqa: E402 - tf.summary (tensorboardX imported lazily)
 
 del _info, _path, _space, _attribute, _name
