@@ -99,7 +99,14 @@ def record(inputs, output: Tensor, vjps) -> None:
     """
     if vjps.__class__ is not tuple and not callable(vjps):
         vjps = tuple(vjps)
-    entry = (inputs, output, vjps, False, _saved_buffers(inputs))
+    saved = None  # _saved_buffers, inlined: record() runs for every non-elementwise op
+    for tensor in inputs:
+        kind = tensor.__class__
+        if kind is not Tensor and (kind is Variable or isinstance(tensor, Variable)):
+            if saved is None:
+                saved = []
+            saved.append((tensor, tensor.array))
+    entry = (inputs, output, vjps, False, saved)
     for tape in _matched:
         tape._records.append(entry)
         tape._tracked.add(output._id)
@@ -312,8 +319,14 @@ class GradientTape:
                 upstream = grads.get(output._id)
                 if upstream is None:
                     continue
-                if saved is None:
-                    if elementwise:  # the hot path, inlined: one plain VJP per input
+                restore = None
+                if saved is not None:
+                    for variable, array in saved:
+                        if variable.array is not array:  # assigned since the op read it:
+                            restore = _swap_in(saved)    # differentiate what the op saw
+                            break
+                try:  # free on Python 3.11+ when nothing raises
+                    if elementwise:  # the hot path: one plain VJP per input, no lists built
                         for tensor, vjp in zip(inputs, vjps):
                             key = tensor._id
                             if key not in tracked:
@@ -326,55 +339,35 @@ class GradientTape:
                                 gradient = _unbroadcast(gradient, tensor.array.shape)
                             previous = grads.get(key)
                             grads[key] = gradient if previous is None else previous + gradient
-                    else:
-                        self._apply_record(inputs, output, vjps, False, upstream, grads)
-                    continue
-                restore = _swap_in(saved)  # the variables as this op saw them
-                try:
-                    self._apply_record(inputs, output, vjps, elementwise, upstream, grads)
+                        continue
+                    # plain loops, not comprehensions: on Python 3.11 each comprehension is a call
+                    if vjps.__class__ is tuple:  # one VJP per input
+                        for tensor, vjp in zip(inputs, vjps):
+                            key = tensor._id
+                            if vjp is None or key not in tracked:
+                                continue
+                            gradient = vjp(upstream)
+                            if gradient is not None:
+                                previous = grads.get(key)
+                                grads[key] = gradient if previous is None else \
+                                    previous + gradient
+                        continue
+                    needs = []  # a fused op: one VJP for all inputs, told which it needs
+                    for tensor in inputs:
+                        needs.append(tensor._id in tracked)
+                    for tensor, gradient in zip(inputs, vjps(upstream, needs)):
+                        if gradient is not None:
+                            previous = grads.get(tensor._id)
+                            grads[tensor._id] = gradient if previous is None else \
+                                previous + gradient
                 finally:
-                    for variable, array in restore:
-                        variable.array = array
+                    if restore is not None:
+                        for variable, array in restore:
+                            variable.array = array
         finally:
             if position is not None:
                 _recording_tapes.insert(position, self)
         return grads
-
-    def _apply_record(self, inputs, output, vjps, elementwise, upstream, grads) -> None:
-        """Add one record's input gradients (from `upstream`, its output's) into `grads`."""
-        tracked = self._tracked
-        if elementwise:  # the hot path: one plain VJP per input, no lists built
-            for tensor, vjp in zip(inputs, vjps):
-                key = tensor._id
-                if key not in tracked:
-                    continue
-                if vjp is pass_through:
-                    gradient = upstream
-                else:
-                    gradient = vjp(upstream, *inputs, output)
-                if gradient.array.shape != tensor.array.shape:
-                    gradient = _unbroadcast(gradient, tensor.array.shape)
-                previous = grads.get(key)
-                grads[key] = gradient if previous is None else previous + gradient
-            return
-        # plain loops, not comprehensions: on Python 3.11 each comprehension is a call
-        if vjps.__class__ is tuple:  # one VJP per input
-            for tensor, vjp in zip(inputs, vjps):
-                key = tensor._id
-                if vjp is None or key not in tracked:
-                    continue
-                gradient = vjp(upstream)
-                if gradient is not None:
-                    previous = grads.get(key)
-                    grads[key] = gradient if previous is None else previous + gradient
-            return
-        needs = []  # a fused op: one VJP for all inputs, told which it needs
-        for tensor in inputs:
-            needs.append(tensor._id in tracked)
-        for tensor, gradient in zip(inputs, vjps(upstream, needs)):
-            if gradient is not None:
-                previous = grads.get(tensor._id)
-                grads[tensor._id] = gradient if previous is None else previous + gradient
 
     def _check_usable(self) -> None:
         if self._used and not self._persistent:

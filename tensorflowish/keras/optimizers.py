@@ -25,7 +25,7 @@ from tensorflowish import backend as tf_backend
 from tensorflowish.indexed_slices import IndexedSlices
 from tensorflowish.keras import schedules
 from tensorflowish.keras.schedules import LearningRateSchedule
-from tensorflowish.tensor import Tensor, Variable
+from tensorflowish.tensor import _UNSHARED, Tensor, Variable, _getrefcount
 
 __all__ = ["SGD", "Adam", "AdamW", "Optimizer", "RMSprop", "get", "schedules"]
 
@@ -477,7 +477,10 @@ class SGD(Optimizer):
             return
         kernel = self._kernel  # plain SGD, the most common step of all: no per-variable call
         for grad, variable in zip(grads, variables):
-            kernel(variable._writable_array(), grad, None, learning_rate, 0.0, False, False)
+            param = variable.array  # Variable._writable_array, inlined (copy-on-write)
+            if _getrefcount(param) > _UNSHARED:
+                param = variable._writable_array()
+            kernel(param, grad, None, learning_rate, 0.0, False, False)
 
     def get_config(self) -> dict:
         return {**super().get_config(), "momentum": self.momentum, "nesterov": self.nesterov}

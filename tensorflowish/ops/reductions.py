@@ -78,7 +78,7 @@ def _sum(x: Tensor, axes, keepdims: bool, count: int) -> Tensor:
     a = x.array
     # what ndarray.sum calls, without its Python layer (a good part of a small model's step)
     # integers keep their dtype, as TensorFlow (NumPy would widen int32 to int64)
-    dtype = a.dtype if a.dtype.kind in "iub" and a.dtype.kind != "b" else None
+    dtype = a.dtype if a.dtype.kind in "iu" else None
     total = _add_reduce(a, axes, dtype, None, keepdims) if a.__class__ is np.ndarray else \
         a.sum(axis=axes, keepdims=keepdims, dtype=dtype)
     out = Tensor(total if count == 1 else total / count)
