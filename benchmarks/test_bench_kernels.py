@@ -22,13 +22,10 @@ ACTIVATIONS = ["relu", "sigmoid", "gelu"]
 
 
 def _gpu_reason() -> str | None:
-    try:
-        import cupy
+    from tensorflowish import backend
 
-        cupy.cuda.runtime.getDeviceCount()
-    except Exception as error:  # noqa: BLE001 - ImportError, or CUDARuntimeError without driver/device
-        return f"no usable GPU ({error})"
-    return None
+    reason = backend.gpu_unavailable_reason()  # the same words as `tensorflowish info`
+    return None if reason is None else f"no usable GPU: {reason}"
 
 
 def _erf(xp, z):

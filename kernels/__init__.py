@@ -35,10 +35,14 @@ from . import cpu, cuda
 __all__ = [
     "ACTIVATIONS",
     "KERNEL_DIR",
+    "adagrad_update",
     "adam_update",
     "dense_backward",
     "dense_forward",
     "kernel_sources",
+    "lion_update",
+    "nadam_update",
+    "nadam_momentum_product",
     "sgd_update",
     "softmax_cross_entropy",
     "sparse_softmax_cross_entropy",
@@ -83,9 +87,17 @@ def _backend(**arrays: Any) -> str:
     return next(iter(kinds.values()), "numpy")
 
 
-def _check_float(dtype_of: str, **arrays: Any) -> np.dtype:
-    """All arrays share one float32/float64 dtype; returns it."""
+def _check_float(dtype_of: str, half: bool = False, **arrays: Any) -> np.dtype:
+    """All arrays share one float32/float64 dtype (or float16, where `half` kernels exist);
+    returns it."""
     reference = arrays[dtype_of].dtype
+    if half and np.dtype(reference) == np.float16:
+        floats = (*_FLOATS, np.dtype(np.float16))
+        for name, array in arrays.items():
+            if array is not None and np.dtype(array.dtype) != reference:
+                raise TypeError(f"{name} has dtype {array.dtype} but {dtype_of} has "
+                                f"{reference}; cast them to one dtype")
+        return floats[2]
     if (reference is _FLOATS[0] or reference is _FLOATS[1]) and all(
             array is None or array.dtype is reference for array in arrays.values()):
         return reference  # the common case: identical dtype objects
@@ -161,7 +173,8 @@ def dense_forward(
             _check_activation(activation, alpha)  # a caller may not know alpha's rule
         return cpu.dense_forward(x, kernel, bias, activation, alpha)
     backend = _backend(x=x, kernel=kernel, bias=bias)
-    _check_float("x", x=x, kernel=kernel, bias=bias)
+    # float16 on the GPU: the dense.cu _f16 kernels (the CPU composes half-precision layers)
+    _check_float("x", half=backend == "cupy", x=x, kernel=kernel, bias=bias)
     _check_activation(activation, alpha)
     _, _, m = _check_dense(x, kernel)
     _check_shape("bias", bias, (m,))
@@ -209,7 +222,7 @@ def dense_backward(
         overwrite_dy,
     )
     backend = _backend(dy=dy, x=x, kernel=kernel, y=y, pre=pre)
-    _check_float("dy", dy=dy, x=x, kernel=kernel, y=y, pre=pre)
+    _check_float("dy", half=backend == "cupy", dy=dy, x=x, kernel=kernel, y=y, pre=pre)
     _check_activation(activation, alpha)
     n, _, m = _check_dense(x, kernel)
     _check_shape("dy", dy, (n, m))
@@ -360,3 +373,102 @@ def adam_update(
     else:
         cuda.adam_update(cuda.cupy_runner(), *args)
 
+
+
+def _check_update(param: Any, grad: Any, **slots: Any) -> str:
+    """The checks every optimiser kernel shares: one float dtype, one shape, writable state."""
+    backend = _backend(param=param, grad=grad, **slots)
+    _check_float("param", param=param, grad=grad, **slots)
+    for name, array in (("grad", grad), *slots.items()):
+        _check_shape(name, array, tuple(param.shape))
+    for name, array in (("param", param), *slots.items()):
+        _check_writable(name, array)
+    return backend
+
+
+def adagrad_update(
+    param: Any,
+    grad: Any,
+    accumulator: Any,
+    learning_rate: float,
+    epsilon: float = 1e-7,
+    weight_decay: float = 0.0,
+) -> None:
+    """One Keras Adagrad step, in place on ``param`` and ``accumulator``.
+
+    Decoupled weight decay first (``param -= param * weight_decay * learning_rate``), then
+    ``accumulator += grad**2`` and ``param -= learning_rate * grad / sqrt(accumulator + epsilon)``.
+    """
+    backend = _check_update(param, grad, accumulator=accumulator)
+    args = (param, grad, accumulator, float(learning_rate), float(epsilon),
+            1.0 - weight_decay * learning_rate)
+    if backend == "numpy":
+        cpu.adagrad_update(*args)
+    else:
+        cuda.adagrad_update(cuda.cupy_runner(), *args)
+
+
+def nadam_momentum_product(beta_1: float, step: int, previous: float = 1.0) -> float:
+    """Nadam's running product ``prod_{s<=step} beta_1 * (1 - 0.5 * 0.96**s)``, given the product
+    up to ``step - 1`` (``previous``; 1.0 before the first step)."""
+    return previous * beta_1 * (1.0 - 0.5 * 0.96**step)
+
+
+def nadam_update(
+    param: Any,
+    grad: Any,
+    m: Any,
+    v: Any,
+    learning_rate: float,
+    beta_1: float,
+    beta_2: float,
+    epsilon: float,
+    step: int,
+    momentum_product: float,
+    weight_decay: float = 0.0,
+) -> None:
+    """One Keras Nadam step, in place on ``param``, ``m``, ``v``.
+
+    ``step`` counts from 1; ``momentum_product`` is :func:`nadam_momentum_product` up to and
+    including ``step``. With ``u_t = beta_1 * (1 - 0.5 * 0.96**t)``: m and v move as in Adam, then
+    ``m_hat = u_{t+1} * m / (1 - product * u_{t+1}) + (1 - u_t) * grad / (1 - product)``,
+    ``v_hat = v / (1 - beta_2**t)`` and ``param -= learning_rate * m_hat / (sqrt(v_hat) + eps)``
+    (after the decoupled weight decay, as in AdamW).
+    """
+    backend = _check_update(param, grad, m=m, v=v)
+    if step < 1:
+        raise ValueError(f"step counts from 1 (the first update), got {step}")
+    u_t = beta_1 * (1.0 - 0.5 * 0.96**step)
+    u_next = beta_1 * (1.0 - 0.5 * 0.96 ** (step + 1))
+    m_coef = u_next / (1.0 - momentum_product * u_next)
+    grad_coef = (1.0 - u_t) / (1.0 - momentum_product)
+    v_coef = 1.0 / (1.0 - beta_2**step)
+    args = (param, grad, m, v, float(learning_rate), float(beta_1), float(beta_2),
+            float(epsilon), m_coef, grad_coef, v_coef, 1.0 - weight_decay * learning_rate)
+    if backend == "numpy":
+        cpu.nadam_update(*args)
+    else:
+        cuda.nadam_update(cuda.cupy_runner(), *args)
+
+
+def lion_update(
+    param: Any,
+    grad: Any,
+    m: Any,
+    learning_rate: float,
+    beta_1: float = 0.9,
+    beta_2: float = 0.99,
+    weight_decay: float = 0.0,
+) -> None:
+    """One Keras Lion step, in place on ``param`` and ``m``.
+
+    ``param -= learning_rate * sign(beta_1 * m + (1 - beta_1) * grad)`` (after the decoupled
+    weight decay), then ``m = beta_2 * m + (1 - beta_2) * grad``.
+    """
+    backend = _check_update(param, grad, m=m)
+    args = (param, grad, m, float(learning_rate), float(beta_1), float(beta_2),
+            1.0 - weight_decay * learning_rate)
+    if backend == "numpy":
+        cpu.lion_update(*args)
+    else:
+        cuda.lion_update(cuda.cupy_runner(), *args)

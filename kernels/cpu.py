@@ -321,3 +321,78 @@ def adam_update(
     np.divide(m, scratch, out=scratch)
     np.multiply(scratch, lr_t, out=scratch)
     np.subtract(param, scratch, out=param)
+
+
+def adagrad_update(
+    param: np.ndarray,
+    grad: np.ndarray,
+    accumulator: np.ndarray,
+    learning_rate: float,
+    epsilon: float,
+    decay_factor: float,
+) -> None:
+    if decay_factor != 1:
+        np.multiply(param, decay_factor, out=param)
+    scratch = np.multiply(grad, grad)
+    np.add(accumulator, scratch, out=accumulator)
+    np.add(accumulator, epsilon, out=scratch)
+    np.sqrt(scratch, out=scratch)
+    np.divide(grad, scratch, out=scratch)
+    np.multiply(scratch, learning_rate, out=scratch)
+    np.subtract(param, scratch, out=param)
+
+
+def nadam_update(
+    param: np.ndarray,
+    grad: np.ndarray,
+    m: np.ndarray,
+    v: np.ndarray,
+    learning_rate: float,
+    beta_1: float,
+    beta_2: float,
+    epsilon: float,
+    m_coef: float,
+    grad_coef: float,
+    v_coef: float,
+    decay_factor: float,
+) -> None:
+    if decay_factor != 1:
+        np.multiply(param, decay_factor, out=param)
+    scratch = np.subtract(grad, m)
+    np.multiply(scratch, 1 - beta_1, out=scratch)
+    np.add(m, scratch, out=m)
+    np.multiply(grad, grad, out=scratch)
+    np.subtract(scratch, v, out=scratch)
+    np.multiply(scratch, 1 - beta_2, out=scratch)
+    np.add(v, scratch, out=v)
+    denominator = np.multiply(v, v_coef)
+    np.sqrt(denominator, out=denominator)
+    np.add(denominator, epsilon, out=denominator)
+    np.multiply(m, m_coef, out=scratch)
+    # the second scratch array: m_hat needs grad and m together
+    np.add(scratch, np.multiply(grad, grad_coef), out=scratch)
+    np.divide(scratch, denominator, out=scratch)
+    np.multiply(scratch, learning_rate, out=scratch)
+    np.subtract(param, scratch, out=param)
+
+
+def lion_update(
+    param: np.ndarray,
+    grad: np.ndarray,
+    m: np.ndarray,
+    learning_rate: float,
+    beta_1: float,
+    beta_2: float,
+    decay_factor: float,
+) -> None:
+    if decay_factor != 1:
+        np.multiply(param, decay_factor, out=param)
+    scratch = np.multiply(m, beta_1)
+    step = np.multiply(grad, 1 - beta_1)
+    np.add(scratch, step, out=scratch)
+    np.sign(scratch, out=scratch)
+    np.multiply(scratch, learning_rate, out=scratch)
+    np.subtract(param, scratch, out=param)
+    np.multiply(m, beta_2, out=m)
+    np.multiply(grad, 1 - beta_2, out=step)
+    np.add(m, step, out=m)

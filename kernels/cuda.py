@@ -29,7 +29,30 @@ ELEMENTWISE_THREADS = 256  # TFISH_ELEMENTWISE_THREADS in tfish_common.cuh
 SOFTMAX_MAX_THREADS = 256  # TFISH_SOFTMAX_MAX_THREADS in softmax_cross_entropy.cu
 MAX_BLOCKS = 8192  # grid-stride loops cover the rest
 MAX_GRID_Y = 65535  # CUDA's limit on gridDim.y
-_SUFFIX = {np.dtype(np.float32): "f32", np.dtype(np.float64): "f64"}
+_SUFFIX = {np.dtype(np.float32): "f32", np.dtype(np.float64): "f64", np.dtype(np.float16): "f16"}
+
+
+def _suffix(dtype: Any) -> str:
+    dtype = np.dtype(dtype)
+    if dtype.name == "bfloat16":  # ml_dtypes' type: CuPy has none, the emulator takes it
+        return "bf16"
+    return _SUFFIX[dtype]
+
+
+def _is_half(dtype: Any) -> bool:
+    """float16 or bfloat16: the kernels take their 16 bits as unsigned short and compute in
+    float (see tfish_common.cuh)."""
+    return dtype.itemsize == 2 and dtype.kind in "fV"
+
+
+def _bits(array: Any) -> Any:
+    """A half-precision array as the unsigned short buffer the kernels read (a view)."""
+    return array.view(np.uint16) if _is_half(array.dtype) else array
+
+
+def _scalar(dtype: Any) -> Any:
+    """The C type of a kernel's float scalar for arrays of `dtype`: float for half arrays."""
+    return np.float32 if _is_half(dtype) else dtype.type
 
 
 @dataclass(frozen=True)
@@ -43,7 +66,7 @@ class KernelRunner:
     max_blocks: int = MAX_BLOCKS
 
     def kernel(self, filename: str, name: str, dtype: Any) -> Any:
-        return self.load(filename).get_function(f"{name}_{_SUFFIX[np.dtype(dtype)]}")
+        return self.load(filename).get_function(f"{name}_{_suffix(dtype)}")
 
 
 # ---- CuPy ----------------------------------------------------------------------------------
@@ -91,7 +114,7 @@ def dense_forward(
 ) -> tuple[Any, Any | None]:
     """GPU :func:`tensorflowish.kernels.dense_forward`: one tiled kernel or cuBLAS + epilogue."""
     xp, dtype = runner.xp, x.dtype
-    scalar = dtype.type
+    scalar = _scalar(dtype)
     x, kernel = xp.ascontiguousarray(x), xp.ascontiguousarray(kernel)
     n, k = x.shape
     m = kernel.shape[1]
@@ -102,7 +125,8 @@ def dense_forward(
     if n * m == 0:
         return y, (pre if save_pre else None)
     common = (_int(ACTIVATIONS.index(activation), "activation"), scalar(alpha), np.int32(save_pre))
-    if n * k * m <= runner.fused_dense_max_macs and math.ceil(n / DENSE_TILE) <= MAX_GRID_Y:
+    if n * k * m <= runner.fused_dense_max_macs and math.ceil(n / DENSE_TILE) <= MAX_GRID_Y \
+            and not _is_half(dtype):  # the one-kernel layer exists in float32/float64 only
         grid = (math.ceil(m / DENSE_TILE), math.ceil(n / DENSE_TILE))
         runner.kernel("dense.cu", "tfish_dense_fused", dtype)(
             grid,
@@ -120,13 +144,28 @@ def dense_forward(
             ),
         )
     else:
-        xp.matmul(x, kernel, out=pre)
+        _matmul_into(xp, x, kernel, pre)
         runner.kernel("dense.cu", "tfish_bias_act_forward", dtype)(
             _elementwise_grid(runner, n * m),
             (ELEMENTWISE_THREADS,),
-            (pre, y, bias, _int(n, "rows"), _int(m, "units"), *common),
+            (_bits(pre), _bits(y), _bits(bias), _int(n, "rows"), _int(m, "units"), *common),
         )
     return y, (pre if save_pre else None)
+
+
+def _matmul_into(xp: Any, a: Any, b: Any, out: Any) -> None:
+    """out = a @ b; bfloat16 (which NumPy cannot multiply into) through float32, which is also
+    how TensorFlow accumulates it. float16 stays one GEMM (cuBLAS accumulates it in float32)."""
+    if out.dtype.name == "bfloat16":
+        out[...] = xp.matmul(a.astype(np.float32), b.astype(np.float32)).astype(out.dtype)
+    else:
+        xp.matmul(a, b, out=out)
+
+
+def _matmul(xp: Any, a: Any, b: Any) -> Any:
+    out = xp.empty((a.shape[0], b.shape[1]), dtype=a.dtype)
+    _matmul_into(xp, a, b, out)
+    return out
 
 
 def dense_backward(
@@ -158,17 +197,17 @@ def dense_backward(
             _elementwise_grid(runner, dy.size),
             (ELEMENTWISE_THREADS,),
             (
-                g,
-                dy,
-                y,
-                pre,
+                _bits(g),
+                _bits(dy),
+                _bits(y),
+                _bits(pre),
                 _int(dy.size, "size"),
                 np.int32(ACTIVATIONS.index(activation)),
-                dtype.type(alpha),
+                _scalar(dtype)(alpha),
             ),
         )
-    dkernel = xp.matmul(x.T, g) if need_dkernel else None
-    dx = xp.matmul(g, kernel.T) if need_dx else None
+    dkernel = _matmul(xp, x.T, g) if need_dkernel else None
+    dx = _matmul(xp, g, kernel.T) if need_dx else None
     dbias = None
     if need_dbias:
         g = xp.ascontiguousarray(g)
@@ -177,7 +216,7 @@ def dense_backward(
             runner.kernel("dense.cu", "tfish_column_sum", dtype)(
                 (math.ceil(m / COLUMN_SUM_BLOCK[0]),),
                 COLUMN_SUM_BLOCK,
-                (dbias, g, _int(n, "rows"), _int(m, "units")),
+                (_bits(dbias), _bits(g), _int(n, "rows"), _int(m, "units")),
             )
     return dx, dkernel, dbias
 
@@ -284,6 +323,111 @@ def adam_update(
             scalar(1 - beta_1),
             scalar(1 - beta_2),
             scalar(epsilon),
+            scalar(decay_factor),
+        ),
+    )
+
+
+def _flat(xp: Any, array: Any) -> Any:
+    return xp.ascontiguousarray(array).reshape(-1)
+
+
+def adagrad_update(
+    runner: KernelRunner,
+    param: Any,
+    grad: Any,
+    accumulator: Any,
+    learning_rate: float,
+    epsilon: float,
+    decay_factor: float,
+) -> None:
+    """GPU :func:`tensorflowish.kernels.adagrad_update`: one pass, in place."""
+    xp, dtype = runner.xp, param.dtype
+    if param.size == 0:
+        return
+    scalar = dtype.type
+    runner.kernel("optimizers.cu", "tfish_adagrad_update", dtype)(
+        _elementwise_grid(runner, param.size),
+        (ELEMENTWISE_THREADS,),
+        (
+            param.reshape(-1),
+            _flat(xp, grad),
+            accumulator.reshape(-1),
+            _int(param.size, "size"),
+            scalar(learning_rate),
+            scalar(epsilon),
+            scalar(decay_factor),
+        ),
+    )
+
+
+def nadam_update(
+    runner: KernelRunner,
+    param: Any,
+    grad: Any,
+    m: Any,
+    v: Any,
+    learning_rate: float,
+    beta_1: float,
+    beta_2: float,
+    epsilon: float,
+    m_coef: float,
+    grad_coef: float,
+    v_coef: float,
+    decay_factor: float,
+) -> None:
+    """GPU :func:`tensorflowish.kernels.nadam_update` with host-computed coefficients."""
+    xp, dtype = runner.xp, param.dtype
+    if param.size == 0:
+        return
+    scalar = dtype.type
+    runner.kernel("optimizers.cu", "tfish_nadam_update", dtype)(
+        _elementwise_grid(runner, param.size),
+        (ELEMENTWISE_THREADS,),
+        (
+            param.reshape(-1),
+            _flat(xp, grad),
+            m.reshape(-1),
+            v.reshape(-1),
+            _int(param.size, "size"),
+            scalar(learning_rate),
+            scalar(1 - beta_1),
+            scalar(1 - beta_2),
+            scalar(epsilon),
+            scalar(m_coef),
+            scalar(grad_coef),
+            scalar(v_coef),
+            scalar(decay_factor),
+        ),
+    )
+
+
+def lion_update(
+    runner: KernelRunner,
+    param: Any,
+    grad: Any,
+    m: Any,
+    learning_rate: float,
+    beta_1: float,
+    beta_2: float,
+    decay_factor: float,
+) -> None:
+    """GPU :func:`tensorflowish.kernels.lion_update`: one pass, in place."""
+    xp, dtype = runner.xp, param.dtype
+    if param.size == 0:
+        return
+    scalar = dtype.type
+    runner.kernel("optimizers.cu", "tfish_lion_update", dtype)(
+        _elementwise_grid(runner, param.size),
+        (ELEMENTWISE_THREADS,),
+        (
+            param.reshape(-1),
+            _flat(xp, grad),
+            m.reshape(-1),
+            _int(param.size, "size"),
+            scalar(learning_rate),
+            scalar(beta_1),
+            scalar(beta_2),
             scalar(decay_factor),
         ),
     )

@@ -133,3 +133,94 @@ extern "C" __global__ void tfish_column_sum_f64(double* __restrict__ out,
                                                 int n_cols) {
     tfish_column_sum<double>(out, g, n_rows, n_cols);
 }
+
+// ---- float16 / bfloat16 (S = tfish_f16 or tfish_bf16): stored in 16 bits, computed in float ----
+template <typename S>
+__device__ void tfish_bias_act_forward_half(unsigned short* pre, unsigned short* y,
+                                            const unsigned short* __restrict__ bias, int n_rows,
+                                            int n_cols, int activation, float alpha,
+                                            int save_pre) {
+    const long long n = (long long)n_rows * n_cols;
+    const long long stride = (long long)gridDim.x * blockDim.x;
+    for (long long i = (long long)blockIdx.x * blockDim.x + threadIdx.x; i < n; i += stride) {
+        const float z = S::load(pre[i]) + S::load(bias[i % n_cols]);
+        if (save_pre) pre[i] = S::store(z);
+        y[i] = S::store(tfish_activate<float>(z, activation, alpha));
+    }
+}
+
+template <typename S>
+__device__ void tfish_activation_backward_half(unsigned short* g, const unsigned short* dy,
+                                               const unsigned short* __restrict__ y,
+                                               const unsigned short* __restrict__ pre, int n,
+                                               int activation, float alpha) {
+    const int stride = gridDim.x * blockDim.x;
+    for (int i = blockIdx.x * blockDim.x + threadIdx.x; i < n; i += stride) {
+        g[i] = S::store(S::load(dy[i]) * tfish_activation_derivative<float>(
+                            S::load(y[i]), S::load(pre[i]), activation, alpha));
+    }
+}
+
+// The column sums accumulate in float (as TensorFlow's half-precision reductions do).
+template <typename S>
+__device__ void tfish_column_sum_half(unsigned short* __restrict__ out,
+                                      const unsigned short* __restrict__ g, int n_rows,
+                                      int n_cols) {
+    __shared__ float partial[TFISH_COLSUM_ROWS][TFISH_COLSUM_WIDTH];
+    const int tx = threadIdx.x, ty = threadIdx.y;
+    const int col = blockIdx.x * TFISH_COLSUM_WIDTH + tx;
+    float sum = 0.0f;
+    if (col < n_cols) {
+        for (int r = ty; r < n_rows; r += TFISH_COLSUM_ROWS) {
+            sum += S::load(g[(long long)r * n_cols + col]);
+        }
+    }
+    partial[ty][tx] = sum;
+    __syncthreads();
+    for (int half = TFISH_COLSUM_ROWS / 2; half > 0; half /= 2) {
+        if (ty < half) partial[ty][tx] += partial[ty + half][tx];
+        __syncthreads();
+    }
+    if (ty == 0 && col < n_cols) out[col] = S::store(partial[0][tx]);
+}
+
+extern "C" __global__ void tfish_bias_act_forward_f16(unsigned short* pre, unsigned short* y,
+                                                      const unsigned short* __restrict__ bias,
+                                                      int n_rows, int n_cols, int activation,
+                                                      float alpha, int save_pre) {
+    tfish_bias_act_forward_half<tfish_f16>(pre, y, bias, n_rows, n_cols, activation, alpha,
+                                           save_pre);
+}
+extern "C" __global__ void tfish_bias_act_forward_bf16(unsigned short* pre, unsigned short* y,
+                                                       const unsigned short* __restrict__ bias,
+                                                       int n_rows, int n_cols, int activation,
+                                                       float alpha, int save_pre) {
+    tfish_bias_act_forward_half<tfish_bf16>(pre, y, bias, n_rows, n_cols, activation, alpha,
+                                            save_pre);
+}
+
+extern "C" __global__ void tfish_activation_backward_f16(unsigned short* g,
+                                                         const unsigned short* dy,
+                                                         const unsigned short* __restrict__ y,
+                                                         const unsigned short* __restrict__ pre,
+                                                         int n, int activation, float alpha) {
+    tfish_activation_backward_half<tfish_f16>(g, dy, y, pre, n, activation, alpha);
+}
+extern "C" __global__ void tfish_activation_backward_bf16(unsigned short* g,
+                                                          const unsigned short* dy,
+                                                          const unsigned short* __restrict__ y,
+                                                          const unsigned short* __restrict__ pre,
+                                                          int n, int activation, float alpha) {
+    tfish_activation_backward_half<tfish_bf16>(g, dy, y, pre, n, activation, alpha);
+}
+
+extern "C" __global__ void tfish_column_sum_f16(unsigned short* __restrict__ out,
+                                                const unsigned short* __restrict__ g, int n_rows,
+                                                int n_cols) {
+    tfish_column_sum_half<tfish_f16>(out, g, n_rows, n_cols);
+}
+extern "C" __global__ void tfish_column_sum_bf16(unsigned short* __restrict__ out,
+                                                 const unsigned short* __restrict__ g, int n_rows,
+                                                 int n_cols) {
+    tfish_column_sum_half<tfish_bf16>(out, g, n_rows, n_cols);
+}

@@ -11,8 +11,11 @@ machine without a GPU; the NVRTC binding underneath it can, for any architecture
 :func:`compile_source` uses the options CuPy uses for a ``RawModule`` (C++17, flush-to-zero,
 device code by default, CuPy's header and CCCL include directories) and raises
 :class:`NvrtcCompileError` with ``file:line`` messages; :func:`check` also fails on register
-spills reported by ``ptxas -v``. Needs NVRTC: ``pip install 'tensorflowish[gpu]'`` (it brings
-``cupy-cuda12x`` and ``nvidia-cuda-nvrtc-cu12``).
+spills reported by ``ptxas -v``. Needs CuPy and NVRTC of either CUDA version:
+``pip install 'tensorflowish[gpu]'`` (``cupy-cuda12x`` and ``nvidia-cuda-nvrtc-cu12``) or
+``'tensorflowish[gpu-cuda13]'`` (``cupy-cuda13x`` and ``nvidia-cuda-nvrtc``). NVRTC 13 no longer
+builds for Volta (sm_70): :func:`supported_architectures` leaves out what the installed NVRTC
+cannot build.
 """
 
 from __future__ import annotations
@@ -32,6 +35,7 @@ __all__ = [
     "check",
     "compile_options",
     "compile_source",
+    "supported_architectures",
 ]
 
 # Real architectures get SASS (so ptxas reports registers and spills); compute_90 is PTX only,
@@ -75,22 +79,34 @@ class CompileResult:
         return [r for r in self.resources.values() if r.spill_stores or r.spill_loads]
 
 
+_INSTALL = ("pip install 'tensorflowish[gpu]' (CUDA 12: cupy-cuda12x and nvidia-cuda-nvrtc-cu12) "
+            "or 'tensorflowish[gpu-cuda13]' (CUDA 13: cupy-cuda13x and nvidia-cuda-nvrtc)")
+
+
 def _nvrtc():
     try:
         from cupy_backends.cuda.libs import nvrtc
     except ImportError as error:
         raise NvrtcUnavailableError(
-            "compiling CUDA kernels needs CuPy and NVRTC: pip install 'tensorflowish[gpu]' "
-            "(cupy-cuda12x and nvidia-cuda-nvrtc-cu12)"
-        ) from error
+            f"compiling CUDA kernels needs CuPy and NVRTC: {_INSTALL}") from error
     try:
         nvrtc.getVersion()
     except Exception as error:  # DynamicLibNotFoundError and friends: libnvrtc.so is missing
         raise NvrtcUnavailableError(
-            f"CuPy is installed but NVRTC cannot be loaded ({error}); install it with "
-            "pip install 'tensorflowish[gpu]' (it brings nvidia-cuda-nvrtc-cu12)"
+            f"CuPy is installed but NVRTC cannot be loaded ({error}); install the NVRTC wheel of "
+            f"CuPy's CUDA version: {_INSTALL}"
         ) from error
     return nvrtc
+
+
+def _number(arch: str) -> int:
+    return int(arch.rsplit("_", 1)[1])
+
+
+def supported_architectures(architectures: Sequence[str] = ARCHITECTURES) -> list[str]:
+    """Those of ``architectures`` the installed NVRTC can build (NVRTC 13 dropped sm_70)."""
+    supported = set(_nvrtc().getSupportedArchs())
+    return [arch for arch in architectures if _number(arch) in supported]
 
 
 def compile_options(arch: str, include_dirs: Sequence[str | os.PathLike[str]] = ()) -> list[str]:
@@ -143,6 +159,12 @@ def compile_source(
 ) -> CompileResult:
     """Compile one ``.cu`` file with NVRTC for ``arch`` (``sm_XX`` or ``compute_XX``)."""
     nvrtc = _nvrtc()
+    if _number(arch) not in set(nvrtc.getSupportedArchs()):
+        major, minor = nvrtc.getVersion()
+        raise NvrtcCompileError(
+            f"NVRTC {major}.{minor} cannot build {arch}; it builds "
+            f"{', '.join(f'sm_{n}' for n in nvrtc.getSupportedArchs())}. Use "
+            "supported_architectures() to leave out what this NVRTC cannot build.")
     path = Path(path).resolve()
     all_options = compile_options(arch, [path.parent, *include_dirs]) + list(options)
     program = nvrtc.createProgram(path.read_text(), str(path), (), ())
@@ -162,12 +184,13 @@ def compile_source(
 
 def check(
     path: str | os.PathLike[str],
-    architectures: Sequence[str] = ARCHITECTURES,
+    architectures: Sequence[str] | None = None,
     include_dirs: Sequence[str | os.PathLike[str]] = (),
 ) -> list[CompileResult]:
-    """Compile for every architecture; raise on an error or on a kernel that spills registers."""
+    """Compile for every architecture (default: those of ``ARCHITECTURES`` that the installed
+    NVRTC builds); raise on an error or on a kernel that spills registers."""
     results = []
-    for arch in architectures:
+    for arch in supported_architectures() if architectures is None else architectures:
         result = compile_source(path, arch, include_dirs)
         if spilling := result.spills():
             details = ", ".join(

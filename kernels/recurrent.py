@@ -2,12 +2,15 @@
 
 A recurrent cell is the dense neuron again: the input projections of every time step come from
 one GEMM, each step adds one recurrent GEMM, and what remains is one elementwise pass over the
-gates. These functions are that pass, forward and backward, written with in-place ufuncs so a
-step allocates nothing: the callers hand in the buffers (one per sequence, reused every step).
+gates. These functions are that pass, forward and backward. NumPy arrays go to the CPU twins
+here (in-place ufuncs: a step allocates nothing, the callers hand in buffers reused every
+step); CuPy arrays go to ONE CUDA kernel per step in ``recurrent.cu`` (the ``*_gpu`` launchers,
+which the tests also run on the emulator).
 
 Gate layouts are Keras 3's: LSTM columns ``[i | f | c | o]``, GRU (``reset_after=True``)
-columns ``[z | r | h]``. On NumPy these are the CPU kernels; the same code runs on CuPy arrays
-(each ufunc a launch) until the CUDA twins in ``recurrent.cu`` are used.
+columns ``[z | r | h]``. ``keep`` is None or a (batch, 1) boolean array: rows where it is False
+are masked steps, whose state is carried through unchanged (forward) and whose gradient goes
+straight to the previous step (backward).
 """
 
 from __future__ import annotations
@@ -34,7 +37,7 @@ def _sigmoid_in_place(xp, a: Any) -> None:
 
 
 # ---- LSTM -----------------------------------------------------------------------------------
-def lstm_forward_step(z: Any, c_prev: Any, c: Any, h: Any, tanh_c: Any) -> None:
+def _lstm_forward_cpu(z: Any, c_prev: Any, c: Any, h: Any, tanh_c: Any) -> None:
     """One LSTM step after its GEMMs.
 
     z (batch, 4 units): the pre-activations x W + h U + b, overwritten with the gates
@@ -54,7 +57,7 @@ def lstm_forward_step(z: Any, c_prev: Any, c: Any, h: Any, tanh_c: Any) -> None:
     xp.multiply(o, tanh_c, out=h)
 
 
-def lstm_backward_step(dh: Any, dc: Any, gates: Any, c_prev: Any, tanh_c: Any, dz: Any,
+def _lstm_backward_cpu(dh: Any, dc: Any, gates: Any, c_prev: Any, tanh_c: Any, dz: Any,
                        scratch: Any) -> None:
     """The gradient of one LSTM step, from its saved gates and tanh(c).
 
@@ -101,7 +104,7 @@ def lstm_backward_step(dh: Any, dc: Any, gates: Any, c_prev: Any, tanh_c: Any, d
 
 
 # ---- GRU (reset_after=True) -----------------------------------------------------------------
-def gru_forward_step(x_part: Any, m: Any, h_prev: Any, h: Any) -> None:
+def _gru_forward_cpu(x_part: Any, m: Any, h_prev: Any, h: Any) -> None:
     """One GRU step (Keras 3's reset_after=True) after its GEMMs.
 
     x_part (batch, 3 units): x W + input bias, overwritten with the gates [z, r, hh];
@@ -122,7 +125,7 @@ def gru_forward_step(x_part: Any, m: Any, h_prev: Any, h: Any) -> None:
     h += hh
 
 
-def gru_backward_step(dh: Any, gates: Any, m_h: Any, h_prev: Any, dx_part: Any, dm: Any,
+def _gru_backward_cpu(dh: Any, gates: Any, m_h: Any, h_prev: Any, dx_part: Any, dm: Any,
                       scratch: Any) -> None:
     """The gradient of one GRU step.
 
@@ -157,7 +160,7 @@ def gru_backward_step(dh: Any, gates: Any, m_h: Any, h_prev: Any, dx_part: Any, 
 
 
 # ---- SimpleRNN ------------------------------------------------------------------------------
-def simple_rnn_forward_step(z: Any, h: Any, activation: str) -> None:
+def _simple_rnn_forward_cpu(z: Any, h: Any, activation: str) -> None:
     """h <- act(z) for the pre-activations z = x W + b + h_prev U ('tanh' or 'relu')."""
     xp = _xp(z)
     if activation == "tanh":
@@ -166,7 +169,7 @@ def simple_rnn_forward_step(z: Any, h: Any, activation: str) -> None:
         xp.maximum(z, 0, out=h)
 
 
-def simple_rnn_backward_step(dh: Any, h: Any, dz: Any, activation: str) -> None:
+def _simple_rnn_backward_cpu(dh: Any, h: Any, dz: Any, activation: str) -> None:
     """dz <- dh act'(z), taken from the output h."""
     xp = _xp(dh)
     if activation == "tanh":
@@ -176,3 +179,162 @@ def simple_rnn_backward_step(dh: Any, h: Any, dz: Any, activation: str) -> None:
     else:
         xp.greater(h, 0, out=dz, casting="unsafe")
         dz *= dh
+
+
+# ---- the public steps: NumPy here, CuPy through recurrent.cu ----------------------------------
+def _is_numpy(array: Any) -> bool:
+    return array.__class__.__module__ == "numpy"
+
+
+def _gpu():
+    from . import cuda
+
+    return cuda.cupy_runner()
+
+
+def lstm_forward_step(z, c_prev, h_prev, keep, c, h, tanh_c) -> None:
+    """One LSTM step after its GEMMs: z (batch, 4 units) pre-activations in, gates out; writes
+    c = f c_prev + i g, h = o tanh(c) and tanh(c) (or carries c_prev, h_prev where not keep)."""
+    if not _is_numpy(z):
+        return lstm_forward_step_gpu(_gpu(), z, c_prev, h_prev, keep, c, h, tanh_c)
+    _lstm_forward_cpu(z, c_prev, c, h, tanh_c)
+    if keep is not None:
+        hold = ~keep
+        numpy_copyto(c, c_prev, hold)
+        numpy_copyto(h, h_prev, hold)
+
+
+def lstm_backward_step(dh, dc, gates, c_prev, tanh_c, keep, dz, scratch) -> None:
+    """The gradient of one LSTM step. dh, dc in: gradients reaching h_t, c_t. Out: dz; dc the
+    gradient reaching c_prev; dh the part reaching h_prev directly (through masked rows; 0
+    elsewhere): the caller adds dz U^T."""
+    if not _is_numpy(dh):
+        return lstm_backward_step_gpu(_gpu(), dh, dc, gates, c_prev, tanh_c, keep, dz)
+    if keep is None:
+        _lstm_backward_cpu(dh, dc, gates, c_prev, tanh_c, dz, scratch)
+        dh.fill(0)
+        return
+    hold = ~keep
+    dh_carry, dc_carry = dh * hold, dc * hold
+    dh *= keep
+    dc *= keep
+    _lstm_backward_cpu(dh, dc, gates, c_prev, tanh_c, dz, scratch)
+    dc += dc_carry
+    dh[...] = dh_carry
+
+
+def gru_forward_step(x_part, m, h_prev, keep, h, m_h) -> None:
+    """One GRU step after its GEMMs: x_part (x W + b_in) in, gates [z, r, hh] out; m = h_prev U
+    + b_rec (its h column saved in m_h); h = z h_prev + (1 - z) hh (h_prev where not keep)."""
+    if not _is_numpy(x_part):
+        return gru_forward_step_gpu(_gpu(), x_part, m, h_prev, keep, h, m_h)
+    units = h.shape[1]
+    m_h[...] = m[:, 2 * units:]
+    _gru_forward_cpu(x_part, m, h_prev, h)
+    if keep is not None:
+        numpy_copyto(h, h_prev, ~keep)
+
+
+def gru_backward_step(dh, gates, m_h, h_prev, keep, dx_part, dm, scratch) -> None:
+    """The gradient of one GRU step. dh in: gradient reaching h_t; out: the part reaching h_prev
+    directly (the caller adds dm U^T). dx_part, dm: gradients of x W + b_in, h_prev U + b_rec."""
+    if not _is_numpy(dh):
+        return gru_backward_step_gpu(_gpu(), dh, gates, m_h, h_prev, keep, dx_part, dm)
+    if keep is None:
+        _gru_backward_cpu(dh, gates, m_h, h_prev, dx_part, dm, scratch)
+        return
+    dh_carry = dh * ~keep
+    dh *= keep
+    _gru_backward_cpu(dh, gates, m_h, h_prev, dx_part, dm, scratch)
+    dh += dh_carry
+
+
+def simple_rnn_forward_step(z, h_prev, keep, h, activation: str) -> None:
+    """h = act(z) for act 'tanh' or 'relu' (h_prev where not keep)."""
+    if not _is_numpy(z):
+        return simple_rnn_forward_step_gpu(_gpu(), z, h_prev, keep, h, activation)
+    _simple_rnn_forward_cpu(z, h, activation)
+    if keep is not None:
+        numpy_copyto(h, h_prev, ~keep)
+
+
+def simple_rnn_backward_step(dh, h, keep, dz, activation: str) -> None:
+    """dz = dh act'(z) (from the output h); dh <- the part reaching h_prev through masked rows
+    (0 elsewhere): the caller adds dz U^T."""
+    if not _is_numpy(dh):
+        return simple_rnn_backward_step_gpu(_gpu(), dh, h, keep, dz, activation)
+    if keep is None:
+        _simple_rnn_backward_cpu(dh, h, dz, activation)
+        dh.fill(0)
+        return
+    dh_carry = dh * ~keep
+    dh *= keep
+    _simple_rnn_backward_cpu(dh, h, dz, activation)
+    dh[...] = dh_carry
+
+
+def numpy_copyto(target, source, where) -> None:
+    import numpy
+
+    numpy.copyto(target, source, where=where)
+
+
+# ---- GPU launchers (the same code runs on the emulator in the tests) ------------------------
+_ACTIVATION_CODES = {"tanh": 3, "relu": 1}  # TFISH_TANH, TFISH_RELU in tfish_common.cuh
+
+
+def _launch(runner, name: str, dtype, n: int, *args) -> None:
+    import numpy
+
+    from .cuda import ELEMENTWISE_THREADS, _elementwise_grid
+
+    runner.kernel("recurrent.cu", name, dtype)(
+        _elementwise_grid(runner, max(n, 1)), (ELEMENTWISE_THREADS,),
+        tuple(numpy.int32(a) if isinstance(a, int) else a for a in args))
+
+
+def _keep_rows(runner, keep, batch: int, dtype):
+    """keep as the kernels take it: one value of the float dtype per batch row."""
+    if keep is None:
+        ones = runner.empty((batch,), dtype)
+        ones[...] = 1
+        return ones
+    return runner.xp.ascontiguousarray(keep.reshape(-1), dtype=dtype)
+
+
+def lstm_forward_step_gpu(runner, z, c_prev, h_prev, keep, c, h, tanh_c) -> None:
+    batch, units = c.shape
+    _launch(runner, "tfish_lstm_forward_step", z.dtype, batch * units, z, c_prev, h_prev,
+            _keep_rows(runner, keep, batch, z.dtype), c, h, tanh_c, batch, units)
+
+
+def lstm_backward_step_gpu(runner, dh, dc, gates, c_prev, tanh_c, keep, dz) -> None:
+    batch, units = dh.shape
+    _launch(runner, "tfish_lstm_backward_step", dh.dtype, batch * units, dh, dc, gates, c_prev,
+            tanh_c, _keep_rows(runner, keep, batch, dh.dtype), dz, batch, units)
+
+
+def gru_forward_step_gpu(runner, x_part, m, h_prev, keep, h, m_h) -> None:
+    batch, units = h.shape
+    _launch(runner, "tfish_gru_forward_step", h.dtype, batch * units, x_part, m, h_prev,
+            _keep_rows(runner, keep, batch, h.dtype), h, m_h, batch, units)
+
+
+def gru_backward_step_gpu(runner, dh, gates, m_h, h_prev, keep, dx_part, dm) -> None:
+    batch, units = dh.shape
+    _launch(runner, "tfish_gru_backward_step", dh.dtype, batch * units, dh, gates, m_h, h_prev,
+            _keep_rows(runner, keep, batch, dh.dtype), dx_part, dm, batch, units)
+
+
+def simple_rnn_forward_step_gpu(runner, z, h_prev, keep, h, activation: str) -> None:
+    batch, units = h.shape
+    _launch(runner, "tfish_simple_rnn_forward_step", h.dtype, batch * units, z, h_prev,
+            _keep_rows(runner, keep, batch, h.dtype), h, batch, units,
+            _ACTIVATION_CODES[activation])
+
+
+def simple_rnn_backward_step_gpu(runner, dh, h, keep, dz, activation: str) -> None:
+    batch, units = dh.shape
+    _launch(runner, "tfish_simple_rnn_backward_step", dh.dtype, batch * units, dh, h,
+            _keep_rows(runner, keep, batch, dh.dtype), dz, batch, units,
+            _ACTIVATION_CODES[activation])

@@ -74,3 +74,51 @@ __device__ __forceinline__ T tfish_activation_derivative(T y, T z, int activatio
         default: return T(1);
     }
 }
+
+// ---- half precision: float16 and bfloat16 stored as their 16 bits (unsigned short) ------------
+// The kernels load them into float, compute in float, and store them rounded to nearest even.
+// Written with integer bit operations, not cuda_fp16.h/cuda_bf16.h: the pip NVRTC ships neither
+// header, and the CPU emulator compiles the same code with g++.
+struct tfish_f16 {  // IEEE 754 binary16
+    static __device__ __forceinline__ float load(unsigned short h) {
+        const unsigned int sign = (unsigned int)(h & 0x8000u) << 16;
+        const unsigned int exponent = (h >> 10) & 0x1fu, mantissa = h & 0x3ffu;
+        if (exponent == 0x1fu) return __uint_as_float(sign | 0x7f800000u | (mantissa << 13));
+        if (exponent == 0u) {  // zero or subnormal: mantissa * 2^-24
+            const float magnitude = (float)mantissa * 5.9604644775390625e-8f;
+            return sign ? -magnitude : magnitude;
+        }
+        return __uint_as_float(sign | ((exponent + 112u) << 23) | (mantissa << 13));
+    }
+    static __device__ __forceinline__ unsigned short store(float value) {
+        const unsigned int bits = __float_as_uint(value);
+        const unsigned int sign = (bits >> 16) & 0x8000u, magnitude = bits & 0x7fffffffu;
+        if (magnitude >= 0x7f800000u)  // Inf, or NaN (kept quiet)
+            return (unsigned short)(sign | (magnitude > 0x7f800000u ? 0x7e00u : 0x7c00u));
+        if (magnitude >= 0x477ff000u) return (unsigned short)(sign | 0x7c00u);  // rounds to Inf
+        if (magnitude < 0x38800000u) {  // below 2^-14: a subnormal half (or zero)
+            if (magnitude < 0x33000000u) return (unsigned short)sign;  // at most 2^-25: to zero
+            const unsigned int shift = 126u - (magnitude >> 23);
+            const unsigned int mantissa = (magnitude & 0x7fffffu) | 0x800000u;
+            unsigned int result = mantissa >> shift;
+            const unsigned int rest = mantissa & ((1u << shift) - 1u), halfway = 1u << (shift - 1u);
+            if (rest > halfway || (rest == halfway && (result & 1u))) ++result;
+            return (unsigned short)(sign | result);
+        }
+        unsigned int result = (magnitude - 0x38000000u) >> 13;  // rebias 127 -> 15
+        const unsigned int rest = magnitude & 0x1fffu;
+        if (rest > 0x1000u || (rest == 0x1000u && (result & 1u))) ++result;  // may carry up
+        return (unsigned short)(sign | result);
+    }
+};
+
+struct tfish_bf16 {  // bfloat16: the upper half of a float32
+    static __device__ __forceinline__ float load(unsigned short b) {
+        return __uint_as_float((unsigned int)b << 16);
+    }
+    static __device__ __forceinline__ unsigned short store(float value) {
+        const unsigned int bits = __float_as_uint(value);
+        if ((bits & 0x7fffffffu) > 0x7f800000u) return (unsigned short)((bits >> 16) | 0x40u);
+        return (unsigned short)((bits + 0x7fffu + ((bits >> 16) & 1u)) >> 16);
+    }
+};

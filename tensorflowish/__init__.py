@@ -61,7 +61,8 @@ math = _namespace("math", "tf.math: elementwise math and reductions.")
 nn = _namespace("nn", "tf.nn: activations, losses and the fused dense layer.")
 linalg = _namespace("linalg", "tf.linalg: matrix operations.")
 experimental = _namespace("experimental", "tf.experimental: DLPack interchange.")
-_namespaces = {"math": math, "nn": nn, "linalg": linalg, "dtypes": dtypes}
+image = _namespace("image", "tf.image: resizing, cropping, colours and quality measures (NHWC).")
+_namespaces = {"math": math, "nn": nn, "linalg": linalg, "dtypes": dtypes, "image": image}
 
 # The public namespaces come from the op registry, so no op can be forgotten in one of them.
 for _info in REGISTRY.values():
@@ -72,6 +73,9 @@ for _info in REGISTRY.values():
         elif _space in _namespaces:
             setattr(_namespaces[_space], _attribute, _info.function)
 
+for _name in ("random_flip_left_right", "random_flip_up_down", "random_crop"):
+    setattr(image, _name, getattr(ops.image, _name))  # random: no finite-difference samples
+image.ResizeMethod = ops.image_resize.ResizeMethod
 for _name in ("dropout", "moments"):
     setattr(nn, _name, getattr(ops.nn, _name))
 unstack = ops.unstack
@@ -145,13 +149,15 @@ def device(name: str):
     return backend.device_scope(name)
 
 
-def stop_gradient(input, name=None):  # noqa: A002
-    """The same values, treated as a constant by every tape."""
-    return ops.stop_gradient(input)
-
-
-from . import config, debugging  # noqa: E402
+from . import config, debugging, nest  # noqa: E402
 from . import dlpack as _dlpack  # noqa: E402
+from .assertions import (  # noqa: E402 - TensorFlow's top-level aliases
+    Assert,
+    assert_equal,
+    assert_greater,
+    assert_less,
+    assert_rank,
+)
 
 experimental.dlpack = _dlpack
 
@@ -161,5 +167,14 @@ from . import (
     keras,  # noqa: E402
     summary,  # noqa: E402 - tf.summary (tensorboardX imported lazily)
 )
+from . import onnx, saved_model, train  # noqa: E402 - ONNX export, tf.saved_model, tf.train
+from . import summary  # noqa: E402 - tf.summary (tensorboardX imported lazily)
+from .data import TensorSpec  # noqa: E402
 
 del _info, _path, _space, _attribute, _name
+
+
+def __getattr__(name: str):
+    if name == "bfloat16":  # made on first use: it needs ml_dtypes (see dtypes.py)
+        return dtypes.bfloat16
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

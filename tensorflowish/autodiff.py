@@ -112,6 +112,13 @@ def _zeros(tensor: Tensor) -> Tensor:
                                                         dtype=tensor.array.dtype))
 
 
+def _ones(tensor: Tensor) -> Tensor:
+    from .backend import get_array_module
+
+    return Tensor(get_array_module(tensor.array).ones(tensor.array.shape,
+                                                       dtype=tensor.array.dtype))
+
+
 def custom_gradient(f=None):
     """Decorate `f(*x) -> (y, grad_fn)` so tapes use `grad_fn(*dy)` as the gradient of y.
 
@@ -279,7 +286,9 @@ class ForwardAccumulator:
         for primal, tangent in zip(self._primals, self._tangents):
             if primal is target:
                 return tangent
-        upstream = _zeros(target)
+        # any upstream will do (the VJP is linear in it); ones, not zeros, keep VJPs that treat
+        # the signs of the upstream apart (cumulative_logsumexp's) away from their kink at 0
+        upstream = _ones(target)
         with GradientTape() as transpose_tape:
             transpose_tape.watch(upstream)
             grads = self._tape._backward([target], [upstream])

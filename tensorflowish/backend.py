@@ -34,15 +34,59 @@ def _backend_from_environment() -> str:
     return name
 
 
+# The CuPy wheels, by the CUDA major version they are built for, and what each needs beside it.
+CUPY_WHEELS = {12: "cupy-cuda12x", 13: "cupy-cuda13x"}
+NVRTC_WHEELS = {12: "nvidia-cuda-nvrtc-cu12", 13: "nvidia-cuda-nvrtc"}
+GPU_EXTRAS = {12: "gpu", 13: "gpu-cuda13"}
+GPU_INSTALL_HINT = ("pip install 'tensorflowish[gpu]' for CUDA 12 (driver >= 525) or "
+                    "'tensorflowish[gpu-cuda13]' for CUDA 13 (driver >= 580)")
+
+
+def _cuda_major(cupy) -> int | None:
+    """The CUDA major version this CuPy was built for (12 for cupy-cuda12x, 13 for 13x)."""
+    try:
+        return int(cupy.cuda.runtime.runtimeGetVersion()) // 1000
+    except Exception:
+        return None
+
+
+def cupy_distribution() -> tuple[str, str] | None:
+    """(wheel name, version) of the installed CuPy, e.g. ('cupy-cuda13x', '14.2.0'), or None.
+
+    Where several CuPy wheels are installed (CuPy warns about it), the one whose CUDA version
+    the imported ``cupy`` reports comes first."""
+    from importlib import metadata
+
+    installed = []
+    for name in (*CUPY_WHEELS.values(), "cupy"):
+        try:
+            installed.append((name, metadata.version(name)))
+        except metadata.PackageNotFoundError:
+            continue
+    if len(installed) > 1:
+        try:
+            import cupy
+
+            wheel = CUPY_WHEELS.get(_cuda_major(cupy))
+        except Exception:
+            wheel = None
+        installed.sort(key=lambda item: item[0] != wheel)
+    return installed[0] if installed else None
+
+
 def gpu_unavailable_reason() -> str | None:
-    """None when CuPy can run kernels on a GPU here, else why not and what to do."""
+    """None when CuPy can run kernels on a GPU here, else why not and what to do.
+
+    This one function explains the GPU everywhere: `tensorflowish info`, the errors of the cupy
+    backend, and the reason of every skipped GPU test.
+    """
     try:
         import cupy
     except ImportError:
-        return ("CuPy is not installed. Install the GPU extra: "
-                "pip install 'tensorflowish[gpu]' (cupy-cuda12x and NVRTC).")
+        return f"CuPy is not installed. Install the GPU extra: {GPU_INSTALL_HINT}."
     except Exception as error:  # a broken CuPy install must not break tensorflowish
-        return f"CuPy failed to import ({type(error).__name__}: {error}). Reinstall cupy-cuda12x."
+        wheel = (cupy_distribution() or ("cupy",))[0]
+        return f"CuPy failed to import ({type(error).__name__}: {error}). Reinstall {wheel}."
     runtime = cupy.cuda.runtime
     try:
         if runtime.driverGetVersion() == 0:
@@ -55,8 +99,10 @@ def gpu_unavailable_reason() -> str | None:
     except Exception as error:
         status = getattr(error, "status", None)
         if status == 35:
-            return ("The NVIDIA driver is too old for this CUDA runtime "
-                    "(cudaErrorInsufficientDriver). Update the driver, or use numpy.")
+            major = _cuda_major(cupy)
+            return (f"The NVIDIA driver is too old for this CUDA {major} runtime "
+                    "(cudaErrorInsufficientDriver). Update the driver, or install the CuPy of "
+                    f"the driver's CUDA version ({GPU_INSTALL_HINT}), or use numpy.")
         if status == 100:
             return "No CUDA device is visible (cudaErrorNoDevice). Check CUDA_VISIBLE_DEVICES."
         return f"CUDA could not list devices: {error}."
@@ -65,9 +111,60 @@ def gpu_unavailable_reason() -> str | None:
     try:
         cupy.cuda.nvrtc.getVersion()
     except Exception:
+        major = _cuda_major(cupy)
+        wheel = NVRTC_WHEELS.get(major, "the NVRTC wheel of your CUDA version")
+        extra = GPU_EXTRAS.get(major, "gpu")
         return ("NVRTC (the CUDA runtime compiler) is missing, so kernels cannot be compiled. "
-                "pip install nvidia-cuda-nvrtc-cu12 (part of tensorflowish[gpu]).")
+                f"pip install {wheel} (part of tensorflowish[{extra}]).")
     return None
+
+
+def gpu_description() -> list[str]:
+    """What there is to know about the GPU stack, one fact per line: the CuPy wheel, the CUDA
+    runtime, NVRTC and driver versions, each device's name and compute capability. Every line
+    is there even when something is missing (it then says so); nothing here raises."""
+    distribution = cupy_distribution()
+    if distribution is None:
+        return [f"CuPy: not installed ({GPU_INSTALL_HINT})"]
+    lines = [f"CuPy: {distribution[0]} {distribution[1]}"]
+    try:
+        import cupy
+    except Exception as error:
+        return [*lines, f"CuPy does not import: {type(error).__name__}: {error}"]
+    runtime = cupy.cuda.runtime
+
+    def version(number: int) -> str:
+        return f"{number // 1000}.{number % 1000 // 10}"
+
+    try:
+        lines.append(f"CUDA runtime: {version(runtime.runtimeGetVersion())}")
+    except Exception as error:
+        lines.append(f"CUDA runtime: unknown ({error})")
+    try:
+        major, minor = cupy.cuda.nvrtc.getVersion()
+        lines.append(f"NVRTC: {major}.{minor}")
+    except Exception as error:
+        lines.append(f"NVRTC: not found ({type(error).__name__})")
+    try:
+        driver = runtime.driverGetVersion()
+        lines.append(f"CUDA driver: {version(driver)}" if driver else "CUDA driver: none")
+    except Exception as error:
+        lines.append(f"CUDA driver: unknown ({error})")
+    try:
+        count = runtime.getDeviceCount()
+    except Exception:
+        count = 0
+    for index in range(count):
+        try:
+            properties = runtime.getDeviceProperties(index)
+            name = properties["name"]
+            name = name.decode() if isinstance(name, bytes) else name
+            memory = properties["totalGlobalMem"] / 2**30
+            lines.append(f"GPU:{index}: {name}, compute capability {properties['major']}."
+                         f"{properties['minor']}, {memory:.0f} GiB")
+        except Exception as error:
+            lines.append(f"GPU:{index}: cannot be queried ({error})")
+    return lines
 
 
 def require_cupy():

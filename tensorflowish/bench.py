@@ -260,6 +260,9 @@ def all_workloads(device: str, quick: bool = False) -> list[Workload]:
     workloads += [optimizer_step(device, 1 << 20)]
     workloads += [mlp_training_step(device, s) for s in mlp_sizes]
     workloads.append(tape_overhead(device))
+    from .bench_sequences import sequence_workloads  # LSTM and text classifier steps
+
+    workloads += sequence_workloads(device, quick)
     return workloads
 
 
@@ -379,6 +382,8 @@ def format_targets(results: list[Result]) -> str:
             value, target, unit = r.ratio, MLP_TARGETS[r.size], "x"
         elif r.workload == "tape overhead":
             value, target, unit = tape_overhead_per_op(r), TAPE_TARGET_US, " µs/op"
+        elif r.workload in SEQUENCE_TARGETS:
+            value, target, unit = r.ratio, SEQUENCE_TARGETS[r.workload], "x"
         else:
             continue
         verdict = "met" if value <= target else "MISSED"
@@ -393,8 +398,10 @@ def _format_time(seconds: float) -> str:
     return f"{seconds * 1e3:.2f} ms"
 
 
-def plot(results: list[Result], path: str) -> None:
-    """Time against size per backend (framework solid, floor dashed), one panel per workload."""
+def plot(results: list[Result], path: str, title: str | None = None) -> None:
+    """The ratio to the floor of every workload (the number that matters: 1.0 is no overhead)
+    in a wide panel on top, then time against size per workload (framework solid, floor
+    dashed), one panel each; ``title`` names the machine, BLAS and date."""
     try:
         import matplotlib
 
@@ -403,23 +410,40 @@ def plot(results: list[Result], path: str) -> None:
     except ImportError as error:
         raise ImportError("Plotting needs matplotlib: pip install 'tensorflowish[plot]'") from error
     names = list(dict.fromkeys(r.workload for r in results))
+    devices = list(dict.fromkeys(r.device for r in results))
     columns = min(3, len(names))
     rows = -(-len(names) // columns)
-    figure, axes = plt.subplots(rows, columns, figsize=(4.4 * columns, 3.4 * rows), squeeze=False)
-    for axis in axes.flat[len(names):]:
-        axis.set_visible(False)
-    for axis, name in zip(axes.flat, names):
-        for device in dict.fromkeys(r.device for r in results):
-            rows = [r for r in results if r.workload == name and r.device == device]
-            labels = [r.size for r in rows]
-            axis.plot(labels, [r.seconds * 1e3 for r in rows], "o-",
+    figure = plt.figure(figsize=(4.4 * columns, 3.4 * rows + 3.6))
+    grid = figure.add_gridspec(rows + 1, columns, height_ratios=[1.15] + [1.0] * rows)
+    ratio_axis = figure.add_subplot(grid[0, :])
+    labels = list(dict.fromkeys(f"{r.workload}\n{r.size}" for r in results))
+    width = 0.8 / len(devices)
+    for index, device in enumerate(devices):
+        ratios = {f"{r.workload}\n{r.size}": r.ratio for r in results if r.device == device}
+        positions = [i + (index - (len(devices) - 1) / 2) * width for i in range(len(labels))]
+        ratio_axis.bar(positions, [ratios.get(label, float("nan")) for label in labels], width,
+                       label=device)
+    ratio_axis.axhline(1.0, color="black", linewidth=0.8)
+    ratio_axis.set_xticks(range(len(labels)), labels, fontsize=6, rotation=20, ha="right")
+    ratio_axis.set_ylabel("time / floor time")
+    ratio_axis.set_title("ratio to the hand-written floor (1.0 = no overhead)", fontsize=9)
+    ratio_axis.legend(fontsize=7)
+    for position, name in enumerate(names):
+        axis = figure.add_subplot(grid[1 + position // columns, position % columns])
+        for device in devices:
+            chosen = [r for r in results if r.workload == name and r.device == device]
+            sizes = [r.size for r in chosen]
+            axis.plot(sizes, [r.seconds * 1e3 for r in chosen], "o-",
                       label=f"{device} tensorflowish")
-            axis.plot(labels, [r.floor_seconds * 1e3 for r in rows], "x--", label=f"{device} floor")
+            axis.plot(sizes, [r.floor_seconds * 1e3 for r in chosen], "x--",
+                      label=f"{device} floor")
         axis.set_title(name, fontsize=9)
         axis.set_yscale("log")
         axis.set_ylabel("ms per call")
         axis.tick_params(axis="x", labelrotation=45, labelsize=7)
         axis.legend(fontsize=6)
+    if title:
+        figure.suptitle(title, fontsize=9)
     figure.tight_layout()
     figure.savefig(path, dpi=110)
     plt.close(figure)
@@ -437,10 +461,27 @@ def blas_info() -> str:
     return "; ".join(parts) or "no BLAS found"
 
 
+SEQUENCE_TARGETS = {"LSTM training step": 1.15, "text classifier step": 1.15}
+
+
+def torch_lstm_line(repeats: int) -> str:
+    """PyTorch's nn.LSTM CPU training step at the LSTM benchmark's size, where installed."""
+    from .bench_sequences import LSTM_SIZE, torch_lstm_step
+
+    step = torch_lstm_step()
+    if step is None:
+        return "PyTorch nn.LSTM step: torch not installed"
+    seconds = time_pair(step, step, "CPU:0", max(3, repeats // 5))[0]
+    return f"PyTorch nn.LSTM step (CPU) {LSTM_SIZE}: {_format_time(seconds)}"
+
+
 def main(quick: bool = False, repeats: int = 45, plot_path: str | None = "benchmark.png",
          json_path: str | None = None, devices: list[str] | None = None) -> list[Result]:
-    """What `tensorflowish bench` runs: every usable backend, a table, a plot and JSON."""
+    """What `tensorflowish bench` runs: every usable backend, a table, a plot and JSON; on a GPU
+    also the GPU targets (see tensorflowish.bench_gpu)."""
+    import datetime
     import json
+    import os
     import platform
 
     if devices is None:
@@ -450,20 +491,50 @@ def main(quick: bool = False, repeats: int = 45, plot_path: str | None = "benchm
             devices.append("GPU:0")
         else:
             print(f"GPU: not benchmarked ({reason})")
-    print(f"machine: {platform.processor() or platform.machine()}, "
-          f"{__import__('os').cpu_count()} cores; BLAS: {blas_info()}")
-    results = run(devices, quick=quick, repeats=repeats,
-                  progress=lambda text: print(f"  timing {text} ...", flush=True))
+    machine = f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores"
+    print(f"machine: {machine}; BLAS: {blas_info()}")
+    if quick:
+        print("--quick: small sizes and few samples; the figures are indicative only")
+    gpus = [d for d in devices if d.startswith("GPU")]
+    for line in backend.gpu_description() if gpus else ():
+        print(line)
+    progress = lambda text: print(f"  timing {text} ...", flush=True)  # noqa: E731
+    results = run(devices, quick=quick, repeats=repeats, progress=progress)
     print(format_table(results))
     print(format_targets(results))
-    if json_path:
+    print(torch_lstm_line(repeats))
+    gpu_targets: list = []
+
+    def write_json() -> None:
+        report = {
+            "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+            "machine": machine, "blas": blas_info(), "quick": quick, "repeats": repeats,
+            "gpu": backend.gpu_description() if gpus else None,
+            "results": [dataclasses.asdict(r) | {"ratio": r.ratio} for r in results],
+            "gpu_targets": [dataclasses.asdict(t) | {"verdict": t.verdict} for t in gpu_targets],
+        }
         with open(json_path, "w") as handle:
-            json.dump([dataclasses.asdict(r) | {"ratio": r.ratio} for r in results], handle,
-                      indent=2)
+            json.dump(report, handle, indent=2)
+
+    if json_path:
+        write_json()  # the table first, in case the GPU targets do not finish
+    if gpus:
+        from . import bench_gpu
+
+        cpu_seconds = {r.size: r.seconds for r in results
+                       if r.device.startswith("CPU") and r.workload == "MLP training step"}
+        gpu_targets = bench_gpu.measure(gpus[0], repeats, cpu_seconds, progress)
+        print("GPU targets:")
+        print(bench_gpu.format_targets(gpu_targets))
+        if json_path:
+            write_json()
+    if json_path:
         print(f"wrote {json_path}")
     if plot_path:
         try:
-            plot(results, plot_path)
+            date = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d")
+            plot(results, plot_path, f"tensorflowish bench{' --quick' if quick else ''}, "
+                 f"{date}: {machine}; BLAS {blas_info()}")
             print(f"wrote {plot_path}")
         except ImportError as error:
             print(f"no plot: {error}")

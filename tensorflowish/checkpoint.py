@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import hashlib
 import os
-import tempfile
 from collections.abc import Mapping
 from typing import Any
 
@@ -43,8 +42,13 @@ def _to_host(array: Any) -> np.ndarray:
         else:
             array = np.asarray(array)
     # safetensors writes a non-contiguous array (e.g. a transpose) with wrong values and no
-    # error, so every array is made C-contiguous first.
-    return np.ascontiguousarray(array)
+    # error, so every array is made C-contiguous first (ascontiguousarray would also turn a
+    # scalar into shape (1,)).
+    return _contiguous(array)
+
+
+def _contiguous(array: np.ndarray) -> np.ndarray:
+    return array if array.flags.c_contiguous else np.array(array, order="C")
 
 
 def _digest(name: str, array: np.ndarray) -> str:
@@ -83,38 +87,9 @@ def save_arrays(
         header[_CHECKSUM_PREFIX + name] = _digest(name, array)
     payload = save(host, metadata=header)
 
-    directory = os.path.dirname(os.path.abspath(path))
-    os.makedirs(directory, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(
-        dir=directory, prefix=f".{os.path.basename(path)}.", suffix=".tmp"
-    )
-    try:
-        with os.fdopen(handle, "wb") as stream:
-            stream.write(payload)
-            stream.flush()
-            os.fsync(stream.fileno())
-        os.replace(temporary, path)
-    except BaseException:
-        try:
-            os.unlink(temporary)
-        except OSError:
-            pass
-        raise
-    _fsync_directory(directory)
+    from tensorflowish.saving.atomic import atomic_write
 
-
-def _fsync_directory(directory: str) -> None:
-    """Make the rename itself durable (a no-op where directories cannot be opened)."""
-    try:
-        descriptor = os.open(directory, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(descriptor)
-    except OSError:
-        pass
-    finally:
-        os.close(descriptor)
+    atomic_write(path, payload)  # temp file + rename, with the user's umask
 
 
 def _read(path: str) -> tuple[dict[str, np.ndarray], dict[str, str]]:
@@ -181,7 +156,7 @@ def load_arrays(path: str | os.PathLike, verify: bool = True) -> dict[str, np.nd
                 f"{path} is damaged: tensor {name!r} has no stored checksum (its name or the "
                 "metadata was altered)."
             )
-        if _digest(name, np.ascontiguousarray(array)) != stored:
+        if _digest(name, _contiguous(array)) != stored:
             raise CheckpointError(
                 f"{path} is damaged: tensor {name!r} (shape {tuple(array.shape)}, "
                 f"{array.dtype}) does not match its stored SHA-256 checksum. Re-create the file "

@@ -1,6 +1,8 @@
-"""The ``tensorflowish`` command: ``train`` an MLP on real handwritten digits, ``info``.
+"""The ``tensorflowish`` command: ``train`` an MLP on real handwritten digits, ``predict`` with
+a saved model, ``info``.
 
 $ tensorflowish train                 # digits (ships with scikit-learn), about 3 s
+$ tensorflowish predict digits_mlp.keras   # load the saved model, score the held-out digits
 $ tensorflowish train --dataset fashion_mnist --epochs 5 --hidden 256
 $ tensorflowish info                  # versions, backends, why no GPU
 """
@@ -15,7 +17,7 @@ import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
-__all__ = ["main", "build_parser", "train", "info"]
+__all__ = ["main", "build_parser", "train", "predict", "info"]
 
 DATASETS = ("digits", "mnist", "fashion_mnist")
 # Image scale per dataset: digits are 0..16, the MNIST family 0..255.
@@ -73,7 +75,7 @@ def build_parser() -> argparse.ArgumentParser:
         "train",
         help="train an MLP on handwritten digits and report held-out accuracy",
         description="Train a multi-layer perceptron (Dense+ReLU layers, Adam) with Keras's "
-        "fit(), print the held-out test accuracy and save the weights (safetensors).",
+        "fit(), print the held-out test accuracy and save the model (a Keras 3 .keras file).",
     )
     train_parser.add_argument(
         "--dataset", choices=DATASETS, default="digits",
@@ -117,7 +119,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     train_parser.add_argument(
         "--out", default=None,
-        help="where to save the weights (default: ./<dataset>_mlp.safetensors)",
+        help="where to save the model (default: ./<dataset>_mlp.keras, which Keras 3 also "
+        "loads); a name ending in .weights.h5 or .safetensors saves only the weights",
     )  # fmt: skip
     train_parser.add_argument(
         "--verbose", type=int, choices=(0, 1, 2), default=1,
@@ -129,7 +132,29 @@ def build_parser() -> argparse.ArgumentParser:
         help="train data-parallel in N processes through MPI on this machine (needs "
         "tensorflowish[distributed]); --batch-size stays the global batch",
     )  # fmt: skip
+    train_parser.add_argument(
+        "--tensorboard", default=None, metavar="DIR",
+        help="write TensorBoard logs (loss/accuracy per epoch and per 10 batches, weight "
+        "histograms, the model as text) under DIR/train and DIR/validation; view them with "
+        "`tensorboard --logdir DIR` (needs tensorflowish[tensorboard])",
+    )  # fmt: skip
     train_parser.set_defaults(handler=train)
+
+    predict_parser = commands.add_parser(
+        "predict",
+        help="load a saved .keras model and report its accuracy on the held-out images",
+        description="Load a model saved by `tensorflowish train` (or any .keras classifier of "
+        "flattened images) and print its accuracy on the held-out split of the dataset.",
+    )
+    predict_parser.add_argument("model", help="the .keras file to load")
+    predict_parser.add_argument(
+        "--dataset", "--data", dest="dataset", choices=DATASETS, default=None,
+        help="the images to score (default: from the model's name, e.g. digits_mlp -> digits)",
+    )  # fmt: skip
+    predict_parser.add_argument(
+        "--data-dir", default=None, help="folder with the IDX files for mnist/fashion_mnist"
+    )
+    predict_parser.set_defaults(handler=predict)
 
     info_parser = commands.add_parser(
         "info", help="print versions, available backends, and why a GPU is not usable"
@@ -155,23 +180,30 @@ def build_parser() -> argparse.ArgumentParser:
     bench_parser.add_argument("--json", default=None, help="also write the results as JSON")
     bench_parser.add_argument("--backend", choices=("numpy", "cupy"), action="append",
                               default=None, help="only these backends (repeatable)")
+    bench_parser.add_argument("--device", action="append", default=None,
+                              help="only these devices, e.g. --device GPU:0 (repeatable; on a "
+                              "GPU the GPU targets are measured too)")
     bench_parser.set_defaults(handler=bench)
     return parser
 
 
 def bench(args: argparse.Namespace) -> int:
     """`tensorflowish bench`: the benchmark table (see tensorflowish.bench)."""
+    from tensorflowish import backend
     from tensorflowish import bench as benchmarks
 
     devices = None
-    if args.backend:
-        devices = ["GPU:0" if name == "cupy" else "CPU:0" for name in dict.fromkeys(args.backend)]
-        if "GPU:0" in devices:
-            from tensorflowish import backend
-
+    if args.backend or args.device:
+        devices = ["GPU:0" if name == "cupy" else "CPU:0" for name in args.backend or ()]
+        try:
+            devices += [backend.normalize_device(name) for name in args.device or ()]
+        except ValueError as error:
+            raise CommandError(str(error)) from None
+        devices = list(dict.fromkeys(devices))
+        if any(device.startswith("GPU") for device in devices):
             reason = backend.gpu_unavailable_reason()
             if reason is not None:
-                raise CommandError(f"the cupy backend cannot be benchmarked here: {reason}")
+                raise CommandError(f"the GPU cannot be benchmarked here: {reason}")
     benchmarks.main(quick=args.quick, repeats=args.repeats, plot_path=args.plot or None,
                     json_path=args.json, devices=devices)
     return 0
@@ -253,10 +285,20 @@ def train(args: argparse.Namespace) -> int:
             f"batch {args.batch_size}, {args.epochs} epochs, seed {args.seed}"
             + (f", {workers} workers of batch {args.batch_size // workers}" if workers > 1 else "")
         )
+    callbacks = []
+    if args.tensorboard and chief:
+        try:
+            board = tf.keras.callbacks.TensorBoard(
+                log_dir=args.tensorboard, histogram_freq=1, update_freq=10
+            )
+        except ImportError as error:
+            raise CommandError(str(error)) from None
+        callbacks.append(board)
     fit_started = time.perf_counter()
     model.fit(
         x_train, y_train, batch_size=args.batch_size // workers, epochs=args.epochs,
-        verbose=args.verbose,
+        verbose=args.verbose, callbacks=callbacks,
+        validation_data=(x_test, y_test) if args.tensorboard else None,
     )  # fmt: skip
     fit_seconds = time.perf_counter() - fit_started
     logits = model.predict(x_test, batch_size=256, verbose=0)
@@ -265,17 +307,53 @@ def train(args: argparse.Namespace) -> int:
 
     if not chief:
         return 0  # the weights are identical on every worker: rank 0 reports and saves
-    out = args.out or f"{args.dataset}_mlp.safetensors"
+    out = args.out or f"{args.dataset}_mlp.keras"
     try:
-        model.save_weights(out)
-    except OSError as error:
-        raise CommandError(f"Could not save the weights to {out}: {error}") from error
+        if out.endswith(".keras"):
+            model.save(out)
+        else:
+            model.save_weights(out)
+    except (OSError, ValueError) as error:
+        raise CommandError(f"Could not save the model to {out}: {error}") from error
     total = time.perf_counter() - started
     _print(
         f"test accuracy: {accuracy:.2%} ({correct}/{len(y_test)} held-out {args.dataset} images)"
     )
-    _print(f"weights saved to {out}")
+    _print(f"{'model' if out.endswith('.keras') else 'weights'} saved to {out}")
+    if args.tensorboard:
+        _print(f"TensorBoard logs in {args.tensorboard} (tensorboard --logdir {args.tensorboard})")
     _print(f"training took {fit_seconds:.1f} s ({total:.1f} s in all)")
+    return 0
+
+
+def predict(args: argparse.Namespace) -> int:
+    """``tensorflowish predict MODEL.keras``: load a saved model, print held-out accuracy."""
+    import numpy as np
+
+    import tensorflowish as tf
+
+    try:
+        model = tf.keras.models.load_model(args.model)
+    except (OSError, ValueError) as error:
+        raise CommandError(str(error)) from error
+    dataset = args.dataset
+    if dataset is None:
+        dataset = next((name for name in DATASETS if model.name.startswith(name)), "digits")
+    _, (x_test, y_test) = _load(dataset, args.data_dir)
+    x_test = (x_test.reshape(len(x_test), -1) / _PIXEL_MAX[dataset]).astype(np.float32)
+    expected = getattr(model, "_input_spec", None)
+    if expected is not None and expected[-1] is not None and expected[-1] != x_test.shape[1]:
+        raise CommandError(
+            f"{args.model} expects inputs of {expected[-1]} values, but {dataset} images have "
+            f"{x_test.shape[1]} pixels; choose the dataset it was trained on with --dataset."
+        )
+    logits = model.predict(x_test, batch_size=256, verbose=0)
+    correct = int((np.asarray(logits).argmax(axis=1) == y_test).sum())
+    _print(f"model {model.name} from {args.model}: {model.count_params():,} parameters")
+    _print(
+        f"test accuracy: {correct / len(y_test):.2%} ({correct}/{len(y_test)} held-out "
+        f"{dataset} images)"
+    )
     return 0
 
 
@@ -306,24 +384,16 @@ def info(args: argparse.Namespace | None = None) -> int:
         f"{platform.system()} {platform.machine()}"
     )
     _print(f"numpy {np.__version__}")
-    for name, purpose in (
-        ("safetensors", "weight files"),
-        ("scikit-learn", "the digits dataset"),
-        ("cupy-cuda12x", "the GPU backend"),
-        ("nvidia-cuda-nvrtc-cu12", "compiling GPU kernels"),
+    for name, purpose, extra in (
+        ("safetensors", "weight files", None),
+        ("scikit-learn", "the digits dataset", "datasets"),
     ):
         version = _version(name)
-        if name == "cupy-cuda12x" and version is None:
-            version = _version("cupy")
-        extra = {
-            "scikit-learn": "datasets",
-            "cupy-cuda12x": "gpu",
-            "nvidia-cuda-nvrtc-cu12": "gpu",
-        }.get(name)
-        missing = (
-            f"not installed (pip install 'tensorflowish[{extra}]')" if extra else ("not installed")
-        )
+        missing = f"not installed (pip install 'tensorflowish[{extra}]')" if extra else (
+            "not installed")
         _print(f"{name} {version}  ({purpose})" if version else f"{name}: {missing}")
+    for line in backend.gpu_description():  # CuPy wheel, CUDA runtime, NVRTC, driver, devices
+        _print(line)
     _print(
         f"backends available: {', '.join(backend.available_backends())}; new tensors go "
         f"to {backend.current_device()}"

@@ -3,7 +3,32 @@
 from __future__ import annotations
 
 from . import backend
-from .errors import InvalidArgumentError  # noqa: F401 - tf.debugging's checks raise it
+from .assertions import (  # noqa: F401 - tf.debugging.assert_*
+    Assert,
+    assert_all_finite,
+    assert_equal,
+    assert_greater,
+    assert_greater_equal,
+    assert_integer,
+    assert_less,
+    assert_less_equal,
+    assert_near,
+    assert_negative,
+    assert_non_negative,
+    assert_non_positive,
+    assert_none_equal,
+    assert_positive,
+    assert_proper_iterable,
+    assert_rank,
+    assert_rank_at_least,
+    assert_rank_in,
+    assert_same_float_dtype,
+    assert_scalar,
+    assert_shapes,
+    assert_type,
+    is_numeric_tensor,
+)
+from .errors import InvalidArgumentError
 from .ops.registry import as_tensor, format_shape
 from .tape import enable_strict_gradients  # noqa: F401 - re-exported
 from .tensor import Tensor
@@ -20,24 +45,6 @@ def check_numerics(tensor, message: str, name=None) -> Tensor:
                                    f"(shape {format_shape(tensor.shape)}, "
                                    f"dtype {tensor.dtype.name}).")
     return tensor
-
-
-def assert_equal(x, y, message: str = "", summarize=None, name=None) -> None:
-    """Raise InvalidArgumentError unless x == y everywhere."""
-    x, y = as_tensor(x), as_tensor(y)
-    if not bool((x == y).numpy().all()):
-        raise InvalidArgumentError(f"{message} Condition x == y did not hold: x={x.numpy()} "
-                                   f"y={y.numpy()}")
-
-
-def assert_shapes(shapes, message: str = "") -> None:
-    """Check tensors against expected shapes given as lists (None matches any size)."""
-    for tensor, expected in shapes:
-        shape = as_tensor(tensor).shape
-        if len(shape) != len(expected) or any(e is not None and not isinstance(e, str) and
-                                              e != s for s, e in zip(shape, expected)):
-            raise InvalidArgumentError(f"{message} expected shape {list(expected)}, got "
-                                       f"{format_shape(shape)}.")
 
 
 def disable_strict_gradients() -> None:

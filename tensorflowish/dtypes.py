@@ -27,7 +27,7 @@ class DType:
 
     @property
     def is_floating(self) -> bool:
-        return self._np.kind == "f"
+        return self._np.kind in "fV"  # V: bfloat16, an ml_dtypes extension type
 
     @property
     def is_integer(self) -> bool:
@@ -55,11 +55,11 @@ class DType:
 
     @property
     def min(self):
-        return np.finfo(self._np).min if self.is_floating else np.iinfo(self._np).min
+        return _finfo(self._np).min if self.is_floating else np.iinfo(self._np).min
 
     @property
     def max(self):
-        return np.finfo(self._np).max if self.is_floating else np.iinfo(self._np).max
+        return _finfo(self._np).max if self.is_floating else np.iinfo(self._np).max
 
     def __eq__(self, other) -> bool:
         if isinstance(other, DType):
@@ -97,6 +97,42 @@ _BY_NUMPY = {d._np: d for d in (float16, float32, float64, int8, int16, int32, i
                                 uint16, uint32, uint64, bool, complex64, complex128, string)}
 
 
+class MissingBfloat16Error(AttributeError):
+    """bfloat16 was asked for but ml_dtypes is not installed (an AttributeError, so that
+    `hasattr(tf, "bfloat16")` is simply False without it)."""
+
+
+def _bfloat16() -> DType:
+    """tf.bfloat16, made on first use: NumPy has no bfloat16, ml_dtypes (as in JAX and
+    TensorFlow) adds it, and is imported only by those who use it."""
+    dtype = globals().get("_BFLOAT16")
+    if dtype is None:
+        try:
+            import ml_dtypes
+        except ImportError:
+            raise MissingBfloat16Error(
+                "tf.bfloat16 needs the ml_dtypes package: pip install 'tensorflowish[bfloat16]' "
+                "(or pip install ml_dtypes).") from None
+        dtype = DType(ml_dtypes.bfloat16)
+        globals()["_BFLOAT16"] = dtype
+        _BY_NUMPY[dtype._np] = dtype
+    return dtype
+
+
+def __getattr__(name: str):
+    if name == "bfloat16":
+        return _bfloat16()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def _finfo(numpy_dtype):
+    if numpy_dtype.kind == "V":
+        import ml_dtypes
+
+        return ml_dtypes.finfo(numpy_dtype)
+    return np.finfo(numpy_dtype)
+
+
 def as_dtype(value) -> DType:
     """Turn a DType, NumPy dtype, Python type or name into a `DType`."""
     if isinstance(value, DType):
@@ -107,6 +143,10 @@ def as_dtype(value) -> DType:
         return int32
     if value in (str, bytes, "string") or getattr(value, "kind", None) in ("S", "U"):
         return string
+    if (isinstance(value, str) and value == "bfloat16") or \
+            getattr(value, "__name__", None) == "bfloat16" or \
+            (isinstance(value, np.dtype) and value.name == "bfloat16"):
+        return _bfloat16()
     try:
         numpy_dtype = np.dtype(value)
     except TypeError as error:

@@ -18,5 +18,6 @@ def function(func=None, input_signature=None, autograph=True, jit_compile=None,
         def eager(*args, **kw):
             return f(*args, **kw)
         eager.python_function = f
+        eager.input_signature = input_signature  # read by tf.saved_model
         return eager
     return decorate if func is None else decorate(func)

@@ -17,6 +17,7 @@ import contextlib
 import enum
 import logging
 import warnings
+from threading import get_ident as _get_ident
 
 import numpy as np
 
@@ -30,6 +31,9 @@ _TENSOR_CLASSES = (Tensor, Variable)  # exactly these classes: a subclass takes 
 # Tapes currently recording, innermost last. Ops only look at this list, so when it is empty
 # (inference, optimiser updates) recording costs one truth test.
 _recording_tapes: list[GradientTape] = []
+# Tapes record only the ops of the thread that entered them (TensorFlow's tapes are thread-local
+# too): tf.data runs map functions in worker threads while the training step records.
+_tape_thread: int | None = None
 
 _strict_gradients = False
 
@@ -57,7 +61,7 @@ _matched: list = []  # the tapes the last should_record() found; record() append
 def _watches_on_read(tape: GradientTape, tensor: Tensor) -> bool:
     """Auto-watch `tensor` on `tape` if it is a trainable float Variable; True if it did."""
     if tape._watch_accessed_variables and isinstance(tensor, Variable) and tensor.trainable \
-            and tensor.array.dtype.kind == "f":
+            and tensor.array.dtype.kind in "fV":  # V: bfloat16 (ml_dtypes)
         tape._watched_variables[tensor._id] = tensor
         tape._tracked.add(tensor._id)
         return True
@@ -80,7 +84,7 @@ def should_record(inputs) -> bool:
 
     An op calls this, and when it is True builds its VJPs and calls `record` right away.
     """
-    if not _recording_tapes:
+    if not _recording_tapes or _get_ident() != _tape_thread:
         return False
     _matched.clear()
     for tape in _recording_tapes:
@@ -121,6 +125,8 @@ def record_elementwise(inputs, output: Tensor, vjps) -> None:
     built per call, which keeps the cost of recording an elementwise op low; `pass_through`
     marks an input whose gradient is the upstream itself (both inputs of x + y).
     """
+    if _get_ident() != _tape_thread:
+        return
     entry = None
     for tape in _recording_tapes:  # should_record and record in one pass
         if _tracks(tape, inputs):
@@ -133,6 +139,8 @@ def record_elementwise(inputs, output: Tensor, vjps) -> None:
 def record_binary(x: Tensor, y: Tensor, output: Tensor, vjps) -> None:
     """`record_elementwise((x, y), output, vjps)` for the binary ops, the most frequent of all,
     with the matching loop unrolled for two inputs."""
+    if _get_ident() != _tape_thread:
+        return
     for tape in _recording_tapes:
         tracked = tape._tracked
         if x._id in tracked:
@@ -244,8 +252,17 @@ class GradientTape:
 
     # --- recording ------------------------------------------------------------------------
     def __enter__(self) -> GradientTape:
+        global _tape_thread
         if self in _recording_tapes:
             raise ValueError("This GradientTape is already recording.")
+        if not _recording_tapes:
+            _tape_thread = _get_ident()
+        elif _get_ident() != _tape_thread:
+            raise RuntimeError(
+                "A GradientTape is already recording in another thread; tensorflowish records "
+                "tapes in one thread at a time. Take gradients in one thread, or finish the "
+                "other thread's tape first."
+            )
         _recording_tapes.append(self)
         self._entered = True
         return self
@@ -271,7 +288,7 @@ class GradientTape:
             if not isinstance(item, Tensor):
                 raise ValueError(f"tape.watch expects tensors or variables, got "
                                  f"{type(item).__name__}; convert with tf.constant first.")
-            if item.array.dtype.kind not in "fc":
+            if item.array.dtype.kind not in "fcV":
                 warnings.warn(f"The dtype of the watched tensor must be floating (e.g. "
                               f"tf.float32), got {item.dtype.name}: it will get no gradient.",
                               stacklevel=2)
@@ -435,7 +452,7 @@ class GradientTape:
         results = []
         for index, source in enumerate(source_list):
             gradient = grads.get(source._id)
-            if gradient is None or source.array.dtype.kind not in "fc":
+            if gradient is None or source.array.dtype.kind not in "fcV":
                 gradient = self._result_for(source, index, gradient, unconnected)
             results.append(gradient)
         self._release()
@@ -446,7 +463,7 @@ class GradientTape:
         return _unflatten(sources, iter(results))
 
     def _result_for(self, source: Tensor, index: int, gradient, unconnected):
-        if source.array.dtype.kind not in "fc":
+        if source.array.dtype.kind not in "fcV":
             warnings.warn(f"The dtype of the source tensor must be floating (e.g. tf.float32) "
                           f"when calling GradientTape.gradient, got {source.dtype.name}: "
                           "returning None.", stacklevel=3)
@@ -500,7 +517,7 @@ class GradientTape:
 
         results = []
         for k, source in enumerate(source_list):
-            if source.array.dtype.kind not in "fc" or all(g is None for g in rows[k]):
+            if source.array.dtype.kind not in "fcV" or all(g is None for g in rows[k]):
                 if unconnected is UnconnectedGradients.ZERO:
                     results.append(Tensor(xp.zeros(tuple(target.shape) + tuple(source.shape),
                                                    dtype=source.array.dtype)))
@@ -539,7 +556,7 @@ class GradientTape:
             parts.append(grads.get(source._id))
         shape = tuple(target.shape) + tuple(source.shape[1:])
         self._release()
-        if source.array.dtype.kind not in "fc" or all(part is None for part in parts):
+        if source.array.dtype.kind not in "fcV" or all(part is None for part in parts):
             if unconnected is UnconnectedGradients.ZERO:
                 return Tensor(xp.zeros(shape, dtype=source.array.dtype))
             return None

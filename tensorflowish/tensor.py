@@ -237,11 +237,11 @@ class Variable(Tensor):
     [0.5, 1.5]
     """
 
-    __slots__ = ("name", "trainable", "_shared_name")
+    __slots__ = ("name", "trainable", "_shared_name", "constraint")
     _counter = itertools.count()
 
     def __init__(self, initial_value=None, trainable: bool = True, name: str | None = None,
-                 dtype=None, shape=None) -> None:
+                 dtype=None, shape=None, constraint=None) -> None:
         if initial_value is None:
             raise ValueError("tf.Variable needs an initial_value (a tensor, array or callable).")
         if callable(initial_value):
@@ -251,6 +251,8 @@ class Variable(Tensor):
         xp = backend.get_array_module(value.array)
         super().__init__(xp.array(value.array, copy=True, order="C"))
         self.trainable = bool(trainable)
+        # applied by the optimisers after each update (tf.Variable's and Keras's constraint)
+        self.constraint = constraint
         index = next(Variable._counter)
         self._shared_name = name if name else ("Variable" if index == 0 else f"Variable_{index}")
         self.name = self._shared_name + ":0"

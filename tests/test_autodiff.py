@@ -184,7 +184,14 @@ def _jvp_cases():
         if not info.differentiable or info.samples is None:
             continue
         for number, (args, kwargs) in enumerate(info.samples(rng)):
-            yield pytest.param(key, args, kwargs, id=f"{key}-{number}")
+            marks = [pytest.mark.xfail(strict=True, reason=_KNOWN_NOT_DIFFERENTIABLE_VJPS[key])] \
+                if key in _KNOWN_NOT_DIFFERENTIABLE_VJPS else []
+            yield pytest.param(key, args, kwargs, id=f"{key}-{number}", marks=marks)
+
+
+# Ops whose VJP is not itself differentiable in the upstream gradient, so forward mode (and
+# gradients of their gradients) give NaN: a defect of the op's VJP, listed here until fixed.
+_KNOWN_NOT_DIFFERENTIABLE_VJPS: dict[str, str] = {}
 
 
 @pytest.mark.parametrize("key,args,kwargs", list(_jvp_cases()))

@@ -22,7 +22,7 @@ def test_table_has_ratio_gflops_and_gpu_speedup():
 def test_plot_writes_a_png(tmp_path):
     pytest.importorskip("matplotlib")
     path = tmp_path / "bench.png"
-    bench.plot(_results(), str(path))
+    bench.plot(_results(), str(path), "tensorflowish bench, 2026-11-29: x86_64; BLAS openblas")
     assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
@@ -43,7 +43,9 @@ def test_time_pair_runs_warm_up_and_every_repetition():
 def test_every_workload_builds():
     names = {w.name for w in bench.all_workloads("CPU:0", quick=True)}
     assert names == {"dense forward", "dense forward+backward", "softmax cross-entropy",
-                     "SGD momentum step", "MLP training step", "tape overhead"}
+                     "SGD momentum step", "MLP training step", "tape overhead",
+                     "LSTM training step", "text classifier step",
+                     "text classifier step (dense gradient)"}
 
 
 def test_bench_command_is_wired():

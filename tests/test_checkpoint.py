@@ -157,8 +157,10 @@ def test_unbuilt_models_and_missing_files_are_clear(tmp_path):
         unbuilt.save_weights(tmp_path / "w.safetensors")
     with pytest.raises(FileNotFoundError, match="No weight file"):
         make_model().load_weights(tmp_path / "missing.safetensors")
-    with pytest.raises(NotImplementedError, match="save_weights"):
-        make_model().save(tmp_path / "model.keras")
+    with pytest.raises(ValueError, match="must end in .keras"):
+        make_model().save(tmp_path / "model.pkl")
+    with pytest.raises(ValueError, match=r"\.weights\.h5.*\.safetensors"):
+        make_model().save_weights(tmp_path / "weights.bin")
 
 
 def test_foreign_safetensors_files_need_verify_false(tmp_path):

@@ -133,3 +133,39 @@ def test_console_script_entry_point_is_main():
     from tensorflowish.__main__ import main
 
     assert main(["info"]) == 0
+
+
+def test_train_saves_a_keras_file_that_predict_loads(tmp_path, capsys):
+    out = tmp_path / "digits_mlp.keras"
+    status = cli.main(["train", "--epochs", "3", "--verbose", "0", "--out", str(out)])
+    assert status == 0
+    trained = re.search(r"test accuracy: ([\d.]+)% \((\d+)/360", capsys.readouterr().out)
+    assert trained and out.exists()
+    status = cli.main(["predict", str(out)])
+    assert status == 0
+    text = capsys.readouterr().out
+    scored = re.search(r"test accuracy: ([\d.]+)% \((\d+)/360 held-out digits images\)", text)
+    assert scored, text
+    assert scored.group(2) == trained.group(2)  # the saved model predicts as the trained one
+    status = cli.main(["predict", str(tmp_path / "missing.keras")])
+    assert status == 1 and "No file" in capsys.readouterr().err
+
+
+def test_train_writes_tensorboard_logs_that_tensorboard_reads(tmp_path, capsys):
+    pytest.importorskip("tensorboardX", reason="the tensorboard extra is not installed")
+    accumulator = pytest.importorskip(
+        "tensorboard.backend.event_processing.event_accumulator",
+        reason="TensorBoard (the reader this test checks with) is not installed",
+    )
+    logs = tmp_path / "logs"
+    status = cli.main(["train", "--epochs", "2", "--verbose", "0", "--tensorboard", str(logs),
+                       "--out", str(tmp_path / "w.safetensors")])  # fmt: skip
+    assert status == 0 and f"tensorboard --logdir {logs}" in capsys.readouterr().out
+    train = accumulator.EventAccumulator(str(logs / "train"), size_guidance={"scalars": 0})
+    train.Reload()
+    validation = accumulator.EventAccumulator(str(logs / "validation"))
+    validation.Reload()
+    assert [e.step for e in train.Scalars("epoch_loss")] == [0, 1]
+    assert [e.step for e in validation.Scalars("epoch_accuracy")] == [0, 1]
+    assert validation.Scalars("epoch_accuracy")[-1].value > 0.8
+    assert train.Scalars("batch_loss") and train.Tags()["histograms"]

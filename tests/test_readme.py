@@ -19,7 +19,7 @@ def _blocks_under(heading: str) -> list[str]:
 
 
 @pytest.mark.parametrize("heading", ["## The idea", "## Keras API",
-                                     "### Why is my gradient None?"])
+                                     "### Why is my gradient None?", "## Save, load, deploy"])
 def test_readme_examples_run(heading, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     blocks = _blocks_under(heading)

@@ -42,6 +42,12 @@ from .collectives import (
     broadcast_variables,
 )
 from .common import (
+    DEFAULT_BUCKET_BYTES,
+    DEFAULT_TIMEOUT,
+    INSTALL_HINT,
+    LAUNCHER,
+    OPS,
+    TIMEOUT_VARIABLE,
     CollectiveTimeoutError,
     DistributedError,
     MismatchError,

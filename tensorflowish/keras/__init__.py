@@ -12,15 +12,20 @@
 ...               metrics=["accuracy"])
 """
 
-from tensorflowish import datasets  # tf.keras.datasets: the loaders that need no download
+from tensorflowish import (
+    datasets,  # tf.keras.datasets: the loaders that need no download
+    saving,  # tf.keras.saving: .keras files, (de)serialization
+)
 from tensorflowish.keras import (
     activations,
     backend,
     callbacks,
+    constraints,
     initializers,
     layers,
     losses,
     metrics,
+    mixed_precision,
     models,
     optimizers,
     regularizers,
@@ -31,7 +36,8 @@ from tensorflowish.keras.layers import Input
 from tensorflowish.keras.models import Model, Sequential
 
 __all__ = [
-    "Input", "Model", "Sequential", "activations", "backend", "callbacks", "datasets",
-    "initializers", "layers", "losses", "metrics", "models", "optimizers", "regularizers",
-    "schedules", "utils",
+    "Input", "Model", "Sequential", "activations", "backend", "callbacks", "constraints",
+    "datasets", "initializers", "layers", "losses", "metrics", "mixed_precision", "models",
+    "optimizers",
+    "regularizers", "saving", "schedules", "utils",
 ]  # fmt: skip

@@ -362,3 +362,12 @@ glorot_uniform, glorot_normal = GlorotUniform, GlorotNormal
 he_normal, he_uniform, lecun_normal, lecun_uniform = HeNormal, HeUniform, LecunNormal, LecunUniform
 random_normal, random_uniform, truncated_normal = RandomNormal, RandomUniform, TruncatedNormal
 orthogonal, identity = Orthogonal, Identity
+
+
+def serialize(initializer: Any) -> Any:
+    """Keras's ``{"module", "class_name", "config", "registered_name"}`` form of an
+    Initializer (a function is returned as it is)."""
+    if not isinstance(initializer, Initializer):
+        return initializer
+    return {"module": "keras.initializers", "class_name": type(initializer).__name__,
+            "config": initializer.get_config(), "registered_name": None}

@@ -173,6 +173,15 @@ class InverseTimeDecay(LearningRateSchedule):
             ratio = math.floor(ratio)
         return self.initial_learning_rate / (1.0 + self.decay_rate * ratio)
 
+    def get_config(self) -> dict:
+        return {
+            "initial_learning_rate": self.initial_learning_rate,
+            "decay_steps": self.decay_steps,
+            "decay_rate": self.decay_rate,
+            "staircase": self.staircase,
+            "name": self.name,
+        }
+
 
 class PolynomialDecay(LearningRateSchedule):
     """Polynomial decay from ``initial_learning_rate`` to ``end_learning_rate``."""
@@ -199,6 +208,16 @@ class PolynomialDecay(LearningRateSchedule):
         fraction = 1.0 - step / decay_steps
         span = self.initial_learning_rate - self.end_learning_rate
         return span * fraction**self.power + self.end_learning_rate
+
+    def get_config(self) -> dict:
+        return {
+            "initial_learning_rate": self.initial_learning_rate,
+            "decay_steps": self.decay_steps,
+            "end_learning_rate": self.end_learning_rate,
+            "power": self.power,
+            "cycle": self.cycle,
+            "name": self.name,
+        }
 
 
 def serialize(schedule: LearningRateSchedule) -> dict:

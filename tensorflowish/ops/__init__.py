@@ -8,9 +8,16 @@ from __future__ import annotations
 
 from ..tensor import Tensor
 from . import (
+    attention,
     contractions,
+    control,
+    convolution,
     creation,
     embedding,
+    image,
+    image_color,
+    image_quality,
+    image_resize,
     indexing,
     linalg,
     linalg_decompositions,
@@ -18,6 +25,7 @@ from . import (
     linalg_structure,
     math,
     nn,
+    pooling,
     recurrent,
     reductions,
     scans,

@@ -9,6 +9,7 @@ sum, permutation) with its VJP.
 
 from __future__ import annotations
 
+import functools
 import string
 
 import numpy as np
@@ -175,8 +176,10 @@ def _broadcast_labels(x: Tensor, labels: str, full: dict) -> Tensor:
     return x if target == tuple(x.array.shape) else broadcast_to(x, target)
 
 
-def _order(subscripts: list[str], output: str, shapes: list) -> list:
-    """NumPy's greedy contraction order, found from shapes alone (no data is touched)."""
+@functools.lru_cache(maxsize=256)
+def _order(subscripts: tuple[str, ...], output: str, shapes: tuple) -> list:
+    """NumPy's greedy contraction order, found from shapes alone (no data is touched) and
+    remembered: a training loop asks for the same equation and shapes every step."""
     if len(subscripts) <= 2:
         return [(0, 1)] if len(subscripts) == 2 else []
     dummies = [np.broadcast_to(np.empty((), dtype=np.float32), s) for s in shapes]
@@ -226,7 +229,8 @@ def einsum(equation, *inputs, **kwargs) -> Tensor:
     for t, s in zip(tensors, subscripts):
         unique = "".join(dict.fromkeys(s))
         operands.append((_einsum_one(t, s, unique) if unique != s else t, unique))
-    for i, j in _order([s for _, s in operands], output, [tuple(t.shape) for t, _ in operands]):
+    for i, j in _order(tuple(s for _, s in operands), output,
+                       tuple(tuple(t.shape) for t, _ in operands)):
         (a, sa), (b, sb) = operands[i], operands[j]
         rest = [op for k, op in enumerate(operands) if k not in (i, j)]
         keep = set(output).union(*[set(s) for _, s in rest])

@@ -13,7 +13,7 @@ import builtins
 import numpy as np
 
 from .. import backend
-from ..errors import InvalidArgumentError
+from ..errors import IndexOutOfRangeError, InvalidArgumentError
 from .math import cast, divide, equal, multiply, negative
 from .registry import (
     Tensor,
@@ -54,7 +54,7 @@ def _nd_index(op: str, indices, shape: tuple, first: int = 0) -> tuple:
         size = shape[first + k]
         if column.size and (int(column.min()) < 0 or int(column.max()) >= size):
             bad = column[(column < 0) | (column >= size)].ravel()
-            raise InvalidArgumentError(
+            raise IndexOutOfRangeError(
                 f"{op}: index {int(bad[0])} in indices[..., {k}] is out of range: dimension "
                 f"{first + k} of shape {format_shape(shape)} has size {size} (expected indices "
                 f"in [0, {size})).")
@@ -410,7 +410,7 @@ def pad(tensor, paddings, mode="CONSTANT", constant_values=0, name=None) -> Tens
     xp = array_module(x.array)
     if mode == "CONSTANT":
         value = binary_operands(x, constant_values, "pad")[1]
-        out = Tensor(xp.pad(x.array, pairs, constant_values=value.array.reshape(())))
+        out = Tensor(xp.pad(x.array, pairs, constant_values=value.array.reshape(()).item()))
         if should_record((x,)):
             inside = tuple(_python_slice(b, b + n) for (b, _), n in zip(pairs, x.array.shape))
             record((x,), out, (lambda g: getitem(g, inside),))

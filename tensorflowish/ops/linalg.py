@@ -70,7 +70,12 @@ def matmul(a, b, transpose_a: bool = False, transpose_b: bool = False, adjoint_a
                          f"{format_shape(b.array.shape)}{flags}: {left.shape[-1]} != "
                          f"{right.shape[-2]}.")
     try:
-        out = Tensor(array_module(left).matmul(left, right))
+        if left.dtype.itemsize == 2 and left.dtype.kind in "fV":
+            # float16/bfloat16 accumulate in float32, as TensorFlow's (and cuBLAS's) GEMMs
+            out = Tensor(array_module(left).matmul(left.astype("float32"),
+                                                   right.astype("float32")).astype(left.dtype))
+        else:
+            out = Tensor(array_module(left).matmul(left, right))
     except ValueError:
         raise InvalidArgumentError(f"matmul: batch dimensions do not broadcast: "
                          f"{format_shape(a.array.shape)} @ {format_shape(b.array.shape)}."

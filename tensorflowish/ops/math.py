@@ -134,7 +134,7 @@ divide = register("divide", "math.divide", "truediv", "math.truediv", samples=_d
 
 def _without_gradient(op: str, inputs: tuple, out: Tensor) -> Tensor:
     """Record an op that has no gradient, so differentiating through it fails loudly."""
-    if out.array.dtype.kind == "f" and should_record(inputs):
+    if out.array.dtype.kind in "fV" and should_record(inputs):
         def refuse(g):
             raise LookupError(f"No gradient defined for operation '{op}': it is piecewise "
                               "constant. Wrap it in tf.stop_gradient(...) if you mean to treat "
@@ -211,9 +211,12 @@ def _unary_op(name, x, forward, vjp, float_only=True):
     """Shared body of a unary op: `vjp(g, x, out)` gives the input gradient."""
     if not isinstance(x, Tensor):
         x = as_tensor(x)
-    if float_only and x.array.dtype.kind not in "fc":
+    if float_only and x.array.dtype.kind not in "fcV":
         require_float(name, x)  # raises, saying what to do
-    out = Tensor(forward(x.array))
+    array = forward(x.array)
+    if array.dtype is not x.array.dtype and array.dtype != x.array.dtype and float_only:
+        array = array.astype(x.array.dtype)  # bfloat16: some NumPy functions return float32
+    out = Tensor(array)
     if _recording_tapes:
         record_elementwise((x,), out, (vjp,))
     return out
@@ -524,7 +527,7 @@ def cast(x, dtype, name=None) -> Tensor:
 
         return snapshot(x)
     out = Tensor(x.array.astype(target))
-    if x.array.dtype.kind in "fc" and target.kind in "fc" and should_record((x,)):
+    if x.array.dtype.kind in "fcV" and target.kind in "fcV" and should_record((x,)):
         source = x.array.dtype
         record((x,), out, (lambda g: cast(g, source),))
     return out

@@ -10,6 +10,7 @@ from __future__ import annotations
 import numpy as np
 
 from .. import kernels
+from ..errors import InvalidArgumentError
 from ..tape import GradientTape, _recording_tapes
 from .math import (
     _unary_op,
@@ -126,8 +127,8 @@ def gelu(features, approximate: bool = False, name=None) -> Tensor:
         return 0.5 * x * (1 + tanh(c * (x + 0.044715 * x * x * x)))
 
     def forward(a):
-        # Python floats, not np.float64 scalars, keep float32 inputs float32 under NumPy 2
-        return 0.5 * a * (1 + erf_array(a * float(1 / np.sqrt(2))))
+        return 0.5 * a * (1 + erf_array(a * float(1 / np.sqrt(2))))  # a Python float keeps
+        # float16 (a NumPy float64 scalar would promote)
 
     def vjp(g, x, out):
         # d/dx x Phi(x) = Phi(x) + x phi(x); Phi(x) = out / x is unsafe at 0, so recompute it
@@ -142,6 +143,12 @@ def _axis_samples(rng):
     return [((rng.uniform(-2, 2, (3, 4)),), {}), ((rng.uniform(-2, 2, (3, 4)),), {"axis": 0})]
 
 
+def _at_least_float32(array):
+    """float16/bfloat16 arrays as float32: softmax accumulates in float32, as TensorFlow."""
+    return array.astype("float32") if array.dtype.itemsize == 2 and array.dtype.kind in "fV" \
+        else array
+
+
 @register("nn.softmax", "math.softmax", "keras.activations.softmax", samples=_axis_samples)
 def softmax(logits, axis=-1, name=None) -> Tensor:
     """exp(x) / sum(exp(x)) along `axis`, shifted by the max for stability."""
@@ -149,10 +156,11 @@ def softmax(logits, axis=-1, name=None) -> Tensor:
     require_float("softmax", x)
     axis = check_axis("softmax", axis, x.array.ndim)
     xp = array_module(x.array)
-    shifted = x.array - x.array.max(axis=axis, keepdims=True)
+    array = _at_least_float32(x.array)
+    shifted = array - array.max(axis=axis, keepdims=True)
     values = xp.exp(shifted, out=shifted)
     values /= values.sum(axis=axis, keepdims=True)
-    out = Tensor(values)
+    out = Tensor(values.astype(x.array.dtype, copy=False))
     if should_record((x,)):
         record((x,), out, (lambda g: out * (g - reduce_sum(g * out, axis, keepdims=True)),))
     return out
@@ -165,9 +173,10 @@ def log_softmax(logits, axis=-1, name=None) -> Tensor:
     require_float("log_softmax", x)
     axis = check_axis("log_softmax", axis, x.array.ndim)
     xp = array_module(x.array)
-    shifted = x.array - x.array.max(axis=axis, keepdims=True)
+    array = _at_least_float32(x.array)
+    shifted = array - array.max(axis=axis, keepdims=True)
     shifted -= xp.log(xp.exp(shifted).sum(axis=axis, keepdims=True))
-    out = Tensor(shifted)
+    out = Tensor(shifted.astype(x.array.dtype, copy=False))
     if should_record((x,)):
         record((x,), out, (lambda g: g - exp(out) * reduce_sum(g, axis, keepdims=True),))
     return out
@@ -235,7 +244,7 @@ def sparse_softmax_cross_entropy_with_logits(labels, logits, name=None) -> Tenso
     if labels.__class__ is not Tensor:
         labels = as_tensor(labels)
     logits_array, labels_array = logits.array, labels.array
-    if logits_array.dtype.kind not in "fc":
+    if logits_array.dtype.kind not in "fcV":
         require_float("sparse_softmax_cross_entropy_with_logits", logits)
     if labels_array.dtype.kind not in "iu":
         raise TypeError(f"sparse_softmax_cross_entropy_with_logits: labels must be integer class "
@@ -389,6 +398,13 @@ def dense(x, kernel, bias=None, activation=None, alpha: float = 0.2, name=None) 
             f"dense: bias must have shape [{kernel_shape[1]}] to match kernel "
                          f"{format_shape(kernel_shape)}, got "
                          f"{format_shape(bias_array.shape)}.")
+    if x_array.dtype.itemsize == 2 and (x_array.__class__ is np.ndarray or
+                                        x_array.dtype != np.float16):
+        # float16/bfloat16 on the CPU: composed (matmul accumulates in float32); float16 on the
+        # GPU takes the kernels below (cuBLAS GEMMs and the dense.cu _f16 passes)
+        z = inputs[0] @ inputs[1] + inputs[2] if bias_array is not None else \
+            inputs[0] @ inputs[1]
+        return _DENSE_ACTIVATIONS[activation](z, alpha)
     x2d = x_array if x_array.ndim == 2 else x_array.reshape(-1, x_array.shape[-1])
     # the checks above are the kernel's, in this op's words: it need not repeat them
     y, pre = kernels.dense_forward(x2d, kernel_array, bias_array, activation, alpha,
@@ -417,15 +433,25 @@ def dense(x, kernel, bias=None, activation=None, alpha: float = 0.2, name=None) 
     return out
 
 
-@register("nn.bias_add", samples=lambda rng: [((rng.uniform(-1, 1, (3, 4)),
-                                                rng.uniform(-1, 1, (4,))), {})])
+@register("nn.bias_add", samples=lambda rng: [
+    ((rng.uniform(-1, 1, (3, 4)), rng.uniform(-1, 1, (4,))), {}),
+    ((rng.uniform(-1, 1, (2, 3, 2, 2)), rng.uniform(-1, 1, (3,))), {"data_format": "NCHW"})])
 def bias_add(value, bias, data_format=None, name=None) -> Tensor:
-    """value + bias along the last axis (composed)."""
+    """value + bias along the channel axis: the last ('N...C', 'NHWC', default) or axis 1
+    ('NC...', 'NCHW', 'NCW') (composed)."""
     value, bias = binary_operands(value, bias, "bias_add")
-    if bias.array.ndim != 1 or bias.array.shape[0] != value.array.shape[-1]:
+    channels_first = data_format is not None and data_format.upper().startswith("NC") and \
+        data_format.upper() != "NC"
+    axis = 1 if channels_first else -1
+    if value.array.ndim < 2 or bias.array.ndim != 1 or \
+            bias.array.shape[0] != value.array.shape[axis]:
+        size = value.array.shape[axis] if value.array.ndim else "?"
         raise InvalidArgumentError(
-            f"bias_add: bias must be a vector of size {value.array.shape[-1]}, got "
-                         f"shape {format_shape(bias.array.shape)}.")
+            f"bias_add: bias must be a vector of size {size} (the channel axis {axis} of value "
+            f"{format_shape(value.array.shape)}, data_format "
+            f"{data_format!r}), got shape {format_shape(bias.array.shape)}.")
+    if channels_first:
+        bias = reshape(bias, (-1,) + (1,) * (value.array.ndim - 2))
     return value + bias
 
 

@@ -87,6 +87,10 @@ def _mask_array(op: str, mask, batch: int, steps: int, go_backwards: bool, xp):
     return xp.ascontiguousarray(array)[:, :, None]
 
 
+def _keep(mask_array, t: int):
+    return None if mask_array is None else mask_array[t]
+
+
 def _time_major(x, go_backwards: bool, xp):
     """(batch, time, f) -> contiguous (time, batch, f) in processing order."""
     x = x.transpose(1, 0, 2)
@@ -146,6 +150,7 @@ def _sequence_samples(gates: int, extra_state: bool, bias_shape):
         rmask = rng.uniform(0.5, 1.5, (batch, units)).astype(np.float32)  # a constant
         base = [draw(batch, steps, features), *states, *weights]
         return [(tuple(base), {}),
+                (tuple(base), {"mask": mask, "return_sequences": False}),
                 (tuple(base), {"mask": mask, "go_backwards": True}),
                 (tuple(base), {"mask": mask, "recurrent_mask": rmask})]
     return samples
@@ -182,11 +187,13 @@ def _lstm_step(kernel, recurrent_kernel, bias, rmask):
 
 @register("rnn.lstm", samples=_sequence_samples(4, True, lambda units: (4 * units,)))
 def lstm(inputs, initial_h, initial_c, kernel, recurrent_kernel, bias=None, mask=None,
-         go_backwards: bool = False, recurrent_mask=None) -> Tensor:
+         go_backwards: bool = False, recurrent_mask=None, return_sequences: bool = True
+         ) -> Tensor:
     """An LSTM over a whole sequence (tanh/sigmoid, Keras 3's gate order i, f, c, o).
 
-    Returns (batch, time, 2 units): per step, in processing order, [h_t | c_t]. The layer takes
-    the outputs (h) and the last states from it.
+    Returns (batch, time, 2 units): per step, in processing order, [h_t | c_t]; with
+    return_sequences=False only the last step's (batch, 2 units). The layer takes the outputs
+    (h) and the last states from it.
     """
     inputs, initial_h, initial_c = as_tensor(inputs), as_tensor(initial_h), as_tensor(initial_c)
     kernel, recurrent_kernel = as_tensor(kernel), as_tensor(recurrent_kernel)
@@ -214,14 +221,14 @@ def lstm(inputs, initial_h, initial_c, kernel, recurrent_kernel, bias=None, mask
             xp.multiply(h[t], rmask, out=h_in)
         xp.matmul(h[t] if rmask is None else h_in, u, out=recurrent)
         z[t] += recurrent
-        gates_kernels.lstm_forward_step(z[t], c[t], c[t + 1], h[t + 1], tanh_c[t])
-        if mask_array is not None:
-            hold = ~mask_array[t]
-            xp.copyto(h[t + 1], h[t], where=hold)
-            xp.copyto(c[t + 1], c[t], where=hold)
-    out_array = xp.empty((batch, steps, 2 * units), dtype)
-    out_array[:, :, :units] = h[1:].transpose(1, 0, 2)
-    out_array[:, :, units:] = c[1:].transpose(1, 0, 2)
+        gates_kernels.lstm_forward_step(z[t], c[t], h[t], _keep(mask_array, t), c[t + 1],
+                                        h[t + 1], tanh_c[t])
+    if return_sequences:
+        out_array = xp.empty((batch, steps, 2 * units), dtype)
+        out_array[:, :, :units] = h[1:].transpose(1, 0, 2)
+        out_array[:, :, units:] = c[1:].transpose(1, 0, 2)
+    else:
+        out_array = xp.concatenate([h[-1], c[-1]], axis=1)
     out = Tensor(out_array)
     inputs_list = (inputs, initial_h, initial_c, kernel, recurrent_kernel)
     if bias is not None:
@@ -234,30 +241,30 @@ def lstm(inputs, initial_h, initial_c, kernel, recurrent_kernel, bias=None, mask
             def composed(x_, h0, c0, w_, u_, *b_):
                 step = _lstm_step(w_, u_, b_[0] if b_ else None,
                                   None if rmask is None else Tensor(rmask))
-                return _composed_steps(x_, mask, go_backwards, step, [h0, c0])
+                states = _composed_steps(x_, mask, go_backwards, step, [h0, c0])
+                return states if return_sequences else states[:, -1]
             return _recompute_vjp(composed, inputs_list, upstream, needs)
         g = upstream.array
-        dh_out = g[:, :, :units].transpose(1, 0, 2)
-        dc_out = g[:, :, units:].transpose(1, 0, 2)
         dz = xp.empty_like(z)
-        dh = xp.zeros((batch, units), dtype)
-        dc = xp.zeros((batch, units), dtype)
+        if return_sequences:
+            dh_out = g[:, :, :units].transpose(1, 0, 2)
+            dc_out = g[:, :, units:].transpose(1, 0, 2)
+            dh = xp.zeros((batch, units), dtype)
+            dc = xp.zeros((batch, units), dtype)
+        else:  # only the last step has an upstream gradient
+            dh, dc = g[:, :units].copy(), g[:, units:].copy()
         scratch = xp.empty((batch, units), dtype)
+        recurrent = xp.empty((batch, units), dtype)
         for t in range(steps - 1, -1, -1):
-            dh += dh_out[t]
-            dc += dc_out[t]
-            if mask_array is not None:
-                keep = mask_array[t]
-                dh_carry, dc_carry = dh * ~keep, dc * ~keep
-                dh *= keep
-                dc *= keep
-            gates_kernels.lstm_backward_step(dh, dc, z[t], c[t], tanh_c[t], dz[t], scratch)
-            xp.matmul(dz[t], u.T, out=dh)
+            if return_sequences:
+                dh += dh_out[t]
+                dc += dc_out[t]
+            gates_kernels.lstm_backward_step(dh, dc, z[t], c[t], tanh_c[t],
+                                             _keep(mask_array, t), dz[t], scratch)
+            xp.matmul(dz[t], u.T, out=recurrent)
             if rmask is not None:
-                dh *= rmask
-            if mask_array is not None:
-                dh += dh_carry
-                dc += dc_carry
+                recurrent *= rmask
+            dh += recurrent
         h_prev = h[:-1] if rmask is None else h[:-1] * rmask
         dx, dw, du = _weight_gradients(x, h_prev, dz, w, u, needs[0], needs[3], needs[4])
         grads = [None if dx is None else Tensor(_batch_major(dx, go_backwards, xp)),
@@ -290,9 +297,11 @@ def _gru_step(kernel, recurrent_kernel, bias, rmask):
 
 @register("rnn.gru", samples=_sequence_samples(3, False, lambda units: (2, 3 * units)))
 def gru(inputs, initial_h, kernel, recurrent_kernel, bias=None, mask=None,
-        go_backwards: bool = False, recurrent_mask=None) -> Tensor:
+        go_backwards: bool = False, recurrent_mask=None, return_sequences: bool = True
+        ) -> Tensor:
     """A GRU over a whole sequence (Keras 3's reset_after=True; bias (2, 3 units): input and
-    recurrent). Returns the states h_t, (batch, time, units), in processing order."""
+    recurrent). Returns the states h_t, (batch, time, units), in processing order (only the
+    last, (batch, units), with return_sequences=False)."""
     inputs, initial_h = as_tensor(inputs), as_tensor(initial_h)
     kernel, recurrent_kernel = as_tensor(kernel), as_tensor(recurrent_kernel)
     batch, steps, _, units = _check("gru", inputs, [initial_h], kernel, recurrent_kernel, 3)
@@ -319,11 +328,9 @@ def gru(inputs, initial_h, kernel, recurrent_kernel, bias=None, mask=None,
         xp.matmul(h[t] if rmask is None else h_in, u, out=m)
         if bias is not None:
             m += bias.array[1]
-        m_h[t] = m[:, 2 * units:]
-        gates_kernels.gru_forward_step(x_part[t], m, h[t], h[t + 1])
-        if mask_array is not None:
-            xp.copyto(h[t + 1], h[t], where=~mask_array[t])
-    out = Tensor(_batch_major(h[1:], False, xp))
+        gates_kernels.gru_forward_step(x_part[t], m, h[t], _keep(mask_array, t), h[t + 1],
+                                       m_h[t])
+    out = Tensor(_batch_major(h[1:], False, xp) if return_sequences else h[-1].copy())
     inputs_list = (inputs, initial_h, kernel, recurrent_kernel)
     if bias is not None:
         inputs_list += (bias,)
@@ -335,28 +342,24 @@ def gru(inputs, initial_h, kernel, recurrent_kernel, bias=None, mask=None,
             def composed(x_, h0, w_, u_, *b_):
                 step = _gru_step(w_, u_, b_[0] if b_ else None,
                                  None if rmask is None else Tensor(rmask))
-                return _composed_steps(x_, mask, go_backwards, step, [h0])
+                states = _composed_steps(x_, mask, go_backwards, step, [h0])
+                return states if return_sequences else states[:, -1]
             return _recompute_vjp(composed, inputs_list, upstream, needs)
-        dh_out = upstream.array.transpose(1, 0, 2)
+        dh_out = upstream.array.transpose(1, 0, 2) if return_sequences else None
         dx_part = xp.empty_like(x_part)
         dm = xp.empty_like(x_part)
-        dh = xp.zeros((batch, units), dtype)
+        dh = xp.zeros((batch, units), dtype) if return_sequences else upstream.array.copy()
         recurrent = xp.empty((batch, units), dtype)
         scratch = xp.empty((batch, units), dtype)
         for t in range(steps - 1, -1, -1):
-            dh += dh_out[t]
-            if mask_array is not None:
-                keep = mask_array[t]
-                dh_carry = dh * ~keep
-                dh *= keep
-            gates_kernels.gru_backward_step(dh, x_part[t], m_h[t], h[t], dx_part[t], dm[t],
-                                            scratch)
+            if return_sequences:
+                dh += dh_out[t]
+            gates_kernels.gru_backward_step(dh, x_part[t], m_h[t], h[t], _keep(mask_array, t),
+                                            dx_part[t], dm[t], scratch)
             xp.matmul(dm[t], u.T, out=recurrent)
             if rmask is not None:
                 recurrent *= rmask
             dh += recurrent
-            if mask_array is not None:
-                dh += dh_carry
         h_prev = h[:-1] if rmask is None else h[:-1] * rmask
         dx, dw, _ = _weight_gradients(x, h_prev, dx_part, w, u, needs[0], needs[2], False)
         du = None
@@ -400,9 +403,10 @@ def _simple_samples(rng):
 @register("rnn.simple_rnn", samples=_simple_samples)
 def simple_rnn(inputs, initial_h, kernel, recurrent_kernel, bias=None, mask=None,
                go_backwards: bool = False, recurrent_mask=None,
-               activation: str = "tanh") -> Tensor:
+               activation: str = "tanh", return_sequences: bool = True) -> Tensor:
     """A fully connected RNN over a whole sequence: h_t = act(x_t W + h_{t-1} U + b), act
-    'tanh' or 'relu'. Returns the states h_t, (batch, time, units), in processing order."""
+    'tanh' or 'relu'. Returns the states h_t, (batch, time, units), in processing order (only
+    the last, (batch, units), with return_sequences=False)."""
     if activation not in _SIMPLE_ACTIVATIONS:
         raise InvalidArgumentError(f"simple_rnn: activation must be one of "
                                    f"{sorted(_SIMPLE_ACTIVATIONS)}, got {activation!r}.")
@@ -430,10 +434,9 @@ def simple_rnn(inputs, initial_h, kernel, recurrent_kernel, bias=None, mask=None
             xp.multiply(h[t], rmask, out=h_in)
         xp.matmul(h[t] if rmask is None else h_in, u, out=recurrent)
         z[t] += recurrent
-        gates_kernels.simple_rnn_forward_step(z[t], h[t + 1], activation)
-        if mask_array is not None:
-            xp.copyto(h[t + 1], h[t], where=~mask_array[t])
-    out = Tensor(_batch_major(h[1:], False, xp))
+        gates_kernels.simple_rnn_forward_step(z[t], h[t], _keep(mask_array, t), h[t + 1],
+                                              activation)
+    out = Tensor(_batch_major(h[1:], False, xp) if return_sequences else h[-1].copy())
     inputs_list = (inputs, initial_h, kernel, recurrent_kernel)
     if bias is not None:
         inputs_list += (bias,)
@@ -445,23 +448,22 @@ def simple_rnn(inputs, initial_h, kernel, recurrent_kernel, bias=None, mask=None
             def composed(x_, h0, w_, u_, *b_):
                 step = _simple_step(w_, u_, b_[0] if b_ else None,
                                     None if rmask is None else Tensor(rmask), activation)
-                return _composed_steps(x_, mask, go_backwards, step, [h0])
+                states = _composed_steps(x_, mask, go_backwards, step, [h0])
+                return states if return_sequences else states[:, -1]
             return _recompute_vjp(composed, inputs_list, upstream, needs)
-        dh_out = upstream.array.transpose(1, 0, 2)
+        dh_out = upstream.array.transpose(1, 0, 2) if return_sequences else None
         dz = xp.empty_like(z)
-        dh = xp.zeros((batch, units), dtype)
+        dh = xp.zeros((batch, units), dtype) if return_sequences else upstream.array.copy()
+        recurrent = xp.empty((batch, units), dtype)
         for t in range(steps - 1, -1, -1):
-            dh += dh_out[t]
-            if mask_array is not None:
-                keep = mask_array[t]
-                dh_carry = dh * ~keep
-                dh *= keep
-            gates_kernels.simple_rnn_backward_step(dh, h[t + 1], dz[t], activation)
-            xp.matmul(dz[t], u.T, out=dh)
+            if return_sequences:
+                dh += dh_out[t]
+            gates_kernels.simple_rnn_backward_step(dh, h[t + 1], _keep(mask_array, t), dz[t],
+                                                   activation)
+            xp.matmul(dz[t], u.T, out=recurrent)
             if rmask is not None:
-                dh *= rmask
-            if mask_array is not None:
-                dh += dh_carry
+                recurrent *= rmask
+            dh += recurrent
         h_prev = h[:-1] if rmask is None else h[:-1] * rmask
         dx, dw, du = _weight_gradients(x, h_prev, dz, w, u, needs[0], needs[2], needs[3])
         grads = [None if dx is None else Tensor(_batch_major(dx, go_backwards, xp)),

@@ -76,12 +76,14 @@ def _sum(x: Tensor, axes, keepdims: bool, count: int) -> Tensor:
     """The sum over `axes` divided by `count`: 1 for reduce_sum, the number of elements summed
     for reduce_mean. Its gradient is the upstream divided by `count`, spread back over x."""
     a = x.array
-    # what ndarray.sum calls, without its Python layer (a good part of a small model's step)
-    # integers keep their dtype, as TensorFlow (NumPy would widen int32 to int64)
-    dtype = a.dtype if a.dtype.kind in "iu" else None
-    total = _add_reduce(a, axes, dtype, None, keepdims) if a.__class__ is np.ndarray else \
-        a.sum(axis=axes, keepdims=keepdims, dtype=dtype)
-    out = Tensor(total if count == 1 else total / count)
+    if a.dtype.itemsize == 2 and a.dtype.kind in "fV":  # float16/bfloat16: accumulate in float32
+        total = a.sum(axis=axes, keepdims=keepdims, dtype="float32")
+        out = Tensor(xp_asarray(total if count == 1 else total / count, a.dtype))
+    else:
+        # what ndarray.sum calls, without its Python layer (a good part of a small model's step)
+        total = _add_reduce(a, axes, None, None, keepdims) if a.__class__ is np.ndarray else \
+            a.sum(axis=axes, keepdims=keepdims)
+        out = Tensor(total if count == 1 else total / count)
     if should_record((x,)):
         def backward(g: Tensor) -> Tensor:
             shape = a.shape
@@ -96,6 +98,11 @@ def _sum(x: Tensor, axes, keepdims: bool, count: int) -> Tensor:
 
 
 _SPREAD_AS_VIEW = 1 << 14  # elements; see _spread
+
+
+def xp_asarray(value, dtype):
+    """A reduction's float32 result back in the half-precision dtype (a 0-d array stays one)."""
+    return array_module(value).asarray(value).astype(dtype)
 
 
 def _spread(g_kept, shape: tuple):
@@ -126,10 +133,6 @@ def reduce_mean(input_tensor, axis=None, keepdims: bool = False, name=None) -> T
     if x.array.dtype.kind in "iu":
         total = reduce_sum(x, axis, keepdims)
         return Tensor((total.array // max(count, 1)).astype(x.array.dtype))
-    if x.array.dtype.itemsize < 4:  # float16: NumPy's mean accumulates in float32, a sum would not
-        return _reduce("reduce_mean", x, axis, keepdims,
-                       lambda a, axes, k: a.mean(axis=axes, keepdims=k),
-                       lambda g, x, out, kept, axes: g * (1.0 / max(count, 1)))
     # a sum and one division are what np.mean computes, without its Python overhead
     return _sum(x, axes, keepdims, count)
 

@@ -40,18 +40,21 @@ class OpInfo:
     # gradient assumes structured input (e.g. a symmetric matrix of which only one triangle is
     # read); None: `function` itself
     check_function: Callable | None = None
+    # where the op runs, as docs/api.md shows it; note any backend that falls back to another
+    backends: str = "NumPy, CuPy"
 
 
 REGISTRY: dict[str, OpInfo] = {}
 
 
 def register(*names: str, differentiable: bool = True, samples=None, grad_arguments=None,
-             check_function=None):
+             check_function=None, backends: str = "NumPy, CuPy"):
     """Register an op under its public names; the first name is the op's own."""
 
     def decorate(function):
         info = OpInfo(names[0].split(".")[-1] if "." in names[0] else names[0], function,
-                      tuple(names), differentiable, samples, grad_arguments, check_function)
+                      tuple(names), differentiable, samples, grad_arguments, check_function,
+                      backends)
         REGISTRY[names[0]] = info
         return function
 
@@ -115,7 +118,7 @@ def _coerce_like(value, like: Tensor, op: str) -> Tensor:
         xp = array_module(like.array)
         return Tensor(xp.asarray(value, dtype=dtype))
     array = np.asarray(value) if not hasattr(value, "__cuda_array_interface__") else value
-    if array.dtype.kind == "f" and dtype.kind in "iub":
+    if array.dtype.kind in "fV" and dtype.kind in "iub":
         raise TypeError(f"{op}: cannot combine a tensor of dtype {like.dtype.name} with "
                         f"{array.dtype} data; cast with tf.cast first.")
     return Tensor(backend.asarray(array, dtype=dtype, device=backend.device_of(like.array)))
@@ -153,7 +156,7 @@ def broadcast_shape(op: str, a: tuple, b: tuple) -> tuple:
 def require_float(op: str, *tensors: Tensor) -> None:
     """A clear TypeError unless every tensor is floating-point (or complex)."""
     for tensor in tensors:
-        if tensor.array.dtype.kind not in "fc":
+        if tensor.array.dtype.kind not in "fcV":  # V: bfloat16 (ml_dtypes)
             refuse_strings(op, tensor.array.dtype)
             raise TypeError(f"{op}: expects a floating-point tensor, got {tensor.dtype.name} "
                             f"(shape {format_shape(tensor.shape)}). Use tf.cast(x, tf.float32).")

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from .. import backend
 from .. import dtypes as _dtypes
 from ..errors import InvalidArgumentError
 from .indexing import _scatter_into, integer_indices
@@ -106,7 +107,8 @@ def _logsumexp_samples(rng):
     return [((x,), {}), ((x,), {"axis": 1, "reverse": True})]
 
 
-@register("math.cumulative_logsumexp", samples=_logsumexp_samples)
+@register("math.cumulative_logsumexp", samples=_logsumexp_samples,
+          backends="NumPy, CuPy (the scan runs on the host)")
 def cumulative_logsumexp(x, axis=0, exclusive=False, reverse=False, name=None) -> Tensor:
     """Running log(sum(exp(x))) along `axis`, without overflow (-inf where nothing is summed)."""
     x = as_tensor(x)
@@ -114,22 +116,26 @@ def cumulative_logsumexp(x, axis=0, exclusive=False, reverse=False, name=None) -
     axis = _scan_axis("cumulative_logsumexp", x, axis)
     xp = array_module(x.array)
     with np.errstate(divide="ignore", invalid="ignore"):
-        out = Tensor(_scan(xp, x.array, axis, exclusive, reverse,
-                           lambda a, d: xp.logaddexp.accumulate(a, axis=d), -np.inf))
+        # CuPy's ufuncs accumulate only add and multiply: its scan runs on the host
+        host = backend.to_numpy(x.array) if xp is not np else x.array
+        result = _scan(np, host, axis, exclusive, reverse,
+                       lambda a, d: np.logaddexp.accumulate(a, axis=d), -np.inf)
+        out = Tensor(result if xp is np else xp.asarray(result))
     if should_record((x,)):
         def vjp(g):
-            # TensorFlow's rule: the positive and negative parts of g, each as a log-space scan
-            zero = Tensor(xp.zeros((), dtype=g.array.dtype))
-            minus_inf = Tensor(xp.full((), -np.inf, dtype=g.array.dtype))
-            safe = where(greater(g, zero), g, 1.0 + zero * g)
-            log_positive = where(greater(g, zero), log(safe), minus_inf + zero * g)
-            safe = where(less(g, zero), negative(g), 1.0 + zero * g)
-            log_negative = where(less(g, zero), log(safe), minus_inf + zero * g)
-            positive = exp(cumulative_logsumexp(log_positive - out, axis, exclusive,
+            # TensorFlow's rule: the positive and negative parts of g, each as a log-space scan;
+            # an empty part is the dtype's lowest finite value, not -inf, so that nothing
+            # computes -inf - -inf (and the VJP stays differentiable)
+            lowest = Tensor(xp.asarray(np.finfo(g.array.dtype).min, dtype=g.array.dtype))
+            one = Tensor(xp.ones((), dtype=g.array.dtype))
+            positive_part = where(greater(g, 0.0), log(where(greater(g, 0.0), g, one)), lowest)
+            negative_part = where(less(g, 0.0), log(where(less(g, 0.0), negative(g), one)),
+                                  lowest)
+            positive = exp(cumulative_logsumexp(positive_part - out, axis, exclusive,
                                                 not reverse) + x)
-            negative_part = exp(cumulative_logsumexp(log_negative - out, axis, exclusive,
-                                                     not reverse) + x)
-            return positive - negative_part
+            negative_sum = exp(cumulative_logsumexp(negative_part - out, axis, exclusive,
+                                                    not reverse) + x)
+            return positive - negative_sum
         record((x,), out, (vjp,))
     return out
 
@@ -151,10 +157,8 @@ def _segment_reduce(kind: str, data: Tensor, ids, num_segments: int, sorted_ids:
     if kind in ("max", "min"):
         if sorted_ids:
             fill = 0
-        elif dtype.kind == "f":
-            fill = -np.inf if kind == "max" else np.inf
-        else:
-            info = np.iinfo(dtype)
+        else:  # TensorFlow's empty max is the lowest finite value, not -inf
+            info = np.finfo(dtype) if dtype.kind == "f" else np.iinfo(dtype)
             fill = info.min if kind == "max" else info.max
         result = xp.full((num_segments,) + rest, fill, dtype=dtype)
         if sorted_ids:  # empty segments stay 0: reduce into a ±inf copy first
@@ -267,7 +271,7 @@ def _sorted_samples(rng):
 
 
 def _unsorted_samples(rng):
-    ids = np.array([2, 0, -1, 1, 0])  # every segment non-empty: an empty max is -inf
+    ids = np.array([2, 0, -1, 1, 0])  # every segment non-empty: an empty max is -FLT_MAX
     return [((rng.permutation(15).reshape(5, 3) * 0.1 + 0.5, ids, 3), {}),
             ((rng.permutation(12).reshape(2, 3, 2) * 0.1 + 0.5, np.array([[1, 0, 1], [2, 1, 0]]),
               3), {})]
@@ -288,8 +292,10 @@ def _make_segment(kind: str, sorted_ids: bool):
         op.__doc__ = (f"The {kind} of `data`'s entries per segment id (any order, negative ids "
                       "dropped); `segment_ids`' shape is a prefix of `data`'s.")
     op.__qualname__ = op.__name__
+    backends = "NumPy, CuPy (the scatter-multiply runs on the host)" if kind == "prod" else \
+        "NumPy, CuPy"
     return register(f"math.{op.__name__}", samples=_sorted_samples if sorted_ids
-                    else _unsorted_samples, grad_arguments=(0,))(op)
+                    else _unsorted_samples, grad_arguments=(0,), backends=backends)(op)
 
 
 segment_sum = _make_segment("sum", True)

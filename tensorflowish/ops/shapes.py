@@ -170,35 +170,50 @@ def stack(values, axis=0, name=None) -> Tensor:
     return concat([expand_dims(t, axis) for t in tensors], axis)
 
 
+@register("unstack", samples=lambda rng: [((rng.uniform(-1, 1, (3, 2)),), {}),
+                                           ((rng.uniform(-1, 1, (2, 3, 2)),), {"axis": -2})],
+          grad_arguments=(0,))
 def unstack(value, num=None, axis=0, name=None) -> list:
     """Split along `axis` into a list of tensors with that axis removed."""
+    from ..errors import InvalidArgumentError, check_axis
+
     x = as_tensor(value)
     axis = check_axis("unstack", axis, x.array.ndim)
     if num is not None and int(num) != x.array.shape[axis]:
         raise InvalidArgumentError(f"unstack: num={num} but axis {axis} of shape "
-                                   f"{format_shape(x.array.shape)} has size "
-                                   f"{x.array.shape[axis]}.")
+                                   f"{format_shape(x.shape)} has size {x.array.shape[axis]}.")
     return [x[(slice(None),) * axis + (i,)] for i in range(x.array.shape[axis])]
 
 
+@register("split", samples=lambda rng: [((rng.uniform(-1, 1, (4, 3)), 2), {}),
+                                         ((rng.uniform(-1, 1, (2, 6)), [1, -1, 2]), {"axis": 1})],
+          grad_arguments=(0,))
 def split(value, num_or_size_splits, axis=0, num=None, name=None) -> list:
-    """Split along `axis` into equal parts or parts of the given sizes."""
+    """Split along `axis` into equal parts, or parts of the given sizes (one may be -1: the
+    rest)."""
+    from ..errors import InvalidArgumentError, check_axis
+
     x = as_tensor(value)
     axis = check_axis("split", axis, x.array.ndim)
     size = x.array.shape[axis]
-    if isinstance(num_or_size_splits, int):
-        if size % num_or_size_splits:
-            raise InvalidArgumentError(
-                f"split: dimension {axis} of size {size} does not divide into "
-                             f"{num_or_size_splits} equal parts.")
-        sizes = [size // num_or_size_splits] * num_or_size_splits
+    if isinstance(num_or_size_splits, Tensor):
+        num_or_size_splits = num_or_size_splits.numpy().tolist()
+    if isinstance(num_or_size_splits, (int, np.integer)):
+        parts = int(num_or_size_splits)
+        if parts <= 0 or size % parts:
+            raise InvalidArgumentError(f"split: dimension {axis} of size {size} does not divide "
+                                       f"into {parts} equal parts.")
+        sizes = [size // parts] * parts
     else:
         sizes = [int(s) for s in num_or_size_splits]
+        if sizes.count(-1) > 1 or any(s < -1 for s in sizes):
+            raise InvalidArgumentError(f"split: sizes {sizes} may hold at most one -1 and no "
+                                       "other negative size.")
         if -1 in sizes:
             sizes[sizes.index(-1)] = size - (sum(sizes) + 1)
-        if sum(sizes) != size:
-            raise InvalidArgumentError(
-                f"split: sizes {sizes} do not add up to dimension {axis} ({size}).")
+        if sum(sizes) != size or min(sizes, default=0) < 0:
+            raise InvalidArgumentError(f"split: sizes {sizes} do not add up to dimension {axis} "
+                                       f"of shape {format_shape(x.shape)} ({size}).")
     bounds = np.cumsum([0] + sizes)
     return [x[(slice(None),) * axis + (slice(int(bounds[i]), int(bounds[i + 1])),)]
             for i in range(len(sizes))]
@@ -273,7 +288,7 @@ def gather(params, indices, validate_indices=None, axis=None, batch_dims=0, name
     >>> tf.gather([[1, 2], [3, 4]], [[1], [0]], axis=1, batch_dims=1).numpy().tolist()
     [[2], [3]]
     """
-    from ..errors import InvalidArgumentError, check_axis
+    from ..errors import IndexOutOfRangeError, InvalidArgumentError, check_axis
 
     params = as_tensor(params)
     indices = as_tensor(indices)

@@ -1,9 +1,9 @@
 """Sorting and sets: sort, argsort, top_k, in_top_k, unique, unique_with_counts, bincount,
 count_nonzero, searchsorted.
 
-The differentiable ones (sort, top_k) are a permutation found on the arrays followed by a
-batched `gather`, whose VJP scatters the gradient back: no gradient code of their own. Ties
-keep the lower index first, as TensorFlow does.
+The differentiable ones (sort, top_k) find an order on the arrays and take the values along it;
+the VJP puts the gradient back where each value came from. Ties keep the lower index first, as
+TensorFlow does.
 """
 
 from __future__ import annotations
@@ -19,9 +19,11 @@ from .registry import (
     array_module,
     as_tensor,
     format_shape,
+    record,
     register,
+    should_record,
 )
-from .shapes import gather, transpose
+from .shapes import transpose
 
 TopKV2 = collections.namedtuple("TopKV2", ["values", "indices"])
 UniqueOutput = collections.namedtuple("Unique", ["y", "idx"])
@@ -54,9 +56,54 @@ def _last_axis(x: Tensor, axis: int) -> tuple[Tensor, tuple | None]:
     return transpose(x, perm), tuple(int(i) for i in np.argsort(perm))
 
 
-def _permute_last(x: Tensor, order) -> Tensor:
-    """x[..., order] with `order` a batch of permutations along the last axis (differentiable)."""
-    return gather(x, Tensor(order), axis=x.array.ndim - 1, batch_dims=x.array.ndim - 1)
+def _along_last_index(xp, order) -> tuple:
+    """The advanced index that pairs each row of `order` with its own row of the data."""
+    lead = order.shape[:-1]
+    index = []
+    for d, size in enumerate(lead):
+        view = [1] * order.ndim
+        view[d] = size
+        index.append(xp.arange(size).reshape(view))
+    return tuple(index) + (order,)
+
+
+def take_along_last(x: Tensor, order) -> Tensor:
+    """x[..., order] row by row (`order` distinct per row: a permutation or a top-k subset).
+    Its VJP puts the gradient back where each entry came from."""
+    xp = array_module(x.array)
+    out = Tensor(xp.take_along_axis(x.array, order, axis=-1))
+    if should_record((x,)):
+        size = x.array.shape[-1]
+        record((x,), out, (lambda g: put_along_last(g, order, size),))
+    return out
+
+
+def put_along_last(values: Tensor, order, size: int) -> Tensor:
+    """Zeros of last dimension `size` with `values[..., j]` at `order[..., j]` (the adjoint of
+    take_along_last)."""
+    xp = array_module(values.array)
+    result = xp.zeros(values.array.shape[:-1] + (size,), dtype=values.array.dtype)
+    result[_along_last_index(xp, order)] = values.array
+    out = Tensor(result)
+    if should_record((values,)):
+        record((values,), out, (lambda g: take_along_last(g, order),))
+    return out
+
+
+def _top_k_order(xp, array, k: int):
+    """Indices of the k largest along the last axis, largest first, ties by lower index: a
+    partition finds the k-th value, so only k entries are sorted."""
+    n = array.shape[-1]
+    if 4 * k >= n or (array.dtype.kind == "f" and bool(xp.isnan(array).any())):
+        return _stable_order(xp, array, descending=True)[..., :k]
+    kth = xp.partition(array, n - k, axis=-1)[..., n - k:n - k + 1]
+    greater = array > kth
+    tied = array == kth
+    needed = k - greater.sum(axis=-1, keepdims=True)
+    chosen = greater | (tied & (xp.cumsum(tied, axis=-1) <= needed))
+    picked = xp.nonzero(chosen.reshape(-1, n))[1].reshape(array.shape[:-1] + (k,))
+    values = xp.take_along_axis(array, picked, axis=-1)
+    return xp.take_along_axis(picked, _stable_order(xp, values, descending=True), axis=-1)
 
 
 def _sort_samples(rng):
@@ -78,8 +125,12 @@ def sort(values, axis=-1, direction="ASCENDING", name=None) -> Tensor:
         raise InvalidArgumentError("sort: expects a tensor of rank >= 1, got a scalar.")
     axis = check_axis("sort", axis, x.array.ndim)
     moved, back = _last_axis(x, axis)
-    order = _stable_order(array_module(moved.array), moved.array, descending)
-    result = _permute_last(moved, order)
+    xp = array_module(moved.array)
+    if should_record((moved,)):
+        result = take_along_last(moved, _stable_order(xp, moved.array, descending))
+    else:  # the values alone do not depend on the order of ties
+        values = xp.sort(moved.array, axis=-1)
+        result = Tensor(xp.ascontiguousarray(values[..., ::-1]) if descending else values)
     return result if back is None else transpose(result, back)
 
 
@@ -116,11 +167,11 @@ def top_k(input, k=1, sorted=True, index_type="int32", name=None) -> TopKV2:  # 
         raise InvalidArgumentError(f"top_k: k={k} must be in [0, {n}], the size of the last "
                                    f"dimension of shape {format_shape(x.shape)}.")
     xp = array_module(x.array)
-    order = _stable_order(xp, x.array, descending=True)[..., :k]
+    order = _top_k_order(xp, x.array, k)
     if not sorted:  # TensorFlow leaves them in an unspecified order: ours is index order
         order = xp.sort(order, axis=-1)
     indices = Tensor(xp.ascontiguousarray(order).astype(_dtypes.numpy_dtype(index_type)))
-    return TopKV2(_permute_last(x, order), indices)
+    return TopKV2(take_along_last(x, order), indices)
 
 
 @register("math.in_top_k", "nn.in_top_k", differentiable=False)

@@ -27,21 +27,21 @@ def kernel_cache(tmp_path_factory: pytest.TempPathFactory):
 
 
 def gpu_unavailable_reason() -> str | None:
-    """None where CuPy can run kernels here, else why not."""
-    try:
-        import cupy
-    except ImportError:
-        return "CuPy is not installed"
-    try:
-        if cupy.cuda.runtime.getDeviceCount() < 1:
-            return "no CUDA device"
-    except Exception as error:  # noqa: BLE001 - CUDARuntimeError 35 (no driver) or 100 (no device)
-        return f"no usable GPU ({error})"
-    return None
+    """None where CuPy can run kernels here, else why not (the reason `tensorflowish info`
+    gives: one function explains the GPU everywhere)."""
+    from tensorflowish import backend
+
+    reason = backend.gpu_unavailable_reason()
+    return None if reason is None else f"no usable GPU: {reason}"
+
+
+def _poison(dtype) -> float:
+    """NaN for float buffers, -1 (no valid index) for integer ones such as pooling's argmax."""
+    return np.nan if np.dtype(dtype).kind == "f" else -1
 
 
 def _poisoned_numpy(shape, dtype):
-    return np.full(shape, np.nan, dtype=dtype)
+    return np.full(shape, _poison(dtype), dtype=dtype)
 
 
 @functools.cache
@@ -64,7 +64,7 @@ def cupy_runner(fused_dense_max_macs: int) -> cuda.KernelRunner:
 
     return dataclasses.replace(
         cuda.cupy_runner(),
-        empty=lambda shape, dtype: cupy.full(shape, np.nan, dtype=dtype),
+        empty=lambda shape, dtype: cupy.full(shape, _poison(dtype), dtype=dtype),
         fused_dense_max_macs=fused_dense_max_macs,
     )
 

@@ -316,6 +316,100 @@ def _adam_case(weight_decay: float) -> Case:
     )
 
 
+def _optimizer_case(name: str, slots: dict[str, Callable], reference, public, gpu) -> Case:
+    """A case for an optimiser kernel: param, grad and the named slots, all updated in place."""
+
+    def make(rng, dtype):
+        inputs = {"param": rng.standard_normal((N, M)), "grad": rng.standard_normal((N, M))}
+        inputs.update({slot: init(rng) for slot, init in slots.items()})
+        return {k: v.astype(dtype) for k, v in inputs.items()}
+
+    names = ("param", *slots)
+
+    def pick(i):
+        return {k: i[k] for k in names}
+
+    return Case(
+        name,
+        make,
+        lambda i: (public(i), pick(i))[1],
+        lambda r, i: (gpu(r, i), pick(i))[1],
+        reference,
+        in_place=names,
+    )
+
+
+def _adagrad_case(weight_decay: float) -> Case:
+    lr, epsilon = 0.05, 1e-7
+
+    def reference(i):
+        accumulator = i["accumulator"] + i["grad"] ** 2
+        param = i["param"] * (1 - weight_decay * lr)
+        param = param - lr * i["grad"] / np.sqrt(accumulator + epsilon)
+        return {"param": param, "accumulator": accumulator}
+
+    return _optimizer_case(
+        "adagrad-decay" if weight_decay else "adagrad",
+        {"accumulator": lambda rng: rng.random((N, M)) * 0.5 + 0.1},
+        reference,
+        lambda i: kernels.adagrad_update(i["param"], i["grad"], i["accumulator"], lr, epsilon,
+                                         weight_decay),
+        lambda r, i: cuda.adagrad_update(r, i["param"], i["grad"], i["accumulator"], lr, epsilon,
+                                         1 - weight_decay * lr),
+    )
+
+
+def _nadam_case(weight_decay: float) -> Case:
+    lr, beta_1, beta_2, epsilon, step = 0.01, 0.9, 0.999, 1e-7, 3
+    # Keras's schedule, written out: u_t = beta_1 * (1 - 0.5 * 0.96^t)
+    u = {t: beta_1 * (1 - 0.5 * 0.96**t) for t in (1, 2, 3, 4)}
+    product = u[1] * u[2] * u[3]
+
+    def reference(i):
+        m = i["m"] + (i["grad"] - i["m"]) * (1 - beta_1)
+        v = i["v"] + (i["grad"] ** 2 - i["v"]) * (1 - beta_2)
+        m_hat = u[4] * m / (1 - product * u[4]) + (1 - u[3]) * i["grad"] / (1 - product)
+        v_hat = v / (1 - beta_2**step)
+        param = i["param"] * (1 - weight_decay * lr) - lr * m_hat / (np.sqrt(v_hat) + epsilon)
+        return {"param": param, "m": m, "v": v}
+
+    def gpu(runner, i):
+        m_coef = u[4] / (1 - product * u[4])
+        grad_coef = (1 - u[3]) / (1 - product)
+        cuda.nadam_update(runner, i["param"], i["grad"], i["m"], i["v"], lr, beta_1, beta_2,
+                          epsilon, m_coef, grad_coef, 1 / (1 - beta_2**step),
+                          1 - weight_decay * lr)
+
+    assert math.isclose(kernels.nadam_momentum_product(beta_1, 3, u[1] * u[2]), product)
+    return _optimizer_case(
+        "nadam-decay" if weight_decay else "nadam",
+        {"m": lambda rng: rng.standard_normal((N, M)) * 0.1, "v": lambda rng: rng.random((N, M))},
+        reference,
+        lambda i: kernels.nadam_update(i["param"], i["grad"], i["m"], i["v"], lr, beta_1, beta_2,
+                                       epsilon, step, product, weight_decay),
+        gpu,
+    )
+
+
+def _lion_case(weight_decay: float) -> Case:
+    lr, beta_1, beta_2 = 0.01, 0.9, 0.99
+
+    def reference(i):
+        direction = np.sign(beta_1 * i["m"] + (1 - beta_1) * i["grad"])
+        param = i["param"] * (1 - weight_decay * lr) - lr * direction
+        return {"param": param, "m": beta_2 * i["m"] + (1 - beta_2) * i["grad"]}
+
+    return _optimizer_case(
+        "lion-decay" if weight_decay else "lion",
+        {"m": lambda rng: rng.standard_normal((N, M))},
+        reference,
+        lambda i: kernels.lion_update(i["param"], i["grad"], i["m"], lr, beta_1, beta_2,
+                                      weight_decay),
+        lambda r, i: cuda.lion_update(r, i["param"], i["grad"], i["m"], lr, beta_1, beta_2,
+                                      1 - weight_decay * lr),
+    )
+
+
 CASES = [
     *[_forward_case(a, fused) for a in kernels.ACTIVATIONS for fused in (False, True)],
     _forward_case("linear", fused=False, bias=False),
@@ -333,6 +427,12 @@ CASES = [
     _sgd_case(0.9, True),
     _adam_case(0.0),
     _adam_case(0.004),
+    _adagrad_case(0.0),
+    _adagrad_case(0.004),
+    _nadam_case(0.0),
+    _nadam_case(0.004),
+    _lion_case(0.0),
+    _lion_case(0.004),
 ]
 
 
@@ -539,12 +639,16 @@ SOURCES = kernels.kernel_sources()
 
 
 def test_every_source_is_tested() -> None:
-    assert {p.name for p in SOURCES} == {"dense.cu", "softmax_cross_entropy.cu", "optimizers.cu"}
+    assert {p.name for p in SOURCES} == {"dense.cu", "softmax_cross_entropy.cu", "optimizers.cu",
+                                         "recurrent.cu", "conv.cu"}  # conv.cu: test_conv_kernels
 
 
 @pytest.mark.parametrize("arch", nvrtc.ARCHITECTURES)
 @pytest.mark.parametrize("source", SOURCES, ids=lambda p: p.name)
 def test_nvrtc_compiles_without_spills(source, arch) -> None:
+    if arch not in nvrtc.supported_architectures():
+        pytest.skip(f"NVRTC {'.'.join(map(str, nvrtc._nvrtc().getVersion()))} cannot build "
+                    f"{arch} (CUDA 13 dropped Volta); the other architectures are checked")
     result = nvrtc.check(source, [arch])[0]
     assert result.ptx
     names = set(emulator.parse_kernels(source.read_text()))
@@ -560,6 +664,16 @@ def test_nvrtc_reports_file_and_line(tmp_path) -> None:
     source.write_text('extern "C" __global__ void k(float* y) {\n    y[0] = INFINITY;\n}\n')
     with pytest.raises(nvrtc.NvrtcCompileError, match=r"broken\.cu:2: error: .*INFINITY"):
         nvrtc.compile_source(source, "sm_80")
+
+
+def test_nvrtc_leaves_out_what_it_cannot_build(monkeypatch) -> None:
+    from cupy_backends.cuda.libs import nvrtc as binding
+
+    monkeypatch.setattr(binding, "getSupportedArchs", lambda: (75, 80, 86, 89, 90, 100, 120))
+    monkeypatch.setattr(binding, "getVersion", lambda: (13, 0))  # as CUDA 13's NVRTC
+    assert nvrtc.supported_architectures() == ["sm_80", "sm_90", "compute_90"]
+    with pytest.raises(nvrtc.NvrtcCompileError, match=r"NVRTC 13\.0 cannot build sm_70"):
+        nvrtc.compile_source(SOURCES[0], "sm_70")
 
 
 def test_nvrtc_reports_spills() -> None:
@@ -585,5 +699,6 @@ def test_nvrtc_missing_names_the_gpu_extra(monkeypatch) -> None:
         return real_import(name, *args, **kwargs)
 
     monkeypatch.setattr(builtins, "__import__", no_cupy)
-    with pytest.raises(nvrtc.NvrtcUnavailableError, match=r"tensorflowish\[gpu\]"):
+    with pytest.raises(nvrtc.NvrtcUnavailableError,
+                       match=r"tensorflowish\[gpu\].*tensorflowish\[gpu-cuda13\]"):
         nvrtc.compile_source(SOURCES[0], "sm_80")

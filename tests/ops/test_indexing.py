@@ -177,3 +177,34 @@ def test_variable_slice_assign_and_scatter_nd_update(device):
     v.scatter_nd_add([[1, 2]], [1.0])
     v.scatter_nd_sub([[1, 1]], [1.0])
     assert _np(v)[1].tolist() == [40.0, 4.0, 7.0]
+
+
+def test_split_and_unstack_errors(device, rng):
+    x = rng.normal(size=(4, 3))
+    with pytest.raises(tf.errors.InvalidArgumentError, match="at most one -1"):
+        tf.split(x, [-1, -1], axis=0)
+    with pytest.raises(tf.errors.InvalidArgumentError, match="do not add up"):
+        tf.split(x, [1, 1], axis=0)
+    with pytest.raises(tf.errors.InvalidArgumentError, match="equal parts"):
+        tf.split(x, 3, axis=0)
+    with pytest.raises(tf.errors.InvalidArgumentError, match="axis 2"):
+        tf.unstack(x, axis=2)
+    with pytest.raises(tf.errors.InvalidArgumentError, match="num=2"):
+        tf.unstack(x, num=2)
+    parts = tf.unstack(x, axis=-1)
+    assert len(parts) == 3
+    np.testing.assert_array_equal(parts[1].numpy(), x[:, 1])
+    assert [p.shape for p in tf.split(x, tf.constant([3, 1]))] == [(3, 3), (1, 3)]
+
+
+def test_out_of_range_indices_are_invalid_argument_and_index_errors(device):
+    t = tf.constant([1, 2, 3])
+    cases = [lambda: t[5], lambda: tf.gather(t, [3]), lambda: tf.gather_nd(t, [[-1]]),
+             lambda: tf.scatter_nd([[3]], [1], [3]),
+             lambda: tf.strided_slice(t, [4], [5], shrink_axis_mask=1)]
+    for bad in cases:
+        with pytest.raises(tf.errors.InvalidArgumentError):
+            bad()
+        with pytest.raises(IndexError):
+            bad()
+    assert [int(v) for v in t] == [1, 2, 3]  # iteration still ends cleanly

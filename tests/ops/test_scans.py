@@ -64,8 +64,8 @@ def test_sorted_segments(kind, reduce, empty, device, rng):
 
 
 @pytest.mark.parametrize("kind,reduce,empty", [
-    ("sum", np.sum, 0.0), ("mean", np.mean, 0.0), ("max", np.max, -np.inf),
-    ("min", np.min, np.inf), ("prod", np.prod, 1.0),
+    ("sum", np.sum, 0.0), ("mean", np.mean, 0.0), ("max", np.max, np.finfo(np.float64).min),
+    ("min", np.min, np.finfo(np.float64).max), ("prod", np.prod, 1.0),
     ("sqrt_n", lambda r, axis: r.sum(axis) / np.sqrt(len(r)), 0.0)])
 def test_unsorted_segments(kind, reduce, empty, device, rng):
     data = rng.normal(size=(2, 3, 2))

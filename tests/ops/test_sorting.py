@@ -95,3 +95,14 @@ def test_searchsorted(side, device, rng):
     assert out.dtype == tf.int32
     expected = np.stack([np.searchsorted(s, v, side=side) for s, v in zip(sequence, values)])
     np.testing.assert_array_equal(out.numpy(), expected)
+
+
+@pytest.mark.parametrize("k", [1, 3, 7])
+def test_top_k_partition_path_ties_by_lower_index(k, device, rng):
+    x = rng.integers(0, 6, (5, 40)).astype(np.float32)  # k << n: the partition path, many ties
+    values, indices = tf.math.top_k(x, k=k)
+    expected = np.argsort(-x, axis=1, kind="stable")[:, :k]
+    np.testing.assert_array_equal(indices.numpy(), expected)
+    np.testing.assert_array_equal(values.numpy(), np.take_along_axis(x, expected, 1))
+    integers = tf.math.top_k(x.astype(np.int64), k=k)
+    np.testing.assert_array_equal(integers.indices.numpy(), expected)

@@ -16,20 +16,113 @@ from __future__ import annotations
 
 from typing import Any
 
-from tensorflowish.keras.layers.activations import Activation, ReLU, Softmax
-from tensorflowish.keras.layers.core import Dense, Lambda
+from tensorflowish.keras.layers.activations import (
+    ELU,
+    Activation,
+    LeakyReLU,
+    PReLU,
+    ReLU,
+    Softmax,
+)
+from tensorflowish.keras.layers.attention import Attention, MultiHeadAttention
+from tensorflowish.keras.layers.convolutional import (
+    Conv1D,
+    Conv2D,
+    Conv2DTranspose,
+    Convolution1D,
+    Convolution2D,
+    Convolution2DTranspose,
+    DepthwiseConv2D,
+    SeparableConv2D,
+    SeparableConvolution2D,
+)
+from tensorflowish.keras.layers.core import Dense, Embedding, Identity, Lambda, Masking
 from tensorflowish.keras.layers.input_layer import Input, InputLayer
 from tensorflowish.keras.layers.keras_tensor import KerasInput
 from tensorflowish.keras.layers.layer import Layer, map_symbolic
-from tensorflowish.keras.layers.merging import Add, Concatenate
-from tensorflowish.keras.layers.normalization import BatchNormalization, LayerNormalization
-from tensorflowish.keras.layers.regularization import Dropout
-from tensorflowish.keras.layers.reshaping import Flatten, Reshape
+from tensorflowish.keras.layers.merging import (
+    Add,
+    Average,
+    Concatenate,
+    Dot,
+    Maximum,
+    Minimum,
+    Multiply,
+    Subtract,
+)
+from tensorflowish.keras.layers.normalization import (
+    BatchNormalization,
+    GroupNormalization,
+    LayerNormalization,
+    UnitNormalization,
+)
+from tensorflowish.keras.layers.pooling import (
+    AveragePooling1D,
+    AveragePooling2D,
+    AvgPool1D,
+    AvgPool2D,
+    GlobalAveragePooling1D,
+    GlobalAveragePooling2D,
+    GlobalAvgPool1D,
+    GlobalAvgPool2D,
+    GlobalMaxPool1D,
+    GlobalMaxPool2D,
+    GlobalMaxPooling1D,
+    GlobalMaxPooling2D,
+    MaxPool1D,
+    MaxPool2D,
+    MaxPooling1D,
+    MaxPooling2D,
+)
+from tensorflowish.keras.layers.regularization import (
+    ActivityRegularization,
+    AlphaDropout,
+    Dropout,
+    GaussianDropout,
+    GaussianNoise,
+    SpatialDropout2D,
+)
+from tensorflowish.keras.layers.reshaping import (
+    Cropping1D,
+    Cropping2D,
+    Flatten,
+    Permute,
+    RepeatVector,
+    Reshape,
+    UpSampling2D,
+    ZeroPadding2D,
+)
+from tensorflowish.keras.layers.rnn import (
+    GRU,
+    LSTM,
+    RNN,
+    Bidirectional,
+    GRUCell,
+    LSTMCell,
+    SimpleRNN,
+    SimpleRNNCell,
+    StackedRNNCells,
+    TimeDistributed,
+)
 
 __all__ = [
     "Activation", "Add", "BatchNormalization", "Concatenate", "Dense", "Dropout", "Flatten",
     "Input", "InputLayer",
     "KerasInput", "Lambda", "Layer", "LayerNormalization", "ReLU", "Reshape", "Softmax",
+    "Conv1D", "Conv2D", "Conv2DTranspose", "Convolution1D", "Convolution2D",
+    "Convolution2DTranspose", "DepthwiseConv2D", "SeparableConv2D", "SeparableConvolution2D",
+    "AveragePooling1D", "AveragePooling2D", "AvgPool1D", "AvgPool2D", "GlobalAveragePooling1D",
+    "GlobalAveragePooling2D", "GlobalAvgPool1D", "GlobalAvgPool2D", "GlobalMaxPool1D",
+    "GlobalMaxPool2D", "GlobalMaxPooling1D", "GlobalMaxPooling2D", "MaxPool1D", "MaxPool2D",
+    "MaxPooling1D", "MaxPooling2D", "Cropping2D", "UpSampling2D", "ZeroPadding2D",
+    "SpatialDropout2D",
+    # sequences
+    "Attention", "Bidirectional", "Embedding", "GRU", "GRUCell", "LSTM", "LSTMCell", "Masking",
+    "MultiHeadAttention", "RNN", "SimpleRNN", "SimpleRNNCell", "StackedRNNCells", "TimeDistributed",
+    # everyday layers
+    "ActivityRegularization", "AlphaDropout", "Average", "Cropping1D", "Dot", "ELU",
+    "GaussianDropout", "GaussianNoise", "GroupNormalization", "Identity", "LeakyReLU", "Maximum",
+    "Minimum", "Multiply", "PReLU", "Permute", "RepeatVector", "Subtract", "UnitNormalization",
 ]  # fmt: skip
 
 

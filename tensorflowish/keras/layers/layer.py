@@ -12,20 +12,25 @@ import numpy as np
 import tensorflowish as tf
 from tensorflowish import backend as tf_backend
 from tensorflowish.keras import backend as keras_backend
-from tensorflowish.keras import initializers, regularizers
+from tensorflowish.keras import constraints, initializers, regularizers
+from tensorflowish.keras.layers import masks
 from tensorflowish.keras.layers.keras_tensor import KerasInput, _Node
 from tensorflowish.module import Module
 from tensorflowish.tensor import Tensor, Variable
 
 
 def _snake_case(name: str) -> str:
+    """Keras's ``to_snake_case``: ``Conv2D`` -> ``conv2d``, ``MaxPooling2D`` -> ``max_pooling2d``."""
     name = re.sub(r"(.)([A-Z][a-z]+)", r"\1_\2", name)
-    return re.sub(r"([a-z0-9])([A-Z])", r"\1_\2", name).lower()
+    return re.sub(r"([a-z])([A-Z])", r"\1_\2", name).lower()
 
 
 # The training flag of the outermost call, seen by nested layers that are called without one
 # (a subclassed model's call() calling self.dropout(x) inherits model(x, training=True)).
 _TRAINING_CONTEXT: list = [None]
+# How many layer calls are running: losses added during a call (add_loss in call(), activity
+# regularizers) belong to that forward pass and are dropped when the next outermost call starts.
+_CALL_DEPTH = [0]
 
 
 def _as_tensor_structure(value: Any) -> Any:
@@ -91,6 +96,13 @@ class Layer(Module):
     [1.0, 2.0]
     """
 
+    def __new__(cls, *args: Any, **kwargs: Any) -> Layer:
+        # Keras 3's auto-config: the constructor's arguments, so that get_config() of any layer
+        # (built in or custom) can re-create it without each class listing its arguments.
+        instance = super().__new__(cls)
+        object.__setattr__(instance, "_auto_config", (args, kwargs))
+        return instance
+
     def __init__(
         self,
         trainable: bool = True,
@@ -100,6 +112,7 @@ class Layer(Module):
         batch_input_shape: Sequence[int | None] | None = None,
         input_dim: int | None = None,
         batch_size: int | None = None,
+        activity_regularizer: Any = None,
         **kwargs: Any,
     ) -> None:
         kwargs.pop("autocast", None)
@@ -119,14 +132,25 @@ class Layer(Module):
             super().__init__()
         self._name = name
         self._trainable = bool(trainable)
-        self._dtype = tf.as_dtype(dtype or keras_backend.floatx())
+        from tensorflowish.keras import mixed_precision
+
+        policy = mixed_precision.as_policy(dtype)
+        self._dtype_policy = policy
+        self._dtype = tf.as_dtype(policy.compute_dtype)  # what inputs are cast to
+        # what add_weight makes under a mixed policy; None: the same as _dtype
+        self._variable_dtype = None if policy.variable_dtype == policy.compute_dtype else \
+            tf.as_dtype(policy.variable_dtype)
         self.built = False
         self._own_weights: list = []
         self._regularized: list = []
         self._added_losses: list = []
+        self._call_losses: list = []
+        self.activity_regularizer = regularizers.get(activity_regularizer)
         self._last_output_shape: Any = None
         self.supports_masking = False
         parameters = inspect.signature(self.call).parameters
+        self._call_takes_mask = "mask" in parameters
+        self._makes_mask = type(self).compute_mask is not Layer.compute_mask
         self._call_takes_training = "training" in parameters or any(
             p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters.values()
         )
@@ -147,8 +171,21 @@ class Layer(Module):
 
     @property
     def dtype(self) -> str:
-        """The dtype of the layer's weights (and of the floating inputs it computes with)."""
+        """The dtype of the layer's weights (float32 under a mixed policy)."""
+        return (self._variable_dtype or self._dtype).name
+
+    @property
+    def compute_dtype(self) -> str:
+        """The dtype the layer computes in (float16 under "mixed_float16")."""
         return self._dtype.name
+
+    @property
+    def variable_dtype(self) -> str:
+        return (self._variable_dtype or self._dtype).name
+
+    @property
+    def dtype_policy(self) -> Any:
+        return self._dtype_policy
 
     @property
     def trainable(self) -> bool:
@@ -195,13 +232,14 @@ class Layer(Module):
         if isinstance(name, (tuple, list)) and shape is None:  # Keras 3 order: shape first
             name, shape = None, name
         shape = () if shape is None else tuple(int(d) for d in shape)
-        dtype = tf.as_dtype(dtype or self._dtype)
+        dtype = tf.as_dtype(dtype or self._variable_dtype or self._dtype)
         if initializer is None:
             initializer = "glorot_uniform" if _is_floating(dtype) else "zeros"
         initializer = initializers.get(initializer)
         value = initializer(shape, dtype=dtype)
         name = name or f"weight_{len(self._own_weights)}"
-        variable = tf.Variable(value, trainable=trainable, name=f"{self.name}/{name}", dtype=dtype)
+        variable = tf.Variable(value, trainable=trainable, name=f"{self.name}/{name}", dtype=dtype,
+                               constraint=constraints.get(constraint))
         self._own_weights.append(variable)
         _bump_structure_version()
         regularizer = regularizers.get(regularizer)
@@ -367,19 +405,34 @@ class Layer(Module):
     # --- losses ------------------------------------------------------------------------
 
     def add_loss(self, loss: Any) -> None:
-        """Add a loss tensor (or a zero-argument function) to ``self.losses``."""
-        self._added_losses.append(loss)
+        """Add a loss to ``self.losses`` (and so to the loss ``fit`` minimises).
+
+        Called inside ``call()``, the loss belongs to that forward pass: it is replaced by the
+        next call's. Called outside a call, it stays (a zero-argument function is evaluated
+        each time ``losses`` is read).
+        """
+        if _CALL_DEPTH[0]:
+            self._call_losses.append(loss)
+        else:
+            self._added_losses.append(loss)
 
     @property
     def losses(self) -> list:
-        """Regularisation penalties of this layer and its sublayers, computed now."""
+        """This layer's and its sublayers' losses: weight regularisation penalties (computed
+        now), losses added with ``add_loss`` and activity regularisation of the last call."""
         result = []
         for layer, _ in self._structure():
             for regularizer, variable in layer._regularized:
                 result.append(regularizer(variable))
             for loss in layer._added_losses:
                 result.append(loss() if callable(loss) else loss)
+            result.extend(layer._call_losses)
         return result
+
+    def _clear_call_losses(self) -> None:
+        for layer, _ in self._structure():
+            if layer._call_losses:
+                layer._call_losses = []
 
     # --- calling -----------------------------------------------------------------------
 
@@ -393,8 +446,10 @@ class Layer(Module):
 
     def _maybe_build(self, inputs: Any) -> None:
         if not self.built:
-            self.build(_shape_of(inputs))
+            shape = _shape_of(inputs)
+            self.build(shape)
             self.built = True
+            object.__setattr__(self, "_build_input_shape", shape)  # Keras's build_config
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         if args:
@@ -407,6 +462,7 @@ class Layer(Module):
             if _contains_symbolic(inputs):
                 return self._symbolic_call(inputs, args, kwargs)
             inputs = _as_tensor_structure(inputs)
+        mask = masks.first_mask(inputs) if masks._MASKS else None  # before autocast makes a copy
         if (
             isinstance(inputs, Tensor)
             and inputs.dtype != self._dtype
@@ -420,14 +476,38 @@ class Layer(Module):
             self._maybe_build(inputs)
         if training is not None and self._call_takes_training:
             kwargs["training"] = training
+        if self._call_takes_mask:  # Keras: an input's mask is passed on as mask=
+            if kwargs.get("mask") is None and mask is not None:
+                kwargs["mask"] = mask
+            mask = kwargs.get("mask")
+        if not _CALL_DEPTH[0]:
+            self._clear_call_losses()
         _TRAINING_CONTEXT.append(training)
+        _CALL_DEPTH[0] += 1
         try:
-            outputs = self.call(inputs, *args, **kwargs)
+            if self._variable_dtype is not None:  # a mixed policy: weights read as casts
+                from tensorflowish.keras.mixed_precision import autocast_variables
+
+                with autocast_variables(self, self._variable_dtype, self._dtype):
+                    outputs = self.call(inputs, *args, **kwargs)
+            else:
+                outputs = self.call(inputs, *args, **kwargs)
+            if self.activity_regularizer is not None:
+                for output in outputs if isinstance(outputs, (list, tuple)) else (outputs,):
+                    if isinstance(output, Tensor):
+                        self.add_loss(self.activity_regularizer(output))
         finally:
+            _CALL_DEPTH[0] -= 1
             _TRAINING_CONTEXT.pop()
+        if self._makes_mask or (mask is not None and self.supports_masking):
+            masks.attach(outputs, self.compute_mask(inputs, mask))
         if isinstance(outputs, Tensor):
             self._last_output_shape = outputs.shape
         return outputs
+
+    def compute_mask(self, inputs: Any, mask: Any = None) -> Any:
+        """The mask of the outputs: the input's mask for layers that support masking."""
+        return mask if self.supports_masking else None
 
     def _symbolic_call(self, inputs: Any, args: tuple, kwargs: dict) -> Any:
         """Functional API: record this call and work out its output shape by running the layer
@@ -438,7 +518,9 @@ class Layer(Module):
             return tf.zeros(shape, dtype=symbol.dtype)
 
         kwargs = {k: v for k, v in kwargs.items() if k != "training"}
-        outputs = self(map_symbolic(zeros, inputs), *args, training=False, **kwargs)
+        # symbolic tensors may come as further arguments too: attention(query, value)
+        outputs = self(map_symbolic(zeros, inputs), *map_symbolic(zeros, args), training=False,
+                       **map_symbolic(zeros, kwargs))
         node = _Node(self, inputs, args, kwargs)
 
         def symbol(tensor: Tensor, index: int | None) -> KerasInput:
@@ -460,11 +542,41 @@ class Layer(Module):
         return (input_shape[0], *tuple(output.shape)[1:])
 
     def get_config(self) -> dict:
-        """The constructor arguments needed to re-create the layer."""
-        config = {"name": self.name, "trainable": self.trainable, "dtype": self.dtype}
+        """The constructor arguments needed to re-create the layer: those it was created with
+        (defaults filled in), with the live name, trainable flag, dtype, and the live
+        initializers, regularizers and activation the layer holds under the same names."""
+        config = {"name": self.name, "trainable": self.trainable,
+                  "dtype": self._dtype_policy.name if self._variable_dtype is not None
+                  else self.dtype}
+        for key, value in self._constructor_arguments().items():
+            live = self.__dict__.get(key, value)
+            if key == "activation" or hasattr(live, "get_config"):
+                value = live
+            config.setdefault(key, value)
         if self._batch_input_shape is not None:
             config["batch_input_shape"] = self._batch_input_shape
         return config
+
+    def _constructor_arguments(self) -> dict:
+        """The arguments this layer's constructor was called with, by name, defaults included
+        (the base Layer's own options are left to get_config)."""
+        args, kwargs = self.__dict__.get("_auto_config", ((), {}))
+        try:
+            signature = inspect.signature(type(self).__init__)
+            bound = signature.bind_partial(self, *args, **kwargs).arguments
+        except (TypeError, ValueError):
+            return {}
+        found: dict = {}
+        for name, parameter in list(signature.parameters.items())[1:]:
+            if parameter.kind is parameter.VAR_POSITIONAL:
+                continue
+            if parameter.kind is parameter.VAR_KEYWORD:
+                found.update(bound.get(name, {}))
+            elif name in bound:
+                found[name] = bound[name]
+            elif parameter.default is not parameter.empty:
+                found[name] = parameter.default
+        return {k: v for k, v in found.items() if k not in _BASE_OPTIONS}
 
     @classmethod
     def from_config(cls, config: dict) -> Layer:
@@ -477,7 +589,14 @@ class Layer(Module):
 
 # Attributes set while running, which never change what the layer holds.
 _VOLATILE_ATTRIBUTES = frozenset(
-    {"_last_output_shape", "built", "stop_training", "history", "_structure_cache"}
+    {"_last_output_shape", "built", "stop_training", "history", "_structure_cache",
+     "_call_losses", "_build_input_shape"}
+)
+# Options of the base Layer that get_config writes from the live layer (or, for the input
+# shape, as an InputLayer), never from the captured constructor arguments.
+_BASE_OPTIONS = frozenset(
+    {"name", "trainable", "dtype", "input_shape", "batch_input_shape", "input_dim",
+     "batch_size", "autocast", "dynamic"}
 )
 # Bumped whenever any layer's attributes change; the structure caches compare against it.
 _STRUCTURE_VERSION = [0]
@@ -491,7 +610,8 @@ def _bump_structure_version() -> None:
 _UNTRACKED_ATTRIBUTES = frozenset(
     {"_regularized", "_added_losses", "optimizer", "_compiled", "history", "_callbacks",
      "compiled_loss", "compiled_metrics", "_metrics_container", "_loss_tracker",
-     "_structure_cache"}
+     "_structure_cache", "_auto_config", "_build_input_shape", "_call_losses",
+     "activity_regularizer"}
 )  # fmt: skip
 
 

@@ -1,4 +1,5 @@
-"""Normalisation layers: ``BatchNormalization``, ``LayerNormalization``."""
+"""Normalisation layers: ``BatchNormalization``, ``LayerNormalization``, ``GroupNormalization``,
+``UnitNormalization``."""
 
 from __future__ import annotations
 
@@ -167,3 +168,92 @@ class LayerNormalization(Layer):
         if self.beta is not None:
             outputs = outputs + tf.reshape(self.beta, broadcast)
         return outputs
+
+
+class UnitNormalization(Layer):
+    """Scale each example to unit L2 norm along ``axis``: ``x / sqrt(max(sum(x**2), 1e-12))``."""
+
+    def __init__(self, axis: int | Sequence[int] = -1, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.axis = axis if isinstance(axis, int) else tuple(axis)
+        self.supports_masking = True
+
+    def call(self, inputs: Tensor) -> Tensor:
+        axes = _normalise_axes(self.axis, inputs.ndim, self)
+        squares = tf.reduce_sum(tf.square(inputs), axis=axes, keepdims=True)
+        return inputs * tf.math.rsqrt(tf.maximum(squares, 1e-12))
+
+    def get_config(self) -> dict:
+        return {**super().get_config(), "axis": self.axis}
+
+
+class GroupNormalization(Layer):
+    """Normalise each example over groups of channels: the ``axis`` channels are split into
+    ``groups`` and each group (with all other non-batch axes) gets zero mean and unit
+    variance, then a per-channel ``gamma`` and ``beta`` (Wu & He, 2018). ``groups=1`` is layer
+    normalisation over all features; ``groups = channels`` is instance normalisation."""
+
+    def __init__(self, groups: int = 32, axis: int = -1, epsilon: float = 1e-3,
+                 center: bool = True, scale: bool = True, beta_initializer: Any = "zeros",
+                 gamma_initializer: Any = "ones", beta_regularizer: Any = None,
+                 gamma_regularizer: Any = None, beta_constraint: Any = None,
+                 gamma_constraint: Any = None, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        if not isinstance(groups, int) or groups < 1:
+            raise ValueError(f"GroupNormalization groups must be a positive integer, got "
+                             f"{groups!r}.")
+        self.groups, self.axis, self.epsilon = groups, int(axis), float(epsilon)
+        self.center, self.scale = bool(center), bool(scale)
+        self.beta_initializer = initializers.get(beta_initializer)
+        self.gamma_initializer = initializers.get(gamma_initializer)
+        self.beta_regularizer = regularizers.get(beta_regularizer)
+        self.gamma_regularizer = regularizers.get(gamma_regularizer)
+        self.beta_constraint = beta_constraint
+        self.gamma_constraint = gamma_constraint
+        self.gamma = self.beta = None
+        self.supports_masking = True
+
+    def build(self, input_shape: Any) -> None:
+        rank = len(input_shape)
+        axis = _normalise_axes(self.axis, rank, self)[0]
+        channels = input_shape[axis]
+        if axis == 0 or channels is None:
+            raise ValueError(f"GroupNormalization '{self.name}': axis {self.axis} of inputs of "
+                             f"shape {tuple(input_shape)} must be a known non-batch axis.")
+        if channels % self.groups:
+            raise ValueError(f"GroupNormalization '{self.name}': {channels} channels cannot be "
+                             f"split into {self.groups} groups of equal size; choose groups "
+                             f"dividing {channels}.")
+        if self.scale:
+            self.gamma = self.add_weight("gamma", (channels,), initializer=self.gamma_initializer,
+                                         regularizer=self.gamma_regularizer,
+                                         constraint=self.gamma_constraint)
+        if self.center:
+            self.beta = self.add_weight("beta", (channels,), initializer=self.beta_initializer,
+                                        regularizer=self.beta_regularizer,
+                                        constraint=self.beta_constraint)
+        self.built = True
+
+    def call(self, inputs: Tensor) -> Tensor:
+        rank = inputs.ndim
+        axis = _normalise_axes(self.axis, rank, self)[0]
+        shape = tuple(inputs.shape)
+        channels = shape[axis]
+        # (..., channels, ...) -> (..., groups, channels/groups, ...): statistics over every
+        # non-batch axis except the group axis
+        grouped = tf.reshape(inputs, (*shape[:axis], self.groups, channels // self.groups,
+                                      *shape[axis + 1:]))
+        axes = [i for i in range(1, rank + 1) if i != axis]
+        mean, variance = tf.nn.moments(grouped, axes=axes, keepdims=True)
+        normalised = tf.reshape((grouped - mean) * tf.math.rsqrt(variance + self.epsilon), shape)
+        broadcast = [1] * rank
+        broadcast[axis] = channels
+        if self.gamma is not None:
+            normalised = normalised * tf.reshape(self.gamma, broadcast)
+        if self.beta is not None:
+            normalised = normalised + tf.reshape(self.beta, broadcast)
+        return normalised
+
+    def get_config(self) -> dict:
+        return {**super().get_config(), "groups": self.groups, "axis": self.axis,
+                "epsilon": self.epsilon, "center": self.center, "scale": self.scale}

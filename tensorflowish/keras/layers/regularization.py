@@ -1,4 +1,5 @@
-"""Regularisation layers: ``Dropout``."""
+"""Regularisation layers: ``Dropout``, ``SpatialDropout2D``, ``GaussianNoise``, ``GaussianDropout``,
+``AlphaDropout``, ``ActivityRegularization``."""
 
 from __future__ import annotations
 
@@ -8,6 +9,8 @@ from typing import Any
 import numpy as np
 
 from tensorflowish import backend as tf_backend
+from tensorflowish import random as tf_random
+from tensorflowish.keras import regularizers
 from tensorflowish.keras.layers.layer import Layer
 from tensorflowish.tensor import Tensor
 
@@ -30,6 +33,7 @@ class Dropout(Layer):
         self.rate = rate
         self.noise_shape = None if noise_shape is None else tuple(noise_shape)
         self.seed = seed
+        self.supports_masking = True
 
     def call(self, inputs: Tensor, training: bool | None = None) -> Tensor:
         if not training or self.rate == 0.0:
@@ -37,8 +41,6 @@ class Dropout(Layer):
         shape = tuple(inputs.shape)
         if self.noise_shape is not None:
             shape = tuple(s if n is None else int(n) for s, n in zip(shape, self.noise_shape))
-        from tensorflowish import random as tf_random
-
         rng = tf_random.numpy_generator(self.seed)
         keep = rng.random(shape, dtype=np.float32) >= self.rate
         mask = keep.astype(inputs.dtype.as_numpy_dtype) * np.asarray(
@@ -49,3 +51,123 @@ class Dropout(Layer):
 
     def get_config(self) -> dict:
         return {**super().get_config(), "rate": self.rate, "seed": self.seed}
+
+
+def _noise(inputs: Tensor, values: np.ndarray) -> Tensor:
+    """Host-drawn noise as a tensor of the inputs' dtype, on the inputs' device."""
+    xp = tf_backend.get_array_module(inputs.array)
+    return Tensor(xp.asarray(values.astype(inputs.dtype.as_numpy_dtype, copy=False)))
+
+
+def _check_rate(layer: str, rate: float) -> float:
+    rate = float(rate)
+    if not 0.0 <= rate < 1.0:
+        raise ValueError(f"{layer}(rate=...) must be in [0, 1), got {rate}.")
+    return rate
+
+
+class GaussianNoise(Layer):
+    """Add zero-mean Gaussian noise of standard deviation ``stddev`` while training; the
+    identity at inference."""
+
+    def __init__(self, stddev: float, seed: int | None = None, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        if stddev < 0:
+            raise ValueError(f"GaussianNoise(stddev=...) must be >= 0, got {stddev}.")
+        self.stddev, self.seed = float(stddev), seed
+        self.supports_masking = True
+
+    def call(self, inputs: Tensor, training: bool | None = None) -> Tensor:
+        if not training or self.stddev == 0.0:
+            return inputs
+        rng = tf_random.numpy_generator(self.seed)
+        return inputs + _noise(inputs, rng.normal(0.0, self.stddev, tuple(inputs.shape)))
+
+    def get_config(self) -> dict:
+        return {**super().get_config(), "stddev": self.stddev, "seed": self.seed}
+
+
+class GaussianDropout(Layer):
+    """Multiply by Gaussian noise of mean 1 and standard deviation ``sqrt(rate / (1 - rate))``
+    while training; the identity at inference."""
+
+    def __init__(self, rate: float, seed: int | None = None, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.rate, self.seed = _check_rate("GaussianDropout", rate), seed
+        self.supports_masking = True
+
+    def call(self, inputs: Tensor, training: bool | None = None) -> Tensor:
+        if not training or self.rate == 0.0:
+            return inputs
+        stddev = (self.rate / (1.0 - self.rate)) ** 0.5
+        rng = tf_random.numpy_generator(self.seed)
+        return inputs * _noise(inputs, rng.normal(1.0, stddev, tuple(inputs.shape)))
+
+    def get_config(self) -> dict:
+        return {**super().get_config(), "rate": self.rate, "seed": self.seed}
+
+
+class AlphaDropout(Layer):
+    """Dropout for SELU networks: dropped inputs are set to SELU's negative saturation and the
+    result is scaled and shifted so that mean and variance are kept (Klambauer et al.)."""
+
+    _ALPHA = 1.6732632423543772848170429916717
+    _SCALE = 1.0507009873554804934193349852946
+
+    def __init__(self, rate: float, noise_shape: Sequence[int | None] | None = None,
+                 seed: int | None = None, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.rate, self.seed = _check_rate("AlphaDropout", rate), seed
+        self.noise_shape = None if noise_shape is None else tuple(noise_shape)
+        self.supports_masking = True
+
+    def call(self, inputs: Tensor, training: bool | None = None) -> Tensor:
+        if not training or self.rate == 0.0:
+            return inputs
+        shape = tuple(inputs.shape)
+        if self.noise_shape is not None:
+            shape = tuple(s if n is None else int(n) for s, n in zip(shape, self.noise_shape))
+        alpha_p = -self._ALPHA * self._SCALE
+        keep = tf_random.numpy_generator(self.seed).random(shape) >= self.rate
+        a = ((1.0 - self.rate) * (1.0 + self.rate * alpha_p**2)) ** -0.5
+        b = -a * alpha_p * self.rate
+        kept = _noise(inputs, keep.astype(np.float64))
+        return a * (inputs * kept + alpha_p * (1.0 - kept)) + b
+
+    def get_config(self) -> dict:
+        return {**super().get_config(), "rate": self.rate, "noise_shape": self.noise_shape,
+                "seed": self.seed}
+
+
+class ActivityRegularization(Layer):
+    """The identity, adding ``l1 * sum(|x|) + l2 * sum(x**2)`` of its inputs to the losses."""
+
+    def __init__(self, l1: float = 0.0, l2: float = 0.0, **kwargs: Any) -> None:
+        kwargs.pop("activity_regularizer", None)
+        super().__init__(activity_regularizer=regularizers.L1L2(l1=l1, l2=l2), **kwargs)
+        self.l1, self.l2 = float(l1), float(l2)
+        self.supports_masking = True
+
+    def get_config(self) -> dict:
+        config = {**super().get_config(), "l1": self.l1, "l2": self.l2}
+        config.pop("activity_regularizer", None)
+        return config
+class SpatialDropout2D(Dropout):
+    """Dropout of whole feature maps: one keep/drop decision per (example, channel), so
+    neighbouring (correlated) pixels are dropped together."""
+
+    def __init__(self, rate: float, data_format: str | None = None, seed: int | None = None,
+                 **kwargs: Any) -> None:
+        data_format = "channels_last" if data_format is None else data_format
+        noise_shape = (None, 1, 1, None) if data_format == "channels_last" else (None, None, 1, 1)
+        super().__init__(rate, noise_shape=noise_shape, seed=seed, **kwargs)
+        self.data_format = data_format
+
+    def call(self, inputs: Tensor, training: bool | None = None) -> Tensor:
+        if inputs.ndim != 4:
+            raise ValueError(f"SpatialDropout2D '{self.name}' expects inputs of rank 4, got "
+                             f"shape {tuple(inputs.shape)}.")
+        return super().call(inputs, training=training)
+
+    def get_config(self) -> dict:
+        return {**super().get_config(), "data_format": self.data_format}

@@ -16,5 +16,6 @@
 from tensorflowish.keras.models.model import Model
 from tensorflowish.keras.models.sequential import Sequential
 from tensorflowish.keras.trainers.compile_utils import LossesContainer, MetricsContainer
+from tensorflowish.saving import clone_model, load_model, model_from_json, save_model
 
-__all__ = ["Model", "Sequential"]
+__all__ = ["Model", "Sequential", "clone_model", "load_model", "model_from_json", "save_model"]

@@ -72,7 +72,7 @@ def init_graph(model: Any, inputs: Any, outputs: Any) -> None:
         if id(node) in visited:
             return
         visited.add(id(node))
-        for parent in _flatten_symbols(node.inputs, None):
+        for parent in _flatten_symbols([node.inputs, node.args, node.kwargs], None):
             visit(parent)
         if all(layer is not node.layer for layer in layers):
             layers.append(node.layer)
@@ -94,10 +94,10 @@ def run_graph(model: Any, inputs: Any, training: bool | None) -> Any:
         node = symbol.node
         if id(node) not in results:
             actual = map_symbolic(evaluate, node.inputs)
-            kwargs = dict(node.kwargs)
+            kwargs = map_symbolic(evaluate, dict(node.kwargs))
             if training is not None:
                 kwargs["training"] = training
-            results[id(node)] = node.layer(actual, *node.args, **kwargs)
+            results[id(node)] = node.layer(actual, *map_symbolic(evaluate, node.args), **kwargs)
         output = results[id(node)]
         return output if symbol.index is None else output[symbol.index]
 

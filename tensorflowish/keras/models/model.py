@@ -105,6 +105,10 @@ class Model(Trainer, Layer):
 
     def _maybe_build(self, inputs: Any) -> None:
         # A model builds by running: its layers build themselves on their first call.
+        if not self.built:
+            from tensorflowish.keras.layers.layer import _shape_of
+
+            object.__setattr__(self, "_build_input_shape", _shape_of(inputs))  # build_config
         self.built = True
 
     def build(self, input_shape: Sequence[int | None]) -> None:
@@ -195,13 +199,19 @@ class Model(Trainer, Layer):
         return entries
 
     def save_weights(self, filepath: str | os.PathLike, overwrite: bool = True, **kwargs) -> None:
-        """Write all weights to ``filepath`` (safetensors with checksums, atomic).
-
-        Tensors are named ``NNNN/layer_name/weight`` in the model's structural order.
+        """Write all weights to ``filepath``, atomically, in the format its name says:
+        ``*.weights.h5`` is Keras 3's HDF5 layout (readable by Keras), ``*.safetensors`` is
+        safetensors with a checksum per tensor (named ``NNNN/layer_name/weight`` in the model's
+        structural order).
         """
         path = os.fspath(filepath)
         if not overwrite and os.path.exists(path):
             raise FileExistsError(f"{path} exists and overwrite=False.")
+        if not path.endswith(".safetensors"):
+            from tensorflowish.saving import saving_lib
+
+            saving_lib.save_weights(self, path, overwrite=overwrite)
+            return
         entries = self._require_weights("save_weights")
         arrays = {}
         for index, (layer, variable) in enumerate(entries):
@@ -214,9 +224,16 @@ class Model(Trainer, Layer):
     def load_weights(self, filepath: str | os.PathLike, skip_mismatch: bool = False, **kwargs):
         """Read weights saved by :meth:`save_weights` into this model (same architecture).
 
-        Everything is checked (checksums, count, every shape) before any weight changes.
+        The format comes from the name: ``*.weights.h5`` (Keras 3's HDF5 layout, also from
+        Keras), a ``.keras`` file's weights, or ``*.safetensors``. Everything is checked
+        (checksums, count, every shape) before any weight changes.
         """
         path = os.fspath(filepath)
+        if not path.endswith(".safetensors"):
+            from tensorflowish.saving import saving_lib
+
+            saving_lib.load_weights(self, path, skip_mismatch=skip_mismatch)
+            return
         entries = self._require_weights("load_weights")
         stored = checkpoint.load_arrays(path)
 
@@ -253,11 +270,50 @@ class Model(Trainer, Layer):
             variable._writable_array()[...] = xp.asarray(array.astype(variable.array.dtype,
                                                                        copy=False))
 
-    def save(self, filepath: str | os.PathLike, *args: Any, **kwargs: Any) -> None:
-        """Not supported: save the weights with ``save_weights`` and re-create the model in
-        code."""
-        raise NotImplementedError(
-            "Saving a whole model (architecture + weights) is not supported. Use "
-            "model.save_weights(path) and, to restore, build the same model in code and call "
-            "model.load_weights(path)."
-        )
+    def save(self, filepath: str | os.PathLike, overwrite: bool = True, **kwargs: Any) -> None:
+        """Save the whole model (architecture, weights, optimizer state, compile settings) as a
+        Keras 3 ``.keras`` file, which Keras itself can load."""
+        from tensorflowish.saving import saving_lib
+
+        saving_lib.save_model(self, filepath, overwrite=overwrite, **kwargs)
+
+    def to_json(self, **kwargs: Any) -> str:
+        """The model's architecture as Keras 3 JSON (``tf.keras.models.model_from_json``)."""
+        from tensorflowish.saving import saving_lib
+
+        return saving_lib.to_json(self, **kwargs)
+
+    def export(self, filepath: str | os.PathLike, format: str = "tf_saved_model",  # noqa: A002
+               verbose: bool = True, input_signature: Any = None, **kwargs: Any) -> None:
+        """Export for inference: ``format="onnx"`` (an ONNX file) or ``"tf_saved_model"``
+        (a folder for :func:`tf.saved_model.load`)."""
+        if format == "onnx":
+            from tensorflowish.saving import onnx_export
+
+            onnx_export.export(self, filepath, input_signature=input_signature)
+        elif format == "tf_saved_model":
+            from tensorflowish import saved_model
+
+            saved_model.save(self, filepath)
+        else:
+            raise ValueError(
+                f"Unrecognized format={format!r}; expected 'onnx' or 'tf_saved_model'."
+            )
+
+    def get_config(self) -> dict:
+        """A functional model's graph (Keras's Functional config), else the constructor
+        arguments."""
+        if self._graph_outputs is not None and type(self) is Model:
+            from tensorflowish.saving import model_config
+
+            return model_config._functional_config(self)
+        return super().get_config()
+
+    @classmethod
+    def from_config(cls, config: dict, custom_objects: Any = None) -> Model:
+        """Re-create a model from :meth:`get_config` (or from Keras's config)."""
+        if "input_layers" in config and "output_layers" in config:
+            from tensorflowish.saving import model_config
+
+            return model_config._functional_from_config(config, custom_objects)
+        return super().from_config(config)

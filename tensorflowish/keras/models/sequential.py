@@ -103,4 +103,15 @@ class Sequential(Model):
         return outputs
 
     def get_config(self) -> dict:
-        return {"name": self.name, "layers": [layer.get_config() for layer in self.layers]}
+        """Keras 3's Sequential config: an InputLayer (when the input shape is known), then
+        each layer serialized with its class."""
+        from tensorflowish.saving import model_config
+
+        return model_config._sequential_config(self)
+
+    @classmethod
+    def from_config(cls, config: dict, custom_objects: Any = None) -> Sequential:
+        """Re-create a Sequential model from :meth:`get_config` (or from Keras's config)."""
+        from tensorflowish.saving import model_config
+
+        return model_config._sequential_from_config(config, custom_objects)

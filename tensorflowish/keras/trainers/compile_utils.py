@@ -55,9 +55,10 @@ class LossesContainer:
                 f"{type(y_pred).__name__}. Override train_step/compute_loss for several outputs."
             )
         total = self.loss(y_true, y_pred, sample_weight)
-        self.tracker.add_batch(total, _batch_size(y_pred))
         for penalty in regularization_losses or ():
             total = total + penalty
+        # Keras 3 reports the loss it minimises: the compiled loss plus the penalties
+        self.tracker.add_batch(total, _batch_size(y_pred))
         return total
 
 

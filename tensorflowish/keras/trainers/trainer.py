@@ -85,6 +85,11 @@ class Trainer:
         if isinstance(loss, (dict, list, tuple)):
             raise NotImplementedError("One loss per output is not supported; pass a single loss.")
         self.optimizer = optimizers_module.get(optimizer)
+        if self.dtype_policy.name == "mixed_float16":  # Keras: float16 needs loss scaling
+            from tensorflowish.keras.mixed_precision import LossScaleOptimizer
+
+            if not isinstance(self.optimizer, LossScaleOptimizer):
+                self.optimizer = LossScaleOptimizer(self.optimizer)
         self.compiled_loss = LossesContainer(loss)
         self.compiled_metrics = MetricsContainer(metrics, self.compiled_loss.loss)
         self.loss = self.compiled_loss.loss
@@ -148,10 +153,12 @@ class Trainer:
         with tf.GradientTape() as tape:
             y_pred = self(x, training=True)
             loss = self.compute_loss(x, y, y_pred, sample_weight)
+            scale_loss = getattr(self.optimizer, "scale_loss", None)  # LossScaleOptimizer
+            scaled = scale_loss(loss) if scale_loss is not None else loss
         variables = self.trainable_variables
         if not variables:
             raise ValueError("The model has no trainable variables: nothing for fit() to train.")
-        gradients = tape.gradient(loss, variables)
+        gradients = tape.gradient(scaled, variables)
         if self._data_parallel:  # average over the processes of an MPI job (see distribute)
             from tensorflowish import distribute
 

@@ -1,0 +1,11 @@
+"""``tf.train``: object-based checkpoints (``Checkpoint``, ``CheckpointManager``,
+``latest_checkpoint``). See :mod:`tensorflowish.saving.tf_checkpoint` for the file format."""
+
+from tensorflowish.saving.tf_checkpoint import (
+    Checkpoint,
+    CheckpointLoadStatus,
+    CheckpointManager,
+    latest_checkpoint,
+)
+
+__all__ = ["Checkpoint", "CheckpointLoadStatus", "CheckpointManager", "latest_checkpoint"]

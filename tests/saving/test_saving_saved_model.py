@@ -1,0 +1,61 @@
+"""tf.saved_model.save / load for tf.Modules."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import tensorflowish as tf
+
+
+class _Spec:
+    """What tf.TensorSpec carries (a shape and a dtype), for input_signature."""
+
+    def __init__(self, shape, dtype):
+        self.shape, self.dtype, self.name = shape, tf.as_dtype(dtype), None
+
+
+class Affine(tf.Module):
+    def __init__(self):
+        super().__init__()
+        self.w = tf.Variable([[1.0, 2.0], [3.0, 4.0]])
+        self.parts = [tf.Module()]
+        self.parts[0].b = tf.Variable([0.5, -0.5])
+        self.label = "affine"
+
+    @tf.function(input_signature=[_Spec([None, 2], "float32")])
+    def __call__(self, x):
+        return tf.matmul(x, self.w) + self.parts[0].b
+
+    @tf.function
+    def scaled(self, x, factor):
+        return x * factor * self.w[0, 0]
+
+
+def test_save_and_load_a_module(tmp_path):
+    module = Affine()
+    tf.saved_model.save(module, str(tmp_path))
+    module.w.assign([[0.0, 0.0], [0.0, 0.0]])  # the file keeps the saved values
+    loaded = tf.saved_model.load(str(tmp_path))
+    x = tf.constant([[1.0, 1.0]])
+    np.testing.assert_allclose(loaded(x).numpy(), [[4.5, 5.5]])
+    assert loaded.label == "affine"
+    assert len(loaded.trainable_variables) == 2
+    assert float(loaded.scaled(tf.constant(2.0), 3.0).numpy()) == 6.0
+    with pytest.raises(tf.errors.InvalidArgumentError, match="matching concrete function"):
+        loaded(tf.constant([1.0, 1.0, 1.0]))
+
+
+def test_loaded_variables_are_trainable(tmp_path):
+    tf.saved_model.save(Affine(), str(tmp_path))
+    loaded = tf.saved_model.load(str(tmp_path))
+    with tf.GradientTape() as tape:
+        y = tf.reduce_sum(loaded(tf.constant([[1.0, 2.0]])))
+    gradient = tape.gradient(y, loaded.w)
+    np.testing.assert_allclose(gradient.numpy(), [[1.0, 1.0], [2.0, 2.0]])
+
+
+def test_tensorflow_savedmodel_is_refused_with_the_reason(tmp_path):
+    (tmp_path / "saved_model.pb").write_bytes(b"\x08\x01")
+    with pytest.raises(tf.errors.UnimplementedError, match="saved_model.pb"):
+        tf.saved_model.load(str(tmp_path))
