@@ -161,14 +161,15 @@ from .assertions import (  # noqa: E402 - TensorFlow's top-level aliases
 
 experimental.dlpack = _dlpack
 
-from . import (
+from . import (  # noqa: E402 - ONNX export, tf.saved_model, tf.train
     data,  # noqa: E402
     distribute,  # noqa: E402 - Horovod-style data parallelism (mpi4py imported lazily)
     keras,  # noqa: E402
+    onnx,
+    saved_model,
     summary,  # noqa: E402 - tf.summary (tensorboardX imported lazily)
+    train,
 )
-from . import onnx, saved_model, train  # noqa: E402 - ONNX export, tf.saved_model, tf.train
-from . import summary  # noqa: E402 - tf.summary (tensorboardX imported lazily)
 from .data import TensorSpec  # noqa: E402
 
 del _info, _path, _space, _attribute, _name

@@ -10,7 +10,6 @@ from __future__ import annotations
 import numpy as np
 
 from .. import kernels
-from ..errors import InvalidArgumentError
 from ..tape import GradientTape, _recording_tapes
 from .math import (
     _unary_op,

@@ -80,9 +80,11 @@ def _sum(x: Tensor, axes, keepdims: bool, count: int) -> Tensor:
         total = a.sum(axis=axes, keepdims=keepdims, dtype="float32")
         out = Tensor(xp_asarray(total if count == 1 else total / count, a.dtype))
     else:
-        # what ndarray.sum calls, without its Python layer (a good part of a small model's step)
-        total = _add_reduce(a, axes, None, None, keepdims) if a.__class__ is np.ndarray else \
-            a.sum(axis=axes, keepdims=keepdims)
+        # what ndarray.sum calls, without its Python layer (a good part of a small model's step);
+        # integers keep their dtype, as TensorFlow (NumPy would widen int32 to int64)
+        dtype = a.dtype if a.dtype.kind in "iu" else None
+        total = _add_reduce(a, axes, dtype, None, keepdims) if a.__class__ is np.ndarray else \
+            a.sum(axis=axes, keepdims=keepdims, dtype=dtype)
         out = Tensor(total if count == 1 else total / count)
     if should_record((x,)):
         def backward(g: Tensor) -> Tensor:

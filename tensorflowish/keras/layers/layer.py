@@ -20,7 +20,8 @@ from tensorflowish.tensor import Tensor, Variable
 
 
 def _snake_case(name: str) -> str:
-    """Keras's ``to_snake_case``: ``Conv2D`` -> ``conv2d``, ``MaxPooling2D`` -> ``max_pooling2d``."""
+    """Keras's ``to_snake_case``: ``Conv2D`` -> ``conv2d``,
+    ``MaxPooling2D`` -> ``max_pooling2d``."""
     name = re.sub(r"(.)([A-Z][a-z]+)", r"\1_\2", name)
     return re.sub(r"([a-z])([A-Z])", r"\1_\2", name).lower()
 

@@ -20,7 +20,7 @@ from tensorflowish import backend as tf_backend
 from tensorflowish.indexed_slices import IndexedSlices
 from tensorflowish.keras import schedules
 from tensorflowish.keras.schedules import LearningRateSchedule
-from tensorflowish.tensor import _UNSHARED, Tensor, Variable, _getrefcount
+from tensorflowish.tensor import Tensor, Variable
 
 __all__ = ["Optimizer", "gradients_and_variables", "schedules"]
 
