@@ -44,8 +44,10 @@ def _column(default: Any, index: int) -> tuple[Any, Any]:
     else:
         if isinstance(default, Tensor):
             array = default.numpy()
-        else:
-            array = np.asarray(default, dtype=object if isinstance(default, (str, bytes)) else None)
+        else:  # TensorFlow's defaults: 0.5 is float32, 0 int32, "" a string
+            from tensorflowish.tensor import convert_to_tensor
+
+            array = convert_to_tensor(default).numpy()
         dtype = dtypes.as_dtype(array.dtype) if array.dtype != object else dtypes.as_dtype("string")
         if array.size == 0:
             value = None
