@@ -140,3 +140,24 @@ def test_cumsum(benchmark, bench_device, side):
     tx = tf.Tensor(x)
     _run(benchmark, "cumsum 1024x1024 axis 1", lambda: tf.cumsum(tx, axis=1),
          lambda: xp.cumsum(x, axis=1), side)
+
+
+@pytest.mark.parametrize("side", SIDES)
+def test_segment_sum_sorted(benchmark, bench_device, side):
+    xp = _xp(bench_device)
+    data = _random(xp, (100_000, 16))
+    host_ids = np.sort(np.random.default_rng(5).integers(0, 1000, 100_000))
+    ids = xp.asarray(host_ids)
+    starts = xp.asarray(np.flatnonzero(np.r_[True, host_ids[1:] != host_ids[:-1]]))
+    tdata, tids = tf.Tensor(data), tf.Tensor(ids)
+
+    def floor():  # every id 0..999 occurs, so each run is one output row
+        if xp is np:
+            return np.add.reduceat(data, starts, axis=0)
+        out = xp.zeros((1000, 16), np.float32)
+        import cupyx
+
+        cupyx.scatter_add(out, ids, data)
+        return out
+    _run(benchmark, "segment_sum 100000x16 -> 1000 (sorted)",
+         lambda: tf.math.segment_sum(tdata, tids), floor, side)

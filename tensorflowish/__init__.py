@@ -43,6 +43,7 @@ from .function import function
 from .indexed_slices import IndexedSlices
 from .module import Module
 from .ops.registry import REGISTRY
+from .ragged import RaggedTensor
 from .tape import GradientTape, UnconnectedGradients
 from .tensor import Tensor, TensorShape, Variable, constant
 from .tensor import convert_to_tensor as _convert_to_tensor
@@ -158,6 +159,7 @@ from .assertions import (  # noqa: E402 - TensorFlow's top-level aliases
     assert_less,
     assert_rank,
 )
+from .functional import foldl, foldr, map_fn, scan  # noqa: E402
 
 experimental.dlpack = _dlpack
 
@@ -170,6 +172,9 @@ from . import (  # noqa: E402 - ONNX export, tf.saved_model, tf.train
     summary,  # noqa: E402 - tf.summary (tensorboardX imported lazily)
     train,
 )
+from . import onnx, saved_model, train  # noqa: E402 - ONNX export, tf.saved_model, tf.train
+from . import summary  # noqa: E402 - tf.summary (tensorboardX imported lazily)
+from . import strings  # noqa: E402 - tf.strings (string tensors are host object arrays)
 from .data import TensorSpec  # noqa: E402
 
 del _info, _path, _space, _attribute, _name

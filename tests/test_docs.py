@@ -1,5 +1,5 @@
-"""The documentation: every guide is in the site, the site builds strictly, and no paragraph is
-written twice (the README and the guides in docs/ each say a thing once, and link)."""
+"""The documentation: the site builds strictly (a broken link or docstring fails), and no
+paragraph is written twice (the README and the guides in docs/ each say a thing once, and link)."""
 
 from __future__ import annotations
 
@@ -51,14 +51,6 @@ def test_the_duplicate_finder_finds_duplicates(tmp_path):
     assert [t for t, _ in paragraphs(tmp_path / "a.md")] == [
         "a first line of a paragraph that runs over three lines."]
     assert paragraphs(tmp_path / "b.md") == []  # code blocks are not prose
-
-
-def test_every_guide_is_in_the_site_navigation():
-    config = (ROOT / "mkdocs.yml").read_text()
-    listed = set(re.findall(r":\s*([\w/.-]+\.md)\s*$", config, re.MULTILINE))
-    pages = {str(p.relative_to(DOCS)) for p in DOCS.rglob("*.md")}
-    assert pages - listed == set(), "add these pages to nav in mkdocs.yml"
-    assert listed - pages == set(), "mkdocs.yml lists pages that do not exist"
 
 
 def test_site_builds_strictly(tmp_path):

@@ -101,8 +101,38 @@ class Dataset:
     @staticmethod
     def range(*args: int, output_type: Any = None, name: str | None = None) -> Dataset:
         """Like Python's ``range``: ``Dataset.range(5)`` yields int64 scalars 0..4."""
-        values = np.arange(*[int(a) for a in args], dtype=np.int64)
+        steps = range(*[int(a) for a in args])
+        if len(steps) > 1 << 22:  # a huge range streams instead of filling memory
+            return sources.RangeDataset(steps, output_type)
+        values = np.arange(steps.start, steps.stop, steps.step, dtype=np.int64)
         return sources._SliceDataset(_to_array(values, output_type))
+
+    @staticmethod
+    def counter(start: int = 0, step: int = 1, dtype: Any = None, name: str | None = None
+                ) -> Dataset:
+        """``start, start + step, ...`` forever (int64 unless ``dtype``)."""
+        return sources.CounterDataset(start, step, dtype)
+
+    @staticmethod
+    def sample_from_datasets(
+        datasets: list, weights: Any = None, seed: int | None = None,
+        stop_on_empty_dataset: bool = False, rerandomize_each_iteration: bool | None = None,
+    ) -> Dataset:
+        """Each element from one of ``datasets``, picked at random with ``weights``
+        (uniform by default). An exhausted dataset drops out (or ends all, with
+        ``stop_on_empty_dataset``)."""
+        return transformations.SampleDataset(
+            list(datasets), weights, seed, stop_on_empty_dataset, rerandomize_each_iteration
+        )
+
+    @staticmethod
+    def choose_from_datasets(
+        datasets: list, choice_dataset: Dataset, stop_on_empty_dataset: bool = True
+    ) -> Dataset:
+        """Element ``k`` comes from ``datasets[choice_k]``, ``choice`` read from the int64
+        ``choice_dataset``."""
+        return transformations.ChooseDataset(list(datasets), choice_dataset,
+                                             stop_on_empty_dataset)  # fmt: skip
 
     @staticmethod
     def from_generator(

@@ -24,8 +24,9 @@ from .structure import TensorSpec
 from .transformations import Resumable
 
 __all__ = [
-    "AUTOTUNE", "AutoShardPolicy", "CsvDataset", "INFINITE_CARDINALITY", "UNKNOWN_CARDINALITY",
-    "cardinality", "load", "make_csv_dataset", "save",
+    "AUTOTUNE", "AutoShardPolicy", "Counter", "CsvDataset", "INFINITE_CARDINALITY",
+    "UNKNOWN_CARDINALITY", "cardinality", "choose_from_datasets", "load", "make_csv_dataset",
+    "sample_from_datasets", "save",
 ]  # fmt: skip
 
 _CSV_DTYPES = ("float32", "float64", "int32", "int64", "string")
@@ -44,10 +45,14 @@ def _column(default: Any, index: int) -> tuple[Any, Any]:
     else:
         if isinstance(default, Tensor):
             array = default.numpy()
-        else:  # TensorFlow's defaults: 0.5 is float32, 0 int32, "" a string
-            from tensorflowish.tensor import convert_to_tensor
+        elif isinstance(default, (str, bytes)) or (
+                isinstance(default, (list, tuple)) and default
+                and isinstance(default[0], (str, bytes))):
+            array = np.asarray(default, dtype=object)
+        else:  # Python numbers as TensorFlow takes them: float -> float32, int -> int32
+            import tensorflowish as tf
 
-            array = convert_to_tensor(default).numpy()
+            array = tf.convert_to_tensor(default).numpy()
         dtype = dtypes.as_dtype(array.dtype) if array.dtype != object else dtypes.as_dtype("string")
         if array.size == 0:
             value = None
@@ -333,6 +338,23 @@ class _CsvFilesDataset(Dataset):
 
         cycle = self.parallel or 1
         return interleave_iterators(factories(), cycle, 1, self.parallel)
+
+
+def Counter(start: int = 0, step: int = 1, dtype: Any = None) -> Dataset:  # noqa: N802
+    """``tf.data.experimental.Counter``: ``Dataset.counter``."""
+    return Dataset.counter(start, step, dtype)
+
+
+def sample_from_datasets(datasets: list, weights: Any = None, seed: int | None = None,
+                         stop_on_empty_dataset: bool = False) -> Dataset:
+    """``tf.data.experimental.sample_from_datasets``: ``Dataset.sample_from_datasets``."""
+    return Dataset.sample_from_datasets(datasets, weights, seed, stop_on_empty_dataset)
+
+
+def choose_from_datasets(datasets: list, choice_dataset: Dataset,
+                         stop_on_empty_dataset: bool = True) -> Dataset:
+    """``tf.data.experimental.choose_from_datasets``: ``Dataset.choose_from_datasets``."""
+    return Dataset.choose_from_datasets(datasets, choice_dataset, stop_on_empty_dataset)
 
 
 def cardinality(dataset: Dataset) -> Any:

@@ -41,14 +41,12 @@ class Policy:
         if name in _MIXED:
             self._compute, self._variable = _MIXED[name], "float32"
         else:
-            try:
+            try:  # any dtype, as Keras 3 (an int32 Input layer has an "int32" policy)
                 dtype = tf.as_dtype(name)
-            except TypeError:
-                dtype = None
-            if dtype is None:  # any dtype is a policy, as in Keras 3 ("int32" for an input)
+            except (TypeError, AttributeError):
                 raise ValueError(f"Cannot convert '{name}' to a mixed precision policy: expected "
                                  "'mixed_float16', 'mixed_bfloat16' or a dtype name such as "
-                                 "'float32'.")
+                                 "'float32'.") from None
             self._compute = self._variable = dtype.name
         self._name = name
 

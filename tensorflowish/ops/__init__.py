@@ -25,12 +25,14 @@ from . import (
     linalg_structure,
     math,
     nn,
+    partition,
     pooling,
     recurrent,
     reductions,
     scans,
     shapes,
     sorting,
+    variable_methods,
 )
 from .creation import eye, fill, linspace, one_hot, ones, ones_like, range, zeros, zeros_like
 from .linalg import matmul
@@ -165,6 +167,6 @@ _OPERATORS = {
 }
 for _name, _function in _OPERATORS.items():
     setattr(Tensor, _name, _function)
-indexing.install_variable_methods()
+variable_methods.install_variable_methods()
 Tensor.get_shape = lambda self: self.shape
 Tensor.__hash__ = None

@@ -8,8 +8,7 @@ softmax's, y (g - sum(g y)), which is 0 at the masked positions.
 
 from __future__ import annotations
 
-import numpy as np
-
+from ..kernels import attention as attention_kernels
 from .reductions import reduce_sum
 from .registry import (
     InvalidArgumentError,
@@ -26,10 +25,10 @@ from .registry import (
 
 __all__ = ["masked_softmax"]
 
-_LARGE_NEGATIVE = {np.dtype(np.float16): -65504.0}
-
 
 def _samples(rng):
+    import numpy as np
+
     mask = np.array([[[True, True, False], [False, False, False]]])  # a fully masked row too
     return [((rng.uniform(-2, 2, (2, 2, 3)), mask), {}),
             ((rng.uniform(-2, 2, (2, 2, 3)), None), {})]
@@ -43,24 +42,28 @@ def masked_softmax(scores, mask=None, axis: int = -1) -> Tensor:
     require_float("masked_softmax", x)
     axis = check_axis("masked_softmax", axis, x.array.ndim)
     xp = array_module(x.array)
-    values = x.array.astype(x.array.dtype, copy=True)
-    keep = None
-    if mask is not None:
+    shape = x.array.shape
+    if mask is None:
+        keep = xp.ones(shape, bool)
+    else:
         keep = as_tensor(mask).array
         if keep.dtype != bool:
             keep = keep > 0.5
         try:
-            keep = xp.broadcast_to(keep, values.shape)
+            keep = xp.broadcast_to(xp.asarray(keep), shape)
         except ValueError:
             raise InvalidArgumentError(
                 f"masked_softmax: the mask {format_shape(keep.shape)} must broadcast to the "
-                f"scores {format_shape(values.shape)}.") from None
-        values[~keep] = _LARGE_NEGATIVE.get(values.dtype, -1e9)
-    values -= values.max(axis=axis, keepdims=True)
-    xp.exp(values, out=values)
-    values /= values.sum(axis=axis, keepdims=True)
-    if keep is not None:
-        values[~keep] = 0
+                f"scores {format_shape(shape)}.") from None
+    moved = axis not in (-1, len(shape) - 1)
+    scores, keep = (xp.moveaxis(x.array, axis, -1), xp.moveaxis(keep, axis, -1)) if moved \
+        else (x.array, keep)
+    width = scores.shape[-1] if scores.ndim else 1
+    values = attention_kernels.masked_softmax(
+        xp.ascontiguousarray(scores).reshape(-1, width),
+        xp.ascontiguousarray(keep).reshape(-1, width)).reshape(scores.shape)
+    if moved:
+        values = xp.ascontiguousarray(xp.moveaxis(values, -1, axis))
     out = Tensor(values)
     if should_record((x,)):
         record((x,), out, (lambda g: out * (g - reduce_sum(g * out, axis, keepdims=True)),))

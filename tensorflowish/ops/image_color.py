@@ -52,10 +52,10 @@ def convert_image_dtype(image, dtype, saturate: bool = False, name=None) -> Tens
 def _float_image(op: str, image) -> tuple[Tensor, np.dtype]:
     x = as_tensor(image)
     dtype = x.array.dtype
-    if dtype.kind not in "fiu":
+    if dtype.kind not in "fiuV":  # V: bfloat16
         raise InvalidArgumentError(f"{op}: images must be float or integer, got "
                                    f"{_dtypes.as_dtype(dtype).name}.")
-    return (x if dtype.kind == "f" else convert_image_dtype(x, "float32")), dtype
+    return (x if dtype.kind in "fV" else convert_image_dtype(x, "float32")), dtype
 
 
 def _back(x: Tensor, dtype) -> Tensor:
@@ -126,7 +126,7 @@ def rgb_to_hsv(images, name=None) -> Tensor:
 
     x = as_tensor(images)
     _check_rgb("rgb_to_hsv", x)
-    if x.array.dtype.kind != "f":
+    if x.array.dtype.kind not in "fV":
         raise InvalidArgumentError("rgb_to_hsv: images must be float in [0, 1]; use "
                                    "tf.image.convert_image_dtype first.")
     red, green, blue = _channels(x)

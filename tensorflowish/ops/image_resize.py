@@ -179,7 +179,11 @@ def separable_transform(images, row_weights, column_weights, name=None) -> Tenso
                          if not isinstance(column_weights, Tensor) else column_weights.array,
                          dtype=x.array.dtype)
     channels_first = x.array.transpose(0, 3, 1, 2)  # [B, C, H, W]: two batched matmuls
-    out_array = (rows @ channels_first @ columns.T).transpose(0, 2, 3, 1)
+    if x.array.dtype.itemsize == 2:  # float16/bfloat16: accumulate in float32
+        rows, columns = rows.astype("float32"), columns.astype("float32")
+        channels_first = channels_first.astype("float32")
+    out_array = (rows @ channels_first @ columns.T).transpose(0, 2, 3, 1) \
+        .astype(x.array.dtype, copy=False)
     out = Tensor(xp.ascontiguousarray(out_array))
     if should_record((x,)):
         record((x,), out, (lambda g: separable_transform(g, rows.T, columns.T),))

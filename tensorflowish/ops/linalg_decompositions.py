@@ -18,7 +18,14 @@ import numpy as np
 
 from ..errors import UnimplementedError
 from .linalg import matmul
-from .linalg_structure import band_part, diag, matrix_transpose, require_matrix, symmetrized
+from .linalg_structure import (
+    band_part,
+    diag,
+    matrix_transpose,
+    require_linalg_float,
+    require_matrix,
+    symmetrized,
+)
 from .registry import (
     InvalidArgumentError,
     Tensor,
@@ -60,7 +67,7 @@ def _solve_upper_from_right(x: Tensor, r: Tensor) -> Tensor:
 def qr(input, full_matrices: bool = False, name=None) -> Qr:  # noqa: A002
     """`(q, r)` with q orthonormal columns and r upper triangular, `input = q @ r`."""
     x = as_tensor(input)
-    require_float("qr", x)
+    require_linalg_float("qr", x)
     require_matrix("qr", x)
     xp = array_module(x.array)
     q, r = xp.linalg.qr(x.array, mode="complete" if full_matrices else "reduced")
@@ -101,7 +108,7 @@ def eigh(tensor, name=None) -> tuple:
     forward op depends on the lower triangle only.
     """
     x = as_tensor(tensor)
-    require_float("eigh", x)
+    require_linalg_float("eigh", x)
     require_matrix("eigh", x, square=True)
     xp = array_module(x.array)
     e, v = xp.linalg.eigh(x.array, UPLO="L")
@@ -155,7 +162,7 @@ def svd(tensor, full_matrices: bool = False, compute_uv: bool = True, name=None)
     """Singular values `s` (descending), and with `compute_uv` also `u`, `v` so that
     `tensor = u @ diag(s) @ adjoint(v)`. Returns `s` alone or `(s, u, v)`, as TensorFlow."""
     x = as_tensor(tensor)
-    require_float("svd", x)
+    require_linalg_float("svd", x)
     require_matrix("svd", x)
     xp = array_module(x.array)
     rows, cols = x.array.shape[-2:]
@@ -228,7 +235,7 @@ def pinv(a, rcond=None, validate_args: bool = False, name=None) -> Tensor:
     from .reductions import reduce_max
 
     a = as_tensor(a)
-    require_float("pinv", a)
+    require_linalg_float("pinv", a)
     require_matrix("pinv", a)
     if rcond is None:
         rcond = 10.0 * max(a.array.shape[-2:]) * float(np.finfo(a.array.dtype).eps)
@@ -264,7 +271,7 @@ def norm(tensor, ord="euclidean", axis=None, keepdims=None, name=None):  # noqa:
     from .shapes import reshape, transpose
 
     x = as_tensor(tensor)
-    require_float("norm", x)
+    require_float("norm", x)  # composed of reductions, so half precision works
     keepdims = bool(keepdims)
     ndim = x.array.ndim
     axes = [axis] if isinstance(axis, (int, np.integer)) else (
@@ -288,7 +295,13 @@ def norm(tensor, ord="euclidean", axis=None, keepdims=None, name=None):  # noqa:
             rest = [a for a in range(ndim) if a not in axes]
             moved = transpose(x, rest + [rows, cols])
             if ord == 2:
-                result = reduce_max(svd(moved, compute_uv=False), axis=-1)
+                if moved.array.dtype.itemsize == 2:  # half: the SVD in float32
+                    from .math import cast
+
+                    result = cast(reduce_max(svd(cast(moved, "float32"), compute_uv=False),
+                                             axis=-1), moved.dtype)
+                else:
+                    result = reduce_max(svd(moved, compute_uv=False), axis=-1)
             elif ord == 1:  # the largest absolute column sum
                 result = reduce_max(reduce_sum(abs_(moved), axis=-2), axis=-1)
             else:

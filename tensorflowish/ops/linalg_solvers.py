@@ -20,6 +20,7 @@ from .linalg_structure import (
     band_part,
     diag_part,
     matrix_transpose,
+    require_linalg_float,
     require_matrix,
     symmetrized,
 )
@@ -32,7 +33,6 @@ from .registry import (
     format_shape,
     record,
     register,
-    require_float,
     should_record,
     unbroadcast,
 )
@@ -60,7 +60,7 @@ def _lapack(op: str, function, *arrays, problem: str):
 
 def _square_float(op: str, x) -> Tensor:
     x = as_tensor(x)
-    require_float(op, x)
+    require_linalg_float(op, x)
     require_matrix(op, x, square=True)
     return x
 
@@ -124,7 +124,7 @@ def slogdet(input, name=None) -> LogMatrixDeterminant:  # noqa: A002
 def solve(matrix, rhs, adjoint: bool = False, name=None) -> Tensor:
     """X with `matrix @ X = rhs` (or `adjoint(matrix) @ X = rhs`), batched."""
     a, b = binary_operands(matrix, rhs, "solve")
-    require_float("solve", a)
+    require_linalg_float("solve", a)
     require_matrix("solve", a, square=True)
     require_matrix("solve", b)
     if b.array.shape[-2] != a.array.shape[-1]:
@@ -171,7 +171,7 @@ def triangular_solve(matrix, rhs, lower: bool = True, adjoint: bool = False,
     have no batched triangular solver), which gives the same values.
     """
     a, b = binary_operands(matrix, rhs, "triangular_solve")
-    require_float("triangular_solve", a)
+    require_linalg_float("triangular_solve", a)
     require_matrix("triangular_solve", a, square=True)
     require_matrix("triangular_solve", b)
     if b.array.shape[-2] != a.array.shape[-1]:
@@ -265,7 +265,7 @@ def lstsq(matrix, rhs, l2_regularizer=0.0, fast: bool = True, name=None) -> Tens
     from .creation import eye
 
     a, b = binary_operands(matrix, rhs, "lstsq")
-    require_float("lstsq", a)
+    require_linalg_float("lstsq", a)
     require_matrix("lstsq", a)
     require_matrix("lstsq", b)
     rows, cols = a.array.shape[-2:]

@@ -32,6 +32,17 @@ def require_matrix(op: str, x: Tensor, square: bool = False) -> None:
                                    f"{shape[-2]} x {shape[-1]}).")
 
 
+def require_linalg_float(op: str, *tensors: Tensor) -> None:
+    """float32/float64 (or complex): TensorFlow's decompositions and solvers have no float16 or
+    bfloat16 kernels, and neither have LAPACK nor cuSOLVER."""
+    for tensor in tensors:
+        dtype = tensor.array.dtype
+        if dtype.kind not in "fc" or dtype.itemsize < 4:
+            raise TypeError(f"{op}: expects float32, float64 or complex matrices, got "
+                            f"{tensor.dtype.name} (shape {format_shape(tensor.array.shape)}). "
+                            "Use tf.cast(x, tf.float32).")
+
+
 def symmetrized(function):
     """What the gradient check differentiates for an op that reads one triangle: the op of the
     symmetric part, so that perturbing one entry is a symmetric perturbation (the kind of

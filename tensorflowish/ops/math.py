@@ -479,12 +479,14 @@ def is_finite(x, name=None) -> Tensor:
 def where(condition, x=None, y=None, name=None) -> Tensor:
     """Pick x where condition is true, else y (broadcasting). With x and y None: the indices."""
     condition = as_tensor(condition)
+    xp = array_module(condition.array)
+    if x is None and y is None:  # the coordinates of the true (non-zero) entries, int64
+        return Tensor(xp.argwhere(condition.array).astype(np.int64))
+    if x is None or y is None:
+        raise ValueError("where: x and y must both be given or both be None.")
     if condition.array.dtype != np.bool_:
         raise TypeError(f"where: condition must be bool, got {condition.dtype.name}; "
                         "compare first, e.g. tf.where(x > 0, ...).")
-    xp = array_module(condition.array)
-    if x is None and y is None:
-        return Tensor(xp.argwhere(condition.array).astype(np.int64))
     x, y = binary_operands(x, y, "where")
     broadcast_shape("where", condition.array.shape, np.broadcast_shapes(x.array.shape,
                                                                         y.array.shape))
@@ -507,7 +509,8 @@ def clip_by_value(t, clip_value_min, clip_value_max, name=None) -> Tensor:
     low = binary_operands(t, clip_value_min, "clip_by_value")[1]
     high = binary_operands(t, clip_value_max, "clip_by_value")[1]
     xp = array_module(t.array)
-    out = Tensor(xp.clip(t.array, low.array, high.array))
+    # astype: NumPy's clip returns float32 for bfloat16 (a no-op for every other dtype)
+    out = Tensor(xp.clip(t.array, low.array, high.array).astype(t.array.dtype, copy=False))
     if should_record((t,)):
         def vjp(g):
             inside = logical_and(greater_equal(t, low), less_equal(t, high))

@@ -209,6 +209,10 @@ def softmax_cross_entropy_with_logits(labels, logits, axis=-1, name=None) -> Ten
     logits = as_tensor(logits)
     require_float("softmax_cross_entropy_with_logits", logits)
     labels = binary_operands(logits, labels, "softmax_cross_entropy_with_logits")[1]
+    if logits.array.dtype.itemsize == 2:  # float16/bfloat16: in float32, as TensorFlow's kernel
+        loss = softmax_cross_entropy_with_logits(cast(labels, "float32"),
+                                                 cast(logits, "float32"), axis)
+        return cast(loss, logits.dtype)
     logits2d, labels2d, batch_shape = _rows("softmax_cross_entropy_with_logits", labels, logits,
                                             axis)
     loss, grad = kernels.softmax_cross_entropy(logits2d, labels2d)
@@ -242,6 +246,9 @@ def sparse_softmax_cross_entropy_with_logits(labels, logits, name=None) -> Tenso
         logits = as_tensor(logits)
     if labels.__class__ is not Tensor:
         labels = as_tensor(labels)
+    if logits.array.dtype.itemsize == 2 and logits.array.dtype.kind in "fV":  # half: in float32
+        return cast(sparse_softmax_cross_entropy_with_logits(labels, cast(logits, "float32")),
+                    logits.dtype)
     logits_array, labels_array = logits.array, labels.array
     if logits_array.dtype.kind not in "fcV":
         require_float("sparse_softmax_cross_entropy_with_logits", logits)

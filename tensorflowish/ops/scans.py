@@ -22,6 +22,7 @@ from .math import (
     less,
     log,
     logical_and,
+    maximum,
     multiply,
     negative,
     where,
@@ -154,6 +155,8 @@ def _segment_reduce(kind: str, data: Tensor, ids, num_segments: int, sorted_ids:
     rows = data.array[keep] if not bool(keep.all()) else data.array.reshape((-1,) + rest)
     where_ids = ids[keep] if not bool(keep.all()) else ids.reshape(-1)
     dtype = data.array.dtype
+    if sorted_ids and xp is np and where_ids.size:
+        return Tensor(_sorted_segment_reduce(kind, rows, where_ids, num_segments))
     if kind in ("max", "min"):
         if sorted_ids:
             fill = 0
@@ -178,6 +181,24 @@ def _segment_reduce(kind: str, data: Tensor, ids, num_segments: int, sorted_ids:
         counts = xp.maximum(counts, 1).reshape((-1,) + (1,) * len(rest))
         result = result / (counts if kind == "mean" else xp.sqrt(counts))
     return Tensor(result.astype(dtype))
+
+
+_REDUCERS = {"sum": np.add, "mean": np.add, "sqrt_n": np.add, "prod": np.multiply,
+             "max": np.maximum, "min": np.minimum}
+
+
+def _sorted_segment_reduce(kind: str, rows, ids, num_segments: int):
+    """Sorted ids on the CPU: each segment is one contiguous run, reduced with one
+    `ufunc.reduceat` (a tenth of the time of a scatter); empty segments hold 0 (1 for prod)."""
+    starts = np.flatnonzero(np.r_[True, ids[1:] != ids[:-1]])
+    reduced = _REDUCERS[kind].reduceat(rows, starts, axis=0)
+    if kind == "mean":
+        counts = np.diff(np.r_[starts, len(ids)]).reshape((-1,) + (1,) * (rows.ndim - 1))
+        reduced = reduced / counts.astype(rows.dtype)
+    result = np.full((num_segments,) + rows.shape[1:], 1 if kind == "prod" else 0,
+                     dtype=rows.dtype)
+    result[ids[starts]] = reduced
+    return result
 
 
 def _counts(xp, ids, num_segments: int):
@@ -241,26 +262,25 @@ def _segment_vjp(kind, data, ids, num_segments, out):
         counts = counts if kind == "mean" else xp.sqrt(counts)
         return lambda g: scale(g, Tensor(counts.reshape((-1,) + rest)))
     if kind in ("max", "min"):
+        kept = Tensor(xp.broadcast_to((ids >= 0).reshape(ids.shape + rest), shape))
+
         def min_or_max(g):  # TensorFlow's rule: ties share the gradient equally
-            chosen = logical_and(equal(data, _gather_rows(out, ids, shape)),
-                                 Tensor(xp.broadcast_to((ids >= 0).reshape(
-                                     ids.shape + (1,) * (len(shape) - ids.ndim)), shape)))
-            chosen_float = cast(chosen, g.dtype)
-            number = _segment("sum", "segment", chosen_float, ids, num_segments, False)
-            share = _gather_rows(divide(g, where(greater(number, 0.0), number,
-                                                 number + 1.0)), ids, shape)
-            return multiply(share, chosen_float)
+            chosen = cast(logical_and(equal(data, _gather_rows(out, ids, shape)), kept), g.dtype)
+            number = _segment("sum", "segment", chosen, ids, num_segments, False)
+            share = _gather_rows(divide(g, maximum(number, 1.0)), ids, shape)
+            return multiply(share, chosen)
         return min_or_max
+
+    ones = Tensor(xp.ones_like(data.array))
 
     def prod(g):  # TensorFlow's rule, exact where one entry of a segment is zero
         is_zero = equal(data, 0.0)
         zeros = _segment("sum", "segment", cast(is_zero, g.dtype), ids, num_segments, False)
-        g = where(greater(zeros, 1.0), g * 0.0, g)
-        non_zero = where(is_zero, data * 0.0 + 1.0, data)
+        g = where(greater(zeros, 1.0), g * 0.0, g)  # two zeros: the product stays 0
+        non_zero = where(is_zero, ones, data)
         non_zero_prod = _segment("prod", "segment", non_zero, ids, num_segments, False)
-        safe = where(is_zero, data * 0.0 + 1.0, data)
         partial = where(is_zero, _gather_rows(non_zero_prod, ids, shape),
-                        divide(_gather_rows(out, ids, shape), safe))
+                        divide(_gather_rows(out, ids, shape), non_zero))
         return multiply(_gather_rows(g, ids, shape), partial)
     return prod
 

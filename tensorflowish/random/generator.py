@@ -20,6 +20,7 @@ import secrets
 import numpy as np
 
 from .. import dtypes as _dtypes
+from ..module import Module
 from ..ops.shapes import _shape_tuple
 from ..tensor import Tensor, Variable
 from . import philox
@@ -67,10 +68,15 @@ def _state_from_seed(seed) -> list[int]:
     return [0, 0, _signed(int(mixed[0]))]
 
 
-class Generator:
-    """A stateful random-number generator (Philox), as `tf.random.Generator`."""
+class Generator(Module):
+    """A stateful random-number generator (Philox), as `tf.random.Generator`.
+
+    A `tf.Module`, as in TensorFlow: its state variable is saved by `tf.train.Checkpoint` and
+    listed in `variables`.
+    """
 
     def __init__(self, copy_from=None, state=None, alg=None) -> None:
+        super().__init__(name="generator")
         if copy_from is not None:
             state = copy_from.state.numpy()
             alg = copy_from.algorithm

@@ -228,6 +228,15 @@ _TRANSLATIONS: dict[str, Callable] = {
 }  # fmt: skip
 
 
+def _register_spatial_layers() -> None:
+    from tensorflowish.saving import onnx_layers
+
+    _TRANSLATIONS.update(onnx_layers.TRANSLATIONS)
+
+
+_register_spatial_layers()
+
+
 def supported_layers() -> list[str]:
     """The layer classes ONNX export translates."""
     return sorted(_TRANSLATIONS)
@@ -279,6 +288,7 @@ def export(model: Any, filepath: str | os.PathLike, input_signature: Any = None,
            opset: int = OPSET) -> None:
     """Write ``model`` (Sequential or functional) as an ONNX file with a dynamic batch size."""
     onnx = _onnx()
+    import tensorflowish as tf
     from tensorflowish.keras.models import Model, Sequential
 
     if not isinstance(model, Model):
@@ -300,6 +310,8 @@ def export(model: Any, filepath: str | os.PathLike, input_signature: Any = None,
         graph_inputs.append(onnx.helper.make_tensor_value_info(
             name, onnx.helper.np_dtype_to_tensor_dtype(np.dtype(dtype.as_numpy_dtype)), dims))
     dtype = np.dtype(specs[0][1].as_numpy_dtype)
+    if not np.issubdtype(dtype, np.floating):  # token ids in: the model computes in floats
+        dtype = np.dtype(tf.as_dtype(model.dtype).as_numpy_dtype)
     if isinstance(model, Sequential):
         x, rank = specs[0][2], len(specs[0][0])
         for layer in model.layers:

@@ -83,6 +83,7 @@ def _namespaces() -> list[tuple[str, Any]]:
         ("keras.layers", keras.layers),
         ("keras.initializers", keras.initializers),
         ("keras.regularizers", keras.regularizers),
+        ("keras.constraints", keras.constraints),
         ("keras.optimizers", keras.optimizers),
         ("keras.losses", keras.losses),
         ("keras.metrics", keras.metrics),
@@ -289,7 +290,7 @@ def _load_lambda(config: Mapping) -> Any:
             "of arbitrary code execution and thus it is disallowed by default. If you trust the "
             "source of the saved model, pass `safe_mode=False` to the loading function in order "
             "to allow `lambda` loading, or call "
-            "`tf.keras.config.enable_unsafe_deserialization()`.",
+            "`tf.keras.saving.enable_unsafe_deserialization()`.",
         )
     code, defaults, closure = config["value"]
     raw = marshal.loads(base64.b64decode(code.encode("ascii")))

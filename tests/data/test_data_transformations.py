@@ -215,3 +215,29 @@ def test_options_merge_and_drive_determinism():
     # unordered output still holds every element
     unordered = D.range(50).with_options(options).map(lambda x: x * 2, num_parallel_calls=4)
     assert sorted(values(unordered)) == list(range(0, 100, 2))
+
+
+def test_counter_sample_and_choose_from_datasets():
+    assert values(D.counter(start=5, step=-2).take(3)) == [5, 3, 1]
+    assert int(tf.data.experimental.Counter().cardinality()) == tf.data.INFINITE_CARDINALITY
+    zeros, ones = D.from_tensors(np.int64(0)).repeat(), D.from_tensors(np.int64(1)).repeat()
+    mixed = values(D.sample_from_datasets([zeros, ones], weights=[0.8, 0.2], seed=1).take(2000))
+    assert abs(np.mean(mixed) - 0.2) < 0.03
+    # an exhausted dataset drops out; stop_on_empty_dataset ends everything
+    short = [D.range(3), D.range(10, 12)]
+    assert sorted(values(D.sample_from_datasets(short, seed=2))) == [0, 1, 2, 10, 11]
+    uneven = [D.range(1), D.range(10, 100)]
+    stopped = values(D.sample_from_datasets(uneven, seed=2, stop_on_empty_dataset=True))
+    assert 0 in stopped and len(stopped) < 91  # ends when range(1) is picked a second time
+    choice = D.from_tensor_slices(np.array([0, 1, 1, 0, 2], np.int64))
+    picked = D.choose_from_datasets([D.range(3), D.range(10, 13), D.range(20, 23)], choice)
+    assert values(picked) == [0, 10, 11, 1, 20]
+    with pytest.raises(TypeError, match="int64"):
+        D.choose_from_datasets([D.range(3)], D.range(2).map(lambda x: tf.cast(x, tf.int32)))
+
+
+def test_a_huge_range_streams():
+    huge = D.range(0, 10**12, 7)
+    assert len(huge) == -(-10**12 // 7)
+    assert values(huge.skip(2).take(3)) == [14, 21, 28]
+    assert values(D.range(10**9).batch(3).take(1)) == [[0, 1, 2]]

@@ -222,7 +222,7 @@ def test_model_errors_are_clear():
         tf.keras.Model(inputs=tf.keras.Input(shape=(2,)))
     with pytest.raises(NotImplementedError, match="no call"):
         tf.keras.Model()(tf.ones((1, 2)))
-    with pytest.raises(TypeError, match="generators"):
+    with pytest.raises(ValueError, match="a batch first"):  # a generator of scalars, not batches
         model.fit((i for i in range(3)), verbose=0)
 
 

@@ -311,3 +311,64 @@ def test_bidirectional_lstm_learns_word_order_where_a_bag_of_words_cannot():
     print("accuracy: recurrent", recurrent_accuracy, "bag of words", bag_accuracy)
     assert recurrent_accuracy > 0.9, recurrent_accuracy
     assert bag_accuracy < 0.7, bag_accuracy
+
+
+def _finite_difference_check(layer, x, mask=None, eps=1e-6):
+    """Every weight's gradient of sum(output * w) against central differences (float64)."""
+    x = tf.constant(x)
+    layer(x, mask=mask) if mask is not None else layer(x)
+    out0 = layer(x, mask=mask) if mask is not None else layer(x)
+    outputs = out0 if isinstance(out0, list) else [out0]
+    probes = [np.random.default_rng(i).uniform(0.5, 1.5, o.shape) for i, o in enumerate(outputs)]
+
+    def objective():
+        result = layer(x, mask=mask) if mask is not None else layer(x)
+        result = result if isinstance(result, list) else [result]
+        return sum(tf.reduce_sum(r * p) for r, p in zip(result, probes))
+
+    with tf.GradientTape() as tape:
+        tape.watch(x)
+        value = objective()
+    grads = tape.gradient(value, [x, *layer.trainable_weights])
+    for variable, grad in zip([None, *layer.trainable_weights], grads):
+        if variable is None:
+            continue
+        original = variable.numpy()
+        numeric = np.zeros_like(original)
+        for index in np.ndindex(original.shape):
+            for sign in (1, -1):
+                shifted = original.copy()
+                shifted[index] += sign * eps
+                variable.assign(shifted)
+                numeric[index] += sign * float(objective()) / (2 * eps)
+            variable.assign(original)
+        np.testing.assert_allclose(grad.numpy(), numeric, rtol=1e-5, atol=1e-7,
+                                   err_msg=variable.name)
+
+
+@pytest.mark.parametrize("make", [
+    lambda: layers.LSTM(2, return_sequences=True, return_state=True, dtype="float64"),
+    lambda: layers.GRU(2, go_backwards=True, return_sequences=True, dtype="float64"),
+    lambda: layers.SimpleRNN(2, return_state=True, dtype="float64"),
+    lambda: layers.Bidirectional(layers.LSTM(2, return_sequences=True, dtype="float64"),
+                                 dtype="float64"),
+    lambda: layers.GRU(2, reset_after=False, dtype="float64"),  # the generic cell loop
+], ids=["lstm", "gru-backwards", "simple_rnn", "bidirectional", "gru-reset-before"])
+def test_layer_gradients_match_finite_differences_with_a_mask(make):
+    x = np.random.default_rng(5).normal(size=(2, 4, 3))
+    mask = tf.constant(np.array([[1, 1, 1, 0], [1, 0, 1, 1]], bool))
+    _finite_difference_check(make(), x, mask)
+
+
+def test_attention_gradients_match_finite_differences():
+    class SelfAttention(layers.Layer):
+        def __init__(self):
+            super().__init__(dtype="float64")
+            self.attention = layers.MultiHeadAttention(2, 2, dtype="float64")
+
+        def call(self, inputs, mask=None):
+            return self.attention(inputs, inputs, attention_mask=mask, use_causal_mask=True)
+
+    x = np.random.default_rng(6).normal(size=(2, 3, 4))
+    mask = tf.constant(np.array([[[1, 1, 0]] * 3, [[1, 1, 1]] * 3], bool))
+    _finite_difference_check(SelfAttention(), x, mask)

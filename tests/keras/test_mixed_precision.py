@@ -26,8 +26,11 @@ def test_policies():
     assert mixed_precision.global_policy().name == "float32"
     mixed_precision.set_global_policy("mixed_float16")
     assert mixed_precision.global_policy() == policy
+    assert mixed_precision.Policy("int32").compute_dtype == "int32"  # an int32 Input's policy
     with pytest.raises(ValueError, match="mixed precision policy"):
         mixed_precision.Policy("mixed_int8")
+    ids = tf.keras.Input((3,), dtype="int32")
+    assert ids.dtype == tf.int32
 
 
 def test_layer_computes_in_half_precision_with_float32_variables(rng):

@@ -640,7 +640,8 @@ SOURCES = kernels.kernel_sources()
 
 def test_every_source_is_tested() -> None:
     assert {p.name for p in SOURCES} == {"dense.cu", "softmax_cross_entropy.cu", "optimizers.cu",
-                                         "recurrent.cu", "conv.cu"}  # conv.cu: test_conv_kernels
+                                         "recurrent.cu", "conv.cu", "attention.cu"}
+    # conv.cu: test_conv_kernels; recurrent.cu, attention.cu: test_recurrent/attention_kernels
 
 
 @pytest.mark.parametrize("arch", nvrtc.ARCHITECTURES)

@@ -115,6 +115,11 @@ def test_where_forms(device):
     indices = tf.where([[True, False], [True, True]])
     assert indices.dtype == tf.int64
     assert _np(indices).tolist() == [[0, 0], [1, 0], [1, 1]]
+    assert _np(tf.where([1, 0, 3])).tolist() == [[0], [2]]  # one argument: non-zero counts
+    with pytest.raises(TypeError, match="bool"):
+        tf.where([1, 0, 3], [1, 2, 3], [4, 5, 6])
+    with pytest.raises(ValueError, match="both"):
+        tf.where([True], [1])
 
 
 def test_reverse_roll_repeat_tile(device, rng):
@@ -208,3 +213,29 @@ def test_out_of_range_indices_are_invalid_argument_and_index_errors(device):
         with pytest.raises(IndexError):
             bad()
     assert [int(v) for v in t] == [1, 2, 3]  # iteration still ends cleanly
+
+
+def test_variable_slice_is_differentiable(device):
+    v = tf.Variable([[1.0, 2.0], [3.0, 4.0]])
+    with tf.GradientTape() as tape:
+        y = tf.reduce_sum(v[0] * 3.0) + tf.reduce_sum(v[:, 1])
+    assert tape.gradient(y, v).numpy().tolist() == [[3.0, 4.0], [0.0, 1.0]]
+
+
+def test_variable_sparse_scatters_and_reads(device):
+    v = tf.Variable([[1.0, 2.0], [3.0, 4.0], [5.0, 6.0]])
+    before = tf.identity(v)
+    v.scatter_add(tf.IndexedSlices([[1.0, 1.0], [2.0, 2.0]], [2, 2]))  # repeats accumulate
+    v.scatter_mul(tf.IndexedSlices([[2.0, 3.0]], [0]))
+    v.scatter_div(tf.IndexedSlices([[2.0, 4.0]], [1]))
+    v.scatter_max(tf.IndexedSlices([[0.0, 10.0]], [0]))
+    assert v.numpy().tolist() == [[2.0, 10.0], [1.5, 1.0], [8.0, 9.0]]
+    v.scatter_sub(tf.IndexedSlices([[1.0, 1.0]], [1]))
+    v.scatter_min(tf.IndexedSlices([[0.0, 9.5]], [2]))
+    v.scatter_update(tf.IndexedSlices([[7.0, 7.0]], [0]))
+    assert v.numpy().tolist() == [[7.0, 7.0], [0.5, 0.0], [0.0, 9.0]]
+    assert before.numpy().tolist() == [[1.0, 2.0], [3.0, 4.0], [5.0, 6.0]]
+    assert v.sparse_read([2, 0]).numpy().tolist() == [[0.0, 9.0], [7.0, 7.0]]
+    assert v.gather_nd([[1, 0]]).numpy().tolist() == [0.5]
+    with pytest.raises(tf.errors.InvalidArgumentError, match=r"\[0, 3\)"):
+        v.scatter_add(tf.IndexedSlices([[1.0, 1.0]], [3]))

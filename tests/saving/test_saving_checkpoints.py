@@ -142,3 +142,19 @@ def test_checkpoint_files_respect_umask(tmp_path):
     for suffix in (".index", ".safetensors"):
         assert os.stat(path + suffix).st_mode & 0o777 == 0o640
     assert not [name for name in os.listdir(tmp_path) if name.endswith(".tmp")]
+
+
+def test_manager_keeps_one_checkpoint_per_period(tmp_path, monkeypatch):
+    from tensorflowish.saving import tf_checkpoint
+
+    clock = [1000.0]
+    monkeypatch.setattr(tf_checkpoint.time, "time", lambda: clock[0])
+    manager = tf.train.CheckpointManager(tf.train.Checkpoint(v=tf.Variable(0.0)), str(tmp_path),
+                                         max_to_keep=1, keep_checkpoint_every_n_hours=1.0)
+    manager.save()
+    clock[0] += 3600.0  # an hour later: ckpt-1 is kept for good when it leaves the list
+    manager.save()
+    manager.save()  # ckpt-2 leaves the list within the same hour: deleted
+    assert [os.path.basename(p) for p in manager.checkpoints] == ["ckpt-3"]
+    assert os.path.exists(tmp_path / "ckpt-1.index")
+    assert not os.path.exists(tmp_path / "ckpt-2.index")

@@ -26,28 +26,61 @@ def _trained_batch_norm(layer, rng, shape):
         weight.assign(rng.uniform(0.5, 1.5, size=weight.shape).astype("float32"))
 
 
-SEQUENTIAL_CASES = {
-    "dense_activations": lambda: [layers.Dense(7, activation=a) for a in (
+SEQUENTIAL_CASES = {  # name -> (input shape without the batch, layers, input dtype)
+    "dense_activations": ((6,), lambda: [layers.Dense(7, activation=a) for a in (
         "relu", "sigmoid", "tanh", "elu", "selu", "softplus", "softsign", "silu", "gelu",
         "leaky_relu", "hard_sigmoid", "relu6", "exponential", "linear")] + [
-        layers.Dense(3, activation="softmax")],
-    "dropout_activation_softmax_relu": lambda: [
+        layers.Dense(3, activation="softmax")], "float32"),
+    "dropout_activation_softmax_relu": ((6,), lambda: [
         layers.Dense(6), layers.Dropout(0.5), layers.Activation("tanh"),
-        layers.ReLU(max_value=0.5, negative_slope=0.1), layers.Softmax()],
-    "batch_and_layer_normalization": lambda: [
-        layers.Dense(5), layers.BatchNormalization(), layers.LayerNormalization()],
-    "flatten_reshape": lambda: [layers.Reshape((2, 3)), layers.Flatten(), layers.Dense(2)],
+        layers.ReLU(max_value=0.5, negative_slope=0.1), layers.Softmax()], "float32"),
+    "batch_and_layer_normalization": ((6,), lambda: [
+        layers.Dense(5), layers.BatchNormalization(), layers.LayerNormalization()], "float32"),
+    "flatten_reshape": ((6,), lambda: [layers.Reshape((2, 3)), layers.Flatten(),
+                                       layers.Dense(2)], "float32"),
+    "conv2d_pooling": ((9, 8, 3), lambda: [
+        layers.Conv2D(4, 3, padding="same", activation="relu"), layers.MaxPooling2D(2),
+        layers.Conv2D(5, (2, 3), strides=(1, 2), dilation_rate=1),
+        layers.AveragePooling2D(2, strides=1, padding="same"), layers.GlobalMaxPooling2D()],
+        "float32"),
+    "depthwise_separable_transpose": ((6, 6, 2), lambda: [
+        layers.DepthwiseConv2D(3, depth_multiplier=2, padding="same"),
+        layers.SeparableConv2D(3, 3, activation="tanh"),
+        layers.Conv2DTranspose(2, 3, strides=2, padding="same"),
+        layers.Conv2DTranspose(2, 2, strides=1, padding="valid"),
+        layers.GlobalAveragePooling2D(keepdims=True), layers.Flatten()], "float32"),
+    "padding_cropping_upsampling": ((5, 4, 2), lambda: [
+        layers.ZeroPadding2D(((1, 0), (2, 1))), layers.Cropping2D(((0, 1), (1, 0))),
+        layers.UpSampling2D((2, 3)), layers.SpatialDropout2D(0.3), layers.Conv2D(2, 1)],
+        "float32"),
+    "conv1d_pooling": ((10, 3), lambda: [
+        layers.Conv1D(4, 3, padding="causal", dilation_rate=2), layers.MaxPooling1D(2),
+        layers.Conv1D(2, 2, padding="same"), layers.AveragePooling1D(2),
+        layers.GlobalAveragePooling1D()], "float32"),
+    "embedding_lstm_gru_rnn": ((7,), lambda: [
+        layers.Embedding(12, 4), layers.LSTM(5, return_sequences=True),
+        layers.GRU(4, return_sequences=True, go_backwards=True),
+        layers.GRU(3, reset_after=False, return_sequences=True),
+        layers.SimpleRNN(3, go_backwards=True), layers.Dense(2)], "int32"),
 }
 
 
 @pytest.mark.parametrize("case", sorted(SEQUENTIAL_CASES))
 def test_sequential_export_matches(tmp_path, rng, case):
     tf.random.set_seed(3)
-    model = tf.keras.Sequential([tf.keras.Input((6,)), *SEQUENTIAL_CASES[case]()])
+    shape, make_layers, dtype = SEQUENTIAL_CASES[case]
+    model = tf.keras.Sequential([tf.keras.Input(shape, dtype=dtype), *make_layers()])
     for layer in model.layers:
         if isinstance(layer, layers.BatchNormalization):
             _trained_batch_norm(layer, rng, (32, 5))
-    x = (rng.normal(size=(4, 6)) * 0.5).astype("float32")
+        elif layer.weights:
+            for weight in layer.weights:  # non-trivial biases too
+                weight.assign(rng.uniform(-0.5, 0.5, size=tuple(weight.shape)).astype(
+                    weight.dtype.as_numpy_dtype))
+    if dtype == "int32":
+        x = rng.integers(0, 12, size=(4, *shape)).astype("int32")
+    else:
+        x = (rng.normal(size=(4, *shape)) * 0.5).astype("float32")
     path = tmp_path / "model.onnx"
     tf.onnx.export(model, path)
     (result,) = _run(path, [x])

@@ -59,3 +59,24 @@ def test_tensorflow_savedmodel_is_refused_with_the_reason(tmp_path):
     (tmp_path / "saved_model.pb").write_bytes(b"\x08\x01")
     with pytest.raises(tf.errors.UnimplementedError, match="saved_model.pb"):
         tf.saved_model.load(str(tmp_path))
+
+
+def test_keras_model_through_saved_model_and_export(tmp_path, rng):
+    model = tf.keras.Sequential([tf.keras.Input((3,)), tf.keras.layers.Dense(2)])
+    x = rng.normal(size=(2, 3)).astype("float32")
+    model.export(str(tmp_path / "exported"), format="tf_saved_model")
+    loaded = tf.saved_model.load(str(tmp_path / "exported"))
+    np.testing.assert_array_equal(loaded.predict(x, verbose=0), model.predict(x, verbose=0))
+    with pytest.raises(ValueError, match="onnx"):
+        model.export(str(tmp_path / "x"), format="tflite")
+
+
+def test_unimportable_class_keeps_variables_and_explains_calls(tmp_path):
+    tf.saved_model.save(Affine(), str(tmp_path))
+    document = (tmp_path / "saved_model.json").read_text()
+    (tmp_path / "saved_model.json").write_text(document.replace(
+        '"module": "' + Affine.__module__ + '"', '"module": "no_such_module_here"'))
+    loaded = tf.saved_model.load(str(tmp_path))
+    np.testing.assert_array_equal(loaded.w.numpy(), [[1.0, 2.0], [3.0, 4.0]])
+    with pytest.raises(tf.errors.UnimplementedError, match="not importable"):
+        loaded.scaled(tf.constant(1.0), 2.0)

@@ -131,3 +131,34 @@ def test_keras_file_weights_load_into_a_model_in_code(tmp_path, rng):
     fresh.load_weights(tmp_path / "m.keras")
     x = tf.constant(rng.normal(size=(2, 3)).astype("float32"))
     np.testing.assert_array_equal(fresh(x).numpy(), model(x).numpy())
+
+
+def test_model_checkpoint_writes_keras_files(tmp_path, rng):
+    model = _model()
+    model.compile(optimizer="adam", loss="mse")
+    x, y = rng.normal(size=(16, 3)).astype("float32"), rng.normal(size=(16, 2)).astype("float32")
+    callback = tf.keras.callbacks.ModelCheckpoint(str(tmp_path / "m-{epoch}.keras"))
+    model.fit(x, y, epochs=2, verbose=0, callbacks=[callback])
+    loaded = tf.keras.models.load_model(tmp_path / "m-2.keras")
+    np.testing.assert_array_equal(loaded.predict(x, verbose=0), model.predict(x, verbose=0))
+    assert int(loaded.optimizer.iterations.numpy()) == int(model.optimizer.iterations.numpy())
+
+
+def test_save_load_and_checkpoint_on_every_backend(tmp_path, device, rng):
+    """One body for NumPy and CuPy: weights on a GPU are copied to the host to be written and
+    come back onto the current device."""
+    model = _model()
+    model.compile(optimizer="adam", loss="mse")
+    x, y = rng.normal(size=(8, 3)).astype("float32"), rng.normal(size=(8, 2)).astype("float32")
+    model.fit(x, y, epochs=1, verbose=0)
+    model.save(tmp_path / "m.keras")
+    loaded = tf.keras.models.load_model(tmp_path / "m.keras")
+    np.testing.assert_allclose(loaded.predict(x, verbose=0), model.predict(x, verbose=0),
+                               atol=1e-6)
+    path = tf.train.Checkpoint(model=model, optimizer=model.optimizer).save(
+        str(tmp_path / "ckpt"))
+    fresh = _model()
+    fresh.compile(optimizer="adam", loss="mse")
+    tf.train.Checkpoint(model=fresh, optimizer=fresh.optimizer).restore(path).assert_consumed()
+    np.testing.assert_allclose(fresh.predict(x, verbose=0), model.predict(x, verbose=0),
+                               atol=1e-6)

@@ -18,9 +18,11 @@ __all__ = ["BackupAndRestore", "ModelCheckpoint"]
 
 
 class ModelCheckpoint(Callback):
-    """Save the weights (safetensors, atomically) after every epoch, or only when ``monitor``
-    improved (``save_best_only``). ``filepath`` may contain ``{epoch:02d}`` and log keys such as
-    ``{val_loss:.3f}``. Only weights are saved, whatever ``save_weights_only`` says."""
+    """Save the model after every epoch, or only when ``monitor`` improved
+    (``save_best_only``), atomically. The file name says what is saved, as in Keras 3:
+    ``*.keras`` the whole model (unless ``save_weights_only``), ``*.weights.h5`` or
+    ``*.safetensors`` the weights. ``filepath`` may contain ``{epoch:02d}`` and log keys such
+    as ``{val_loss:.3f}``."""
 
     def __init__(
         self,
@@ -77,7 +79,10 @@ class ModelCheckpoint(Callback):
             self.best = float(current)
         elif self.verbose > 0:
             print(f"Epoch {epoch + 1}: saving model to {path}")
-        self.model.save_weights(path)
+        if path.endswith(".keras") and not self.save_weights_only:
+            self.model.save(path)
+        else:
+            self.model.save_weights(path)
 
 
 class BackupAndRestore(Callback):

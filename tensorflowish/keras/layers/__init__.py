@@ -14,8 +14,6 @@ tuples and dicts) are found automatically, in the order they were assigned.
 
 from __future__ import annotations
 
-from typing import Any
-
 from tensorflowish.keras.layers.activations import (
     ELU,
     Activation,
@@ -74,6 +72,25 @@ from tensorflowish.keras.layers.pooling import (
     MaxPooling1D,
     MaxPooling2D,
 )
+from tensorflowish.keras.layers.preprocessing import (
+    CategoryEncoding,
+    CenterCrop,
+    Discretization,
+    Hashing,
+    IntegerLookup,
+    Normalization,
+    RandomBrightness,
+    RandomContrast,
+    RandomCrop,
+    RandomFlip,
+    RandomRotation,
+    RandomTranslation,
+    RandomZoom,
+    Rescaling,
+    Resizing,
+    StringLookup,
+    TextVectorization,
+)
 from tensorflowish.keras.layers.regularization import (
     ActivityRegularization,
     AlphaDropout,
@@ -118,15 +135,20 @@ __all__ = [
     "SpatialDropout2D",
     # sequences
     "Attention", "Bidirectional", "Embedding", "GRU", "GRUCell", "LSTM", "LSTMCell", "Masking",
-    "MultiHeadAttention", "RNN", "SimpleRNN", "SimpleRNNCell", "StackedRNNCells", "TimeDistributed",
+    "MultiHeadAttention", "RNN", "SimpleRNN", "CategoryEncoding", "Hashing", "IntegerLookup",
+    "StringLookup", "TextVectorization", "SimpleRNNCell", "StackedRNNCells", "TimeDistributed",
     # everyday layers
     "ActivityRegularization", "AlphaDropout", "Average", "Cropping1D", "Dot", "ELU",
     "GaussianDropout", "GaussianNoise", "GroupNormalization", "Identity", "LeakyReLU", "Maximum",
     "Minimum", "Multiply", "PReLU", "Permute", "RepeatVector", "Subtract", "UnitNormalization",
+    # preprocessing
+    "CenterCrop", "Discretization", "Normalization", "RandomBrightness", "RandomContrast",
+    "RandomCrop", "RandomFlip", "RandomRotation", "RandomTranslation", "RandomZoom", "Rescaling",
+    "Resizing",
 ]  # fmt: skip
 
 
-def get(identifier: Any) -> Layer:
+def get(identifier: object) -> Layer:
     """A layer instance from itself (kept for API symmetry with other ``get`` functions)."""
     if isinstance(identifier, Layer):
         return identifier

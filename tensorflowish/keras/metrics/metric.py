@@ -65,8 +65,13 @@ class Metric:
         self.update_state(*args, **kwargs)
         return self.result()
 
-    def _result_float(self) -> float:
-        return _host_float(_array(self.result()))
+    def _result_float(self) -> Any:
+        """The result on the host: a float, or an array for metrics with several values
+        (per threshold, per class)."""
+        value = _array(self.result())
+        if getattr(value, "size", 1) == 1:
+            return _host_float(value)
+        return np.asarray(tf_backend.to_numpy(value))
 
     def get_config(self) -> dict:
         """The constructor arguments."""

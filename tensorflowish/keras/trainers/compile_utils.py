@@ -65,16 +65,12 @@ class LossesContainer:
 class MetricsContainer:
     """``model.compiled_metrics``: resolves names like 'accuracy' on the first batch."""
 
-    def __init__(self, metrics: Any, loss: Any) -> None:
-        if metrics is None:
-            metrics = []
-        if isinstance(metrics, dict):
-            raise ValueError("metrics given as a dict (per output) are not supported; pass a list.")
-        if isinstance(metrics, (str, metrics_module.Metric)) or callable(metrics):
-            metrics = [metrics]
-        self._specs = list(metrics)
+    def __init__(self, metrics: Any, loss: Any, weighted_metrics: Any = None) -> None:
+        self._specs = _metric_specs(metrics, "metrics")
+        self._weighted_specs = _metric_specs(weighted_metrics, "weighted_metrics")
         self._loss = loss
         self.metrics: list[metrics_module.Metric] = []
+        self._weighted: list[metrics_module.Metric] = []
         self.built = False
 
     def _resolve(self, spec: Any, y_true: Any, y_pred: Tensor) -> metrics_module.Metric:
@@ -96,17 +92,39 @@ class MetricsContainer:
     def update_state(self, y_true: Any, y_pred: Any, sample_weight: Any = None) -> None:
         """Update every metric with this batch."""
         if not self.built:
-            self.metrics = [self._resolve(spec, y_true, y_pred) for spec in self._specs]
+            plain = [self._resolve(spec, y_true, y_pred) for spec in self._specs]
+            names = {metric.name for metric in plain}
+            weighted = []
+            for spec in self._weighted_specs:
+                metric = self._resolve(spec, y_true, y_pred)
+                if metric.name in names:  # Keras: 'accuracy' and 'weighted_accuracy'
+                    metric.name = f"weighted_{metric.name}"
+                weighted.append(metric)
+            self.metrics, self._weighted = plain + weighted, weighted
             self.built = True
         if y_true is None and self.metrics:
             raise ValueError("Metrics need targets: give y (or a dataset of (x, y) pairs).")
-        for metric in self.metrics:
+        # Keras 3: sample (and class) weights weight only the weighted_metrics
+        plain = len(self.metrics) - len(self._weighted)
+        for metric in self.metrics[:plain]:
+            metric.update_state(y_true, y_pred)
+        for metric in self._weighted:
             metric.update_state(y_true, y_pred, sample_weight)
 
     def reset_state(self) -> None:
         """Reset every metric."""
         for metric in self.metrics:
             metric.reset_state()
+
+
+def _metric_specs(metrics: Any, what: str) -> list:
+    if metrics is None:
+        return []
+    if isinstance(metrics, dict):
+        raise ValueError(f"{what} given as a dict (per output) are not supported; pass a list.")
+    if isinstance(metrics, (str, metrics_module.Metric)) or callable(metrics):
+        return [metrics]
+    return list(metrics)
 
 
 class _LazyLogs(MutableMapping):

@@ -12,6 +12,7 @@ from tensorflowish.data import Dataset
 from tensorflowish.keras import callbacks as callbacks_module
 from tensorflowish.keras import metrics as metrics_module
 from tensorflowish.keras import optimizers as optimizers_module
+from tensorflowish.keras.trainers import data_adapter
 from tensorflowish.keras.trainers.compile_utils import LossesContainer, MetricsContainer, _LazyLogs
 from tensorflowish.keras.trainers.data_adapter import (
     _batch_size,
@@ -80,8 +81,15 @@ class Trainer:
         """
         if kwargs:
             raise TypeError(f"compile() got unexpected keyword arguments: {sorted(kwargs)}.")
-        if loss_weights is not None or weighted_metrics is not None:
-            raise NotImplementedError("loss_weights and weighted_metrics are not supported.")
+        if loss_weights is not None:
+            raise NotImplementedError("loss_weights (one weight per output) is not supported.")
+        if steps_per_execution is not None and (
+            not isinstance(steps_per_execution, int) or steps_per_execution < 1
+        ):
+            raise ValueError(
+                f"steps_per_execution must be a positive integer, got {steps_per_execution!r}."
+            )
+        self.steps_per_execution = steps_per_execution or 1
         if isinstance(loss, (dict, list, tuple)):
             raise NotImplementedError("One loss per output is not supported; pass a single loss.")
         self.optimizer = optimizers_module.get(optimizer)
@@ -91,7 +99,8 @@ class Trainer:
             if not isinstance(self.optimizer, LossScaleOptimizer):
                 self.optimizer = LossScaleOptimizer(self.optimizer)
         self.compiled_loss = LossesContainer(loss)
-        self.compiled_metrics = MetricsContainer(metrics, self.compiled_loss.loss)
+        self.compiled_metrics = MetricsContainer(metrics, self.compiled_loss.loss,
+                                                 weighted_metrics)
         self.loss = self.compiled_loss.loss
         self._is_compiled = True
 
@@ -226,11 +235,13 @@ class Trainer:
             return x
         if x is None:
             raise ValueError(f"{what}() needs input data: x (and y).")
-        if hasattr(x, "__next__") or (hasattr(x, "__iter__") and not hasattr(x, "__len__")):
-            raise TypeError(
-                f"{what}: Python generators and iterators are not supported as x; wrap arrays "
-                "in tf.data.Dataset.from_tensor_slices((x, y))."
-            )
+        if data_adapter.is_batch_source(x):  # a PyDataset or a generator of batches
+            for name, value in (("y", y), ("sample_weight", sample_weight),
+                                ("batch_size", batch_size)):
+                if value is not None:
+                    raise ValueError(f"{what}: {name} must not be given with a generator or a "
+                                     "PyDataset: its batches hold (x, y, sample_weight).")
+            return data_adapter.BatchSource(x, lambda v: _to_batch_tensor(v, self), shuffle)
         if batch_size is not None and (
             not isinstance(batch_size, (int, np.integer)) or batch_size < 1
         ):
@@ -292,8 +303,16 @@ class Trainer:
         ``validation_data`` is ``(x_val, y_val)`` or a dataset.
         """
         self._assert_compiled("fit")
+        class_table = None
         if class_weight is not None:
-            raise NotImplementedError("class_weight is not supported; use sample_weight.")
+            class_table = data_adapter.check_class_weight(class_weight)
+        if isinstance(validation_freq, int):
+            if validation_freq < 1:
+                raise ValueError(f"validation_freq must be >= 1, got {validation_freq}.")
+            validate_after = lambda epoch: (epoch + 1) % validation_freq == 0  # noqa: E731
+        else:  # TensorFlow 2's form: the (1-based) epochs after which to validate
+            epochs_to_validate = {int(e) for e in validation_freq}
+            validate_after = lambda epoch: epoch + 1 in epochs_to_validate  # noqa: E731
         verbose = _resolve_verbose(verbose)
         if not 0.0 <= float(validation_split) < 1.0:
             raise ValueError(f"validation_split must be in [0, 1), got {validation_split}.")
@@ -341,10 +360,21 @@ class Trainer:
                 sample_weight = parts.pop(0) if sample_weight is not None else None
             if not distribute.is_chief():
                 verbose = 0
+        if class_table is not None and not (isinstance(x, Dataset) or
+                                            data_adapter.is_batch_source(x)):
+            if y is None:
+                raise ValueError("fit: class_weight needs targets y.")
+            weights = data_adapter.class_weights_for(y, class_table)
+            sample_weight = weights if sample_weight is None else \
+                weights * np.asarray(sample_weight, np.float32).reshape(len(weights), -1)[:, 0]
+            class_table = None
         train_data = self._make_dataset(x, y, sample_weight, batch_size, shuffle, "fit")
+        if class_table is not None:  # a dataset or a generator: weighted batch by batch
+            train_data = data_adapter.ClassWeighted(train_data, class_table)
         validation = None
         if validation_data is not None:
-            if isinstance(validation_data, Dataset):
+            if isinstance(validation_data, Dataset) or data_adapter.is_batch_source(
+                    validation_data):
                 validation = validation_data
             elif isinstance(validation_data, (tuple, list)) and len(validation_data) in (2, 3):
                 vx, vy, vw = (*validation_data, None)[:3]
@@ -375,6 +405,9 @@ class Trainer:
         params = {"epochs": epochs, "steps": steps, "verbose": verbose}
         hooks = callbacks_module.CallbackList(callback_list, model=self, params=params)
         batch_hooks = hooks.wants_batch_hooks("train")
+        # Keras: with steps_per_execution = k the batch callbacks see every k-th step, numbered
+        # by the last step of each execution
+        per_execution = getattr(self, "steps_per_execution", 1)
 
         self.stop_training = False
         self.history = history
@@ -401,12 +434,12 @@ class Trainer:
                     iterator = None
                     break
                 step, done = done, done + 1
-                if batch_hooks:
+                if batch_hooks and step % per_execution == 0:
                     hooks.on_train_batch_begin(step)
                 logs = self.train_step(batch)
                 if progbar is not None:
                     progbar.update_train(step, logs)
-                if batch_hooks:
+                if batch_hooks and (step + 1) % per_execution == 0:
                     hooks.on_train_batch_end(step, logs)
                 if self.stop_training:
                     break
@@ -414,18 +447,23 @@ class Trainer:
                 raise ValueError(
                     "fit: the training data produced no batches (is the dataset empty?)."
                 )
-            epoch_logs = _floats(logs)
+            if batch_hooks and done % per_execution:  # the last, shorter execution
+                hooks.on_train_batch_end(done - done % per_execution + per_execution - 1, logs)
+            epoch_logs = dict(sorted(_floats(logs).items()))  # Keras sorts the logs
             if self._data_parallel:
                 epoch_logs = distribute.allreduce_metrics(epoch_logs, weight=done)
-            if validation is not None and (epoch + 1) % validation_freq == 0:
+            if validation is not None and validate_after(epoch):
                 results = self.evaluate(
                     validation, verbose=0, steps=validation_steps, return_dict=True,
                     _reset_tracking=False,
                 )  # fmt: skip
-                epoch_logs.update({f"val_{k}": v for k, v in results.items()})
+                epoch_logs.update({f"val_{k}": v for k, v in sorted(results.items())})
             hooks.on_epoch_end(epoch, epoch_logs)
             if self.stop_training:
                 break
+        finalize = getattr(self.optimizer, "finalize_variable_values", None)
+        if finalize is not None:  # use_ema: the weights become their moving averages
+            finalize(self.trainable_variables)
         hooks.on_train_end(epoch_logs)
         return history
 

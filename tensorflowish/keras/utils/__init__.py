@@ -11,7 +11,8 @@ from typing import Any, TextIO
 import numpy as np
 
 __all__ = [
-    "Progbar", "get_file", "image_dataset_from_directory", "model_to_dot", "plot_model",
+    "Progbar", "PyDataset", "Sequence", "get_file", "image_dataset_from_directory",
+    "model_to_dot", "plot_model",
     "set_random_seed", "split_dataset", "text_dataset_from_directory",
     "timeseries_dataset_from_array", "to_categorical",
 ]  # fmt: skip
@@ -162,3 +163,4 @@ from tensorflowish.keras.utils.dataset_utils import (  # noqa: E402 - after the 
 )
 from tensorflowish.keras.utils.file_utils import get_file  # noqa: E402
 from tensorflowish.keras.utils.model_visualization import model_to_dot, plot_model  # noqa: E402
+from tensorflowish.keras.utils.py_dataset import PyDataset, Sequence  # noqa: E402
