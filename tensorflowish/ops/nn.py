@@ -61,7 +61,9 @@ def relu6(features, name=None) -> Tensor:
     def vjp(g, x, out):
         inside = cast(greater(out, 0), g.dtype) * cast(greater(6, out), g.dtype)
         return g * inside
-    return _unary_op("relu6", features, lambda a: array_module(a).clip(a, 0, 6), vjp,
+    # astype: clip returns float32 for bfloat16; integers stay integers, as in TensorFlow
+    return _unary_op("relu6", features,
+                     lambda a: array_module(a).clip(a, 0, 6).astype(a.dtype, copy=False), vjp,
                      float_only=False)
 
 
