@@ -200,15 +200,16 @@ def _numpy_floor(x, labels, kernels, biases, plan):
             dk = cols2d.T @ g2d
             db = np.ones(g2d.shape[0], np.float32) @ g2d
             if index:  # the first layer's input needs no gradient
-                dcols = np.matmul(g2d, kernels[index].reshape(-1, filters).T,
-                                  out=buffer(("dcols", number), (g2d.shape[0], cols2d.shape[1])))
-                dcols = dcols.reshape(g.shape[:3] + (3, 3, in_shape[3]))
                 n, h, w, c = in_shape
-                dpadded = np.zeros((n, h + 2 * pad, w + 2 * pad, c), np.float32)
                 out_h, out_w = g.shape[1:3]
+                # one (P, C) block per window offset, added back onto its shifted window
+                dcols = np.matmul(g2d, kernels[index].reshape(9, c, filters).transpose(0, 2, 1),
+                                  out=buffer(("dcols", number), (9, g2d.shape[0], c)))
+                dcols = dcols.reshape(9, n, out_h, out_w, c)
+                dpadded = np.zeros((n, h + 2 * pad, w + 2 * pad, c), np.float32)
                 for i in range(3):
                     for j in range(3):
-                        dpadded[:, i:i + out_h, j:j + out_w] += dcols[:, :, :, i, j, :]
+                        dpadded[:, i:i + out_h, j:j + out_w] += dcols[i * 3 + j]
                 g = dpadded[:, 1:-1, 1:-1] if pad else dpadded
             dk *= LEARNING_RATE
             kernels[index] -= dk.reshape(kernels[index].shape)
