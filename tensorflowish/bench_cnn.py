@@ -280,3 +280,31 @@ def pytorch_lines(results, repeats: int = 15) -> str:
                      f"PyTorch {torch_ms:.1f} ms ({where}): {ratio:.2f}x (target <= 1.50x) "
                      f"{verdict}")
     return "\n".join(lines)
+
+
+def cpu_times(repeats: int = 5) -> list[tuple[str, float, float]]:
+    """(size, framework ms, floor ms) as CPU time (`time.process_time`, best of `repeats`): on a
+    machine shared with other busy processes wall-clock timings mean little, CPU time still
+    compares the two (run it with one BLAS thread, OPENBLAS_NUM_THREADS=1)."""
+    import time
+
+    rows = []
+    for size in CNN_SIZES:
+        workload = cnn_training_step("CPU:0", size)
+        best = []
+        for function in (workload.framework, workload.floor):
+            function()
+            times = []
+            for _ in range(repeats):
+                start = time.process_time()
+                function()
+                times.append(time.process_time() - start)
+            best.append(min(times) * 1e3)
+        rows.append((size, *best))
+    return rows
+
+
+if __name__ == "__main__":  # OPENBLAS_NUM_THREADS=1 python -m tensorflowish.bench_cnn
+    for size, framework_ms, floor_ms in cpu_times():
+        print(f"{size}: framework {framework_ms:.1f} ms, floor {floor_ms:.1f} ms of CPU, "
+              f"ratio {framework_ms / floor_ms:.2f}")
