@@ -263,6 +263,9 @@ def all_workloads(device: str, quick: bool = False) -> list[Workload]:
     from .bench_sequences import sequence_workloads  # LSTM and text classifier steps
 
     workloads += sequence_workloads(device, quick)
+    from .bench_cnn import cnn_workloads  # CPU only: its floor is NumPy
+
+    workloads += cnn_workloads(device, quick)
     return workloads
 
 
@@ -363,8 +366,10 @@ def format_table(results: list[Result]) -> str:
     return "\n".join(lines)
 
 
-# issue 5's targets: the MLP steps as ratios to the floor, the tape as microseconds per op
+# issue 5's targets: the MLP steps as ratios to the floor, the tape as microseconds per op;
+# issue 11's: the CNN steps as ratios to their floor
 MLP_TARGETS = {"tiny": 2.0, "small": 1.3, "medium": 1.10, "large": 1.05}
+CNN_TARGET = 1.10
 TAPE_TARGET_US = 2.0
 
 
@@ -380,6 +385,8 @@ def format_targets(results: list[Result]) -> str:
     for r in results:
         if r.workload == "MLP training step" and r.size in MLP_TARGETS:
             value, target, unit = r.ratio, MLP_TARGETS[r.size], "x"
+        elif r.workload == "CNN training step":
+            value, target, unit = r.ratio, CNN_TARGET, "x"
         elif r.workload == "tape overhead":
             value, target, unit = tape_overhead_per_op(r), TAPE_TARGET_US, " µs/op"
         elif r.workload in SEQUENCE_TARGETS:
@@ -503,6 +510,9 @@ def main(quick: bool = False, repeats: int = 45, plot_path: str | None = "benchm
     print(format_table(results))
     print(format_targets(results))
     print(torch_lstm_line(repeats))
+    from .bench_cnn import pytorch_lines
+
+    print(pytorch_lines(results))
     gpu_targets: list = []
 
     def write_json() -> None:

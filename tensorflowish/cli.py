@@ -24,6 +24,11 @@ DATASETS = ("digits", "mnist", "fashion_mnist")
 _PIXEL_MAX = {"digits": 16.0, "mnist": 255.0, "fashion_mnist": 255.0}
 # Defaults chosen so that `tensorflowish train` reaches >= 97% on held-out digits in seconds.
 DEFAULTS = {"epochs": 30, "batch_size": 32, "lr": 2e-3, "hidden": "256", "seed": 0}
+# `--model cnn`: per dataset, what reaches >= 98.5% on the digits (with one-pixel shifts of the
+# 1,437 training images) and >= 90% on Fashion-MNIST; a cosine-decayed Adam learning rate.
+CNN_DEFAULTS = {"digits": {"epochs": 6, "batch_size": 64, "lr": 4e-3},
+                "mnist": {"epochs": 3, "batch_size": 64, "lr": 2e-3},
+                "fashion_mnist": {"epochs": 6, "batch_size": 64, "lr": 2e-3}}
 
 
 class CommandError(Exception):
@@ -88,20 +93,30 @@ def build_parser() -> argparse.ArgumentParser:
         "usual places, e.g. /usr/share/datasets/fashion-mnist)",
     )  # fmt: skip
     train_parser.add_argument(
+        "--model", choices=("mlp", "cnn", "lstm"), default="mlp",
+        help="mlp: Dense+ReLU layers (default); cnn: conv 3x3x32, max-pool, conv 3x3x64, "
+        "max-pool, dropout, dense (a small convolutional network); lstm: an LSTM of --hidden "
+        "units reads the image row by row (8 steps of 8 pixels for digits), then Dense",
+    )  # fmt: skip
+    train_parser.add_argument(
         "--epochs",
         type=_positive_int,
-        default=DEFAULTS["epochs"],
-        help=f"passes over the training set (default {DEFAULTS['epochs']})",
+        default=None,
+        help=f"passes over the training set (default {DEFAULTS['epochs']}; cnn: "
+        f"{CNN_DEFAULTS['digits']['epochs']} on digits, "
+        f"{CNN_DEFAULTS['fashion_mnist']['epochs']} on fashion_mnist)",
     )
     train_parser.add_argument(
-        "--batch-size", type=_positive_int, default=DEFAULTS["batch_size"],
-        help=f"examples per step (default {DEFAULTS['batch_size']})",
+        "--batch-size", type=_positive_int, default=None,
+        help=f"examples per step (default {DEFAULTS['batch_size']}; cnn: 64)",
     )  # fmt: skip
     train_parser.add_argument(
         "--lr",
         type=_positive_float,
-        default=DEFAULTS["lr"],
-        help=f"Adam learning rate (default {DEFAULTS['lr']})",
+        default=None,
+        help=f"Adam learning rate (default {DEFAULTS['lr']}; cnn: cosine-decayed from "
+        f"{CNN_DEFAULTS['digits']['lr']} on digits, {CNN_DEFAULTS['fashion_mnist']['lr']} "
+        "otherwise)",
     )
     train_parser.add_argument(
         "--hidden", type=_hidden_sizes, default=_hidden_sizes(DEFAULTS["hidden"]),
@@ -119,7 +134,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     train_parser.add_argument(
         "--out", default=None,
-        help="where to save the model (default: ./<dataset>_mlp.keras, which Keras 3 also "
+        help="where to save the model (default: ./<dataset>_<model>.keras, which Keras 3 also "
         "loads); a name ending in .weights.h5 or .safetensors saves only the weights",
     )  # fmt: skip
     train_parser.add_argument(
@@ -243,6 +258,10 @@ def train(args: argparse.Namespace) -> int:
             raise CommandError(str(error)) from None
     workers = distribute.size()
     chief = distribute.is_chief()
+    defaults = CNN_DEFAULTS[args.dataset] if args.model == "cnn" else DEFAULTS
+    for name in ("epochs", "batch_size", "lr"):
+        if getattr(args, name) is None:
+            setattr(args, name, defaults[name])
     if workers > 1 and args.batch_size % workers:
         raise CommandError(f"--batch-size {args.batch_size} must be a multiple of --workers "
                            f"{workers} (each worker takes an equal share of every batch).")
@@ -256,27 +275,47 @@ def train(args: argparse.Namespace) -> int:
 
     (x_train, y_train), (x_test, y_test) = _load(args.dataset, args.data_dir)
     scale = _PIXEL_MAX[args.dataset]
-    x_train = (x_train.reshape(len(x_train), -1) / scale).astype(np.float32)
-    x_test = (x_test.reshape(len(x_test), -1) / scale).astype(np.float32)
+    image_shape = {"mlp": (len(x_train), -1), "cnn": (*x_train.shape[:3], 1),
+                   "lstm": x_train.shape[:3]}[args.model]  # lstm: a sequence of rows
+    x_train = (x_train.reshape(image_shape) / scale).astype(np.float32)
+    x_test = (x_test.reshape((len(x_test), *image_shape[1:])) / scale).astype(np.float32)
     y_train, y_test = y_train.astype(np.int64), y_test.astype(np.int64)
     classes = int(max(y_train.max(), y_test.max())) + 1
     side = "x".join(str(d) for d in _image_shape(args.dataset))
 
-    layers = [tf.keras.layers.InputLayer(input_shape=(x_train.shape[1],))]
-    layers += [tf.keras.layers.Dense(units, activation="relu") for units in args.hidden]
-    layers.append(tf.keras.layers.Dense(classes))
-    model = tf.keras.Sequential(layers, name=f"{args.dataset}_mlp")
+    learning_rate: Any = args.lr
+    if args.model == "cnn":
+        if args.dataset == "digits":  # 1,437 images: add their one-pixel shifts
+            x_train, y_train = _with_shifts(x_train, y_train)
+        steps = args.epochs * -(-len(x_train) // args.batch_size)
+        learning_rate = tf.keras.optimizers.schedules.CosineDecay(args.lr, steps)
+        model, shape = _cnn(x_train.shape[1:], classes, args.dataset)
+    elif args.model == "lstm":
+        layers = [tf.keras.layers.InputLayer(input_shape=x_train.shape[1:]),
+                  tf.keras.layers.LSTM(args.hidden[0])]
+        layers += [tf.keras.layers.Dense(units, activation="relu") for units in args.hidden[1:]]
+        layers.append(tf.keras.layers.Dense(classes))
+        model = tf.keras.Sequential(layers, name=f"{args.dataset}_lstm")
+        shape = " -> ".join([f"{x_train.shape[1]} rows of {x_train.shape[2]}",
+                             f"LSTM({args.hidden[0]})"] +
+                            [f"{h} (relu)" for h in args.hidden[1:]] + [str(classes)])
+    else:
+        layers = [tf.keras.layers.InputLayer(input_shape=(x_train.shape[1],))]
+        layers += [tf.keras.layers.Dense(units, activation="relu") for units in args.hidden]
+        layers.append(tf.keras.layers.Dense(classes))
+        model = tf.keras.Sequential(layers, name=f"{args.dataset}_mlp")
+        shape = " -> ".join(
+            [str(x_train.shape[1])] + [f"{h} (relu)" for h in args.hidden] + [str(classes)]
+        )
     model.compile(
-        optimizer=tf.keras.optimizers.Adam(learning_rate=args.lr),
+        optimizer=tf.keras.optimizers.Adam(learning_rate=learning_rate),
         loss=tf.keras.losses.SparseCategoricalCrossentropy(from_logits=True),
         metrics=["accuracy"],
     )
-    shape = " -> ".join(
-        [str(x_train.shape[1])] + [f"{h} (relu)" for h in args.hidden] + [str(classes)]
-    )
     if args.verbose and chief:
+        kind = {"mlp": "an MLP", "cnn": "a CNN", "lstm": "an LSTM"}[args.model]
         _print(
-            f"tensorflowish {tf.__version__}: training an MLP on {args.dataset} "
+            f"tensorflowish {tf.__version__}: training {kind} on {args.dataset} "
             f"({len(x_train)} train / {len(x_test)} test images of {side}) on "
             f"{backend.current_device()}"
         )
@@ -307,7 +346,7 @@ def train(args: argparse.Namespace) -> int:
 
     if not chief:
         return 0  # the weights are identical on every worker: rank 0 reports and saves
-    out = args.out or f"{args.dataset}_mlp.keras"
+    out = args.out or f"{args.dataset}_{args.model}.keras"
     try:
         if out.endswith(".keras"):
             model.save(out)
@@ -326,6 +365,42 @@ def train(args: argparse.Namespace) -> int:
     return 0
 
 
+def _with_shifts(images, labels):
+    """The images and their copies shifted by one pixel up, down, left and right."""
+    import numpy as np
+
+    copies = [images]
+    for axis in (1, 2):
+        for step in (1, -1):
+            shifted = np.roll(images, step, axis=axis)
+            edge = [slice(None)] * images.ndim
+            edge[axis] = 0 if step == 1 else -1
+            shifted[tuple(edge)] = 0  # what rolled over the edge is blank, not wrapped
+            copies.append(shifted)
+    return np.concatenate(copies), np.concatenate([labels] * len(copies))
+
+
+def _cnn(input_shape, classes: int, dataset: str):
+    """conv 3x3x32 -> max-pool -> conv 3x3x64 -> max-pool -> dropout -> dense: the model and a
+    one-line description."""
+    import tensorflowish as tf
+
+    layers = tf.keras.layers
+    model = tf.keras.Sequential([
+        layers.Input(input_shape),
+        layers.Conv2D(32, 3, padding="same", activation="relu"),
+        layers.MaxPooling2D(),
+        layers.Conv2D(64, 3, padding="same", activation="relu"),
+        layers.MaxPooling2D(),
+        layers.Flatten(),
+        layers.Dropout(0.3),
+        layers.Dense(classes),
+    ], name=f"{dataset}_cnn")  # fmt: skip
+    side = "x".join(str(d) for d in input_shape)
+    return model, (f"{side} -> conv3x3x32 (relu) -> maxpool -> conv3x3x64 (relu) -> maxpool -> "
+                   f"dropout 0.3 -> {classes}")
+
+
 def predict(args: argparse.Namespace) -> int:
     """``tensorflowish predict MODEL.keras``: load a saved model, print held-out accuracy."""
     import numpy as np
@@ -340,9 +415,21 @@ def predict(args: argparse.Namespace) -> int:
     if dataset is None:
         dataset = next((name for name in DATASETS if model.name.startswith(name)), "digits")
     _, (x_test, y_test) = _load(dataset, args.data_dir)
-    x_test = (x_test.reshape(len(x_test), -1) / _PIXEL_MAX[dataset]).astype(np.float32)
     expected = getattr(model, "_input_spec", None)
-    if expected is not None and expected[-1] is not None and expected[-1] != x_test.shape[1]:
+    if expected is not None and len(expected) == 4:  # a CNN: images of (H, W, 1)
+        if tuple(expected[1:3]) != tuple(x_test.shape[1:3]):
+            raise CommandError(
+                f"{args.model} expects images of {expected[1]}x{expected[2]}, but {dataset} "
+                f"images are {x_test.shape[1]}x{x_test.shape[2]}; choose the dataset it was "
+                "trained on with --dataset.")
+        shape = (*x_test.shape[:3], 1)
+    elif expected is not None and len(expected) == 3:  # an LSTM: the image's rows in order
+        shape = x_test.shape[:3]
+    else:
+        shape = (len(x_test), -1)
+    x_test = (x_test.reshape(shape) / _PIXEL_MAX[dataset]).astype(np.float32)
+    if expected is not None and len(expected) == 2 and expected[-1] is not None and \
+            expected[-1] != x_test.shape[1]:
         raise CommandError(
             f"{args.model} expects inputs of {expected[-1]} values, but {dataset} images have "
             f"{x_test.shape[1]} pixels; choose the dataset it was trained on with --dataset."

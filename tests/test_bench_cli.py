@@ -45,7 +45,7 @@ def test_every_workload_builds():
     assert names == {"dense forward", "dense forward+backward", "softmax cross-entropy",
                      "SGD momentum step", "MLP training step", "tape overhead",
                      "LSTM training step", "text classifier step",
-                     "text classifier step (dense gradient)"}
+                     "text classifier step (dense gradient)", "CNN training step"}
 
 
 def test_bench_command_is_wired():

@@ -135,6 +135,18 @@ def test_console_script_entry_point_is_main():
     assert main(["info"]) == 0
 
 
+@pytest.mark.slow
+def test_train_cnn_reaches_98_5_percent_on_held_out_digits(tmp_path):
+    out = tmp_path / "digits_cnn.safetensors"
+    result = run_command("train", "--model", "cnn", "--out", str(out))
+    assert result.returncode == 0, result.stderr
+    assert "training a CNN on digits (7185 train / 360 test images of 8x8)" in result.stdout
+    match = re.search(r"test accuracy: ([\d.]+)% \((\d+)/360", result.stdout)
+    assert match, result.stdout
+    assert float(match.group(1)) >= 98.5, result.stdout
+    assert len(checkpoint.load_arrays(out)) == 6  # two conv kernels + biases, dense + bias
+
+
 def test_train_saves_a_keras_file_that_predict_loads(tmp_path, capsys):
     out = tmp_path / "digits_mlp.keras"
     status = cli.main(["train", "--epochs", "3", "--verbose", "0", "--out", str(out)])

@@ -1,10 +1,12 @@
 """``tf.data``: input pipelines that stream.
 
 A dataset is a recipe; iterating it yields elements (a Tensor, or a tuple/dict of Tensors).
-The package holds the dataset core (``dataset``: sources from memory, the classic
-transformations and the fast slice/shuffle/batch path), readers of files and generators
-(``sources``), the other transformations (``transformations``), parallel map and prefetch in
-threads (``parallel``), and ``tf.data.experimental`` (CSV, save/load, options: ``experimental``).
+The package holds the ``Dataset`` class with every method (``dataset``), where elements come
+from (``sources``: arrays, ranges, generators, text files, file lists), element-wise and ordering
+transformations (``transformations``), grouping (``batching``: batch, padded_batch, window,
+buckets), picking across datasets (``selection``), threads (``parallel``: map, prefetch,
+interleave), ``Options`` (``options``), ``save``/``load`` (``snapshot``), element specs
+(``structure``) and ``tf.data.experimental`` (CSV files and TensorFlow's experimental names).
 
     >>> import tensorflowish as tf
     >>> ds = tf.data.Dataset.range(6).filter(lambda x: x % 2 == 0).map(lambda x: x * 10)

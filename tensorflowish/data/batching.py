@@ -425,3 +425,52 @@ class _BucketDataset(Dataset):
         for index, pending in enumerate(buckets):
             if pending and not self.drop_remainder:
                 yield self._combine(index, pending)
+
+
+class GroupByWindowDataset(Dataset):
+    def __init__(self, parent: Dataset, key_func: Callable[..., Any],
+                 reduce_func: Callable[..., Any], window_size: int | None,
+                 window_size_func: Callable[..., Any] | None) -> None:
+        self.parent, self.key_func, self.reduce_func = parent, key_func, reduce_func
+        self.window_size, self.window_size_func = window_size, window_size_func
+
+    def _key(self, element: Any) -> int:
+        key = apply_function(self.key_func, element, convert=False)
+        array = np.asarray(key.numpy() if hasattr(key, "numpy") else key)
+        if array.shape != () or array.dtype != np.int64:
+            raise ValueError(
+                f"`key_func` must return a single tf.int64 scalar tensor, got dtype "
+                f"{array.dtype} and shape {array.shape}; cast it with tf.cast(key, tf.int64)."
+            )
+        return int(array)
+
+    def _size(self, key: int) -> int:
+        if self.window_size is not None:
+            return int(self.window_size)
+        import tensorflowish as tf
+
+        size = self.window_size_func(tf.constant(key, tf.int64))
+        return int(size.numpy() if hasattr(size, "numpy") else size)
+
+    def _reduce(self, key: int, elements: list) -> Iterator[Any]:
+        import tensorflowish as tf
+
+        from .transformations import as_dataset
+
+        window = _ElementsDataset(elements)
+        result = as_dataset(self.reduce_func(tf.constant(key, tf.int64), window),
+                            "group_by_window")  # fmt: skip
+        yield from result._iter_arrays()
+
+    def _iter_arrays(self) -> Iterator[Any]:
+        groups: dict[int, list] = {}
+        sizes: dict[int, int] = {}
+        for element in self.parent._iter_arrays():
+            key = self._key(element)
+            if key not in sizes:
+                sizes[key] = self._size(key)
+            groups.setdefault(key, []).append(element)
+            if len(groups[key]) == sizes[key]:
+                yield from self._reduce(key, groups.pop(key))
+        for key in sorted(groups):
+            yield from self._reduce(key, groups[key])

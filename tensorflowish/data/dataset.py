@@ -101,7 +101,10 @@ class Dataset:
     @staticmethod
     def range(*args: int, output_type: Any = None, name: str | None = None) -> Dataset:
         """Like Python's ``range``: ``Dataset.range(5)`` yields int64 scalars 0..4."""
-        values = np.arange(*[int(a) for a in args], dtype=np.int64)
+        steps = range(*[int(a) for a in args])
+        if len(steps) > 1 << 22:  # a huge range streams instead of filling memory
+            return sources.RangeDataset(steps, output_type)
+        values = np.arange(steps.start, steps.stop, steps.step, dtype=np.int64)
         return sources._SliceDataset(_to_array(values, output_type))
 
     @staticmethod
@@ -118,7 +121,9 @@ class Dataset:
         """Each element from one of ``datasets``, picked at random with ``weights``
         (uniform by default). An exhausted dataset drops out (or ends all, with
         ``stop_on_empty_dataset``)."""
-        return transformations.SampleDataset(
+        from . import selection
+
+        return selection.SampleDataset(
             list(datasets), weights, seed, stop_on_empty_dataset, rerandomize_each_iteration
         )
 
@@ -128,8 +133,9 @@ class Dataset:
     ) -> Dataset:
         """Element ``k`` comes from ``datasets[choice_k]``, ``choice`` read from the int64
         ``choice_dataset``."""
-        return transformations.ChooseDataset(list(datasets), choice_dataset,
-                                             stop_on_empty_dataset)  # fmt: skip
+        from . import selection
+
+        return selection.ChooseDataset(list(datasets), choice_dataset, stop_on_empty_dataset)
 
     @staticmethod
     def from_generator(
@@ -303,6 +309,31 @@ class Dataset:
             bucket_boundaries, bucket_batch_sizes, padded_shapes, padding_values,
             pad_to_bucket_boundary, no_padding, drop_remainder,
         )  # fmt: skip
+
+    def group_by_window(
+        self,
+        key_func: Callable[..., Any],
+        reduce_func: Callable[..., Any],
+        window_size: int | None = None,
+        window_size_func: Callable[..., Any] | None = None,
+        name: str | None = None,
+    ) -> Dataset:
+        """Group elements by ``key_func`` (an int64 key); every ``window_size`` elements of one
+        key become a dataset that ``reduce_func(key, window)`` turns into a dataset of outputs.
+        What is left in each group is reduced at the end, in key order (TensorFlow's order)."""
+        if (window_size is None) == (window_size_func is None):
+            raise ValueError("Either the `window_size` argument or the `window_size_func` "
+                             "argument must be specified.")
+        return batching.GroupByWindowDataset(
+            self, _callable(key_func, "group_by_window"),
+            _callable(reduce_func, "group_by_window"), window_size, window_size_func,
+        )  # fmt: skip
+
+    def unique(self, name: str | None = None) -> Dataset:
+        """Each distinct element once, in order of first appearance (scalars and strings)."""
+        from . import selection
+
+        return selection.UniqueDataset(self)
 
     def map(
         self,

@@ -84,6 +84,27 @@ class _ElementsDataset(Dataset):
         yield from self.elements
 
 
+class RangeDataset(Dataset):
+    """A range too long to hold as one array, produced one number at a time."""
+
+    def __init__(self, steps: range, dtype: Any) -> None:
+        from tensorflowish import dtypes
+
+        self.steps = steps
+        self.dtype = dtypes.int64 if dtype is None else dtypes.as_dtype(dtype)
+
+    def _cardinality(self) -> int:
+        return len(self.steps)
+
+    def _spec(self) -> Any:
+        return TensorSpec((), self.dtype)
+
+    def _iter_arrays(self) -> Iterator[Any]:
+        numpy_dtype = self.dtype.as_numpy_dtype
+        for value in self.steps:
+            yield to_array(np.asarray(value, dtype=numpy_dtype))
+
+
 class CounterDataset(Dataset):
     def __init__(self, start: int, step: int, dtype: Any) -> None:
         from tensorflowish import dtypes

@@ -32,6 +32,7 @@ from . import (
     scans,
     shapes,
     sorting,
+    variable_methods,
 )
 from .creation import eye, fill, linspace, one_hot, ones, ones_like, range, zeros, zeros_like
 from .linalg import matmul
@@ -158,7 +159,7 @@ _OPERATORS = {
     "__mod__": floormod, "__rmod__": _reflected(floormod),
     "__pow__": pow, "__rpow__": _reflected(pow),
     "__matmul__": matmul, "__rmatmul__": _reflected(matmul),
-    "__neg__": negative, "__abs__": abs, "__pos__": lambda self: self,
+    "__neg__": negative, "__abs__": abs, "__pos__": shapes.snapshot,
     "__lt__": less, "__le__": less_equal, "__gt__": greater, "__ge__": greater_equal,
     "__eq__": _equality(equal), "__ne__": _equality(not_equal),
     "__and__": logical_and, "__or__": logical_or, "__invert__": logical_not,
@@ -166,6 +167,6 @@ _OPERATORS = {
 }
 for _name, _function in _OPERATORS.items():
     setattr(Tensor, _name, _function)
-indexing.install_variable_methods()
+variable_methods.install_variable_methods()
 Tensor.get_shape = lambda self: self.shape
 Tensor.__hash__ = None

@@ -27,7 +27,7 @@ from .registry import (
     register,
     should_record,
 )
-from .shapes import _normalize_index, _shape_tuple, broadcast_to, gather, getitem, reshape
+from .shapes import _shape_tuple, broadcast_to, gather, getitem, reshape
 
 
 def integer_indices(op: str, indices, what: str = "indices"):
@@ -482,54 +482,3 @@ def rank(input, name=None) -> Tensor:  # noqa: A002
     from ..tensor import constant
 
     return constant(as_tensor(input).array.ndim, dtype="int32")
-
-
-
-# --- Variable methods: every write goes through Variable.assign (its value semantics) ----------
-class VariableSlice(Tensor):
-    """`variable[index]`: the values (a tensor, differentiable) plus `.assign(value)`, which
-    writes `value` into that part of the variable, as TensorFlow's sliced assignment does."""
-
-    __slots__ = ("_variable", "_index")
-
-    def assign(self, value, use_locking=None, name=None, read_value=True):
-        """Write `value` (broadcast to this slice's shape) into the variable."""
-        variable = self._variable
-        value = binary_operands(Tensor(self.array), value, "assign")[1]
-        updated = variable.numpy() if array_module(variable.array) is np else \
-            variable.array.copy()
-        try:
-            updated[self._index] = value.array
-        except ValueError:
-            raise InvalidArgumentError(
-                f"assign: cannot write a value of shape {format_shape(value.shape)} into "
-                f"{self._variable.name}[...] of shape {format_shape(self.shape)}.") from None
-        variable.assign(updated)
-        return variable if read_value else None
-
-
-def _variable_getitem(variable, index):
-    out = getitem(variable, index)
-    sliced = VariableSlice(out.array)
-    sliced._variable = variable
-    sliced._index = _normalize_index(index)
-    if should_record((out,)):
-        record((out,), sliced, (lambda g: g,))
-    return sliced
-
-
-def _variable_scatter(kind: str):
-    def method(self, indices, updates, name=None):
-        self.assign(_tensor_scatter(kind, Tensor(self.array), indices, updates))
-        return self
-    method.__name__ = f"scatter_nd_{kind}"
-    method.__doc__ = f"Variable.scatter_nd_{kind}: tf.tensor_scatter_nd_{kind} written back."
-    return method
-
-
-def install_variable_methods() -> None:
-    from ..tensor import Variable
-
-    Variable.__getitem__ = _variable_getitem
-    for kind in ("update", "add", "sub", "min", "max"):
-        setattr(Variable, f"scatter_nd_{kind}", _variable_scatter(kind))

@@ -234,3 +234,31 @@ def test_counter_sample_and_choose_from_datasets():
     assert values(picked) == [0, 10, 11, 1, 20]
     with pytest.raises(TypeError, match="int64"):
         D.choose_from_datasets([D.range(3)], D.range(2).map(lambda x: tf.cast(x, tf.int32)))
+
+
+def test_a_huge_range_streams():
+    huge = D.range(0, 10**12, 7)
+    assert len(huge) == -(-10**12 // 7)
+    assert values(huge.skip(2).take(3)) == [14, 21, 28]
+    assert values(D.range(10**9).batch(3).take(1)) == [[0, 1, 2]]
+
+
+def test_group_by_window_and_unique_as_tensorflows_docs_show():
+    grouped = D.range(10).group_by_window(
+        key_func=lambda x: x % 2, reduce_func=lambda key, window: window.batch(5), window_size=5
+    )
+    assert values(grouped) == [[0, 2, 4, 6, 8], [1, 3, 5, 7, 9]]  # TensorFlow's docstring
+    leftovers = D.range(10).group_by_window(
+        lambda x: x % 2, lambda key, window: window.batch(3), window_size=3
+    )
+    assert values(leftovers) == [[0, 2, 4], [1, 3, 5], [6, 8], [7, 9]]
+    sized = D.range(6).group_by_window(
+        lambda x: x % 2, lambda key, window: window.batch(10),
+        window_size_func=lambda key: key + 1,
+    )  # fmt: skip
+    assert values(sized) == [[0], [2], [1, 3], [4], [5]]  # key 0: windows of 1, key 1: of 2
+    with pytest.raises(ValueError, match="tf.int64 scalar"):
+        list(D.range(3).group_by_window(lambda x: tf.cast(x, tf.int32), lambda k, w: w, 2))
+    assert values(D.from_tensor_slices(np.array([1, 1, 2, 3, 3, 1])).unique()) == [1, 2, 3]
+    with pytest.raises(TypeError, match="integer or string scalars"):
+        D.from_tensor_slices(np.zeros((3, 2))).unique()

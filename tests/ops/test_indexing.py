@@ -220,3 +220,22 @@ def test_variable_slice_is_differentiable(device):
     with tf.GradientTape() as tape:
         y = tf.reduce_sum(v[0] * 3.0) + tf.reduce_sum(v[:, 1])
     assert tape.gradient(y, v).numpy().tolist() == [[3.0, 4.0], [0.0, 1.0]]
+
+
+def test_variable_sparse_scatters_and_reads(device):
+    v = tf.Variable([[1.0, 2.0], [3.0, 4.0], [5.0, 6.0]])
+    before = tf.identity(v)
+    v.scatter_add(tf.IndexedSlices([[1.0, 1.0], [2.0, 2.0]], [2, 2]))  # repeats accumulate
+    v.scatter_mul(tf.IndexedSlices([[2.0, 3.0]], [0]))
+    v.scatter_div(tf.IndexedSlices([[2.0, 4.0]], [1]))
+    v.scatter_max(tf.IndexedSlices([[0.0, 10.0]], [0]))
+    assert v.numpy().tolist() == [[2.0, 10.0], [1.5, 1.0], [8.0, 9.0]]
+    v.scatter_sub(tf.IndexedSlices([[1.0, 1.0]], [1]))
+    v.scatter_min(tf.IndexedSlices([[0.0, 9.5]], [2]))
+    v.scatter_update(tf.IndexedSlices([[7.0, 7.0]], [0]))
+    assert v.numpy().tolist() == [[7.0, 7.0], [0.5, 0.0], [0.0, 9.0]]
+    assert before.numpy().tolist() == [[1.0, 2.0], [3.0, 4.0], [5.0, 6.0]]
+    assert v.sparse_read([2, 0]).numpy().tolist() == [[0.0, 9.0], [7.0, 7.0]]
+    assert v.gather_nd([[1, 0]]).numpy().tolist() == [0.5]
+    with pytest.raises(tf.errors.InvalidArgumentError, match=r"\[0, 3\)"):
+        v.scatter_add(tf.IndexedSlices([[1.0, 1.0]], [3]))

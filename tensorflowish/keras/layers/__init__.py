@@ -74,8 +74,20 @@ from tensorflowish.keras.layers.pooling import (
 )
 from tensorflowish.keras.layers.preprocessing import (
     CategoryEncoding,
+    CenterCrop,
+    Discretization,
     Hashing,
     IntegerLookup,
+    Normalization,
+    RandomBrightness,
+    RandomContrast,
+    RandomCrop,
+    RandomFlip,
+    RandomRotation,
+    RandomTranslation,
+    RandomZoom,
+    Rescaling,
+    Resizing,
     StringLookup,
     TextVectorization,
 )
@@ -129,6 +141,10 @@ __all__ = [
     "ActivityRegularization", "AlphaDropout", "Average", "Cropping1D", "Dot", "ELU",
     "GaussianDropout", "GaussianNoise", "GroupNormalization", "Identity", "LeakyReLU", "Maximum",
     "Minimum", "Multiply", "PReLU", "Permute", "RepeatVector", "Subtract", "UnitNormalization",
+    # preprocessing
+    "CenterCrop", "Discretization", "Normalization", "RandomBrightness", "RandomContrast",
+    "RandomCrop", "RandomFlip", "RandomRotation", "RandomTranslation", "RandomZoom", "Rescaling",
+    "Resizing",
 ]  # fmt: skip
 
 
