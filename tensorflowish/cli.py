@@ -93,9 +93,10 @@ def build_parser() -> argparse.ArgumentParser:
         "usual places, e.g. /usr/share/datasets/fashion-mnist)",
     )  # fmt: skip
     train_parser.add_argument(
-        "--model", choices=("mlp", "cnn"), default="mlp",
+        "--model", choices=("mlp", "cnn", "lstm"), default="mlp",
         help="mlp: Dense+ReLU layers (default); cnn: conv 3x3x32, max-pool, conv 3x3x64, "
-        "max-pool, dropout, dense (a small convolutional network)",
+        "max-pool, dropout, dense (a small convolutional network); lstm: an LSTM of --hidden "
+        "units reads the image row by row (8 steps of 8 pixels for digits), then Dense",
     )  # fmt: skip
     train_parser.add_argument(
         "--epochs",
@@ -274,7 +275,8 @@ def train(args: argparse.Namespace) -> int:
 
     (x_train, y_train), (x_test, y_test) = _load(args.dataset, args.data_dir)
     scale = _PIXEL_MAX[args.dataset]
-    image_shape = (len(x_train), -1) if args.model == "mlp" else (*x_train.shape[:3], 1)
+    image_shape = {"mlp": (len(x_train), -1), "cnn": (*x_train.shape[:3], 1),
+                   "lstm": x_train.shape[:3]}[args.model]  # lstm: a sequence of rows
     x_train = (x_train.reshape(image_shape) / scale).astype(np.float32)
     x_test = (x_test.reshape((len(x_test), *image_shape[1:])) / scale).astype(np.float32)
     y_train, y_test = y_train.astype(np.int64), y_test.astype(np.int64)
@@ -288,6 +290,15 @@ def train(args: argparse.Namespace) -> int:
         steps = args.epochs * -(-len(x_train) // args.batch_size)
         learning_rate = tf.keras.optimizers.schedules.CosineDecay(args.lr, steps)
         model, shape = _cnn(x_train.shape[1:], classes, args.dataset)
+    elif args.model == "lstm":
+        layers = [tf.keras.layers.InputLayer(input_shape=x_train.shape[1:]),
+                  tf.keras.layers.LSTM(args.hidden[0])]
+        layers += [tf.keras.layers.Dense(units, activation="relu") for units in args.hidden[1:]]
+        layers.append(tf.keras.layers.Dense(classes))
+        model = tf.keras.Sequential(layers, name=f"{args.dataset}_lstm")
+        shape = " -> ".join([f"{x_train.shape[1]} rows of {x_train.shape[2]}",
+                             f"LSTM({args.hidden[0]})"] +
+                            [f"{h} (relu)" for h in args.hidden[1:]] + [str(classes)])
     else:
         layers = [tf.keras.layers.InputLayer(input_shape=(x_train.shape[1],))]
         layers += [tf.keras.layers.Dense(units, activation="relu") for units in args.hidden]
@@ -302,7 +313,7 @@ def train(args: argparse.Namespace) -> int:
         metrics=["accuracy"],
     )
     if args.verbose and chief:
-        kind = "an MLP" if args.model == "mlp" else "a CNN"
+        kind = {"mlp": "an MLP", "cnn": "a CNN", "lstm": "an LSTM"}[args.model]
         _print(
             f"tensorflowish {tf.__version__}: training {kind} on {args.dataset} "
             f"({len(x_train)} train / {len(x_test)} test images of {side}) on "
@@ -412,6 +423,8 @@ def predict(args: argparse.Namespace) -> int:
                 f"images are {x_test.shape[1]}x{x_test.shape[2]}; choose the dataset it was "
                 "trained on with --dataset.")
         shape = (*x_test.shape[:3], 1)
+    elif expected is not None and len(expected) == 3:  # an LSTM: the image's rows in order
+        shape = x_test.shape[:3]
     else:
         shape = (len(x_test), -1)
     x_test = (x_test.reshape(shape) / _PIXEL_MAX[dataset]).astype(np.float32)

@@ -34,3 +34,18 @@ def test_character_language_model_learns_and_samples(tmp_path, capsys):
 def test_transformer_encoder_learns_word_order(capsys):
     accuracy = _load("transformer_encoder").main(["--epochs", "8", "--train", "2000"])
     assert accuracy > 0.9
+
+
+def test_train_command_with_an_lstm_reads_digits_row_by_row(tmp_path, capsys):
+    import re
+
+    from tensorflowish import cli
+
+    out = tmp_path / "digits_lstm.keras"
+    assert cli.main(["train", "--model", "lstm", "--hidden", "32", "--epochs", "15",
+                     "--verbose", "0", "--out", str(out)]) == 0
+    printed = capsys.readouterr().out
+    accuracy = float(re.search(r"test accuracy: ([\d.]+)%", printed).group(1))
+    assert accuracy > 85, printed
+    assert cli.main(["predict", str(out)]) == 0
+    assert f"test accuracy: {accuracy:.2f}%" in capsys.readouterr().out

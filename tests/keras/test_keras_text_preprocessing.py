@@ -125,3 +125,20 @@ def test_text_model_with_fit_beats_a_bag_of_words_on_word_order():
     recurrent_accuracy, bag_accuracy = fit(recurrent), fit(bag)
     assert recurrent_accuracy > 0.9, recurrent_accuracy
     assert bag_accuracy < 0.7, bag_accuracy
+
+
+def test_text_vectorization_inside_the_model_fits_on_raw_strings():
+    """The layer as the model's first layer: fit and evaluate take the texts themselves."""
+    tf.random.set_seed(1)
+    x, y = _order_texts(1200, 2)
+    x_test, y_test = _order_texts(300, 3)
+    vectorize = layers.TextVectorization()
+    vectorize.adapt(x)
+    model = tf.keras.Sequential([
+        vectorize, layers.Embedding(vectorize.vocabulary_size(), 8, mask_zero=True),
+        layers.Bidirectional(layers.LSTM(8)), layers.Dense(2)])
+    model.compile(optimizer=tf.keras.optimizers.Adam(0.01),
+                  loss=tf.keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+                  metrics=["accuracy"])
+    model.fit(np.array(x, dtype=str), y, epochs=10, batch_size=50, verbose=0)
+    assert model.evaluate(np.array(x_test, dtype=str), y_test, verbose=0)[1] > 0.9

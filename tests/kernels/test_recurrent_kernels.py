@@ -173,3 +173,40 @@ def test_cuda_kernels(dtype, cuda_backend):
         want = _simple_reference(_as64(i), activation)
         for name in want:
             _check(got[name], want[name], dtype)
+
+
+@pytest.mark.parametrize("cell", ["lstm", "gru", "simple_rnn"])
+def test_whole_sequence_ops_through_the_cuda_kernels(cell, monkeypatch):
+    """The recurrent ops with every gate step sent to the CUDA kernels (on the emulator, with
+    NumPy arrays standing in for CuPy's): outputs and gradients equal the CPU path's, masks and
+    go_backwards included."""
+    from tensorflowish.kernels import cuda, emulator
+
+    import tensorflowish as tf
+    from tensorflowish.ops import recurrent as ops
+
+    rng = np.random.default_rng(4)
+    gates = {"lstm": 4, "gru": 3, "simple_rnn": 1}[cell]
+    x = tf.constant(rng.normal(size=(3, 5, 4)))
+    h0 = tf.constant(rng.normal(size=(3, 6)))
+    weights = [tf.constant(rng.normal(0, 0.5, (4, gates * 6))),
+               tf.constant(rng.normal(0, 0.5, (6, gates * 6))),
+               tf.constant(rng.normal(0, 0.5, (2, 18) if cell == "gru" else (gates * 6,)))]
+    mask = np.array([[1, 1, 1, 0, 0], [1, 1, 1, 1, 1], [0, 1, 1, 0, 1]], bool)
+
+    def run():
+        with tf.GradientTape() as tape:
+            tape.watch([x, h0, *weights])
+            states = [h0, h0 * 0.5] if cell == "lstm" else [h0]
+            out = getattr(ops, cell)(x, *states, *weights, mask=mask, go_backwards=True)
+            loss = tf.reduce_sum(out * out)
+        return [out.numpy()] + [g.numpy() for g in tape.gradient(loss, [x, h0, *weights])]
+
+    expected = run()
+    runner = cuda.KernelRunner(np, lambda f: emulator.load(cuda.KERNEL_DIR / f,
+                                                           order="random", seed=3),
+                               lambda shape, dtype: np.full(shape, np.nan, dtype), max_blocks=3)
+    monkeypatch.setattr(recurrent, "_is_numpy", lambda array: False)
+    monkeypatch.setattr(recurrent, "_gpu", lambda: runner)
+    for got, want in zip(run(), expected):
+        np.testing.assert_allclose(got, want, rtol=1e-10, atol=1e-12)
