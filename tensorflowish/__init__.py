@@ -144,14 +144,18 @@ from .functional import foldl, foldr, map_fn, scan  # noqa: E402
 
 experimental.dlpack = _dlpack
 
-from . import (
+from . import (  # noqa: E402 - ONNX export, tf.saved_model, tf.train
     data,  # noqa: E402
     distribute,  # noqa: E402 - Horovod-style data parallelism (mpi4py imported lazily)
     keras,  # noqa: E402
+    onnx,
+    saved_model,
+    strings,  # noqa: E402 - tf.strings (string tensors are host object arrays)
+    summary,  # noqa: E402 - tf.summary (tensorboardX imported lazily)
+    train,
 )
-from . import onnx, saved_model, train  # noqa: E402 - ONNX export, tf.saved_model, tf.train
-from . import summary  # noqa: E402 - tf.summary (tensorboardX imported lazily)
-from . import strings  # noqa: E402 - tf.strings (string tensors are host object arrays)
+
+as_string = strings.as_string
 from .data import TensorSpec  # noqa: E402
 
 del _info, _path, _space, _attribute, _name
