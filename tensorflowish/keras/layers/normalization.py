@@ -113,8 +113,9 @@ class BatchNormalization(Layer):
     def _update_moving(self, moving: Variable, statistic: Tensor) -> None:
         # Raw in-place arithmetic: the moving statistics are not part of the gradient.
         value = statistic.array.reshape(moving.array.shape)
-        moving.array *= self.momentum
-        moving.array += (1.0 - self.momentum) * value
+        buffer = moving._writable_array()  # copy-on-write: a snapshot of it keeps its value
+        buffer *= self.momentum
+        buffer += (1.0 - self.momentum) * value
 
     def get_config(self) -> dict:
         return {
