@@ -145,3 +145,10 @@ def test_save_and_load_round_trip_and_detect_damage(tmp_path):
     os.remove(tmp_path / "text" / "dataset_spec.json")  # an unfinished save does not load
     with pytest.raises(tf.errors.NotFoundError):
         D.load(str(tmp_path / "text"))
+
+
+def test_tfrecord_is_left_out_with_a_clear_error():
+    with pytest.raises(tf.errors.UnimplementedError, match="TextLineDataset"):
+        tf.data.TFRecordDataset("file.tfrecord")
+    with pytest.raises(AttributeError):
+        tf.data.NoSuchDataset  # noqa: B018
