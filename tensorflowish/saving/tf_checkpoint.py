@@ -43,6 +43,7 @@ from tensorflowish.saving.atomic import atomic_write
 __all__ = ["Checkpoint", "CheckpointManager", "latest_checkpoint"]
 
 FORMAT = "tensorflowish-checkpoint/1"
+_UNBUILT = "\0unbuilt"  # object_graph's entry listing the layers not built yet
 _STATE_FILE = "checkpoint"
 # Attributes of layers and models that are bookkeeping, not children to checkpoint.
 _SKIPPED = frozenset({
@@ -153,6 +154,7 @@ def object_graph(root: Any) -> dict[str, Any]:
                 visit(child, f"{path}/{name}" if path else name)
 
     visit(root, "")
+    found[_UNBUILT] = [(path, layer) for path, layer in layers if not layer.built]
     for path, layer in layers:  # weights made by add_weight but kept in no attribute
         for index, variable in enumerate(layer._own_weights):
             if id(variable) not in variable_paths:
@@ -233,6 +235,7 @@ class CheckpointLoadStatus:
 
 def _write(prefix: str, root: Any) -> None:
     graph = object_graph(root)
+    graph.pop(_UNBUILT)
     arrays = {path: ref.value() for path, ref in graph.items()
               if not isinstance(ref, _PendingSlot)}
     weight_files.save_arrays(prefix + ".safetensors", arrays, metadata={"format-index": FORMAT})
@@ -284,6 +287,7 @@ def _read(prefix: str) -> dict[str, np.ndarray]:
 def _restore(prefix: str, root: Any) -> CheckpointLoadStatus:
     stored = _read(prefix)
     graph = object_graph(root)
+    unbuilt = sorted(graph.pop(_UNBUILT), key=lambda item: -len(item[0]))
     problems = []
     plan = []
     for path, array in stored.items():
@@ -300,9 +304,27 @@ def _restore(prefix: str, root: Any) -> CheckpointLoadStatus:
     for ref, array in plan:
         ref.assign(array)
     unused = sorted(path for path in stored if path not in graph)
+    for path in unused:  # TensorFlow's deferred restoration: applied when the layer builds
+        for layer_path, layer in unbuilt:
+            if layer_path and path.startswith(layer_path + "/"):
+                pending = layer.__dict__.setdefault("_deferred_restore", {})
+                pending[path[len(layer_path) + 1:]] = stored[path]
+                break
     unmatched = sorted(path for path, ref in graph.items()
                        if path not in stored and not isinstance(ref, _PendingSlot))
     return CheckpointLoadStatus(prefix, unused, unmatched, len(plan))
+
+
+def apply_deferred(layer: Any, values: dict[str, np.ndarray]) -> None:
+    """Assign the values a restore kept for ``layer`` now that its variables exist (those
+    whose shapes do not fit are dropped, as TensorFlow reports them unmatched)."""
+    graph = object_graph(layer)
+    graph.pop(_UNBUILT, None)
+    for path, array in values.items():
+        ref = graph.get(path)
+        if ref is not None and not isinstance(ref, _PendingSlot) and \
+                tuple(array.shape) == ref.shape:
+            ref.assign(array)
 
 
 # --- the state file ----------------------------------------------------------------------------
