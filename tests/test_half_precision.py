@@ -135,7 +135,6 @@ _KNOWN_GAPS = {  # (op, dtype): what goes wrong, until fixed
     ("math.unsorted_segment_max", "bfloat16"): "the segment reduction builds an integer fill "
                                                "value from the dtype, which bfloat16 lacks",
     ("math.unsorted_segment_min", "bfloat16"): "as unsorted_segment_max",
-    ("nn.conv2d_transpose", "bfloat16"): "returns float32",
     ("image.per_image_standardization", "bfloat16"): "returns float32 (TensorFlow converts "
                                                      "bfloat16 images to float32 too)",
 }
