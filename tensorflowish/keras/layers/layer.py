@@ -1,4 +1,9 @@
-"""The base class of every layer (``tf.keras.layers.Layer``): weights, tracking, calling."""
+"""The base class of every layer (``tf.keras.layers.Layer``): weights, tracking, calling.
+
+Past 600 lines on purpose: ``Layer`` is one class (identity, weights and their tracking, losses,
+calling, config), kept whole in one module as Keras keeps it; its helpers are the few functions
+above it that only it uses.
+"""
 
 from __future__ import annotations
 

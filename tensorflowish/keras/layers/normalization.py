@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from typing import Any
 
 import tensorflowish as tf
-from tensorflowish.keras import initializers, regularizers
+from tensorflowish.keras import constraints, initializers, regularizers
 from tensorflowish.keras.layers.layer import Layer
 from tensorflowish.tensor import Tensor, Variable
 
@@ -208,8 +208,8 @@ class GroupNormalization(Layer):
         self.gamma_initializer = initializers.get(gamma_initializer)
         self.beta_regularizer = regularizers.get(beta_regularizer)
         self.gamma_regularizer = regularizers.get(gamma_regularizer)
-        self.beta_constraint = beta_constraint
-        self.gamma_constraint = gamma_constraint
+        self.beta_constraint = constraints.get(beta_constraint)
+        self.gamma_constraint = constraints.get(gamma_constraint)
         self.gamma = self.beta = None
         self.supports_masking = True
 

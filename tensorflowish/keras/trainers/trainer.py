@@ -113,17 +113,22 @@ class Trainer:
 
     @property
     def metrics(self) -> list:
-        """The loss tracker, the compiled metrics, and Metric attributes of the model."""
+        """The loss tracker, the compiled metrics, then Metric attributes of the model and of
+        the layers inside it (not of nested models), as Keras 3 collects them: a layer that
+        holds ``self.tracker = Mean(name=...)`` and updates it in ``call`` shows up in the logs."""
         result = []
         if self.compiled_loss is not None:
             result.append(self.compiled_loss.tracker)
         if self.compiled_metrics is not None:
             result.extend(self.compiled_metrics.metrics)
         known = {id(m) for m in result}
-        for value in self.__dict__.values():
-            if isinstance(value, metrics_module.Metric) and id(value) not in known:
-                known.add(id(value))
-                result.append(value)
+        owners = [self] + [layer for layer in self._flatten_layers(include_self=False)
+                           if not isinstance(layer, Trainer)]
+        for owner in owners:
+            for value in owner.__dict__.values():
+                if isinstance(value, metrics_module.Metric) and id(value) not in known:
+                    known.add(id(value))
+                    result.append(value)
         return result
 
     @property
