@@ -58,6 +58,9 @@ def test_text_lines_from_plain_gzip_and_zlib_files(tmp_path):
     assert list(tf.data.TextLineDataset(str(plain)).as_numpy_iterator()) == [
         b"l1", b"l2", b"", b"l4"
     ]
+    first = next(iter(tf.data.TextLineDataset(str(plain))))
+    assert first.dtype == tf.string and first.numpy() == b"l1" and first.shape == ()
+    assert tf.data.TextLineDataset(str(plain)).element_spec == tf.TensorSpec((), tf.string)
     assert list(tf.data.TextLineDataset([str(packed)], "GZIP").as_numpy_iterator()) == [
         b"g1", b"g2"
     ]
