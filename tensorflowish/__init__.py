@@ -169,13 +169,13 @@ from . import (  # noqa: E402 - ONNX export, tf.saved_model, tf.train
     keras,  # noqa: E402
     onnx,
     saved_model,
+    strings,  # noqa: E402 - tf.strings (string tensors are host object arrays)
     summary,  # noqa: E402 - tf.summary (tensorboardX imported lazily)
     train,
 )
-from . import onnx, saved_model, train  # noqa: E402 - ONNX export, tf.saved_model, tf.train
-from . import summary  # noqa: E402 - tf.summary (tensorboardX imported lazily)
-from . import strings  # noqa: E402 - tf.strings (string tensors are host object arrays)
 from .data import TensorSpec  # noqa: E402
+
+as_string = strings.as_string
 
 del _info, _path, _space, _attribute, _name
 

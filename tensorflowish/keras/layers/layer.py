@@ -1,4 +1,9 @@
-"""The base class of every layer (``tf.keras.layers.Layer``): weights, tracking, calling."""
+"""The base class of every layer (``tf.keras.layers.Layer``): weights, tracking, calling.
+
+Past 600 lines on purpose: ``Layer`` is one class (identity, weights and their tracking, losses,
+calling, config), kept whole in one module as Keras keeps it; its helpers are the few functions
+above it that only it uses.
+"""
 
 from __future__ import annotations
 
@@ -451,6 +456,10 @@ class Layer(Module):
             self.build(shape)
             self.built = True
             object.__setattr__(self, "_build_input_shape", shape)  # Keras's build_config
+            if "_deferred_restore" in self.__dict__:  # values a checkpoint held for this layer
+                from tensorflowish.saving import tf_checkpoint
+
+                tf_checkpoint.apply_deferred(self, self.__dict__.pop("_deferred_restore"))
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         if args:
