@@ -127,14 +127,17 @@ def _clipped(out_length: int, size: int, offset: int, stride: int):
     return first, stop, slice(start, start + (stop - first - 1) * stride + 1, stride)
 
 
-def col2im(dcols: np.ndarray, input_shape, kernel_size, strides, dilations, pads) -> np.ndarray:
+def col2im(dcols: np.ndarray, input_shape, out_hw, kernel_size, strides, dilations,
+           pads) -> np.ndarray:
     """The adjoint of :func:`im2col`: each patch entry added back onto the input pixel it came
-    from; ``dcols`` is ``(N, Ho, Wo, kh, kw, C)``; returns a new ``input_shape`` array.
+    from. ``dcols`` is ``(kh * kw, N * Ho * Wo, C)``, one contiguous block per window offset
+    (as :func:`_patch_gradient` makes it); returns a new ``input_shape`` array.
 
-    Each window offset adds one strided slice, clipped to the real input, so no padded buffer is
-    filled and copied out."""
+    Each window offset adds its block onto one strided slice of dx, clipped to the real input,
+    so no padded buffer is filled and copied out."""
     n, h, w, c = input_shape
-    out_h, out_w = dcols.shape[1:3]
+    out_h, out_w = out_hw
+    dcols = dcols.reshape(kernel_size[0], kernel_size[1], n, out_h, out_w, c)
     dx = np.zeros((n, h, w, c), dcols.dtype)
     for i in range(kernel_size[0]):
         top, bottom, rows = _clipped(out_h, h, i * dilations[0] - pads[0], strides[0])
@@ -143,7 +146,7 @@ def col2im(dcols: np.ndarray, input_shape, kernel_size, strides, dilations, pads
         for j in range(kernel_size[1]):
             left, right, columns = _clipped(out_w, w, j * dilations[1] - pads[2], strides[1])
             if right > left:
-                dx[:, rows, columns, :] += dcols[:, top:bottom, left:right, i, j, :]
+                dx[:, rows, columns, :] += dcols[i, j, :, top:bottom, left:right, :]
     return dx
 
 
@@ -155,13 +158,17 @@ def _is_pointwise(kernel_size, strides, pads) -> bool:
 def _grouped(matrix: np.ndarray, groups: int, inner: int) -> np.ndarray:
     """(P, kh*kw*C) patch rows -> (groups, P, kh*kw*C/groups): each group's channels together."""
     rows = matrix.shape[0]
-    return matrix.reshape(rows, inner, groups, -1).transpose(2, 0, 1, 3).reshape(groups, rows, -1)
+    per_group = matrix.shape[1] // inner // groups  # explicit sizes: rows may be 0
+    return matrix.reshape(rows, inner, groups, per_group).transpose(2, 0, 1, 3).reshape(
+        groups, rows, inner * per_group)
 
 
 def _ungrouped(matrix: np.ndarray, inner: int) -> np.ndarray:
     """The inverse of :func:`_grouped`."""
     groups, rows, _ = matrix.shape
-    return matrix.reshape(groups, rows, inner, -1).transpose(1, 2, 0, 3).reshape(rows, -1)
+    per_group = matrix.shape[2] // inner
+    return matrix.reshape(groups, rows, inner, per_group).transpose(1, 2, 0, 3).reshape(
+        rows, inner * groups * per_group)
 
 
 def _kernel_groups(kernel: np.ndarray, groups: int) -> np.ndarray:
@@ -186,7 +193,7 @@ def _kernel_gradient(cols2d: np.ndarray, g: np.ndarray, kernel_shape, groups: in
     kh, kw, cg, o = kernel_shape
     if groups == 1:
         return np.matmul(cols2d.T, g).reshape(kernel_shape)
-    g_groups = g.reshape(g.shape[0], groups, -1).transpose(1, 0, 2)
+    g_groups = g.reshape(g.shape[0], groups, o // groups).transpose(1, 0, 2)
     product = np.matmul(_grouped(cols2d, groups, kh * kw).transpose(0, 2, 1), g_groups)
     # (g, kh*kw*cg, O/g) -> (kh, kw, cg, O)
     return np.ascontiguousarray(product.reshape(groups, kh * kw, cg, o // groups)
@@ -194,16 +201,18 @@ def _kernel_gradient(cols2d: np.ndarray, g: np.ndarray, kernel_shape, groups: in
 
 
 def _patch_gradient(g: np.ndarray, kernel: np.ndarray, groups: int) -> np.ndarray:
-    """dpatches (P, kh*kw*C) = g @ kernel.T, per group; a reused buffer (col2im consumes it at
-    once), which saves the page faults of a new patch-sized array: 28 ms instead of 44 for
-    131072 x 32 @ 32 x 288 (docs/conv.md)."""
-    kh, kw = kernel.shape[:2]
+    """dpatches = g @ kernel.T laid out as (kh * kw, P, C): one batched GEMM (P, O) @ (O, C) per
+    window offset, so that col2im adds contiguous blocks (1.5x faster than reading them out of a
+    (P, kh*kw*C) matrix at 32x32x32, docs/conv.md). For groups == 1 it is a reused buffer
+    (col2im consumes it at once), which saves the page faults of a new patch-sized array."""
+    kh, kw, c, o = kernel.shape
     if groups == 1:
-        out = _buffer(("dcols",), (g.shape[0], kh * kw * kernel.shape[2]), g.dtype, zero=False)
-        return np.matmul(g, kernel.reshape(-1, kernel.shape[3]).T, out=out)
-    g_groups = g.reshape(g.shape[0], groups, -1).transpose(1, 0, 2)
+        out = _buffer(("dcols",), (kh * kw, g.shape[0], c), g.dtype, zero=False)
+        return np.matmul(g, kernel.reshape(kh * kw, c, o).transpose(0, 2, 1), out=out)
+    g_groups = g.reshape(g.shape[0], groups, o // groups).transpose(1, 0, 2)
     product = np.matmul(g_groups, _kernel_groups(kernel, groups).transpose(0, 2, 1))
-    return _ungrouped(product, kh * kw)
+    return _ungrouped(product, kh * kw).reshape(g.shape[0], kh * kw, c * groups).transpose(
+        1, 0, 2)
 
 
 # ---- the fused convolution ------------------------------------------------------------------
@@ -221,7 +230,7 @@ def conv_forward(x, kernel, bias, strides, dilations, pads, groups, activation, 
     else:
         cols = im2col(x, (kh, kw), strides, dilations, pads)
         out_h, out_w = cols.shape[1:3]
-        cols2d = cols.reshape(n * out_h * out_w, -1)
+        cols2d = cols.reshape(n * out_h * out_w, kh * kw * x.shape[3])
     y = np.empty((n, out_h, out_w, o), x.dtype)
     y2d = y.reshape(-1, o)
     _patch_product(cols2d, kernel, groups, y2d)
@@ -255,15 +264,14 @@ def conv_backward(dy, x, kernel, y, pre, patches, strides, dilations, pads, grou
         else:
             if patches is None:
                 patches = im2col(x, (kh, kw), strides, dilations, pads)
-            cols2d = patches.reshape(g2d.shape[0], -1)
+            cols2d = patches.reshape(g2d.shape[0], kh * kw * input_shape[3])
         dkernel = _kernel_gradient(cols2d, g2d, kernel.shape, groups)
     if need_dx:
         dcols = _patch_gradient(g2d, kernel, groups)
-        if pointwise:
-            dx = dcols.reshape(input_shape).copy() if groups == 1 else dcols.reshape(input_shape)
+        if pointwise:  # (1, P, C): the input gradient itself
+            dx = np.array(dcols.reshape(input_shape), copy=True)
         else:
-            dcols = dcols.reshape(dy.shape[:3] + (kh, kw, -1))
-            dx = col2im(dcols, input_shape, (kh, kw), strides, dilations, pads)
+            dx = col2im(dcols, input_shape, dy.shape[1:3], (kh, kw), strides, dilations, pads)
     if need_dbias:
         dbias = cpu.column_sums(g2d)
     return dx, dkernel, dbias
@@ -282,7 +290,8 @@ def conv_kernel_gradient(x, dy, kernel_shape, strides, dilations, pads, groups):
     if _is_pointwise((kh, kw), strides, pads):
         cols2d = x.reshape(-1, x.shape[3])
     else:
-        cols2d = im2col(x, (kh, kw), strides, dilations, pads).reshape(g2d.shape[0], -1)
+        cols2d = im2col(x, (kh, kw), strides, dilations, pads).reshape(g2d.shape[0],
+                                                                        kh * kw * x.shape[3])
     return _kernel_gradient(cols2d, g2d, tuple(kernel_shape), groups)
 
 

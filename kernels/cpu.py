@@ -279,6 +279,8 @@ def sgd_update(
     nesterov: bool,
 ) -> None:
     step = np.multiply(grad, learning_rate)  # the one scratch array
+    if step.__class__ is not np.ndarray:  # a 0-d variable: NumPy gave a scalar
+        step = np.asarray(step)
     if momentum == 0:
         np.subtract(param, step, out=param)
         return
@@ -306,6 +308,8 @@ def adam_update(
     if decay_factor != 1:
         np.multiply(param, decay_factor, out=param)
     scratch = np.subtract(grad, m)
+    if scratch.__class__ is not np.ndarray:  # a 0-d variable: NumPy gave a scalar
+        scratch = np.asarray(scratch)
     np.multiply(scratch, 1 - beta_1, out=scratch)
     np.add(m, scratch, out=m)
     np.multiply(grad, grad, out=scratch)

@@ -33,6 +33,7 @@ from .dtypes import (
     int16,
     int32,
     int64,
+    string,
     uint8,
     uint16,
     uint32,
@@ -44,7 +45,8 @@ from .module import Module
 from .ops.registry import REGISTRY
 from .ragged import RaggedTensor
 from .tape import GradientTape, UnconnectedGradients
-from .tensor import Tensor, TensorShape, Variable, constant, convert_to_tensor
+from .tensor import Tensor, TensorShape, Variable, constant
+from .tensor import convert_to_tensor as _convert_to_tensor
 
 __version__ = "0.1.0"
 newaxis = None
@@ -103,6 +105,23 @@ nn.compute_average_loss = _compute_average_loss
 
 
 
+def convert_to_tensor(value, dtype=None, dtype_hint=None, name=None) -> Tensor:
+    """A Tensor from a tensor, Variable, array, number, string or nested list.
+
+    A Variable gives a snapshot of its current value (differentiable with respect to it, and
+    unchanged by later assignments); NumPy data is copied.
+
+    >>> import tensorflowish as tf
+    >>> v = tf.Variable([1.0, 2.0])
+    >>> t = tf.convert_to_tensor(v)
+    >>> _ = v.assign([5.0, 6.0])
+    >>> t.numpy().tolist()
+    [1.0, 2.0]
+    """
+    tensor = _convert_to_tensor(value, dtype=dtype, dtype_hint=dtype_hint)
+    return ops.shapes.snapshot(tensor)
+
+
 def is_tensor(x) -> bool:
     """True for tensors and variables."""
     return isinstance(x, Tensor)
@@ -144,15 +163,19 @@ from .functional import foldl, foldr, map_fn, scan  # noqa: E402
 
 experimental.dlpack = _dlpack
 
-from . import (
+from . import (  # noqa: E402 - ONNX export, tf.saved_model, tf.train
     data,  # noqa: E402
     distribute,  # noqa: E402 - Horovod-style data parallelism (mpi4py imported lazily)
     keras,  # noqa: E402
+    onnx,
+    saved_model,
+    strings,  # noqa: E402 - tf.strings (string tensors are host object arrays)
+    summary,  # noqa: E402 - tf.summary (tensorboardX imported lazily)
+    train,
 )
-from . import onnx, saved_model, train  # noqa: E402 - ONNX export, tf.saved_model, tf.train
-from . import summary  # noqa: E402 - tf.summary (tensorboardX imported lazily)
-from . import strings  # noqa: E402 - tf.strings (string tensors are host object arrays)
 from .data import TensorSpec  # noqa: E402
+
+as_string = strings.as_string
 
 del _info, _path, _space, _attribute, _name
 

@@ -12,6 +12,8 @@ import os
 
 import numpy as np
 
+from .errors import FailedPreconditionError
+
 BACKENDS = ("numpy", "cupy")
 _ENV_VARIABLE = "TENSORFLOWISH_BACKEND"
 
@@ -20,8 +22,8 @@ _device_stack: list[str] = []
 _cupy = None  # the cupy module once a GPU has been found usable
 
 
-class BackendError(RuntimeError):
-    """Raised when the requested backend or device cannot be used."""
+class BackendError(FailedPreconditionError):
+    """Raised when the requested backend or device cannot be used (also a RuntimeError)."""
 
 
 def _backend_from_environment() -> str:
@@ -227,17 +229,51 @@ def current_device() -> str:
     return _device_stack[-1] if _device_stack else default_device()
 
 
+_soft_placement = True
+_soft_placement_warned: set[str] = set()
+
+
+def set_soft_device_placement(enabled: bool) -> None:
+    """With soft placement on (TensorFlow's default), `tf.device("GPU:0")` where no GPU is
+    usable runs on the CPU with one warning; off, it raises BackendError with the reason."""
+    global _soft_placement
+    _soft_placement = bool(enabled)
+
+
+def get_soft_device_placement() -> bool:
+    return _soft_placement
+
+
+def _soft_fallback(device: str, reason: str) -> str:
+    if device not in _soft_placement_warned:
+        _soft_placement_warned.add(device)
+        import warnings
+
+        warnings.warn(f"tf.device('{device}'): no usable GPU ({reason}) Running on CPU:0 "
+                      "instead (soft device placement; "
+                      "tf.config.set_soft_device_placement(False) makes this an error).",
+                      RuntimeWarning, stacklevel=4)
+    return "CPU:0"
+
+
 @contextlib.contextmanager
 def device_scope(name: str):
     """Context manager behind `tf.device`."""
     device = normalize_device(name)
     if device.startswith("GPU"):
-        cupy = require_cupy()
         index = int(device.split(":")[1])
-        if index >= cupy.cuda.runtime.getDeviceCount():
-            raise BackendError(f"{device} does not exist: "
-                               f"{cupy.cuda.runtime.getDeviceCount()} GPU(s) visible.")
-        with cupy.cuda.Device(index):
+        reason = gpu_unavailable_reason()
+        if reason is None:
+            cupy = require_cupy()
+            count = cupy.cuda.runtime.getDeviceCount()
+            if index >= count:
+                reason = f"{device} does not exist: {count} GPU(s) visible."
+        if reason is not None:
+            if not _soft_placement:
+                raise BackendError(f"tf.device('{device}'): {reason}")
+            device = _soft_fallback(device, reason)
+    if device.startswith("GPU"):
+        with require_cupy().cuda.Device(int(device.split(":")[1])):
             _device_stack.append(device)
             try:
                 yield device

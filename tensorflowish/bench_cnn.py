@@ -200,15 +200,16 @@ def _numpy_floor(x, labels, kernels, biases, plan):
             dk = cols2d.T @ g2d
             db = np.ones(g2d.shape[0], np.float32) @ g2d
             if index:  # the first layer's input needs no gradient
-                dcols = np.matmul(g2d, kernels[index].reshape(-1, filters).T,
-                                  out=buffer(("dcols", number), (g2d.shape[0], cols2d.shape[1])))
-                dcols = dcols.reshape(g.shape[:3] + (3, 3, in_shape[3]))
                 n, h, w, c = in_shape
-                dpadded = np.zeros((n, h + 2 * pad, w + 2 * pad, c), np.float32)
                 out_h, out_w = g.shape[1:3]
+                # one (P, C) block per window offset, added back onto its shifted window
+                dcols = np.matmul(g2d, kernels[index].reshape(9, c, filters).transpose(0, 2, 1),
+                                  out=buffer(("dcols", number), (9, g2d.shape[0], c)))
+                dcols = dcols.reshape(9, n, out_h, out_w, c)
+                dpadded = np.zeros((n, h + 2 * pad, w + 2 * pad, c), np.float32)
                 for i in range(3):
                     for j in range(3):
-                        dpadded[:, i:i + out_h, j:j + out_w] += dcols[:, :, :, i, j, :]
+                        dpadded[:, i:i + out_h, j:j + out_w] += dcols[i * 3 + j]
                 g = dpadded[:, 1:-1, 1:-1] if pad else dpadded
             dk *= LEARNING_RATE
             kernels[index] -= dk.reshape(kernels[index].shape)
@@ -279,3 +280,31 @@ def pytorch_lines(results, repeats: int = 15) -> str:
                      f"PyTorch {torch_ms:.1f} ms ({where}): {ratio:.2f}x (target <= 1.50x) "
                      f"{verdict}")
     return "\n".join(lines)
+
+
+def cpu_times(repeats: int = 5) -> list[tuple[str, float, float]]:
+    """(size, framework ms, floor ms) as CPU time (`time.process_time`, best of `repeats`): on a
+    machine shared with other busy processes wall-clock timings mean little, CPU time still
+    compares the two (run it with one BLAS thread, OPENBLAS_NUM_THREADS=1)."""
+    import time
+
+    rows = []
+    for size in CNN_SIZES:
+        workload = cnn_training_step("CPU:0", size)
+        best = []
+        for function in (workload.framework, workload.floor):
+            function()
+            times = []
+            for _ in range(repeats):
+                start = time.process_time()
+                function()
+                times.append(time.process_time() - start)
+            best.append(min(times) * 1e3)
+        rows.append((size, *best))
+    return rows
+
+
+if __name__ == "__main__":  # OPENBLAS_NUM_THREADS=1 python -m tensorflowish.bench_cnn
+    for size, framework_ms, floor_ms in cpu_times():
+        print(f"{size}: framework {framework_ms:.1f} ms, floor {floor_ms:.1f} ms of CPU, "
+              f"ratio {framework_ms / floor_ms:.2f}")

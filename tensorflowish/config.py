@@ -35,6 +35,16 @@ def gpu_unavailable_reason() -> str | None:
     return backend.gpu_unavailable_reason()
 
 
+def set_soft_device_placement(enabled: bool) -> None:
+    """On (the default, as TensorFlow): tf.device('GPU:0') without a usable GPU runs on the CPU
+    with one warning saying why. Off: it raises the reason instead."""
+    backend.set_soft_device_placement(enabled)
+
+
+def get_soft_device_placement() -> bool:
+    return backend.get_soft_device_placement()
+
+
 def set_backend(name: str) -> None:
     """Switch the default backend ('numpy' or 'cupy') for tensors created from now on."""
     backend.set_default_backend(name)

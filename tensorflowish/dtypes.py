@@ -21,7 +21,8 @@ class DType:
 
     def __init__(self, numpy_dtype) -> None:
         self._np = np.dtype(numpy_dtype)
-        self.name = "bool" if self._np == np.bool_ else self._np.name
+        self.name = ("bool" if self._np == np.bool_ else
+                     "string" if self._np.kind == "O" else self._np.name)
         self.as_numpy_dtype = self._np.type
 
     @property
@@ -39,6 +40,10 @@ class DType:
     @property
     def is_complex(self) -> bool:
         return self._np.kind == "c"
+
+    @property
+    def is_string(self) -> bool:
+        return self._np.kind == "O"
 
     @property
     def base_dtype(self) -> DType:
@@ -85,9 +90,11 @@ uint64 = DType(np.uint64)
 bool = DType(np.bool_)  # noqa: A001 - TensorFlow's name
 complex64 = DType(np.complex64)
 complex128 = DType(np.complex128)
+# TensorFlow's strings are byte strings; a string tensor holds them in a NumPy object array
+string = DType(np.object_)
 
 _BY_NUMPY = {d._np: d for d in (float16, float32, float64, int8, int16, int32, int64, uint8,
-                                uint16, uint32, uint64, bool, complex64, complex128)}
+                                uint16, uint32, uint64, bool, complex64, complex128, string)}
 
 
 class MissingBfloat16Error(AttributeError):
@@ -134,6 +141,8 @@ def as_dtype(value) -> DType:
         return float32
     if value is int:
         return int32
+    if value in (str, bytes, "string") or getattr(value, "kind", None) in ("S", "U"):
+        return string
     if (isinstance(value, str) and value == "bfloat16") or \
             getattr(value, "__name__", None) == "bfloat16" or \
             (isinstance(value, np.dtype) and value.name == "bfloat16"):

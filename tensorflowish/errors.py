@@ -19,7 +19,7 @@ __all__ = ["OpError", "CancelledError", "UnknownError", "InvalidArgumentError",
            "PermissionDeniedError", "UnauthenticatedError", "ResourceExhaustedError",
            "FailedPreconditionError", "AbortedError", "OutOfRangeError", "UnimplementedError",
            "InternalError", "UnavailableError", "DataLossError", "AxisError",
-           "IndexOutOfRangeError"]
+           "IndexOutOfRangeError", "DTypeMismatchError", "check_axis", "check_axes"]
 
 
 class OpError(Exception):
@@ -133,8 +133,11 @@ class AxisError(InvalidArgumentError, IndexError):
 
 
 class IndexOutOfRangeError(InvalidArgumentError, IndexError):
-    """An index outside its dimension (`t[5]` of a 3-vector, gather indices): TensorFlow's
-    InvalidArgumentError that is also the IndexError Python code expects."""
+    """An index outside a dimension (gather, slicing): InvalidArgumentError and IndexError."""
+
+
+class DTypeMismatchError(InvalidArgumentError, TypeError):
+    """Operands of incompatible dtypes (TensorFlow: InvalidArgumentError; Python: TypeError)."""
 
 
 def check_axis(op: str, axis, rank: int) -> int:

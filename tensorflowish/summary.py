@@ -26,7 +26,7 @@ import numpy as np
 
 __all__ = [
     "SummaryWriter", "create_file_writer", "create_noop_writer", "experimental", "flush",
-    "histogram", "image", "scalar", "text",
+    "histogram", "image", "record_if", "scalar", "should_record_summaries", "text",
 ]  # fmt: skip
 
 _INSTALL_HINT = 'pip install "tensorflowish[tensorboard]"'
@@ -47,6 +47,7 @@ class _State(threading.local):
     def __init__(self) -> None:
         self.writers: list[SummaryWriter] = []
         self.step: int | None = None
+        self.record: list = []  # record_if conditions, innermost last
 
 
 _state = _State()
@@ -148,12 +149,34 @@ def _as_step(step: Any) -> int:
     return int(value)
 
 
+@contextlib.contextmanager
+def record_if(condition: Any) -> Iterator[None]:
+    """Inside the block, summaries are written only while ``condition`` (a bool, or a function
+    returning one, asked at each summary) is true."""
+    _state.record.append(condition)
+    try:
+        yield
+    finally:
+        _state.record.pop()
+
+
+def should_record_summaries() -> bool:
+    """Whether a summary written now would be recorded (a default writer, record_if true)."""
+    if not _state.writers or _state.writers[-1]._writer is None:
+        return False
+    if not _state.record:
+        return True
+    condition = _state.record[-1]
+    value = condition() if callable(condition) else condition
+    return bool(value.numpy() if hasattr(value, "numpy") else value)
+
+
 def _resolve(name: str, step: Any) -> tuple[Any, int] | None:
-    """The tensorboardX writer and step to use, or None when there is no default writer."""
+    """The tensorboardX writer and step to use, or None when nothing is to be written."""
     if not _state.writers:
         return None
-    writer = _state.writers[-1]._target()
-    if writer is None:
+    writer = _state.writers[-1]._target()  # a closed writer is an error, not silence
+    if writer is None or not should_record_summaries():
         return None
     if step is None:
         step = _state.step

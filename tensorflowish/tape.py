@@ -103,7 +103,14 @@ def record(inputs, output: Tensor, vjps) -> None:
     """
     if vjps.__class__ is not tuple and not callable(vjps):
         vjps = tuple(vjps)
-    entry = (inputs, output, vjps, False)
+    saved = None  # _saved_buffers, inlined: record() runs for every non-elementwise op
+    for tensor in inputs:
+        kind = tensor.__class__
+        if kind is not Tensor and (kind is Variable or isinstance(tensor, Variable)):
+            if saved is None:
+                saved = []
+            saved.append((tensor, tensor.array))
+    entry = (inputs, output, vjps, False, saved)
     for tape in _matched:
         tape._records.append(entry)
         tape._tracked.add(output._id)
@@ -120,9 +127,11 @@ def record_elementwise(inputs, output: Tensor, vjps) -> None:
     """
     if _get_ident() != _tape_thread:
         return
-    entry = (inputs, output, vjps, True)
+    entry = None
     for tape in _recording_tapes:  # should_record and record in one pass
         if _tracks(tape, inputs):
+            if entry is None:
+                entry = (inputs, output, vjps, True, _saved_buffers(inputs))
             tape._records.append(entry)
             tape._tracked.add(output._id)
 
@@ -144,8 +153,35 @@ def record_binary(x: Tensor, y: Tensor, output: Tensor, vjps) -> None:
         elif not ((x.__class__ is not Tensor and _watches_on_read(tape, x)) |
                   (y.__class__ is not Tensor and _watches_on_read(tape, y))):
             continue
-        tape._records.append(((x, y), output, vjps, True))
+        saved = None if x.__class__ is Tensor and y.__class__ is Tensor else \
+            _saved_buffers((x, y))
+        tape._records.append(((x, y), output, vjps, True, saved))
         tracked.add(output._id)
+
+
+def _saved_buffers(inputs):
+    """The buffers of the Variables among `inputs`, as the op read them (None if there are none).
+
+    A record keeps them so `gradient()` differentiates the values the forward pass saw, even
+    if a variable is assigned in between: holding the buffer makes the variable's next update
+    copy-on-write (see `Variable._writable_array`)."""
+    saved = None
+    for tensor in inputs:
+        if tensor.__class__ is not Tensor and isinstance(tensor, Variable):
+            if saved is None:
+                saved = []
+            saved.append((tensor, tensor.array))
+    return saved
+
+
+def _swap_in(saved) -> list:
+    """Point each variable back at the buffer its op read; returns what to restore."""
+    restore = []
+    for variable, array in saved:
+        if variable.array is not array:
+            restore.append((variable, variable.array))
+            variable.array = array
+    return restore
 
 
 def pass_through(upstream, *inputs_and_output):
@@ -296,42 +332,55 @@ class GradientTape:
             _recording_tapes.remove(self)
         try:
             tracked = self._tracked
-            for inputs, output, vjps, elementwise in reversed(self._records):
+            for inputs, output, vjps, elementwise, saved in reversed(self._records):
                 upstream = grads.get(output._id)
                 if upstream is None:
                     continue
-                if elementwise:  # the hot path: one plain VJP per input, no lists built
-                    for tensor, vjp in zip(inputs, vjps):
-                        key = tensor._id
-                        if key not in tracked:
-                            continue
-                        if vjp is pass_through:
-                            gradient = upstream
-                        else:
-                            gradient = vjp(upstream, *inputs, output)
-                        if gradient.array.shape != tensor.array.shape:
-                            gradient = _unbroadcast(gradient, tensor.array.shape)
-                        previous = grads.get(key)
-                        grads[key] = gradient if previous is None else previous + gradient
-                    continue
-                # plain loops, not comprehensions: on Python 3.11 each comprehension is a call
-                if vjps.__class__ is tuple:  # one VJP per input
-                    for tensor, vjp in zip(inputs, vjps):
-                        key = tensor._id
-                        if vjp is None or key not in tracked:
-                            continue
-                        gradient = vjp(upstream)
-                        if gradient is not None:
+                restore = None
+                if saved is not None:
+                    for variable, array in saved:
+                        if variable.array is not array:  # assigned since the op read it:
+                            restore = _swap_in(saved)    # differentiate what the op saw
+                            break
+                try:  # free on Python 3.11+ when nothing raises
+                    if elementwise:  # the hot path: one plain VJP per input, no lists built
+                        for tensor, vjp in zip(inputs, vjps):
+                            key = tensor._id
+                            if key not in tracked:
+                                continue
+                            if vjp is pass_through:
+                                gradient = upstream
+                            else:
+                                gradient = vjp(upstream, *inputs, output)
+                            if gradient.array.shape != tensor.array.shape:
+                                gradient = _unbroadcast(gradient, tensor.array.shape)
                             previous = grads.get(key)
                             grads[key] = gradient if previous is None else previous + gradient
-                    continue
-                needs = []  # a fused op: one VJP for all inputs, told which it needs
-                for tensor in inputs:
-                    needs.append(tensor._id in tracked)
-                for tensor, gradient in zip(inputs, vjps(upstream, needs)):
-                    if gradient is not None:
-                        previous = grads.get(tensor._id)
-                        grads[tensor._id] = gradient if previous is None else previous + gradient
+                        continue
+                    # plain loops, not comprehensions: on Python 3.11 each comprehension is a call
+                    if vjps.__class__ is tuple:  # one VJP per input
+                        for tensor, vjp in zip(inputs, vjps):
+                            key = tensor._id
+                            if vjp is None or key not in tracked:
+                                continue
+                            gradient = vjp(upstream)
+                            if gradient is not None:
+                                previous = grads.get(key)
+                                grads[key] = gradient if previous is None else \
+                                    previous + gradient
+                        continue
+                    needs = []  # a fused op: one VJP for all inputs, told which it needs
+                    for tensor in inputs:
+                        needs.append(tensor._id in tracked)
+                    for tensor, gradient in zip(inputs, vjps(upstream, needs)):
+                        if gradient is not None:
+                            previous = grads.get(tensor._id)
+                            grads[tensor._id] = gradient if previous is None else \
+                                previous + gradient
+                finally:
+                    if restore is not None:
+                        for variable, array in restore:
+                            variable.array = array
         finally:
             if position is not None:
                 _recording_tapes.insert(position, self)
@@ -425,7 +474,12 @@ class GradientTape:
             return _zeros_like(source)
         name = getattr(source, "name", None) or f"source {index}"
         label = f"{name} (shape {format_shape(source.shape)}, dtype {source.dtype.name})"
-        if source._id not in self._tracked:
+        if source._id not in self._tracked and isinstance(source, Variable) and \
+                source.trainable and self._watch_accessed_variables:
+            why = ("it is a trainable variable, but no op on this tape read it: it was read "
+                   "outside the `with` block, or only through .numpy()/NumPy (which the tape "
+                   "cannot follow). Compute the loss from the variable inside the tape")
+        elif source._id not in self._tracked:
             why = ("it was never watched: call tape.watch(x) inside the tape, or make it a "
                    "trainable tf.Variable" + ("" if self._watch_accessed_variables else
                                               " (this tape has watch_accessed_variables=False)"))

@@ -40,3 +40,17 @@ __all__ = [
     "INFINITE_CARDINALITY", "OptimizationOptions", "Options", "TensorSpec", "TextLineDataset",
     "ThreadingOptions", "UNKNOWN_CARDINALITY", "experimental",
 ]  # fmt: skip
+
+
+def __getattr__(name: str):
+    if name in ("TFRecordDataset", "FixedLengthRecordDataset"):
+        from tensorflowish import errors
+
+        raise errors.UnimplementedError(
+            None, None,
+            f"tf.data.{name} is left out of tensorflowish on purpose (TFRecord is TensorFlow's "
+            "protobuf file format). Read text with tf.data.TextLineDataset, CSV with "
+            "tf.data.experimental.CsvDataset, or write a dataset once with dataset.save(path) "
+            "and read it with tf.data.Dataset.load(path).",
+        )
+    raise AttributeError(f"module 'tensorflowish.data' has no attribute {name!r}")

@@ -19,7 +19,10 @@ from typing import Any
 
 import numpy as np
 
+from .structure import callable_or_error as _callable
+from .structure import count_or_error as _count
 from .structure import map_structure as _map_structure
+from .structure import normalise_input as _normalise_input
 from .structure import spec_of as _spec_of
 from .structure import to_array as _to_array
 from .structure import to_tensor as _to_tensor
@@ -31,28 +34,6 @@ AUTOTUNE = -1
 
 INFINITE_CARDINALITY = -1
 UNKNOWN_CARDINALITY = -2
-
-
-def _normalise_input(structure: Any) -> Any:
-    """Tuples and dicts are structure; a list is data (as in TensorFlow), unless it holds arrays."""
-    if isinstance(structure, dict):
-        return {key: _normalise_input(value) for key, value in structure.items()}
-    if isinstance(structure, tuple):
-        return tuple(_normalise_input(value) for value in structure)
-    return _to_array(structure)
-
-
-def _callable(function: Any, what: str) -> Callable[..., Any]:
-    if not callable(function):
-        raise TypeError(f"{what} expects a function, got {type(function).__name__}.")
-    return function
-
-
-def _count(value: Any, what: str, minimum: int) -> int:
-    number = int(value.numpy() if hasattr(value, "numpy") else value)
-    if number < minimum:
-        raise ValueError(f"{what} must be at least {minimum}, got {number}.")
-    return number
 
 
 class Dataset:

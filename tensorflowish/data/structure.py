@@ -76,6 +76,28 @@ def to_array(value: Any, dtype: Any = None) -> Any:
     return tf.convert_to_tensor(value, dtype=dtype).array
 
 
+def normalise_input(structure: Any) -> Any:
+    """Tuples and dicts are structure; a list is data (as in TensorFlow), unless it holds arrays."""
+    if isinstance(structure, dict):
+        return {key: normalise_input(value) for key, value in structure.items()}
+    if isinstance(structure, tuple):
+        return tuple(normalise_input(value) for value in structure)
+    return to_array(structure)
+
+
+def callable_or_error(function: Any, what: str) -> Callable[..., Any]:
+    if not callable(function):
+        raise TypeError(f"{what} expects a function, got {type(function).__name__}.")
+    return function
+
+
+def count_or_error(value: Any, what: str, minimum: int) -> int:
+    number = int(value.numpy() if hasattr(value, "numpy") else value)
+    if number < minimum:
+        raise ValueError(f"{what} must be at least {minimum}, got {number}.")
+    return number
+
+
 def is_dataset(value: Any) -> bool:
     return hasattr(value, "_iter_arrays")
 

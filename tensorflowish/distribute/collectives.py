@@ -239,7 +239,7 @@ def broadcast_variables(variables, root_rank: int = 0) -> None:
         if context.rank != root_rank:
             offset = 0
             for (index, _, shape, _), count in zip(bucket, sizes):
-                flat[index].array[...] = buffer[offset:offset + count].reshape(shape)
+                flat[index]._writable_array()[...] = buffer[offset:offset + count].reshape(shape)
                 offset += count
 
 

@@ -159,7 +159,7 @@ _OPERATORS = {
     "__mod__": floormod, "__rmod__": _reflected(floormod),
     "__pow__": pow, "__rpow__": _reflected(pow),
     "__matmul__": matmul, "__rmatmul__": _reflected(matmul),
-    "__neg__": negative, "__abs__": abs, "__pos__": lambda self: self,
+    "__neg__": negative, "__abs__": abs, "__pos__": shapes.snapshot,
     "__lt__": less, "__le__": less_equal, "__gt__": greater, "__ge__": greater_equal,
     "__eq__": _equality(equal), "__ne__": _equality(not_equal),
     "__and__": logical_and, "__or__": logical_or, "__invert__": logical_not,

@@ -15,6 +15,7 @@ from .registry import (
     Tensor,
     array_module,
     as_tensor,
+    check_axis,
     format_shape,
     record,
     register,
@@ -39,6 +40,7 @@ def masked_softmax(scores, mask=None, axis: int = -1) -> Tensor:
     0 elsewhere."""
     x = as_tensor(scores)
     require_float("masked_softmax", x)
+    axis = check_axis("masked_softmax", axis, x.array.ndim)
     xp = array_module(x.array)
     shape = x.array.shape
     if mask is None:

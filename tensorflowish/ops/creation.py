@@ -7,7 +7,8 @@ import numpy as np
 
 from .. import backend
 from .. import dtypes as _dtypes
-from .registry import Tensor, array_module, as_tensor, register
+from ..errors import UnimplementedError
+from .registry import Tensor, array_module, as_tensor, check_axis, register
 from .shapes import _shape_tuple
 
 
@@ -82,6 +83,10 @@ def range(start, limit=None, delta=1, dtype=None, name="range") -> Tensor:  # no
 def linspace(start, stop, num, name=None, axis=0) -> Tensor:
     """`num` evenly spaced values from start to stop inclusive (float32 for Python floats)."""
     start_t = as_tensor(float(start) if isinstance(start, int) else start)
+    if start_t.array.ndim:
+        raise UnimplementedError("linspace: only scalar start and stop are supported, got "
+                                 f"start of shape {list(start_t.array.shape)}.")
+    check_axis("linspace", axis, 1)
     dtype = start_t.array.dtype
     xp = backend.array_module_for_device(backend.current_device())
     return Tensor(xp.linspace(float(backend.to_numpy(start_t.array)),
@@ -107,5 +112,5 @@ def one_hot(indices, depth, on_value=None, off_value=None, axis=None, dtype=None
         result = xp.where(result.astype(bool), xp.asarray(on, dtype=numpy_dtype),
                           xp.asarray(off, dtype=numpy_dtype))
     if axis is not None and axis != -1:
-        result = xp.moveaxis(result, -1, int(axis))
+        result = xp.moveaxis(result, -1, check_axis("one_hot", axis, result.ndim))
     return Tensor(result)

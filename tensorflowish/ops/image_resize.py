@@ -169,25 +169,54 @@ def separable_transform(images, row_weights, column_weights, name=None) -> Tenso
     """out[b, i, j, c] = Σ_pq row_weights[i, p] column_weights[j, q] images[b, p, q, c].
 
     The linear map behind resizing and Gaussian filtering of NHWC images (the weights are
-    constants: only `images` is differentiated).
+    constants: only `images` is differentiated). Each output pixel reads only the few input
+    pixels its kernel covers, so each axis is applied as one gather-multiply-add per kernel tap
+    (two for bilinear), not as a dense matrix product; the gradient is the transposed map.
     """
     x = as_tensor(images)
-    xp = array_module(x.array)
-    rows = xp.asarray(backend.to_numpy(row_weights) if not isinstance(row_weights, Tensor)
-                      else row_weights.array, dtype=x.array.dtype)
-    columns = xp.asarray(backend.to_numpy(column_weights)
-                         if not isinstance(column_weights, Tensor) else column_weights.array,
-                         dtype=x.array.dtype)
-    channels_first = x.array.transpose(0, 3, 1, 2)  # [B, C, H, W]: two batched matmuls
-    if x.array.dtype.itemsize == 2:  # float16/bfloat16: accumulate in float32
-        rows, columns = rows.astype("float32"), columns.astype("float32")
-        channels_first = channels_first.astype("float32")
-    out_array = (rows @ channels_first @ columns.T).transpose(0, 2, 3, 1) \
-        .astype(x.array.dtype, copy=False)
-    out = Tensor(xp.ascontiguousarray(out_array))
+    rows, columns = _host_weights(row_weights), _host_weights(column_weights)
+    if x.array.ndim != 4 or rows.shape[1] != x.array.shape[1] or \
+            columns.shape[1] != x.array.shape[2]:
+        raise InvalidArgumentError(
+            f"separable_transform: images {format_shape(x.array.shape)} need row weights "
+            f"[rows, {x.array.shape[1] if x.array.ndim == 4 else '?'}] and column weights "
+            f"[cols, {x.array.shape[2] if x.array.ndim == 4 else '?'}], got "
+            f"{format_shape(rows.shape)} and {format_shape(columns.shape)}.")
+    array = x.array
+    compute = np.float32 if array.dtype.itemsize == 2 else array.dtype  # half: float32 sums
+    out_array = _apply_taps(_apply_taps(array, rows, 1, compute), columns, 2, compute)
+    out = Tensor(out_array.astype(array.dtype, copy=False))
     if should_record((x,)):
         record((x,), out, (lambda g: separable_transform(g, rows.T, columns.T),))
     return out
+
+
+def _host_weights(weights) -> np.ndarray:
+    if isinstance(weights, Tensor):
+        weights = weights.array
+    return np.asarray(backend.to_numpy(weights), dtype=np.float64)
+
+
+def _apply_taps(array, weights: np.ndarray, axis: int, compute):
+    """Σ_t values[:, t] * array.take(indices[:, t], axis): `weights` [out, in] as its nonzero
+    taps per output position (padded with zero weights to the same count)."""
+    xp = array_module(array)
+    nonzero = weights != 0
+    taps = max(int(nonzero.sum(axis=1).max(initial=0)), 1)
+    indices = np.argsort(~nonzero, axis=1, kind="stable")[:, :taps]  # nonzero columns first
+    values = np.take_along_axis(weights, indices, axis=1)
+    shape = [1] * array.ndim
+    shape[axis] = weights.shape[0]
+    total = None
+    for tap in range(taps):
+        index = xp.asarray(indices[:, tap])
+        value = xp.asarray(values[:, tap].reshape(shape), dtype=compute)
+        part = xp.take(array, index, axis=axis).astype(compute, copy=False) * value
+        if total is None:
+            total = part
+        else:
+            total += part
+    return total
 
 
 _FLOAT_OUTPUT = ("bilinear", "bicubic", "area", "lanczos3", "lanczos5", "gaussian",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from .registry import (
+    InvalidArgumentError,
     Tensor,
     array_module,
     binary_operands,
@@ -56,7 +57,7 @@ def matmul(a, b, transpose_a: bool = False, transpose_b: bool = False, adjoint_a
         transpose_a, transpose_b = _adjoint_flags(a, b, transpose_a, transpose_b, adjoint_a,
                                                   adjoint_b)
     if a.array.ndim < 2 or b.array.ndim < 2:
-        raise ValueError(f"matmul: expects tensors of rank >= 2, got shapes "
+        raise InvalidArgumentError(f"matmul: expects tensors of rank >= 2, got shapes "
                          f"{format_shape(a.array.shape)} @ {format_shape(b.array.shape)}; use "
                          "tf.reshape or tf.expand_dims to add a dimension.")
     left = _swap(a.array) if transpose_a else a.array
@@ -64,7 +65,8 @@ def matmul(a, b, transpose_a: bool = False, transpose_b: bool = False, adjoint_a
     if left.shape[-1] != right.shape[-2]:
         flags = ((" (transpose_a)" if transpose_a else "") +
                  (" (transpose_b)" if transpose_b else ""))
-        raise ValueError(f"matmul: inner dimensions differ: {format_shape(a.array.shape)} @ "
+        raise InvalidArgumentError(
+            f"matmul: inner dimensions differ: {format_shape(a.array.shape)} @ "
                          f"{format_shape(b.array.shape)}{flags}: {left.shape[-1]} != "
                          f"{right.shape[-2]}.")
     try:
@@ -75,7 +77,7 @@ def matmul(a, b, transpose_a: bool = False, transpose_b: bool = False, adjoint_a
         else:
             out = Tensor(array_module(left).matmul(left, right))
     except ValueError:
-        raise ValueError(f"matmul: batch dimensions do not broadcast: "
+        raise InvalidArgumentError(f"matmul: batch dimensions do not broadcast: "
                          f"{format_shape(a.array.shape)} @ {format_shape(b.array.shape)}."
                          ) from None
     if should_record((a, b)):

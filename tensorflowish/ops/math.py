@@ -13,12 +13,14 @@ import numpy as np
 from .. import dtypes as _dtypes
 from ..tape import _recording_tapes, pass_through, record_binary, record_elementwise
 from .registry import (
+    InvalidArgumentError,
     Tensor,
     array_module,
     as_tensor,
     binary_operands,
     broadcast_shape,
     record,
+    refuse_strings,
     register,
     require_float,
     should_record,
@@ -81,6 +83,9 @@ def _binary_op(op_name: str, forward, vjps, doc: str):
         except ValueError:
             broadcast_shape(op_name, a.shape, b.shape)
             raise
+        except TypeError:
+            refuse_strings(op_name, a.dtype, b.dtype)
+            raise
         if _recording_tapes:
             record_binary(x, y, out, vjps)
         return out
@@ -142,13 +147,32 @@ def _without_gradient(op: str, inputs: tuple, out: Tensor) -> Tensor:
 def floordiv(x, y, name=None) -> Tensor:
     """x // y (no gradient)."""
     x, y = binary_operands(x, y, "floordiv")
-    return _without_gradient("floordiv", (x, y), Tensor(x.array // y.array))
+    refuse_strings("floordiv", x.array.dtype)
+    _check_integer_divisor("floordiv", y)
+    with np.errstate(divide="ignore", invalid="ignore"):  # floats: inf and nan, as TensorFlow
+        quotient = x.array // y.array
+    return _without_gradient("floordiv", (x, y), Tensor(quotient))
+
+
+def _check_integer_divisor(op: str, y: Tensor) -> None:
+    """Integer division by zero raises, as TensorFlow does on the CPU (NumPy gives 0)."""
+    if y.array.dtype.kind in "iu" and not bool(y.array.all()):
+        raise InvalidArgumentError(f"{op}: Integer division by zero (the divisor of dtype "
+                                   f"{y.dtype.name} holds a 0).")
+
+
+def _mod(a, b):
+    if b.dtype.kind in "iu" and not bool(b.all()):
+        raise InvalidArgumentError(f"floormod: Integer division by zero (the divisor of dtype "
+                                   f"{b.dtype.name} holds a 0).")
+    with np.errstate(divide="ignore", invalid="ignore"):  # floats: nan, as TensorFlow
+        return a % b
 
 
 floormod = register(
     "math.floormod", "math.mod", "mod",
     samples=lambda rng: [((rng.uniform(0.1, 5, (3, 4)), rng.uniform(0.7, 1.3, (3, 4))), {})],
-)(_binary_op("floormod", operator.mod,
+)(_binary_op("floormod", _mod,
              (pass_through, lambda g, x, y, out: negative(g * _constant(floor(x / y)))),
              "x % y with the sign of y, like Python and TensorFlow."))
 
@@ -222,6 +246,7 @@ def sign(x, name=None) -> Tensor:
 def floor(x, name=None) -> Tensor:
     """Round down (no gradient)."""
     x = as_tensor(x)
+    require_float("floor", x)  # TensorFlow defines floor for floating-point types only
     return _without_gradient("floor", (x,), Tensor(array_module(x.array).floor(x.array)))
 
 
@@ -229,6 +254,7 @@ def floor(x, name=None) -> Tensor:
 def ceil(x, name=None) -> Tensor:
     """Round up (no gradient)."""
     x = as_tensor(x)
+    require_float("ceil", x)  # TensorFlow defines ceil for floating-point types only
     return _without_gradient("ceil", (x,), Tensor(array_module(x.array).ceil(x.array)))
 
 
@@ -354,16 +380,24 @@ def add_n(inputs, name=None) -> Tensor:
     """The elementwise sum of a list of tensors of one shape (composed from add)."""
     inputs = list(inputs)
     if not inputs:
-        raise ValueError("add_n needs at least one tensor.")
+        raise InvalidArgumentError("add_n needs at least one tensor.")
     total = as_tensor(inputs[0])
     for item in inputs[1:]:
         total = add(total, item)
     return total
 
 
+@register("math.squared_difference", samples=_binary)
+def squared_difference(x, y, name=None) -> Tensor:
+    """(x - y)², elementwise with broadcasting (composed: its gradient comes from the parts)."""
+    difference = subtract(x, y)
+    return multiply(difference, difference)
+
+
 # --- comparisons and logic: no gradient ---------------------------------------------------------
 def _compare(name, x, y, function):
     x, y = binary_operands(x, y, name)
+    refuse_strings(name, x.array.dtype, y.array.dtype)
     return Tensor(function(x.array, y.array))
 
 
@@ -426,6 +460,7 @@ def logical_not(x, name=None) -> Tensor:
 def is_nan(x, name=None) -> Tensor:
     """True where x is NaN."""
     x = as_tensor(x)
+    require_float("is_nan", x)  # TensorFlow defines is_nan for floating-point types only
     return Tensor(array_module(x.array).isnan(x.array))
 
 
@@ -433,6 +468,7 @@ def is_nan(x, name=None) -> Tensor:
 def is_finite(x, name=None) -> Tensor:
     """True where x is finite."""
     x = as_tensor(x)
+    require_float("is_finite", x)  # TensorFlow defines is_finite for floating-point types only
     return Tensor(array_module(x.array).isfinite(x.array))
 
 
@@ -490,7 +526,9 @@ def cast(x, dtype, name=None) -> Tensor:
     x = as_tensor(x)
     target = _dtypes.numpy_dtype(dtype)
     if x.array.dtype == target:
-        return x
+        from .shapes import snapshot
+
+        return snapshot(x)
     out = Tensor(x.array.astype(target))
     if x.array.dtype.kind in "fcV" and target.kind in "fcV" and should_record((x,)):
         source = x.array.dtype

@@ -10,7 +10,6 @@ from __future__ import annotations
 import numpy as np
 
 from .. import kernels
-from ..errors import InvalidArgumentError
 from ..tape import GradientTape, _recording_tapes
 from .math import (
     _unary_op,
@@ -26,10 +25,12 @@ from .math import (
 )
 from .reductions import reduce_sum
 from .registry import (
+    InvalidArgumentError,
     Tensor,
     array_module,
     as_tensor,
     binary_operands,
+    check_axis,
     check_same_device,
     format_shape,
     record,
@@ -50,7 +51,7 @@ def _activation_samples(rng):
 def relu(features, name=None) -> Tensor:
     """max(x, 0) (+0.0 for negative inputs); the gradient is taken from the output (y > 0)."""
     return _unary_op("relu", features, lambda a: array_module(a).maximum(a, 0),
-                     lambda g, x, out: g * cast(greater(out, 0), g.dtype))
+                     lambda g, x, out: g * cast(greater(out, 0), g.dtype), float_only=False)
 
 
 @register("nn.relu6", samples=lambda rng: [((rng.uniform(0.1, 2.0, (3, 4)) *
@@ -60,7 +61,10 @@ def relu6(features, name=None) -> Tensor:
     def vjp(g, x, out):
         inside = cast(greater(out, 0), g.dtype) * cast(greater(6, out), g.dtype)
         return g * inside
-    return _unary_op("relu6", features, lambda a: array_module(a).clip(a, 0, 6), vjp)
+    # astype: clip returns float32 for bfloat16; integers stay integers, as in TensorFlow
+    return _unary_op("relu6", features,
+                     lambda a: array_module(a).clip(a, 0, 6).astype(a.dtype, copy=False), vjp,
+                     float_only=False)
 
 
 @register("nn.leaky_relu", samples=_activation_samples)
@@ -71,6 +75,9 @@ def leaky_relu(features, alpha: float = 0.2, name=None) -> Tensor:
 
     def vjp(g, x, out):
         return where(greater(x, 0), g, g * alpha)
+    features = as_tensor(features)
+    if features.array.dtype.kind in "iu":  # TensorFlow casts integer features to float32
+        features = cast(features, "float32")
     return _unary_op("leaky_relu", features, forward, vjp)
 
 
@@ -148,6 +155,7 @@ def softmax(logits, axis=-1, name=None) -> Tensor:
     """exp(x) / sum(exp(x)) along `axis`, shifted by the max for stability."""
     x = as_tensor(logits)
     require_float("softmax", x)
+    axis = check_axis("softmax", axis, x.array.ndim)
     xp = array_module(x.array)
     array = _at_least_float32(x.array)
     shifted = array - array.max(axis=axis, keepdims=True)
@@ -164,6 +172,7 @@ def log_softmax(logits, axis=-1, name=None) -> Tensor:
     """x - logsumexp(x) along `axis`, stable for large logits."""
     x = as_tensor(logits)
     require_float("log_softmax", x)
+    axis = check_axis("log_softmax", axis, x.array.ndim)
     xp = array_module(x.array)
     array = _at_least_float32(x.array)
     shifted = array - array.max(axis=axis, keepdims=True)
@@ -177,11 +186,12 @@ def log_softmax(logits, axis=-1, name=None) -> Tensor:
 def _rows(op: str, labels: Tensor, logits: Tensor, axis: int):
     """Both tensors as (rows, classes) with the class axis last."""
     if labels.array.shape != logits.array.shape:
-        raise ValueError(f"{op}: labels and logits must have the same shape, got labels "
+        raise InvalidArgumentError(f"{op}: labels and logits must have the same shape, got labels "
                          f"{format_shape(labels.array.shape)} and logits "
                          f"{format_shape(logits.array.shape)}.")
     if logits.array.ndim == 0:
-        raise ValueError(f"{op}: logits must have rank >= 1, got a scalar.")
+        raise InvalidArgumentError(f"{op}: logits must have rank >= 1, got a scalar.")
+    axis = check_axis(op, axis, logits.array.ndim)
     xp = array_module(logits.array)
     move = lambda a: xp.moveaxis(a, axis, -1) if axis not in (-1, a.ndim - 1) else a  # noqa: E731
     lg, lb = move(logits.array), move(labels.array)
@@ -249,7 +259,7 @@ def sparse_softmax_cross_entropy_with_logits(labels, logits, name=None) -> Tenso
                         f"indices, got {labels.dtype.name}; for one-hot or probability labels "
                         "use softmax_cross_entropy_with_logits.")
     if logits_array.shape[:-1] != labels_array.shape:
-        raise ValueError(f"sparse_softmax_cross_entropy_with_logits: labels shape "
+        raise InvalidArgumentError(f"sparse_softmax_cross_entropy_with_logits: labels shape "
                          f"{format_shape(labels_array.shape)} must equal logits shape without "
                          f"its last axis: logits {format_shape(logits_array.shape)}.")
     classes = logits_array.shape[-1]
@@ -287,12 +297,14 @@ def sparse_softmax_cross_entropy_with_logits(labels, logits, name=None) -> Tenso
 def sigmoid_cross_entropy_with_logits(labels=None, logits=None, name=None) -> Tensor:
     """max(x, 0) - x*z + log(1 + e^-|x|): binary cross-entropy, stable for logits of ±1000."""
     if labels is None or logits is None:
-        raise ValueError("sigmoid_cross_entropy_with_logits needs both labels= and logits=.")
+        raise InvalidArgumentError(
+            "sigmoid_cross_entropy_with_logits needs both labels= and logits=.")
     logits = as_tensor(logits)
     require_float("sigmoid_cross_entropy_with_logits", logits)
     labels = binary_operands(logits, labels, "sigmoid_cross_entropy_with_logits")[1]
     if labels.array.shape != logits.array.shape:
-        raise ValueError(f"sigmoid_cross_entropy_with_logits: labels and logits must have the "
+        raise InvalidArgumentError(
+            f"sigmoid_cross_entropy_with_logits: labels and logits must have the "
                          f"same shape, got {format_shape(labels.array.shape)} and "
                          f"{format_shape(logits.array.shape)}.")
     xp = array_module(logits.array)
@@ -306,7 +318,7 @@ def sigmoid_cross_entropy_with_logits(labels=None, logits=None, name=None) -> Te
 
 def _check_labels(labels: Tensor, classes: int) -> None:
     if labels.array.size and (int(labels.array.min()) < 0 or int(labels.array.max()) >= classes):
-        raise ValueError(f"sparse_softmax_cross_entropy_with_logits: labels must be in "
+        raise InvalidArgumentError(f"sparse_softmax_cross_entropy_with_logits: labels must be in "
                          f"[0, {classes}), got values from {int(labels.array.min())} to "
                          f"{int(labels.array.max())}.") from None
 
@@ -359,7 +371,7 @@ def dense(x, kernel, bias=None, activation=None, alpha: float = 0.2, name=None) 
     elif activation.__class__ is not str and callable(activation):
         activation = getattr(activation, "__name__", str(activation))
     if activation not in _DENSE_ACTIVATIONS:
-        raise ValueError(f"dense: unknown activation {activation!r}; expected one of "
+        raise InvalidArgumentError(f"dense: unknown activation {activation!r}; expected one of "
                          f"{sorted(_DENSE_ACTIVATIONS)} or None.")
     # the common case, CPU tensors of one float dtype, is checked in a few tests on locals; the
     # rest (conversions, mixed dtypes or devices) takes the checked path with its clear errors
@@ -380,16 +392,18 @@ def dense(x, kernel, bias=None, activation=None, alpha: float = 0.2, name=None) 
         bias_array = None if bias is None else bias.array
     inputs = (x, kernel) if bias is None else (x, kernel, bias)
     if kernel_array.ndim != 2:
-        raise ValueError(f"dense: kernel must be a matrix, got shape "
+        raise InvalidArgumentError(f"dense: kernel must be a matrix, got shape "
                          f"{format_shape(kernel_array.shape)}.")
     kernel_shape = kernel_array.shape
     if x_array.ndim < 2 or x_array.shape[-1] != kernel_shape[0]:
-        raise ValueError(f"dense: inner dimensions differ: x {format_shape(x_array.shape)} @ "
+        raise InvalidArgumentError(
+            f"dense: inner dimensions differ: x {format_shape(x_array.shape)} @ "
                          f"kernel {format_shape(kernel_shape)}; x's last axis must equal "
                          "kernel's first.")
     if bias_array is not None and (bias_array.ndim != 1 or
                                    bias_array.shape[0] != kernel_shape[1]):
-        raise ValueError(f"dense: bias must have shape [{kernel_shape[1]}] to match kernel "
+        raise InvalidArgumentError(
+            f"dense: bias must have shape [{kernel_shape[1]}] to match kernel "
                          f"{format_shape(kernel_shape)}, got "
                          f"{format_shape(bias_array.shape)}.")
     if x_array.dtype.itemsize == 2 and (x_array.__class__ is np.ndarray or
@@ -463,7 +477,7 @@ def dropout(x, rate, noise_shape=None, seed=None, name=None) -> Tensor:
     x = as_tensor(x)
     rate = float(rate)
     if not 0 <= rate < 1:
-        raise ValueError(f"dropout: rate must be in [0, 1), got {rate}.")
+        raise InvalidArgumentError(f"dropout: rate must be in [0, 1), got {rate}.")
     if rate == 0:
         return x
     shape = x.array.shape if noise_shape is None else tuple(noise_shape)

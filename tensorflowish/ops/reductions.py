@@ -9,9 +9,11 @@ import numpy as np
 from ..tape import _recording_tapes
 from .math import cast, equal, exp, log, sqrt, square
 from .registry import (
+    InvalidArgumentError,
     Tensor,
     array_module,
     as_tensor,
+    check_axis,
     format_shape,
     record,
     register,
@@ -30,13 +32,12 @@ def _normalize_axes(op: str, axis, ndim: int):
     if isinstance(axis, Tensor):
         axis = axis.numpy().tolist()
     axes = (axis,) if isinstance(axis, (int, np.integer)) else tuple(axis)
-    result = []
-    for a in axes:
-        a = int(a)
-        if not -ndim <= a < max(ndim, 1):
-            raise ValueError(f"{op}: axis {a} is out of range for a tensor of rank {ndim}.")
-        result.append(a % ndim if ndim else 0)
-    return tuple(sorted(set(result)))
+    if ndim == 0:  # TensorFlow accepts axis 0 / -1 for a scalar: nothing to reduce
+        for a in axes:
+            if int(a) not in (0, -1):
+                check_axis(op, a, 1)
+        return ()
+    return tuple(sorted(set(check_axis(op, a, ndim) for a in axes)))
 
 
 def _kept_shape(shape: tuple, axes) -> tuple:
@@ -79,9 +80,11 @@ def _sum(x: Tensor, axes, keepdims: bool, count: int) -> Tensor:
         total = a.sum(axis=axes, keepdims=keepdims, dtype="float32")
         out = Tensor(xp_asarray(total if count == 1 else total / count, a.dtype))
     else:
-        # what ndarray.sum calls, without its Python layer (a good part of a small model's step)
-        total = _add_reduce(a, axes, None, None, keepdims) if a.__class__ is np.ndarray else \
-            a.sum(axis=axes, keepdims=keepdims)
+        # what ndarray.sum calls, without its Python layer (a good part of a small model's step);
+        # integers keep their dtype, as TensorFlow (NumPy would widen int32 to int64)
+        dtype = a.dtype if a.dtype.kind in "iu" else None
+        total = _add_reduce(a, axes, dtype, None, keepdims) if a.__class__ is np.ndarray else \
+            a.sum(axis=axes, keepdims=keepdims, dtype=dtype)
         out = Tensor(total if count == 1 else total / count)
     if should_record((x,)):
         def backward(g: Tensor) -> Tensor:
@@ -149,7 +152,7 @@ def reduce_max(input_tensor, axis=None, keepdims: bool = False, name=None) -> Te
     """Max over `axis`; ties share the gradient equally."""
     x = as_tensor(input_tensor)
     if x.array.size == 0:
-        raise ValueError("reduce_max: the input is empty.")
+        raise InvalidArgumentError("reduce_max: the input is empty.")
     return _reduce("reduce_max", x, axis, keepdims,
                    lambda a, axes, k: a.max(axis=axes, keepdims=k), _extremum_vjp)
 
@@ -159,7 +162,7 @@ def reduce_min(input_tensor, axis=None, keepdims: bool = False, name=None) -> Te
     """Min over `axis`; ties share the gradient equally."""
     x = as_tensor(input_tensor)
     if x.array.size == 0:
-        raise ValueError("reduce_min: the input is empty.")
+        raise InvalidArgumentError("reduce_min: the input is empty.")
     return _reduce("reduce_min", x, axis, keepdims,
                    lambda a, axes, k: a.min(axis=axes, keepdims=k), _extremum_vjp)
 
@@ -184,7 +187,9 @@ def _prod_vjp(g, x, out, kept, axes):
 def reduce_prod(input_tensor, axis=None, keepdims: bool = False, name=None) -> Tensor:
     """Product over `axis` (the gradient handles zeros; it is first-order only)."""
     return _reduce("reduce_prod", input_tensor, axis, keepdims,
-                   lambda a, axes, k: a.prod(axis=axes, keepdims=k), _prod_vjp)
+                   lambda a, axes, k: a.prod(axis=axes, keepdims=k,
+                                             dtype=a.dtype if a.dtype.kind in "iu" else None),
+                   _prod_vjp)
 
 
 @register("reduce_logsumexp", "math.reduce_logsumexp", samples=_reduce_samples)
@@ -192,9 +197,15 @@ def reduce_logsumexp(input_tensor, axis=None, keepdims: bool = False, name=None)
     """log(sum(exp(x))) computed stably (composed from primitives)."""
     x = as_tensor(input_tensor)
     require_float("reduce_logsumexp", x)
-    shift = Tensor(array_module(x.array).max(x.array, axis=_normalize_axes(
-        "reduce_logsumexp", axis, x.array.ndim), keepdims=True))
-    total = log(reduce_sum(exp(x - shift), axis, keepdims=True)) + shift
+    xp = array_module(x.array)
+    shift_array = xp.max(x.array, axis=_normalize_axes("reduce_logsumexp", axis, x.array.ndim),
+                         keepdims=True)
+    # a row of all -inf (a fully masked row) shifts by 0, so its result is log(0) = -inf as in
+    # TensorFlow, not (-inf) - (-inf) = nan
+    shift_array[~xp.isfinite(shift_array)] = 0
+    shift = Tensor(shift_array)
+    with np.errstate(divide="ignore"):  # log(0) = -inf for a fully masked row is intended
+        total = log(reduce_sum(exp(x - shift), axis, keepdims=True)) + shift
     if keepdims:
         return total
     axes = _normalize_axes("reduce_logsumexp", axis, x.array.ndim)
@@ -206,6 +217,7 @@ def reduce_logsumexp(input_tensor, axis=None, keepdims: bool = False, name=None)
 def reduce_variance(input_tensor, axis=None, keepdims: bool = False, name=None) -> Tensor:
     """Population variance over `axis` (composed)."""
     x = as_tensor(input_tensor)
+    require_float("reduce_variance", x)
     mean = reduce_mean(x, axis, keepdims=True)
     return reduce_mean(square(x - mean), axis, keepdims)
 
@@ -220,6 +232,9 @@ def reduce_std(input_tensor, axis=None, keepdims: bool = False, name=None) -> Te
 def reduce_any(input_tensor, axis=None, keepdims: bool = False, name=None) -> Tensor:
     """Logical or over `axis`."""
     x = as_tensor(input_tensor)
+    if x.array.dtype.kind != "b":
+        raise TypeError(f"reduce_any: expects a bool tensor, got {x.dtype.name} (shape "
+                        f"{format_shape(x.shape)}); compare first, e.g. tf.not_equal(x, 0).")
     axes = _normalize_axes("reduce_any", axis, x.array.ndim)
     return Tensor(array_module(x.array).any(x.array, axis=axes, keepdims=keepdims))
 
@@ -228,6 +243,9 @@ def reduce_any(input_tensor, axis=None, keepdims: bool = False, name=None) -> Te
 def reduce_all(input_tensor, axis=None, keepdims: bool = False, name=None) -> Tensor:
     """Logical and over `axis`."""
     x = as_tensor(input_tensor)
+    if x.array.dtype.kind != "b":
+        raise TypeError(f"reduce_all: expects a bool tensor, got {x.dtype.name} (shape "
+                        f"{format_shape(x.shape)}); compare first, e.g. tf.not_equal(x, 0).")
     axes = _normalize_axes("reduce_all", axis, x.array.ndim)
     return Tensor(array_module(x.array).all(x.array, axis=axes, keepdims=keepdims))
 
@@ -237,13 +255,13 @@ def _arg(op, x, axis, output_type, function):
 
     x = as_tensor(x)
     if x.array.ndim == 0:
-        raise ValueError(f"{op}: expects a tensor of rank >= 1, got a scalar.")
+        raise InvalidArgumentError(f"{op}: expects a tensor of rank >= 1, got a scalar.")
     if axis is None:
         axis = 0  # TensorFlow's default
-    if not -x.array.ndim <= int(axis) < x.array.ndim:
-        raise ValueError(f"{op}: axis {axis} is out of range for shape "
-                         f"{format_shape(x.array.shape)}.")
-    return Tensor(function(x.array, axis=int(axis)).astype(dtypes.numpy_dtype(output_type)))
+    if isinstance(axis, Tensor):
+        axis = int(axis.array)
+    axis = check_axis(op, axis, x.array.ndim)
+    return Tensor(function(x.array, axis=axis).astype(dtypes.numpy_dtype(output_type)))
 
 
 @register("argmax", "math.argmax", differentiable=False)

@@ -15,14 +15,14 @@ from collections.abc import Callable
 import numpy as np
 
 from .. import backend
-from ..errors import InvalidArgumentError, check_axes, check_axis
+from ..errors import DTypeMismatchError, InvalidArgumentError, check_axes, check_axis
 from ..tape import _recording_tapes, record, should_record
 from ..tensor import Tensor, convert_to_tensor, format_shape
 
 __all__ = ["OpInfo", "REGISTRY", "register", "record", "should_record", "recording",
            "as_tensor", "binary_operands", "unbroadcast", "require_float", "check_same_device",
            "array_module", "Tensor", "format_shape", "check_axis", "check_axes",
-           "InvalidArgumentError"]
+           "InvalidArgumentError", "refuse_strings"]
 
 
 @dataclasses.dataclass
@@ -99,13 +99,35 @@ def check_same_device(op: str, *tensors: Tensor) -> None:
             a = backend.device_of(tensors[0].array)
             b = backend.device_of(tensor.array)
             if a != b:
-                raise ValueError(f"{op}: tensors are on different devices: {a} and {b}. Move one "
+                raise InvalidArgumentError(
+                    f"{op}: tensors are on different devices: {a} and {b}. Move one "
                                  f"with .to('{a}') (or .cpu()/.gpu()) before combining them.")
+
+
+# the only ops strings take part in (TensorFlow's Add concatenates strings)
+_STRING_OPS = frozenset({"add", "equal", "not_equal"})
+
+
+def refuse_strings(op: str, *dtypes) -> None:
+    """A clear error when a string tensor reaches arithmetic (or mixes with numbers)."""
+    names = [np.dtype(d) for d in dtypes]
+    if not any(d.kind == "O" for d in names):
+        return
+    shown = " and ".join("string" if d.kind == "O" else d.name for d in names)
+    if op in _STRING_OPS and all(d.kind == "O" for d in names):
+        return
+    raise DTypeMismatchError(f"{op}: cannot apply to {shown} operands: string tensors support "
+                             "only +, == and != with other strings. Convert numbers with "
+                             "tf.strings.to_number, or strings with tf.strings.as_string.")
 
 
 def _coerce_like(value, like: Tensor, op: str) -> Tensor:
     """Convert plain data to the dtype and device of `like` (TensorFlow's operand rule)."""
     dtype = like.array.dtype
+    if dtype.kind == "O" or isinstance(value, (str, bytes)):
+        other = convert_to_tensor(value)
+        refuse_strings(op, dtype, other.array.dtype)
+        return other
     if isinstance(value, (bool, int, float)) and not isinstance(value, np.generic):
         if isinstance(value, float) and dtype.kind in "iub" and not float(value).is_integer():
             raise TypeError(f"{op}: cannot combine a tensor of dtype {like.dtype.name} with the "
@@ -131,7 +153,8 @@ def binary_operands(x, y, op: str) -> tuple[Tensor, Tensor]:
         y = _coerce_like(y, x, op)
         return x, y
     if x.array.dtype != y.array.dtype:
-        raise TypeError(f"{op}: operands have different dtypes: {x.dtype.name} "
+        refuse_strings(op, x.array.dtype, y.array.dtype)
+        raise DTypeMismatchError(f"{op}: operands have different dtypes: {x.dtype.name} "
                         f"(shape {format_shape(x.shape)}) and {y.dtype.name} "
                         f"(shape {format_shape(y.shape)}). Use tf.cast to make them match.")
     if type(x.array) is not np.ndarray or type(y.array) is not np.ndarray:
@@ -143,7 +166,7 @@ def broadcast_shape(op: str, a: tuple, b: tuple) -> tuple:
     try:
         return np.broadcast_shapes(a, b)
     except ValueError:
-        raise ValueError(f"{op}: shapes {format_shape(a)} and {format_shape(b)} are not "
+        raise InvalidArgumentError(f"{op}: shapes {format_shape(a)} and {format_shape(b)} are not "
                          "broadcastable (trailing dimensions must be equal or 1).") from None
 
 
@@ -151,6 +174,7 @@ def require_float(op: str, *tensors: Tensor) -> None:
     """A clear TypeError unless every tensor is floating-point (or complex)."""
     for tensor in tensors:
         if tensor.array.dtype.kind not in "fcV":  # V: bfloat16 (ml_dtypes)
+            refuse_strings(op, tensor.array.dtype)
             raise TypeError(f"{op}: expects a floating-point tensor, got {tensor.dtype.name} "
                             f"(shape {format_shape(tensor.shape)}). Use tf.cast(x, tf.float32).")
 

@@ -6,10 +6,15 @@ from __future__ import annotations
 import numpy as np
 
 from .. import backend
+from ..errors import IndexOutOfRangeError
+from ..tensor import Variable
 from .registry import (
+    InvalidArgumentError,
     Tensor,
     array_module,
     as_tensor,
+    check_axes,
+    check_axis,
     check_same_device,
     format_shape,
     record,
@@ -37,8 +42,6 @@ def reshape(tensor, shape, name=None) -> Tensor:
     try:
         out = Tensor(tensor.array.reshape(shape))
     except ValueError:
-        from ..errors import InvalidArgumentError
-
         raise InvalidArgumentError(f"reshape: cannot reshape a tensor of shape "
                          f"{format_shape(tensor.array.shape)} ({tensor.array.size} elements) "
                          f"into {format_shape(shape)}.") from None
@@ -59,7 +62,7 @@ def transpose(a, perm=None, conjugate=False, name=None) -> Tensor:
         perm = tuple(reversed(range(a.array.ndim)))
     perm = tuple(int(p) for p in perm)
     if sorted(p % max(a.array.ndim, 1) for p in perm) != list(range(a.array.ndim)):
-        raise ValueError(f"transpose: perm {list(perm)} is not a permutation of the "
+        raise InvalidArgumentError(f"transpose: perm {list(perm)} is not a permutation of the "
                          f"{a.array.ndim} axes of shape {format_shape(a.array.shape)}.")
     out = Tensor(a.array.transpose(perm))
     if should_record((a,)):
@@ -73,11 +76,7 @@ def transpose(a, perm=None, conjugate=False, name=None) -> Tensor:
 def expand_dims(input, axis, name=None) -> Tensor:  # noqa: A002
     """Insert a dimension of size 1 at `axis`."""
     x = as_tensor(input)
-    ndim = x.array.ndim + 1
-    axis = int(axis)
-    if not -ndim <= axis < ndim:
-        raise ValueError(f"expand_dims: axis {axis} is out of range for a result of rank {ndim}.")
-    axis %= ndim
+    axis = check_axis("expand_dims", axis, x.array.ndim + 1)  # an axis of the result
     return reshape(x, x.array.shape[:axis] + (1,) + x.array.shape[axis:])
 
 
@@ -91,10 +90,10 @@ def squeeze(input, axis=None, name=None) -> Tensor:  # noqa: A002
     if axis is None:
         new_shape = tuple(s for s in shape if s != 1)
     else:
-        axes = {int(a) % len(shape) for a in ([axis] if isinstance(axis, int) else axis)}
+        axes = set(check_axes("squeeze", axis, len(shape)))
         for a in axes:
             if shape[a] != 1:
-                raise ValueError(f"squeeze: cannot squeeze axis {a} of shape "
+                raise InvalidArgumentError(f"squeeze: cannot squeeze axis {a} of shape "
                                  f"{format_shape(shape)}: its size is {shape[a]}, not 1.")
         new_shape = tuple(s for i, s in enumerate(shape) if i not in axes)
     return reshape(x, new_shape)
@@ -107,11 +106,12 @@ def broadcast_to(input, shape, name=None) -> Tensor:  # noqa: A002
     x = as_tensor(input)
     shape = _shape_tuple(shape)
     if x.array.shape == shape:
-        return x
+        return snapshot(x)
     try:
         out = Tensor(array_module(x.array).broadcast_to(x.array, shape))
     except ValueError:
-        raise ValueError(f"broadcast_to: cannot broadcast {format_shape(x.array.shape)} to "
+        raise InvalidArgumentError(
+            f"broadcast_to: cannot broadcast {format_shape(x.array.shape)} to "
                          f"{format_shape(shape)}.") from None
     if should_record((x,)):
         original = x.array.shape
@@ -128,21 +128,18 @@ def concat(values, axis, name=None) -> Tensor:
     """Join tensors along an existing axis."""
     tensors = [as_tensor(v) for v in values]
     if not tensors:
-        raise ValueError("concat: needs at least one tensor.")
+        raise InvalidArgumentError("concat: needs at least one tensor.")
     first = tensors[0]
     check_same_device("concat", *tensors)
     ndim = first.array.ndim
-    axis = int(axis)
-    if not -ndim <= axis < ndim:
-        raise ValueError(f"concat: axis {axis} is out of range for rank {ndim}.")
-    axis %= ndim
+    axis = check_axis("concat", axis, ndim)
     for t in tensors[1:]:
         if t.array.dtype != first.array.dtype:
             raise TypeError(f"concat: dtypes differ: {first.dtype.name} and {t.dtype.name}.")
         if t.array.ndim != ndim or any(
                 a != b for i, (a, b) in enumerate(zip(t.array.shape, first.array.shape))
                 if i != axis):
-            raise ValueError(f"concat: shapes {format_shape(first.array.shape)} and "
+            raise InvalidArgumentError(f"concat: shapes {format_shape(first.array.shape)} and "
                              f"{format_shape(t.array.shape)} differ outside axis {axis}.")
     out = Tensor(array_module(first.array).concatenate([t.array for t in tensors], axis=axis))
     if should_record(tensors):
@@ -163,12 +160,13 @@ def stack(values, axis=0, name=None) -> Tensor:
     """Join tensors of one shape along a new axis (composed: expand_dims + concat)."""
     tensors = [as_tensor(v) for v in values]
     if not tensors:
-        raise ValueError("stack: needs at least one tensor.")
+        raise InvalidArgumentError("stack: needs at least one tensor.")
     for t in tensors[1:]:
         if t.array.shape != tensors[0].array.shape:
-            raise ValueError(f"stack: all shapes must match, got "
+            raise InvalidArgumentError(f"stack: all shapes must match, got "
                              f"{format_shape(tensors[0].array.shape)} and "
                              f"{format_shape(t.array.shape)}.")
+    axis = check_axis("stack", axis, tensors[0].array.ndim + 1)  # an axis of the result
     return concat([expand_dims(t, axis) for t in tensors], axis)
 
 
@@ -248,10 +246,8 @@ def getitem(tensor, index) -> Tensor:
     try:
         out = Tensor(tensor.array[index])
     except IndexError as error:
-        from ..errors import IndexOutOfRangeError
-
         raise IndexOutOfRangeError(f"Index {index!r} is out of range for a tensor of shape "
-                                   f"{format_shape(tensor.array.shape)}: {error}") from None
+                         f"{format_shape(tensor.array.shape)}: {error}") from None
     if should_record((tensor,)):
         record((tensor,), out, (lambda g: _scatter_into_zeros(g, index, tensor.array.shape,
                                                               tensor.array.dtype),))
@@ -341,10 +337,18 @@ def identity(input, name=None) -> Tensor:  # noqa: A002
     x = as_tensor(input)
     if backend._device_stack and backend.device_of(x.array) != backend.current_device():
         return to_device(x, backend.current_device())
-    out = Tensor(x.array.copy())
+    # no copy: tensors never change, and a Variable copies its buffer on its next update while
+    # this tensor holds it (copy-on-write), so the result keeps the value read here
+    out = Tensor(x.array)
     if should_record((x,)):
         record((x,), out, (lambda g: g,))
     return out
+
+
+def snapshot(x: Tensor) -> Tensor:
+    """`x` itself for a tensor; for a Variable, its current value as a tensor (a recorded
+    read that later assignments do not change)."""
+    return identity(x) if isinstance(x, Variable) else x
 
 
 def to_device(x, device: str) -> Tensor:
@@ -353,7 +357,7 @@ def to_device(x, device: str) -> Tensor:
     source = backend.device_of(x.array)
     device = backend.normalize_device(device)
     if source == device:
-        return x
+        return snapshot(x)
     out = Tensor(backend.to_device(x.array, device))
     if should_record((x,)):
         record((x,), out, (lambda g: to_device(g, source),))
@@ -374,7 +378,8 @@ def tile(input, multiples, name=None) -> Tensor:  # noqa: A002
     x = as_tensor(input)
     multiples = _shape_tuple(multiples)
     if len(multiples) != x.array.ndim:
-        raise ValueError(f"tile: multiples {list(multiples)} must have one entry per axis of "
+        raise InvalidArgumentError(
+            f"tile: multiples {list(multiples)} must have one entry per axis of "
                          f"shape {format_shape(x.array.shape)}.")
     out = Tensor(array_module(x.array).tile(x.array, multiples))
     if should_record((x,)):

@@ -164,16 +164,14 @@ class Generator(Module):
         """Normal samples."""
         shape = _shape_tuple(shape)
         values = self._draw(lambda g: g.standard_normal(shape))
-        return philox.to_tensor(values * philox.host_array(stddev) + philox.host_array(mean),
-                                dtype)
+        return philox.to_tensor(philox.affine(values, mean, stddev), dtype)
 
     def truncated_normal(self, shape, mean=0.0, stddev=1.0, dtype="float32",
                          name=None) -> Tensor:
         """Normal samples redrawn where they fall more than two standard deviations out."""
         shape = _shape_tuple(shape)
         values = self._draw(lambda g: philox.truncated(g, shape))
-        return philox.to_tensor(values * philox.host_array(stddev) + philox.host_array(mean),
-                                dtype)
+        return philox.to_tensor(philox.affine(values, mean, stddev), dtype)
 
     def uniform(self, shape, minval=0, maxval=None, dtype="float32", name=None) -> Tensor:
         """Uniform samples in [minval, maxval): floats (maxval defaults to 1), or integers

@@ -110,6 +110,15 @@ def host_array(value, dtype=np.float64) -> np.ndarray:
     return np.asarray(_host(value), dtype=dtype)
 
 
+def affine(values: np.ndarray, mean, stddev) -> np.ndarray:
+    """values * stddev + mean, skipping the passes that would change nothing (the default 0, 1)."""
+    if not (isinstance(stddev, (int, float)) and stddev == 1):
+        values = values * host_array(stddev)
+    if not (isinstance(mean, (int, float)) and mean == 0):
+        values = values + host_array(mean)
+    return values
+
+
 def to_tensor(values: np.ndarray, dtype) -> Tensor:
     """Host values as a tensor of `dtype` on the current device."""
     return Tensor(backend.asarray(np.asarray(values).astype(_dtypes.numpy_dtype(dtype),

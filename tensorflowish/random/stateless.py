@@ -38,14 +38,14 @@ def stateless_normal(shape, seed, mean=0.0, stddev=1.0, dtype="float32", name=No
                      alg="auto_select") -> Tensor:
     """Normal samples determined by `seed`."""
     values = _generator(seed).standard_normal(_shape_tuple(shape))
-    return philox.to_tensor(values * philox.host_array(stddev) + philox.host_array(mean), dtype)
+    return philox.to_tensor(philox.affine(values, mean, stddev), dtype)
 
 
 def stateless_truncated_normal(shape, seed, mean=0.0, stddev=1.0, dtype="float32", name=None,
                                alg="auto_select") -> Tensor:
     """Normal samples within two standard deviations, determined by `seed`."""
     values = philox.truncated(_generator(seed), _shape_tuple(shape))
-    return philox.to_tensor(values * philox.host_array(stddev) + philox.host_array(mean), dtype)
+    return philox.to_tensor(philox.affine(values, mean, stddev), dtype)
 
 
 def stateless_uniform(shape, seed, minval=0, maxval=None, dtype="float32", name=None,

@@ -41,6 +41,7 @@ _KERAS_NEUTRAL_OPTIONS = {
     "renorm": False, "renorm_clipping": None, "renorm_momentum": _ANY, "sparse": False,
     "ragged": False, "optional": False, "gradient_accumulation_steps": None,
     "loss_scale_factor": None, "input_axes": None, "output_axes": None, "ignore_class": None,
+    "use_gate": False, "rms_scaling": False,
 }  # fmt: skip
 
 _SAFE_MODE = [True]

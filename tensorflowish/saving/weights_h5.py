@@ -16,6 +16,7 @@ one (any non-scalar), so a flipped byte is an error rather than a silently wrong
 
 from __future__ import annotations
 
+import inspect
 import io
 import re
 import warnings
@@ -72,15 +73,37 @@ def _children(obj: Any) -> list[tuple[str, Any]]:
         return result
     attributes = {key: value for key, value in vars(obj).items()
                   if key not in _SKIPPED_ATTRIBUTES and not key.startswith("__")}
+    attributes.update(_public_properties(obj))
     if isinstance(obj, Model):
         attributes["layers"] = obj.layers
         if obj.optimizer is not None:
             attributes["optimizer"] = obj.optimizer
-    for key in sorted(attributes, key=_snake_case):
+    # Keras walks dir(obj): public names first, then private ones ("_name" sorts as "~_name")
+    for key in sorted(attributes, key=lambda name: f"~{name}" if name.startswith("_") else name):
         value = attributes[key]
         if _is_saveable(value) or _holds_saveables(value):
             result.append((key, value))
     return result
+
+
+def _public_properties(obj: Any) -> dict[str, Any]:
+    """Properties a layer class adds to the base classes (Keras's ``dir()`` sees them, e.g.
+    MultiHeadAttention's ``key_dense``; those of Layer and Model themselves are skipped, as
+    Keras skips everything a plain Layer has)."""
+    from tensorflowish.keras.layers import Layer
+    from tensorflowish.keras.models import Model
+
+    base = set(dir(Model if isinstance(obj, Model) else Layer))
+    found = {}
+    for name in dir(type(obj)):
+        if name.startswith("_") or name in base:
+            continue
+        if isinstance(inspect.getattr_static(type(obj), name, None), property):
+            try:
+                found[name] = getattr(obj, name)
+            except Exception:  # noqa: BLE001 - Keras too skips properties that fail
+                continue
+    return found
 
 
 def _own_variables(obj: Any, model: Any) -> list:

@@ -58,6 +58,9 @@ def test_text_lines_from_plain_gzip_and_zlib_files(tmp_path):
     assert list(tf.data.TextLineDataset(str(plain)).as_numpy_iterator()) == [
         b"l1", b"l2", b"", b"l4"
     ]
+    first = next(iter(tf.data.TextLineDataset(str(plain))))
+    assert first.dtype == tf.string and first.numpy() == b"l1" and first.shape == ()
+    assert tf.data.TextLineDataset(str(plain)).element_spec == tf.TensorSpec((), tf.string)
     assert list(tf.data.TextLineDataset([str(packed)], "GZIP").as_numpy_iterator()) == [
         b"g1", b"g2"
     ]
@@ -145,3 +148,10 @@ def test_save_and_load_round_trip_and_detect_damage(tmp_path):
     os.remove(tmp_path / "text" / "dataset_spec.json")  # an unfinished save does not load
     with pytest.raises(tf.errors.NotFoundError):
         D.load(str(tmp_path / "text"))
+
+
+def test_tfrecord_is_left_out_with_a_clear_error():
+    with pytest.raises(tf.errors.UnimplementedError, match="TextLineDataset"):
+        tf.data.TFRecordDataset("file.tfrecord")
+    with pytest.raises(AttributeError):
+        tf.data.NoSuchDataset  # noqa: B018

@@ -325,3 +325,42 @@ def test_backup_and_restore_detects_a_damaged_backup(tmp_path):
         model.fit(x, y, epochs=2, verbose=0, callbacks=[restore])
     with pytest.raises(ValueError, match="save_freq"):
         tf.keras.callbacks.BackupAndRestore(backup, save_freq="sometimes")
+
+
+def test_backup_every_few_batches_restarts_the_interrupted_epoch(tmp_path):
+    x, y = blobs(64)
+    backup = tmp_path / "backup"
+
+    class Crash(tf.keras.callbacks.Callback):
+        def on_train_batch_end(self, batch, logs=None):
+            if int(self.model.optimizer.iterations.numpy()) == 6:
+                raise KeyboardInterrupt  # as a Ctrl-C in the middle of epoch 1
+
+    model = compiled()
+    with pytest.raises(KeyboardInterrupt):
+        model.fit(x, y, batch_size=16, epochs=3, verbose=0, callbacks=[
+            tf.keras.callbacks.BackupAndRestore(backup, save_freq=2), Crash()])  # fmt: skip
+    assert (backup / "backup.safetensors").exists()  # no on_train_end: the backup stays
+    resumed = compiled()
+    resumed.build((None, 4))
+    history = resumed.fit(x, y, batch_size=16, epochs=3, verbose=0,
+                          callbacks=[tf.keras.callbacks.BackupAndRestore(backup)])  # fmt: skip
+    # the backup after 6 steps was taken in epoch 1 (steps 4-7): epoch 1 runs again
+    assert history.epoch == [1, 2]
+    assert int(resumed.optimizer.iterations.numpy()) == 6 + 8
+
+
+def test_summary_record_if_and_closed_writers(tmp_path):
+    writer = tf.summary.create_file_writer(str(tmp_path))
+    with writer.as_default():
+        for step in range(6):
+            with tf.summary.record_if(lambda step=step: step % 2 == 0):
+                tf.summary.scalar("loss", float(step), step=step)
+        with tf.summary.record_if(False):
+            assert not tf.summary.should_record_summaries()
+            assert tf.summary.scalar("loss", 9.0, step=9) is False
+        assert tf.summary.should_record_summaries()
+    writer.close()
+    assert [e.step for e in read_events(tmp_path).Scalars("loss")] == [0, 2, 4]
+    with writer.as_default(), pytest.raises(RuntimeError, match="closed"):
+        tf.summary.scalar("loss", 1.0, step=0)

@@ -215,3 +215,26 @@ def test_config_round_trip(layer):
     again_config = again.get_config()
     again_config.pop("name")
     assert again_config == config
+
+
+def test_metrics_held_by_layers_are_logged():
+    class Tracked(layers.Layer):
+        def __init__(self):
+            super().__init__()
+            self.dense = layers.Dense(1)
+            self.magnitude = tf.keras.metrics.Mean(name="magnitude")
+
+        def call(self, inputs):
+            outputs = self.dense(inputs)
+            self.magnitude.update_state(tf.abs(outputs))
+            return outputs
+
+    model = tf.keras.Sequential([tf.keras.Input((6,)), Tracked()])
+    model.compile("sgd", "mse")
+    history = model.fit(X, np.zeros((4, 1), np.float32), epochs=2, verbose=0)
+    assert "magnitude" in history.history and len(history.history["magnitude"]) == 2
+    prediction = model.predict(X, verbose=0)
+    model.reset_metrics()
+    model.evaluate(X, np.zeros((4, 1), np.float32), verbose=0)
+    assert float(model.metrics[-1].result()) == pytest.approx(np.abs(prediction).mean(),
+                                                                  rel=1e-5)

@@ -199,3 +199,25 @@ def test_config_round_trip(layer):
     again = type(layer).from_config(config).get_config()
     config.pop("name"), again.pop("name")
     assert again == config
+
+
+def test_basic_regression_tutorial_flow():
+    """TensorFlow's "Basic regression" tutorial, its calls as written (NumPy for pandas)."""
+    features = RNG.uniform(45, 230, size=(80, 3))
+    labels = 50 - 0.1 * features[:, 0] + RNG.normal(0, 1, 80)
+    horsepower = features[:, 0]
+    horsepower_normalizer = layers.Normalization(input_shape=[1, ], axis=None)
+    horsepower_normalizer.adapt(horsepower)
+    model = tf.keras.Sequential([horsepower_normalizer, layers.Dense(units=1)])
+    assert model.predict(horsepower[:10], verbose=0).shape == (10, 1)  # (N,) read as (N, 1)
+    model.compile(optimizer=tf.keras.optimizers.Adam(learning_rate=0.1),
+                  loss="mean_absolute_error")
+    history = model.fit(horsepower, labels, epochs=5, verbose=0, validation_split=0.2)
+    assert set(history.history) == {"loss", "val_loss"} and history.epoch == [0, 1, 2, 3, 4]
+    normalizer = layers.Normalization(axis=-1)
+    normalizer.adapt(np.array(features))
+    assert normalizer.mean.shape == (1, 3)
+    np.testing.assert_allclose(normalizer.mean.numpy()[0], features.mean(axis=0), rtol=1e-5)
+    dnn = tf.keras.Sequential([normalizer, layers.Dense(8, activation="relu"), layers.Dense(1)])
+    assert dnn.built  # from the adapted normalizer's input shape, so summary() works
+    assert dnn.layers[1].kernel.shape == (3, 8)

@@ -101,3 +101,22 @@ def test_loss_scale_optimizer_dynamics():
     assert float(optimizer.dynamic_scale.numpy()) == 8.0  # halved
     assert int(optimizer.iterations.numpy()) == 2
     assert optimizer.learning_rate == pytest.approx(0.5)
+
+
+def test_a_mixed_model_saves_and_loads(tmp_path, rng):
+    x = rng.normal(size=(16, 4)).astype(np.float32)
+    y = (x[:, 0] > 0).astype(np.int32)
+    mixed_precision.set_global_policy("mixed_float16")
+    model = tf.keras.Sequential([tf.keras.Input((4,)), tf.keras.layers.Dense(3),
+                                 tf.keras.layers.Activation("softmax", dtype="float32")])
+    model.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
+    model.fit(x, y, epochs=2, verbose=0)
+    model.save(tmp_path / "mixed.keras")
+    mixed_precision.set_global_policy(None)
+    loaded = tf.keras.models.load_model(tmp_path / "mixed.keras")
+    assert loaded.layers[0].compute_dtype == "float16"
+    assert loaded.layers[0].kernel.dtype == tf.float32
+    assert isinstance(loaded.optimizer, tf.keras.optimizers.LossScaleOptimizer)
+    assert isinstance(loaded.optimizer.inner_optimizer, tf.keras.optimizers.Adam)
+    assert int(loaded.optimizer.iterations.numpy()) == int(model.optimizer.iterations.numpy())
+    np.testing.assert_array_equal(loaded.predict(x, verbose=0), model.predict(x, verbose=0))

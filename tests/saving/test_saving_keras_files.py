@@ -26,7 +26,7 @@ def _inputs(reference):
     return tf.constant(reference["x"])
 
 
-@pytest.mark.parametrize("name", ["sequential", "functional", "subclassed"])
+@pytest.mark.parametrize("name", ["sequential", "functional", "subclassed", "sequences_and_images"])
 def test_keras_written_file_predicts_as_keras(name):
     model = load_model(os.path.join(DATA, f"{name}.keras"))
     reference = np.load(os.path.join(DATA, f"{name}.npz"))

@@ -1,4 +1,9 @@
-"""The base class of every layer (``tf.keras.layers.Layer``): weights, tracking, calling."""
+"""The base class of every layer (``tf.keras.layers.Layer``): weights, tracking, calling.
+
+Past 600 lines on purpose: ``Layer`` is one class (identity, weights and their tracking, losses,
+calling, config), kept whole in one module as Keras keeps it; its helpers are the few functions
+above it that only it uses.
+"""
 
 from __future__ import annotations
 
@@ -20,7 +25,8 @@ from tensorflowish.tensor import Tensor, Variable
 
 
 def _snake_case(name: str) -> str:
-    """Keras's ``to_snake_case``: ``Conv2D`` -> ``conv2d``, ``MaxPooling2D`` -> ``max_pooling2d``."""
+    """Keras's ``to_snake_case``: ``Conv2D`` -> ``conv2d``,
+    ``MaxPooling2D`` -> ``max_pooling2d``."""
     name = re.sub(r"(.)([A-Z][a-z]+)", r"\1_\2", name)
     return re.sub(r"([a-z])([A-Z])", r"\1_\2", name).lower()
 
@@ -392,23 +398,11 @@ class Layer(Module):
         return [np.array(tf_backend.to_numpy(v.array), copy=True) for v in self.weights]
 
     def set_weights(self, weights: Sequence[Any]) -> None:
-        """Assign NumPy arrays to the weights, in ``weights`` order (shapes must match)."""
-        own = self.weights
-        weights = list(weights)
-        if len(weights) != len(own):
-            raise ValueError(
-                f"Layer '{self.name}' has {len(own)} weights but set_weights got {len(weights)} "
-                "arrays; pass one array per entry of layer.weights."
-            )
-        for variable, value in zip(own, weights):
-            value = np.asarray(value.numpy() if hasattr(value, "numpy") else value)
-            if tuple(value.shape) != tuple(variable.shape):
-                raise ValueError(
-                    f"Layer '{self.name}': weight '{variable.name}' has shape "
-                    f"{tuple(variable.shape)} but the value given has shape {tuple(value.shape)}."
-                )
-            xp = tf_backend.get_array_module(variable.array)
-            variable.array[...] = xp.asarray(value.astype(variable.array.dtype, copy=False))
+        """Assign NumPy arrays to the weights, in ``weights`` order.
+
+        All or nothing: every shape and dtype is checked before any weight is assigned, so a
+        failure leaves every weight as it was."""
+        assign_all(self.weights, weights, f"Layer '{self.name}'")
 
     def count_params(self) -> int:
         """The number of scalars in all weights."""
@@ -462,6 +456,10 @@ class Layer(Module):
             self.build(shape)
             self.built = True
             object.__setattr__(self, "_build_input_shape", shape)  # Keras's build_config
+            if "_deferred_restore" in self.__dict__:  # values a checkpoint held for this layer
+                from tensorflowish.saving import tf_checkpoint
+
+                tf_checkpoint.apply_deferred(self, self.__dict__.pop("_deferred_restore"))
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         if args:
@@ -634,3 +632,31 @@ def _check_rank(layer: Layer, inputs: Tensor, minimum: int) -> None:
             f"(a batch first), got shape {tuple(inputs.shape)}. Add a batch dimension, e.g. "
             "x[None, ...] or tf.expand_dims(x, 0)."
         )
+
+
+def assign_all(variables: Sequence[Any], values: Sequence[Any], owner: str) -> None:
+    """Assign `values` to `variables` in order, after checking every count, shape and dtype:
+    a failure raises InvalidArgumentError and changes nothing."""
+    from ...errors import InvalidArgumentError
+
+    values = list(values)
+    if len(values) != len(variables):
+        raise InvalidArgumentError(
+            f"{owner} has {len(variables)} weights but set_weights got {len(values)} arrays; "
+            "pass one array per entry of .weights (in that order).")
+    converted = []
+    for index, (variable, value) in enumerate(zip(variables, values)):
+        value = np.asarray(value.numpy() if hasattr(value, "numpy") else value)
+        if tuple(value.shape) != tuple(variable.shape):
+            raise InvalidArgumentError(
+                f"{owner}: weight {index} '{variable.name}' has shape {tuple(variable.shape)} "
+                f"but the value given has shape {tuple(value.shape)}; nothing was assigned.")
+        target = variable.array.dtype
+        if value.dtype.kind not in "biuf" or (value.dtype.kind == "f" and target.kind in "iub"):
+            raise InvalidArgumentError(
+                f"{owner}: weight {index} '{variable.name}' is {target} but the value given is "
+                f"{value.dtype}; nothing was assigned.")
+        converted.append(value.astype(target, copy=False))
+    for variable, value in zip(variables, converted):
+        xp = tf_backend.get_array_module(variable.array)
+        variable._writable_array()[...] = xp.asarray(value)

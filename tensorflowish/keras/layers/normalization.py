@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from typing import Any
 
 import tensorflowish as tf
-from tensorflowish.keras import initializers, regularizers
+from tensorflowish.keras import constraints, initializers, regularizers
 from tensorflowish.keras.layers.layer import Layer
 from tensorflowish.tensor import Tensor, Variable
 
@@ -113,8 +113,9 @@ class BatchNormalization(Layer):
     def _update_moving(self, moving: Variable, statistic: Tensor) -> None:
         # Raw in-place arithmetic: the moving statistics are not part of the gradient.
         value = statistic.array.reshape(moving.array.shape)
-        moving.array *= self.momentum
-        moving.array += (1.0 - self.momentum) * value
+        buffer = moving._writable_array()  # copy-on-write: a snapshot of it keeps its value
+        buffer *= self.momentum
+        buffer += (1.0 - self.momentum) * value
 
     def get_config(self) -> dict:
         return {
@@ -207,8 +208,8 @@ class GroupNormalization(Layer):
         self.gamma_initializer = initializers.get(gamma_initializer)
         self.beta_regularizer = regularizers.get(beta_regularizer)
         self.gamma_regularizer = regularizers.get(gamma_regularizer)
-        self.beta_constraint = beta_constraint
-        self.gamma_constraint = gamma_constraint
+        self.beta_constraint = constraints.get(beta_constraint)
+        self.gamma_constraint = constraints.get(gamma_constraint)
         self.gamma = self.beta = None
         self.supports_masking = True
 

@@ -267,7 +267,8 @@ class Model(Trainer, Layer):
             plan.append((array, variable))
         for array, variable in plan:
             xp = tf_backend.get_array_module(variable.array)
-            variable.array[...] = xp.asarray(array.astype(variable.array.dtype, copy=False))
+            variable._writable_array()[...] = xp.asarray(array.astype(variable.array.dtype,
+                                                                       copy=False))
 
     def save(self, filepath: str | os.PathLike, overwrite: bool = True, **kwargs: Any) -> None:
         """Save the whole model (architecture, weights, optimizer state, compile settings) as a

@@ -59,6 +59,11 @@ class Sequential(Model):
         if not self._layers and layer.input_shape is not None:
             self._input_spec = tuple(layer.input_shape)
             self._input_dtype = layer.dtype if isinstance(layer, InputLayer) else None
+        elif not self._layers and layer.built and \
+                getattr(layer, "_build_input_shape", None) is not None:
+            # a first layer already built (an adapted Normalization): its input shape is known
+            self._input_spec = (None, *tuple(layer._build_input_shape)[1:])
+            self._input_dtype = None
         self._layers.append(layer)
         self.built = False
         if self._input_spec is not None:
@@ -94,7 +99,7 @@ class Sequential(Model):
     def call(self, inputs: Any, training: bool | None = None, mask: Any = None) -> Any:
         if not self._layers:
             raise ValueError("The Sequential model has no layers; add some before calling it.")
-        outputs = inputs
+        outputs = _adjust_input_rank(inputs, self._input_spec)
         for layer in self._layers:
             if training is None:
                 outputs = layer(outputs)
@@ -115,3 +120,19 @@ class Sequential(Model):
         from tensorflowish.saving import model_config
 
         return model_config._sequential_from_config(config, custom_objects)
+
+
+def _adjust_input_rank(inputs: Any, spec: Any) -> Any:
+    """Keras 3's rule for a model with a known input shape: inputs one rank short of a shape
+    ending in 1 get that axis ((N,) -> (N, 1)); one rank too many with a last axis of 1 lose it."""
+    from tensorflowish.tensor import Tensor
+
+    if spec is None or not isinstance(inputs, Tensor) or inputs.ndim == len(spec):
+        return inputs
+    import tensorflowish as tf
+
+    if inputs.ndim == len(spec) - 1 and spec[-1] == 1:
+        return tf.expand_dims(inputs, -1)
+    if inputs.ndim == len(spec) + 1 and inputs.shape[-1] == 1:
+        return tf.squeeze(inputs, -1)
+    return inputs

@@ -71,9 +71,21 @@ def serialize(optimizer: Optimizer) -> dict:
 def deserialize(config: dict) -> Optimizer:
     """The optimiser :func:`serialize` described."""
     cls = _BY_NAME.get(str(config.get("class_name", "")).lower())
+    if cls is None and config.get("class_name") == "LossScaleOptimizer":
+        from tensorflowish.keras.mixed_precision import LossScaleOptimizer as cls
     if cls is None:
         raise ValueError(
             f"Unknown optimizer class {config.get('class_name')!r}; expected one of "
             f"{sorted(c.__name__ for c in _BY_NAME.values())}."
         )
     return cls.from_config(config.get("config", {}))
+
+
+def __getattr__(name: str) -> Any:
+    # keras.optimizers.LossScaleOptimizer, as in Keras 3 (defined with mixed precision, which
+    # imports this package: looked up on first use)
+    if name == "LossScaleOptimizer":
+        from tensorflowish.keras.mixed_precision import LossScaleOptimizer
+
+        return LossScaleOptimizer
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -162,8 +162,8 @@ class Optimizer:
 
     @iterations.setter
     def iterations(self, value: Any) -> None:
-        self._iterations_variable.array.fill(int(value.numpy() if hasattr(value, "numpy")
-                                                 else value))
+        count = int(value.numpy() if hasattr(value, "numpy") else value)
+        self._iterations_variable._writable_array().fill(count)
 
     @property
     def _iterations(self) -> int:
@@ -201,7 +201,7 @@ class Optimizer:
                     number, trainable=False, name=f"{self.name}/learning_rate", dtype=tf.float64
                 )
         else:
-            self._learning_rate_variable.array[...] = number
+            self._learning_rate_variable._writable_array()[...] = number
 
     lr = learning_rate
 
@@ -335,8 +335,7 @@ class Optimizer:
                 "are left unchanged.",
                 stacklevel=2,
             )
-        counter = self._iterations_variable.array
-        step = int(counter) + 1
+        step = int(self._iterations_variable.array) + 1
         accumulators = None
         if self.gradient_accumulation_steps:
             accumulators = [
@@ -345,7 +344,7 @@ class Optimizer:
             if step % self.gradient_accumulation_steps:  # not an update step: only accumulate
                 for accumulator, grad in zip(accumulators, grads):
                     accumulator += grad
-                counter.fill(step)
+                self._iterations_variable._writable_array().fill(step)
                 return self._iterations_variable
             steps = self.gradient_accumulation_steps
             grads = [(grad + accumulator) / steps for grad, accumulator in zip(grads, accumulators)]
@@ -367,7 +366,7 @@ class Optimizer:
         if self.use_ema:
             self._update_moving_averages([*variables, *(v for _, v in sparse)],
                                          first_step=step == 1)
-        counter.fill(step)
+        self._iterations_variable._writable_array().fill(step)
         return self._iterations_variable
 
     # --- moving averages of the weights (use_ema) ------------------------------------------
@@ -405,7 +404,7 @@ class Optimizer:
         update, has_slots, decay = self._update, bool(self._slot_names), self.weight_decay
         for grad, variable in zip(grads, variables):
             update(
-                variable.array, grad, self._slots_for(variable) if has_slots else {},
+                variable._writable_array(), grad, self._slots_for(variable) if has_slots else {},
                 learning_rate, step, decay if decay is not None and self._decays(variable) else 0.0,
             )  # fmt: skip
 
@@ -418,7 +417,7 @@ class Optimizer:
         xp = tf_backend.get_array_module(variable.array)
         rows, values = grad.unique_rows()
         values = xp.ascontiguousarray(values, dtype=variable.array.dtype)
-        param = variable.array
+        param = variable._writable_array()
         slots = self._slots_for(variable) if self._slot_names else {}
         param_rows = param[rows]
         slot_rows = {name: slot[rows] for name, slot in slots.items()}

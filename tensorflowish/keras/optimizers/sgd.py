@@ -6,6 +6,7 @@ from typing import Any
 
 from tensorflowish.keras.optimizers.optimizer import Optimizer, _kernel
 from tensorflowish.keras.schedules import LearningRateSchedule
+from tensorflowish.tensor import _UNSHARED, _getrefcount
 
 
 def sgd_update_reference(
@@ -67,7 +68,10 @@ class SGD(Optimizer):
             return
         kernel = self._kernel  # plain SGD, the most common step of all: no per-variable call
         for grad, variable in zip(grads, variables):
-            kernel(variable.array, grad, None, learning_rate, 0.0, False, False)
+            param = variable.array  # Variable._writable_array, inlined (copy-on-write)
+            if _getrefcount(param) > _UNSHARED:
+                param = variable._writable_array()
+            kernel(param, grad, None, learning_rate, 0.0, False, False)
 
     def get_config(self) -> dict:
         return {**super().get_config(), "momentum": self.momentum, "nesterov": self.nesterov}

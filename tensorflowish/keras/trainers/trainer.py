@@ -113,17 +113,22 @@ class Trainer:
 
     @property
     def metrics(self) -> list:
-        """The loss tracker, the compiled metrics, and Metric attributes of the model."""
+        """The loss tracker, the compiled metrics, then Metric attributes of the model and of
+        the layers inside it (not of nested models), as Keras 3 collects them: a layer that
+        holds ``self.tracker = Mean(name=...)`` and updates it in ``call`` shows up in the logs."""
         result = []
         if self.compiled_loss is not None:
             result.append(self.compiled_loss.tracker)
         if self.compiled_metrics is not None:
             result.extend(self.compiled_metrics.metrics)
         known = {id(m) for m in result}
-        for value in self.__dict__.values():
-            if isinstance(value, metrics_module.Metric) and id(value) not in known:
-                known.add(id(value))
-                result.append(value)
+        owners = [self] + [layer for layer in self._flatten_layers(include_self=False)
+                           if not isinstance(layer, Trainer)]
+        for owner in owners:
+            for value in owner.__dict__.values():
+                if isinstance(value, metrics_module.Metric) and id(value) not in known:
+                    known.add(id(value))
+                    result.append(value)
         return result
 
     @property
@@ -306,13 +311,7 @@ class Trainer:
         class_table = None
         if class_weight is not None:
             class_table = data_adapter.check_class_weight(class_weight)
-        if isinstance(validation_freq, int):
-            if validation_freq < 1:
-                raise ValueError(f"validation_freq must be >= 1, got {validation_freq}.")
-            validate_after = lambda epoch: (epoch + 1) % validation_freq == 0  # noqa: E731
-        else:  # TensorFlow 2's form: the (1-based) epochs after which to validate
-            epochs_to_validate = {int(e) for e in validation_freq}
-            validate_after = lambda epoch: epoch + 1 in epochs_to_validate  # noqa: E731
+        validate_after = data_adapter.validation_schedule(validation_freq)
         verbose = _resolve_verbose(verbose)
         if not 0.0 <= float(validation_split) < 1.0:
             raise ValueError(f"validation_split must be in [0, 1), got {validation_split}.")
@@ -364,9 +363,7 @@ class Trainer:
                                             data_adapter.is_batch_source(x)):
             if y is None:
                 raise ValueError("fit: class_weight needs targets y.")
-            weights = data_adapter.class_weights_for(y, class_table)
-            sample_weight = weights if sample_weight is None else \
-                weights * np.asarray(sample_weight, np.float32).reshape(len(weights), -1)[:, 0]
+            sample_weight = data_adapter.with_class_weights(y, class_table, sample_weight)
             class_table = None
         train_data = self._make_dataset(x, y, sample_weight, batch_size, shuffle, "fit")
         if class_table is not None:  # a dataset or a generator: weighted batch by batch

@@ -92,9 +92,34 @@ def subclassed(rng):
     return model, {"x": x[:5]}
 
 
+def sequences_and_images(rng):
+    """Embedding, Conv1D, LSTM, GRU and Bidirectional on token ids; Conv2D, depthwise and
+    separable convolutions, pooling and MultiHeadAttention on images."""
+    tokens = keras.Input((9,), dtype="int32", name="tokens")
+    x = keras.layers.Embedding(20, 6)(tokens)
+    x = keras.layers.MaxPooling1D(2)(keras.layers.Conv1D(5, 3, padding="causal")(x))
+    x = keras.layers.LSTM(4, return_sequences=True)(x)
+    x = keras.layers.Bidirectional(keras.layers.GRU(3, return_sequences=True))(x)
+    x = keras.layers.GlobalAveragePooling1D()(x)
+    images = keras.Input((6, 6, 2), name="images")
+    y = keras.layers.Conv2D(4, 3, padding="same", activation="relu")(images)
+    y = keras.layers.SeparableConv2D(4, 3)(keras.layers.DepthwiseConv2D(3, padding="same")(y))
+    y = keras.layers.Reshape((16, 4))(y)
+    y = keras.layers.MultiHeadAttention(2, 3)(y, y)
+    y = keras.layers.GlobalMaxPooling1D()(keras.layers.LayerNormalization()(y))
+    out = keras.layers.Dense(3)(keras.layers.Concatenate()([x, y]))
+    model = keras.Model([tokens, images], out)
+    model.compile(optimizer="adam", loss="mse")
+    x0 = rng.integers(0, 20, size=(16, 9)).astype("int32")
+    x1 = rng.normal(size=(16, 6, 6, 2)).astype("float32")
+    model.fit([x0, x1], rng.normal(size=(16, 3)), epochs=1, batch_size=8, verbose=0)
+    return model, {"x0": x0[:4], "x1": x1[:4]}
+
+
 def main():
     for name, make in (("sequential", sequential), ("functional", functional),
-                       ("subclassed", subclassed)):
+                       ("subclassed", subclassed), ("sequences_and_images",
+                                                    sequences_and_images)):
         keras.utils.set_random_seed(1234)
         model, inputs = make(np.random.default_rng(1234))
         args = [inputs["x0"], inputs["x1"]] if "x0" in inputs else inputs["x"]

@@ -125,6 +125,26 @@ class MultiHeadAttention(Layer):
                                self.kernel_regularizer, self.bias_regularizer, name=name,
                                dtype=self.dtype)
 
+    @property
+    def query_dense(self) -> Any:
+        """The query projection (Keras 3's name; an EinsumDense there)."""
+        return self.__dict__.get("_query_dense")
+
+    @property
+    def key_dense(self) -> Any:
+        """The key projection."""
+        return self.__dict__.get("_key_dense")
+
+    @property
+    def value_dense(self) -> Any:
+        """The value projection."""
+        return self.__dict__.get("_value_dense")
+
+    @property
+    def output_dense(self) -> Any:
+        """The output projection."""
+        return self.__dict__.get("_output_dense")
+
     def build(self, query_shape: Any, value_shape: Any = None, key_shape: Any = None) -> None:
         value_shape = value_shape or query_shape
         key_shape = key_shape or value_shape

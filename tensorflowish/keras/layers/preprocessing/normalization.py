@@ -128,6 +128,25 @@ class Normalization(Layer):
                                    .astype(np.float32))
         self._adapted = True
 
+    @property
+    def mean(self) -> Tensor | None:
+        """The mean in the inputs' broadcast shape (e.g. (1, features)), as Keras exposes it
+        once the layer is built or adapted."""
+        return self._broadcast_statistic(self.input_mean, self.adapt_mean)
+
+    @property
+    def variance(self) -> Tensor | None:
+        """The variance in the inputs' broadcast shape."""
+        return self._broadcast_statistic(self.input_variance, self.adapt_variance)
+
+    def _broadcast_statistic(self, given: Any, adapted: Any) -> Tensor | None:
+        if self._broadcast_shape is None:
+            return None if given is None else tf.constant(np.asarray(given, np.float32))
+        if given is not None:
+            return tf.constant(np.broadcast_to(np.asarray(given, np.float32),
+                                               self._broadcast_shape))
+        return tf.reshape(adapted, self._broadcast_shape)
+
     def _statistics(self, inputs: Tensor) -> tuple[Tensor, Tensor]:
         shape = self._broadcast_shape
         if self.input_mean is not None:
