@@ -13,6 +13,7 @@ gradients through a replayed graph are eager's gradients.
 from __future__ import annotations
 
 import dataclasses
+import inspect
 from collections.abc import Callable
 
 from ..tensor import Tensor, Variable
@@ -145,7 +146,9 @@ class Graph:
             lines.append(f"  %{slot}: {self.types[slot]} = capture {what}")
         for call in self.calls:
             arguments = [show(a) for a in call.args]
-            arguments += [f"{k}={show(v)}" for k, v in call.kwargs.items()]
+            defaults = _defaults(call.function)
+            arguments += [f"{k}={show(v)}" for k, v in call.kwargs.items()
+                          if not _is_default(v, defaults.get(k, _NO_DEFAULT))]
             outputs = ", ".join(f"%{s}: {t}" for s, t in zip(call.output_slots, call.types))
             head = f"{outputs} = " if outputs else ""
             lines.append(f"  {head}{call.name}({', '.join(arguments)})")
@@ -154,6 +157,26 @@ class Graph:
         return "\n".join(lines)
 
     __str__ = as_text
+
+
+_NO_DEFAULT = object()
+
+
+def _defaults(function) -> dict:
+    try:
+        parameters = inspect.signature(function).parameters.values()
+    except (TypeError, ValueError):
+        return {}
+    return {p.name: p.default for p in parameters if p.default is not p.empty}
+
+
+def _is_default(value, default) -> bool:
+    if value is default:
+        return True
+    try:
+        return type(value) is type(default) and bool(value == default)
+    except Exception:  # noqa: BLE001 - an object whose == is not a plain bool
+        return False
 
 
 def type_of(tensor: Tensor, shape=None) -> str:
