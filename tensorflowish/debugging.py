@@ -27,6 +27,7 @@ from .assertions import (  # noqa: F401 - tf.debugging.assert_*
     assert_type,
     is_numeric_tensor,
 )
+from .errors import InvalidArgumentError  # noqa: F401 - tf.debugging re-exports it
 from .tape import enable_strict_gradients  # noqa: F401 - re-exported
 from .tensor import Tensor
 

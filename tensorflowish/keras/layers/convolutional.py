@@ -321,7 +321,9 @@ class DepthwiseConv2D(BaseConv):
             inputs, kernel, self.bias)
 
     def get_config(self) -> dict:
-        return {**super().get_config(), "depth_multiplier": self.depth_multiplier}
+        config = {**super().get_config(), "depth_multiplier": self.depth_multiplier}
+        config.pop("kernel_constraint", None)  # Keras's name here is depthwise_constraint
+        return config
 
 
 class SeparableConv2D(BaseConv):
@@ -379,7 +381,9 @@ class SeparableConv2D(BaseConv):
             depthwise, self.pointwise_kernel, self.bias)
 
     def get_config(self) -> dict:
-        return {**super().get_config(), "depth_multiplier": self.depth_multiplier}
+        config = {**super().get_config(), "depth_multiplier": self.depth_multiplier}
+        config.pop("kernel_constraint", None)  # Keras's name here is depthwise_constraint
+        return config
 
 
 Convolution1D, Convolution2D, Convolution2DTranspose = Conv1D, Conv2D, Conv2DTranspose
