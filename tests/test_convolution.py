@@ -330,3 +330,17 @@ def test_pool_gradients_for_every_combination(padding, window, strides):
     x = np.random.default_rng(15).permutation(2 * 7 * 6 * 2).reshape(2, 7, 6, 2) / 9.0
     _check_gradients(lambda a: tf.nn.max_pool2d(a, window, strides, padding), [x])
     _check_gradients(lambda a: tf.nn.avg_pool2d(a, window, strides, padding), [x])
+
+
+def test_empty_batch_and_half_precision():
+    empty = tf.nn.conv(tf.zeros([0, 5, 5, 4]), tf.ones([3, 3, 2, 2]), tf.zeros([2]),
+                       padding="SAME", activation="relu")  # grouped, no examples
+    assert tuple(empty.shape) == (0, 5, 5, 2)
+    assert tuple(tf.nn.max_pool2d(tf.zeros([0, 5, 5, 3]), 2, 2, "SAME").shape) == (0, 3, 3, 3)
+    rng = np.random.default_rng(16)
+    x, w = rng.uniform(-1, 1, (1, 5, 4, 3)), rng.uniform(-1, 1, (3, 3, 3, 2))
+    half = tf.nn.conv2d(tf.constant(x.astype(np.float16)), tf.constant(w.astype(np.float16)), 1,
+                        "SAME")
+    assert half.dtype == tf.float16
+    np.testing.assert_allclose(half.numpy(), direct_conv(x, w, (1, 1), (1, 1), [(1, 1), (1, 1)]),
+                               atol=2e-2)
