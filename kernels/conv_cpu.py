@@ -158,13 +158,17 @@ def _is_pointwise(kernel_size, strides, pads) -> bool:
 def _grouped(matrix: np.ndarray, groups: int, inner: int) -> np.ndarray:
     """(P, kh*kw*C) patch rows -> (groups, P, kh*kw*C/groups): each group's channels together."""
     rows = matrix.shape[0]
-    return matrix.reshape(rows, inner, groups, -1).transpose(2, 0, 1, 3).reshape(groups, rows, -1)
+    per_group = matrix.shape[1] // inner // groups  # explicit sizes: rows may be 0
+    return matrix.reshape(rows, inner, groups, per_group).transpose(2, 0, 1, 3).reshape(
+        groups, rows, inner * per_group)
 
 
 def _ungrouped(matrix: np.ndarray, inner: int) -> np.ndarray:
     """The inverse of :func:`_grouped`."""
     groups, rows, _ = matrix.shape
-    return matrix.reshape(groups, rows, inner, -1).transpose(1, 2, 0, 3).reshape(rows, -1)
+    per_group = matrix.shape[2] // inner
+    return matrix.reshape(groups, rows, inner, per_group).transpose(1, 2, 0, 3).reshape(
+        rows, inner * groups * per_group)
 
 
 def _kernel_groups(kernel: np.ndarray, groups: int) -> np.ndarray:
@@ -189,7 +193,7 @@ def _kernel_gradient(cols2d: np.ndarray, g: np.ndarray, kernel_shape, groups: in
     kh, kw, cg, o = kernel_shape
     if groups == 1:
         return np.matmul(cols2d.T, g).reshape(kernel_shape)
-    g_groups = g.reshape(g.shape[0], groups, -1).transpose(1, 0, 2)
+    g_groups = g.reshape(g.shape[0], groups, o // groups).transpose(1, 0, 2)
     product = np.matmul(_grouped(cols2d, groups, kh * kw).transpose(0, 2, 1), g_groups)
     # (g, kh*kw*cg, O/g) -> (kh, kw, cg, O)
     return np.ascontiguousarray(product.reshape(groups, kh * kw, cg, o // groups)
@@ -205,9 +209,10 @@ def _patch_gradient(g: np.ndarray, kernel: np.ndarray, groups: int) -> np.ndarra
     if groups == 1:
         out = _buffer(("dcols",), (kh * kw, g.shape[0], c), g.dtype, zero=False)
         return np.matmul(g, kernel.reshape(kh * kw, c, o).transpose(0, 2, 1), out=out)
-    g_groups = g.reshape(g.shape[0], groups, -1).transpose(1, 0, 2)
+    g_groups = g.reshape(g.shape[0], groups, o // groups).transpose(1, 0, 2)
     product = np.matmul(g_groups, _kernel_groups(kernel, groups).transpose(0, 2, 1))
-    return _ungrouped(product, kh * kw).reshape(g.shape[0], kh * kw, -1).transpose(1, 0, 2)
+    return _ungrouped(product, kh * kw).reshape(g.shape[0], kh * kw, c * groups).transpose(
+        1, 0, 2)
 
 
 # ---- the fused convolution ------------------------------------------------------------------
@@ -225,7 +230,7 @@ def conv_forward(x, kernel, bias, strides, dilations, pads, groups, activation, 
     else:
         cols = im2col(x, (kh, kw), strides, dilations, pads)
         out_h, out_w = cols.shape[1:3]
-        cols2d = cols.reshape(n * out_h * out_w, -1)
+        cols2d = cols.reshape(n * out_h * out_w, kh * kw * x.shape[3])
     y = np.empty((n, out_h, out_w, o), x.dtype)
     y2d = y.reshape(-1, o)
     _patch_product(cols2d, kernel, groups, y2d)
@@ -259,7 +264,7 @@ def conv_backward(dy, x, kernel, y, pre, patches, strides, dilations, pads, grou
         else:
             if patches is None:
                 patches = im2col(x, (kh, kw), strides, dilations, pads)
-            cols2d = patches.reshape(g2d.shape[0], -1)
+            cols2d = patches.reshape(g2d.shape[0], kh * kw * input_shape[3])
         dkernel = _kernel_gradient(cols2d, g2d, kernel.shape, groups)
     if need_dx:
         dcols = _patch_gradient(g2d, kernel, groups)
@@ -285,7 +290,8 @@ def conv_kernel_gradient(x, dy, kernel_shape, strides, dilations, pads, groups):
     if _is_pointwise((kh, kw), strides, pads):
         cols2d = x.reshape(-1, x.shape[3])
     else:
-        cols2d = im2col(x, (kh, kw), strides, dilations, pads).reshape(g2d.shape[0], -1)
+        cols2d = im2col(x, (kh, kw), strides, dilations, pads).reshape(g2d.shape[0],
+                                                                        kh * kw * x.shape[3])
     return _kernel_gradient(cols2d, g2d, tuple(kernel_shape), groups)
 
 

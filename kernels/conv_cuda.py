@@ -77,14 +77,15 @@ def _product(xp, cols2d, kernel, groups):
     kh, kw = kernel.shape[:2]
     product = xp.matmul(conv_cpu._grouped(cols2d, groups, kh * kw),
                         conv_cpu._kernel_groups(kernel, groups))
-    return xp.ascontiguousarray(product.transpose(1, 0, 2)).reshape(cols2d.shape[0], -1)
+    return xp.ascontiguousarray(product.transpose(1, 0, 2)).reshape(cols2d.shape[0],
+                                                                    kernel.shape[3])
 
 
 def _kernel_gradient(xp, cols2d, g2d, kernel_shape, groups):
     kh, kw, cg, o = kernel_shape
     if groups == 1:
         return xp.matmul(cols2d.T, g2d).reshape(kernel_shape)
-    g_groups = g2d.reshape(g2d.shape[0], groups, -1).transpose(1, 0, 2)
+    g_groups = g2d.reshape(g2d.shape[0], groups, o // groups).transpose(1, 0, 2)
     product = xp.matmul(conv_cpu._grouped(cols2d, groups, kh * kw).transpose(0, 2, 1), g_groups)
     return xp.ascontiguousarray(product.reshape(groups, kh * kw, cg, o // groups)
                                 .transpose(1, 2, 0, 3)).reshape(kernel_shape)
@@ -94,7 +95,7 @@ def _patch_gradient(xp, g2d, kernel, groups):
     kh, kw = kernel.shape[:2]
     if groups == 1:
         return xp.matmul(g2d, xp.ascontiguousarray(kernel).reshape(-1, kernel.shape[3]).T)
-    g_groups = g2d.reshape(g2d.shape[0], groups, -1).transpose(1, 0, 2)
+    g_groups = g2d.reshape(g2d.shape[0], groups, g2d.shape[1] // groups).transpose(1, 0, 2)
     product = xp.matmul(g_groups, conv_cpu._kernel_groups(kernel, groups).transpose(0, 2, 1))
     return xp.ascontiguousarray(conv_cpu._ungrouped(product, kh * kw))
 

@@ -39,7 +39,7 @@ from .dtypes import (
     uint32,
     uint64,
 )
-from .function import function
+from .function import function, init_scope, inside_function
 from .indexed_slices import IndexedSlices
 from .module import Module
 from .ops.registry import REGISTRY
@@ -128,8 +128,8 @@ def is_tensor(x) -> bool:
 
 
 def executing_eagerly() -> bool:
-    """Always True: tensorflowish runs eagerly."""
-    return True
+    """True, except while a tf.function is being traced."""
+    return not inside_function()
 
 
 def print(*inputs, sep=" ", end="\n", **kwargs):  # noqa: A001
@@ -169,13 +169,13 @@ from . import (  # noqa: E402 - ONNX export, tf.saved_model, tf.train
     keras,  # noqa: E402
     onnx,
     saved_model,
+    strings,  # noqa: E402 - tf.strings (string tensors are host object arrays)
     summary,  # noqa: E402 - tf.summary (tensorboardX imported lazily)
     train,
 )
-from . import onnx, saved_model, train  # noqa: E402 - ONNX export, tf.saved_model, tf.train
-from . import summary  # noqa: E402 - tf.summary (tensorboardX imported lazily)
-from . import strings  # noqa: E402 - tf.strings (string tensors are host object arrays)
 from .data import TensorSpec  # noqa: E402
+
+as_string = strings.as_string
 
 del _info, _path, _space, _attribute, _name
 

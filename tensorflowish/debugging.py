@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from . import backend
 from .assertions import (  # noqa: F401 - tf.debugging.assert_*
     Assert,
     assert_all_finite,
@@ -28,23 +27,15 @@ from .assertions import (  # noqa: F401 - tf.debugging.assert_*
     assert_type,
     is_numeric_tensor,
 )
-from .errors import InvalidArgumentError
-from .ops.registry import as_tensor, format_shape
+from .errors import InvalidArgumentError  # noqa: F401 - tf.debugging re-exports it
 from .tape import enable_strict_gradients  # noqa: F401 - re-exported
 from .tensor import Tensor
 
 
 def check_numerics(tensor, message: str, name=None) -> Tensor:
-    """Return `tensor` unchanged, or raise if it holds a NaN or an infinity."""
-    tensor = as_tensor(tensor)
-    xp = backend.get_array_module(tensor.array)
-    if tensor.array.dtype.kind in "fc" and not bool(xp.isfinite(tensor.array).all()):
-        nans = int(xp.isnan(tensor.array).sum())
-        infs = int(xp.isinf(tensor.array).sum())
-        raise InvalidArgumentError(f"{message} : Tensor had {nans} NaN and {infs} Inf values "
-                                   f"(shape {format_shape(tensor.shape)}, "
-                                   f"dtype {tensor.dtype.name}).")
-    return tensor
+    """Return `tensor` unchanged, or raise InvalidArgumentError if it holds a NaN or an
+    infinity (the same check as `tf.debugging.assert_all_finite`)."""
+    return assert_all_finite(tensor, message)
 
 
 def disable_strict_gradients() -> None:

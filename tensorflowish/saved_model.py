@@ -263,12 +263,12 @@ def load(export_dir: str | os.PathLike, tags: Any = None, options: Any = None) -
         model = load_model(os.path.join(folder, "model.keras"), compile=False)
         tf_checkpoint.Checkpoint(root=model).read(prefix).expect_partial()
         return model
-    stored = tf_checkpoint._read(prefix)
+    stored, _ = tf_checkpoint._read_paths(prefix)
     import tensorflowish as tf
 
     variables = {}
     for path, array in stored.items():
-        if path.startswith("root/") and "/.slots/" not in path:
+        if path.startswith("root/") and "/.OPTIMIZER_SLOT/" not in path:
             variables[path] = tf.Variable(array, name=path.rsplit("/", 1)[-1])
     root = _rebuild(document["root"], variables, {})
     signatures = {}

@@ -24,8 +24,9 @@ from .errors import InvalidArgumentError
 from .ragged import RaggedTensor
 from .tensor import Tensor
 
-__all__ = ["as_string", "join", "length", "lower", "reduce_join", "regex_full_match",
-           "regex_replace", "split", "strip", "substr", "to_number", "unicode_split", "upper",
+__all__ = ["as_string", "bytes_split", "join", "length", "lower", "ngrams", "reduce_join",
+           "regex_full_match", "regex_replace", "split", "strip", "substr", "to_hash_bucket_fast",
+           "to_number", "unicode_decode", "unicode_encode", "unicode_split", "upper",
            "RaggedTensor"]
 
 
@@ -288,3 +289,116 @@ def unicode_split(input: Any, input_encoding: str, errors: str = "replace",  # n
             text = text.replace("\ufffd", replacement)
         pieces.append([c.encode("utf-8") for c in text])
     return _ragged_or_flat(pieces, array.shape)
+
+
+def bytes_split(input: Any, name: str | None = None) -> Any:  # noqa: A002
+    """Split each string into its bytes (each a 1-byte string)."""
+    array = string_array(input, "bytes_split")
+    pieces = [[item[i: i + 1] for i in range(builtin_len(item))] for item in array.reshape(-1)]
+    return _ragged_or_flat(pieces, array.shape)
+
+
+def unicode_decode(input: Any, input_encoding: str, errors: str = "replace",  # noqa: A002
+                   replacement_char: int = 65533, name: str | None = None) -> Any:
+    """The Unicode code points of each string (int32): a tensor for a scalar, ragged rows for a
+    batch."""
+    characters = unicode_split(input, input_encoding, errors, replacement_char)
+    if isinstance(characters, RaggedTensor):
+        flat = characters.flat_values.array
+        points = np.array([ord(c.decode("utf-8")) for c in flat], np.int32)
+        return RaggedTensor(Tensor(points), characters.row_splits, characters._outer_shape)
+    return Tensor(np.array([ord(c.decode("utf-8")) for c in characters.array], np.int32))
+
+
+def unicode_encode(input: Any, output_encoding: str, errors: str = "replace",  # noqa: A002
+                   replacement_char: int = 65533, name: str | None = None) -> Tensor:
+    """Code points (a 1-D tensor, a 2-D tensor of rows, or a RaggedTensor) to UTF-8 strings."""
+    if output_encoding.upper().replace("-", "") != "UTF8":
+        raise InvalidArgumentError(f"tf.strings.unicode_encode: only UTF-8 is supported, got "
+                                   f"{output_encoding!r}.")
+
+    def encode_row(row) -> bytes:
+        text = []
+        for point in np.asarray(row).reshape(-1):
+            point = int(point)
+            if not 0 <= point <= 0x10FFFF or 0xD800 <= point <= 0xDFFF:
+                if errors == "strict":
+                    raise InvalidArgumentError(f"tf.strings.unicode_encode: {point} is not a "
+                                               "valid code point.")
+                if errors == "ignore":
+                    continue
+                point = replacement_char
+            text.append(chr(point))
+        return "".join(text).encode("utf-8")
+
+    if isinstance(input, RaggedTensor):
+        rows = input.to_list()
+        out = np.empty(builtin_len(rows), dtype=object)
+        out[:] = [encode_row(row) for row in rows]
+        return string_tensor(out)
+    from . import backend
+
+    array = np.asarray(backend.to_numpy(input.array) if isinstance(input, Tensor) else input)
+    if array.ndim == 1:
+        return string_tensor(np.array(encode_row(array), dtype=object))
+    flat = array.reshape(-1, array.shape[-1])
+    out = np.empty(flat.shape[0], dtype=object)
+    out[:] = [encode_row(row) for row in flat]
+    return string_tensor(out.reshape(array.shape[:-1]))
+
+
+def ngrams(data: Any, ngram_width: Any, separator: str = " ", pad_values: Any = None,
+           padding_width: int | None = None, preserve_short_sequences: bool = False,
+           name: str | None = None) -> Any:
+    """The n-grams of each row of tokens (the last axis), joined with `separator`; several
+    widths give all of them, widest last (as TensorFlow orders them)."""
+    widths = [ngram_width] if isinstance(ngram_width, int) else list(ngram_width)
+    sep = _as_bytes(separator, "ngrams")
+    if isinstance(data, RaggedTensor):
+        rows, shape = [np.asarray(r, dtype=object) for r in data.to_list()], None
+    else:
+        array = string_array(data, "ngrams")
+        if array.ndim == 0:
+            raise InvalidArgumentError("tf.strings.ngrams needs a tensor of rank >= 1.")
+        shape = array.shape[:-1]
+        rows = list(array.reshape(-1, array.shape[-1])) if array.ndim > 1 else [array]
+    left = right = None
+    if pad_values is not None:
+        left, right = (pad_values, pad_values) if isinstance(pad_values, (str, bytes)) else \
+            pad_values
+        left, right = _as_bytes(left, "ngrams"), _as_bytes(right, "ngrams")
+    out_rows = []
+    for row in rows:
+        grams = []
+        for width in widths:
+            tokens = list(row)
+            if left is not None:
+                pad = width - 1 if padding_width is None else padding_width
+                tokens = [left] * pad + tokens + [right] * pad
+            if builtin_len(tokens) < width and preserve_short_sequences and tokens:
+                grams.append(sep.join(tokens))
+                continue
+            grams += [sep.join(tokens[i: i + width])
+                      for i in range(builtin_len(tokens) - width + 1)]
+        out_rows.append(grams)
+    if shape is None or builtin_len(shape) >= 1:
+        return RaggedTensor.from_row_lists(out_rows, shape if shape else (builtin_len(rows),),
+                                           dtype=object)
+    out = np.empty(builtin_len(out_rows[0]), dtype=object)
+    out[:] = out_rows[0]
+    return string_tensor(out)
+
+
+def to_hash_bucket_fast(input: Any, num_buckets: int, name: str | None = None) -> Tensor:  # noqa: A002
+    """FarmHash Fingerprint64 of each string mod num_buckets, as TensorFlow (int64); needs the
+    pyfarmhash package (`pip install 'tensorflowish[text]'`)."""
+    from .keras.layers.preprocessing.index_lookup import fingerprint64
+
+    if int(num_buckets) < 1:
+        raise InvalidArgumentError(f"tf.strings.to_hash_bucket_fast: num_buckets must be >= 1, "
+                                   f"got {num_buckets}.")
+    array = string_array(input, "to_hash_bucket_fast")
+    out = np.empty(array.shape, np.int64)
+    for index, item in np.ndenumerate(array):
+        out[index] = fingerprint64(item) % int(num_buckets)
+    return Tensor(out)

@@ -199,7 +199,10 @@ class Tensor:
 
     def __str__(self) -> str:
         separator = "\n" if self.array.ndim >= 2 else ""
-        return f"tf.Tensor({separator}{self.numpy()}, shape={self.shape}, dtype={self.dtype.name})"
+        array = self.numpy()
+        # NumPy's str (float32 digits: 1.020288), b'abc' for a scalar string, as TensorFlow
+        text = repr(array.item()) if array.ndim == 0 and array.dtype.kind == "O" else str(array)
+        return f"tf.Tensor({separator}{text}, shape={self.shape}, dtype={self.dtype.name})"
 
 
 def _numpy_repr(tensor: Tensor) -> str:

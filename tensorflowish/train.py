@@ -5,7 +5,11 @@ from tensorflowish.saving.tf_checkpoint import (
     Checkpoint,
     CheckpointLoadStatus,
     CheckpointManager,
+    CheckpointReader,
     latest_checkpoint,
+    list_variables,
+    load_checkpoint,
 )
 
-__all__ = ["Checkpoint", "CheckpointLoadStatus", "CheckpointManager", "latest_checkpoint"]
+__all__ = ["Checkpoint", "CheckpointLoadStatus", "CheckpointManager", "CheckpointReader",
+           "latest_checkpoint", "list_variables", "load_checkpoint"]

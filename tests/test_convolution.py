@@ -271,3 +271,76 @@ def test_second_order_gradient_of_a_convolution():
 def test_errors_are_invalid_argument_and_say_what_to_do(call, message):
     with pytest.raises(tf.errors.InvalidArgumentError, match=message):
         call()
+
+
+# ---- gradients for every padding / stride / dilation combination ------------------------------
+def _check_gradients(function, arrays, eps=1e-6):
+    """Every input's gradient of sum(f(*arrays) * probe) against central differences."""
+    tensors = [tf.constant(a) for a in arrays]
+    with tf.GradientTape() as tape:
+        tape.watch(tensors)
+        out = function(*tensors)
+        probe = tf.constant(np.cos(np.arange(int(np.prod(out.shape)))).reshape(out.shape))
+        total = tf.reduce_sum(out * probe)
+    grads = tape.gradient(total, tensors)
+    for index, (array, grad) in enumerate(zip(arrays, grads)):
+        numeric = np.zeros_like(array)
+        for position in np.ndindex(*array.shape):
+            values = [a.copy() for a in arrays]
+            values[index][position] += eps
+            plus = float(tf.reduce_sum(function(*map(tf.constant, values)) * probe))
+            values[index][position] -= 2 * eps
+            minus = float(tf.reduce_sum(function(*map(tf.constant, values)) * probe))
+            numeric[position] = (plus - minus) / (2 * eps)
+        np.testing.assert_allclose(grad.numpy(), numeric, rtol=1e-6, atol=1e-8,
+                                   err_msg=f"input {index}")
+
+
+PADDINGS = ["SAME", "VALID", [[0, 0], [2, 1], [0, 2], [0, 0]]]
+
+
+@pytest.mark.parametrize("padding", PADDINGS, ids=["SAME", "VALID", "explicit"])
+@pytest.mark.parametrize("strides,dilations",
+                         [(1, 1), (2, 1), (3, 1), (1, 2), (2, 2), ([3, 1], [1, 2])])
+def test_conv2d_gradients_for_every_combination(padding, strides, dilations):
+    rng = np.random.default_rng(13)
+    x, w = rng.uniform(-1, 1, (2, 7, 6, 2)), rng.uniform(-1, 1, (3, 2, 2, 3))
+    _check_gradients(lambda a, b: tf.nn.conv2d(a, b, strides, padding, dilations=dilations),
+                     [x, w])
+
+
+@pytest.mark.parametrize("padding", ["SAME", "VALID"])
+@pytest.mark.parametrize("strides,dilations", [(1, 1), (2, 1), (1, 2)])
+def test_depthwise_and_transpose_gradients_for_every_combination(padding, strides, dilations):
+    rng = np.random.default_rng(14)
+    x, w = rng.uniform(-1, 1, (1, 6, 5, 2)), rng.uniform(-1, 1, (2, 3, 2, 2))
+    _check_gradients(lambda a, b: tf.nn.depthwise_conv2d(a, b, [1, strides, strides, 1],
+                                                         padding, dilations=[dilations] * 2),
+                     [x, w])
+    if dilations == 1:
+        y = tf.nn.conv2d(tf.zeros([1, 6, 5, 2]), tf.zeros([2, 3, 2, 2]), strides, padding)
+        upstream = rng.uniform(-1, 1, tuple(y.shape))
+        _check_gradients(lambda a, b: tf.nn.conv2d_transpose(a, b, [1, 6, 5, 2], strides,
+                                                             padding), [upstream, w])
+
+
+@pytest.mark.parametrize("padding", ["SAME", "VALID"])
+@pytest.mark.parametrize("window,strides", [(2, 1), (2, 2), (3, 2), (3, 3), ([3, 2], [1, 3])])
+def test_pool_gradients_for_every_combination(padding, window, strides):
+    x = np.random.default_rng(15).permutation(2 * 7 * 6 * 2).reshape(2, 7, 6, 2) / 9.0
+    _check_gradients(lambda a: tf.nn.max_pool2d(a, window, strides, padding), [x])
+    _check_gradients(lambda a: tf.nn.avg_pool2d(a, window, strides, padding), [x])
+
+
+def test_empty_batch_and_half_precision():
+    empty = tf.nn.conv(tf.zeros([0, 5, 5, 4]), tf.ones([3, 3, 2, 2]), tf.zeros([2]),
+                       padding="SAME", activation="relu")  # grouped, no examples
+    assert tuple(empty.shape) == (0, 5, 5, 2)
+    assert tuple(tf.nn.max_pool2d(tf.zeros([0, 5, 5, 3]), 2, 2, "SAME").shape) == (0, 3, 3, 3)
+    rng = np.random.default_rng(16)
+    x, w = rng.uniform(-1, 1, (1, 5, 4, 3)), rng.uniform(-1, 1, (3, 3, 3, 2))
+    half = tf.nn.conv2d(tf.constant(x.astype(np.float16)), tf.constant(w.astype(np.float16)), 1,
+                        "SAME")
+    assert half.dtype == tf.float16
+    np.testing.assert_allclose(half.numpy(), direct_conv(x, w, (1, 1), (1, 1), [(1, 1), (1, 1)]),
+                               atol=2e-2)

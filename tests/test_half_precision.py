@@ -130,13 +130,12 @@ _NO_HALF = {"linalg.cholesky", "linalg.cholesky_solve", "linalg.det", "linalg.ei
             "linalg.pinv", "linalg.qr", "linalg.slogdet", "linalg.solve", "linalg.svd",
             "linalg.triangular_solve"}
 # Ops whose result is float32 whatever the input, as in TensorFlow.
-_FLOAT32_RESULT = {"cast", "image.resize", "image.resize_with_pad", "image.psnr", "image.ssim"}
+_FLOAT32_RESULT = {"cast", "image.resize", "image.resize_with_pad", "image.psnr", "image.ssim",
+                   "image.per_image_standardization"}
 _KNOWN_GAPS = {  # (op, dtype): what goes wrong, until fixed
     ("math.unsorted_segment_max", "bfloat16"): "the segment reduction builds an integer fill "
                                                "value from the dtype, which bfloat16 lacks",
     ("math.unsorted_segment_min", "bfloat16"): "as unsorted_segment_max",
-    ("image.per_image_standardization", "bfloat16"): "returns float32 (TensorFlow converts "
-                                                     "bfloat16 images to float32 too)",
 }
 
 

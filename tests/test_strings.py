@@ -7,9 +7,6 @@ import pytest
 
 import tensorflowish as tf
 
-# string tensors (tf.string) come with the value-semantics work (issue 10)
-pytestmark = pytest.mark.skipif(not hasattr(tf, "string"), reason="no tf.string dtype yet")
-
 
 def _list(tensor):
     return tensor.numpy().tolist()
@@ -82,3 +79,19 @@ def test_numbers_are_refused_with_a_clear_error():
         tf.strings.lower([1, 2])
     with pytest.raises(TypeError, match="as_string"):
         tf.strings.length(tf.constant([1.0]))
+
+
+def test_bytes_ngrams_unicode_code_points_and_hash_buckets():
+    assert tf.strings.bytes_split(["ab", "c"]).to_list() == [[b"a", b"b"], [b"c"]]
+    words = tf.strings.split(["a b c", "d e"])
+    assert tf.strings.ngrams(words, 2).to_list() == [[b"a b", b"b c"], [b"d e"]]
+    # TensorFlow's order and padding: all unigrams, then the padded bigrams
+    assert tf.strings.ngrams(tf.strings.split(["a b c"]), (1, 2), pad_values=("<", ">")) \
+        .to_list() == [[b"a", b"b", b"c", b"< a", b"a b", b"b c", b"c >"]]
+    points = tf.strings.unicode_decode(["hé", "a"], "UTF-8")
+    assert points.to_list() == [[104, 233], [97]]
+    assert tf.strings.unicode_encode(points, "UTF-8").numpy().tolist() == ["hé".encode(), b"a"]
+    pytest.importorskip("farmhash")
+    # TensorFlow: tf.strings.to_hash_bucket_fast(["hello"], 2**63 - 1)
+    assert tf.strings.to_hash_bucket_fast(["hello"], 2**63 - 1).numpy().tolist() == \
+        [3786372426573024489]

@@ -410,3 +410,10 @@ def test_keras_losses_take_reduction_none():
     loss = tf.keras.losses.MeanSquaredError(reduction=None)
     values = loss(tf.constant([[1.0], [3.0]]), tf.constant([[0.0], [0.0]]))
     np.testing.assert_allclose(values.numpy(), [1.0, 9.0])  # Keras 3: one loss per sample
+
+
+def test_scalars_print_as_tensorflow_prints_them():
+    # TensorFlow 2.21: NumPy's float32 digits, and b'...' for a string
+    assert str(tf.constant(1.0202879905700684)) == "tf.Tensor(1.020288, shape=(), dtype=float32)"
+    assert repr(tf.constant(1.5)) == "<tf.Tensor: shape=(), dtype=float32, numpy=1.5>"
+    assert str(tf.constant("ab")) == "tf.Tensor(b'ab', shape=(), dtype=string)"

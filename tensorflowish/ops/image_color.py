@@ -203,14 +203,14 @@ def _vivid(rng):
 
 @register("image.per_image_standardization", samples=_images)
 def per_image_standardization(image) -> Tensor:
-    """(x - mean) / max(stddev, 1/sqrt(N)) per image (N its number of values); float32 for
-    integer images."""
+    """(x - mean) / max(stddev, 1/sqrt(N)) per image (N its number of values); the result is
+    float32 whatever the input's dtype, as in TensorFlow."""
     from .math import maximum, sqrt
     from .reductions import reduce_mean
 
     x = as_tensor(image)
     rank = image_rank("per_image_standardization", x)
-    if x.array.dtype.kind != "f":
+    if x.array.dtype != np.float32:
         from .math import cast
 
         x = cast(x, "float32")

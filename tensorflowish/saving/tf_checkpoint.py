@@ -1,17 +1,19 @@
 """``tf.train.Checkpoint`` and ``tf.train.CheckpointManager``: object-based checkpoints.
 
 A checkpoint records the values of every variable reachable from the objects given to
-``Checkpoint(...)``, each under its *path* through the object graph (``model/dense/kernel``,
-``optimizer/.slots/model/dense/kernel/m``), as TensorFlow's checkpoints do, so a value is
-restored into whatever object sits at the same path, however the object was re-created.
+``Checkpoint(...)``, each under its *path* through the object graph, with TensorFlow's key names
+(``net/l1/kernel/.ATTRIBUTES/VARIABLE_VALUE``, an optimizer slot as
+``net/l1/kernel/.OPTIMIZER_SLOT/optimizer/m/.ATTRIBUTES/VARIABLE_VALUE``), so a value is
+restored into whatever object sits at the same path, however the object was re-created. A
+variable reachable by two paths is stored once, the second path recorded as an alias.
 
 On disk (this package's own format; TensorFlow's binary checkpoints cannot be read here):
 
 * ``PREFIX.safetensors`` -- the values, one tensor per path, each with a SHA-256 checksum
   (:mod:`tensorflowish.checkpoint`), written atomically;
-* ``PREFIX.index`` -- JSON: ``{"format": "tensorflowish-checkpoint/1", "tensors": {path:
-  {"shape", "dtype"}}}``, written after the values, so a checkpoint without an index is
-  incomplete and is never listed;
+* ``PREFIX.index`` -- JSON: ``{"format": "tensorflowish-checkpoint/1", "tensors": {key:
+  {"shape", "dtype"}}, "aliases": {path: path}}``, written after the values, so a checkpoint
+  without an index is incomplete and is never listed;
 * ``checkpoint`` in the folder -- TensorFlow's text state file (``model_checkpoint_path: ...``)
   naming the latest checkpoint, written by ``Checkpoint.save`` and ``CheckpointManager``.
 
@@ -40,9 +42,18 @@ from tensorflowish import checkpoint as weight_files
 from tensorflowish import errors
 from tensorflowish.saving.atomic import atomic_write
 
-__all__ = ["Checkpoint", "CheckpointManager", "latest_checkpoint"]
+__all__ = ["Checkpoint", "CheckpointManager", "CheckpointReader", "latest_checkpoint",
+           "list_variables", "load_checkpoint"]
 
 FORMAT = "tensorflowish-checkpoint/1"
+_UNBUILT = "\0unbuilt"  # object_graph's entry listing the layers not built yet
+_ALIASES = "\0aliases"  # ... the second paths of variables reachable twice
+_CHECKPOINTS = "\0checkpoints"  # ... the Checkpoint objects inside (for deferred values)
+_SUFFIX = "/.ATTRIBUTES/VARIABLE_VALUE"  # TensorFlow's name for a variable's value
+
+
+def _bookkeeping(graph: dict) -> tuple[list, dict, list]:
+    return graph.pop(_UNBUILT), graph.pop(_ALIASES), graph.pop(_CHECKPOINTS)
 _STATE_FILE = "checkpoint"
 # Attributes of layers and models that are bookkeeping, not children to checkpoint.
 _SKIPPED = frozenset({
@@ -99,7 +110,9 @@ def _children(obj: Any) -> list[tuple[str, Any]]:
     from tensorflowish.module import Module
 
     if isinstance(obj, Checkpoint):
-        return sorted(obj._children.items()) + [("save_counter", obj.save_counter)]
+        counter = obj.__dict__.get("_save_counter")  # tracked once made, as in TensorFlow
+        return sorted(obj._children.items()) + (
+            [("save_counter", counter)] if counter is not None else [])
     if isinstance(obj, dict):
         return [(str(key), obj[key]) for key in sorted(obj, key=str)]
     if isinstance(obj, (list, tuple)):
@@ -135,15 +148,22 @@ def object_graph(root: Any) -> dict[str, Any]:
     optimizers: list[tuple[str, Any]] = []
     layers: list[tuple[str, Any]] = []
 
+    aliases: dict[str, str] = {}
+    checkpoints: list[tuple[str, Any]] = []
+
     def visit(obj: Any, path: str) -> None:
         if isinstance(obj, Variable):
             if id(obj) not in variable_paths:
                 variable_paths[id(obj)] = path
                 found[path] = _VariableRef(obj)
+            else:  # one variable, two paths (a list and a dict holding it): one value
+                aliases[path] = variable_paths[id(obj)]
             return
         if id(obj) in visited:
             return
         visited.add(id(obj))
+        if isinstance(obj, Checkpoint):
+            checkpoints.append((path, obj))
         if isinstance(obj, Optimizer):
             optimizers.append((path, obj))
         if isinstance(obj, Layer):
@@ -153,6 +173,9 @@ def object_graph(root: Any) -> dict[str, Any]:
                 visit(child, f"{path}/{name}" if path else name)
 
     visit(root, "")
+    found[_UNBUILT] = [(path, layer) for path, layer in layers if not layer.built]
+    found[_ALIASES] = aliases
+    found[_CHECKPOINTS] = checkpoints
     for path, layer in layers:  # weights made by add_weight but kept in no attribute
         for index, variable in enumerate(layer._own_weights):
             if id(variable) not in variable_paths:
@@ -164,14 +187,14 @@ def object_graph(root: Any) -> dict[str, Any]:
         for key, (variable, slots) in list(optimizer._slots.items()):
             if key in variable_paths and by_id.get(key) is variable:
                 for slot in slots:
-                    slot_path = f"{path}/.slots/{variable_paths[key]}/{slot}"
+                    slot_path = f"{variable_paths[key]}/.OPTIMIZER_SLOT/{path}/{slot}"
                     found[slot_path] = _SlotRef(optimizer, variable, slot)
         for variable_id, variable_path in variable_paths.items():  # slots yet to be created
             variable = by_id.get(variable_id)
             if variable is None or not getattr(variable, "trainable", False):
                 continue
             for slot in optimizer._slot_names:
-                slot_path = f"{path}/.slots/{variable_path}/{slot}"
+                slot_path = f"{variable_path}/.OPTIMIZER_SLOT/{path}/{slot}"
                 found.setdefault(slot_path, _PendingSlot(optimizer, variable, slot))
     return found
 
@@ -233,13 +256,14 @@ class CheckpointLoadStatus:
 
 def _write(prefix: str, root: Any) -> None:
     graph = object_graph(root)
-    arrays = {path: ref.value() for path, ref in graph.items()
+    _, aliases, _ = _bookkeeping(graph)
+    arrays = {path + _SUFFIX: ref.value() for path, ref in graph.items()
               if not isinstance(ref, _PendingSlot)}
     weight_files.save_arrays(prefix + ".safetensors", arrays, metadata={"format-index": FORMAT})
     index = {"format": FORMAT, "tensors": {
-        path: {"shape": list(array.shape), "dtype": array.dtype.name}
-        for path, array in arrays.items()
-    }}  # fmt: skip
+        key: {"shape": list(array.shape), "dtype": array.dtype.name}
+        for key, array in arrays.items()
+    }, "aliases": aliases}  # fmt: skip
     atomic_write(prefix + ".index", json.dumps(index, indent=1).encode())
 
 
@@ -278,31 +302,68 @@ def _read(prefix: str) -> dict[str, np.ndarray]:
         raise errors.DataLossError(
             f"Checkpoint {prefix} is damaged: its index and its values list different tensors."
         )
-    return arrays
+    return arrays, dict(index.get("aliases") or {})
+
+
+def _read_paths(prefix: str) -> tuple[dict[str, np.ndarray], dict[str, str]]:
+    """The values by object-graph path (TensorFlow's key suffix removed), and the aliases."""
+    arrays, aliases = _read(prefix)
+    return {key.removesuffix(_SUFFIX): array for key, array in arrays.items()}, aliases
 
 
 def _restore(prefix: str, root: Any) -> CheckpointLoadStatus:
-    stored = _read(prefix)
+    stored, file_aliases = _read_paths(prefix)
     graph = object_graph(root)
-    problems = []
-    plan = []
-    for path, array in stored.items():
-        ref = graph.get(path)
-        if ref is not None:
-            if tuple(array.shape) != ref.shape:
-                problems.append(f"'{path}' has shape {ref.shape} here, {tuple(array.shape)} in "
-                                "the checkpoint")
-            plan.append((ref, array))
+    unbuilt, aliases, checkpoints = _bookkeeping(graph)
+    unbuilt = sorted(unbuilt, key=lambda item: -len(item[0]))
+    problems, plan, consumed, matched = [], [], set(), set()
+    candidates = list(graph.items()) + [(alias, graph[primary]) for alias, primary in
+                                        aliases.items() if primary in graph]
+    for path, ref in candidates:
+        key = path if path in stored else file_aliases.get(path)
+        if key is None or key not in stored or id(ref) in matched:
+            continue
+        array = stored[key]
+        if tuple(array.shape) != ref.shape:
+            problems.append(f"'{path}' has shape {ref.shape} here, {tuple(array.shape)} in "
+                            "the checkpoint")
+        plan.append((ref, array))
+        matched.add(id(ref))
+        consumed.add(key)
     if problems:
         raise errors.InvalidArgumentError(
             f"Cannot restore {prefix}: " + "; ".join(problems) + ". Nothing was changed."
         )
     for ref, array in plan:
         ref.assign(array)
-    unused = sorted(path for path in stored if path not in graph)
+    unused = sorted(path for path in stored if path not in consumed)
+    for path in unused:  # TensorFlow's deferred restoration: applied when the object appears
+        for layer_path, layer in unbuilt:
+            if layer_path and path.startswith(layer_path + "/"):
+                pending = layer.__dict__.setdefault("_deferred_restore", {})
+                pending[path[len(layer_path) + 1:]] = stored[path]
+                break
+        else:
+            for checkpoint_path, checkpoint in sorted(checkpoints, key=lambda c: -len(c[0])):
+                if not checkpoint_path or path.startswith(checkpoint_path + "/"):
+                    relative = path[len(checkpoint_path) + 1:] if checkpoint_path else path
+                    checkpoint._deferred[relative] = stored[path]
+                    break
     unmatched = sorted(path for path, ref in graph.items()
-                       if path not in stored and not isinstance(ref, _PendingSlot))
+                       if id(ref) not in matched and not isinstance(ref, _PendingSlot))
     return CheckpointLoadStatus(prefix, unused, unmatched, len(plan))
+
+
+def apply_deferred(layer: Any, values: dict[str, np.ndarray]) -> None:
+    """Assign the values a restore kept for ``layer`` now that its variables exist (those
+    whose shapes do not fit are dropped, as TensorFlow reports them unmatched)."""
+    graph = object_graph(layer)
+    _bookkeeping(graph)
+    for path, array in values.items():
+        ref = graph.get(path)
+        if ref is not None and not isinstance(ref, _PendingSlot) and \
+                tuple(array.shape) == ref.shape:
+            ref.assign(array)
 
 
 # --- the state file ----------------------------------------------------------------------------
@@ -344,6 +405,49 @@ def latest_checkpoint(checkpoint_dir: str | os.PathLike, latest_filename: str | 
     return latest
 
 
+class CheckpointReader:
+    """What ``tf.train.load_checkpoint`` returns: the stored tensors by their keys."""
+
+    def __init__(self, prefix: str) -> None:
+        self._arrays, _ = _read(prefix)
+
+    def get_variable_to_shape_map(self) -> dict[str, list[int]]:
+        return {key: list(array.shape) for key, array in self._arrays.items()}
+
+    def get_variable_to_dtype_map(self) -> dict[str, Any]:
+        import tensorflowish as tf
+
+        return {key: tf.as_dtype(array.dtype) for key, array in self._arrays.items()}
+
+    def has_tensor(self, key: str) -> bool:
+        return key in self._arrays
+
+    def get_tensor(self, key: str) -> np.ndarray:
+        if key not in self._arrays:
+            raise errors.NotFoundError(f"Key {key} not found in checkpoint.")
+        return self._arrays[key].copy()
+
+
+def _prefix_of(path: str) -> str:
+    path = os.fspath(path)
+    if os.path.isdir(path):
+        latest = latest_checkpoint(path)
+        if latest is None:
+            raise errors.NotFoundError(f"No checkpoint in folder {path}.")
+        return latest
+    return path
+
+
+def load_checkpoint(ckpt_dir_or_file: str | os.PathLike) -> CheckpointReader:
+    """A reader of a checkpoint (a prefix, or a folder: its latest checkpoint)."""
+    return CheckpointReader(_prefix_of(ckpt_dir_or_file))
+
+
+def list_variables(ckpt_dir_or_file: str | os.PathLike) -> list[tuple[str, list[int]]]:
+    """``[(key, shape)]`` of a checkpoint, sorted by key."""
+    return sorted(load_checkpoint(ckpt_dir_or_file).get_variable_to_shape_map().items())
+
+
 # --- the public classes ------------------------------------------------------------------------
 
 
@@ -369,11 +473,18 @@ class Checkpoint:
         self._children = dict(kwargs)
         if root is not None:
             self._children["root"] = root
-        import tensorflowish as tf
+        self._save_counter: Variable | None = None
+        self._deferred: dict[str, np.ndarray] = {}  # restored values with no object yet
 
-        self.save_counter: Variable = tf.Variable(0, dtype=tf.int64, trainable=False,
-                                                  name="save_counter")
-        self._last_saved: list[str] = []
+    @property
+    def save_counter(self) -> Any:
+        """How many times ``save`` ran: an int64 variable, made (and tracked) on first use."""
+        if self._save_counter is None:
+            import tensorflowish as tf
+
+            self._save_counter = tf.Variable(0, dtype=tf.int64, trainable=False,
+                                             name="save_counter")
+        return self._save_counter
 
     def __getattr__(self, name: str) -> Any:
         children = self.__dict__.get("_children", {})
@@ -382,10 +493,24 @@ class Checkpoint:
         raise AttributeError(f"Checkpoint has no attribute {name!r}.")
 
     def __setattr__(self, name: str, value: Any) -> None:
-        if name.startswith("_") or name == "save_counter":
+        if name.startswith("_"):
             object.__setattr__(self, name, value)
-        else:
-            self._children[name] = value
+            return
+        if name == "save_counter":
+            raise AttributeError("save_counter is managed by the Checkpoint; it cannot be set.")
+        self._children[name] = value
+        if self._deferred:  # a restore had values waiting for this attribute
+            from tensorflowish.tensor import Variable
+
+            if isinstance(value, Variable) and name in self._deferred:
+                _VariableRef(value).assign(self._deferred.pop(name))
+                return
+            inner = {key[len(name) + 1:]: array for key, array in self._deferred.items()
+                     if key.startswith(name + "/")}
+            if inner and _trackable(value):
+                apply_deferred(value, inner)
+                for key in inner:
+                    self._deferred.pop(f"{name}/{key}", None)
 
     def write(self, file_prefix: str | os.PathLike, options: Any = None) -> str:
         """Write the values to exactly ``file_prefix`` (no numbering, no state file)."""
@@ -414,6 +539,7 @@ class Checkpoint:
         """Restore from ``save_path``; None restores nothing (a fresh start, as in TF)."""
         if save_path is None:
             return CheckpointLoadStatus(None, [], [], 0)
+        self.save_counter  # noqa: B018 - made now, so the stored count comes back
         return _restore(os.fspath(save_path), self)
 
 

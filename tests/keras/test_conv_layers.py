@@ -197,3 +197,15 @@ def test_tensorflow_advanced_quickstart_runs_and_learns():
         for test_images, test_labels in test_ds:
             test_step(test_images, test_labels)
     assert float(test_accuracy.result()) >= 0.95
+
+
+def test_constraints_and_activity_regularizer_apply():
+    layer = tf.keras.layers.Conv2D(3, 3, kernel_constraint=tf.keras.constraints.NonNeg(),
+                                   activity_regularizer="l2")
+    model = tf.keras.Sequential([tf.keras.Input((5, 5, 2)), layer, tf.keras.layers.Flatten(),
+                                 tf.keras.layers.Dense(1)])
+    model.compile(optimizer=tf.keras.optimizers.SGD(1.0), loss="mse")
+    x = np.random.default_rng(0).uniform(-1, 1, (4, 5, 5, 2)).astype("float32")
+    model.fit(x, np.ones((4, 1), "float32"), epochs=2, verbose=0)
+    assert layer.kernel.numpy().min() >= 0
+    assert len(layer.losses) == 1 and float(layer.losses[0]) > 0

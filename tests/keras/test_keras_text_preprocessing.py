@@ -44,6 +44,14 @@ def test_text_vectorization_multi_hot_tf_idf_and_ngrams_match_keras():
     assert bigrams(["a b c a b"]).numpy().tolist() == [[2, 2, 0, 2, 1, 0, 2]]
 
 
+def test_text_vectorization_ragged_gives_one_row_of_ids_per_text():
+    layer = layers.TextVectorization(ragged=True)
+    layer.adapt(CORPUS)
+    out = layer(["the bird", "sat on my cat's mat"])
+    assert isinstance(out, tf.RaggedTensor)
+    assert out.to_list() == [[2, 12], [6, 7, 8, 1, 9]]
+
+
 def test_text_vectorization_takes_datasets_and_callables():
     layer = layers.TextVectorization(standardize=tf.strings.upper, split="character")
     layer.adapt(tf.data.Dataset.from_tensor_slices(["ab", "ba", "a"]).batch(2))

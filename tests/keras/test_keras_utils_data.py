@@ -223,3 +223,17 @@ def test_plot_model_says_when_graphviz_is_missing(tmp_path, monkeypatch):
     with pytest.raises(ImportError, match="install graphviz"):
         utils.plot_model(model, to_file=str(tmp_path / "model.png"))
     assert not (tmp_path / "model.png").exists()
+
+
+@pytest.mark.skipif(__import__("shutil").which("dot") is None,
+                    reason="Graphviz's dot program is not installed")
+def test_plot_model_renders_png_and_svg_with_graphviz(tmp_path):
+    pytest.importorskip("pydot", reason="pydot (the graphviz extra) is not installed")
+    inputs = tf.keras.Input(shape=(4,), name="features")
+    outputs = tf.keras.layers.Dense(2, name="head")(tf.keras.layers.Dense(3, name="body")(inputs))
+    model = tf.keras.Model(inputs, outputs)
+    utils.plot_model(model, to_file=str(tmp_path / "model.png"), show_shapes=True)
+    assert (tmp_path / "model.png").read_bytes().startswith(b"\x89PNG\r\n\x1a\n")
+    utils.plot_model(model, to_file=str(tmp_path / "model.svg"), show_layer_names=True)
+    svg = (tmp_path / "model.svg").read_text()
+    assert "<svg" in svg and "body (Dense)" in svg and "head (Dense)" in svg

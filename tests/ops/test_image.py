@@ -156,6 +156,8 @@ def test_integer_images_and_dtype_conversion():
     standardized = tf.image.per_image_standardization(
         tf.constant([[[1, 2, 3]], [[4, 5, 6]]], tf.uint8))
     assert standardized.dtype == tf.float32
+    for dtype in (tf.float16, tf.float64):  # TensorFlow: float32 whatever comes in
+        assert tf.image.per_image_standardization(tf.ones([2, 2, 1], dtype)).dtype == tf.float32
     np.testing.assert_allclose(standardized.numpy().ravel(),
                                [-1.46385, -0.87831, -0.29277, 0.29277, 0.87831, 1.46385],
                                rtol=1e-5)

@@ -158,3 +158,25 @@ def test_manager_keeps_one_checkpoint_per_period(tmp_path, monkeypatch):
     assert [os.path.basename(p) for p in manager.checkpoints] == ["ckpt-3"]
     assert os.path.exists(tmp_path / "ckpt-1.index")
     assert not os.path.exists(tmp_path / "ckpt-2.index")
+
+
+def test_values_for_layers_not_built_yet_are_restored_when_they_build(tmp_path, rng):
+    """TensorFlow's checkpoint guide restores into a model before its first call."""
+
+    class Net(tf.keras.Model):
+        def __init__(self):
+            super().__init__()
+            self.l1 = tf.keras.layers.Dense(5)
+
+        def call(self, x):
+            return self.l1(x)
+
+    net = Net()
+    x = tf.constant(rng.normal(size=(2, 3)).astype("float32"))
+    expected = net(x).numpy()
+    path = tf.train.Checkpoint(net=net).save(str(tmp_path / "ckpt"))
+    fresh = Net()  # no variables yet
+    status = tf.train.Checkpoint(net=fresh).restore(path)
+    with pytest.raises(AssertionError, match="net/l1/kernel"):
+        status.assert_consumed()  # as in TensorFlow: pending until the layer builds
+    np.testing.assert_array_equal(fresh(x).numpy(), expected)

@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 
 import tensorflowish as tf
-from tensorflowish.keras import activations, initializers, regularizers
+from tensorflowish.keras import activations, constraints, initializers, regularizers
 from tensorflowish.keras.layers.layer import Layer
 from tensorflowish.tensor import Tensor
 
@@ -81,7 +81,7 @@ class BaseConv(Layer):
         bias_constraint: Any = None,
         **kwargs: Any,
     ) -> None:
-        super().__init__(**kwargs)
+        super().__init__(activity_regularizer=activity_regularizer, **kwargs)
         kind = type(self).__name__
         if filters is not None and (isinstance(filters, bool) or int(filters) != filters or
                                     filters < 1):
@@ -108,6 +108,8 @@ class BaseConv(Layer):
         self.bias_initializer = initializers.get(bias_initializer)
         self.kernel_regularizer = regularizers.get(kernel_regularizer)
         self.bias_regularizer = regularizers.get(bias_regularizer)
+        self.kernel_constraint = constraints.get(kernel_constraint)
+        self.bias_constraint = constraints.get(bias_constraint)
         self.kernel = None
         self.bias = None
 
@@ -131,11 +133,15 @@ class BaseConv(Layer):
         channels = self._channels(input_shape)
         self.kernel = self.add_weight("kernel", self._kernel_shape(channels),
                                       initializer=self.kernel_initializer,
-                                      regularizer=self.kernel_regularizer)
+                                      regularizer=self.kernel_regularizer,
+                                      constraint=self.kernel_constraint)
         if self.use_bias:
-            self.bias = self.add_weight("bias", (self.filters,), initializer=self.bias_initializer,
-                                        regularizer=self.bias_regularizer)
+            self.bias = self._bias_weight(self.filters)
         self.built = True
+
+    def _bias_weight(self, size: int):
+        return self.add_weight("bias", (size,), initializer=self.bias_initializer,
+                               regularizer=self.bias_regularizer, constraint=self.bias_constraint)
 
     def _padding(self):
         return self.padding.upper()
@@ -172,6 +178,8 @@ class BaseConv(Layer):
             "kernel_size": self.kernel_size, "strides": self.strides, "padding": self.padding,
             "data_format": self.data_format, "dilation_rate": self.dilation_rate,
             "activation": activations.serialize(self.activation), "use_bias": self.use_bias,
+            "kernel_constraint": constraints.serialize(self.kernel_constraint),
+            "bias_constraint": constraints.serialize(self.bias_constraint),
         }  # fmt: skip
         if self.filters is not None:
             config["filters"] = self.filters
@@ -276,23 +284,24 @@ class DepthwiseConv2D(BaseConv):
     def __init__(self, kernel_size, strides=(1, 1), padding="valid", depth_multiplier=1,
                  data_format=None, dilation_rate=(1, 1), activation=None, use_bias=True,
                  depthwise_initializer="glorot_uniform", bias_initializer="zeros",
-                 depthwise_regularizer=None, bias_regularizer=None, **kwargs):
+                 depthwise_regularizer=None, bias_regularizer=None, depthwise_constraint=None,
+                 **kwargs):
         super().__init__(None, kernel_size, strides, padding, data_format, dilation_rate, 1,
                          activation, use_bias, kernel_initializer=depthwise_initializer,
                          bias_initializer=bias_initializer,
                          kernel_regularizer=depthwise_regularizer,
-                         bias_regularizer=bias_regularizer, **kwargs)
+                         bias_regularizer=bias_regularizer,
+                         kernel_constraint=depthwise_constraint, **kwargs)
         self.depth_multiplier = int(depth_multiplier)
 
     def build(self, input_shape: Any) -> None:
         channels = self._channels(input_shape)
         self.kernel = self.add_weight(
             "kernel", (*self.kernel_size, channels, self.depth_multiplier),
-            initializer=self.kernel_initializer, regularizer=self.kernel_regularizer)
+            initializer=self.kernel_initializer, regularizer=self.kernel_regularizer,
+            constraint=self.kernel_constraint)
         if self.use_bias:
-            self.bias = self.add_weight("bias", (channels * self.depth_multiplier,),
-                                        initializer=self.bias_initializer,
-                                        regularizer=self.bias_regularizer)
+            self.bias = self._bias_weight(channels * self.depth_multiplier)
         self.built = True
 
     def _check_input(self, inputs: Tensor) -> None:
@@ -312,7 +321,9 @@ class DepthwiseConv2D(BaseConv):
             inputs, kernel, self.bias)
 
     def get_config(self) -> dict:
-        return {**super().get_config(), "depth_multiplier": self.depth_multiplier}
+        config = {**super().get_config(), "depth_multiplier": self.depth_multiplier}
+        config.pop("kernel_constraint", None)  # Keras's name here is depthwise_constraint
+        return config
 
 
 class SeparableConv2D(BaseConv):
@@ -324,28 +335,32 @@ class SeparableConv2D(BaseConv):
                  dilation_rate=(1, 1), depth_multiplier=1, activation=None, use_bias=True,
                  depthwise_initializer="glorot_uniform", pointwise_initializer="glorot_uniform",
                  bias_initializer="zeros", depthwise_regularizer=None,
-                 pointwise_regularizer=None, bias_regularizer=None, **kwargs):
+                 pointwise_regularizer=None, bias_regularizer=None, depthwise_constraint=None,
+                 pointwise_constraint=None, **kwargs):
         super().__init__(filters, kernel_size, strides, padding, data_format, dilation_rate, 1,
                          activation, use_bias, kernel_initializer=depthwise_initializer,
                          bias_initializer=bias_initializer,
                          kernel_regularizer=depthwise_regularizer,
-                         bias_regularizer=bias_regularizer, **kwargs)
+                         bias_regularizer=bias_regularizer,
+                         kernel_constraint=depthwise_constraint, **kwargs)
         self.depth_multiplier = int(depth_multiplier)
         self.pointwise_initializer = initializers.get(pointwise_initializer)
         self.pointwise_regularizer = regularizers.get(pointwise_regularizer)
+        self.pointwise_constraint = constraints.get(pointwise_constraint)
         self.depthwise_kernel = self.pointwise_kernel = None
 
     def build(self, input_shape: Any) -> None:
         channels = self._channels(input_shape)
         self.depthwise_kernel = self.add_weight(
             "depthwise_kernel", (*self.kernel_size, channels, self.depth_multiplier),
-            initializer=self.kernel_initializer, regularizer=self.kernel_regularizer)
+            initializer=self.kernel_initializer, regularizer=self.kernel_regularizer,
+            constraint=self.kernel_constraint)
         self.pointwise_kernel = self.add_weight(
             "pointwise_kernel", (1, 1, channels * self.depth_multiplier, self.filters),
-            initializer=self.pointwise_initializer, regularizer=self.pointwise_regularizer)
+            initializer=self.pointwise_initializer, regularizer=self.pointwise_regularizer,
+            constraint=self.pointwise_constraint)
         if self.use_bias:
-            self.bias = self.add_weight("bias", (self.filters,), initializer=self.bias_initializer,
-                                        regularizer=self.bias_regularizer)
+            self.bias = self._bias_weight(self.filters)
         self.built = True
 
     def call(self, inputs: Tensor) -> Tensor:
@@ -366,7 +381,9 @@ class SeparableConv2D(BaseConv):
             depthwise, self.pointwise_kernel, self.bias)
 
     def get_config(self) -> dict:
-        return {**super().get_config(), "depth_multiplier": self.depth_multiplier}
+        config = {**super().get_config(), "depth_multiplier": self.depth_multiplier}
+        config.pop("kernel_constraint", None)  # Keras's name here is depthwise_constraint
+        return config
 
 
 Convolution1D, Convolution2D, Convolution2DTranspose = Conv1D, Conv2D, Conv2DTranspose

@@ -456,6 +456,10 @@ class Layer(Module):
             self.build(shape)
             self.built = True
             object.__setattr__(self, "_build_input_shape", shape)  # Keras's build_config
+            if "_deferred_restore" in self.__dict__:  # values a checkpoint held for this layer
+                from tensorflowish.saving import tf_checkpoint
+
+                tf_checkpoint.apply_deferred(self, self.__dict__.pop("_deferred_restore"))
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         if args:

@@ -189,6 +189,25 @@ def class_weights_for(y: Any, table: np.ndarray) -> np.ndarray:
     return table[labels]
 
 
+def with_class_weights(y: Any, table: np.ndarray, sample_weight: Any = None) -> np.ndarray:
+    """The per-example weights of arrays: ``table[class of y]``, times ``sample_weight``."""
+    weights = class_weights_for(y, table)
+    if sample_weight is None:
+        return weights
+    return weights * np.asarray(sample_weight, np.float32).reshape(len(weights), -1)[:, 0]
+
+
+def validation_schedule(validation_freq: Any) -> Any:
+    """``epoch -> whether to validate after it``: every n-th epoch for an int, the listed
+    (1-based) epochs for a collection (TensorFlow 2's form)."""
+    if isinstance(validation_freq, int):
+        if validation_freq < 1:
+            raise ValueError(f"validation_freq must be >= 1, got {validation_freq}.")
+        return lambda epoch: (epoch + 1) % validation_freq == 0
+    epochs = {int(e) for e in validation_freq}
+    return lambda epoch: epoch + 1 in epochs
+
+
 class ClassWeighted:
     """Batches of another source with ``class_weight`` folded into their sample weights."""
 

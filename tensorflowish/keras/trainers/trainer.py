@@ -200,7 +200,8 @@ class Trainer:
             return value
         if isinstance(value, dict):
             return {k: self._as_input_array(v) for k, v in value.items()}
-        if isinstance(value, tuple):
+        if isinstance(value, tuple) or (isinstance(value, list) and value and all(
+                hasattr(v, "shape") for v in value)):  # a list of arrays: one per model input
             return tuple(self._as_input_array(v) for v in value)
         array = value if hasattr(value, "__cuda_array_interface__") else np.asarray(value)
         if array.dtype.kind == "f" and array.dtype != self._dtype.as_numpy_dtype:
@@ -264,7 +265,10 @@ class Trainer:
                 f"{what}: the inputs have different numbers of samples ({described}); they "
                 "must all have the same length."
             )
-        dataset = Dataset.from_tensor_slices(tuple(parts) if len(parts) > 1 else parts[0])
+        # x alone is wrapped as (x,) when it is itself a tuple (several model inputs), so that a
+        # batch of two inputs is not read as (x, y)
+        single = (parts[0],) if isinstance(parts[0], tuple) else parts[0]
+        dataset = Dataset.from_tensor_slices(tuple(parts) if len(parts) > 1 else single)
         if shuffle:
             dataset = dataset.shuffle(lengths[0])
         return dataset.batch(batch_size or 32)
@@ -311,13 +315,7 @@ class Trainer:
         class_table = None
         if class_weight is not None:
             class_table = data_adapter.check_class_weight(class_weight)
-        if isinstance(validation_freq, int):
-            if validation_freq < 1:
-                raise ValueError(f"validation_freq must be >= 1, got {validation_freq}.")
-            validate_after = lambda epoch: (epoch + 1) % validation_freq == 0  # noqa: E731
-        else:  # TensorFlow 2's form: the (1-based) epochs after which to validate
-            epochs_to_validate = {int(e) for e in validation_freq}
-            validate_after = lambda epoch: epoch + 1 in epochs_to_validate  # noqa: E731
+        validate_after = data_adapter.validation_schedule(validation_freq)
         verbose = _resolve_verbose(verbose)
         if not 0.0 <= float(validation_split) < 1.0:
             raise ValueError(f"validation_split must be in [0, 1), got {validation_split}.")
@@ -335,11 +333,11 @@ class Trainer:
                     "training or validation set."
                 )
 
-            def head(v: Any) -> Any:
-                return None if v is None else v[:split_at]
+            def head(v: Any) -> Any:  # per input for several inputs (a tuple or dict)
+                return None if v is None else tf.nest.map_structure(lambda a: a[:split_at], v)
 
             def tail(v: Any) -> Any:
-                return None if v is None else v[split_at:]
+                return None if v is None else tf.nest.map_structure(lambda a: a[split_at:], v)
 
             x_arr = self._as_input_array(x) if not isinstance(x, Tensor) else x
             y_arr = y if y is None or isinstance(y, Tensor) else np.asarray(y)
@@ -369,9 +367,7 @@ class Trainer:
                                             data_adapter.is_batch_source(x)):
             if y is None:
                 raise ValueError("fit: class_weight needs targets y.")
-            weights = data_adapter.class_weights_for(y, class_table)
-            sample_weight = weights if sample_weight is None else \
-                weights * np.asarray(sample_weight, np.float32).reshape(len(weights), -1)[:, 0]
+            sample_weight = data_adapter.with_class_weights(y, class_table, sample_weight)
             class_table = None
         train_data = self._make_dataset(x, y, sample_weight, batch_size, shuffle, "fit")
         if class_table is not None:  # a dataset or a generator: weighted batch by batch

@@ -68,15 +68,16 @@ class TextVectorization(Layer):
         if output_sequence_length is not None and output_mode != "int":
             raise ValueError("TextVectorization: output_sequence_length applies to "
                              f"output_mode='int' only, got output_mode={output_mode!r}.")
-        if ragged:
-            raise tf.errors.UnimplementedError("TextVectorization: ragged=True is not "
-                                               "supported; outputs are padded.")
+        if ragged and (output_mode != "int" or output_sequence_length is not None):
+            raise ValueError("TextVectorization: ragged=True needs output_mode='int' and no "
+                             "output_sequence_length.")
         if isinstance(ngrams, int):
             ngrams = tuple(range(1, ngrams + 1))
         self.standardize, self.split = standardize, split
         self.ngrams = None if ngrams is None else tuple(ngrams)
         self.output_mode = output_mode
         self.output_sequence_length = output_sequence_length
+        self.ragged = bool(ragged)
         self.max_tokens = max_tokens
         self.pad_to_max_tokens = pad_to_max_tokens
         self._lookup = StringLookup(
@@ -183,6 +184,13 @@ class TextVectorization(Layer):
 
             return encode(padded, lookup._depth(), self.output_mode, "TextVectorization",
                           idf=lookup._idf, dtype="float32")
+        if self.ragged:  # one row of ids per text, unpadded
+            ids = []
+            for row in rows:
+                tokens = np.empty(len(row), dtype=object)
+                tokens[:] = row
+                ids.append(lookup.lookup_array(tokens).tolist())
+            return RaggedTensor.from_row_lists(ids, (len(ids),), dtype=np.int64)
         width = self.output_sequence_length
         if width is None:
             width = max((len(r) for r in rows), default=0)
@@ -201,5 +209,5 @@ class TextVectorization(Layer):
                 "split": self.split if not callable(self.split) else None,
                 "ngrams": self.ngrams, "output_mode": self.output_mode,
                 "output_sequence_length": self.output_sequence_length,
-                "pad_to_max_tokens": self.pad_to_max_tokens,
+                "pad_to_max_tokens": self.pad_to_max_tokens, "ragged": self.ragged,
                 "vocabulary": self.get_vocabulary(include_special_tokens=False) or None}
