@@ -39,7 +39,7 @@ from .dtypes import (
     uint32,
     uint64,
 )
-from .function import function
+from .function import function, init_scope, inside_function
 from .indexed_slices import IndexedSlices
 from .module import Module
 from .ops.registry import REGISTRY
@@ -128,8 +128,8 @@ def is_tensor(x) -> bool:
 
 
 def executing_eagerly() -> bool:
-    """Always True: tensorflowish runs eagerly."""
-    return True
+    """True, except while a tf.function is being traced."""
+    return not inside_function()
 
 
 def print(*inputs, sep=" ", end="\n", **kwargs):  # noqa: A001

@@ -61,3 +61,17 @@ class experimental:  # noqa: N801 - TensorFlow's namespace
     @staticmethod
     def set_memory_growth(device, enable) -> None:
         """Accepted for compatibility: CuPy's memory pool already grows on demand."""
+
+
+_run_functions_eagerly = False
+
+
+def run_functions_eagerly(run_eagerly: bool) -> None:
+    """Make every tf.function run its Python body eagerly instead of tracing (for debugging)."""
+    global _run_functions_eagerly
+    _run_functions_eagerly = bool(run_eagerly)
+
+
+def functions_run_eagerly() -> bool:
+    """True after `tf.config.run_functions_eagerly(True)`."""
+    return _run_functions_eagerly

@@ -192,7 +192,7 @@ def test_check_numerics():
         tf.debugging.check_numerics(tf.constant([1.0, np.nan]), "bad values")
 
 
-def test_function_decorator_runs_eagerly():
+def test_function_decorator_traces_once_per_signature():
     calls = []
 
     @tf.function
@@ -205,8 +205,8 @@ def test_function_decorator_runs_eagerly():
         return x + 1
 
     assert float(f(tf.constant(2.0))) == 4.0 and float(g(1.0)) == 2.0
-    f(tf.constant(1.0))
-    assert len(calls) == 2  # eager: the Python body runs every call
+    assert float(f(tf.constant(1.0))) == 2.0
+    assert len(calls) == 1  # traced once: the second call replays the graph
 
 
 def test_module_collects_variables():

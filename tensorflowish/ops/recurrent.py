@@ -169,19 +169,27 @@ def _options(op, inputs, mask, go_backwards, recurrent_mask, batch, steps, units
 
 
 # ---- LSTM -----------------------------------------------------------------------------------
-def _lstm_step(kernel, recurrent_kernel, bias, rmask):
+def lstm_step(x_t, h_in, c, kernel, recurrent_kernel, bias, activation=tanh,
+              recurrent_activation=sigmoid):
+    """One LSTM step written with ops (the cell's step, and the fused op's under outer tapes):
+    `h_in` is the state fed to the recurrent kernel; returns the new (h, c)."""
     units = recurrent_kernel.shape[0]
+    z = matmul(x_t, kernel) + matmul(h_in, recurrent_kernel)
+    if bias is not None:
+        z = z + bias
+    i = recurrent_activation(z[:, :units])
+    f = recurrent_activation(z[:, units: 2 * units])
+    g = activation(z[:, 2 * units: 3 * units])
+    o = recurrent_activation(z[:, 3 * units:])
+    c = f * c + i * g
+    return o * activation(c), c
 
+
+def _lstm_step(kernel, recurrent_kernel, bias, rmask):
     def step(x_t, states):
         h, c = states
-        h_in = h * rmask if rmask is not None else h
-        z = matmul(x_t, kernel) + matmul(h_in, recurrent_kernel)
-        if bias is not None:
-            z = z + bias
-        i, f = sigmoid(z[:, :units]), sigmoid(z[:, units: 2 * units])
-        g, o = tanh(z[:, 2 * units: 3 * units]), sigmoid(z[:, 3 * units:])
-        c = f * c + i * g
-        return [o * tanh(c), c]
+        return list(lstm_step(x_t, h * rmask if rmask is not None else h, c, kernel,
+                              recurrent_kernel, bias))
     return step
 
 
@@ -278,20 +286,26 @@ def lstm(inputs, initial_h, initial_c, kernel, recurrent_kernel, bias=None, mask
 
 
 # ---- GRU ------------------------------------------------------------------------------------
-def _gru_step(kernel, recurrent_kernel, bias, rmask):
+def gru_step(x_t, h, h_in, kernel, recurrent_kernel, bias, activation=tanh,
+             recurrent_activation=sigmoid):
+    """One GRU step (reset_after=True) written with ops (the cell's step, and the fused op's
+    under outer tapes): `h_in` is the state fed to the recurrent kernel; returns the new h."""
     units = recurrent_kernel.shape[0]
+    x_part = matmul(x_t, kernel)
+    m = matmul(h_in, recurrent_kernel)
+    if bias is not None:
+        x_part, m = x_part + bias[0], m + bias[1]
+    z = recurrent_activation(x_part[:, :units] + m[:, :units])
+    r = recurrent_activation(x_part[:, units: 2 * units] + m[:, units: 2 * units])
+    hh = activation(x_part[:, 2 * units:] + r * m[:, 2 * units:])
+    return z * h + (1 - z) * hh
 
+
+def _gru_step(kernel, recurrent_kernel, bias, rmask):
     def step(x_t, states):
         (h,) = states
-        h_in = h * rmask if rmask is not None else h
-        x_part = matmul(x_t, kernel)
-        m = matmul(h_in, recurrent_kernel)
-        if bias is not None:
-            x_part, m = x_part + bias[0], m + bias[1]
-        z = sigmoid(x_part[:, :units] + m[:, :units])
-        r = sigmoid(x_part[:, units: 2 * units] + m[:, units: 2 * units])
-        hh = tanh(x_part[:, 2 * units:] + r * m[:, 2 * units:])
-        return [z * h + (1 - z) * hh]
+        return [gru_step(x_t, h, h * rmask if rmask is not None else h, kernel,
+                         recurrent_kernel, bias)]
     return step
 
 
@@ -383,14 +397,20 @@ def gru(inputs, initial_h, kernel, recurrent_kernel, bias=None, mask=None,
 _SIMPLE_ACTIVATIONS = {"tanh": tanh, "relu": relu}
 
 
+def simple_rnn_step(x_t, h_in, kernel, recurrent_kernel, bias, activation=tanh):
+    """One SimpleRNN step written with ops (the cell's step, and the fused op's under outer
+    tapes): activation(x_t W + h_in U + b)."""
+    z = matmul(x_t, kernel) + matmul(h_in, recurrent_kernel)
+    if bias is not None:
+        z = z + bias
+    return activation(z)
+
+
 def _simple_step(kernel, recurrent_kernel, bias, rmask, activation):
     def step(x_t, states):
         (h,) = states
-        h_in = h * rmask if rmask is not None else h
-        z = matmul(x_t, kernel) + matmul(h_in, recurrent_kernel)
-        if bias is not None:
-            z = z + bias
-        return [_SIMPLE_ACTIVATIONS[activation](z)]
+        return [simple_rnn_step(x_t, h * rmask if rmask is not None else h, kernel,
+                                recurrent_kernel, bias, _SIMPLE_ACTIVATIONS[activation])]
     return step
 
 

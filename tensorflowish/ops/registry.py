@@ -9,6 +9,7 @@ op can neither be forgotten in `tf.math` nor skip its gradient check.
 from __future__ import annotations
 
 import dataclasses
+import functools
 from collections.abc import Callable
 
 import numpy as np
@@ -46,17 +47,33 @@ class OpInfo:
 
 REGISTRY: dict[str, OpInfo] = {}
 
+# Set by tf.function while it traces: called instead of the op, so that the trace can record
+# the call (tensorflowish.function.tracing). None the rest of the time: one test per op call.
+_trace_hook = None
+
+
+def set_trace_hook(hook) -> None:
+    """Route every public op call through `hook(info, function, args, kwargs)` (None: off)."""
+    global _trace_hook
+    _trace_hook = hook
+
 
 def register(*names: str, differentiable: bool = True, samples=None, grad_arguments=None,
              check_function=None, backends: str = "NumPy, CuPy"):
     """Register an op under its public names; the first name is the op's own."""
 
     def decorate(function):
-        info = OpInfo(names[0].split(".")[-1] if "." in names[0] else names[0], function,
+        def op(*args, **kwargs):
+            if _trace_hook is None:
+                return function(*args, **kwargs)
+            return _trace_hook(info, function, args, kwargs)
+
+        functools.update_wrapper(op, function)
+        info = OpInfo(names[0].split(".")[-1] if "." in names[0] else names[0], op,
                       tuple(names), differentiable, samples, grad_arguments, check_function,
                       backends)
         REGISTRY[names[0]] = info
-        return function
+        return op
 
     return decorate
 

@@ -446,3 +446,20 @@ def test_fit_evaluate_predict_on_each_backend(device):
     first_x, _ = next(iter(dataset))
     assert first_x.device.endswith(device)
     assert model.evaluate(dataset, verbose=0)[1] > 0.8
+
+
+def test_a_two_input_model_takes_a_list_of_arrays_in_fit_evaluate_predict():
+    first, second = tf.keras.Input((3,)), tf.keras.Input((2,))
+    joined = tf.keras.layers.Concatenate()([first, second])
+    model = tf.keras.Model([first, second], tf.keras.layers.Dense(1)(joined))
+    x0 = np.arange(15, dtype=np.float32).reshape(5, 3)
+    x1 = np.ones((5, 2), np.float32)
+    expected = model([tf.constant(x0), tf.constant(x1)]).numpy()
+    # Keras: a list (or tuple) of arrays is one array per input, never (x, y)
+    np.testing.assert_allclose(model.predict([x0, x1], verbose=0), expected, rtol=1e-6)
+    np.testing.assert_allclose(model.predict((x0, x1), verbose=0), expected, rtol=1e-6)
+    model.compile(optimizer="sgd", loss="mse")
+    history = model.fit([x0, x1], np.ones((5, 1), np.float32), epochs=1, verbose=0,
+                        validation_split=0.2)
+    assert sorted(history.history) == ["loss", "val_loss"]
+    assert np.isfinite(model.evaluate([x0, x1], np.ones((5, 1), np.float32), verbose=0))

@@ -80,3 +80,11 @@ def test_unimportable_class_keeps_variables_and_explains_calls(tmp_path):
     np.testing.assert_array_equal(loaded.w.numpy(), [[1.0, 2.0], [3.0, 4.0]])
     with pytest.raises(tf.errors.UnimplementedError, match="not importable"):
         loaded.scaled(tf.constant(1.0), 2.0)
+
+
+def test_signatures_are_exposed_after_load(tmp_path):
+    module = Affine()
+    tf.saved_model.save(module, str(tmp_path), signatures={"serving_default": module.__call__})
+    loaded = tf.saved_model.load(str(tmp_path))
+    serve = loaded.signatures["serving_default"]
+    np.testing.assert_allclose(serve(tf.constant([[1.0, 1.0]])).numpy(), [[4.5, 5.5]])

@@ -200,7 +200,8 @@ class Trainer:
             return value
         if isinstance(value, dict):
             return {k: self._as_input_array(v) for k, v in value.items()}
-        if isinstance(value, tuple):
+        if isinstance(value, tuple) or (isinstance(value, list) and value and all(
+                hasattr(v, "shape") for v in value)):  # a list of arrays: one per model input
             return tuple(self._as_input_array(v) for v in value)
         array = value if hasattr(value, "__cuda_array_interface__") else np.asarray(value)
         if array.dtype.kind == "f" and array.dtype != self._dtype.as_numpy_dtype:
@@ -264,7 +265,10 @@ class Trainer:
                 f"{what}: the inputs have different numbers of samples ({described}); they "
                 "must all have the same length."
             )
-        dataset = Dataset.from_tensor_slices(tuple(parts) if len(parts) > 1 else parts[0])
+        # x alone is wrapped as (x,) when it is itself a tuple (several model inputs), so that a
+        # batch of two inputs is not read as (x, y)
+        single = (parts[0],) if isinstance(parts[0], tuple) else parts[0]
+        dataset = Dataset.from_tensor_slices(tuple(parts) if len(parts) > 1 else single)
         if shuffle:
             dataset = dataset.shuffle(lengths[0])
         return dataset.batch(batch_size or 32)
@@ -329,11 +333,11 @@ class Trainer:
                     "training or validation set."
                 )
 
-            def head(v: Any) -> Any:
-                return None if v is None else v[:split_at]
+            def head(v: Any) -> Any:  # per input for several inputs (a tuple or dict)
+                return None if v is None else tf.nest.map_structure(lambda a: a[:split_at], v)
 
             def tail(v: Any) -> Any:
-                return None if v is None else v[split_at:]
+                return None if v is None else tf.nest.map_structure(lambda a: a[split_at:], v)
 
             x_arr = self._as_input_array(x) if not isinstance(x, Tensor) else x
             y_arr = y if y is None or isinstance(y, Tensor) else np.asarray(y)

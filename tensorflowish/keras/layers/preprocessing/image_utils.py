@@ -117,14 +117,15 @@ def resize(images: Tensor, height: int, width: int, interpolation: str = "biline
     """Resize NHWC images, first cropping (or padding) them to the target's aspect ratio when
     asked, centred as Keras does."""
     in_height, in_width = int(images.shape[1]), int(images.shape[2])
+    # Keras's arithmetic: sizes truncated, windows centred with the extra pixel at the end
     if crop_to_aspect_ratio:
-        crop_height = min(in_height, int(round(in_width * height / width)))
-        crop_width = min(in_width, int(round(in_height * width / height)))
+        crop_height = max(min(in_height, int(in_width * height / width)), 1)
+        crop_width = max(min(in_width, int(in_height * width / height)), 1)
         top, left = (in_height - crop_height) // 2, (in_width - crop_width) // 2
         images = images[:, top:top + crop_height, left:left + crop_width, :]
     elif pad_to_aspect_ratio:
-        pad_height = max(in_height, int(round(in_width * height / width)))
-        pad_width = max(in_width, int(round(in_height * width / height)))
+        pad_height = max(in_height, int(in_width * height / width))
+        pad_width = max(in_width, int(in_height * width / height))
         top, left = (pad_height - in_height) // 2, (pad_width - in_width) // 2
         images = tf.pad(images, [[0, 0], [top, pad_height - in_height - top],
                                  [left, pad_width - in_width - left], [0, 0]],

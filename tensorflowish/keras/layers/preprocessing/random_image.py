@@ -20,7 +20,6 @@ from tensorflowish import backend as tf_backend
 from tensorflowish import random as tf_random
 from tensorflowish.keras.layers.layer import Layer
 from tensorflowish.keras.layers.preprocessing import image_utils
-from tensorflowish.keras.layers.preprocessing.image_preprocessing import center_crop
 from tensorflowish.tensor import Tensor
 
 
@@ -248,26 +247,27 @@ class RandomBrightness(_RandomImageLayer):
 
 
 class RandomCrop(_RandomImageLayer):
-    """Crop a random ``height`` x ``width`` window (one position per batch, as Keras 3); at
-    inference, and for images smaller than that, resize the largest centred window of the
-    target's aspect ratio."""
+    """Crop a random ``height`` x ``width`` window while training (one position per batch);
+    an image not larger than that in both dimensions is cropped from its top-left corner and
+    resized to the target. At inference the images pass unchanged: that is what Keras 3.15
+    does (its docstring promises a resize, its code returns the input)."""
 
     def __init__(self, height: int, width: int, seed: int | None = None,
                  **kwargs: Any) -> None:
         super().__init__(seed=seed, **kwargs)
         self.height, self.width = int(height), int(width)
 
-    def _inference(self, images: Tensor) -> Tensor:
-        return image_utils.resize(images, self.height, self.width, crop_to_aspect_ratio=True)
-
     def _augment(self, images: Tensor) -> Tensor:
         in_height, in_width = int(images.shape[1]), int(images.shape[2])
-        if in_height < self.height or in_width < self.width:
-            return center_crop(images, self.height, self.width)
-        rng = self._rng()
-        top = int(rng.integers(0, in_height - self.height + 1))
-        left = int(rng.integers(0, in_width - self.width + 1))
-        return images[:, top:top + self.height, left:left + self.width, :]
+        top = left = 0
+        if in_height > self.height and in_width > self.width:
+            rng = self._rng()
+            top = int(rng.integers(0, in_height - self.height + 1))
+            left = int(rng.integers(0, in_width - self.width + 1))
+        images = images[:, top:top + self.height, left:left + self.width, :]
+        if tuple(images.shape[1:3]) != (self.height, self.width):
+            images = tf.cast(tf.image.resize(images, [self.height, self.width]), images.dtype)
+        return images
 
     def get_config(self) -> dict:
         return {**super().get_config(), "height": self.height, "width": self.width}

@@ -12,17 +12,16 @@ from __future__ import annotations
 from typing import Any
 
 import tensorflowish as tf
-from tensorflowish.keras import activations, initializers, regularizers
-from tensorflowish.keras.layers.layer import Layer
-from tensorflowish.keras.layers.rnn.dropout_rnn_cell import DropoutRNNCell, check_rate
-from tensorflowish.keras.layers.rnn.lstm import check_units, dropout_inputs, is_named
-from tensorflowish.keras.layers.rnn.rnn import RNN
+from tensorflowish.keras import activations
+from tensorflowish.keras.layers.rnn.recurrent_cell import FusedRNN, RecurrentCell, is_named
 from tensorflowish.ops import recurrent
 from tensorflowish.tensor import Tensor
 
 
-class GRUCell(DropoutRNNCell, Layer):
+class GRUCell(RecurrentCell):
     """One GRU step: ``(output, [h]) = cell(inputs, [h])``."""
+
+    gates = 3
 
     def __init__(
         self,
@@ -46,85 +45,42 @@ class GRUCell(DropoutRNNCell, Layer):
         **kwargs: Any,
     ) -> None:
         kwargs.pop("implementation", None)
-        super().__init__(**kwargs)
-        self.units = check_units("GRUCell", units)
-        self.activation = activations.get(activation)
+        super().__init__(
+            units, activation, use_bias, kernel_initializer, recurrent_initializer,
+            bias_initializer, kernel_regularizer, recurrent_regularizer, bias_regularizer,
+            dropout, recurrent_dropout, seed, **kwargs,
+        )
         self.recurrent_activation = activations.get(recurrent_activation)
-        self.use_bias = bool(use_bias)
-        self.kernel_initializer = initializers.get(kernel_initializer)
-        self.recurrent_initializer = initializers.get(recurrent_initializer)
-        self.bias_initializer = initializers.get(bias_initializer)
-        self.kernel_regularizer = regularizers.get(kernel_regularizer)
-        self.recurrent_regularizer = regularizers.get(recurrent_regularizer)
-        self.bias_regularizer = regularizers.get(bias_regularizer)
-        self.dropout = check_rate("dropout", dropout)
-        self.recurrent_dropout = check_rate("recurrent_dropout", recurrent_dropout)
         self.reset_after = bool(reset_after)
-        self.seed = seed
-        self.state_size = self.units
-        self.output_size = self.units
-        self._dropout_masks: dict = {}
-        self.kernel = self.recurrent_kernel = self.bias = None
 
     def build(self, input_shape: Any) -> None:
-        features = int(input_shape[-1])
-        self.kernel = self.add_weight("kernel", (features, 3 * self.units),
-                                      initializer=self.kernel_initializer,
-                                      regularizer=self.kernel_regularizer)
-        self.recurrent_kernel = self.add_weight("recurrent_kernel", (self.units, 3 * self.units),
-                                                initializer=self.recurrent_initializer,
-                                                regularizer=self.recurrent_regularizer)
-        if self.use_bias:
-            shape = (2, 3 * self.units) if self.reset_after else (3 * self.units,)
-            self.bias = self.add_weight("bias", shape, initializer=self.bias_initializer,
-                                        regularizer=self.bias_regularizer)
-        self.built = True
+        shape = (2, 3 * self.units) if self.reset_after else (3 * self.units,)
+        self._add_weights(input_shape, shape, self.bias_initializer)
 
     def call(self, inputs: Tensor, states: Any, training: bool = False) -> Any:
         h = states[0] if isinstance(states, (list, tuple)) else states
-        h_in = h
-        if training:
-            dp_mask = self.get_dropout_mask(inputs)
-            if dp_mask is not None:
-                inputs = inputs * dp_mask
-            rec_mask = self.get_recurrent_dropout_mask(h)
-            if rec_mask is not None:
-                h_in = h * rec_mask
+        inputs, h_in = self._dropped(inputs, h, training)
+        if self.reset_after:
+            h = recurrent.gru_step(inputs, h, h_in, self.kernel, self.recurrent_kernel,
+                                   self.bias, self.activation, self.recurrent_activation)
+            return h, [h]
         n = self.units
         x_part = tf.matmul(inputs, self.kernel)
-        if self.reset_after:
-            m = tf.matmul(h_in, self.recurrent_kernel)
-            if self.use_bias:
-                x_part, m = x_part + self.bias[0], m + self.bias[1]
-            z = self.recurrent_activation(x_part[:, :n] + m[:, :n])
-            r = self.recurrent_activation(x_part[:, n: 2 * n] + m[:, n: 2 * n])
-            hh = self.activation(x_part[:, 2 * n:] + r * m[:, 2 * n:])
-        else:
-            if self.use_bias:
-                x_part = x_part + self.bias
-            m = tf.matmul(h_in, self.recurrent_kernel[:, : 2 * n])
-            z = self.recurrent_activation(x_part[:, :n] + m[:, :n])
-            r = self.recurrent_activation(x_part[:, n: 2 * n] + m[:, n:])
-            hh = self.activation(x_part[:, 2 * n:] +
-                                 tf.matmul(r * h_in, self.recurrent_kernel[:, 2 * n:]))
+        if self.use_bias:
+            x_part = x_part + self.bias
+        m = tf.matmul(h_in, self.recurrent_kernel[:, : 2 * n])
+        z = self.recurrent_activation(x_part[:, :n] + m[:, :n])
+        r = self.recurrent_activation(x_part[:, n: 2 * n] + m[:, n:])
+        hh = self.activation(x_part[:, 2 * n:] +
+                             tf.matmul(r * h_in, self.recurrent_kernel[:, 2 * n:]))
         h = z * h + (1.0 - z) * hh
         return h, [h]
 
-    def get_initial_state(self, batch_size: int | None = None) -> list:
-        return [tf.zeros((batch_size, self.units), dtype=self.dtype)]
-
     def get_config(self) -> dict:
-        return {
-            **super().get_config(), "units": self.units,
-            "activation": activations.serialize(self.activation),
-            "recurrent_activation": activations.serialize(self.recurrent_activation),
-            "use_bias": self.use_bias, "dropout": self.dropout,
-            "recurrent_dropout": self.recurrent_dropout, "reset_after": self.reset_after,
-            "seed": self.seed,
-        }
+        return {**super().get_config(), "reset_after": self.reset_after}
 
 
-class GRU(RNN):
+class GRU(FusedRNN):
     """Gated Recurrent Unit (Cho et al., 2014), as Keras 3's `GRU`.
 
     >>> import tensorflowish as tf
@@ -172,26 +128,14 @@ class GRU(RNN):
         super().__init__(cell, return_sequences=return_sequences, return_state=return_state,
                          go_backwards=go_backwards, stateful=stateful, unroll=unroll, **kwargs)
 
-    @property
-    def units(self) -> int:
-        return self.cell.units
-
     def _run_fused(self, sequences, states, mask, training):
         cell = self.cell
         if not (cell.reset_after and is_named(cell.activation, "tanh") and
                 is_named(cell.recurrent_activation, "sigmoid")):
             return None
-        sequences, recurrent_mask = dropout_inputs(self, sequences, states, training)
+        sequences, recurrent_mask = self._dropout_sequences(sequences, states, training)
         outputs = recurrent.gru(sequences, states[0], cell.kernel, cell.recurrent_kernel,
                                 cell.bias, mask=mask, go_backwards=self.go_backwards,
                                 recurrent_mask=recurrent_mask,
                                 return_sequences=self.return_sequences)
-        if not self.return_sequences:
-            return outputs, None, [outputs]
-        last = outputs[:, -1]
-        return last, outputs, [last]
-
-    def get_config(self) -> dict:
-        config = {**super().get_config(), **self.cell.get_config()}
-        config["name"] = self.name
-        return config
+        return self._single_state_result(outputs)

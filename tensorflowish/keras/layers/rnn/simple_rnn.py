@@ -8,17 +8,12 @@ from __future__ import annotations
 
 from typing import Any
 
-import tensorflowish as tf
-from tensorflowish.keras import activations, initializers, regularizers
-from tensorflowish.keras.layers.layer import Layer
-from tensorflowish.keras.layers.rnn.dropout_rnn_cell import DropoutRNNCell, check_rate
-from tensorflowish.keras.layers.rnn.lstm import check_units, dropout_inputs, is_named
-from tensorflowish.keras.layers.rnn.rnn import RNN
+from tensorflowish.keras.layers.rnn.recurrent_cell import FusedRNN, RecurrentCell, is_named
 from tensorflowish.ops import recurrent
 from tensorflowish.tensor import Tensor
 
 
-class SimpleRNNCell(DropoutRNNCell, Layer):
+class SimpleRNNCell(RecurrentCell):
     """One step of a fully connected RNN: ``(output, [output]) = cell(inputs, [h])``."""
 
     def __init__(
@@ -40,64 +35,24 @@ class SimpleRNNCell(DropoutRNNCell, Layer):
         seed: int | None = None,
         **kwargs: Any,
     ) -> None:
-        super().__init__(**kwargs)
-        self.units = check_units("SimpleRNNCell", units)
-        self.activation = activations.get(activation)
-        self.use_bias = bool(use_bias)
-        self.kernel_initializer = initializers.get(kernel_initializer)
-        self.recurrent_initializer = initializers.get(recurrent_initializer)
-        self.bias_initializer = initializers.get(bias_initializer)
-        self.kernel_regularizer = regularizers.get(kernel_regularizer)
-        self.recurrent_regularizer = regularizers.get(recurrent_regularizer)
-        self.bias_regularizer = regularizers.get(bias_regularizer)
-        self.dropout = check_rate("dropout", dropout)
-        self.recurrent_dropout = check_rate("recurrent_dropout", recurrent_dropout)
-        self.seed = seed
-        self.state_size = self.units
-        self.output_size = self.units
-        self._dropout_masks: dict = {}
-        self.kernel = self.recurrent_kernel = self.bias = None
+        super().__init__(
+            units, activation, use_bias, kernel_initializer, recurrent_initializer,
+            bias_initializer, kernel_regularizer, recurrent_regularizer, bias_regularizer,
+            dropout, recurrent_dropout, seed, **kwargs,
+        )
 
     def build(self, input_shape: Any) -> None:
-        self.kernel = self.add_weight("kernel", (int(input_shape[-1]), self.units),
-                                      initializer=self.kernel_initializer,
-                                      regularizer=self.kernel_regularizer)
-        self.recurrent_kernel = self.add_weight("recurrent_kernel", (self.units, self.units),
-                                                initializer=self.recurrent_initializer,
-                                                regularizer=self.recurrent_regularizer)
-        if self.use_bias:
-            self.bias = self.add_weight("bias", (self.units,), initializer=self.bias_initializer,
-                                        regularizer=self.bias_regularizer)
-        self.built = True
+        self._add_weights(input_shape, (self.units,), self.bias_initializer)
 
     def call(self, inputs: Tensor, states: Any, training: bool = False) -> Any:
         h = states[0] if isinstance(states, (list, tuple)) else states
-        if training:
-            dp_mask = self.get_dropout_mask(inputs)
-            if dp_mask is not None:
-                inputs = inputs * dp_mask
-            rec_mask = self.get_recurrent_dropout_mask(h)
-            if rec_mask is not None:
-                h = h * rec_mask
-        z = tf.matmul(inputs, self.kernel)
-        if self.use_bias:
-            z = z + self.bias
-        output = self.activation(z + tf.matmul(h, self.recurrent_kernel))
+        inputs, h_in = self._dropped(inputs, h, training)
+        output = recurrent.simple_rnn_step(inputs, h_in, self.kernel, self.recurrent_kernel,
+                                           self.bias, self.activation)
         return output, [output]
 
-    def get_initial_state(self, batch_size: int | None = None) -> list:
-        return [tf.zeros((batch_size, self.units), dtype=self.dtype)]
 
-    def get_config(self) -> dict:
-        return {
-            **super().get_config(), "units": self.units,
-            "activation": activations.serialize(self.activation), "use_bias": self.use_bias,
-            "dropout": self.dropout, "recurrent_dropout": self.recurrent_dropout,
-            "seed": self.seed,
-        }
-
-
-class SimpleRNN(RNN):
+class SimpleRNN(FusedRNN):
     """A fully connected RNN whose output is fed back as its state, as Keras 3's `SimpleRNN`.
 
     >>> import tensorflowish as tf
@@ -141,26 +96,14 @@ class SimpleRNN(RNN):
         super().__init__(cell, return_sequences=return_sequences, return_state=return_state,
                          go_backwards=go_backwards, stateful=stateful, unroll=unroll, **kwargs)
 
-    @property
-    def units(self) -> int:
-        return self.cell.units
-
     def _run_fused(self, sequences, states, mask, training):
         cell = self.cell
         names = [name for name in ("tanh", "relu") if is_named(cell.activation, name)]
         if not names:
             return None
-        sequences, recurrent_mask = dropout_inputs(self, sequences, states, training)
+        sequences, recurrent_mask = self._dropout_sequences(sequences, states, training)
         outputs = recurrent.simple_rnn(sequences, states[0], cell.kernel, cell.recurrent_kernel,
                                        cell.bias, mask=mask, go_backwards=self.go_backwards,
                                        recurrent_mask=recurrent_mask, activation=names[0],
-                                return_sequences=self.return_sequences)
-        if not self.return_sequences:
-            return outputs, None, [outputs]
-        last = outputs[:, -1]
-        return last, outputs, [last]
-
-    def get_config(self) -> dict:
-        config = {**super().get_config(), **self.cell.get_config()}
-        config["name"] = self.name
-        return config
+                                       return_sequences=self.return_sequences)
+        return self._single_state_result(outputs)

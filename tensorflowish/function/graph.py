@@ -1,0 +1,164 @@
+"""The graph a `tf.function` trace produces: a flat, typed list of op calls, readable as text.
+
+A graph is what JAX calls a jaxpr: inputs, captured values (variables and constant tensors),
+then one line per call of a registry op (or of a stateful call such as `Variable.assign`,
+`tf.print` or `GradientTape.gradient`), then the outputs. Every value lives in a numbered slot;
+a call's arguments are its original Python arguments with each tensor replaced by a `Slot`.
+
+Replaying a graph calls the same op functions on the new inputs, without running the Python
+body that was traced: the ops record themselves on any GradientTape that is active, so
+gradients through a replayed graph are eager's gradients.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable
+
+from ..tensor import Tensor, Variable
+
+_ARRAY = Tensor.array  # the slot descriptor: reads a tensor's array without any hook
+
+
+class Slot:
+    """A reference to value number `index` of a graph (an input, a capture or an op output)."""
+
+    __slots__ = ("index",)
+
+    def __init__(self, index: int) -> None:
+        self.index = index
+
+    def __repr__(self) -> str:
+        return f"%{self.index}"
+
+
+def flatten(structure, leaves: list) -> None:
+    """Append the leaves of nested lists, tuples and dicts to `leaves`, in a fixed order."""
+    if isinstance(structure, (list, tuple)):
+        for item in structure:
+            flatten(item, leaves)
+    elif isinstance(structure, dict):
+        for key in structure:
+            flatten(structure[key], leaves)
+    else:
+        leaves.append(structure)
+
+
+def map_structure(function, structure):
+    """`structure` with every leaf replaced by `function(leaf)` (lists, tuples, namedtuples,
+    dicts keep their type)."""
+    if isinstance(structure, list):
+        return [map_structure(function, item) for item in structure]
+    if isinstance(structure, tuple):
+        items = [map_structure(function, item) for item in structure]
+        if hasattr(structure, "_fields"):
+            return type(structure)(*items)
+        return tuple(items) if type(structure) is tuple else type(structure)(items)
+    if isinstance(structure, dict):
+        return {key: map_structure(function, value) for key, value in structure.items()}
+    return function(structure)
+
+
+def fill(template, values: list):
+    """`template` with every Slot replaced by its value (the replay's hot helper)."""
+    cls = template.__class__
+    if cls is Slot:
+        return values[template.index]
+    if cls is tuple or cls is list:
+        filled = [fill(item, values) for item in template]
+        return filled if cls is list else tuple(filled)
+    if cls is dict:
+        return {key: fill(value, values) for key, value in template.items()}
+    if isinstance(template, tuple):  # a namedtuple or another tuple subclass
+        items = [fill(item, values) for item in template]
+        return type(template)(*items) if hasattr(template, "_fields") else type(template)(items)
+    return template
+
+
+@dataclasses.dataclass
+class Call:
+    """One line of a graph: `outputs = function(*args, **kwargs)`."""
+
+    name: str
+    function: Callable
+    args: tuple
+    kwargs: dict
+    output_slots: list[int]  # where the flattened result's tensors go
+    output_positions: list[int]  # their positions among the flattened result's leaves
+    types: list[str]  # the traced type of each output, for printing
+    stateful: bool = False  # runs for its effect (assign, print, gradient); kept when unused
+
+
+@dataclasses.dataclass
+class Graph:
+    """A traced function: inputs, captures, calls, outputs."""
+
+    name: str
+    input_slots: list[int]
+    input_names: list[str]
+    captures: list  # (slot, value): variables and constant tensors, held by identity
+    calls: list[Call]
+    output_template: object  # the returned structure, tensors replaced by Slots
+    types: dict  # slot -> printed type
+    size: int = 0  # number of slots
+
+    def replay(self, inputs: list):
+        """Run the calls on new input tensors (same signature) and return the outputs."""
+        values = [None] * self.size
+        for slot, value in zip(self.input_slots, inputs):
+            values[slot] = value
+        for slot, value in self.captures:
+            values[slot] = value
+        for call in self.calls:
+            result = call.function(*fill(call.args, values), **fill(call.kwargs, values))
+            if call.output_slots:
+                if len(call.output_positions) == 1 and call.output_positions[0] == -1:
+                    values[call.output_slots[0]] = result
+                else:
+                    leaves: list = []
+                    flatten(result, leaves)
+                    for slot, position in zip(call.output_slots, call.output_positions):
+                        values[slot] = leaves[position]
+        return fill(self.output_template, values)
+
+    def as_text(self) -> str:
+        """The graph as readable text, one op call per line."""
+        def show(value) -> str:
+            if isinstance(value, Slot):
+                return repr(value)
+            if isinstance(value, list):
+                return "[" + ", ".join(show(v) for v in value) + "]"
+            if isinstance(value, tuple):
+                return "(" + ", ".join(show(v) for v in value) + ("," if len(value) == 1 else "") \
+                    + ")"
+            if isinstance(value, dict):
+                return "{" + ", ".join(f"{k!r}: {show(v)}" for k, v in value.items()) + "}"
+            if callable(value) and hasattr(value, "__name__"):
+                return value.__name__
+            text = repr(value)
+            return text if len(text) <= 40 else text[:37] + "..."
+
+        inputs = ", ".join(f"%{slot}: {self.types[slot]}" for slot in self.input_slots)
+        lines = [f"graph {self.name}({inputs}) {{"]
+        for slot, value in self.captures:
+            what = f"variable {value.name!r}" if isinstance(value, Variable) else "constant"
+            lines.append(f"  %{slot}: {self.types[slot]} = capture {what}")
+        for call in self.calls:
+            arguments = [show(a) for a in call.args]
+            arguments += [f"{k}={show(v)}" for k, v in call.kwargs.items()]
+            outputs = ", ".join(f"%{s}: {t}" for s, t in zip(call.output_slots, call.types))
+            head = f"{outputs} = " if outputs else ""
+            lines.append(f"  {head}{call.name}({', '.join(arguments)})")
+        lines.append(f"  return {show(self.output_template)}")
+        lines.append("}")
+        return "\n".join(lines)
+
+    __str__ = as_text
+
+
+def type_of(tensor: Tensor, shape=None) -> str:
+    """float32[2,3]-style text for a tensor (with `?` for an unknown dimension)."""
+    array = _ARRAY.__get__(tensor)
+    dims = array.shape if shape is None else shape
+    name = getattr(array.dtype, "name", str(array.dtype))
+    return f"{name}[{','.join('?' if d is None else str(d) for d in dims)}]"

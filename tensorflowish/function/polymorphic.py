@@ -1,0 +1,323 @@
+"""`tf.function`: one traced graph per input signature, replayed on later calls.
+
+A call's signature is built from its arguments as TensorFlow builds it: a tensor (or NumPy
+array) by dtype and shape, a Variable by identity, any other Python value by value (by
+identity when it cannot be hashed). The first call with a new signature runs the Python body
+once while recording it (Python side effects happen then, and only then); every later call
+with that signature replays the recorded graph.
+"""
+
+from __future__ import annotations
+
+import functools
+import inspect
+import weakref
+
+import numpy as np
+
+from .. import config
+from ..errors import InvalidArgumentError
+from ..tensor import Tensor, Variable, convert_to_tensor
+from . import tracing
+from .graph import Graph, flatten
+
+_PLACEHOLDER_SIZE = 1  # a dimension of unknown size is traced with this size (dry traces)
+
+
+def _spec_class():
+    from ..data.structure import TensorSpec
+
+    return TensorSpec
+
+
+def _hashable(value):
+    try:
+        hash(value)
+    except TypeError:
+        return ("id", id(value))
+    return ("value", type(value).__name__, value)
+
+
+class ConcreteFunction:
+    """One traced graph of a `Function`, for one input signature.
+
+    Call it with tensors of its signature; print `.graph` to read what was traced.
+    """
+
+    def __init__(self, function: Function, graph: Graph, specs: list, keep_alive: list) -> None:
+        self._function = function
+        self.graph = graph
+        self.structured_input_signature = specs
+        self._keep_alive = keep_alive  # objects keyed by identity stay alive with the graph
+
+    @property
+    def name(self) -> str:
+        return self.graph.name
+
+    def _call_flat(self, tensors: list):
+        return self.graph.replay(tensors)
+
+    def __call__(self, *args, **kwargs):
+        arguments = self._function._bind(args, kwargs)
+        _, tensors, _, _ = self._function._signature(arguments)
+        for tensor, spec in zip(tensors, self.structured_input_signature):
+            if not spec.is_compatible_with(tensor):
+                raise InvalidArgumentError(
+                    f"ConcreteFunction {self.name}: the input of shape {tuple(tensor.shape)} "
+                    f"and dtype {tensor.dtype.name} does not match the traced {spec}. Call the "
+                    "tf.function itself to trace a new signature.")
+        return self._call_flat(tensors)
+
+    def pretty_printed_signature(self) -> str:
+        specs = ", ".join(f"{name}: {spec}" for name, spec in
+                          zip(self.graph.input_names, self.structured_input_signature))
+        return f"{self.name}({specs})"
+
+    def __repr__(self) -> str:
+        return f"<ConcreteFunction {self.pretty_printed_signature()}>"
+
+
+class Function:
+    """A Python function traced into graphs: what `@tf.function` returns."""
+
+    def __init__(self, python_function, input_signature=None, autograph: bool = True,
+                 jit_compile=None, reduce_retracing: bool = False, name: str | None = None):
+        self._python_function = python_function
+        self._signature_of = inspect.signature(python_function)
+        self.input_signature = None if input_signature is None else list(input_signature)
+        self._autograph = autograph
+        self._jit_compile = jit_compile
+        self._reduce_retracing = bool(reduce_retracing)
+        self._name = name or getattr(python_function, "__name__", "function")
+        self._concrete: dict = {}  # exact signature key -> ConcreteFunction
+        self._relaxed: list = []  # (structure key, specs, ConcreteFunction) with None dims
+        self._tracing_count = 0
+        self._instances: weakref.WeakKeyDictionary | dict = {}
+        functools.update_wrapper(self, python_function)
+        if self.input_signature is not None:
+            spec_class = _spec_class()
+            specs = []
+            for index, spec in enumerate(self.input_signature):
+                if not isinstance(spec, spec_class):
+                    if not (hasattr(spec, "shape") and hasattr(spec, "dtype")):
+                        raise TypeError(f"tf.function {self._name}: input_signature[{index}] "
+                                        f"must be a tf.TensorSpec, got {type(spec).__name__}.")
+                    spec = spec_class(spec.shape, spec.dtype, getattr(spec, "name", None))
+                specs.append(spec)
+            self.input_signature = specs
+
+    @property
+    def python_function(self):
+        """The Python function this tf.function traces."""
+        return self._python_function
+
+    @property
+    def function_spec(self):
+        return self._signature_of
+
+    def experimental_get_tracing_count(self) -> int:
+        """How many times the Python function has been traced."""
+        return self._tracing_count
+
+    # --- methods: one Function per instance, as TensorFlow binds them ------------------------
+    def __get__(self, instance, owner=None):
+        if instance is None:
+            return self
+        try:
+            bound = self._instances.get(instance)
+        except TypeError:  # an unhashable instance
+            bound = None
+        if bound is None:
+            bound = Function(self._python_function.__get__(instance, owner),
+                             self.input_signature, self._autograph, self._jit_compile,
+                             self._reduce_retracing, self._name)
+            try:
+                if not isinstance(self._instances, weakref.WeakKeyDictionary):
+                    self._instances = weakref.WeakKeyDictionary(self._instances)
+                self._instances[instance] = bound
+            except TypeError:
+                pass  # not weak-referenceable: a new Function per access (retraces)
+        return bound
+
+    # --- signatures -------------------------------------------------------------------------
+    def _bind(self, args, kwargs) -> inspect.BoundArguments:
+        try:
+            bound = self._signature_of.bind(*args, **kwargs)
+        except TypeError as error:
+            raise TypeError(f"tf.function {self._name}: {error}") from None
+        bound.apply_defaults()
+        return bound
+
+    def _signature(self, bound: inspect.BoundArguments):
+        """(key, input tensors, their specs, (names, keep-alive objects)) of one call."""
+        spec_class = _spec_class()
+        arguments = bound.arguments
+        leaves: list = []
+        names: list = []
+        for name, value in arguments.items():
+            start = len(leaves)
+            flatten(value, leaves)
+            names += [name] * (len(leaves) - start)
+        key, tensors, specs, tensor_names, keep = [], [], [], [], []
+        for leaf, name in zip(leaves, names):
+            if isinstance(leaf, Variable):
+                key.append(("variable", id(leaf)))
+                keep.append(leaf)
+            elif isinstance(leaf, (Tensor, np.ndarray)):
+                tensor = leaf if isinstance(leaf, Tensor) else convert_to_tensor(leaf)
+                spec = spec_class(tensor.shape, tensor.dtype)
+                key.append(("tensor", spec.dtype.name, tuple(spec.shape)))
+                tensors.append(tensor)
+                specs.append(spec)
+                tensor_names.append(name)
+            else:
+                entry = _hashable(leaf)
+                key.append(entry)
+                if entry[0] == "id":
+                    keep.append(leaf)
+        structure = repr(_structure(arguments))
+        return (structure, tuple(key)), tensors, specs, (tensor_names, keep)
+
+    def _find(self, key, tensors):
+        concrete = self._concrete.get(key)
+        if concrete is not None:
+            return concrete
+        structure, entries = key
+        for relaxed_key, specs, concrete in self._relaxed:
+            if relaxed_key[0] != structure or len(relaxed_key[1]) != len(entries):
+                continue
+            if all(a == b for a, b in zip(relaxed_key[1], entries) if a[0] != "tensor") and \
+                    all(spec.is_compatible_with(t) for spec, t in zip(specs, tensors)):
+                return concrete
+        return None
+
+    def _relax(self, key, specs):
+        """Specs with None where an earlier trace of the same structure had another size."""
+        spec_class = _spec_class()
+        structure, entries = key
+        for previous_key, previous in list(self._concrete.items()) + \
+                [(k, c) for k, _, c in self._relaxed]:
+            old = previous.structured_input_signature
+            if previous_key[0] != structure or len(old) != len(specs) or any(
+                    a.dtype != b.dtype or len(a.shape) != len(b.shape)
+                    for a, b in zip(old, specs)):
+                continue
+            return [spec_class([x if x == y else None for x, y in zip(a.shape, b.shape)],
+                               b.dtype) for a, b in zip(old, specs)]
+        return specs
+
+    def _check_against_signature(self, tensors, specs):
+        signature = self.input_signature
+        if len(tensors) != len(signature):
+            raise TypeError(f"tf.function {self._name}: called with {len(tensors)} tensor "
+                            f"arguments but its input_signature has {len(signature)} specs.")
+        for index, (tensor, spec) in enumerate(zip(tensors, signature)):
+            if not spec.is_compatible_with(tensor):
+                raise TypeError(
+                    f"tf.function {self._name}: argument {index} (shape "
+                    f"{tuple(tensor.shape)}, dtype {tensor.dtype.name}) is incompatible with "
+                    f"input_signature[{index}] = {spec}. Pass a matching tensor or change the "
+                    "input_signature.")
+
+    # --- calling ----------------------------------------------------------------------------
+    def __call__(self, *args, **kwargs):
+        if config.functions_run_eagerly() or tracing.current() is not None:
+            # eagerly on request; inside another trace the body is inlined into that graph
+            return self._python_function(*args, **kwargs)
+        arguments = self._bind(args, kwargs)
+        key, tensors, specs, (names, keep) = self._signature(arguments)
+        if self.input_signature is not None:
+            self._check_against_signature(tensors, specs)
+            specs = list(self.input_signature)
+            key = _signature_key(key)
+        concrete = self._find(key, tensors)
+        if concrete is not None:
+            return concrete._call_flat(tensors)
+        if self._reduce_retracing and self.input_signature is None:
+            specs = self._relax(key, specs)
+        outputs, _ = self._trace(arguments, key, tensors, specs, names, keep)
+        return outputs
+
+    def _trace(self, arguments, key, tensors, specs, names, keep, dry_run=False):
+        tracer = tracing.Tracer(self._name, dry_run=dry_run,
+                                allow_variables=self._tracing_count == 0)
+        self._tracing_count += 1
+        with tracing.tracing(tracer):
+            for tensor, spec, name in zip(tensors, specs, names):
+                tracer.add_input(tensor, name, tuple(spec.shape))
+            outputs = self._python_function(*arguments.args, **arguments.kwargs)
+            graph = tracer.finish(outputs)
+        concrete = ConcreteFunction(self, graph, specs, keep)
+        if any(None in tuple(spec.shape) for spec in specs):
+            self._relaxed.append((key, specs, concrete))
+        else:
+            self._concrete[key] = concrete
+        return outputs, concrete
+
+    def get_concrete_function(self, *args, **kwargs) -> ConcreteFunction:
+        """The graph for these arguments (tensors or tf.TensorSpecs), tracing it if needed.
+
+        A trace from TensorSpecs runs the body on placeholder values (ones, sizes of 1 for
+        unknown dimensions) with stateful calls (assignments, tf.print, optimiser updates)
+        recorded but not executed.
+        """
+        spec_class = _spec_class()
+        if not args and not kwargs and self.input_signature is not None:
+            args = tuple(self.input_signature)
+        placeholders = {}
+
+        def placeholder(value):
+            if isinstance(value, spec_class):
+                shape = [(_PLACEHOLDER_SIZE if d is None else d) for d in value.shape]
+                dtype = np.dtype(value.dtype.as_numpy_dtype) if hasattr(
+                    value.dtype, "as_numpy_dtype") else np.dtype(value.dtype.name)
+                array = np.ones(shape, dtype) if dtype.kind in "fc" else np.zeros(shape, dtype)
+                tensor = convert_to_tensor(array)
+                placeholders[tensor._id] = value
+                return tensor
+            return value
+
+        from .graph import map_structure
+
+        args = map_structure(placeholder, args)
+        kwargs = map_structure(placeholder, kwargs)
+        arguments = self._bind(args, kwargs)
+        key, tensors, specs, (names, keep) = self._signature(arguments)
+        specs = [placeholders.get(t._id, s) for t, s in zip(tensors, specs)]
+        if self.input_signature is not None:
+            key = _signature_key(key)
+        if placeholders:
+            key = (key[0], tuple(("tensor", s.dtype.name, tuple(s.shape)) if e[0] == "tensor"
+                                 else e for e, s in zip(key[1], _spread(key[1], specs))))
+        concrete = self._concrete.get(key)
+        if concrete is None:
+            for relaxed_key, _, candidate in self._relaxed:
+                if relaxed_key == key:
+                    concrete = candidate
+        if concrete is None:
+            _, concrete = self._trace(arguments, key, tensors, specs, names, keep,
+                                      dry_run=bool(placeholders))
+        return concrete
+
+    def __repr__(self) -> str:
+        return f"<tf.function {self._name}>"
+
+
+def _signature_key(key):
+    """The key of a call under an input_signature: its tensors are fixed by the signature, its
+    other arguments (such as `self`) still select the graph."""
+    return ("signature", tuple(entry for entry in key[1] if entry[0] != "tensor"))
+
+
+def _spread(entries, specs):
+    """Pair each key entry with the spec of its tensor (None for non-tensor entries)."""
+    specs = iter(specs)
+    return [next(specs) if entry[0] == "tensor" else None for entry in entries]
+
+
+def _structure(value):
+    if isinstance(value, (list, tuple)):
+        return (type(value).__name__, tuple(_structure(v) for v in value))
+    if isinstance(value, dict):
+        return ("dict", tuple((k, _structure(v)) for k, v in value.items()))
+    return "."

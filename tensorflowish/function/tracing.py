@@ -1,0 +1,465 @@
+"""Tracing: run the Python function once on real inputs and record every op call it makes.
+
+Every public op goes through the registry's dispatcher (`ops.registry.register`), which calls
+`Tracer.call_op` while a trace is running. Only the outermost op calls become graph lines (an
+op that calls other ops is one line). Stateful calls that are not registry ops (Variable
+assignment, `tf.print`, random numbers, GradientTape methods, optimiser updates) are patched
+for the duration of the trace so that they become graph lines too.
+
+The values the traced body sees are real: the trace is also the function's first execution.
+Tensors that depend on the inputs or on variables are switched to `TracedTensor` while the
+trace runs. Reading such a tensor's value in Python (`if x > 0:`, `float(x)`, `x.numpy()`,
+NumPy on its array) would freeze one outcome into the graph, so it raises
+`OperatorNotAllowedInGraphError` naming the line, instead of silently tracing one branch.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import sys
+import threading
+from collections.abc import Callable, Iterator
+
+from .. import tape as tape_module
+from ..ops import registry
+from ..tensor import Tensor, TensorShape, Variable
+from .graph import Call, Graph, Slot, flatten, map_structure, type_of
+
+_ARRAY = Tensor.array  # the slot descriptor, bypassing TracedTensor's check
+_PACKAGE = __name__.rsplit(".", 2)[0]
+
+
+class OperatorNotAllowedInGraphError(TypeError):
+    """A traced tensor's value was needed by Python code while tracing a tf.function."""
+
+
+_tracer: Tracer | None = None  # the trace running now (one at a time; nested ones are inlined)
+
+
+def current() -> Tracer | None:
+    """The running trace of this thread, or None."""
+    tracer = _tracer
+    if tracer is not None and tracer.thread == threading.get_ident():
+        return tracer
+    return None
+
+
+def _user_location() -> str:
+    """'file.py:12 in f' for the innermost frame outside tensorflowish (the user's line)."""
+    frame = sys._getframe(1)
+    while frame is not None:
+        module = frame.f_globals.get("__name__", "")
+        if module != _PACKAGE and not module.startswith(_PACKAGE + "."):
+            return f"{frame.f_code.co_filename}:{frame.f_lineno} in {frame.f_code.co_name}"
+        frame = frame.f_back
+    return "an unknown line"
+
+
+def _not_allowed(what: str, tensor: Tensor | None = None) -> OperatorNotAllowedInGraphError:
+    tracer = current()
+    name = tracer.name if tracer else "the function"
+    described = f"a traced tensor ({type_of(tensor)})" if tensor is not None else ""
+    return OperatorNotAllowedInGraphError(
+        f"{what.format(tensor=described)} is not allowed in tf.function `{name}` "
+        f"(at {_user_location()}). The function is traced once and its graph replayed, so a "
+        "Python decision on a tensor's value would be frozen into the graph. Use tensor ops "
+        "(tf.where, tf.cond, tf.while_loop), tf.py_function, or run it eagerly with "
+        "tf.config.run_functions_eagerly(True).")
+
+
+def _checked_array(tensor):
+    tracer = current()
+    if tracer is not None and tracer.depth == 0:
+        raise _not_allowed("Reading the value (the backend array) of {tensor}", tensor)
+    return _ARRAY.__get__(tensor)
+
+
+class TracedTensor(Tensor):
+    """A tensor seen while tracing whose value depends on the inputs or on variables.
+
+    Its shape and dtype are known (an input's relaxed dimensions read as None); its values
+    may be used only by ops.
+    """
+
+    __slots__ = ()
+
+    array = property(_checked_array)
+
+    @property
+    def shape(self) -> TensorShape:
+        tracer = current()
+        known = tracer.shapes.get(self._id) if tracer is not None else None
+        return TensorShape(_ARRAY.__get__(self).shape if known is None else known)
+
+    @property
+    def dtype(self):
+        from .. import dtypes
+
+        return dtypes.as_dtype(_ARRAY.__get__(self).dtype)
+
+    @property
+    def ndim(self) -> int:
+        return _ARRAY.__get__(self).ndim
+
+    @property
+    def device(self) -> str:
+        from .. import backend
+
+        return "/job:localhost/replica:0/task:0/device:" + backend.device_of(_ARRAY.__get__(self))
+
+    def __len__(self) -> int:
+        array = _ARRAY.__get__(self)
+        if array.ndim == 0:
+            raise TypeError("len() of a scalar (0-d) tensor is undefined.")
+        return array.shape[0]
+
+    def __iter__(self):
+        array = _ARRAY.__get__(self)
+        if array.ndim == 0:
+            raise TypeError("Cannot iterate over a scalar (0-d) tensor.")
+        return (self[i] for i in range(array.shape[0]))
+
+    def __bool__(self):
+        raise _not_allowed("Using {tensor} as a Python `bool`", self)
+
+    def __repr__(self) -> str:
+        tracer = current()
+        slot = tracer.slots.get(self._id) if tracer is not None else None
+        name = f"%{slot}" if slot is not None else "traced"
+        return f'Tensor("{name}", shape={self.shape}, dtype={self.dtype.name})'
+
+    __str__ = __repr__
+
+
+def _variable_value_guard(name: str, original):
+    def guarded(self, *args, **kwargs):
+        tracer = current()
+        if tracer is not None and tracer.depth == 0:
+            raise _not_allowed(f"Reading the value of variable {self.name!r} with `{name}`", None)
+        return original(self, *args, **kwargs)
+    return guarded
+
+
+class Tracer:
+    """Records the outermost op calls of one run of a Python function into a Graph."""
+
+    def __init__(self, name: str, dry_run: bool = False, allow_variables: bool = True) -> None:
+        self.name = name
+        self.thread = threading.get_ident()
+        self.depth = 0  # > 0 inside an op or stateful call: nothing inside is recorded
+        self.dry_run = dry_run  # inputs are placeholders (get_concrete_function on specs)
+        self.allow_variables = allow_variables
+        self.slots: dict[int, int] = {}  # tensor id (or object id) -> slot
+        self.holds: list = []  # keeps every object whose id is in `slots` alive
+        self.shapes: dict[int, tuple] = {}  # tensor id -> shape with None for relaxed dims
+        self.types: dict[int, str] = {}
+        self.size = 0
+        self.captures: list = []
+        self.calls: list[Call] = []
+        self.converted: list[Tensor] = []
+        self.input_slots: list[int] = []
+        self.input_names: list[str] = []
+        self.created_variables: list[Variable] = []
+
+    # --- slots ----------------------------------------------------------------------------
+    def _new_slot(self, value, type_text: str) -> int:
+        slot = self.size
+        self.size += 1
+        self.slots[id(value) if not isinstance(value, Tensor) else value._id] = slot
+        self.holds.append(value)
+        self.types[slot] = type_text
+        return slot
+
+    def _mark_traced(self, tensor: Tensor) -> None:
+        if tensor.__class__ is Tensor:
+            tensor.__class__ = TracedTensor
+            self.converted.append(tensor)
+
+    def add_input(self, tensor: Tensor, name: str, shape=None) -> None:
+        if tensor._id in self.slots:  # the same tensor passed twice
+            self.input_slots.append(self.slots[tensor._id])
+        else:
+            self.input_slots.append(self._new_slot(tensor, type_of(tensor, shape)))
+            if shape is not None:
+                self.shapes[tensor._id] = tuple(shape)
+            self._mark_traced(tensor)
+        self.input_names.append(name)
+
+    def template(self, value):
+        """`value` with each tensor (and each graph-made object) replaced by its Slot."""
+        def leaf(item):
+            if isinstance(item, Tensor):
+                slot = self.slots.get(item._id)
+                if slot is None:  # a variable or a constant made outside the graph
+                    slot = self._new_slot(item, type_of(item))
+                    self.captures.append((slot, item))
+                return Slot(slot)
+            if isinstance(item, tape_module.GradientTape):
+                slot = self.slots.get(id(item))
+                if slot is not None:
+                    return Slot(slot)
+            return item
+        return map_structure(leaf, value)
+
+    def _outputs(self, result) -> tuple[list, list, list]:
+        leaves: list = []
+        flatten(result, leaves)
+        slots, positions, types = [], [], []
+        for position, leaf in enumerate(leaves):
+            if isinstance(leaf, Variable) or not isinstance(leaf, Tensor):
+                if isinstance(leaf, tape_module.GradientTape):
+                    slots.append(self._new_slot(leaf, "GradientTape"))
+                    positions.append(position)
+                    types.append("GradientTape")
+                continue  # a variable is a capture; other objects are not values of the graph
+            slot = self._new_slot(leaf, type_of(leaf))
+            self._mark_traced(leaf)
+            slots.append(slot)
+            positions.append(position)
+            types.append(self.types[slot])
+        if len(leaves) == 1 and leaves[0] is result and slots:
+            positions = [-1]  # the result is the leaf itself: replay skips flattening
+        return slots, positions, types
+
+    # --- recording ------------------------------------------------------------------------
+    def record(self, name: str, function: Callable, args: tuple, kwargs: dict,
+               stateful: bool = False, run: Callable | None = None):
+        """Run `run(*args, **kwargs)` (default: `function`) unrecorded, and add one graph line
+        that calls `function` with the same arguments at replay."""
+        if any(isinstance(a, Iterator) for a in args):  # zip(grads, vars) is read once
+            args = tuple(list(a) if isinstance(a, Iterator) else a for a in args)
+        args_template = self.template(args)
+        kwargs_template = self.template(kwargs)
+        self.depth += 1
+        try:
+            result = (run or function)(*args, **kwargs)
+        finally:
+            self.depth -= 1
+        slots, positions, types = self._outputs(result)
+        self.calls.append(Call(name, function, args_template, kwargs_template, slots,
+                               positions, types, stateful))
+        return result
+
+    def call_op(self, info, function, args, kwargs):
+        """The registry's hook: one graph line per outermost op call."""
+        if self.depth or self.thread != threading.get_ident():
+            return function(*args, **kwargs)
+        return self.record(info.name, function, args, kwargs)
+
+    def finish(self, outputs, dry_outputs: bool = False) -> Graph:
+        template = self.template(outputs)
+        return Graph(self.name, self.input_slots, self.input_names, self.captures, self.calls,
+                     template, self.types, self.size)
+
+    def restore(self) -> None:
+        """Turn every TracedTensor back into a plain Tensor (the trace's results are real)."""
+        for tensor in self.converted:
+            tensor.__class__ = Tensor
+        self.converted.clear()
+
+
+# --- calls that are not registry ops but must be replayed ---------------------------------
+def _stateful(name: str, original: Callable, dry_result: Callable | None = None):
+    """Wrap `original` so that a trace records it as one graph line (run at every replay)."""
+    def wrapper(*args, **kwargs):
+        tracer = current()
+        if tracer is None or tracer.depth:
+            return original(*args, **kwargs)
+        run = None
+        if tracer.dry_run and dry_result is not None:
+            def run(*a, **k):
+                return dry_result(*a, **k)
+        return tracer.record(name, original, args, kwargs, stateful=True, run=run)
+    wrapper.__name__ = getattr(original, "__name__", name)
+    wrapper.__wrapped__ = original
+    return wrapper
+
+
+def _new_tape(persistent: bool, watch_accessed_variables: bool):
+    tape = tape_module.GradientTape(persistent=persistent,
+                                    watch_accessed_variables=watch_accessed_variables)
+    return _ORIGINALS["tape_enter"](tape)
+
+
+_ORIGINALS: dict = {}
+
+
+def _tape_enter(self):
+    tracer = current()
+    if tracer is None or tracer.depth:
+        return _ORIGINALS["tape_enter"](self)
+    # replay makes a fresh tape with the same options and enters it
+    return tracer.record("GradientTape.__enter__", _new_tape,
+                         (self._persistent, self._watch_accessed_variables), {}, stateful=True,
+                         run=lambda *_: _ORIGINALS["tape_enter"](self))
+
+
+def _stop_recording(self):
+    tracer = current()
+    if tracer is not None:
+        from ..errors import UnimplementedError
+
+        raise UnimplementedError("GradientTape.stop_recording() inside a tf.function is not "
+                                 "supported yet; compute the unrecorded part with "
+                                 "tf.stop_gradient instead.")
+    return _ORIGINALS["stop_recording"](self)
+
+
+def _variable_init(original):
+    def init(self, *args, **kwargs):
+        tracer = current()
+        if tracer is None or tracer.depth:
+            return original(self, *args, **kwargs)
+        if not tracer.allow_variables:
+            raise ValueError(
+                f"tf.function only supports singleton tf.Variables created on the first call. "
+                f"Make sure the tf.Variable is only created once or created outside "
+                f"tf.function (at {_user_location()}). See "
+                "https://www.tensorflow.org/guide/function#creating_tfvariables for more "
+                "information.")
+        tracer.depth += 1
+        try:
+            original(self, *args, **kwargs)
+        finally:
+            tracer.depth -= 1
+        tracer.created_variables.append(self)
+    return init
+
+
+def _in_init_scope(original):
+    """Run `original` outside the graph (TensorFlow lifts variable initialisers the same way)."""
+    def lifted(*args, **kwargs):
+        tracer = current()
+        if tracer is None:
+            return original(*args, **kwargs)
+        tracer.depth += 1
+        try:
+            return original(*args, **kwargs)
+        finally:
+            tracer.depth -= 1
+    lifted.__wrapped__ = original
+    return lifted
+
+
+def _print_dry(*args, **kwargs):
+    return None
+
+
+def _random_guard(original):
+    def numpy_generator(*args, **kwargs):
+        tracer = current()
+        if tracer is not None and tracer.depth == 0:
+            raise OperatorNotAllowedInGraphError(
+                f"Random numbers drawn by Python code (at {_user_location()}) inside "
+                f"tf.function `{tracer.name}` would be frozen into the graph. Use tf.random.* "
+                "or a tf.random.Generator (replayed at every call), or run the function eagerly "
+                "with tf.config.run_functions_eagerly(True).")
+        return original(*args, **kwargs)
+    return numpy_generator
+
+
+def _patches() -> list[tuple[object, str, Callable]]:
+    """(owner, attribute, replacement) for every call a trace must see."""
+    import tensorflowish
+
+    from .. import random as tf_random
+    from ..keras.optimizers import optimizer as keras_optimizer
+    from ..random import generator
+
+    patches = []
+    for name in ("assign", "assign_add", "assign_sub"):
+        original = getattr(Variable, name)
+        patches.append((Variable, name, _stateful(f"Variable.{name}", original,
+                                                  dry_result=lambda self, *a, **k: self)))
+    for name in ("scatter_update", "scatter_add", "scatter_sub", "scatter_nd_update",
+                 "scatter_nd_add", "scatter_nd_sub", "scatter_max", "scatter_min"):
+        original = getattr(Variable, name, None)
+        if original is not None:
+            patches.append((Variable, name, _stateful(f"Variable.{name}", original)))
+    for name in ("__getitem__", "sparse_read", "gather_nd"):  # pure, but not registry ops
+        original = getattr(Variable, name, None)
+        if original is not None:
+            patches.append((Variable, name, _stateful(f"Variable.{name}", original)))
+    for name in ("numpy", "__bool__", "__float__", "__int__", "__index__", "__array__"):
+        patches.append((Variable, name, _variable_value_guard(name, getattr(Variable, name))))
+    patches.append((Variable, "__init__", _variable_init(Variable.__init__)))
+    patches.append((tensorflowish, "print", _stateful("print", tensorflowish.print,
+                                                      dry_result=_print_dry)))
+    for name in ("normal", "truncated_normal", "uniform", "shuffle", "categorical"):
+        patches.append((tf_random, name, _stateful(f"random.{name}", getattr(tf_random, name))))
+    patches.append((tf_random, "numpy_generator", _random_guard(tf_random.numpy_generator)))
+    for name in ("normal", "truncated_normal", "uniform", "uniform_full_int", "binomial",
+                 "make_seeds", "skip", "reset", "reset_from_seed", "reset_from_key_counter"):
+        original = getattr(generator.Generator, name, None)
+        if original is not None:
+            patches.append((generator.Generator, name,
+                            _stateful(f"Generator.{name}", original)))
+    _ORIGINALS["tape_enter"] = tape_module.GradientTape.__enter__
+    _ORIGINALS["stop_recording"] = tape_module.GradientTape.stop_recording
+    patches.append((tape_module.GradientTape, "__enter__", _tape_enter))
+    patches.append((tape_module.GradientTape, "stop_recording", _stop_recording))
+    for name in ("__exit__", "watch", "gradient", "jacobian", "batch_jacobian", "reset"):
+        patches.append((tape_module.GradientTape, name, _stateful(
+            f"GradientTape.{name}", getattr(tape_module.GradientTape, name))))
+    from ..keras.layers import layer as keras_layer
+
+    for name in ("add_weight", "add_variable"):
+        original = keras_layer.Layer.__dict__.get(name)
+        if original is not None:
+            patches.append((keras_layer.Layer, name, _in_init_scope(original)))
+    from ..keras.metrics import metric as keras_metric
+
+    patches += _class_patches(keras_optimizer.Optimizer, ("apply_gradients", "apply"),
+                              lambda *a, **k: None)
+    # metrics keep their sums as backend arrays: each method call is one graph line
+    patches += _class_patches(keras_metric.Metric, ("__call__", "update_state", "result",
+                                                    "reset_state", "reset_states"), None)
+    return patches
+
+
+def _subclasses(base: type) -> list[type]:
+    found, pending = [], [base]
+    while pending:
+        cls = pending.pop()
+        if cls not in found:
+            found.append(cls)
+            pending.extend(cls.__subclasses__())
+    return found
+
+
+def _class_patches(base: type, names: tuple, dry_result) -> list:
+    """Patches making each of `names`, on `base` and every subclass defining it, a graph line."""
+    patches = []
+    for cls in _subclasses(base):
+        for name in names:
+            original = cls.__dict__.get(name)
+            if callable(original):
+                patches.append((cls, name, _stateful(f"{cls.__name__}.{name}", original,
+                                                     dry_result=dry_result)))
+    return patches
+
+
+@contextlib.contextmanager
+def tracing(tracer: Tracer):
+    """Run a block with `tracer` recording (patches installed, registry hooked)."""
+    global _tracer
+    if _tracer is not None:
+        raise RuntimeError("tf.function: a trace is already running in another thread.")
+    saved = []
+    for owner, name, replacement in _patches():
+        saved.append((owner, name, owner.__dict__.get(name) if isinstance(owner, type)
+                      else getattr(owner, name), name in vars(owner)))
+        setattr(owner, name, replacement)
+    _tracer = tracer
+    registry.set_trace_hook(tracer.call_op)
+    try:
+        yield tracer
+    finally:
+        registry.set_trace_hook(None)
+        _tracer = None
+        for owner, name, original, owned in reversed(saved):
+            if owned:
+                setattr(owner, name, original)
+            else:
+                delattr(owner, name)
+        tracer.restore()
