@@ -1,7 +1,9 @@
 """Fused kernels on raw backend arrays: NumPy on the CPU, CUDA C through CuPy on the GPU.
 
 The functions here know nothing of Tensors or tapes. Each takes ``numpy.ndarray`` or
-``cupy.ndarray`` arguments (float32 or float64, all of one kind) and dispatches on their type:
+``cupy.ndarray`` arguments (float32 or float64, all of one kind; float16 CuPy arrays too, which
+run the kernels' 16-bit variants, and float16/bfloat16 for the optimiser updates, which the CPU
+computes in float32 as the GPU does) and dispatches on their type:
 NumPy arrays go to :mod:`.cpu` (BLAS plus in-place ufuncs), CuPy arrays to :mod:`.cuda`
 (cuBLAS plus the CUDA kernels in this folder). :mod:`.emulator` runs those CUDA kernels on the
 CPU and :mod:`.nvrtc` compile-checks them, so both are tested without a GPU.
@@ -25,6 +27,7 @@ other kind are checked anyway.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -88,22 +91,16 @@ def _backend(**arrays: Any) -> str:
 
 
 def _check_float(dtype_of: str, half: bool = False, **arrays: Any) -> np.dtype:
-    """All arrays share one float32/float64 dtype (or float16, where `half` kernels exist);
-    returns it."""
+    """All arrays share one float32/float64 dtype (or float16/bfloat16 with `half`, where the
+    16-bit kernels exist); returns it."""
     reference = arrays[dtype_of].dtype
-    if half and np.dtype(reference) == np.float16:
-        floats = (*_FLOATS, np.dtype(np.float16))
-        for name, array in arrays.items():
-            if array is not None and np.dtype(array.dtype) != reference:
-                raise TypeError(f"{name} has dtype {array.dtype} but {dtype_of} has "
-                                f"{reference}; cast them to one dtype")
-        return floats[2]
     if (reference is _FLOATS[0] or reference is _FLOATS[1]) and all(
             array is None or array.dtype is reference for array in arrays.values()):
         return reference  # the common case: identical dtype objects
     reference = np.dtype(reference)
-    if reference not in _FLOATS:
-        raise TypeError(f"{dtype_of} must be float32 or float64, got {reference}")
+    if reference not in _FLOATS and not (half and _is_half(reference)):
+        allowed = "float32, float64, float16 or bfloat16" if half else "float32 or float64"
+        raise TypeError(f"{dtype_of} must be {allowed}, got {reference}")
     for name, array in arrays.items():
         if array is not None and np.dtype(array.dtype) != reference:
             raise TypeError(
@@ -111,6 +108,10 @@ def _check_float(dtype_of: str, half: bool = False, **arrays: Any) -> np.dtype:
                 "cast them to one dtype"
             )
     return reference
+
+
+def _is_half(dtype: np.dtype) -> bool:
+    return dtype == np.float16 or dtype.name == "bfloat16"
 
 
 def _check_shape(name: str, array: Any, shape: tuple[int, ...]) -> None:
@@ -253,7 +254,8 @@ def softmax_cross_entropy(logits: Any, labels: Any) -> tuple[Any, Any]:
     Stable for large logits (computed from ``logits - max``).
     """
     backend = _backend(logits=logits, labels=labels)
-    _check_float("logits", logits=logits, labels=labels)
+    # float16 on the GPU: the _f16 kernel (the CPU op computes half-precision logits in float32)
+    _check_float("logits", half=backend == "cupy", logits=logits, labels=labels)
     _check_logits(logits)
     _check_shape("labels", labels, tuple(logits.shape))
     if backend == "numpy":
@@ -275,7 +277,7 @@ def sparse_softmax_cross_entropy(
         _check_label_range(labels, logits.shape[1])
         return cpu.sparse_softmax_cross_entropy(logits, labels)
     backend = _backend(logits=logits, labels=labels)
-    _check_float("logits", logits=logits)
+    _check_float("logits", half=backend == "cupy", logits=logits)
     _check_logits(logits)
     if np.dtype(labels.dtype).kind not in "iu":
         raise TypeError(
@@ -324,7 +326,8 @@ def sgd_update(
         return
     args = (param, grad, velocity, float(learning_rate), float(momentum), bool(nesterov))
     backend = _backend(param=param, grad=grad, velocity=velocity)
-    _check_float("param", param=param, grad=grad, velocity=velocity if momentum else None)
+    _check_float("param", half=True, param=param, grad=grad,
+                 velocity=velocity if momentum else None)
     _check_shape("grad", grad, tuple(param.shape))
     _check_writable("param", param)
     if momentum != 0:
@@ -333,7 +336,7 @@ def sgd_update(
         _check_shape("velocity", velocity, tuple(param.shape))
         _check_writable("velocity", velocity)
     if backend == "numpy":
-        cpu.sgd_update(*args)
+        _on_cpu(cpu.sgd_update, 3, *args)
     else:
         cuda.sgd_update(cuda.cupy_runner(), *args)
 
@@ -358,7 +361,7 @@ def adam_update(
     ``lr_t = learning_rate * sqrt(1 - beta_2**step) / (1 - beta_1**step)``.
     """
     backend = _backend(param=param, grad=grad, m=m, v=v)
-    _check_float("param", param=param, grad=grad, m=m, v=v)
+    _check_float("param", half=True, param=param, grad=grad, m=m, v=v)
     for name, array in (("grad", grad), ("m", m), ("v", v)):
         _check_shape(name, array, tuple(param.shape))
     for name, array in (("param", param), ("m", m), ("v", v)):
@@ -369,16 +372,32 @@ def adam_update(
     decay_factor = 1.0 - weight_decay * learning_rate
     args = (param, grad, m, v, lr_t, float(beta_1), float(beta_2), float(epsilon), decay_factor)
     if backend == "numpy":
-        cpu.adam_update(*args)
+        _on_cpu(cpu.adam_update, 4, *args)
     else:
         cuda.adam_update(cuda.cupy_runner(), *args)
 
 
 
+def _on_cpu(update: Callable[..., None], n_arrays: int, *args: Any) -> None:
+    """``update(*args)`` (a :mod:`.cpu` optimiser step) whose first ``n_arrays`` arguments are
+    param, grad and the slots. Half-precision arrays (float16, bfloat16) are updated through
+    float32 copies: the _f16/_bf16 GPU kernels compute in float too, and float16 arithmetic
+    would lose ``grad * grad`` below 6e-8 to underflow."""
+    arrays = args[:n_arrays]
+    if not _is_half(np.dtype(arrays[0].dtype)):
+        update(*args)
+        return
+    wide = [None if array is None else array.astype(np.float32) for array in arrays]
+    update(*wide, *args[n_arrays:])
+    for array, updated in zip(arrays, wide):
+        if updated is not None and array is not arrays[1]:  # grad, the second, is only read
+            array[...] = updated
+
+
 def _check_update(param: Any, grad: Any, **slots: Any) -> str:
     """The checks every optimiser kernel shares: one float dtype, one shape, writable state."""
     backend = _backend(param=param, grad=grad, **slots)
-    _check_float("param", param=param, grad=grad, **slots)
+    _check_float("param", half=True, param=param, grad=grad, **slots)
     for name, array in (("grad", grad), *slots.items()):
         _check_shape(name, array, tuple(param.shape))
     for name, array in (("param", param), *slots.items()):
@@ -403,7 +422,7 @@ def adagrad_update(
     args = (param, grad, accumulator, float(learning_rate), float(epsilon),
             1.0 - weight_decay * learning_rate)
     if backend == "numpy":
-        cpu.adagrad_update(*args)
+        _on_cpu(cpu.adagrad_update, 3, *args)
     else:
         cuda.adagrad_update(cuda.cupy_runner(), *args)
 
@@ -446,7 +465,7 @@ def nadam_update(
     args = (param, grad, m, v, float(learning_rate), float(beta_1), float(beta_2),
             float(epsilon), m_coef, grad_coef, v_coef, 1.0 - weight_decay * learning_rate)
     if backend == "numpy":
-        cpu.nadam_update(*args)
+        _on_cpu(cpu.nadam_update, 4, *args)
     else:
         cuda.nadam_update(cuda.cupy_runner(), *args)
 
@@ -469,6 +488,6 @@ def lion_update(
     args = (param, grad, m, float(learning_rate), float(beta_1), float(beta_2),
             1.0 - weight_decay * learning_rate)
     if backend == "numpy":
-        cpu.lion_update(*args)
+        _on_cpu(cpu.lion_update, 3, *args)
     else:
         cuda.lion_update(cuda.cupy_runner(), *args)

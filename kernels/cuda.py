@@ -50,6 +50,10 @@ def _bits(array: Any) -> Any:
     return array.view(np.uint16) if _is_half(array.dtype) else array
 
 
+def _flat(xp: Any, array: Any) -> Any:
+    return xp.ascontiguousarray(array).reshape(-1)
+
+
 def _scalar(dtype: Any) -> Any:
     """The C type of a kernel's float scalar for arrays of `dtype`: float for half arrays."""
     return np.float32 if _is_half(dtype) else dtype.type
@@ -236,7 +240,8 @@ def softmax_cross_entropy(runner: KernelRunner, logits: Any, labels: Any) -> tup
     if n_rows:
         grid, block = _softmax_launch(runner, n_rows, n_cols)
         runner.kernel("softmax_cross_entropy.cu", "tfish_softmax_cross_entropy", dtype)(
-            grid, block, (loss, grad, logits, labels, _int(n_rows, "rows"), _int(n_cols, "classes"))
+            grid, block, (_bits(loss), _bits(grad), _bits(logits), _bits(labels),
+                          _int(n_rows, "rows"), _int(n_cols, "classes"))
         )
     return loss, grad
 
@@ -251,7 +256,8 @@ def sparse_softmax_cross_entropy(runner: KernelRunner, logits: Any, labels: Any)
     if n_rows:
         grid, block = _softmax_launch(runner, n_rows, n_cols)
         runner.kernel("softmax_cross_entropy.cu", "tfish_sparse_softmax_cross_entropy", dtype)(
-            grid, block, (loss, grad, logits, labels, _int(n_rows, "rows"), _int(n_cols, "classes"))
+            grid, block, (_bits(loss), _bits(grad), _bits(logits), labels,
+                          _int(n_rows, "rows"), _int(n_cols, "classes"))
         )
     return loss, grad
 
@@ -269,22 +275,24 @@ def sgd_update(
     xp, dtype = runner.xp, param.dtype
     if param.size == 0:
         return
-    scalar = dtype.type
-    grad = xp.ascontiguousarray(grad).reshape(-1)
+    scalar = _scalar(dtype)
+    grad = _bits(_flat(xp, grad))
     size = _int(param.size, "size")
     grid = _elementwise_grid(runner, param.size)
     if momentum == 0:
         runner.kernel("optimizers.cu", "tfish_sgd_update", dtype)(
-            grid, (ELEMENTWISE_THREADS,), (param.reshape(-1), grad, size, scalar(learning_rate))
+            grid,
+            (ELEMENTWISE_THREADS,),
+            (_bits(param).reshape(-1), grad, size, scalar(learning_rate)),
         )
     else:
         runner.kernel("optimizers.cu", "tfish_sgd_momentum_update", dtype)(
             grid,
             (ELEMENTWISE_THREADS,),
             (
-                param.reshape(-1),
+                _bits(param).reshape(-1),
                 grad,
-                velocity.reshape(-1),
+                _bits(velocity).reshape(-1),
                 size,
                 scalar(learning_rate),
                 scalar(momentum),
@@ -309,15 +317,15 @@ def adam_update(
     xp, dtype = runner.xp, param.dtype
     if param.size == 0:
         return
-    scalar = dtype.type
+    scalar = _scalar(dtype)
     runner.kernel("optimizers.cu", "tfish_adam_update", dtype)(
         _elementwise_grid(runner, param.size),
         (ELEMENTWISE_THREADS,),
         (
-            param.reshape(-1),
-            xp.ascontiguousarray(grad).reshape(-1),
-            m.reshape(-1),
-            v.reshape(-1),
+            _bits(param).reshape(-1),
+            _bits(_flat(xp, grad)),
+            _bits(m).reshape(-1),
+            _bits(v).reshape(-1),
             _int(param.size, "size"),
             scalar(lr_t),
             scalar(1 - beta_1),
@@ -326,10 +334,6 @@ def adam_update(
             scalar(decay_factor),
         ),
     )
-
-
-def _flat(xp: Any, array: Any) -> Any:
-    return xp.ascontiguousarray(array).reshape(-1)
 
 
 def adagrad_update(
@@ -345,14 +349,14 @@ def adagrad_update(
     xp, dtype = runner.xp, param.dtype
     if param.size == 0:
         return
-    scalar = dtype.type
+    scalar = _scalar(dtype)
     runner.kernel("optimizers.cu", "tfish_adagrad_update", dtype)(
         _elementwise_grid(runner, param.size),
         (ELEMENTWISE_THREADS,),
         (
-            param.reshape(-1),
-            _flat(xp, grad),
-            accumulator.reshape(-1),
+            _bits(param).reshape(-1),
+            _bits(_flat(xp, grad)),
+            _bits(accumulator).reshape(-1),
             _int(param.size, "size"),
             scalar(learning_rate),
             scalar(epsilon),
@@ -380,15 +384,15 @@ def nadam_update(
     xp, dtype = runner.xp, param.dtype
     if param.size == 0:
         return
-    scalar = dtype.type
+    scalar = _scalar(dtype)
     runner.kernel("optimizers.cu", "tfish_nadam_update", dtype)(
         _elementwise_grid(runner, param.size),
         (ELEMENTWISE_THREADS,),
         (
-            param.reshape(-1),
-            _flat(xp, grad),
-            m.reshape(-1),
-            v.reshape(-1),
+            _bits(param).reshape(-1),
+            _bits(_flat(xp, grad)),
+            _bits(m).reshape(-1),
+            _bits(v).reshape(-1),
             _int(param.size, "size"),
             scalar(learning_rate),
             scalar(1 - beta_1),
@@ -416,14 +420,14 @@ def lion_update(
     xp, dtype = runner.xp, param.dtype
     if param.size == 0:
         return
-    scalar = dtype.type
+    scalar = _scalar(dtype)
     runner.kernel("optimizers.cu", "tfish_lion_update", dtype)(
         _elementwise_grid(runner, param.size),
         (ELEMENTWISE_THREADS,),
         (
-            param.reshape(-1),
-            _flat(xp, grad),
-            m.reshape(-1),
+            _bits(param).reshape(-1),
+            _bits(_flat(xp, grad)),
+            _bits(m).reshape(-1),
             _int(param.size, "size"),
             scalar(learning_rate),
             scalar(beta_1),

@@ -17,23 +17,29 @@ from __future__ import annotations
 
 from typing import Any
 
-
-def _xp(array: Any):
-    if array.__class__.__module__.startswith("cupy"):
-        import cupy
-
-        return cupy
-    import numpy
-
-    return numpy
+import numpy as np
 
 
-def _sigmoid_in_place(xp, a: Any) -> None:
+def _sigmoid_in_place(a: Any) -> None:
     """a <- 1 / (1 + exp(-a)) as 0.5 * tanh(0.5 a) + 0.5: no overflow for large |a|."""
     a *= 0.5
-    xp.tanh(a, out=a)
+    np.tanh(a, out=a)
     a *= 0.5
     a += 0.5
+
+
+def _sigmoid_derivative(s: Any, out: Any) -> Any:
+    """out <- s (1 - s), the derivative of the sigmoid from its output s."""
+    np.subtract(1, s, out=out)
+    out *= s
+    return out
+
+
+def _tanh_derivative(t: Any, out: Any) -> Any:
+    """out <- 1 - t^2, the derivative of tanh from its output t."""
+    np.multiply(t, t, out=out)
+    np.subtract(1, out, out=out)
+    return out
 
 
 # ---- LSTM -----------------------------------------------------------------------------------
@@ -44,17 +50,16 @@ def _lstm_forward_cpu(z: Any, c_prev: Any, c: Any, h: Any, tanh_c: Any) -> None:
     [i, f, g, o] (sigmoid, sigmoid, tanh, sigmoid); c, h, tanh_c (batch, units) are written:
     c = f c_prev + i g, h = o tanh(c).
     """
-    xp = _xp(z)
     units = c.shape[1]
     i_f, g, o = z[:, : 2 * units], z[:, 2 * units: 3 * units], z[:, 3 * units:]
-    _sigmoid_in_place(xp, i_f)
-    _sigmoid_in_place(xp, o)
-    xp.tanh(g, out=g)
-    xp.multiply(i_f[:, units:], c_prev, out=c)
-    xp.multiply(i_f[:, :units], g, out=tanh_c)  # i g, in a buffer about to be overwritten
+    _sigmoid_in_place(i_f)
+    _sigmoid_in_place(o)
+    np.tanh(g, out=g)
+    np.multiply(i_f[:, units:], c_prev, out=c)
+    np.multiply(i_f[:, :units], g, out=tanh_c)  # i g, in a buffer about to be overwritten
     c += tanh_c
-    xp.tanh(c, out=tanh_c)
-    xp.multiply(o, tanh_c, out=h)
+    np.tanh(c, out=tanh_c)
+    np.multiply(o, tanh_c, out=h)
 
 
 def _lstm_backward_cpu(dh: Any, dc: Any, gates: Any, c_prev: Any, tanh_c: Any, dz: Any,
@@ -66,39 +71,29 @@ def _lstm_backward_cpu(dh: Any, dc: Any, gates: Any, c_prev: Any, tanh_c: Any, d
     (the recurrent GEMM, done by the caller, gives the one reaching h_prev). scratch is a
     (batch, units) buffer.
     """
-    xp = _xp(dz)
     units = dh.shape[1]
     i, f = gates[:, :units], gates[:, units: 2 * units]
     g, o = gates[:, 2 * units: 3 * units], gates[:, 3 * units:]
     di, df = dz[:, :units], dz[:, units: 2 * units]
     dg, do = dz[:, 2 * units: 3 * units], dz[:, 3 * units:]
     # do = dh tanh(c) o (1 - o)
-    xp.multiply(dh, tanh_c, out=do)
+    np.multiply(dh, tanh_c, out=do)
     # dc += dh o (1 - tanh(c)^2)
-    xp.multiply(tanh_c, tanh_c, out=scratch)
-    xp.subtract(1, scratch, out=scratch)
+    _tanh_derivative(tanh_c, scratch)
     scratch *= o
     scratch *= dh
     dc += scratch
-    # o(1 - o) for do
-    xp.subtract(1, o, out=scratch)
-    scratch *= o
-    do *= scratch
+    do *= _sigmoid_derivative(o, scratch)
     # di = dc g i (1 - i)
-    xp.subtract(1, i, out=scratch)
-    scratch *= i
-    xp.multiply(dc, g, out=di)
-    di *= scratch
+    np.multiply(dc, g, out=di)
+    di *= _sigmoid_derivative(i, scratch)
     # df = dc c_prev f (1 - f)
-    xp.subtract(1, f, out=scratch)
-    scratch *= f
-    xp.multiply(dc, c_prev, out=df)
-    df *= scratch
+    np.multiply(dc, c_prev, out=df)
+    df *= _sigmoid_derivative(f, scratch)
     # dg = dc i (1 - g^2)
-    xp.multiply(g, g, out=scratch)
-    xp.subtract(1, scratch, out=scratch)
+    _tanh_derivative(g, scratch)
     scratch *= i
-    xp.multiply(dc, scratch, out=dg)
+    np.multiply(dc, scratch, out=dg)
     # the gradient reaching c_prev: dc f
     dc *= f
 
@@ -111,16 +106,15 @@ def _gru_forward_cpu(x_part: Any, m: Any, h_prev: Any, h: Any) -> None:
     m (batch, 3 units): h_prev U + recurrent bias (its h column is kept for the backward pass);
     h (batch, units) <- z h_prev + (1 - z) hh, hh = tanh(x_h + r m_h).
     """
-    xp = _xp(x_part)
     units = h.shape[1]
     zr, hh = x_part[:, : 2 * units], x_part[:, 2 * units:]
     zr += m[:, : 2 * units]
-    _sigmoid_in_place(xp, zr)
-    xp.multiply(zr[:, units:], m[:, 2 * units:], out=h)
+    _sigmoid_in_place(zr)
+    np.multiply(zr[:, units:], m[:, 2 * units:], out=h)
     hh += h
-    xp.tanh(hh, out=hh)
+    np.tanh(hh, out=hh)
     # h = hh + z (h_prev - hh)
-    xp.subtract(h_prev, hh, out=h)
+    np.subtract(h_prev, hh, out=h)
     h *= zr[:, :units]
     h += hh
 
@@ -133,51 +127,43 @@ def _gru_backward_cpu(dh: Any, gates: Any, m_h: Any, h_prev: Any, dx_part: Any, 
     (dh z; the recurrent GEMM of dm adds the rest). dx_part, dm (batch, 3 units) receive the
     gradients of x W + b_in and of h_prev U + b_rec. scratch is (batch, units).
     """
-    xp = _xp(dh)
     units = dh.shape[1]
     z, r, hh = gates[:, :units], gates[:, units: 2 * units], gates[:, 2 * units:]
     dz, dr, da = dx_part[:, :units], dx_part[:, units: 2 * units], dx_part[:, 2 * units:]
     # da = dh (1 - z) (1 - hh^2): the gradient of hh's pre-activation
-    xp.multiply(hh, hh, out=scratch)
-    xp.subtract(1, scratch, out=scratch)
-    xp.subtract(1, z, out=da)
+    _tanh_derivative(hh, scratch)
+    np.subtract(1, z, out=da)
     da *= scratch
     da *= dh
     # dz = dh (h_prev - hh) z (1 - z)
-    xp.subtract(h_prev, hh, out=dz)
+    np.subtract(h_prev, hh, out=dz)
     dz *= dh
-    xp.subtract(1, z, out=scratch)
-    scratch *= z
-    dz *= scratch
+    dz *= _sigmoid_derivative(z, scratch)
     # dr = da m_h r (1 - r)
-    xp.subtract(1, r, out=scratch)
-    scratch *= r
-    xp.multiply(da, m_h, out=dr)
-    dr *= scratch
+    np.multiply(da, m_h, out=dr)
+    dr *= _sigmoid_derivative(r, scratch)
     dm[:, : 2 * units] = dx_part[:, : 2 * units]
-    xp.multiply(da, r, out=dm[:, 2 * units:])
+    np.multiply(da, r, out=dm[:, 2 * units:])
     dh *= z
 
 
 # ---- SimpleRNN ------------------------------------------------------------------------------
 def _simple_rnn_forward_cpu(z: Any, h: Any, activation: str) -> None:
     """h <- act(z) for the pre-activations z = x W + b + h_prev U ('tanh' or 'relu')."""
-    xp = _xp(z)
     if activation == "tanh":
-        xp.tanh(z, out=h)
+        np.tanh(z, out=h)
     else:
-        xp.maximum(z, 0, out=h)
+        np.maximum(z, 0, out=h)
 
 
 def _simple_rnn_backward_cpu(dh: Any, h: Any, dz: Any, activation: str) -> None:
     """dz <- dh act'(z), taken from the output h."""
-    xp = _xp(dh)
     if activation == "tanh":
-        xp.multiply(h, h, out=dz)
-        xp.subtract(1, dz, out=dz)
+        np.multiply(h, h, out=dz)
+        np.subtract(1, dz, out=dz)
         dz *= dh
     else:
-        xp.greater(h, 0, out=dz, casting="unsafe")
+        np.greater(h, 0, out=dz, casting="unsafe")
         dz *= dh
 
 
@@ -200,8 +186,8 @@ def lstm_forward_step(z, c_prev, h_prev, keep, c, h, tanh_c) -> None:
     _lstm_forward_cpu(z, c_prev, c, h, tanh_c)
     if keep is not None:
         hold = ~keep
-        numpy_copyto(c, c_prev, hold)
-        numpy_copyto(h, h_prev, hold)
+        np.copyto(c, c_prev, where=hold)
+        np.copyto(h, h_prev, where=hold)
 
 
 def lstm_backward_step(dh, dc, gates, c_prev, tanh_c, keep, dz, scratch) -> None:
@@ -232,7 +218,7 @@ def gru_forward_step(x_part, m, h_prev, keep, h, m_h) -> None:
     m_h[...] = m[:, 2 * units:]
     _gru_forward_cpu(x_part, m, h_prev, h)
     if keep is not None:
-        numpy_copyto(h, h_prev, ~keep)
+        np.copyto(h, h_prev, where=~keep)
 
 
 def gru_backward_step(dh, gates, m_h, h_prev, keep, dx_part, dm, scratch) -> None:
@@ -255,7 +241,7 @@ def simple_rnn_forward_step(z, h_prev, keep, h, activation: str) -> None:
         return simple_rnn_forward_step_gpu(_gpu(), z, h_prev, keep, h, activation)
     _simple_rnn_forward_cpu(z, h, activation)
     if keep is not None:
-        numpy_copyto(h, h_prev, ~keep)
+        np.copyto(h, h_prev, where=~keep)
 
 
 def simple_rnn_backward_step(dh, h, keep, dz, activation: str) -> None:
@@ -273,24 +259,16 @@ def simple_rnn_backward_step(dh, h, keep, dz, activation: str) -> None:
     dh[...] = dh_carry
 
 
-def numpy_copyto(target, source, where) -> None:
-    import numpy
-
-    numpy.copyto(target, source, where=where)
-
-
 # ---- GPU launchers (the same code runs on the emulator in the tests) ------------------------
 _ACTIVATION_CODES = {"tanh": 3, "relu": 1}  # TFISH_TANH, TFISH_RELU in tfish_common.cuh
 
 
 def _launch(runner, name: str, dtype, n: int, *args) -> None:
-    import numpy
-
     from .cuda import ELEMENTWISE_THREADS, _elementwise_grid
 
     runner.kernel("recurrent.cu", name, dtype)(
         _elementwise_grid(runner, max(n, 1)), (ELEMENTWISE_THREADS,),
-        tuple(numpy.int32(a) if isinstance(a, int) else a for a in args))
+        tuple(np.int32(a) if isinstance(a, int) else a for a in args))
 
 
 def _keep_rows(runner, keep, batch: int, dtype):

@@ -3,6 +3,8 @@
 //   grad[r] = softmax(logits[r]) - labels[r]
 // Stable: everything is computed from logits - max(logits), so logits of +-1000 stay finite.
 // Launch with blockDim.x a power of two <= TFISH_SOFTMAX_MAX_THREADS (see kernels/cuda.py).
+// One body per kernel, templated on the storage S (tfish_common.cuh): float16 and bfloat16 rows
+// are read into float and every sum is taken in float, as TensorFlow's half-precision kernel does.
 #include "tfish_common.cuh"
 
 #define TFISH_SOFTMAX_MAX_THREADS 256
@@ -27,10 +29,14 @@ __device__ __forceinline__ void tfish_block_max(T* buffer) {
 }
 
 // Row maximum of `x` (n_cols values), returned to every thread of the block.
-template <typename T>
-__device__ __forceinline__ T tfish_row_max(const T* __restrict__ x, int n_cols, T* buffer) {
+template <typename S>
+__device__ __forceinline__ typename S::compute tfish_row_max(
+    const typename S::stored* __restrict__ x, int n_cols, typename S::compute* buffer) {
+    typedef typename S::compute T;
     T largest = tfish_math<T>::neg_inf();
-    for (int c = threadIdx.x; c < n_cols; c += blockDim.x) largest = tfish_math<T>::max(largest, x[c]);
+    for (int c = threadIdx.x; c < n_cols; c += blockDim.x) {
+        largest = tfish_math<T>::max(largest, S::load(x[c]));
+    }
     buffer[threadIdx.x] = largest;
     __syncthreads();
     tfish_block_max(buffer);
@@ -39,25 +45,30 @@ __device__ __forceinline__ T tfish_row_max(const T* __restrict__ x, int n_cols, 
     return largest;
 }
 
-template <typename T>
-__device__ void tfish_softmax_cross_entropy(T* __restrict__ loss, T* __restrict__ grad,
-                                            const T* __restrict__ logits,
-                                            const T* __restrict__ labels, int n_rows, int n_cols) {
+template <typename S>
+__device__ void tfish_softmax_cross_entropy(typename S::stored* __restrict__ loss,
+                                            typename S::stored* __restrict__ grad,
+                                            const typename S::stored* __restrict__ logits,
+                                            const typename S::stored* __restrict__ labels,
+                                            int n_rows, int n_cols) {
+    typedef typename S::compute T;
+    typedef typename S::stored Stored;
     typedef tfish_math<T> M;
     __shared__ T exp_sums[TFISH_SOFTMAX_MAX_THREADS];
     __shared__ T label_dot_shifted[TFISH_SOFTMAX_MAX_THREADS];  // sum labels * (x - max)
     __shared__ T label_sums[TFISH_SOFTMAX_MAX_THREADS];
     for (int row = blockIdx.x; row < n_rows; row += gridDim.x) {
-        const T* x = logits + (long long)row * n_cols;
-        const T* l = labels + (long long)row * n_cols;
-        T* g = grad + (long long)row * n_cols;
-        const T largest = tfish_row_max(x, n_cols, exp_sums);
+        const Stored* x = logits + (long long)row * n_cols;
+        const Stored* l = labels + (long long)row * n_cols;
+        Stored* g = grad + (long long)row * n_cols;
+        const T largest = tfish_row_max<S>(x, n_cols, exp_sums);
         T exp_sum = T(0), dot = T(0), label_sum = T(0);
         for (int c = threadIdx.x; c < n_cols; c += blockDim.x) {
-            const T shifted = x[c] - largest;
+            const T shifted = S::load(x[c]) - largest;
+            const T label = S::load(l[c]);
             exp_sum += M::exp(shifted);
-            dot += l[c] * shifted;
-            label_sum += l[c];
+            dot += label * shifted;
+            label_sum += label;
         }
         exp_sums[threadIdx.x] = exp_sum;
         label_dot_shifted[threadIdx.x] = dot;
@@ -67,42 +78,50 @@ __device__ void tfish_softmax_cross_entropy(T* __restrict__ loss, T* __restrict_
         tfish_block_sum(label_dot_shifted);
         tfish_block_sum(label_sums);
         exp_sum = exp_sums[0];
-        if (threadIdx.x == 0) loss[row] = M::log(exp_sum) * label_sums[0] - label_dot_shifted[0];
+        if (threadIdx.x == 0) {
+            loss[row] = S::store(M::log(exp_sum) * label_sums[0] - label_dot_shifted[0]);
+        }
         const T inverse_sum = T(1) / exp_sum;
         for (int c = threadIdx.x; c < n_cols; c += blockDim.x) {
-            g[c] = M::exp(x[c] - largest) * inverse_sum - l[c];
+            g[c] = S::store(M::exp(S::load(x[c]) - largest) * inverse_sum - S::load(l[c]));
         }
         __syncthreads();  // the next row reuses the shared buffers
     }
 }
 
 // Integer labels (N,); a label outside [0, n_cols) gives NaN loss and gradient for its row.
-template <typename T>
-__device__ void tfish_sparse_softmax_cross_entropy(T* __restrict__ loss, T* __restrict__ grad,
-                                                   const T* __restrict__ logits,
+template <typename S>
+__device__ void tfish_sparse_softmax_cross_entropy(typename S::stored* __restrict__ loss,
+                                                   typename S::stored* __restrict__ grad,
+                                                   const typename S::stored* __restrict__ logits,
                                                    const long long* __restrict__ labels,
                                                    int n_rows, int n_cols) {
+    typedef typename S::compute T;
+    typedef typename S::stored Stored;
     typedef tfish_math<T> M;
     __shared__ T exp_sums[TFISH_SOFTMAX_MAX_THREADS];
     for (int row = blockIdx.x; row < n_rows; row += gridDim.x) {
-        const T* x = logits + (long long)row * n_cols;
-        T* g = grad + (long long)row * n_cols;
+        const Stored* x = logits + (long long)row * n_cols;
+        Stored* g = grad + (long long)row * n_cols;
         const long long label = labels[row];
         const bool valid = label >= 0 && label < n_cols;
-        const T largest = tfish_row_max(x, n_cols, exp_sums);
+        const T largest = tfish_row_max<S>(x, n_cols, exp_sums);
         T exp_sum = T(0);
-        for (int c = threadIdx.x; c < n_cols; c += blockDim.x) exp_sum += M::exp(x[c] - largest);
+        for (int c = threadIdx.x; c < n_cols; c += blockDim.x) {
+            exp_sum += M::exp(S::load(x[c]) - largest);
+        }
         exp_sums[threadIdx.x] = exp_sum;
         __syncthreads();
         tfish_block_sum(exp_sums);
         exp_sum = exp_sums[0];
         if (threadIdx.x == 0) {
-            loss[row] = valid ? M::log(exp_sum) - (x[label] - largest) : M::nan();
+            loss[row] = S::store(valid ? M::log(exp_sum) - (S::load(x[label]) - largest)
+                                       : M::nan());
         }
         const T inverse_sum = T(1) / exp_sum;
         for (int c = threadIdx.x; c < n_cols; c += blockDim.x) {
-            const T softmax = M::exp(x[c] - largest) * inverse_sum;
-            g[c] = valid ? softmax - (c == label ? T(1) : T(0)) : M::nan();
+            const T softmax = M::exp(S::load(x[c]) - largest) * inverse_sum;
+            g[c] = S::store(valid ? softmax - (c == label ? T(1) : T(0)) : M::nan());
         }
         __syncthreads();  // the next row reuses the shared buffer
     }
@@ -113,23 +132,47 @@ extern "C" __global__ void tfish_softmax_cross_entropy_f32(float* __restrict__ l
                                                            const float* __restrict__ logits,
                                                            const float* __restrict__ labels,
                                                            int n_rows, int n_cols) {
-    tfish_softmax_cross_entropy<float>(loss, grad, logits, labels, n_rows, n_cols);
+    tfish_softmax_cross_entropy<tfish_f32>(loss, grad, logits, labels, n_rows, n_cols);
 }
 extern "C" __global__ void tfish_softmax_cross_entropy_f64(double* __restrict__ loss,
                                                            double* __restrict__ grad,
                                                            const double* __restrict__ logits,
                                                            const double* __restrict__ labels,
                                                            int n_rows, int n_cols) {
-    tfish_softmax_cross_entropy<double>(loss, grad, logits, labels, n_rows, n_cols);
+    tfish_softmax_cross_entropy<tfish_f64>(loss, grad, logits, labels, n_rows, n_cols);
+}
+extern "C" __global__ void tfish_softmax_cross_entropy_f16(
+    unsigned short* __restrict__ loss, unsigned short* __restrict__ grad,
+    const unsigned short* __restrict__ logits, const unsigned short* __restrict__ labels,
+    int n_rows, int n_cols) {
+    tfish_softmax_cross_entropy<tfish_f16>(loss, grad, logits, labels, n_rows, n_cols);
+}
+extern "C" __global__ void tfish_softmax_cross_entropy_bf16(
+    unsigned short* __restrict__ loss, unsigned short* __restrict__ grad,
+    const unsigned short* __restrict__ logits, const unsigned short* __restrict__ labels,
+    int n_rows, int n_cols) {
+    tfish_softmax_cross_entropy<tfish_bf16>(loss, grad, logits, labels, n_rows, n_cols);
 }
 
 extern "C" __global__ void tfish_sparse_softmax_cross_entropy_f32(
     float* __restrict__ loss, float* __restrict__ grad, const float* __restrict__ logits,
     const long long* __restrict__ labels, int n_rows, int n_cols) {
-    tfish_sparse_softmax_cross_entropy<float>(loss, grad, logits, labels, n_rows, n_cols);
+    tfish_sparse_softmax_cross_entropy<tfish_f32>(loss, grad, logits, labels, n_rows, n_cols);
 }
 extern "C" __global__ void tfish_sparse_softmax_cross_entropy_f64(
     double* __restrict__ loss, double* __restrict__ grad, const double* __restrict__ logits,
     const long long* __restrict__ labels, int n_rows, int n_cols) {
-    tfish_sparse_softmax_cross_entropy<double>(loss, grad, logits, labels, n_rows, n_cols);
+    tfish_sparse_softmax_cross_entropy<tfish_f64>(loss, grad, logits, labels, n_rows, n_cols);
+}
+extern "C" __global__ void tfish_sparse_softmax_cross_entropy_f16(
+    unsigned short* __restrict__ loss, unsigned short* __restrict__ grad,
+    const unsigned short* __restrict__ logits, const long long* __restrict__ labels, int n_rows,
+    int n_cols) {
+    tfish_sparse_softmax_cross_entropy<tfish_f16>(loss, grad, logits, labels, n_rows, n_cols);
+}
+extern "C" __global__ void tfish_sparse_softmax_cross_entropy_bf16(
+    unsigned short* __restrict__ loss, unsigned short* __restrict__ grad,
+    const unsigned short* __restrict__ logits, const long long* __restrict__ labels, int n_rows,
+    int n_cols) {
+    tfish_sparse_softmax_cross_entropy<tfish_bf16>(loss, grad, logits, labels, n_rows, n_cols);
 }

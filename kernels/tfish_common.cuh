@@ -75,11 +75,27 @@ __device__ __forceinline__ T tfish_activation_derivative(T y, T z, int activatio
     }
 }
 
+// ---- storage: how a kernel reads and writes its arrays -----------------------------------------
+// A kernel body templated on a storage type S reads `typename S::stored` arrays with S::load,
+// computes in `typename S::compute` and writes with S::store, so one body serves every precision:
+// tfish_plain<float> and tfish_plain<double> compute as they store; tfish_f16 and tfish_bf16
+// (below) load 16 bits into float.
+template <typename T> struct tfish_plain {
+    typedef T stored;
+    typedef T compute;
+    static __device__ __forceinline__ T load(T value) { return value; }
+    static __device__ __forceinline__ T store(T value) { return value; }
+};
+typedef tfish_plain<float> tfish_f32;
+typedef tfish_plain<double> tfish_f64;
+
 // ---- half precision: float16 and bfloat16 stored as their 16 bits (unsigned short) ------------
 // The kernels load them into float, compute in float, and store them rounded to nearest even.
 // Written with integer bit operations, not cuda_fp16.h/cuda_bf16.h: the pip NVRTC ships neither
 // header, and the CPU emulator compiles the same code with g++.
 struct tfish_f16 {  // IEEE 754 binary16
+    typedef unsigned short stored;
+    typedef float compute;
     static __device__ __forceinline__ float load(unsigned short h) {
         const unsigned int sign = (unsigned int)(h & 0x8000u) << 16;
         const unsigned int exponent = (h >> 10) & 0x1fu, mantissa = h & 0x3ffu;
@@ -113,6 +129,8 @@ struct tfish_f16 {  // IEEE 754 binary16
 };
 
 struct tfish_bf16 {  // bfloat16: the upper half of a float32
+    typedef unsigned short stored;
+    typedef float compute;
     static __device__ __forceinline__ float load(unsigned short b) {
         return __uint_as_float((unsigned int)b << 16);
     }

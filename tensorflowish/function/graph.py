@@ -13,6 +13,7 @@ gradients through a replayed graph are eager's gradients.
 from __future__ import annotations
 
 import dataclasses
+import inspect
 from collections.abc import Callable
 
 from ..tensor import Tensor, Variable
@@ -75,6 +76,16 @@ def fill(template, values: list):
     return template
 
 
+def _has_slot(template) -> bool:
+    if template.__class__ is Slot:
+        return True
+    if isinstance(template, (list, tuple)):
+        return any(_has_slot(item) for item in template)
+    if isinstance(template, dict):
+        return any(_has_slot(item) for item in template.values())
+    return False
+
+
 @dataclasses.dataclass
 class Call:
     """One line of a graph: `outputs = function(*args, **kwargs)`."""
@@ -102,6 +113,13 @@ class Graph:
     types: dict  # slot -> printed type
     size: int = 0  # number of slots
 
+    def __post_init__(self) -> None:
+        # per call: how to build each positional argument (0: a slot, 1: nested, 2: a literal)
+        # and whether its keywords hold any slot; this keeps `fill` off the common path
+        self._plans = [([(0, a.index) if a.__class__ is Slot else
+                         (1, a) if _has_slot(a) else (2, a) for a in call.args],
+                        _has_slot(call.kwargs)) for call in self.calls]
+
     def replay(self, inputs: list):
         """Run the calls on new input tensors (same signature) and return the outputs."""
         values = [None] * self.size
@@ -109,8 +127,11 @@ class Graph:
             values[slot] = value
         for slot, value in self.captures:
             values[slot] = value
-        for call in self.calls:
-            result = call.function(*fill(call.args, values), **fill(call.kwargs, values))
+        for call, (plan, dynamic_kwargs) in zip(self.calls, self._plans):
+            args = [values[item] if kind == 0 else fill(item, values) if kind == 1 else item
+                    for kind, item in plan]
+            kwargs = fill(call.kwargs, values) if dynamic_kwargs else call.kwargs
+            result = call.function(*args, **kwargs)
             if call.output_slots:
                 if len(call.output_positions) == 1 and call.output_positions[0] == -1:
                     values[call.output_slots[0]] = result
@@ -145,7 +166,9 @@ class Graph:
             lines.append(f"  %{slot}: {self.types[slot]} = capture {what}")
         for call in self.calls:
             arguments = [show(a) for a in call.args]
-            arguments += [f"{k}={show(v)}" for k, v in call.kwargs.items()]
+            defaults = _defaults(call.function)
+            arguments += [f"{k}={show(v)}" for k, v in call.kwargs.items()
+                          if not _is_default(v, defaults.get(k, _NO_DEFAULT))]
             outputs = ", ".join(f"%{s}: {t}" for s, t in zip(call.output_slots, call.types))
             head = f"{outputs} = " if outputs else ""
             lines.append(f"  {head}{call.name}({', '.join(arguments)})")
@@ -154,6 +177,26 @@ class Graph:
         return "\n".join(lines)
 
     __str__ = as_text
+
+
+_NO_DEFAULT = object()
+
+
+def _defaults(function) -> dict:
+    try:
+        parameters = inspect.signature(function).parameters.values()
+    except (TypeError, ValueError):
+        return {}
+    return {p.name: p.default for p in parameters if p.default is not p.empty}
+
+
+def _is_default(value, default) -> bool:
+    if value is default:
+        return True
+    try:
+        return type(value) is type(default) and bool(value == default)
+    except Exception:  # noqa: BLE001 - an object whose == is not a plain bool
+        return False
 
 
 def type_of(tensor: Tensor, shape=None) -> str:

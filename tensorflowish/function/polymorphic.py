@@ -91,6 +91,8 @@ class Function:
         self._name = name or getattr(python_function, "__name__", "function")
         self._concrete: dict = {}  # exact signature key -> ConcreteFunction
         self._relaxed: list = []  # (structure key, specs, ConcreteFunction) with None dims
+        # (dtype, shape) of each positional tensor -> ConcreteFunction, for tensor-only calls
+        self._fast: dict = {}
         self._tracing_count = 0
         self._instances: weakref.WeakKeyDictionary | dict = {}
         functools.update_wrapper(self, python_function)
@@ -221,21 +223,39 @@ class Function:
 
     # --- calling ----------------------------------------------------------------------------
     def __call__(self, *args, **kwargs):
-        if config.functions_run_eagerly() or tracing.current() is not None:
-            # eagerly on request; inside another trace the body is inlined into that graph
-            return self._python_function(*args, **kwargs)
+        if config._run_functions_eagerly or tracing._tracer is not None:
+            if config._run_functions_eagerly or tracing.current() is not None:
+                # eagerly on request; inside another trace the body is inlined into that graph
+                return self._python_function(*args, **kwargs)
+        if not kwargs:  # the common call, only tensors: one dict lookup to find the graph
+            fast_key = []
+            for arg in args:
+                if arg.__class__ is not Tensor:
+                    break
+                array = arg.array
+                fast_key.append((array.dtype, array.shape))
+            else:
+                concrete = self._fast.get(tuple(fast_key))
+                if concrete is not None:
+                    return concrete.graph.replay(args)
         arguments = self._bind(args, kwargs)
         key, tensors, specs, (names, keep) = self._signature(arguments)
+        fast = not kwargs and len(tensors) == len(args) and all(
+            t is a for t, a in zip(tensors, args)) and all(a.__class__ is Tensor for a in args)
         if self.input_signature is not None:
             self._check_against_signature(tensors, specs)
             specs = list(self.input_signature)
             key = _signature_key(key)
         concrete = self._find(key, tensors)
         if concrete is not None:
+            if fast:
+                self._fast[tuple((a.array.dtype, a.array.shape) for a in args)] = concrete
             return concrete._call_flat(tensors)
         if self._reduce_retracing and self.input_signature is None:
             specs = self._relax(key, specs)
-        outputs, _ = self._trace(arguments, key, tensors, specs, names, keep)
+        outputs, concrete = self._trace(arguments, key, tensors, specs, names, keep)
+        if fast:
+            self._fast[tuple((a.array.dtype, a.array.shape) for a in args)] = concrete
         return outputs
 
     def _trace(self, arguments, key, tensors, specs, names, keep, dry_run=False):

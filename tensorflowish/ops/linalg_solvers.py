@@ -123,26 +123,44 @@ def slogdet(input, name=None) -> LogMatrixDeterminant:  # noqa: A002
     ((_well_conditioned(rng, 2), rng.uniform(-1, 1, (2, 3, 1))), {"adjoint": True})])
 def solve(matrix, rhs, adjoint: bool = False, name=None) -> Tensor:
     """X with `matrix @ X = rhs` (or `adjoint(matrix) @ X = rhs`), batched."""
-    a, b = binary_operands(matrix, rhs, "solve")
-    require_linalg_float("solve", a)
-    require_matrix("solve", a, square=True)
-    require_matrix("solve", b)
-    if b.array.shape[-2] != a.array.shape[-1]:
-        raise InvalidArgumentError(f"solve: matrix {format_shape(a.array.shape)} and rhs "
-                                   f"{format_shape(b.array.shape)} differ in the number of "
-                                   f"equations ({a.array.shape[-1]} != {b.array.shape[-2]}).")
+    a, b = _solve_operands("solve", matrix, rhs)
     out = Tensor(_solve_arrays("solve", a.array.swapaxes(-1, -2) if adjoint else a.array,
                                b.array))
     if should_record((a, b)):
-        def vjp_a(g):
-            grad_b = solve(a, g, adjoint=not adjoint)
-            grad = -matmul(out, grad_b, transpose_b=True) if adjoint else \
-                -matmul(grad_b, out, transpose_b=True)
-            return unbroadcast(grad, a.array.shape)
-
-        record((a, b), out, (vjp_a, lambda g: unbroadcast(solve(a, g, adjoint=not adjoint),
-                                                          b.array.shape)))
+        def vjp(g, needs):
+            grad_b = solve(a, g, adjoint=not adjoint)  # one solve serves both gradients
+            grad_a = _matrix_gradient(out, grad_b, adjoint) if needs[0] else None
+            return _solve_gradients(a, b, grad_a, grad_b, needs)
+        record((a, b), out, vjp)
     return out
+
+
+def _solve_operands(op: str, matrix, rhs) -> tuple[Tensor, Tensor]:
+    """The square float matrices and right-hand sides of a solve, with errors in the user's
+    terms when they do not fit."""
+    a, b = binary_operands(matrix, rhs, op)
+    require_linalg_float(op, a)
+    require_matrix(op, a, square=True)
+    require_matrix(op, b)
+    if b.array.shape[-2] != a.array.shape[-1]:
+        raise InvalidArgumentError(f"{op}: matrix {format_shape(a.array.shape)} and rhs "
+                                   f"{format_shape(b.array.shape)} differ in the number of "
+                                   f"equations ({a.array.shape[-1]} != {b.array.shape[-2]}).")
+    return a, b
+
+
+def _matrix_gradient(out: Tensor, grad_rhs: Tensor, adjoint: bool) -> Tensor:
+    """The gradient for the matrix of X = solve(A, B), given the one for B (a solve with the
+    other adjoint): -grad_B X^T, or -X grad_B^T for the adjoint system."""
+    if adjoint:
+        return -matmul(out, grad_rhs, transpose_b=True)
+    return -matmul(grad_rhs, out, transpose_b=True)
+
+
+def _solve_gradients(a: Tensor, b: Tensor, grad_a, grad_b: Tensor, needs) -> list:
+    """The gradients of a solve's matrix and rhs, summed back over broadcast batch axes."""
+    return [unbroadcast(grad_a, a.array.shape) if needs[0] else None,
+            unbroadcast(grad_b, b.array.shape) if needs[1] else None]
 
 
 def _solve_arrays(op: str, a, b):
@@ -170,30 +188,20 @@ def triangular_solve(matrix, rhs, lower: bool = True, adjoint: bool = False,
     The CPU and GPU both solve the masked triangle with the general LU solver (NumPy and CuPy
     have no batched triangular solver), which gives the same values.
     """
-    a, b = binary_operands(matrix, rhs, "triangular_solve")
-    require_linalg_float("triangular_solve", a)
-    require_matrix("triangular_solve", a, square=True)
-    require_matrix("triangular_solve", b)
-    if b.array.shape[-2] != a.array.shape[-1]:
-        raise InvalidArgumentError(f"triangular_solve: matrix {format_shape(a.array.shape)} and "
-                                   f"rhs {format_shape(b.array.shape)} differ in the number of "
-                                   f"equations ({a.array.shape[-1]} != {b.array.shape[-2]}).")
+    a, b = _solve_operands("triangular_solve", matrix, rhs)
     xp = array_module(a.array)
     triangle = xp.tril(a.array) if lower else xp.triu(a.array)
     out = Tensor(_solve_arrays("triangular_solve",
                                triangle.swapaxes(-1, -2) if adjoint else triangle, b.array))
     if should_record((a, b)):
-        def vjp_b(g):
-            return unbroadcast(triangular_solve(a, g, lower=lower, adjoint=not adjoint),
-                               b.array.shape)
-
-        def vjp_a(g):
+        def vjp(g, needs):
             grad_b = triangular_solve(a, g, lower=lower, adjoint=not adjoint)
-            grad = -matmul(out, grad_b, transpose_b=True) if adjoint else \
-                -matmul(grad_b, out, transpose_b=True)
-            grad = band_part(grad, -1, 0) if lower else band_part(grad, 0, -1)
-            return unbroadcast(grad, a.array.shape)
-        record((a, b), out, (vjp_a, vjp_b))
+            grad_a = None
+            if needs[0]:
+                grad_a = _matrix_gradient(out, grad_b, adjoint)
+                grad_a = band_part(grad_a, -1, 0) if lower else band_part(grad_a, 0, -1)
+            return _solve_gradients(a, b, grad_a, grad_b, needs)
+        record((a, b), out, vjp)
     return out
 
 

@@ -211,7 +211,10 @@ def softmax_cross_entropy_with_logits(labels, logits, axis=-1, name=None) -> Ten
     logits = as_tensor(logits)
     require_float("softmax_cross_entropy_with_logits", logits)
     labels = binary_operands(logits, labels, "softmax_cross_entropy_with_logits")[1]
-    if logits.array.dtype.itemsize == 2:  # float16/bfloat16: in float32, as TensorFlow's kernel
+    if logits.array.dtype.itemsize == 2 and (logits.array.__class__ is np.ndarray or
+                                             logits.array.dtype != np.float16):
+        # float16/bfloat16 on the CPU: in float32, as TensorFlow's kernel; float16 on the GPU
+        # takes the _f16 kernel below (which computes in float too)
         loss = softmax_cross_entropy_with_logits(cast(labels, "float32"),
                                                  cast(logits, "float32"), axis)
         return cast(loss, logits.dtype)
@@ -248,7 +251,9 @@ def sparse_softmax_cross_entropy_with_logits(labels, logits, name=None) -> Tenso
         logits = as_tensor(logits)
     if labels.__class__ is not Tensor:
         labels = as_tensor(labels)
-    if logits.array.dtype.itemsize == 2 and logits.array.dtype.kind in "fV":  # half: in float32
+    if logits.array.dtype.itemsize == 2 and logits.array.dtype.kind in "fV" and (
+            logits.array.__class__ is np.ndarray or logits.array.dtype != np.float16):
+        # half on the CPU: in float32; float16 on the GPU: the _f16 kernel (computing in float)
         return cast(sparse_softmax_cross_entropy_with_logits(labels, cast(logits, "float32")),
                     logits.dtype)
     logits_array, labels_array = logits.array, labels.array

@@ -18,6 +18,8 @@ gradient-checked) under the non-public names `rnn.*`.
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 
 from ..kernels import recurrent as gates_kernels
@@ -43,8 +45,9 @@ __all__ = ["lstm", "gru", "simple_rnn"]
 
 # ---- shared checks and layout helpers -------------------------------------------------------
 def _check(op: str, inputs: Tensor, states: list, kernel: Tensor, recurrent_kernel: Tensor,
-           gates: int) -> tuple[int, int, int, int]:
-    """Shapes and dtypes of a recurrent op's arguments, with errors in the user's terms."""
+           bias: Tensor | None, gates: int, bias_shape) -> tuple[int, int, int, int]:
+    """Shapes and dtypes of a recurrent op's arguments, with errors in the user's terms;
+    `bias_shape(units)` is the bias's shape."""
     require_float(op, inputs)
     x = inputs.array
     if x.ndim != 3:
@@ -70,6 +73,11 @@ def _check(op: str, inputs: Tensor, states: list, kernel: Tensor, recurrent_kern
             raise InvalidArgumentError(f"{op}: an initial state must have shape [{batch}, "
                                        f"{units}] (batch, units), got "
                                        f"{format_shape(state.array.shape)}.")
+    expected = bias_shape(units)
+    if bias is not None and bias.array.shape != expected:
+        rows = " (input and recurrent biases, reset_after=True)" if len(expected) == 2 else ""
+        raise InvalidArgumentError(f"{op}: bias must have shape {format_shape(expected)}{rows}, "
+                                   f"got {format_shape(bias.array.shape)}.")
     return batch, steps, features, units
 
 
@@ -139,6 +147,36 @@ def _composed_steps(x: Tensor, mask, go_backwards: bool, step, states: list) -> 
     return stack(outputs, axis=1)
 
 
+def _composed_vjp(make_step, state_count: int, inputs_list: tuple, upstream: Tensor, needs,
+                  mask, go_backwards: bool, rmask, return_sequences: bool) -> list:
+    """The VJP under an outer tape: the forward recomputed step by step with ops
+    (`make_step(kernel, recurrent_kernel, bias, rmask)`), so higher-order gradients work."""
+    def composed(x, *arguments):
+        states, (kernel, recurrent_kernel, *bias) = arguments[:state_count], \
+            arguments[state_count:]
+        step = make_step(kernel, recurrent_kernel, bias[0] if bias else None,
+                         None if rmask is None else Tensor(rmask))
+        outputs = _composed_steps(x, mask, go_backwards, step, list(states))
+        return outputs if return_sequences else outputs[:, -1]
+    return _recompute_vjp(composed, inputs_list, upstream, needs)
+
+
+def _recurrent_product(xp, h_t, recurrent_kernel, rmask, h_in, out) -> None:
+    """out = (h_t * rmask) @ recurrent_kernel, the masked state written into `h_in` first."""
+    if rmask is not None:
+        h_t = xp.multiply(h_t, rmask, out=h_in)
+    xp.matmul(h_t, recurrent_kernel, out=out)
+
+
+def _add_state_gradient(xp, dh, dz_t, recurrent_kernel, rmask, scratch) -> None:
+    """dh += (dz_t @ recurrent_kernel^T) * rmask: the gradient reaching the previous state
+    through the recurrent GEMM (`scratch` holds the product)."""
+    xp.matmul(dz_t, recurrent_kernel.T, out=scratch)
+    if rmask is not None:
+        scratch *= rmask
+    dh += scratch
+
+
 def _sequence_samples(gates: int, extra_state: bool, bias_shape):
     def samples(rng):
         batch, steps, features, units = 2, 3, 3, 2
@@ -193,7 +231,11 @@ def _lstm_step(kernel, recurrent_kernel, bias, rmask):
     return step
 
 
-@register("rnn.lstm", samples=_sequence_samples(4, True, lambda units: (4 * units,)))
+def _lstm_bias_shape(units: int) -> tuple:
+    return (4 * units,)
+
+
+@register("rnn.lstm", samples=_sequence_samples(4, True, _lstm_bias_shape))
 def lstm(inputs, initial_h, initial_c, kernel, recurrent_kernel, bias=None, mask=None,
          go_backwards: bool = False, recurrent_mask=None, return_sequences: bool = True
          ) -> Tensor:
@@ -205,12 +247,9 @@ def lstm(inputs, initial_h, initial_c, kernel, recurrent_kernel, bias=None, mask
     """
     inputs, initial_h, initial_c = as_tensor(inputs), as_tensor(initial_h), as_tensor(initial_c)
     kernel, recurrent_kernel = as_tensor(kernel), as_tensor(recurrent_kernel)
-    batch, steps, _, units = _check("lstm", inputs, [initial_h, initial_c], kernel,
-                                    recurrent_kernel, 4)
     bias = None if bias is None else as_tensor(bias)
-    if bias is not None and bias.array.shape != (4 * units,):
-        raise InvalidArgumentError(f"lstm: bias must have shape [{4 * units}], got "
-                                   f"{format_shape(bias.array.shape)}.")
+    batch, steps, _, units = _check("lstm", inputs, [initial_h, initial_c], kernel,
+                                    recurrent_kernel, bias, 4, _lstm_bias_shape)
     xp = array_module(inputs.array)
     mask_array, rmask = _options("lstm", inputs, mask, go_backwards, recurrent_mask, batch,
                                  steps, units, xp)
@@ -225,9 +264,7 @@ def lstm(inputs, initial_h, initial_c, kernel, recurrent_kernel, bias=None, mask
     h_in = xp.empty((batch, units), dtype) if rmask is not None else None
     recurrent = xp.empty((batch, 4 * units), dtype)
     for t in range(steps):
-        if rmask is not None:
-            xp.multiply(h[t], rmask, out=h_in)
-        xp.matmul(h[t] if rmask is None else h_in, u, out=recurrent)
+        _recurrent_product(xp, h[t], u, rmask, h_in, recurrent)
         z[t] += recurrent
         gates_kernels.lstm_forward_step(z[t], c[t], h[t], _keep(mask_array, t), c[t + 1],
                                         h[t + 1], tanh_c[t])
@@ -246,12 +283,8 @@ def lstm(inputs, initial_h, initial_c, kernel, recurrent_kernel, bias=None, mask
 
     def vjp(upstream: Tensor, needs):
         if recording():
-            def composed(x_, h0, c0, w_, u_, *b_):
-                step = _lstm_step(w_, u_, b_[0] if b_ else None,
-                                  None if rmask is None else Tensor(rmask))
-                states = _composed_steps(x_, mask, go_backwards, step, [h0, c0])
-                return states if return_sequences else states[:, -1]
-            return _recompute_vjp(composed, inputs_list, upstream, needs)
+            return _composed_vjp(_lstm_step, 2, inputs_list, upstream, needs, mask,
+                                 go_backwards, rmask, return_sequences)
         g = upstream.array
         dz = xp.empty_like(z)
         if return_sequences:
@@ -269,10 +302,7 @@ def lstm(inputs, initial_h, initial_c, kernel, recurrent_kernel, bias=None, mask
                 dc += dc_out[t]
             gates_kernels.lstm_backward_step(dh, dc, z[t], c[t], tanh_c[t],
                                              _keep(mask_array, t), dz[t], scratch)
-            xp.matmul(dz[t], u.T, out=recurrent)
-            if rmask is not None:
-                recurrent *= rmask
-            dh += recurrent
+            _add_state_gradient(xp, dh, dz[t], u, rmask, recurrent)
         h_prev = h[:-1] if rmask is None else h[:-1] * rmask
         dx, dw, du = _weight_gradients(x, h_prev, dz, w, u, needs[0], needs[3], needs[4])
         grads = [None if dx is None else Tensor(_batch_major(dx, go_backwards, xp)),
@@ -309,7 +339,11 @@ def _gru_step(kernel, recurrent_kernel, bias, rmask):
     return step
 
 
-@register("rnn.gru", samples=_sequence_samples(3, False, lambda units: (2, 3 * units)))
+def _gru_bias_shape(units: int) -> tuple:
+    return (2, 3 * units)  # input and recurrent biases (reset_after=True)
+
+
+@register("rnn.gru", samples=_sequence_samples(3, False, _gru_bias_shape))
 def gru(inputs, initial_h, kernel, recurrent_kernel, bias=None, mask=None,
         go_backwards: bool = False, recurrent_mask=None, return_sequences: bool = True
         ) -> Tensor:
@@ -318,12 +352,9 @@ def gru(inputs, initial_h, kernel, recurrent_kernel, bias=None, mask=None,
     last, (batch, units), with return_sequences=False)."""
     inputs, initial_h = as_tensor(inputs), as_tensor(initial_h)
     kernel, recurrent_kernel = as_tensor(kernel), as_tensor(recurrent_kernel)
-    batch, steps, _, units = _check("gru", inputs, [initial_h], kernel, recurrent_kernel, 3)
     bias = None if bias is None else as_tensor(bias)
-    if bias is not None and bias.array.shape != (2, 3 * units):
-        raise InvalidArgumentError(f"gru: bias must have shape [2, {3 * units}] (input and "
-                                   f"recurrent biases, reset_after=True), got "
-                                   f"{format_shape(bias.array.shape)}.")
+    batch, steps, _, units = _check("gru", inputs, [initial_h], kernel, recurrent_kernel, bias,
+                                    3, _gru_bias_shape)
     xp = array_module(inputs.array)
     mask_array, rmask = _options("gru", inputs, mask, go_backwards, recurrent_mask, batch,
                                  steps, units, xp)
@@ -337,9 +368,7 @@ def gru(inputs, initial_h, kernel, recurrent_kernel, bias=None, mask=None,
     m = xp.empty((batch, 3 * units), dtype)
     h_in = xp.empty((batch, units), dtype) if rmask is not None else None
     for t in range(steps):
-        if rmask is not None:
-            xp.multiply(h[t], rmask, out=h_in)
-        xp.matmul(h[t] if rmask is None else h_in, u, out=m)
+        _recurrent_product(xp, h[t], u, rmask, h_in, m)
         if bias is not None:
             m += bias.array[1]
         gates_kernels.gru_forward_step(x_part[t], m, h[t], _keep(mask_array, t), h[t + 1],
@@ -353,12 +382,8 @@ def gru(inputs, initial_h, kernel, recurrent_kernel, bias=None, mask=None,
 
     def vjp(upstream: Tensor, needs):
         if recording():
-            def composed(x_, h0, w_, u_, *b_):
-                step = _gru_step(w_, u_, b_[0] if b_ else None,
-                                 None if rmask is None else Tensor(rmask))
-                states = _composed_steps(x_, mask, go_backwards, step, [h0])
-                return states if return_sequences else states[:, -1]
-            return _recompute_vjp(composed, inputs_list, upstream, needs)
+            return _composed_vjp(_gru_step, 1, inputs_list, upstream, needs, mask,
+                                 go_backwards, rmask, return_sequences)
         dh_out = upstream.array.transpose(1, 0, 2) if return_sequences else None
         dx_part = xp.empty_like(x_part)
         dm = xp.empty_like(x_part)
@@ -370,10 +395,7 @@ def gru(inputs, initial_h, kernel, recurrent_kernel, bias=None, mask=None,
                 dh += dh_out[t]
             gates_kernels.gru_backward_step(dh, x_part[t], m_h[t], h[t], _keep(mask_array, t),
                                             dx_part[t], dm[t], scratch)
-            xp.matmul(dm[t], u.T, out=recurrent)
-            if rmask is not None:
-                recurrent *= rmask
-            dh += recurrent
+            _add_state_gradient(xp, dh, dm[t], u, rmask, recurrent)
         h_prev = h[:-1] if rmask is None else h[:-1] * rmask
         dx, dw, _ = _weight_gradients(x, h_prev, dx_part, w, u, needs[0], needs[2], False)
         du = None
@@ -414,8 +436,12 @@ def _simple_step(kernel, recurrent_kernel, bias, rmask, activation):
     return step
 
 
+def _simple_bias_shape(units: int) -> tuple:
+    return (units,)
+
+
 def _simple_samples(rng):
-    cases = _sequence_samples(1, False, lambda units: (units,))(rng)
+    cases = _sequence_samples(1, False, _simple_bias_shape)(rng)
     args = cases[0][0]
     return cases + [(args, {"activation": "relu"})]
 
@@ -432,12 +458,9 @@ def simple_rnn(inputs, initial_h, kernel, recurrent_kernel, bias=None, mask=None
                                    f"{sorted(_SIMPLE_ACTIVATIONS)}, got {activation!r}.")
     inputs, initial_h = as_tensor(inputs), as_tensor(initial_h)
     kernel, recurrent_kernel = as_tensor(kernel), as_tensor(recurrent_kernel)
-    batch, steps, _, units = _check("simple_rnn", inputs, [initial_h], kernel,
-                                    recurrent_kernel, 1)
     bias = None if bias is None else as_tensor(bias)
-    if bias is not None and bias.array.shape != (units,):
-        raise InvalidArgumentError(f"simple_rnn: bias must have shape [{units}], got "
-                                   f"{format_shape(bias.array.shape)}.")
+    batch, steps, _, units = _check("simple_rnn", inputs, [initial_h], kernel,
+                                    recurrent_kernel, bias, 1, _simple_bias_shape)
     xp = array_module(inputs.array)
     mask_array, rmask = _options("simple_rnn", inputs, mask, go_backwards, recurrent_mask,
                                  batch, steps, units, xp)
@@ -450,9 +473,7 @@ def simple_rnn(inputs, initial_h, kernel, recurrent_kernel, bias=None, mask=None
     recurrent = xp.empty((batch, units), dtype)
     h_in = xp.empty((batch, units), dtype) if rmask is not None else None
     for t in range(steps):
-        if rmask is not None:
-            xp.multiply(h[t], rmask, out=h_in)
-        xp.matmul(h[t] if rmask is None else h_in, u, out=recurrent)
+        _recurrent_product(xp, h[t], u, rmask, h_in, recurrent)
         z[t] += recurrent
         gates_kernels.simple_rnn_forward_step(z[t], h[t], _keep(mask_array, t), h[t + 1],
                                               activation)
@@ -465,12 +486,9 @@ def simple_rnn(inputs, initial_h, kernel, recurrent_kernel, bias=None, mask=None
 
     def vjp(upstream: Tensor, needs):
         if recording():
-            def composed(x_, h0, w_, u_, *b_):
-                step = _simple_step(w_, u_, b_[0] if b_ else None,
-                                    None if rmask is None else Tensor(rmask), activation)
-                states = _composed_steps(x_, mask, go_backwards, step, [h0])
-                return states if return_sequences else states[:, -1]
-            return _recompute_vjp(composed, inputs_list, upstream, needs)
+            make_step = functools.partial(_simple_step, activation=activation)
+            return _composed_vjp(make_step, 1, inputs_list, upstream, needs, mask,
+                                 go_backwards, rmask, return_sequences)
         dh_out = upstream.array.transpose(1, 0, 2) if return_sequences else None
         dz = xp.empty_like(z)
         dh = xp.zeros((batch, units), dtype) if return_sequences else upstream.array.copy()
@@ -480,10 +498,7 @@ def simple_rnn(inputs, initial_h, kernel, recurrent_kernel, bias=None, mask=None
                 dh += dh_out[t]
             gates_kernels.simple_rnn_backward_step(dh, h[t + 1], _keep(mask_array, t), dz[t],
                                                    activation)
-            xp.matmul(dz[t], u.T, out=recurrent)
-            if rmask is not None:
-                recurrent *= rmask
-            dh += recurrent
+            _add_state_gradient(xp, dh, dz[t], u, rmask, recurrent)
         h_prev = h[:-1] if rmask is None else h[:-1] * rmask
         dx, dw, du = _weight_gradients(x, h_prev, dz, w, u, needs[0], needs[2], needs[3])
         grads = [None if dx is None else Tensor(_batch_major(dx, go_backwards, xp)),

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import inspect
+import sys
 from collections.abc import Callable
 
 import numpy as np
@@ -63,11 +65,7 @@ def register(*names: str, differentiable: bool = True, samples=None, grad_argume
     """Register an op under its public names; the first name is the op's own."""
 
     def decorate(function):
-        def op(*args, **kwargs):
-            if _trace_hook is None:
-                return function(*args, **kwargs)
-            return _trace_hook(info, function, args, kwargs)
-
+        op = _dispatcher(function, lambda: info)
         functools.update_wrapper(op, function)
         info = OpInfo(names[0].split(".")[-1] if "." in names[0] else names[0], op,
                       tuple(names), differentiable, samples, grad_arguments, check_function,
@@ -76,6 +74,69 @@ def register(*names: str, differentiable: bool = True, samples=None, grad_argume
         return op
 
     return decorate
+
+
+def _dispatcher(function, get_info):
+    """A function with `function`'s own parameters that calls it, or the trace hook while a
+    tf.function traces. Generated with the same signature so that an eager call pays one
+    plain call and one test, not the packing of *args and **kwargs."""
+    try:
+        parameters = inspect.signature(function).parameters.values()
+    except (TypeError, ValueError):
+        parameters = None
+    if parameters is not None and all(p.kind is not p.POSITIONAL_ONLY for p in parameters):
+        declared, passed, keywords, named = [], [], [], []
+        star = False
+        for p in parameters:
+            name = p.name
+            if p.kind is p.VAR_POSITIONAL:
+                declared.append("*" + name)
+                passed.append("*" + name)
+                star = True
+            elif p.kind is p.VAR_KEYWORD:
+                declared.append("**" + name)
+                keywords.append("**" + name)
+            elif p.kind is p.KEYWORD_ONLY:
+                if not star:
+                    declared.append("*")
+                    star = True
+                declared.append(name)
+                keywords.append(f"{name}={name}")
+            else:
+                declared.append(name)
+                passed.append(name)
+                if p.default is not p.empty:  # the trace sees it by name, as the user wrote
+                    named.append(name)
+        arguments = ", ".join(passed + keywords)
+        if not star:
+            passed = [a for a in passed if a not in named]
+            keywords = [f"{n}={n}" for n in named] + keywords
+        kwargs = ", ".join(f"{k.split('=')[0]!r}: {k.split('=')[0]}" for k in keywords
+                           if not k.startswith("**"))
+        extra = next((k[2:] for k in keywords if k.startswith("**")), None)
+        kwargs_text = "{" + kwargs + (f", **{extra}" if extra and kwargs else
+                                      f"**{extra}" if extra else "") + "}"
+        positional = [a[1:] if a.startswith("*") else a for a in passed]
+        args_text = " + ".join(f"tuple({a})" if f"*{a}" in passed else f"({a},)"
+                               for a in positional) or "()"
+        source = (f"def {function.__name__}({', '.join(declared)}):\n"
+                  f"    if _registry._trace_hook is None:\n"
+                  f"        return _function({arguments})\n"
+                  f"    return _registry._trace_hook(_get_info(), _function, {args_text}, "
+                  f"{kwargs_text})\n")
+        namespace = {"_function": function, "_get_info": get_info,
+                     "_registry": sys.modules[__name__]}
+        exec(source, namespace)  # noqa: S102 - the source is built from a signature above
+        op = namespace[function.__name__]
+        op.__defaults__ = function.__defaults__
+        op.__kwdefaults__ = function.__kwdefaults__
+        return op
+
+    def op(*args, **kwargs):
+        if _trace_hook is None:
+            return function(*args, **kwargs)
+        return _trace_hook(get_info(), function, args, kwargs)
+    return op
 
 
 def recording() -> bool:

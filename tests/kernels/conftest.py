@@ -36,8 +36,10 @@ def gpu_unavailable_reason() -> str | None:
 
 
 def _poison(dtype) -> float:
-    """NaN for float buffers, -1 (no valid index) for integer ones such as pooling's argmax."""
-    return np.nan if np.dtype(dtype).kind == "f" else -1
+    """NaN for float buffers (bfloat16 included), -1 (no valid index) for integer ones such as
+    pooling's argmax."""
+    dtype = np.dtype(dtype)
+    return np.nan if dtype.kind == "f" or dtype.name == "bfloat16" else -1
 
 
 def _poisoned_numpy(shape, dtype):

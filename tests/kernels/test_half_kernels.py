@@ -9,7 +9,9 @@ import math
 
 import numpy as np
 import pytest
-from tensorflowish.kernels import cuda
+from tensorflowish.kernels import cuda, emulator
+
+from tensorflowish import kernels
 
 ml_dtypes = pytest.importorskip("ml_dtypes")
 HALF_TYPES = [pytest.param(np.dtype(np.float16), id="float16"),
@@ -90,3 +92,63 @@ def test_dense_forward_and_backward_in_half_precision(dtype, activation, cuda_ba
                                    atol=tolerance * np.abs(expected).max())
     np.testing.assert_array_equal(cuda_backend.to_host(device[3]).view(np.uint16),
                                   half[3].view(np.uint16))  # dy is not overwritten
+
+
+def test_public_functions_pick_the_f16_kernels_for_float16_gpu_arrays(monkeypatch):
+    """kernels.softmax_cross_entropy/sparse_.../*_update with float16 arrays on the GPU path
+    accept them and launch the _f16 kernels (the emulator stands in for CuPy here; the values
+    themselves are checked table-driven in test_kernels.py)."""
+    launched = []
+
+    class Recording:
+        def __init__(self, module):
+            self.module = module
+
+        def get_function(self, name):
+            launched.append(name)
+            return self.module.get_function(name)
+
+    recording = cuda.KernelRunner(
+        np, lambda filename: Recording(emulator.load(kernels.KERNEL_DIR / filename)),
+        lambda shape, dtype: np.full(shape, np.nan, dtype))
+    monkeypatch.setattr(kernels, "_backend", lambda **arrays: "cupy")
+    monkeypatch.setattr(cuda, "cupy_runner", lambda: recording)
+    rng = np.random.default_rng(2)
+    logits = rng.standard_normal((5, 7)).astype(np.float16)
+    labels = np.full((5, 7), 1 / 7, np.float16)
+    loss, grad = kernels.softmax_cross_entropy(logits, labels)
+    shifted = logits.astype(np.float64) - logits.max(axis=1, keepdims=True)
+    log_softmax = shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
+    assert loss.dtype == grad.dtype == np.float16
+    np.testing.assert_allclose(loss, -log_softmax.mean(axis=1), rtol=2e-3)
+    loss, _ = kernels.sparse_softmax_cross_entropy(logits, np.arange(5), check_arguments=False)
+    np.testing.assert_allclose(loss, -log_softmax[np.arange(5), np.arange(5)], rtol=2e-3,
+                               atol=2e-3)
+    param, grad = np.ones(6, np.float16), np.full(6, 0.5, np.float16)
+    slots = [np.zeros(6, np.float16) for _ in range(2)]
+    kernels.sgd_update(param, grad, slots[0], 0.1, momentum=0.9, check_arguments=False)
+    np.testing.assert_array_equal(param, np.float16(0.95))
+    kernels.adam_update(param, grad, *slots, 0.01, 0.9, 0.999, 1e-7, step=1)
+    kernels.adagrad_update(param, grad, slots[0], 0.01)
+    kernels.nadam_update(param, grad, *slots, 0.01, 0.9, 0.999, 1e-7, 1,
+                         kernels.nadam_momentum_product(0.9, 1))
+    kernels.lion_update(param, grad, slots[0], 0.01)
+    assert launched == [f"tfish_{name}_f16" for name in (
+        "softmax_cross_entropy", "sparse_softmax_cross_entropy", "sgd_momentum_update",
+        "adam_update", "adagrad_update", "nadam_update", "lion_update")]
+    with pytest.raises(TypeError, match="float32, float64, float16 or bfloat16, got int32"):
+        kernels.sgd_update(np.ones(3, np.int32), np.ones(3, np.int32), None, 0.1)
+
+
+@pytest.mark.parametrize("dtype", HALF_TYPES)
+def test_cpu_optimiser_updates_compute_in_float32(dtype):
+    """A half-precision variable on the CPU is updated as the GPU kernels do it: in float32, then
+    rounded once. In float16 arithmetic grad**2 = 1e-8 underflows to 0, and Adam's first step
+    becomes lr_t * m / epsilon: 0.026 instead of 0.001."""
+    param, grad = np.ones(4, dtype), np.full(4, 1e-4, dtype)
+    m, v = np.zeros(4, dtype), np.zeros(4, dtype)
+    kernels.adam_update(param, grad, m, v, 0.001, 0.9, 0.999, 1e-7, step=1)
+    # the first Adam step moves every weight by about the learning rate, whatever the gradient
+    np.testing.assert_allclose(param.astype(np.float64), 1 - 0.001, rtol=4e-3)
+    assert param.dtype == dtype and m.dtype == dtype
+    np.testing.assert_allclose(m.astype(np.float64), 1e-5, rtol=1e-2)

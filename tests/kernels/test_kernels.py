@@ -23,6 +23,16 @@ from tensorflowish import kernels
 N, K, M = 33, 17, 45  # odd sizes, not multiples of any tile or block
 ALWAYS_FUSED, NEVER_FUSED = 1 << 40, 0
 DTYPES = [np.float32, np.float64]
+# the 16-bit variants (_f16/_bf16, stored in 16 bits, computed in float) of the cases marked `half`
+HALF_DTYPES = [np.dtype(np.float16)]
+try:
+    import ml_dtypes
+
+    HALF_DTYPES.append(np.dtype(ml_dtypes.bfloat16))  # emulator only: CuPy has no bfloat16
+except ImportError:  # pragma: no cover - ml_dtypes is a test dependency
+    pass
+# relative tolerance against the float64 reference, about 8 roundings of the stored type
+TOLERANCES = {"float64": 1e-9, "float32": 1e-4, "float16": 4e-3, "bfloat16": 3e-2}
 _erf = np.vectorize(math.erf)
 
 
@@ -72,6 +82,8 @@ class Case:
     in_place: tuple[str, ...] = ()  # inputs the function updates (also checked as outputs)
     fused: bool = False  # for dense_forward: run the one-kernel path on the GPU
     cpu: bool = True  # whether the CPU test covers it (fused/unfused are the same there)
+    half: bool = False  # whether its kernels have float16/bfloat16 variants tested here
+    half_on_cpu: bool = False  # whether the public function takes NumPy float16/bfloat16 too
     scalars: dict[str, Any] = field(default_factory=dict)
 
 
@@ -193,6 +205,7 @@ def _softmax_case(name: str, n_rows: int, n_cols: int, scale: float) -> Case:
         lambda i: pack(kernels.softmax_cross_entropy(i["logits"], i["labels"])),
         lambda r, i: pack(cuda.softmax_cross_entropy(r, i["logits"], i["labels"])),
         reference,
+        half=True,
     )
 
 
@@ -217,6 +230,7 @@ def _sparse_softmax_case(name: str, n_rows: int, n_cols: int, scale: float) -> C
         lambda i: pack(kernels.sparse_softmax_cross_entropy(i["logits"], i["labels"])),
         lambda r, i: pack(cuda.sparse_softmax_cross_entropy(r, i["logits"], i["labels"])),
         reference,
+        half=True,
     )
 
 
@@ -250,6 +264,8 @@ def _sgd_case(momentum: float, nesterov: bool) -> Case:
         lambda r, i: call(lambda *a: cuda.sgd_update(r, *a), i),
         reference,
         in_place=("param", "velocity") if momentum else ("param",),
+        half=True,
+        half_on_cpu=True,
     )
 
 
@@ -313,6 +329,8 @@ def _adam_case(weight_decay: float) -> Case:
         gpu,
         reference,
         in_place=("param", "m", "v"),
+        half=True,
+        half_on_cpu=True,
     )
 
 
@@ -336,6 +354,8 @@ def _optimizer_case(name: str, slots: dict[str, Callable], reference, public, gp
         lambda r, i: (gpu(r, i), pick(i))[1],
         reference,
         in_place=names,
+        half=True,
+        half_on_cpu=True,
     )
 
 
@@ -436,20 +456,24 @@ CASES = [
 ]
 
 
+def _is_float(array: Any) -> bool:
+    return isinstance(array, np.ndarray) and (array.dtype.kind == "f" or
+                                              array.dtype.name == "bfloat16")
+
+
 def _assert_outputs(
     case: Case, outputs: dict[str, np.ndarray], inputs: dict[str, Any], dtype: Any
 ) -> None:
-    inputs64 = {
-        k: v.astype(np.float64) if isinstance(v, np.ndarray) and v.dtype.kind == "f" else v
-        for k, v in inputs.items()
-    }
+    # the reference sees the inputs as the kernel got them (rounded to half where they are half)
+    inputs64 = {k: v.astype(np.float64) if _is_float(v) else v for k, v in inputs.items()}
     expected = case.reference(inputs64)
     assert set(outputs) == set(expected)
-    tolerance = 1e-4 if dtype == np.float32 else 1e-9
+    tolerance = TOLERANCES[np.dtype(dtype).name]
     for name, want in expected.items():
         got = outputs[name]
         assert got.dtype == dtype, f"{name} has dtype {got.dtype}"
         assert got.shape == want.shape, f"{name} has shape {got.shape}, expected {want.shape}"
+        got = got.astype(np.float64)
         assert np.isfinite(got).all(), f"{name} has non-finite values (unwritten or overflow)"
         scale = max(1.0, float(np.abs(want).max(initial=0)))
         np.testing.assert_allclose(got, want, rtol=tolerance, atol=tolerance * scale, err_msg=name)
@@ -462,11 +486,17 @@ def _copy(inputs: dict[str, Any]) -> dict[str, Any]:
 def _assert_unchanged(case: Case, before: dict[str, Any], after: dict[str, Any]) -> None:
     for name, value in before.items():
         if value is not None and name not in case.in_place:
-            np.testing.assert_array_equal(after[name], value, err_msg=f"{name} was modified")
+            bits = value.view(np.uint8)  # bit for bit, whatever the dtype
+            np.testing.assert_array_equal(after[name].view(np.uint8), bits,
+                                          err_msg=f"{name} was modified")
 
 
-@pytest.mark.parametrize("dtype", DTYPES, ids=["float32", "float64"])
-@pytest.mark.parametrize("case", [c for c in CASES if c.cpu], ids=lambda c: c.id)
+@pytest.mark.parametrize(
+    ("case", "dtype"),
+    [pytest.param(case, np.dtype(dtype), id=f"{case.id}-{np.dtype(dtype).name}")
+     for case in CASES if case.cpu
+     for dtype in (*DTYPES, *(HALF_DTYPES if case.half_on_cpu else ()))],
+)
 def test_cpu_path(case: Case, dtype: Any) -> None:
     inputs = case.make(np.random.default_rng(7), dtype)
     original = _copy(inputs)
@@ -475,9 +505,14 @@ def test_cpu_path(case: Case, dtype: Any) -> None:
     _assert_unchanged(case, original, inputs)
 
 
-@pytest.mark.parametrize("dtype", DTYPES, ids=["float32", "float64"])
-@pytest.mark.parametrize("case", CASES, ids=lambda c: c.id)
+@pytest.mark.parametrize(
+    ("case", "dtype"),
+    [pytest.param(case, np.dtype(dtype), id=f"{case.id}-{np.dtype(dtype).name}")
+     for case in CASES for dtype in (*DTYPES, *(HALF_DTYPES if case.half else ()))],
+)
 def test_cuda_kernel(case: Case, dtype: Any, cuda_backend) -> None:
+    if dtype.name == "bfloat16" and cuda_backend.name == "cupy":
+        pytest.skip("CuPy has no bfloat16 arrays (the _bf16 kernels run on the emulator)")
     inputs = case.make(np.random.default_rng(7), dtype)
     original = _copy(inputs)
     runner = cuda_backend.runner(ALWAYS_FUSED if case.fused else NEVER_FUSED)
