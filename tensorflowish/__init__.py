@@ -39,7 +39,7 @@ from .dtypes import (
     uint32,
     uint64,
 )
-from .function import function, init_scope, inside_function
+from .function import cond, function, init_scope, inside_function, while_loop
 from .indexed_slices import IndexedSlices
 from .module import Module
 from .ops.registry import REGISTRY

@@ -44,6 +44,19 @@ def documents() -> list[Path]:
     return [ROOT / "README.md"] + sorted(p for p in DOCS.rglob("*.md") if p.name not in GENERATED)
 
 
+def test_no_paragraph_is_in_two_places():
+    seen: dict[str, str] = {}
+    repeated = []
+    for path in documents():
+        for text, line in paragraphs(path):
+            where = f"{path.relative_to(ROOT)}:{line}"
+            if text in seen and not seen[text].startswith(f"{path.relative_to(ROOT)}:"):
+                repeated.append(f"{where} repeats {seen[text]}: {text[:80]}...")
+            seen.setdefault(text, where)
+    assert not repeated, ("Say each thing once and link to it; these paragraphs are written "
+                          "twice:\n" + "\n".join(repeated))
+
+
 def test_the_duplicate_finder_finds_duplicates(tmp_path):
     text = "A first line\nof a paragraph that\nruns over three lines.\n\nshort\n"
     (tmp_path / "a.md").write_text("# A\n\n" + text)

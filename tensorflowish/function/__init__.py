@@ -18,11 +18,12 @@ from __future__ import annotations
 
 import contextlib
 
+from .control_flow import cond, while_loop
 from .graph import Graph
 from .polymorphic import ConcreteFunction, Function
 from .tracing import OperatorNotAllowedInGraphError, TracedTensor, current
 
-__all__ = ["function", "Function", "ConcreteFunction", "Graph", "init_scope",
+__all__ = ["function", "cond", "while_loop", "Function", "ConcreteFunction", "Graph", "init_scope",
            "OperatorNotAllowedInGraphError", "TracedTensor", "inside_function"]
 
 

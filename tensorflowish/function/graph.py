@@ -98,6 +98,37 @@ class Call:
     output_positions: list[int]  # their positions among the flattened result's leaves
     types: list[str]  # the traced type of each output, for printing
     stateful: bool = False  # runs for its effect (assign, print, gradient); kept when unused
+    # control flow (tf.cond, tf.while_loop): control(values) runs the line on the graph's
+    # values itself, choosing and running sub-lists of calls; `function` is then only shown
+    control: Callable | None = None
+    text: str = ""  # extra lines (the branches or the loop's body) when printed
+
+    def __post_init__(self) -> None:
+        # how to build each positional argument (0: a slot, 1: nested, 2: a literal) and
+        # whether the keywords hold any slot; this keeps `fill` off the common path
+        self.plan = [(0, a.index) if a.__class__ is Slot else (1, a) if _has_slot(a) else
+                     (2, a) for a in self.args]
+        self.dynamic_kwargs = _has_slot(self.kwargs)
+
+
+def run_calls(calls: list[Call], values: list) -> None:
+    """Run graph lines on `values` (a list indexed by slot), writing each line's outputs."""
+    for call in calls:
+        if call.control is not None:
+            call.control(values)
+            continue
+        args = [values[item] if kind == 0 else fill(item, values) if kind == 1 else item
+                for kind, item in call.plan]
+        kwargs = fill(call.kwargs, values) if call.dynamic_kwargs else call.kwargs
+        result = call.function(*args, **kwargs)
+        if call.output_slots:
+            if len(call.output_positions) == 1 and call.output_positions[0] == -1:
+                values[call.output_slots[0]] = result
+            else:
+                leaves: list = []
+                flatten(result, leaves)
+                for slot, position in zip(call.output_slots, call.output_positions):
+                    values[slot] = leaves[position]
 
 
 @dataclasses.dataclass
@@ -113,13 +144,6 @@ class Graph:
     types: dict  # slot -> printed type
     size: int = 0  # number of slots
 
-    def __post_init__(self) -> None:
-        # per call: how to build each positional argument (0: a slot, 1: nested, 2: a literal)
-        # and whether its keywords hold any slot; this keeps `fill` off the common path
-        self._plans = [([(0, a.index) if a.__class__ is Slot else
-                         (1, a) if _has_slot(a) else (2, a) for a in call.args],
-                        _has_slot(call.kwargs)) for call in self.calls]
-
     def replay(self, inputs: list):
         """Run the calls on new input tensors (same signature) and return the outputs."""
         values = [None] * self.size
@@ -127,19 +151,7 @@ class Graph:
             values[slot] = value
         for slot, value in self.captures:
             values[slot] = value
-        for call, (plan, dynamic_kwargs) in zip(self.calls, self._plans):
-            args = [values[item] if kind == 0 else fill(item, values) if kind == 1 else item
-                    for kind, item in plan]
-            kwargs = fill(call.kwargs, values) if dynamic_kwargs else call.kwargs
-            result = call.function(*args, **kwargs)
-            if call.output_slots:
-                if len(call.output_positions) == 1 and call.output_positions[0] == -1:
-                    values[call.output_slots[0]] = result
-                else:
-                    leaves: list = []
-                    flatten(result, leaves)
-                    for slot, position in zip(call.output_slots, call.output_positions):
-                        values[slot] = leaves[position]
+        run_calls(self.calls, values)
         return fill(self.output_template, values)
 
     def as_text(self) -> str:
@@ -172,6 +184,8 @@ class Graph:
             outputs = ", ".join(f"%{s}: {t}" for s, t in zip(call.output_slots, call.types))
             head = f"{outputs} = " if outputs else ""
             lines.append(f"  {head}{call.name}({', '.join(arguments)})")
+            if call.text:
+                lines.append(call.text)
         lines.append(f"  return {show(self.output_template)}")
         lines.append("}")
         return "\n".join(lines)

@@ -246,6 +246,38 @@ class Tracer:
             return function(*args, **kwargs)
         return self.record(info.name, function, args, kwargs)
 
+    def sub_trace(self, function: Callable, dry_run: bool = False):
+        """Run `function()` recording its lines into a separate list (a branch or a loop body).
+
+        Returns (calls, result, result template). With `dry_run`, stateful lines are recorded
+        but not executed (the branch a trace did not take)."""
+        saved_calls, saved_dry = self.calls, self.dry_run
+        self.calls = []
+        self.dry_run = saved_dry or dry_run
+        try:
+            result = function()
+            calls = self.calls
+        finally:
+            self.calls, self.dry_run = saved_calls, saved_dry
+        return calls, result, self.template(result)
+
+    def fresh(self, tensor: Tensor) -> tuple[Tensor, int]:
+        """A new traced tensor equal to `tensor` (differentiably) with a slot of its own."""
+        from ..ops.shapes import identity
+
+        self.depth += 1
+        try:
+            copy = identity(tensor)
+        finally:
+            self.depth -= 1
+        slot = self._new_slot(copy, type_of(copy))
+        self._mark_traced(copy)
+        return copy, slot
+
+    def values(self) -> list:
+        """The current value of every slot (for running recorded lines while tracing)."""
+        return list(self.holds)
+
     def finish(self, outputs, dry_outputs: bool = False) -> Graph:
         template = self.template(outputs)
         return Graph(self.name, self.input_slots, self.input_names, self.captures, self.calls,

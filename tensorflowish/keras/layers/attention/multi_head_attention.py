@@ -40,21 +40,15 @@ class _HeadProjection(Layer):
 
     def call(self, inputs: Tensor) -> Tensor:
         """(batch, steps, in) -> (batch, steps, heads, dim), or for the output projection
-        (batch, steps, heads, dim) -> (batch, steps, out)."""
+        (batch, steps, heads, dim) -> (batch, steps, out): one fused dense on the flattened
+        kernel either way."""
         batch, steps = int(inputs.shape[0]), int(inputs.shape[1])
-        if len(self._kernel_shape) == 3 and inputs.ndim == 3:  # the input projections
-            fan_in, heads, dim = self._kernel_shape
-            flat = tf.matmul(tf.reshape(inputs, (batch * steps, fan_in)),
-                             tf.reshape(self.kernel, (fan_in, heads * dim)))
-            if self.bias is not None:
-                flat = flat + tf.reshape(self.bias, (heads * dim,))
-            return tf.reshape(flat, (batch, steps, heads, dim))
-        heads, dim, out = self._kernel_shape
-        flat = tf.matmul(tf.reshape(inputs, (batch * steps, heads * dim)),
-                         tf.reshape(self.kernel, (heads * dim, out)))
-        if self.bias is not None:
-            flat = flat + self.bias
-        return tf.reshape(flat, (batch, steps, out))
+        input_axes = inputs.ndim - 2  # the kernel's leading axes that the inputs contract
+        fan_in = math.prod(self._kernel_shape[:input_axes])
+        kernel = tf.reshape(self.kernel, (fan_in, -1))
+        bias = None if self.bias is None else tf.reshape(self.bias, (-1,))
+        flat = tf.nn.dense(tf.reshape(inputs, (batch * steps, fan_in)), kernel, bias)
+        return tf.reshape(flat, (batch, steps, *self._kernel_shape[input_axes:]))
 
 
 class MultiHeadAttention(Layer):

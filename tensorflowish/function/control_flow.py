@@ -1,0 +1,217 @@
+"""`tf.cond` and `tf.while_loop`: control flow that a traced graph keeps.
+
+Eagerly they are plain Python (`true_fn() if pred else false_fn()`, a `while` loop), so their
+gradients are the gradients of the ops that ran. While tracing, with a predicate that depends on
+the inputs, they record one graph line holding sub-lists of calls: both branches of a `cond`
+(the branch not taken is traced without running its stateful calls), and the `cond` and `body`
+of a loop, traced once. A replay runs the branch or as many iterations as the values ask for, op
+by op, so a tape sees the ops that ran: gradients through a replay are eager's gradients.
+"""
+
+from __future__ import annotations
+
+from ..tensor import Tensor, convert_to_tensor
+from . import tracing
+from .graph import Call, Slot, fill, flatten, map_structure, run_calls
+
+_ARRAY = Tensor.array
+
+
+def _truth(value) -> bool:
+    if isinstance(value, Tensor):
+        array = value.array  # a traced tensor here is a Python decision: refused
+        if array.size != 1:
+            raise ValueError(f"The condition must be a scalar boolean tensor, got shape "
+                             f"{tuple(array.shape)}.")
+        return bool(array.reshape(()))
+    return bool(value)
+
+
+def _truth_of_traced(value) -> bool:
+    """The value a trace sees (both outcomes are traced, so reading it freezes nothing)."""
+    if isinstance(value, Tensor):
+        return bool(_ARRAY.__get__(value).reshape(()))
+    return bool(value)
+
+
+def _traced(value) -> bool:
+    return isinstance(value, tracing.TracedTensor)
+
+
+def _tensor_leaves(structure) -> tuple[list, list]:
+    leaves: list = []
+    flatten(structure, leaves)
+    positions = [i for i, leaf in enumerate(leaves) if isinstance(leaf, Tensor)]
+    return leaves, positions
+
+
+def _check_same(where: str, first, second, first_name: str, second_name: str) -> None:
+    a, _ = _tensor_leaves(first)
+    b, _ = _tensor_leaves(second)
+    if len(a) != len(b):
+        raise ValueError(f"{where}: {first_name} and {second_name} must return the same "
+                         f"structure, got {len(a)} and {len(b)} values.")
+    for index, (x, y) in enumerate(zip(a, b)):
+        if isinstance(x, Tensor) != isinstance(y, Tensor):
+            raise TypeError(f"{where}: output {index} is a tensor in one of {first_name} and "
+                            f"{second_name} but not in the other.")
+        if isinstance(x, Tensor) and _ARRAY.__get__(x).dtype != _ARRAY.__get__(y).dtype:
+            raise TypeError(f"{where}: output {index} has dtype {x.dtype.name} in {first_name} "
+                            f"but {y.dtype.name} in {second_name}.")
+
+
+def _indent(tracer_calls: list, label: str) -> str:
+    from .graph import Graph
+
+    text = Graph(label, [], [], [], tracer_calls, None, {}, 0).as_text().splitlines()
+    body = [line for line in text[1:-2]]  # drop the header, `return None` and the brace
+    return "\n".join(["    " + label + ":"] + ["    " + line for line in body])
+
+
+def cond(pred, true_fn=None, false_fn=None, name=None):
+    """`true_fn()` if `pred` else `false_fn()`; in a traced function, both are traced.
+
+    >>> import tensorflowish as tf
+    >>> x = tf.constant(2.0)
+    >>> float(tf.cond(x > 1.0, lambda: x * 10.0, lambda: x))
+    20.0
+    """
+    if not callable(true_fn) or not callable(false_fn):
+        raise TypeError("tf.cond: true_fn and false_fn must be callables (e.g. lambdas).")
+    tracer = tracing.current()
+    if tracer is None or tracer.depth or not _traced(pred):
+        return true_fn() if _truth(pred) else false_fn()
+    taken = _truth_of_traced(pred)
+    pred_slot = tracer.template(pred)
+    first = tracer.sub_trace(true_fn if taken else false_fn)
+    second = tracer.sub_trace(false_fn if taken else true_fn, dry_run=True)
+    true_branch, false_branch = (first, second) if taken else (second, first)
+    _check_same("tf.cond", true_branch[1], false_branch[1], "true_fn", "false_fn")
+    leaves, positions = _tensor_leaves(first[1])
+    fresh, slots = {}, []
+    for position in positions:
+        copy, slot = tracer.fresh(leaves[position])
+        fresh[position] = copy
+        slots.append(slot)
+
+    def control(values):
+        calls, _, template = true_branch if _truth(values[pred_slot.index]) else false_branch
+        run_calls(calls, values)
+        out: list = []
+        flatten(fill(template, values), out)
+        for slot, position in zip(slots, positions):
+            values[slot] = out[position]
+
+    text = _indent(true_branch[0], "true") + "\n" + _indent(false_branch[0], "false")
+    tracer.calls.append(Call("cond", cond, (pred_slot,), {}, slots, positions,
+                             [tracer.types[s] for s in slots], stateful=True, control=control,
+                             text=text))
+    counter = iter(range(len(leaves)))
+    return map_structure(lambda leaf: fresh.get(next(counter), leaf), first[1])
+
+
+def while_loop(cond, body, loop_vars, shape_invariants=None, parallel_iterations=10,
+               back_prop=True, swap_memory=False, maximum_iterations=None, name=None):
+    """Repeat `loop_vars = body(*loop_vars)` while `cond(*loop_vars)`; the result has the
+    structure of `loop_vars`. In a traced function the loop stays a loop.
+
+    >>> import tensorflowish as tf
+    >>> i, total = tf.while_loop(lambda i, t: i < 4, lambda i, t: (i + 1, t + i),
+    ...                          [tf.constant(0), tf.constant(0)])
+    >>> int(i), int(total)
+    (4, 6)
+    """
+    if not callable(cond) or not callable(body):
+        raise TypeError("tf.while_loop: cond and body must be callables.")
+    packed = isinstance(loop_vars, (list, tuple)) and not hasattr(loop_vars, "_fields")
+
+    def call(function, variables):
+        return function(*variables) if packed else function(variables)
+
+    def repack(result):
+        if packed and len(loop_vars) == 1 and not isinstance(result, (list, tuple)):
+            result = [result]
+        if packed:
+            result = list(result)
+            if len(result) != len(loop_vars):
+                raise ValueError(f"tf.while_loop: body returned {len(result)} values for "
+                                 f"{len(loop_vars)} loop variables.")
+            return type(loop_vars)(result) if type(loop_vars) in (list, tuple) else result
+        return result
+
+    limit = None if maximum_iterations is None else int(maximum_iterations)
+    tracer = tracing.current()
+    variables = map_structure(lambda v: v if isinstance(v, Tensor) else convert_to_tensor(v),
+                              loop_vars)
+    leaves, _ = _tensor_leaves(variables)
+    if tracer is None or tracer.depth:
+        count = 0
+        while (limit is None or count < limit) and _truth(call(cond, variables)):
+            variables = repack(call(body, variables))
+            count += 1
+        return variables
+    initial = tracer.template(variables)
+    fresh_slots = []
+    copies = []
+    for leaf in leaves:
+        copy, slot = tracer.fresh(leaf)
+        copies.append(copy)
+        fresh_slots.append(slot)
+    counter = iter(copies)
+    current = map_structure(lambda leaf: next(counter), variables)
+    cond_calls, condition, cond_template = tracer.sub_trace(lambda: call(cond, current))
+    runs = (limit is None or limit > 0) and _truth_of_traced(condition)
+    body_calls, result, body_template = tracer.sub_trace(lambda: repack(call(body, current)),
+                                                         dry_run=not runs)
+    _check_same("tf.while_loop", current, result, "loop_vars", "the body's result")
+
+    def run(values, count: int) -> None:
+        while limit is None or count < limit:
+            run_calls(cond_calls, values)
+            if not _truth(fill(cond_template, values)):
+                return
+            run_calls(body_calls, values)
+            out: list = []
+            flatten(fill(body_template, values), out)
+            for slot, value in zip(fresh_slots, out):
+                values[slot] = value
+            count += 1
+
+    # finish the loop of this (first) call: the first iteration ran while tracing
+    values = tracer.values()
+    if runs:
+        out, _ = _tensor_leaves(result)
+        for slot, value in zip(fresh_slots, out):
+            values[slot] = value
+        tracer.depth += 1
+        try:
+            run(values, 1)
+        finally:
+            tracer.depth -= 1
+    final = [values[slot] for slot in fresh_slots]
+    output_slots = []
+    outputs = []
+    for value in final:
+        copy, slot = tracer.fresh(value)
+        outputs.append(copy)
+        output_slots.append(slot)
+
+    def control(values):
+        start: list = []
+        flatten(fill(initial, values), start)
+        for slot, value in zip(fresh_slots, start):
+            values[slot] = value
+        run(values, 0)
+        for source, slot in zip(fresh_slots, output_slots):
+            values[slot] = values[source]
+
+    text = _indent(cond_calls, "cond") + "\n" + _indent(body_calls, "body")
+    tracer.calls.append(Call("while_loop", while_loop, (initial,), {}, output_slots,
+                             list(range(len(output_slots))),
+                             [tracer.types[s] for s in output_slots], stateful=True,
+                             control=control, text=text))
+    counter = iter(outputs)
+    return map_structure(lambda leaf: next(counter), variables)
+
+
+__all__ = ["cond", "while_loop", "Slot"]
