@@ -22,7 +22,7 @@ def masked_softmax(scores: Any, keep: Any) -> Any:
         from .cuda import cupy_runner
 
         return masked_softmax_gpu(cupy_runner(), scores, keep)
-    values = np.where(keep, scores, large_negative(scores.dtype)).astype(scores.dtype)
+    values = np.where(keep, scores, large_negative(scores.dtype)).astype(scores.dtype, copy=False)
     values -= values.max(axis=-1, keepdims=True)
     np.exp(values, out=values)
     values /= values.sum(axis=-1, keepdims=True)

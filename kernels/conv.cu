@@ -2,7 +2,8 @@
 // its backward are the dense layer's kernels (dense.cu). Launch shapes are set in
 // kernels/conv_cuda.py; every kernel is a grid-stride loop over its output, one thread per
 // element, and every backward is written as a gather (each input sums what it contributed to),
-// so no atomics and the results are deterministic.
+// so no atomics and the results are deterministic. One body per kernel, templated on the storage S
+// (tfish_common.cuh): float16/bfloat16 are read into float, summed and compared in float.
 #include "tfish_common.cuh"
 
 // Geometry of a 2-D window over an NHWC input of (n, h, w, c): kernel (kh, kw), strides, dilations
@@ -14,8 +15,10 @@ struct tfish_window {
 
 // The patch matrix: cols[((b*out_h + oh)*out_w + ow), ((i*kw + j)*c + ch)] = x at the window's
 // tap (i, j), or 0 in the padding.
-template <typename T>
-__device__ void tfish_im2col(T* __restrict__ cols, const T* __restrict__ x, tfish_window g) {
+template <typename S>
+__device__ void tfish_im2col(typename S::stored* __restrict__ cols,
+                             const typename S::stored* __restrict__ x, tfish_window g) {
+    typedef typename S::compute T;
     const long long total = (long long)g.n * g.out_h * g.out_w * g.kh * g.kw * g.c;
     const long long stride = (long long)gridDim.x * blockDim.x;
     for (long long index = (long long)blockIdx.x * blockDim.x + threadIdx.x; index < total;
@@ -30,13 +33,16 @@ __device__ void tfish_im2col(T* __restrict__ cols, const T* __restrict__ x, tfis
         const int ih = oh * g.stride_h + i * g.dilation_h - g.pad_top;
         const int iw = ow * g.stride_w + j * g.dilation_w - g.pad_left;
         const bool inside = ih >= 0 && ih < g.h && iw >= 0 && iw < g.w;
-        cols[index] = inside ? x[(((long long)b * g.h + ih) * g.w + iw) * g.c + ch] : T(0);
+        cols[index] = inside ? x[(((long long)b * g.h + ih) * g.w + iw) * g.c + ch]
+                             : S::store(T(0));
     }
 }
 
 // The adjoint of im2col: dx at each input pixel is the sum of the patch entries that read it.
-template <typename T>
-__device__ void tfish_col2im(T* __restrict__ dx, const T* __restrict__ dcols, tfish_window g) {
+template <typename S>
+__device__ void tfish_col2im(typename S::stored* __restrict__ dx,
+                             const typename S::stored* __restrict__ dcols, tfish_window g) {
+    typedef typename S::compute T;
     const long long total = (long long)g.n * g.h * g.w * g.c;
     const long long stride = (long long)gridDim.x * blockDim.x;
     const long long row = (long long)g.kh * g.kw * g.c;  // one patch row of dcols
@@ -58,19 +64,21 @@ __device__ void tfish_col2im(T* __restrict__ dx, const T* __restrict__ dcols, tf
                 if (tw < 0 || tw % g.stride_w) continue;
                 const int ow = tw / g.stride_w;
                 if (ow >= g.out_w) continue;
-                sum += dcols[(((long long)b * g.out_h + oh) * g.out_w + ow) * row +
-                             (i * g.kw + j) * g.c + ch];
+                sum += S::load(dcols[(((long long)b * g.out_h + oh) * g.out_w + ow) * row +
+                                     (i * g.kw + j) * g.c + ch]);
             }
         }
-        dx[index] = sum;
+        dx[index] = S::store(sum);
     }
 }
 
 // Max pooling: y = the window's maximum, argmax = the offset i*kw + j of its first maximum.
 // Padding never wins; a window of padding only (refused by the caller) would give -inf.
-template <typename T>
-__device__ void tfish_max_pool_forward(T* __restrict__ y, int* __restrict__ argmax,
-                                       const T* __restrict__ x, tfish_window g) {
+template <typename S>
+__device__ void tfish_max_pool_forward(typename S::stored* __restrict__ y,
+                                       int* __restrict__ argmax,
+                                       const typename S::stored* __restrict__ x, tfish_window g) {
+    typedef typename S::compute T;
     typedef tfish_math<T> M;
     const long long total = (long long)g.n * g.out_h * g.out_w * g.c;
     const long long stride = (long long)gridDim.x * blockDim.x;
@@ -90,7 +98,7 @@ __device__ void tfish_max_pool_forward(T* __restrict__ y, int* __restrict__ argm
             for (int j = 0; j < g.kw; ++j) {
                 const int iw = ow * g.stride_w + j * g.dilation_w - g.pad_left;
                 if (iw < 0 || iw >= g.w) continue;
-                const T value = x[(((long long)b * g.h + ih) * g.w + iw) * g.c + ch];
+                const T value = S::load(x[(((long long)b * g.h + ih) * g.w + iw) * g.c + ch]);
                 if (!found || value > best) {
                     best = value;
                     winner = i * g.kw + j;
@@ -98,15 +106,17 @@ __device__ void tfish_max_pool_forward(T* __restrict__ y, int* __restrict__ argm
                 }
             }
         }
-        y[index] = best;
+        y[index] = S::store(best);
         argmax[index] = winner;
     }
 }
 
 // The gradient of max pooling: dx at each input is the sum of dy over the windows it won.
-template <typename T>
-__device__ void tfish_max_pool_backward(T* __restrict__ dx, const T* __restrict__ dy,
+template <typename S>
+__device__ void tfish_max_pool_backward(typename S::stored* __restrict__ dx,
+                                        const typename S::stored* __restrict__ dy,
                                         const int* __restrict__ argmax, tfish_window g) {
+    typedef typename S::compute T;
     const long long total = (long long)g.n * g.h * g.w * g.c;
     const long long stride = (long long)gridDim.x * blockDim.x;
     for (long long index = (long long)blockIdx.x * blockDim.x + threadIdx.x; index < total;
@@ -125,17 +135,19 @@ __device__ void tfish_max_pool_backward(T* __restrict__ dx, const T* __restrict_
                 if (tw < 0 || tw % g.stride_w || tw / g.stride_w >= g.out_w) continue;
                 const long long out = (((long long)b * g.out_h + th / g.stride_h) * g.out_w +
                                        tw / g.stride_w) * g.c + ch;
-                if (argmax[out] == i * g.kw + j) sum += dy[out];
+                if (argmax[out] == i * g.kw + j) sum += S::load(dy[out]);
             }
         }
-        dx[index] = sum;
+        dx[index] = S::store(sum);
     }
 }
 
 // The adjoint of max_pool_backward: out = u read at each window's winner.
-template <typename T>
-__device__ void tfish_max_pool_gather(T* __restrict__ out, const T* __restrict__ u,
+template <typename S>
+__device__ void tfish_max_pool_gather(typename S::stored* __restrict__ out,
+                                      const typename S::stored* __restrict__ u,
                                       const int* __restrict__ argmax, tfish_window g) {
+    typedef typename S::compute T;
     const long long total = (long long)g.n * g.out_h * g.out_w * g.c;
     const long long stride = (long long)gridDim.x * blockDim.x;
     for (long long index = (long long)blockIdx.x * blockDim.x + threadIdx.x; index < total;
@@ -149,7 +161,8 @@ __device__ void tfish_max_pool_gather(T* __restrict__ out, const T* __restrict__
         const int ih = oh * g.stride_h + i * g.dilation_h - g.pad_top;
         const int iw = ow * g.stride_w + j * g.dilation_w - g.pad_left;
         const bool inside = ih >= 0 && ih < g.h && iw >= 0 && iw < g.w;
-        out[index] = inside ? u[(((long long)b * g.h + ih) * g.w + iw) * g.c + ch] : T(0);
+        out[index] = inside ? u[(((long long)b * g.h + ih) * g.w + iw) * g.c + ch]
+                            : S::store(T(0));
     }
 }
 
@@ -168,9 +181,11 @@ __device__ __forceinline__ int tfish_window_count(int oh, int ow, const tfish_wi
 }
 
 // Average pooling over the real inputs of each window (TensorFlow does not count padding).
-template <typename T>
-__device__ void tfish_avg_pool_forward(T* __restrict__ y, const T* __restrict__ x,
+template <typename S>
+__device__ void tfish_avg_pool_forward(typename S::stored* __restrict__ y,
+                                       const typename S::stored* __restrict__ x,
                                        tfish_window g) {
+    typedef typename S::compute T;
     const long long total = (long long)g.n * g.out_h * g.out_w * g.c;
     const long long stride = (long long)gridDim.x * blockDim.x;
     for (long long index = (long long)blockIdx.x * blockDim.x + threadIdx.x; index < total;
@@ -187,17 +202,19 @@ __device__ void tfish_avg_pool_forward(T* __restrict__ y, const T* __restrict__ 
             for (int j = 0; j < g.kw; ++j) {
                 const int iw = ow * g.stride_w + j * g.dilation_w - g.pad_left;
                 if (iw < 0 || iw >= g.w) continue;
-                sum += x[(((long long)b * g.h + ih) * g.w + iw) * g.c + ch];
+                sum += S::load(x[(((long long)b * g.h + ih) * g.w + iw) * g.c + ch]);
             }
         }
-        y[index] = sum / T(tfish_window_count(oh, ow, g));
+        y[index] = S::store(sum / T(tfish_window_count(oh, ow, g)));
     }
 }
 
 // The gradient of average pooling: each input gets dy / count from every window it is in.
-template <typename T>
-__device__ void tfish_avg_pool_backward(T* __restrict__ dx, const T* __restrict__ dy,
+template <typename S>
+__device__ void tfish_avg_pool_backward(typename S::stored* __restrict__ dx,
+                                        const typename S::stored* __restrict__ dy,
                                         tfish_window g) {
+    typedef typename S::compute T;
     const long long total = (long long)g.n * g.h * g.w * g.c;
     const long long stride = (long long)gridDim.x * blockDim.x;
     for (long long index = (long long)blockIdx.x * blockDim.x + threadIdx.x; index < total;
@@ -215,16 +232,17 @@ __device__ void tfish_avg_pool_backward(T* __restrict__ dx, const T* __restrict_
                 const int tw = iw + g.pad_left - j * g.dilation_w;
                 if (tw < 0 || tw % g.stride_w || tw / g.stride_w >= g.out_w) continue;
                 const int oh = th / g.stride_h, ow = tw / g.stride_w;
-                sum += dy[(((long long)b * g.out_h + oh) * g.out_w + ow) * g.c + ch] /
-                       T(tfish_window_count(oh, ow, g));
+                const long long out = (((long long)b * g.out_h + oh) * g.out_w + ow) * g.c + ch;
+                sum += S::load(dy[out]) / T(tfish_window_count(oh, ow, g));
             }
         }
-        dx[index] = sum;
+        dx[index] = S::store(sum);
     }
 }
 
 // Entry points, written out (the emulator reads their C signatures): the geometry travels as
 // 14 ints, as CuPy passes no structs.
+// _f16/_bf16 take their 16-bit arrays as unsigned short.
 #define TFISH_WINDOW                                                                         \
     tfish_window { n, h, w, c, kh, kw, stride_h, stride_w, dilation_h, dilation_w, pad_top, \
                    pad_left, out_h, out_w }
@@ -233,83 +251,171 @@ extern "C" __global__ void tfish_im2col_f32(
     float* __restrict__ cols, const float* __restrict__ x,
     int n, int h, int w, int c, int kh, int kw, int stride_h, int stride_w, int dilation_h,
     int dilation_w, int pad_top, int pad_left, int out_h, int out_w) {
-    tfish_im2col<float>(cols, x, TFISH_WINDOW);
+    tfish_im2col<tfish_f32>(cols, x, TFISH_WINDOW);
 }
 extern "C" __global__ void tfish_im2col_f64(
     double* __restrict__ cols, const double* __restrict__ x,
     int n, int h, int w, int c, int kh, int kw, int stride_h, int stride_w, int dilation_h,
     int dilation_w, int pad_top, int pad_left, int out_h, int out_w) {
-    tfish_im2col<double>(cols, x, TFISH_WINDOW);
+    tfish_im2col<tfish_f64>(cols, x, TFISH_WINDOW);
+}
+extern "C" __global__ void tfish_im2col_f16(
+    unsigned short* __restrict__ cols, const unsigned short* __restrict__ x,
+    int n, int h, int w, int c, int kh, int kw, int stride_h, int stride_w, int dilation_h,
+    int dilation_w, int pad_top, int pad_left, int out_h, int out_w) {
+    tfish_im2col<tfish_f16>(cols, x, TFISH_WINDOW);
+}
+extern "C" __global__ void tfish_im2col_bf16(
+    unsigned short* __restrict__ cols, const unsigned short* __restrict__ x,
+    int n, int h, int w, int c, int kh, int kw, int stride_h, int stride_w, int dilation_h,
+    int dilation_w, int pad_top, int pad_left, int out_h, int out_w) {
+    tfish_im2col<tfish_bf16>(cols, x, TFISH_WINDOW);
 }
 extern "C" __global__ void tfish_col2im_f32(
     float* __restrict__ dx, const float* __restrict__ dcols,
     int n, int h, int w, int c, int kh, int kw, int stride_h, int stride_w, int dilation_h,
     int dilation_w, int pad_top, int pad_left, int out_h, int out_w) {
-    tfish_col2im<float>(dx, dcols, TFISH_WINDOW);
+    tfish_col2im<tfish_f32>(dx, dcols, TFISH_WINDOW);
 }
 extern "C" __global__ void tfish_col2im_f64(
     double* __restrict__ dx, const double* __restrict__ dcols,
     int n, int h, int w, int c, int kh, int kw, int stride_h, int stride_w, int dilation_h,
     int dilation_w, int pad_top, int pad_left, int out_h, int out_w) {
-    tfish_col2im<double>(dx, dcols, TFISH_WINDOW);
+    tfish_col2im<tfish_f64>(dx, dcols, TFISH_WINDOW);
+}
+extern "C" __global__ void tfish_col2im_f16(
+    unsigned short* __restrict__ dx, const unsigned short* __restrict__ dcols,
+    int n, int h, int w, int c, int kh, int kw, int stride_h, int stride_w, int dilation_h,
+    int dilation_w, int pad_top, int pad_left, int out_h, int out_w) {
+    tfish_col2im<tfish_f16>(dx, dcols, TFISH_WINDOW);
+}
+extern "C" __global__ void tfish_col2im_bf16(
+    unsigned short* __restrict__ dx, const unsigned short* __restrict__ dcols,
+    int n, int h, int w, int c, int kh, int kw, int stride_h, int stride_w, int dilation_h,
+    int dilation_w, int pad_top, int pad_left, int out_h, int out_w) {
+    tfish_col2im<tfish_bf16>(dx, dcols, TFISH_WINDOW);
 }
 extern "C" __global__ void tfish_max_pool_forward_f32(
     float* __restrict__ y, int* __restrict__ argmax, const float* __restrict__ x,
     int n, int h, int w, int c, int kh, int kw, int stride_h, int stride_w, int dilation_h,
     int dilation_w, int pad_top, int pad_left, int out_h, int out_w) {
-    tfish_max_pool_forward<float>(y, argmax, x, TFISH_WINDOW);
+    tfish_max_pool_forward<tfish_f32>(y, argmax, x, TFISH_WINDOW);
 }
 extern "C" __global__ void tfish_max_pool_forward_f64(
     double* __restrict__ y, int* __restrict__ argmax, const double* __restrict__ x,
     int n, int h, int w, int c, int kh, int kw, int stride_h, int stride_w, int dilation_h,
     int dilation_w, int pad_top, int pad_left, int out_h, int out_w) {
-    tfish_max_pool_forward<double>(y, argmax, x, TFISH_WINDOW);
+    tfish_max_pool_forward<tfish_f64>(y, argmax, x, TFISH_WINDOW);
+}
+extern "C" __global__ void tfish_max_pool_forward_f16(
+    unsigned short* __restrict__ y, int* __restrict__ argmax, const unsigned short* __restrict__ x,
+    int n, int h, int w, int c, int kh, int kw, int stride_h, int stride_w, int dilation_h,
+    int dilation_w, int pad_top, int pad_left, int out_h, int out_w) {
+    tfish_max_pool_forward<tfish_f16>(y, argmax, x, TFISH_WINDOW);
+}
+extern "C" __global__ void tfish_max_pool_forward_bf16(
+    unsigned short* __restrict__ y, int* __restrict__ argmax, const unsigned short* __restrict__ x,
+    int n, int h, int w, int c, int kh, int kw, int stride_h, int stride_w, int dilation_h,
+    int dilation_w, int pad_top, int pad_left, int out_h, int out_w) {
+    tfish_max_pool_forward<tfish_bf16>(y, argmax, x, TFISH_WINDOW);
 }
 extern "C" __global__ void tfish_max_pool_backward_f32(
     float* __restrict__ dx, const float* __restrict__ dy, const int* __restrict__ argmax,
     int n, int h, int w, int c, int kh, int kw, int stride_h, int stride_w, int dilation_h,
     int dilation_w, int pad_top, int pad_left, int out_h, int out_w) {
-    tfish_max_pool_backward<float>(dx, dy, argmax, TFISH_WINDOW);
+    tfish_max_pool_backward<tfish_f32>(dx, dy, argmax, TFISH_WINDOW);
 }
 extern "C" __global__ void tfish_max_pool_backward_f64(
     double* __restrict__ dx, const double* __restrict__ dy, const int* __restrict__ argmax,
     int n, int h, int w, int c, int kh, int kw, int stride_h, int stride_w, int dilation_h,
     int dilation_w, int pad_top, int pad_left, int out_h, int out_w) {
-    tfish_max_pool_backward<double>(dx, dy, argmax, TFISH_WINDOW);
+    tfish_max_pool_backward<tfish_f64>(dx, dy, argmax, TFISH_WINDOW);
+}
+extern "C" __global__ void tfish_max_pool_backward_f16(
+    unsigned short* __restrict__ dx, const unsigned short* __restrict__ dy,
+    const int* __restrict__ argmax,
+    int n, int h, int w, int c, int kh, int kw, int stride_h, int stride_w, int dilation_h,
+    int dilation_w, int pad_top, int pad_left, int out_h, int out_w) {
+    tfish_max_pool_backward<tfish_f16>(dx, dy, argmax, TFISH_WINDOW);
+}
+extern "C" __global__ void tfish_max_pool_backward_bf16(
+    unsigned short* __restrict__ dx, const unsigned short* __restrict__ dy,
+    const int* __restrict__ argmax,
+    int n, int h, int w, int c, int kh, int kw, int stride_h, int stride_w, int dilation_h,
+    int dilation_w, int pad_top, int pad_left, int out_h, int out_w) {
+    tfish_max_pool_backward<tfish_bf16>(dx, dy, argmax, TFISH_WINDOW);
 }
 extern "C" __global__ void tfish_max_pool_gather_f32(
     float* __restrict__ out, const float* __restrict__ u, const int* __restrict__ argmax,
     int n, int h, int w, int c, int kh, int kw, int stride_h, int stride_w, int dilation_h,
     int dilation_w, int pad_top, int pad_left, int out_h, int out_w) {
-    tfish_max_pool_gather<float>(out, u, argmax, TFISH_WINDOW);
+    tfish_max_pool_gather<tfish_f32>(out, u, argmax, TFISH_WINDOW);
 }
 extern "C" __global__ void tfish_max_pool_gather_f64(
     double* __restrict__ out, const double* __restrict__ u, const int* __restrict__ argmax,
     int n, int h, int w, int c, int kh, int kw, int stride_h, int stride_w, int dilation_h,
     int dilation_w, int pad_top, int pad_left, int out_h, int out_w) {
-    tfish_max_pool_gather<double>(out, u, argmax, TFISH_WINDOW);
+    tfish_max_pool_gather<tfish_f64>(out, u, argmax, TFISH_WINDOW);
+}
+extern "C" __global__ void tfish_max_pool_gather_f16(
+    unsigned short* __restrict__ out, const unsigned short* __restrict__ u,
+    const int* __restrict__ argmax,
+    int n, int h, int w, int c, int kh, int kw, int stride_h, int stride_w, int dilation_h,
+    int dilation_w, int pad_top, int pad_left, int out_h, int out_w) {
+    tfish_max_pool_gather<tfish_f16>(out, u, argmax, TFISH_WINDOW);
+}
+extern "C" __global__ void tfish_max_pool_gather_bf16(
+    unsigned short* __restrict__ out, const unsigned short* __restrict__ u,
+    const int* __restrict__ argmax,
+    int n, int h, int w, int c, int kh, int kw, int stride_h, int stride_w, int dilation_h,
+    int dilation_w, int pad_top, int pad_left, int out_h, int out_w) {
+    tfish_max_pool_gather<tfish_bf16>(out, u, argmax, TFISH_WINDOW);
 }
 extern "C" __global__ void tfish_avg_pool_forward_f32(
     float* __restrict__ y, const float* __restrict__ x,
     int n, int h, int w, int c, int kh, int kw, int stride_h, int stride_w, int dilation_h,
     int dilation_w, int pad_top, int pad_left, int out_h, int out_w) {
-    tfish_avg_pool_forward<float>(y, x, TFISH_WINDOW);
+    tfish_avg_pool_forward<tfish_f32>(y, x, TFISH_WINDOW);
 }
 extern "C" __global__ void tfish_avg_pool_forward_f64(
     double* __restrict__ y, const double* __restrict__ x,
     int n, int h, int w, int c, int kh, int kw, int stride_h, int stride_w, int dilation_h,
     int dilation_w, int pad_top, int pad_left, int out_h, int out_w) {
-    tfish_avg_pool_forward<double>(y, x, TFISH_WINDOW);
+    tfish_avg_pool_forward<tfish_f64>(y, x, TFISH_WINDOW);
+}
+extern "C" __global__ void tfish_avg_pool_forward_f16(
+    unsigned short* __restrict__ y, const unsigned short* __restrict__ x,
+    int n, int h, int w, int c, int kh, int kw, int stride_h, int stride_w, int dilation_h,
+    int dilation_w, int pad_top, int pad_left, int out_h, int out_w) {
+    tfish_avg_pool_forward<tfish_f16>(y, x, TFISH_WINDOW);
+}
+extern "C" __global__ void tfish_avg_pool_forward_bf16(
+    unsigned short* __restrict__ y, const unsigned short* __restrict__ x,
+    int n, int h, int w, int c, int kh, int kw, int stride_h, int stride_w, int dilation_h,
+    int dilation_w, int pad_top, int pad_left, int out_h, int out_w) {
+    tfish_avg_pool_forward<tfish_bf16>(y, x, TFISH_WINDOW);
 }
 extern "C" __global__ void tfish_avg_pool_backward_f32(
     float* __restrict__ dx, const float* __restrict__ dy,
     int n, int h, int w, int c, int kh, int kw, int stride_h, int stride_w, int dilation_h,
     int dilation_w, int pad_top, int pad_left, int out_h, int out_w) {
-    tfish_avg_pool_backward<float>(dx, dy, TFISH_WINDOW);
+    tfish_avg_pool_backward<tfish_f32>(dx, dy, TFISH_WINDOW);
 }
 extern "C" __global__ void tfish_avg_pool_backward_f64(
     double* __restrict__ dx, const double* __restrict__ dy,
     int n, int h, int w, int c, int kh, int kw, int stride_h, int stride_w, int dilation_h,
     int dilation_w, int pad_top, int pad_left, int out_h, int out_w) {
-    tfish_avg_pool_backward<double>(dx, dy, TFISH_WINDOW);
+    tfish_avg_pool_backward<tfish_f64>(dx, dy, TFISH_WINDOW);
+}
+extern "C" __global__ void tfish_avg_pool_backward_f16(
+    unsigned short* __restrict__ dx, const unsigned short* __restrict__ dy,
+    int n, int h, int w, int c, int kh, int kw, int stride_h, int stride_w, int dilation_h,
+    int dilation_w, int pad_top, int pad_left, int out_h, int out_w) {
+    tfish_avg_pool_backward<tfish_f16>(dx, dy, TFISH_WINDOW);
+}
+extern "C" __global__ void tfish_avg_pool_backward_bf16(
+    unsigned short* __restrict__ dx, const unsigned short* __restrict__ dy,
+    int n, int h, int w, int c, int kh, int kw, int stride_h, int stride_w, int dilation_h,
+    int dilation_w, int pad_top, int pad_left, int out_h, int out_w) {
+    tfish_avg_pool_backward<tfish_bf16>(dx, dy, TFISH_WINDOW);
 }

@@ -14,7 +14,15 @@ from typing import Any
 import numpy as np
 
 from . import conv_cpu
-from .cuda import ACTIVATIONS, COLUMN_SUM_BLOCK, ELEMENTWISE_THREADS, KernelRunner, _int
+from .cuda import (
+    ACTIVATIONS,
+    COLUMN_SUM_BLOCK,
+    ELEMENTWISE_THREADS,
+    KernelRunner,
+    _bits,
+    _int,
+    _scalar,
+)
 from .cuda import _elementwise_grid as elementwise_grid
 from .cuda import cupy_runner as runner
 
@@ -37,9 +45,10 @@ def _out_hw(input_shape, window, strides, dilations, pads) -> tuple[int, int]:
 
 
 def _launch(runner: KernelRunner, name: str, dtype, size: int, arrays: tuple, geometry: tuple):
-    if size:
+    if size:  # float16/bfloat16 arrays go to the _f16/_bf16 kernels as their 16 bits
         runner.kernel("conv.cu", name, dtype)(
-            elementwise_grid(runner, size), (ELEMENTWISE_THREADS,), arrays + geometry)
+            elementwise_grid(runner, size), (ELEMENTWISE_THREADS,),
+            tuple(_bits(array) for array in arrays) + geometry)
 
 
 def im2col(runner: KernelRunner, x, kernel_size, strides, dilations, pads):
@@ -70,13 +79,19 @@ def _patches(runner, x, kernel_shape, strides, dilations, pads):
     return im2col(runner, x, (kh, kw), strides, dilations, pads)
 
 
+def _matmul(xp, a, b):
+    """a @ b in the dtype of a: NumPy multiplies bfloat16 (the emulator's only; CuPy has none)
+    into float32, which is then rounded back, as a GPU stores a half-precision GEMM."""
+    return xp.matmul(a, b).astype(a.dtype, copy=False)
+
+
 def _product(xp, cols2d, kernel, groups):
     """patches @ kernel per group, (P, O)."""
     if groups == 1:
-        return xp.matmul(cols2d, xp.ascontiguousarray(kernel).reshape(-1, kernel.shape[3]))
+        return _matmul(xp, cols2d, xp.ascontiguousarray(kernel).reshape(-1, kernel.shape[3]))
     kh, kw = kernel.shape[:2]
-    product = xp.matmul(conv_cpu._grouped(cols2d, groups, kh * kw),
-                        conv_cpu._kernel_groups(kernel, groups))
+    product = _matmul(xp, conv_cpu._grouped(cols2d, groups, kh * kw),
+                      conv_cpu._kernel_groups(kernel, groups))
     return xp.ascontiguousarray(product.transpose(1, 0, 2)).reshape(cols2d.shape[0],
                                                                     kernel.shape[3])
 
@@ -84,9 +99,10 @@ def _product(xp, cols2d, kernel, groups):
 def _kernel_gradient(xp, cols2d, g2d, kernel_shape, groups):
     kh, kw, cg, o = kernel_shape
     if groups == 1:
-        return xp.matmul(cols2d.T, g2d).reshape(kernel_shape)
+        return _matmul(xp, cols2d.T, g2d).reshape(kernel_shape)
     g_groups = g2d.reshape(g2d.shape[0], groups, o // groups).transpose(1, 0, 2)
-    product = xp.matmul(conv_cpu._grouped(cols2d, groups, kh * kw).transpose(0, 2, 1), g_groups)
+    product = _matmul(xp, conv_cpu._grouped(cols2d, groups, kh * kw).transpose(0, 2, 1),
+                      g_groups)
     return xp.ascontiguousarray(product.reshape(groups, kh * kw, cg, o // groups)
                                 .transpose(1, 2, 0, 3)).reshape(kernel_shape)
 
@@ -94,9 +110,9 @@ def _kernel_gradient(xp, cols2d, g2d, kernel_shape, groups):
 def _patch_gradient(xp, g2d, kernel, groups):
     kh, kw = kernel.shape[:2]
     if groups == 1:
-        return xp.matmul(g2d, xp.ascontiguousarray(kernel).reshape(-1, kernel.shape[3]).T)
+        return _matmul(xp, g2d, xp.ascontiguousarray(kernel).reshape(-1, kernel.shape[3]).T)
     g_groups = g2d.reshape(g2d.shape[0], groups, g2d.shape[1] // groups).transpose(1, 0, 2)
-    product = xp.matmul(g_groups, conv_cpu._kernel_groups(kernel, groups).transpose(0, 2, 1))
+    product = _matmul(xp, g_groups, conv_cpu._kernel_groups(kernel, groups).transpose(0, 2, 1))
     return xp.ascontiguousarray(conv_cpu._ungrouped(product, kh * kw))
 
 
@@ -114,8 +130,8 @@ def conv_forward(runner: KernelRunner, x, kernel, bias, strides, dilations, pads
     if pre.size:
         runner.kernel("dense.cu", "tfish_bias_act_forward", dtype)(
             elementwise_grid(runner, pre.size), (ELEMENTWISE_THREADS,),
-            (pre, y, bias, _int(rows, "rows"), _int(o, "units"),
-             _int(ACTIVATIONS.index(activation), "activation"), dtype.type(alpha),
+            (_bits(pre), _bits(y), _bits(bias), _int(rows, "rows"), _int(o, "units"),
+             _int(ACTIVATIONS.index(activation), "activation"), _scalar(dtype)(alpha),
              np.int32(save_pre)))
     shape = (x.shape[0], *out_hw, o)
     return y.reshape(shape), (pre.reshape(shape) if save_pre else None), None
@@ -134,8 +150,10 @@ def conv_backward(runner: KernelRunner, dy, x, kernel, y, pre, strides, dilation
         y = xp.ascontiguousarray(y)
         runner.kernel("dense.cu", "tfish_activation_backward", dtype)(
             elementwise_grid(runner, g.size), (ELEMENTWISE_THREADS,),
-            (derivative, g, y, xp.ascontiguousarray(pre) if activation == "gelu" else y,
-             _int(g.size, "size"), np.int32(ACTIVATIONS.index(activation)), dtype.type(alpha)))
+            (_bits(derivative), _bits(g), _bits(y),
+             _bits(xp.ascontiguousarray(pre) if activation == "gelu" else y),
+             _int(g.size, "size"), np.int32(ACTIVATIONS.index(activation)),
+             _scalar(dtype)(alpha)))
         g = derivative
     g2d = g.reshape(-1, o)
     dx = dkernel = dbias = None
@@ -154,7 +172,7 @@ def conv_backward(runner: KernelRunner, dy, x, kernel, y, pre, strides, dilation
         if o:
             runner.kernel("dense.cu", "tfish_column_sum", dtype)(
                 (-(-o // COLUMN_SUM_BLOCK[0]),), COLUMN_SUM_BLOCK,
-                (dbias, g2d, _int(g2d.shape[0], "rows"), _int(o, "units")))
+                (_bits(dbias), _bits(g2d), _int(g2d.shape[0], "rows"), _int(o, "units")))
     return dx, dkernel, dbias
 
 

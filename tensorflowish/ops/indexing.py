@@ -12,7 +12,6 @@ import builtins
 
 import numpy as np
 
-from .. import backend
 from ..errors import IndexOutOfRangeError, InvalidArgumentError
 from .math import cast, divide, equal, multiply, negative
 from .registry import (
@@ -27,7 +26,7 @@ from .registry import (
     register,
     should_record,
 )
-from .shapes import _shape_tuple, broadcast_to, gather, getitem, reshape
+from .shapes import _scatter_into, _shape_tuple, broadcast_to, gather, getitem, reshape
 
 
 def integer_indices(op: str, indices, what: str = "indices"):
@@ -101,27 +100,6 @@ def gather_nd(params, indices, batch_dims=0, name=None) -> Tensor:
     columns = _nd_index("gather_nd", indices, params.array.shape, batch_dims)
     xp = array_module(indices)
     return getitem(params, _batch_prefix(xp, indices, batch_dims) + columns)
-
-
-def _scatter_into(kind: str, target, index: tuple, updates) -> None:
-    """target[index] (op)= updates in place, repeated indices accumulating (numpy or cupy)."""
-    xp = array_module(target)
-    if kind == "update":
-        target[index] = updates
-    elif xp is np:
-        {"add": np.add, "min": np.minimum, "max": np.maximum,
-         "prod": np.multiply}[kind].at(target, index, updates)
-    else:
-        import cupyx
-
-        if kind == "prod":  # CuPy has no scatter-multiply: done on the host
-            host = backend.to_numpy(target)
-            np.multiply.at(host, tuple(backend.to_numpy(i) for i in index),
-                           backend.to_numpy(updates))
-            target[...] = xp.asarray(host)
-        else:
-            {"add": cupyx.scatter_add, "min": cupyx.scatter_min,
-             "max": cupyx.scatter_max}[kind](target, index, updates)
 
 
 def _check_updates(op: str, indices, updates: Tensor, shape: tuple) -> None:

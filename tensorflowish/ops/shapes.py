@@ -254,18 +254,31 @@ def getitem(tensor, index) -> Tensor:
     return out
 
 
-def _scatter_into_zeros(g: Tensor, index, shape, dtype) -> Tensor:
-    """The VJP of getitem: g placed at `index` in zeros (added where indices repeat)."""
-    xp = array_module(g.array)
-    result = xp.zeros(shape, dtype=dtype)
-    if _is_basic(index):
-        result[index] = g.array
+def _scatter_into(kind: str, target, index: tuple, updates) -> None:
+    """target[index] (op)= updates in place, repeated indices accumulating (numpy or cupy)."""
+    xp = array_module(target)
+    if kind == "update":
+        target[index] = updates
     elif xp is np:
-        np.add.at(result, index, g.array)
+        {"add": np.add, "min": np.minimum, "max": np.maximum,
+         "prod": np.multiply}[kind].at(target, index, updates)
     else:
         import cupyx
 
-        cupyx.scatter_add(result, index, g.array)
+        if kind == "prod":  # CuPy has no scatter-multiply: done on the host
+            host = backend.to_numpy(target)
+            np.multiply.at(host, tuple(backend.to_numpy(i) for i in index),
+                           backend.to_numpy(updates))
+            target[...] = xp.asarray(host)
+        else:
+            {"add": cupyx.scatter_add, "min": cupyx.scatter_min,
+             "max": cupyx.scatter_max}[kind](target, index, updates)
+
+
+def _scatter_into_zeros(g: Tensor, index, shape, dtype) -> Tensor:
+    """The VJP of getitem: g placed at `index` in zeros (added where indices repeat)."""
+    result = array_module(g.array).zeros(shape, dtype=dtype)
+    _scatter_into("update" if _is_basic(index) else "add", result, index, g.array)
     out = Tensor(result)
     if should_record((g,)):
         record((g,), out, (lambda gg: getitem(gg, index),))

@@ -212,3 +212,20 @@ def test_attention_gradients_reach_every_weight_and_input():
     assert all(g is not None and np.isfinite(g.numpy()).all() for g in grads)
     # a masked value step receives no gradient
     assert np.all(grads[1].numpy()[1, 2:] == 0) and np.any(grads[1].numpy()[1, :2] != 0)
+
+
+def test_multi_head_attention_applies_constraints_and_activity_regularizer():
+    layer = tf.keras.layers.MultiHeadAttention(2, 3, kernel_constraint="non_neg",
+                                               bias_constraint="non_neg",
+                                               activity_regularizer="l2")
+    x = tf.constant(np.random.default_rng(0).normal(size=(2, 4, 5)).astype(np.float32))
+    with tf.GradientTape() as tape:
+        out = layer(x, x)
+        loss = tf.reduce_sum(out)
+    np.testing.assert_allclose(float(layer.losses[-1]), 0.01 * np.sum(np.square(out.numpy())),
+                               rtol=1e-5)
+    tf.keras.optimizers.SGD(10.0).apply_gradients(
+        zip(tape.gradient(loss, layer.trainable_weights), layer.trainable_weights))
+    assert len(layer.trainable_weights) == 8
+    for weight in layer.trainable_weights:
+        assert weight.numpy().min() >= 0.0

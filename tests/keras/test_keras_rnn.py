@@ -372,3 +372,27 @@ def test_attention_gradients_match_finite_differences():
     x = np.random.default_rng(6).normal(size=(2, 3, 4))
     mask = tf.constant(np.array([[[1, 1, 0]] * 3, [[1, 1, 1]] * 3], bool))
     _finite_difference_check(SelfAttention(), x, mask)
+
+
+@pytest.mark.parametrize("make", [layers.SimpleRNN, layers.LSTM, layers.GRU],
+                         ids=["simple_rnn", "lstm", "gru"])
+def test_constraints_and_activity_regularizer_are_applied(make):
+    """kernel/recurrent/bias constraints hold after an optimiser step; the activity
+    regularizer adds a loss; both survive get_config/from_config."""
+    layer = make(3, kernel_constraint="non_neg", recurrent_constraint="non_neg",
+                 bias_constraint="non_neg", activity_regularizer="l2")
+    x = tf.constant(np.random.default_rng(0).normal(size=(2, 4, 5)).astype(np.float32))
+    layer(x)
+    optimizer = tf.keras.optimizers.SGD(10.0)
+    with tf.GradientTape() as tape:
+        loss = tf.reduce_sum(layer(x))
+    assert len(layer.losses) == 1
+    expected = 0.01 * np.sum(np.square(layer(x).numpy()))
+    np.testing.assert_allclose(float(layer.losses[-1]), expected, rtol=1e-5)
+    optimizer.apply_gradients(zip(tape.gradient(loss, layer.trainable_weights),
+                                  layer.trainable_weights))
+    for weight in layer.trainable_weights:
+        assert weight.numpy().min() >= 0.0
+    clone = make.from_config(layer.get_config())
+    assert type(clone.cell.kernel_constraint).__name__ == "NonNeg"
+    assert clone.activity_regularizer is not None

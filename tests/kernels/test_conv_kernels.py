@@ -99,37 +99,56 @@ GEOMETRIES = {  # window, strides, dilations, pads (top, bottom, left, right)
     "1x1-pointwise": ((1, 1), (1, 1), (1, 1), (0, 0, 0, 0)),
 }
 X_SHAPE = (2, 7, 9, 3)
-DTYPES = [np.float32, np.float64]
+ml_dtypes = pytest.importorskip("ml_dtypes")
+# float16/bfloat16: the _f16/_bf16 kernels (16-bit storage, float arithmetic; the GEMMs' results
+# are rounded to 16 bits as on the GPU). CuPy has no bfloat16: that one runs on the emulator only.
+DTYPES = [np.dtype(np.float32), np.dtype(np.float64), np.dtype(np.float16),
+          np.dtype(ml_dtypes.bfloat16)]
+TOLERANCES = {"float32": 1e-4, "float64": 1e-10, "float16": 1e-2, "bfloat16": 6e-2}
 
 
-def _tolerance(dtype):
-    return 1e-4 if dtype == np.float32 else 1e-10
+def _is_half(dtype):
+    return dtype.itemsize == 2
+
+
+def _skip_bfloat16_on_cupy(dtype, cuda_backend):
+    if dtype.name == "bfloat16" and cuda_backend.name == "cupy":
+        pytest.skip("CuPy has no bfloat16 arrays")
 
 
 def _assert_close(got, want, dtype, name):
     assert got.dtype == dtype, name
+    got = got.astype(np.float64)
     assert np.isfinite(got).all(), f"{name}: unwritten (NaN) or overflowing entries"
-    np.testing.assert_allclose(got, want, rtol=_tolerance(dtype), atol=_tolerance(dtype),
-                               err_msg=name)
+    tolerance = TOLERANCES[dtype.name]
+    scale = max(1.0, float(np.abs(want).max())) if _is_half(dtype) else 1.0
+    np.testing.assert_allclose(got, want, rtol=tolerance, atol=tolerance * scale, err_msg=name)
 
 
-@pytest.mark.parametrize("dtype", DTYPES, ids=["float32", "float64"])
+def _rounded(dtype, *arrays):
+    """The arrays as the kernels see them (rounded to dtype), back in float64."""
+    return [a.astype(dtype).astype(np.float64) for a in arrays]
+
+
+@pytest.mark.parametrize("dtype", DTYPES, ids=lambda d: d.name)
 @pytest.mark.parametrize("name", list(GEOMETRIES))
 @pytest.mark.parametrize("groups,activation", [(1, "linear"), (1, "tanh"), (3, "gelu")])
 def test_conv_kernels(name, groups, activation, dtype, cuda_backend):
+    _skip_bfloat16_on_cupy(dtype, cuda_backend)
     geometry = GEOMETRIES[name]
     window = geometry[0]
     rng = np.random.default_rng(11)
     x = rng.uniform(-1, 1, X_SHAPE)
     kernel = rng.uniform(-1, 1, (*window, 3 // groups, 6)) / math.sqrt(window[0] * window[1])
     bias = rng.uniform(-1, 1, 6)
+    x, kernel, bias = _rounded(dtype, x, kernel, bias)
     z = conv_reference(x, kernel, geometry, groups) + bias
     act = {"linear": lambda v: v, "tanh": np.tanh,
            "gelu": lambda v: 0.5 * v * (1 + np.vectorize(math.erf)(v / math.sqrt(2)))}
     derivative = {"linear": np.ones_like(z), "tanh": 1 - np.tanh(z) ** 2,
                   "gelu": 0.5 * (1 + np.vectorize(math.erf)(z / math.sqrt(2)))
                   + z * np.exp(-z * z / 2) / math.sqrt(2 * math.pi)}[activation]
-    dy = rng.uniform(-1, 1, z.shape)
+    dy = _rounded(dtype, rng.uniform(-1, 1, z.shape))[0]
     dx_want, dkernel_want = conv_gradients_reference(x, kernel, dy * derivative, geometry, groups)
 
     runner = cuda_backend.runner(NEVER_FUSED)
@@ -145,7 +164,10 @@ def test_conv_kernels(name, groups, activation, dtype, cuda_backend):
     _assert_close(host(dkernel), dkernel_want, dtype, "dkernel")
     _assert_close(host(dbias), (dy * derivative).sum(axis=(0, 1, 2)), dtype, "dbias")
     for device_array, original in zip(inputs, (x, kernel, bias)):
-        np.testing.assert_array_equal(host(device_array), original.astype(dtype))
+        np.testing.assert_array_equal(host(device_array).view(np.uint8),
+                                      original.astype(dtype).view(np.uint8))
+    if _is_half(dtype):
+        return  # the CPU twins compute in the array's dtype; half precision is the ops' concern
 
     # the CPU twins, on the same numbers
     cpu_y, cpu_pre, patches = conv_cpu.conv_forward(x.astype(dtype), kernel.astype(dtype),
@@ -158,18 +180,21 @@ def test_conv_kernels(name, groups, activation, dtype, cuda_backend):
     _assert_close(cpu_dkernel, dkernel_want, dtype, "cpu dkernel")
 
 
-@pytest.mark.parametrize("dtype", DTYPES, ids=["float32", "float64"])
+@pytest.mark.parametrize("dtype", DTYPES, ids=lambda d: d.name)
 @pytest.mark.parametrize("name", [n for n in GEOMETRIES if n != "3x3-dilation2"] +
                          ["2x2-dilation2"])
 def test_pool_kernels(name, dtype, cuda_backend):
+    _skip_bfloat16_on_cupy(dtype, cuda_backend)
     geometry = GEOMETRIES.get(name, ((2, 2), (1, 1), (2, 2), (1, 0, 1, 0)))
     window, strides, dilations, pads = geometry
     rng = np.random.default_rng(12)
-    x = rng.permutation(np.prod(X_SHAPE)).reshape(X_SHAPE) / 17.0 - 5  # distinct: no ties
+    # distinct in float32/64 (no ties); bfloat16 rounds some together, and the reference, fed
+    # the same rounded values, then picks the same first maximum
+    x = _rounded(dtype, rng.permutation(np.prod(X_SHAPE)).reshape(X_SHAPE) / 17.0 - 5)[0]
     best, argmax_want, mean = pool_reference(x, geometry)
-    dy = rng.uniform(-1, 1, best.shape)
+    dy = _rounded(dtype, rng.uniform(-1, 1, best.shape))[0]
     dmax_want, davg_want = pool_gradients_reference(X_SHAPE, dy, argmax_want, geometry)
-    u = rng.uniform(-1, 1, X_SHAPE)
+    u = _rounded(dtype, rng.uniform(-1, 1, X_SHAPE))[0]
     gather_want = np.zeros(best.shape)
     for oh, ow, i, j, ih, iw in _taps(X_SHAPE, best.shape[1:3], *geometry):
         won = argmax_want[:, oh, ow] == i * window[1] + j

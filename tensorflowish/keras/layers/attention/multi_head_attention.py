@@ -6,7 +6,7 @@ import math
 from typing import Any
 
 import tensorflowish as tf
-from tensorflowish.keras import initializers, regularizers
+from tensorflowish.keras import constraints, initializers, regularizers
 from tensorflowish.keras.layers import masks
 from tensorflowish.keras.layers.attention.attention import attention_dropout, causal_mask
 from tensorflowish.keras.layers.layer import Layer
@@ -21,40 +21,37 @@ class _HeadProjection(Layer):
 
     def __init__(self, kernel_shape: tuple, bias_shape: tuple | None, kernel_initializer: Any,
                  bias_initializer: Any, kernel_regularizer: Any, bias_regularizer: Any,
-                 **kwargs: Any) -> None:
+                 kernel_constraint: Any, bias_constraint: Any, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self._kernel_shape, self._bias_shape = kernel_shape, bias_shape
         self._initializers = (kernel_initializer, bias_initializer)
         self._regularizers = (kernel_regularizer, bias_regularizer)
+        self._constraints = (kernel_constraint, bias_constraint)
         self.kernel = self.bias = None
 
     def build(self, input_shape: Any = None) -> None:
         self.kernel = self.add_weight("kernel", self._kernel_shape,
                                       initializer=self._initializers[0],
-                                      regularizer=self._regularizers[0])
+                                      regularizer=self._regularizers[0],
+                                      constraint=self._constraints[0])
         if self._bias_shape is not None:
             self.bias = self.add_weight("bias", self._bias_shape,
                                         initializer=self._initializers[1],
-                                        regularizer=self._regularizers[1])
+                                        regularizer=self._regularizers[1],
+                                        constraint=self._constraints[1])
         self.built = True
 
     def call(self, inputs: Tensor) -> Tensor:
         """(batch, steps, in) -> (batch, steps, heads, dim), or for the output projection
-        (batch, steps, heads, dim) -> (batch, steps, out)."""
+        (batch, steps, heads, dim) -> (batch, steps, out): one fused dense on the flattened
+        kernel either way."""
         batch, steps = int(inputs.shape[0]), int(inputs.shape[1])
-        if len(self._kernel_shape) == 3 and inputs.ndim == 3:  # the input projections
-            fan_in, heads, dim = self._kernel_shape
-            flat = tf.matmul(tf.reshape(inputs, (batch * steps, fan_in)),
-                             tf.reshape(self.kernel, (fan_in, heads * dim)))
-            if self.bias is not None:
-                flat = flat + tf.reshape(self.bias, (heads * dim,))
-            return tf.reshape(flat, (batch, steps, heads, dim))
-        heads, dim, out = self._kernel_shape
-        flat = tf.matmul(tf.reshape(inputs, (batch * steps, heads * dim)),
-                         tf.reshape(self.kernel, (heads * dim, out)))
-        if self.bias is not None:
-            flat = flat + self.bias
-        return tf.reshape(flat, (batch, steps, out))
+        input_axes = inputs.ndim - 2  # the kernel's leading axes that the inputs contract
+        fan_in = math.prod(self._kernel_shape[:input_axes])
+        kernel = tf.reshape(self.kernel, (fan_in, -1))
+        bias = None if self.bias is None else tf.reshape(self.bias, (-1,))
+        flat = tf.nn.dense(tf.reshape(inputs, (batch * steps, fan_in)), kernel, bias)
+        return tf.reshape(flat, (batch, steps, *self._kernel_shape[input_axes:]))
 
 
 class MultiHeadAttention(Layer):
@@ -96,7 +93,7 @@ class MultiHeadAttention(Layer):
         seed: int | None = None,
         **kwargs: Any,
     ) -> None:
-        super().__init__(**kwargs)
+        super().__init__(activity_regularizer=activity_regularizer, **kwargs)
         for label, value in (("num_heads", num_heads), ("key_dim", key_dim)):
             if not isinstance(value, int) or isinstance(value, bool) or value < 1:
                 raise ValueError(f"MultiHeadAttention({label}=...) must be a positive integer, "
@@ -116,13 +113,16 @@ class MultiHeadAttention(Layer):
         self.bias_initializer = initializers.get(bias_initializer)
         self.kernel_regularizer = regularizers.get(kernel_regularizer)
         self.bias_regularizer = regularizers.get(bias_regularizer)
+        self.kernel_constraint = constraints.get(kernel_constraint)
+        self.bias_constraint = constraints.get(bias_constraint)
         self.seed = seed
         self.supports_masking = True
 
     def _projection(self, name: str, kernel_shape: tuple, bias_shape: tuple) -> _HeadProjection:
         return _HeadProjection(kernel_shape, bias_shape if self.use_bias else None,
                                self.kernel_initializer, self.bias_initializer,
-                               self.kernel_regularizer, self.bias_regularizer, name=name,
+                               self.kernel_regularizer, self.bias_regularizer,
+                               self.kernel_constraint, self.bias_constraint, name=name,
                                dtype=self.dtype)
 
     @property

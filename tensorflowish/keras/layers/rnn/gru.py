@@ -48,7 +48,8 @@ class GRUCell(RecurrentCell):
         super().__init__(
             units, activation, use_bias, kernel_initializer, recurrent_initializer,
             bias_initializer, kernel_regularizer, recurrent_regularizer, bias_regularizer,
-            dropout, recurrent_dropout, seed, **kwargs,
+            kernel_constraint, recurrent_constraint, bias_constraint, dropout,
+            recurrent_dropout, seed, **kwargs,
         )
         self.recurrent_activation = activations.get(recurrent_activation)
         self.reset_after = bool(reset_after)
@@ -123,10 +124,12 @@ class GRU(FusedRNN):
             kernel_regularizer=kernel_regularizer, recurrent_regularizer=recurrent_regularizer,
             bias_regularizer=bias_regularizer, dropout=dropout,
             recurrent_dropout=recurrent_dropout, reset_after=reset_after, seed=seed,
-            dtype=kwargs.get("dtype"), name="gru_cell",
+            kernel_constraint=kernel_constraint, recurrent_constraint=recurrent_constraint,
+            bias_constraint=bias_constraint, dtype=kwargs.get("dtype"), name="gru_cell",
         )
         super().__init__(cell, return_sequences=return_sequences, return_state=return_state,
-                         go_backwards=go_backwards, stateful=stateful, unroll=unroll, **kwargs)
+                         go_backwards=go_backwards, stateful=stateful, unroll=unroll,
+                         activity_regularizer=activity_regularizer, **kwargs)
 
     def _run_fused(self, sequences, states, mask, training):
         cell = self.cell

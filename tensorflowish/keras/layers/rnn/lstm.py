@@ -47,7 +47,8 @@ class LSTMCell(RecurrentCell):
         super().__init__(
             units, activation, use_bias, kernel_initializer, recurrent_initializer,
             bias_initializer, kernel_regularizer, recurrent_regularizer, bias_regularizer,
-            dropout, recurrent_dropout, seed, **kwargs,
+            kernel_constraint, recurrent_constraint, bias_constraint, dropout,
+            recurrent_dropout, seed, **kwargs,
         )
         self.recurrent_activation = activations.get(recurrent_activation)
         self.unit_forget_bias = bool(unit_forget_bias)
@@ -119,10 +120,12 @@ class LSTM(FusedRNN):
             unit_forget_bias=unit_forget_bias, kernel_regularizer=kernel_regularizer,
             recurrent_regularizer=recurrent_regularizer, bias_regularizer=bias_regularizer,
             dropout=dropout, recurrent_dropout=recurrent_dropout, seed=seed,
-            dtype=kwargs.get("dtype"), name="lstm_cell",
+            kernel_constraint=kernel_constraint, recurrent_constraint=recurrent_constraint,
+            bias_constraint=bias_constraint, dtype=kwargs.get("dtype"), name="lstm_cell",
         )
         super().__init__(cell, return_sequences=return_sequences, return_state=return_state,
-                         go_backwards=go_backwards, stateful=stateful, unroll=unroll, **kwargs)
+                         go_backwards=go_backwards, stateful=stateful, unroll=unroll,
+                         activity_regularizer=activity_regularizer, **kwargs)
 
     def _run_fused(self, sequences, states, mask, training):
         cell = self.cell

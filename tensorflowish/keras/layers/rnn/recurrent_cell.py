@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 
 import tensorflowish as tf
-from tensorflowish.keras import activations, initializers, regularizers
+from tensorflowish.keras import activations, constraints, initializers, regularizers
 from tensorflowish.keras.layers.layer import Layer
 from tensorflowish.keras.layers.rnn.dropout_rnn_cell import DropoutRNNCell, check_rate
 from tensorflowish.keras.layers.rnn.rnn import RNN
@@ -44,6 +44,9 @@ class RecurrentCell(DropoutRNNCell, Layer):
         kernel_regularizer: Any,
         recurrent_regularizer: Any,
         bias_regularizer: Any,
+        kernel_constraint: Any,
+        recurrent_constraint: Any,
+        bias_constraint: Any,
         dropout: float,
         recurrent_dropout: float,
         seed: int | None,
@@ -59,6 +62,9 @@ class RecurrentCell(DropoutRNNCell, Layer):
         self.kernel_regularizer = regularizers.get(kernel_regularizer)
         self.recurrent_regularizer = regularizers.get(recurrent_regularizer)
         self.bias_regularizer = regularizers.get(bias_regularizer)
+        self.kernel_constraint = constraints.get(kernel_constraint)
+        self.recurrent_constraint = constraints.get(recurrent_constraint)
+        self.bias_constraint = constraints.get(bias_constraint)
         self.dropout = check_rate("dropout", dropout)
         self.recurrent_dropout = check_rate("recurrent_dropout", recurrent_dropout)
         self.seed = seed
@@ -71,13 +77,16 @@ class RecurrentCell(DropoutRNNCell, Layer):
         width = self.gates * self.units
         self.kernel = self.add_weight("kernel", (int(input_shape[-1]), width),
                                       initializer=self.kernel_initializer,
-                                      regularizer=self.kernel_regularizer)
+                                      regularizer=self.kernel_regularizer,
+                                      constraint=self.kernel_constraint)
         self.recurrent_kernel = self.add_weight("recurrent_kernel", (self.units, width),
                                                 initializer=self.recurrent_initializer,
-                                                regularizer=self.recurrent_regularizer)
+                                                regularizer=self.recurrent_regularizer,
+                                                constraint=self.recurrent_constraint)
         if self.use_bias:
             self.bias = self.add_weight("bias", bias_shape, initializer=bias_initializer,
-                                        regularizer=self.bias_regularizer)
+                                        regularizer=self.bias_regularizer,
+                                        constraint=self.bias_constraint)
         self.built = True
 
     def _dropped(self, inputs: Tensor, h: Tensor, training: bool) -> tuple[Tensor, Tensor]:

@@ -38,7 +38,8 @@ class SimpleRNNCell(RecurrentCell):
         super().__init__(
             units, activation, use_bias, kernel_initializer, recurrent_initializer,
             bias_initializer, kernel_regularizer, recurrent_regularizer, bias_regularizer,
-            dropout, recurrent_dropout, seed, **kwargs,
+            kernel_constraint, recurrent_constraint, bias_constraint, dropout,
+            recurrent_dropout, seed, **kwargs,
         )
 
     def build(self, input_shape: Any) -> None:
@@ -91,10 +92,12 @@ class SimpleRNN(FusedRNN):
             bias_initializer=bias_initializer, kernel_regularizer=kernel_regularizer,
             recurrent_regularizer=recurrent_regularizer, bias_regularizer=bias_regularizer,
             dropout=dropout, recurrent_dropout=recurrent_dropout, seed=seed,
-            dtype=kwargs.get("dtype"), name="simple_rnn_cell",
+            kernel_constraint=kernel_constraint, recurrent_constraint=recurrent_constraint,
+            bias_constraint=bias_constraint, dtype=kwargs.get("dtype"), name="simple_rnn_cell",
         )
         super().__init__(cell, return_sequences=return_sequences, return_state=return_state,
-                         go_backwards=go_backwards, stateful=stateful, unroll=unroll, **kwargs)
+                         go_backwards=go_backwards, stateful=stateful, unroll=unroll,
+                         activity_regularizer=activity_regularizer, **kwargs)
 
     def _run_fused(self, sequences, states, mask, training):
         cell = self.cell
