@@ -57,39 +57,36 @@ def _compare(condition: str, test, x, y, message, summarize) -> None:
         f"{xa[pick].tolist()}\nCorresponding y values:\n{yb[pick].tolist()}")
 
 
-def _binary_assert(condition: str, test):
+def _named(check, function_name: str, condition: str):
+    check.__name__ = check.__qualname__ = function_name
+    check.__doc__ = f"Raise InvalidArgumentError unless {condition} holds everywhere."
+    return check
+
+
+def _binary_assert(function_name: str, condition: str, test):
     def check(x, y, message=None, summarize=None, name=None) -> None:
         _compare(condition, test, x, y, message, summarize)
-    check.__doc__ = f"Raise InvalidArgumentError unless {condition} holds everywhere."
-    return check
+    return _named(check, function_name, condition)
 
 
-assert_equal = _binary_assert("x == y", np.equal)
-assert_none_equal = _binary_assert("x != y", np.not_equal)
-assert_less = _binary_assert("x < y", np.less)
-assert_less_equal = _binary_assert("x <= y", np.less_equal)
-assert_greater = _binary_assert("x > y", np.greater)
-assert_greater_equal = _binary_assert("x >= y", np.greater_equal)
-for _name_of in ("assert_equal", "assert_none_equal", "assert_less", "assert_less_equal",
-                 "assert_greater", "assert_greater_equal"):
-    globals()[_name_of].__name__ = globals()[_name_of].__qualname__ = _name_of
+assert_equal = _binary_assert("assert_equal", "x == y", np.equal)
+assert_none_equal = _binary_assert("assert_none_equal", "x != y", np.not_equal)
+assert_less = _binary_assert("assert_less", "x < y", np.less)
+assert_less_equal = _binary_assert("assert_less_equal", "x <= y", np.less_equal)
+assert_greater = _binary_assert("assert_greater", "x > y", np.greater)
+assert_greater_equal = _binary_assert("assert_greater_equal", "x >= y", np.greater_equal)
 
 
-def _sign_assert(condition: str, test):
+def _sign_assert(function_name: str, condition: str, test):
     def check(x, message=None, summarize=None, name=None) -> None:
-        _compare(condition, lambda a, b: test(a), x, 0, message, summarize)
-    check.__doc__ = f"Raise InvalidArgumentError unless {condition} holds everywhere."
-    return check
+        _compare(condition, lambda a, b: test(a, 0), x, 0, message, summarize)
+    return _named(check, function_name, condition)
 
 
-assert_positive = _sign_assert("x > 0", lambda a: a > 0)
-assert_negative = _sign_assert("x < 0", lambda a: a < 0)
-assert_non_negative = _sign_assert("x >= 0", lambda a: a >= 0)
-assert_non_positive = _sign_assert("x <= 0", lambda a: a <= 0)
-for _name_of in ("assert_positive", "assert_negative", "assert_non_negative",
-                 "assert_non_positive"):
-    globals()[_name_of].__name__ = globals()[_name_of].__qualname__ = _name_of
-del _name_of
+assert_positive = _sign_assert("assert_positive", "x > 0", np.greater)
+assert_negative = _sign_assert("assert_negative", "x < 0", np.less)
+assert_non_negative = _sign_assert("assert_non_negative", "x >= 0", np.greater_equal)
+assert_non_positive = _sign_assert("assert_non_positive", "x <= 0", np.less_equal)
 
 
 def assert_near(x, y, rtol=None, atol=None, message=None, summarize=None, name=None) -> None:
@@ -160,9 +157,7 @@ def assert_shapes(shapes, data=None, summarize=None, message=None, name=None) ->
     sizes = {}
     items = shapes.items() if isinstance(shapes, dict) else shapes
     for tensor, expected in items:
-        tensor = tensor.deref() if hasattr(tensor, "deref") else tensor
-        shape = tuple(tensor.shape) if isinstance(tensor, Tensor) else \
-            tuple(convert_to_tensor(tensor).shape)
+        _, shape = _rank_of(tensor.deref() if hasattr(tensor, "deref") else tensor)
         if isinstance(expected, str):  # "NQ" is ("N", "Q")
             expected = list(expected)
         elif isinstance(expected, (int, np.integer)) or expected is None:

@@ -17,6 +17,7 @@ import functools
 import inspect
 
 from . import tape as _tape
+from .backend import get_array_module
 from .tape import GradientTape, UnconnectedGradients, _flatten, _unflatten
 from .tensor import Tensor, convert_to_tensor, format_shape
 
@@ -75,13 +76,13 @@ def _record_custom(inputs: list, outputs: list, backward) -> None:
             return backward([g])
         _tape.record(inputs, outputs[0], single)
         return
-    joint = Tensor(_zero_like_scalar(outputs[0]))
+    joint = _filled(outputs[0], 0, ())
     collected: dict[int, Tensor] = {}
 
     def joint_backward(_unused, needs):
         upstreams = [collected.pop(k, None) for k in range(len(outputs))]
         collected.clear()
-        upstreams = [u if u is not None else _zeros(o) for u, o in zip(upstreams, outputs)]
+        upstreams = [u if u is not None else _filled(o, 0) for u, o in zip(upstreams, outputs)]
         return backward(upstreams)
     _tape.record(inputs, joint, joint_backward)
     for position, output in enumerate(outputs):
@@ -91,32 +92,26 @@ def _record_custom(inputs: list, outputs: list, backward) -> None:
         def forward_upstream(g, position=position):
             previous = collected.get(position)
             collected[position] = g if previous is None else previous + g
-            return _zero_like_scalar_tensor(joint)
+            return _filled(joint, 0, ())
         _tape.record((joint,), output, (forward_upstream,))
 
 
-def _zero_like_scalar(tensor: Tensor):
-    from .backend import get_array_module
-
-    return get_array_module(tensor.array).zeros((), dtype=tensor.array.dtype)
-
-
-def _zero_like_scalar_tensor(tensor: Tensor) -> Tensor:
-    return Tensor(_zero_like_scalar(tensor))
+def _filled(tensor: Tensor, value, shape: tuple | None = None) -> Tensor:
+    """A new tensor of `tensor`'s dtype and device, of its shape (or `shape`), all `value`."""
+    xp = get_array_module(tensor.array)
+    return Tensor(xp.full(tensor.array.shape if shape is None else shape, value,
+                          dtype=tensor.array.dtype))
 
 
-def _zeros(tensor: Tensor) -> Tensor:
-    from .backend import get_array_module
-
-    return Tensor(get_array_module(tensor.array).zeros(tensor.array.shape,
-                                                        dtype=tensor.array.dtype))
-
-
-def _ones(tensor: Tensor) -> Tensor:
-    from .backend import get_array_module
-
-    return Tensor(get_array_module(tensor.array).ones(tensor.array.shape,
-                                                       dtype=tensor.array.dtype))
+def _record_outputs(result, inputs: list, backward):
+    """`result` (a tensor or a structure of them) as new output tensors recorded with
+    `backward` as their VJP (see `_record_custom`), in the same structure."""
+    flat_result: list = []
+    _flatten(result, flat_result)
+    flat_result = [_identity_output(convert_to_tensor(r)) for r in flat_result]
+    _record_custom(inputs, flat_result, backward)
+    return flat_result[0] if isinstance(result, Tensor) else \
+        _unflatten(result, iter(flat_result))
 
 
 def custom_gradient(f=None):
@@ -154,10 +149,6 @@ def custom_gradient(f=None):
             raise TypeError(f"@tf.custom_gradient grad_fn must accept keyword argument "
                             f"'variables', since function uses variables: "
                             f"{[v.name for v in variables]}")
-        flat_result: list = []
-        _flatten(result, flat_result)
-        flat_result = [_identity_output(convert_to_tensor(r)) for r in flat_result]
-
         def backward(upstreams):
             if variables:
                 input_grads, variable_grads = grad_fn(*upstreams, variables=variables)
@@ -176,9 +167,7 @@ def custom_gradient(f=None):
             return [None if g is None else convert_to_tensor(g, dtype=x.dtype)
                     for g, x in zip(input_grads + variable_grads, inputs + variables)]
 
-        _record_custom(inputs + variables, flat_result, backward)
-        return _unflatten(result, iter(flat_result)) if not isinstance(result, Tensor) \
-            else flat_result[0]
+        return _record_outputs(result, inputs + variables, backward)
 
     return decorated
 
@@ -196,9 +185,6 @@ def recompute_grad(f):
         inputs = [a for a in args if isinstance(a, Tensor)]
         variables = list(watcher.watched_variables())
         del watcher  # its records (the intermediate values) go now
-        flat_result: list = []
-        _flatten(result, flat_result)
-        flat_result = [_identity_output(convert_to_tensor(r)) for r in flat_result]
 
         def backward(upstreams):
             with GradientTape() as tape:
@@ -207,9 +193,7 @@ def recompute_grad(f):
                 _flatten(f(*args, **kwargs), again)
             return tape.gradient(again, inputs + variables, output_gradients=upstreams)
 
-        _record_custom(inputs + variables, flat_result, backward)
-        return _unflatten(result, iter(flat_result)) if not isinstance(result, Tensor) \
-            else flat_result[0]
+        return _record_outputs(result, inputs + variables, backward)
 
     return wrapped
 
@@ -282,13 +266,13 @@ class ForwardAccumulator:
         from .ops import reduce_sum
 
         if not target.dtype.is_floating:
-            return None if unconnected is UnconnectedGradients.NONE else _zeros(target)
+            return None if unconnected is UnconnectedGradients.NONE else _filled(target, 0)
         for primal, tangent in zip(self._primals, self._tangents):
             if primal is target:
                 return tangent
         # any upstream will do (the VJP is linear in it); ones, not zeros, keep VJPs that treat
         # the signs of the upstream apart (cumulative_logsumexp's) away from their kink at 0
-        upstream = _ones(target)
+        upstream = _filled(target, 1)
         with GradientTape() as transpose_tape:
             transpose_tape.watch(upstream)
             grads = self._tape._backward([target], [upstream])
@@ -300,7 +284,7 @@ class ForwardAccumulator:
                     total = term if total is None else total + term
         result = None if total is None else transpose_tape.gradient(total, upstream)
         if result is None and unconnected is UnconnectedGradients.ZERO:
-            return _zeros(target)
+            return _filled(target, 0)
         return result
 
 

@@ -69,8 +69,12 @@ def rot90(image, k=1, name=None) -> Tensor:
     return transpose(flip_up_down(x))
 
 
-def _bounding_box_check(op, height, width, offset_height, offset_width, target_height,
-                        target_width, outer: str):
+def _bounding_box(op: str, x: Tensor, box: tuple, outer: str) -> tuple:
+    """(height, width, top, left, rows, cols) of `x`'s images and of the box
+    (offset_height, offset_width, target_height, target_width), checked: with outer 'image'
+    the box must lie inside the image (cropping), with 'box' the image inside the box."""
+    height, width = x.array.shape[-3:-1]
+    offset_height, offset_width, target_height, target_width = (int(v) for v in box)
     checks = [(offset_height >= 0, "offset_height must be >= 0."),
               (offset_width >= 0, "offset_width must be >= 0."),
               (target_height > 0, "target_height must be > 0."),
@@ -88,6 +92,7 @@ def _bounding_box_check(op, height, width, offset_height, offset_width, target_h
             raise InvalidArgumentError(f"{op}: {message} (image {height}x{width}, offset "
                                        f"{offset_height},{offset_width}, target "
                                        f"{target_height}x{target_width})")
+    return height, width, offset_height, offset_width, target_height, target_width
 
 
 @register("image.crop_to_bounding_box", samples=lambda rng: [
@@ -97,10 +102,9 @@ def crop_to_bounding_box(image, offset_height, offset_width, target_height,
     """The box of `target_height` x `target_width` pixels starting at the offsets."""
     x = as_tensor(image)
     image_rank("crop_to_bounding_box", x)
-    height, width = x.array.shape[-3:-1]
-    top, left, rows, cols = (int(v) for v in (offset_height, offset_width, target_height,
-                                              target_width))
-    _bounding_box_check("crop_to_bounding_box", height, width, top, left, rows, cols, "image")
+    _, _, top, left, rows, cols = _bounding_box(
+        "crop_to_bounding_box", x, (offset_height, offset_width, target_height, target_width),
+        "image")
     return x[..., top:top + rows, left:left + cols, :]
 
 
@@ -113,10 +117,9 @@ def pad_to_bounding_box(image, offset_height, offset_width, target_height,
 
     x = as_tensor(image)
     rank = image_rank("pad_to_bounding_box", x)
-    height, width = x.array.shape[-3:-1]
-    top, left, rows, cols = (int(v) for v in (offset_height, offset_width, target_height,
-                                              target_width))
-    _bounding_box_check("pad_to_bounding_box", height, width, top, left, rows, cols, "box")
+    height, width, top, left, rows, cols = _bounding_box(
+        "pad_to_bounding_box", x, (offset_height, offset_width, target_height, target_width),
+        "box")
     paddings = [[top, rows - height - top], [left, cols - width - left], [0, 0]]
     return pad(x, ([[0, 0]] if rank == 4 else []) + paddings)
 

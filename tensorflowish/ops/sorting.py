@@ -106,6 +106,15 @@ def _top_k_order(xp, array, k: int):
     return xp.take_along_axis(picked, _stable_order(xp, values, descending=True), axis=-1)
 
 
+def _sort_arguments(op: str, values, axis, direction: str) -> tuple[Tensor, int, bool]:
+    """sort's and argsort's checked arguments: the tensor (rank >= 1), the axis, descending."""
+    x = as_tensor(values)
+    descending = _direction(op, direction)
+    if x.array.ndim == 0:
+        raise InvalidArgumentError(f"{op}: expects a tensor of rank >= 1, got a scalar.")
+    return x, check_axis(op, axis, x.array.ndim), descending
+
+
 def _sort_samples(rng):
     return [((rng.permutation(12).reshape(3, 4) + rng.uniform(0, 0.5, (3, 4)),), {}),
             ((rng.permutation(12).reshape(3, 4) * 1.0,), {"axis": 0, "direction": "DESCENDING"})]
@@ -119,11 +128,7 @@ def sort(values, axis=-1, direction="ASCENDING", name=None) -> Tensor:
     >>> tf.sort([3, 1, 2], direction="DESCENDING").numpy().tolist()
     [3, 2, 1]
     """
-    x = as_tensor(values)
-    descending = _direction("sort", direction)
-    if x.array.ndim == 0:
-        raise InvalidArgumentError("sort: expects a tensor of rank >= 1, got a scalar.")
-    axis = check_axis("sort", axis, x.array.ndim)
+    x, axis, descending = _sort_arguments("sort", values, axis, direction)
     moved, back = _last_axis(x, axis)
     xp = array_module(moved.array)
     if should_record((moved,)):
@@ -137,11 +142,7 @@ def sort(values, axis=-1, direction="ASCENDING", name=None) -> Tensor:
 @register("argsort", differentiable=False)
 def argsort(values, axis=-1, direction="ASCENDING", stable=False, name=None) -> Tensor:
     """int32 indices that sort `values` along `axis` (always stable: ties keep their order)."""
-    x = as_tensor(values)
-    descending = _direction("argsort", direction)
-    if x.array.ndim == 0:
-        raise InvalidArgumentError("argsort: expects a tensor of rank >= 1, got a scalar.")
-    axis = check_axis("argsort", axis, x.array.ndim)
+    x, axis, descending = _sort_arguments("argsort", values, axis, direction)
     xp = array_module(x.array)
     moved = xp.moveaxis(x.array, axis, -1)
     order = _stable_order(xp, moved, descending)

@@ -13,6 +13,7 @@ from .. import backend
 from .. import dtypes as _dtypes
 from ..ops.shapes import _shape_tuple
 from ..tensor import Tensor
+from .philox import truncated as _truncated
 
 _global_seed: int | None = None
 _global_generator = np.random.default_rng()
@@ -54,12 +55,7 @@ def normal(shape, mean=0.0, stddev=1.0, dtype="float32", seed=None, name=None) -
 def truncated_normal(shape, mean=0.0, stddev=1.0, dtype="float32", seed=None,
                      name=None) -> Tensor:
     """Normal samples, redrawn where they fall more than two standard deviations out."""
-    generator = numpy_generator(seed)
-    values = generator.standard_normal(_shape_tuple(shape))
-    outside = np.abs(values) > 2
-    while outside.any():
-        values[outside] = generator.standard_normal(int(outside.sum()))
-        outside = np.abs(values) > 2
+    values = _truncated(numpy_generator(seed), _shape_tuple(shape))
     return _to_tensor(values * float(stddev) + float(mean), dtype)
 
 
