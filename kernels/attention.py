@@ -7,6 +7,8 @@ from typing import Any
 
 import numpy as np
 
+from .cuda import _bits, _scalar, cupy_runner
+
 MASKED_SOFTMAX_THREADS = 256  # TFISH_MASKED_SOFTMAX_THREADS in attention.cu
 
 
@@ -19,8 +21,6 @@ def masked_softmax(scores: Any, keep: Any) -> Any:
     """softmax of each row of `scores` (rows, cols) over the positions where `keep` (same shape,
     boolean) is True; 0 elsewhere (a fully masked row gives zeros)."""
     if scores.__class__.__module__ != "numpy":
-        from .cuda import cupy_runner
-
         return masked_softmax_gpu(cupy_runner(), scores, keep)
     values = np.where(keep, scores, large_negative(scores.dtype)).astype(scores.dtype, copy=False)
     values -= values.max(axis=-1, keepdims=True)
@@ -31,7 +31,8 @@ def masked_softmax(scores: Any, keep: Any) -> Any:
 
 
 def masked_softmax_gpu(runner, scores: Any, keep: Any) -> Any:
-    """One kernel launch: a block per row (the emulator runs the same launch in the tests)."""
+    """One kernel launch: a block per row (the emulator runs the same launch in the tests);
+    float16 (and, on the emulator, bfloat16) scores run the _f16/_bf16 kernel."""
     xp, dtype = runner.xp, scores.dtype
     scores = xp.ascontiguousarray(scores)
     keep_values = xp.ascontiguousarray(keep, dtype=dtype)
@@ -41,6 +42,6 @@ def masked_softmax_gpu(runner, scores: Any, keep: Any) -> Any:
         threads = min(MASKED_SOFTMAX_THREADS, max(32, 1 << max(0, cols - 1).bit_length()))
         runner.kernel("attention.cu", "tfish_masked_softmax", dtype)(
             (max(1, min(rows, runner.max_blocks)),), (threads,),
-            (out, scores, keep_values, np.int32(rows), np.int32(cols),
-             dtype.type(large_negative(dtype))))
+            (_bits(out), _bits(scores), _bits(keep_values), np.int32(rows), np.int32(cols),
+             _scalar(dtype)(large_negative(dtype))))
     return out

@@ -15,9 +15,15 @@ def _reference(scores, keep):
     return np.where(keep, e / e.sum(axis=1, keepdims=True), 0.0)
 
 
-@pytest.fixture(params=[np.float32, np.float64], ids=["f32", "f64"])
+ml_dtypes = pytest.importorskip("ml_dtypes")
+TOLERANCES = {"float32": 2e-6, "float64": 1e-12, "float16": 2e-3, "bfloat16": 1.6e-2}
+
+
+# float16/bfloat16: the _f16/_bf16 kernel (16-bit storage, float arithmetic); CuPy has no bfloat16
+@pytest.fixture(params=[np.float32, np.float64, np.float16, ml_dtypes.bfloat16],
+                ids=["f32", "f64", "f16", "bf16"])
 def dtype(request):
-    return request.param
+    return np.dtype(request.param)
 
 
 def _inputs(dtype, cols):
@@ -30,7 +36,8 @@ def _inputs(dtype, cols):
 
 
 def _check(got, scores, keep, dtype):
-    tolerance = 2e-6 if dtype == np.float32 else 1e-12
+    assert got.dtype == dtype
+    tolerance = TOLERANCES[dtype.name]
     np.testing.assert_allclose(np.asarray(got, np.float64),
                                _reference(scores.astype(np.float64), keep), rtol=tolerance,
                                atol=tolerance)
@@ -44,6 +51,8 @@ def test_cpu_twin(dtype, cols):
 
 @pytest.mark.parametrize("cols", [5, 300])
 def test_cuda_kernel(dtype, cols, cuda_backend):
+    if dtype.name == "bfloat16" and cuda_backend.name == "cupy":
+        pytest.skip("CuPy has no bfloat16 arrays")
     scores, keep = _inputs(dtype, cols)
     runner = cuda_backend.runner(0)
     out = attention.masked_softmax_gpu(runner, cuda_backend.to_device(scores),
