@@ -146,7 +146,7 @@ def test_python_bool_of_a_tensor_is_refused_naming_the_line():
     with pytest.raises(OperatorNotAllowedInGraphError, match=r"test_tracing.py:\d+ in f"):
         f(tf.constant(1.0))
 
-    @tf.function
+    @tf.function(autograph=False)  # with AutoGraph the loop becomes a tf.while_loop
     def loop(n):
         total = tf.constant(0)
         for i in tf.range(n):
