@@ -136,11 +136,12 @@ def _composed_steps(x: Tensor, mask, go_backwards: bool, step, states: list) -> 
     the states kept through masked steps; returns the stacked states (batch, time, sum)."""
     steps = x.array.shape[1]
     order = range(steps - 1, -1, -1) if go_backwards else range(steps)
+    mask = None if mask is None else as_tensor(mask)
     outputs = []
     for t in order:
         new = step(x[:, t], states)
         if mask is not None:
-            keep = expand_dims(as_tensor(mask)[:, t], -1)
+            keep = expand_dims(mask[:, t], -1)
             new = [where(keep, n, s) for n, s in zip(new, states)]
         states = new
         outputs.append(concat(states, -1) if len(states) > 1 else states[0])

@@ -147,6 +147,16 @@ def test_python_bool_of_a_tensor_is_refused_naming_the_line():
         f(tf.constant(1.0))
 
     @tf.function
+    def loop(n):
+        total = tf.constant(0)
+        for i in tf.range(n):
+            total += i
+        return total
+
+    with pytest.raises(OperatorNotAllowedInGraphError, match="Iterating over"):
+        loop(tf.constant(3))
+
+    @tf.function
     def g(x):
         return float(x) * 2
 

@@ -13,7 +13,7 @@ import tensorflowish as tf
 from tensorflowish.keras import activations, constraints, initializers, regularizers
 from tensorflowish.keras.layers.layer import Layer
 from tensorflowish.keras.layers.rnn.dropout_rnn_cell import DropoutRNNCell, check_rate
-from tensorflowish.keras.layers.rnn.rnn import RNN
+from tensorflowish.keras.layers.rnn.rnn import RNN, state_sizes
 from tensorflowish.tensor import Tensor
 
 
@@ -101,8 +101,7 @@ class RecurrentCell(DropoutRNNCell, Layer):
         return inputs, h if rec_mask is None else h * rec_mask
 
     def get_initial_state(self, batch_size: int | None = None) -> list:
-        sizes = self.state_size if isinstance(self.state_size, list) else [self.state_size]
-        return [tf.zeros((batch_size, size), dtype=self.dtype) for size in sizes]
+        return [tf.zeros((batch_size, size), dtype=self.dtype) for size in state_sizes(self)]
 
     def get_config(self) -> dict:
         config = {**super().get_config(), "units": self.units,

@@ -16,7 +16,8 @@ from tensorflowish.keras.layers.layer import Layer
 from tensorflowish.tensor import Tensor
 
 
-def _state_sizes(cell: Any) -> list:
+def state_sizes(cell: Any) -> list:
+    """A cell's state_size as a list (one entry per state)."""
     size = cell.state_size
     return list(size) if isinstance(size, (list, tuple)) else [size]
 
@@ -72,7 +73,7 @@ class RNN(Layer):
 
     @property
     def state_size(self) -> list:
-        return _state_sizes(self.cell)
+        return state_sizes(self.cell)
 
     @property
     def states(self) -> list | None:

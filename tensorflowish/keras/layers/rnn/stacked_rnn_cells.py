@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from tensorflowish.keras.layers.layer import Layer
+from tensorflowish.keras.layers.rnn.rnn import state_sizes
 
 
 class StackedRNNCells(Layer):
@@ -26,19 +27,14 @@ class StackedRNNCells(Layer):
 
     @property
     def state_size(self) -> list:
-        sizes = []
-        for cell in self.cells:
-            size = cell.state_size
-            sizes.extend(size if isinstance(size, (list, tuple)) else [size])
-        return sizes
+        return [size for cell in self.cells for size in state_sizes(cell)]
 
     @property
     def output_size(self) -> int:
         return getattr(self.cells[-1], "output_size", self.cells[-1].state_size)
 
     def _counts(self) -> list:
-        return [len(c.state_size) if isinstance(c.state_size, (list, tuple)) else 1
-                for c in self.cells]
+        return [len(state_sizes(cell)) for cell in self.cells]
 
     def build(self, input_shape: Any) -> None:
         shape = tuple(input_shape)
