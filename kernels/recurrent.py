@@ -264,11 +264,13 @@ _ACTIVATION_CODES = {"tanh": 3, "relu": 1}  # TFISH_TANH, TFISH_RELU in tfish_co
 
 
 def _launch(runner, name: str, dtype, n: int, *args) -> None:
-    from .cuda import ELEMENTWISE_THREADS, _elementwise_grid
+    """One launch of `name` for `dtype` (float16/bfloat16 arrays go to the _f16/_bf16 kernel as
+    their 16 bits)."""
+    from .cuda import ELEMENTWISE_THREADS, _bits, _elementwise_grid
 
     runner.kernel("recurrent.cu", name, dtype)(
         _elementwise_grid(runner, max(n, 1)), (ELEMENTWISE_THREADS,),
-        tuple(np.int32(a) if isinstance(a, int) else a for a in args))
+        tuple(np.int32(a) if isinstance(a, int) else _bits(a) for a in args))
 
 
 def _keep_rows(runner, keep, batch: int, dtype):

@@ -93,6 +93,7 @@ class Function:
         self._relaxed: list = []  # (structure key, specs, ConcreteFunction) with None dims
         # (dtype, shape) of each positional tensor -> ConcreteFunction, for tensor-only calls
         self._fast: dict = {}
+        self._autograph_function = None
         self._tracing_count = 0
         self._instances: weakref.WeakKeyDictionary | dict = {}
         functools.update_wrapper(self, python_function)
@@ -116,6 +117,15 @@ class Function:
     @property
     def function_spec(self):
         return self._signature_of
+
+    def _converted(self):
+        """The Python function with AutoGraph's conversion (made at the first trace)."""
+        if self._autograph_function is None:
+            from .autograph import convert
+
+            self._autograph_function = convert(self._python_function) if self._autograph \
+                else self._python_function
+        return self._autograph_function
 
     def experimental_get_tracing_count(self) -> int:
         """How many times the Python function has been traced."""
@@ -265,7 +275,7 @@ class Function:
         with tracing.tracing(tracer):
             for tensor, spec, name in zip(tensors, specs, names):
                 tracer.add_input(tensor, name, tuple(spec.shape))
-            outputs = self._python_function(*arguments.args, **arguments.kwargs)
+            outputs = self._converted()(*arguments.args, **arguments.kwargs)
             graph = tracer.finish(outputs)
         concrete = ConcreteFunction(self, graph, specs, keep)
         if any(None in tuple(spec.shape) for spec in specs):

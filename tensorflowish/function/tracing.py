@@ -114,10 +114,9 @@ class TracedTensor(Tensor):
         return array.shape[0]
 
     def __iter__(self):
-        array = _ARRAY.__get__(self)
-        if array.ndim == 0:
-            raise TypeError("Cannot iterate over a scalar (0-d) tensor.")
-        return (self[i] for i in range(array.shape[0]))
+        # the number of rows may depend on the data (tf.range(n), tf.boolean_mask): a Python
+        # loop over them would freeze one count into the graph, as TensorFlow refuses too
+        raise _not_allowed("Iterating over {tensor} in a Python `for` loop", self)
 
     def __bool__(self):
         raise _not_allowed("Using {tensor} as a Python `bool`", self)

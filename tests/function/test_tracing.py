@@ -146,6 +146,16 @@ def test_python_bool_of_a_tensor_is_refused_naming_the_line():
     with pytest.raises(OperatorNotAllowedInGraphError, match=r"test_tracing.py:\d+ in f"):
         f(tf.constant(1.0))
 
+    @tf.function(autograph=False)  # with AutoGraph the loop becomes a tf.while_loop
+    def loop(n):
+        total = tf.constant(0)
+        for i in tf.range(n):
+            total += i
+        return total
+
+    with pytest.raises(OperatorNotAllowedInGraphError, match="Iterating over"):
+        loop(tf.constant(3))
+
     @tf.function
     def g(x):
         return float(x) * 2
