@@ -39,7 +39,15 @@ from .dtypes import (
     uint32,
     uint64,
 )
-from .function import cond, function, init_scope, inside_function, while_loop
+from .function import (
+    cond,
+    function,
+    init_scope,
+    inside_function,
+    numpy_function,
+    py_function,
+    while_loop,
+)
 from .indexed_slices import IndexedSlices
 from .module import Module
 from .ops.registry import REGISTRY

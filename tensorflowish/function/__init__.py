@@ -21,10 +21,12 @@ import contextlib
 from .control_flow import cond, while_loop
 from .graph import Graph
 from .polymorphic import ConcreteFunction, Function
+from .python_calls import numpy_function, py_function
 from .tracing import OperatorNotAllowedInGraphError, TracedTensor, current
 
-__all__ = ["function", "cond", "while_loop", "Function", "ConcreteFunction", "Graph", "init_scope",
-           "OperatorNotAllowedInGraphError", "TracedTensor", "inside_function"]
+__all__ = ["function", "cond", "while_loop", "py_function", "numpy_function", "Function",
+           "ConcreteFunction", "Graph", "init_scope", "OperatorNotAllowedInGraphError",
+           "TracedTensor", "inside_function"]
 
 
 def function(func=None, input_signature=None, autograph: bool = True, jit_compile=None,

@@ -88,6 +88,29 @@ def while_stmt(condition_fn, body_fn, values: tuple, names: tuple, line: int):
     return tuple(while_loop(condition_fn, lambda *v: tuple(body_fn(*v)), list(values)))
 
 
+def for_stmt(iterable, body_fn, values: tuple, names: tuple, line: int):
+    """`for item in iterable:` as converted by AutoGraph: over a traced tensor's rows, a
+    tf.while_loop (the row count may depend on the data); over anything else, Python."""
+    if not _tensor_condition(iterable):
+        for item in iterable:
+            values = body_fn(item, *values)
+        return values
+    _check_defined(values, names, "`for` loop", line)
+    from ..ops.registry import REGISTRY
+
+    shape = REGISTRY["shape"].function
+    from .control_flow import while_loop
+
+    count = shape(iterable)[0]
+    from ..tensor import constant
+
+    start = constant(0)
+    result = while_loop(lambda index, *rest: index < count,
+                        lambda index, *rest: (index + 1, *body_fn(iterable[index], *rest)),
+                        [start, *values])
+    return tuple(result[1:])
+
+
 # --- the source transformation --------------------------------------------------------------
 class _Assigned(ast.NodeVisitor):
     """The names a block of statements assigns (not inside nested functions or classes)."""
@@ -109,7 +132,8 @@ class _Assigned(ast.NodeVisitor):
     visit_Continue = visit_Break
 
     def visit_FunctionDef(self, node) -> None:
-        if node.name not in self.names and not node.name.startswith(("__if_", "__while_")):
+        if node.name not in self.names and not node.name.startswith(
+                ("__if_", "__while_", "__for_")):
             self.names.append(node.name)
 
     visit_AsyncFunctionDef = visit_ClassDef = visit_FunctionDef
@@ -195,6 +219,20 @@ class _ControlFlow(ast.NodeTransformer):
         call = self._call("if_stmt", node, [node.test, ast.Name(true_name, ast.Load()),
                                             ast.Name(false_name, ast.Load())], names)
         return [*definitions, call]
+
+    def visit_For(self, node: ast.For):
+        self.generic_visit(node)
+        names, escapes = _assigned(node.body)
+        if escapes or node.orelse or not isinstance(node.target, ast.Name):
+            return node
+        names = [n for n in names if n != node.target.id]
+        self.counter += 1
+        self.converted += 1
+        body_name = f"__for_body_{self.counter}"
+        definition = _definition(body_name, [node.target.id, *names], list(node.body) + [
+            ast.Return(ast.Tuple([ast.Name(n, ast.Load()) for n in names], ast.Load()))])
+        call = self._call("for_stmt", node, [node.iter, ast.Name(body_name, ast.Load())], names)
+        return [definition, call]
 
     def visit_While(self, node: ast.While):
         self.generic_visit(node)

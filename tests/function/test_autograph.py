@@ -63,6 +63,34 @@ def test_python_conditions_stay_python_and_closures_are_read():
     assert "cond(" not in str(f.get_concrete_function(tf.constant(1.0), True).graph)
 
 
+def test_for_over_a_tensor_becomes_a_while_loop():
+    @tf.function
+    def total(n):
+        result = tf.constant(0)
+        for i in tf.range(n):
+            result += i
+        return result
+
+    assert int(total(tf.constant(5))) == 10 and int(total(tf.constant(10))) == 45
+    assert total.experimental_get_tracing_count() == 1
+
+    @tf.function
+    def squares(x):
+        acc = tf.zeros([2], tf.float64)
+        for row in x:
+            acc = acc + row * row
+        for k in range(2):  # a Python loop stays Python (unrolled)
+            acc = acc + k
+        return acc
+
+    x = tf.constant([[1.0, 2.0], [3.0, 4.0], [5.0, 6.0]], tf.float64)
+    with tf.GradientTape() as tape:
+        tape.watch(x)
+        y = tf.reduce_sum(squares(x))
+    assert float(y) == 91.0 + 2.0
+    np.testing.assert_allclose(tape.gradient(y, x).numpy(), 2 * x.numpy())
+
+
 def test_gradient_through_a_converted_loop():
     @tf.function
     def power(x, n):

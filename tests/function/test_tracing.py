@@ -146,7 +146,7 @@ def test_python_bool_of_a_tensor_is_refused_naming_the_line():
     with pytest.raises(OperatorNotAllowedInGraphError, match=r"test_tracing.py:\d+ in f"):
         f(tf.constant(1.0))
 
-    @tf.function
+    @tf.function(autograph=False)  # with AutoGraph the loop becomes a tf.while_loop
     def loop(n):
         total = tf.constant(0)
         for i in tf.range(n):
@@ -340,3 +340,26 @@ def test_init_scope_and_executing_eagerly():
 
     f(tf.constant(1.0))
     assert seen == [False, True]
+
+
+def test_py_function_and_numpy_function_run_at_every_call():
+    seen = []
+
+    def record(x):
+        seen.append(float(x.numpy()))
+        return x * 2.0
+
+    @tf.function
+    def f(x):
+        doubled = tf.py_function(record, [x], tf.float32)
+        halved = tf.numpy_function(lambda a: a / 2, [x], tf.float32)
+        return doubled + halved
+
+    assert float(f(tf.constant(2.0))) == 5.0
+    assert float(f(tf.constant(4.0))) == 10.0
+    assert seen == [2.0, 4.0] and f.experimental_get_tracing_count() == 1
+    x = tf.constant(3.0)
+    with tf.GradientTape() as tape:
+        tape.watch(x)
+        y = tf.function(lambda v: tf.py_function(lambda t: t * t, [v], tf.float32))(x)
+    assert float(tape.gradient(y, x)) == 6.0
