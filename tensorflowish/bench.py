@@ -152,8 +152,9 @@ def optimizer_step(device: str, parameters: int) -> Workload:
 
 
 # --- a whole MLP training step -----------------------------------------------------------------
-def mlp_training_step(device: str, size: str) -> Workload:
-    """Forward (relu hidden layers), mean softmax cross-entropy, gradients, SGD update."""
+def mlp_training_step(device: str, size: str, traced: bool = False) -> Workload:
+    """Forward (relu hidden layers), mean softmax cross-entropy, gradients, SGD update
+    (`traced`: the step under tf.function, its graph replayed)."""
     import tensorflowish as tf
 
     widths, batch = MLP_SIZES[size]
@@ -216,12 +217,17 @@ def mlp_training_step(device: str, size: str) -> Workload:
         return loss
 
     flops = 6.0 * batch * sum(a * b for a, b in zip(widths[:-1], widths[1:]))
+    if traced:
+        return Workload("MLP training step (tf.function)", size, flops, tf.function(framework),
+                        floor)
     return Workload("MLP training step", size, flops, framework, floor)
 
 
 # --- tape overhead --------------------------------------------------------------------------------
-def tape_overhead(device: str, ops: int = 100, elements: int = 16) -> Workload:
-    """A chain of elementwise ops on tiny tensors, forward and backward: pure framework cost."""
+def tape_overhead(device: str, ops: int = 100, elements: int = 16,
+                  traced: bool = False) -> Workload:
+    """A chain of elementwise ops on tiny tensors, forward and backward: pure framework cost
+    (`traced`: under tf.function)."""
     import tensorflowish as tf
 
     xp, rng = _module(device), np.random.default_rng(0)
@@ -247,6 +253,9 @@ def tape_overhead(device: str, ops: int = 100, elements: int = 16) -> Workload:
                 g = g * scale
         return g
 
+    if traced:
+        return Workload("tape overhead (tf.function)", f"{ops} ops x {elements}", 0.0,
+                        tf.function(framework), floor)
     return Workload("tape overhead", f"{ops} ops x {elements}", 0.0, framework, floor)
 
 
@@ -260,6 +269,9 @@ def all_workloads(device: str, quick: bool = False) -> list[Workload]:
     workloads += [optimizer_step(device, 1 << 20)]
     workloads += [mlp_training_step(device, s) for s in mlp_sizes]
     workloads.append(tape_overhead(device))
+    # the same steps traced by tf.function (a replay of the graph; see docs/function.md)
+    workloads += [mlp_training_step(device, s, traced=True) for s in mlp_sizes[:2]]
+    workloads.append(tape_overhead(device, traced=True))
     from .bench_sequences import sequence_workloads  # LSTM and text classifier steps
 
     workloads += sequence_workloads(device, quick)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 
 from tensorflowish import bench, cli
@@ -45,7 +46,17 @@ def test_every_workload_builds():
     assert names == {"dense forward", "dense forward+backward", "softmax cross-entropy",
                      "SGD momentum step", "MLP training step", "tape overhead",
                      "LSTM training step", "text classifier step",
-                     "text classifier step (dense gradient)", "CNN training step"}
+                     "text classifier step (dense gradient)", "CNN training step",
+                     "MLP training step (tf.function)", "tape overhead (tf.function)"}
+
+
+def test_traced_workloads_compute_what_the_eager_ones_do():
+    eager = bench.mlp_training_step("CPU:0", "tiny")
+    traced = bench.mlp_training_step("CPU:0", "tiny", traced=True)
+    for _ in range(3):  # the trace, then replays
+        assert float(traced.framework()) == float(eager.framework())
+    np.testing.assert_allclose(bench.tape_overhead("CPU:0", traced=True).framework().numpy(),
+                               bench.tape_overhead("CPU:0").framework().numpy())
 
 
 def test_bench_command_is_wired():
