@@ -152,3 +152,22 @@ def test_cpu_optimiser_updates_compute_in_float32(dtype):
     np.testing.assert_allclose(param.astype(np.float64), 1 - 0.001, rtol=4e-3)
     assert param.dtype == dtype and m.dtype == dtype
     np.testing.assert_allclose(m.astype(np.float64), 1e-5, rtol=1e-2)
+
+
+def test_every_kernel_has_float16_and_bfloat16_variants():
+    """Each `_f32` entry point of every source has `_f16` and `_bf16` twins with the same
+    parameters, float arrays as unsigned short and float scalars; the one-kernel dense layer is
+    the documented exception (a float16 layer takes cuBLAS and the epilogue kernel)."""
+    halves = {"float": "unsigned short"}
+    for source in kernels.kernel_sources():
+        entries = emulator.parse_kernels(source.read_text())
+        for name, parameters in entries.items():
+            if not name.endswith("_f32") or name == "tfish_dense_fused_f32":
+                continue
+            for suffix in ("_f16", "_bf16"):
+                twin = name[:-4] + suffix
+                assert twin in entries, f"{source.name}: {twin} is missing"
+                expected = [(p.name, halves.get(p.c_type, p.c_type) if p.is_pointer else p.c_type,
+                             p.is_pointer) for p in parameters]
+                got = [(p.name, p.c_type, p.is_pointer) for p in entries[twin]]
+                assert got == expected, f"{source.name}: {twin} takes {got}"
