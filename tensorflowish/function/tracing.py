@@ -325,15 +325,32 @@ def _tape_enter(self):
                          run=lambda *_: _ORIGINALS["tape_enter"](self))
 
 
+def _pause(tape) -> None:
+    """Replay of `stop_recording()`'s start: take the tape out of the recording list."""
+    tape._paused_at = tape_module._recording_tapes.index(tape)
+    tape_module._recording_tapes.remove(tape)
+
+
+def _resume(tape) -> None:
+    """Replay of `stop_recording()`'s end: put the tape back where it was."""
+    tape_module._recording_tapes.insert(tape._paused_at, tape)
+
+
+@contextlib.contextmanager
 def _stop_recording(self):
     tracer = current()
-    if tracer is not None:
-        from ..errors import UnimplementedError
-
-        raise UnimplementedError("GradientTape.stop_recording() inside a tf.function is not "
-                                 "supported yet; compute the unrecorded part with "
-                                 "tf.stop_gradient instead.")
-    return _ORIGINALS["stop_recording"](self)
+    block = _ORIGINALS["stop_recording"](self)
+    if tracer is None or tracer.depth:
+        with block:
+            yield
+        return
+    tracer.record("GradientTape.stop_recording", _pause, (self,), {}, stateful=True,
+                  run=lambda tape: block.__enter__())
+    try:
+        yield
+    finally:
+        tracer.record("GradientTape.resume_recording", _resume, (self,), {}, stateful=True,
+                      run=lambda tape: block.__exit__(None, None, None))
 
 
 def _variable_init(original):

@@ -363,3 +363,18 @@ def test_py_function_and_numpy_function_run_at_every_call():
         tape.watch(x)
         y = tf.function(lambda v: tf.py_function(lambda t: t * t, [v], tf.float32))(x)
     assert float(tape.gradient(y, x)) == 6.0
+
+
+def test_stop_recording_inside_a_traced_function():
+    @tf.function
+    def f(x):
+        with tf.GradientTape() as tape:
+            tape.watch(x)
+            y = x * x
+            with tape.stop_recording():
+                z = x * 10.0  # not differentiated
+            total = y + z
+        return tape.gradient(total, x)
+
+    for value in (3.0, 5.0):  # the trace, then a replay
+        assert float(f(tf.constant(value))) == 2 * value
