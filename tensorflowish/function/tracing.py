@@ -414,7 +414,11 @@ def _patches() -> list[tuple[object, str, Callable]]:
     from ..keras.optimizers import optimizer as keras_optimizer
     from ..random import generator
 
+    from .. import ops
+
     patches = []
+    for name in ops.EAGER_OPERATORS:  # eagerly the plain ops; a trace must see the dispatchers
+        patches.append((Tensor, name, ops._OPERATORS[name]))
     for name in ("assign", "assign_add", "assign_sub"):
         original = getattr(Variable, name)
         patches.append((Variable, name, _stateful(f"Variable.{name}", original,

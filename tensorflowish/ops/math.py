@@ -111,11 +111,14 @@ subtract = register("subtract", "math.subtract", samples=_binary)(_binary_op(
     "subtract", operator.sub, _SUBTRACT_VJPS, "x - y, elementwise with broadcasting."))
 
 
-_MULTIPLY_VJPS = (lambda g, x, y, out: multiply(g, y), lambda g, x, y, out: multiply(g, x))
+# the VJPs call the op itself, not its tf.function dispatcher: a backward pass runs inside
+# gradient(), which a trace records as one call
+_MULTIPLY_VJPS = (lambda g, x, y, out: _multiply(g, y), lambda g, x, y, out: _multiply(g, x))
 
 
-multiply = register("multiply", "math.multiply", samples=_binary)(_binary_op(
-    "multiply", operator.mul, _MULTIPLY_VJPS, "x * y, elementwise with broadcasting."))
+_multiply = _binary_op("multiply", operator.mul, _MULTIPLY_VJPS,
+                       "x * y, elementwise with broadcasting.")
+multiply = register("multiply", "math.multiply", samples=_binary)(_multiply)
 
 
 def _divisor_pairs(rng):
