@@ -410,11 +410,10 @@ def _patches() -> list[tuple[object, str, Callable]]:
     """(owner, attribute, replacement) for every call a trace must see."""
     import tensorflowish
 
+    from .. import ops
     from .. import random as tf_random
     from ..keras.optimizers import optimizer as keras_optimizer
     from ..random import generator
-
-    from .. import ops
 
     patches = []
     for name in ops.EAGER_OPERATORS:  # eagerly the plain ops; a trace must see the dispatchers
