@@ -359,10 +359,12 @@ class Optimizer:
         if accumulators is not None:
             for accumulator in accumulators:
                 accumulator.fill(0)
-        for variable in (*variables, *(variable for _, variable in sparse)):
-            constraint = getattr(variable, "constraint", None)
-            if constraint is not None:
-                variable.assign(constraint(variable))
+        for variable in variables:  # plain loops: this runs in every small training step
+            if variable.constraint is not None:
+                variable.assign(variable.constraint(variable))
+        for _, variable in sparse:
+            if variable.constraint is not None:
+                variable.assign(variable.constraint(variable))
         if self.use_ema:
             self._update_moving_averages([*variables, *(v for _, v in sparse)],
                                          first_step=step == 1)
