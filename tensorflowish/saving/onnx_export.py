@@ -286,15 +286,22 @@ def _input_specs(model: Any, input_signature: Any) -> list[tuple[list, Any, str]
 
 def export(model: Any, filepath: str | os.PathLike, input_signature: Any = None,
            opset: int = OPSET) -> None:
-    """Write ``model`` (Sequential or functional) as an ONNX file with a dynamic batch size."""
+    """Write ``model`` (Sequential or functional) as an ONNX file with a dynamic batch size.
+
+    ``model`` may also be a ``tf.function`` or a Python function: it is traced for
+    ``input_signature`` (a list of ``tf.TensorSpec``) and its graph translated
+    (:mod:`tensorflowish.saving.onnx_function`)."""
     onnx = _onnx()
     import tensorflowish as tf
     from tensorflowish.keras.models import Model, Sequential
 
+    if not isinstance(model, Model) and callable(model):  # a tf.function or Python function
+        from tensorflowish.saving.onnx_function import export_function
+
+        return export_function(model, filepath, input_signature, opset)
     if not isinstance(model, Model):
-        raise errors.UnimplementedError(
-            "ONNX export takes a Keras Sequential or functional model; exporting a Python "
-            "function needs a traced graph, which tensorflowish does not record."
+        raise errors.InvalidArgumentError(
+            f"ONNX export takes a Keras model or a function; got {type(model).__name__}."
         )
     if not isinstance(model, Sequential) and not model_config.is_functional(model):
         raise errors.UnimplementedError(
