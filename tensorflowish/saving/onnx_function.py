@@ -45,7 +45,12 @@ def _operand(ctx: _Context, value: Any, dtype: np.dtype) -> tuple[str, int]:
     from tensorflowish.function.graph import Slot
 
     if isinstance(value, Slot):
-        return ctx.names[value.index], ctx.ranks[value.index]
+        name = ctx.names[value.index]
+        if ctx.dtypes[value.index] != dtype:  # e.g. int32 / int32 -> float64, as TensorFlow
+            onnx = _onnx()
+            name = ctx.graph.node("Cast", [name], "cast",
+                                  to=onnx.helper.np_dtype_to_tensor_dtype(np.dtype(dtype)))
+        return name, ctx.ranks[value.index]
     array = np.asarray(value.numpy() if hasattr(value, "numpy") else value, dtype=dtype)
     return ctx.graph.constant(array, "literal"), array.ndim
 

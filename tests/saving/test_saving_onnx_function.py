@@ -97,3 +97,17 @@ def test_unsupported_op_and_missing_signature(tmp_path):
     with pytest.raises(tf.errors.InvalidArgumentError, match="input_signature"):
         tf.onnx.export(uses_cumsum, tmp_path / "f.onnx")
     assert not (tmp_path / "f.onnx").exists()
+
+
+def test_integer_division_is_true_division(tmp_path, rng):
+    def ratio(a, b):
+        return tf.divide(a, b) + 1.0
+
+    path = tmp_path / "ratio.onnx"
+    tf.onnx.export(ratio, path, input_signature=[tf.TensorSpec([None], tf.int32),
+                                                 tf.TensorSpec([None], tf.int32)])
+    a = rng.integers(-20, 20, size=6).astype("int32")
+    b = rng.integers(1, 7, size=6).astype("int32")
+    (got,) = _run(path, a, b)
+    assert got.dtype == np.float64
+    np.testing.assert_allclose(got, a.astype("float64") / b + 1.0, rtol=1e-12)
