@@ -262,176 +262,62 @@ def sparse_softmax_cross_entropy(runner: KernelRunner, logits: Any, labels: Any)
     return loss, grad
 
 
-def sgd_update(
-    runner: KernelRunner,
-    param: Any,
-    grad: Any,
-    velocity: Any | None,
-    learning_rate: float,
-    momentum: float,
-    nesterov: bool,
-) -> None:
+def _update(runner: KernelRunner, kernel: str, param: Any, grad: Any, slots: tuple,
+            scalars: tuple, flags: tuple = ()) -> None:
+    """Launch one optimiser kernel of optimizers.cu over `param`, in place. Every one takes
+    (param, grad, *slots, size, *scalars, *flags): scalars in the parameter's type, flags int."""
+    if param.size == 0:
+        return
+    scalar = _scalar(param.dtype)
+    runner.kernel("optimizers.cu", kernel, param.dtype)(
+        _elementwise_grid(runner, param.size),
+        (ELEMENTWISE_THREADS,),
+        (
+            _bits(param).reshape(-1),
+            _bits(_flat(runner.xp, grad)),
+            *(_bits(slot).reshape(-1) for slot in slots),
+            _int(param.size, "size"),
+            *(scalar(value) for value in scalars),
+            *(np.int32(flag) for flag in flags),
+        ),
+    )
+
+
+def sgd_update(runner: KernelRunner, param: Any, grad: Any, velocity: Any | None,
+               learning_rate: float, momentum: float, nesterov: bool) -> None:
     """GPU :func:`tensorflowish.kernels.sgd_update`: one pass, in place."""
-    xp, dtype = runner.xp, param.dtype
-    if param.size == 0:
-        return
-    scalar = _scalar(dtype)
-    grad = _bits(_flat(xp, grad))
-    size = _int(param.size, "size")
-    grid = _elementwise_grid(runner, param.size)
     if momentum == 0:
-        runner.kernel("optimizers.cu", "tfish_sgd_update", dtype)(
-            grid,
-            (ELEMENTWISE_THREADS,),
-            (_bits(param).reshape(-1), grad, size, scalar(learning_rate)),
-        )
+        _update(runner, "tfish_sgd_update", param, grad, (), (learning_rate,))
     else:
-        runner.kernel("optimizers.cu", "tfish_sgd_momentum_update", dtype)(
-            grid,
-            (ELEMENTWISE_THREADS,),
-            (
-                _bits(param).reshape(-1),
-                grad,
-                _bits(velocity).reshape(-1),
-                size,
-                scalar(learning_rate),
-                scalar(momentum),
-                np.int32(bool(nesterov)),
-            ),
-        )
+        _update(runner, "tfish_sgd_momentum_update", param, grad, (velocity,),
+                (learning_rate, momentum), (bool(nesterov),))
 
 
-def adam_update(
-    runner: KernelRunner,
-    param: Any,
-    grad: Any,
-    m: Any,
-    v: Any,
-    lr_t: float,
-    beta_1: float,
-    beta_2: float,
-    epsilon: float,
-    decay_factor: float,
-) -> None:
+def adam_update(runner: KernelRunner, param: Any, grad: Any, m: Any, v: Any, lr_t: float,
+                beta_1: float, beta_2: float, epsilon: float, decay_factor: float) -> None:
     """GPU :func:`tensorflowish.kernels.adam_update` with host-computed ``lr_t``: one pass."""
-    xp, dtype = runner.xp, param.dtype
-    if param.size == 0:
-        return
-    scalar = _scalar(dtype)
-    runner.kernel("optimizers.cu", "tfish_adam_update", dtype)(
-        _elementwise_grid(runner, param.size),
-        (ELEMENTWISE_THREADS,),
-        (
-            _bits(param).reshape(-1),
-            _bits(_flat(xp, grad)),
-            _bits(m).reshape(-1),
-            _bits(v).reshape(-1),
-            _int(param.size, "size"),
-            scalar(lr_t),
-            scalar(1 - beta_1),
-            scalar(1 - beta_2),
-            scalar(epsilon),
-            scalar(decay_factor),
-        ),
-    )
+    _update(runner, "tfish_adam_update", param, grad, (m, v),
+            (lr_t, 1 - beta_1, 1 - beta_2, epsilon, decay_factor))
 
 
-def adagrad_update(
-    runner: KernelRunner,
-    param: Any,
-    grad: Any,
-    accumulator: Any,
-    learning_rate: float,
-    epsilon: float,
-    decay_factor: float,
-) -> None:
+def adagrad_update(runner: KernelRunner, param: Any, grad: Any, accumulator: Any,
+                   learning_rate: float, epsilon: float, decay_factor: float) -> None:
     """GPU :func:`tensorflowish.kernels.adagrad_update`: one pass, in place."""
-    xp, dtype = runner.xp, param.dtype
-    if param.size == 0:
-        return
-    scalar = _scalar(dtype)
-    runner.kernel("optimizers.cu", "tfish_adagrad_update", dtype)(
-        _elementwise_grid(runner, param.size),
-        (ELEMENTWISE_THREADS,),
-        (
-            _bits(param).reshape(-1),
-            _bits(_flat(xp, grad)),
-            _bits(accumulator).reshape(-1),
-            _int(param.size, "size"),
-            scalar(learning_rate),
-            scalar(epsilon),
-            scalar(decay_factor),
-        ),
-    )
+    _update(runner, "tfish_adagrad_update", param, grad, (accumulator,),
+            (learning_rate, epsilon, decay_factor))
 
 
-def nadam_update(
-    runner: KernelRunner,
-    param: Any,
-    grad: Any,
-    m: Any,
-    v: Any,
-    learning_rate: float,
-    beta_1: float,
-    beta_2: float,
-    epsilon: float,
-    m_coef: float,
-    grad_coef: float,
-    v_coef: float,
-    decay_factor: float,
-) -> None:
+def nadam_update(runner: KernelRunner, param: Any, grad: Any, m: Any, v: Any,
+                 learning_rate: float, beta_1: float, beta_2: float, epsilon: float,
+                 m_coef: float, grad_coef: float, v_coef: float, decay_factor: float) -> None:
     """GPU :func:`tensorflowish.kernels.nadam_update` with host-computed coefficients."""
-    xp, dtype = runner.xp, param.dtype
-    if param.size == 0:
-        return
-    scalar = _scalar(dtype)
-    runner.kernel("optimizers.cu", "tfish_nadam_update", dtype)(
-        _elementwise_grid(runner, param.size),
-        (ELEMENTWISE_THREADS,),
-        (
-            _bits(param).reshape(-1),
-            _bits(_flat(xp, grad)),
-            _bits(m).reshape(-1),
-            _bits(v).reshape(-1),
-            _int(param.size, "size"),
-            scalar(learning_rate),
-            scalar(1 - beta_1),
-            scalar(1 - beta_2),
-            scalar(epsilon),
-            scalar(m_coef),
-            scalar(grad_coef),
-            scalar(v_coef),
-            scalar(decay_factor),
-        ),
-    )
+    _update(runner, "tfish_nadam_update", param, grad, (m, v),
+            (learning_rate, 1 - beta_1, 1 - beta_2, epsilon, m_coef, grad_coef, v_coef,
+             decay_factor))
 
 
-def lion_update(
-    runner: KernelRunner,
-    param: Any,
-    grad: Any,
-    m: Any,
-    learning_rate: float,
-    beta_1: float,
-    beta_2: float,
-    decay_factor: float,
-) -> None:
+def lion_update(runner: KernelRunner, param: Any, grad: Any, m: Any, learning_rate: float,
+                beta_1: float, beta_2: float, decay_factor: float) -> None:
     """GPU :func:`tensorflowish.kernels.lion_update`: one pass, in place."""
-    xp, dtype = runner.xp, param.dtype
-    if param.size == 0:
-        return
-    scalar = _scalar(dtype)
-    runner.kernel("optimizers.cu", "tfish_lion_update", dtype)(
-        _elementwise_grid(runner, param.size),
-        (ELEMENTWISE_THREADS,),
-        (
-            _bits(param).reshape(-1),
-            _bits(_flat(xp, grad)),
-            _bits(m).reshape(-1),
-            _int(param.size, "size"),
-            scalar(learning_rate),
-            scalar(beta_1),
-            scalar(beta_2),
-            scalar(decay_factor),
-        ),
-    )
+    _update(runner, "tfish_lion_update", param, grad, (m,),
+            (learning_rate, beta_1, beta_2, decay_factor))
