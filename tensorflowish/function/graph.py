@@ -34,6 +34,21 @@ class Slot:
         return f"%{self.index}"
 
 
+class Composite:
+    """A Python object made of tensors (tf.TensorArray) that traced control flow carries as its
+    tensors: TensorFlow's `__tf_flatten__` / `__tf_unflatten__` protocol."""
+
+    __slots__ = ()
+
+    def __tf_flatten__(self) -> tuple:
+        """(metadata, components): what rebuilds the object, and its tensors."""
+        raise NotImplementedError
+
+    @classmethod
+    def __tf_unflatten__(cls, metadata, components):
+        raise NotImplementedError
+
+
 def flatten(structure, leaves: list) -> None:
     """Append the leaves of nested lists, tuples and dicts to `leaves`, in a fixed order."""
     if isinstance(structure, (list, tuple)):
@@ -45,6 +60,8 @@ def flatten(structure, leaves: list) -> None:
     elif isinstance(structure, IndexedSlices):  # a sparse gradient: its two tensors
         flatten(structure.values, leaves)
         flatten(structure.indices, leaves)
+    elif isinstance(structure, Composite):
+        flatten(structure.__tf_flatten__()[1], leaves)
     else:
         leaves.append(structure)
 
@@ -72,6 +89,9 @@ def map_structure(function, structure):
         return _indexed_slices(map_structure(function, structure.values),
                                map_structure(function, structure.indices),
                                structure.dense_shape)
+    if isinstance(structure, Composite):
+        metadata, components = structure.__tf_flatten__()
+        return structure.__tf_unflatten__(metadata, map_structure(function, components))
     return function(structure)
 
 
@@ -91,6 +111,9 @@ def fill(template, values: list):
     if isinstance(template, tuple):  # a namedtuple or another tuple subclass
         items = [fill(item, values) for item in template]
         return type(template)(*items) if hasattr(template, "_fields") else type(template)(items)
+    if isinstance(template, Composite):
+        metadata, components = template.__tf_flatten__()
+        return template.__tf_unflatten__(metadata, fill(components, values))
     return template
 
 
@@ -103,6 +126,8 @@ def _has_slot(template) -> bool:
         return any(_has_slot(item) for item in template.values())
     if isinstance(template, IndexedSlices):
         return _has_slot(template.values) or _has_slot(template.indices)
+    if isinstance(template, Composite):
+        return _has_slot(template.__tf_flatten__()[1])
     return False
 
 
@@ -186,6 +211,8 @@ class Graph:
                     + ")"
             if isinstance(value, dict):
                 return "{" + ", ".join(f"{k!r}: {show(v)}" for k, v in value.items()) + "}"
+            if isinstance(value, Composite):
+                return f"{type(value).__name__}({show(value.__tf_flatten__()[1][0])})"
             if callable(value) and hasattr(value, "__name__"):
                 return value.__name__
             text = repr(value)
