@@ -40,12 +40,14 @@ from .dtypes import (
     uint64,
 )
 from .function import (
+    TensorArray,
     cond,
     function,
     init_scope,
     inside_function,
     numpy_function,
     py_function,
+    switch_case,
     while_loop,
 )
 from .indexed_slices import IndexedSlices

@@ -20,6 +20,7 @@ import types
 
 from ..tensor import Tensor
 from . import tracing
+from .graph import Composite
 
 _RUNTIME = "__autograph__"
 
@@ -79,7 +80,7 @@ def while_stmt(condition_fn, body_fn, values: tuple, names: tuple, line: int):
         return values
     _check_defined(values, names, "`while` loop", line)
     for name, value in zip(names, values):
-        if not isinstance(value, (Tensor, bool, int, float)):
+        if not isinstance(value, (Tensor, bool, int, float, Composite)):
             raise TypeError(f"tf.function (AutoGraph): the `while` loop at line {line} changes "
                             f"`{name}`, a {type(value).__name__}; a loop that becomes a "
                             "tf.while_loop can only carry tensors and numbers.")

@@ -17,6 +17,7 @@ import inspect
 from collections.abc import Callable
 
 from .. import tape as _tape_module
+from ..indexed_slices import IndexedSlices
 from ..tape import _recording_tapes
 from ..tensor import Tensor, Variable
 
@@ -42,6 +43,21 @@ class Slot:
         return f"%{self.index}"
 
 
+class Composite:
+    """A Python object made of tensors (tf.TensorArray) that traced control flow carries as its
+    tensors: TensorFlow's `__tf_flatten__` / `__tf_unflatten__` protocol."""
+
+    __slots__ = ()
+
+    def __tf_flatten__(self) -> tuple:
+        """(metadata, components): what rebuilds the object, and its tensors."""
+        raise NotImplementedError
+
+    @classmethod
+    def __tf_unflatten__(cls, metadata, components):
+        raise NotImplementedError
+
+
 def flatten(structure, leaves: list) -> None:
     """Append the leaves of nested lists, tuples and dicts to `leaves`, in a fixed order."""
     if isinstance(structure, (list, tuple)):
@@ -50,8 +66,20 @@ def flatten(structure, leaves: list) -> None:
     elif isinstance(structure, dict):
         for key in structure:
             flatten(structure[key], leaves)
+    elif isinstance(structure, IndexedSlices):  # a sparse gradient: its two tensors
+        flatten(structure.values, leaves)
+        flatten(structure.indices, leaves)
+    elif isinstance(structure, Composite):
+        flatten(structure.__tf_flatten__()[1], leaves)
     else:
         leaves.append(structure)
+
+
+def _indexed_slices(values, indices, dense_shape) -> IndexedSlices:
+    """An IndexedSlices of any two parts (Slots too), without __init__'s conversions."""
+    made = object.__new__(IndexedSlices)
+    made.values, made.indices, made.dense_shape = values, indices, dense_shape
+    return made
 
 
 def map_structure(function, structure):
@@ -66,6 +94,13 @@ def map_structure(function, structure):
         return tuple(items) if type(structure) is tuple else type(structure)(items)
     if isinstance(structure, dict):
         return {key: map_structure(function, value) for key, value in structure.items()}
+    if isinstance(structure, IndexedSlices):
+        return _indexed_slices(map_structure(function, structure.values),
+                               map_structure(function, structure.indices),
+                               structure.dense_shape)
+    if isinstance(structure, Composite):
+        metadata, components = structure.__tf_flatten__()
+        return structure.__tf_unflatten__(metadata, map_structure(function, components))
     return function(structure)
 
 
@@ -79,9 +114,15 @@ def fill(template, values: list):
         return filled if cls is list else tuple(filled)
     if cls is dict:
         return {key: fill(value, values) for key, value in template.items()}
+    if cls is IndexedSlices:
+        return _indexed_slices(fill(template.values, values), fill(template.indices, values),
+                               template.dense_shape)
     if isinstance(template, tuple):  # a namedtuple or another tuple subclass
         items = [fill(item, values) for item in template]
         return type(template)(*items) if hasattr(template, "_fields") else type(template)(items)
+    if isinstance(template, Composite):
+        metadata, components = template.__tf_flatten__()
+        return template.__tf_unflatten__(metadata, fill(components, values))
     return template
 
 
@@ -92,6 +133,10 @@ def _has_slot(template) -> bool:
         return any(_has_slot(item) for item in template)
     if isinstance(template, dict):
         return any(_has_slot(item) for item in template.values())
+    if isinstance(template, IndexedSlices):
+        return _has_slot(template.values) or _has_slot(template.indices)
+    if isinstance(template, Composite):
+        return _has_slot(template.__tf_flatten__()[1])
     return False
 
 
@@ -207,6 +252,8 @@ class Graph:
                     + ")"
             if isinstance(value, dict):
                 return "{" + ", ".join(f"{k!r}: {show(v)}" for k, v in value.items()) + "}"
+            if isinstance(value, Composite):
+                return f"{type(value).__name__}({show(value.__tf_flatten__()[1][0])})"
             if callable(value) and hasattr(value, "__name__"):
                 return value.__name__
             text = repr(value)

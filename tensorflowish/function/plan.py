@@ -197,7 +197,9 @@ class _Builder:
         except lowering_rules.NotLowered:
             return False
         slot = call.output_slots[0]
-        spec = self.specs[slot]
+        spec = self.specs.get(slot)
+        if spec is None:
+            return False
         for operand in lowered.inputs:
             if operand.slot is not None and operand.slot not in self.arrays and \
                     operand.slot not in self.variables and operand.slot not in self.objects:

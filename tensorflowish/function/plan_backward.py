@@ -26,6 +26,8 @@ def gradient(builder, tape, call) -> None:
         raise NotPlannable("gradient of or for something that is not a traced value")
     unconnected = tape_module._as_unconnected(arguments["unconnected_gradients"])
     specs = builder.specs
+    if any(slot not in specs for slot in targets + sources + [s for s in seeds if s is not None]):
+        raise NotPlannable("a gradient of or for a value that is not a plain tensor")
     for slot in sources:
         if specs[slot][1].kind not in "fc":
             raise NotPlannable("a gradient for a non-float source")

@@ -137,6 +137,8 @@ class Line:
         """An argument converted as the op's `as_tensor` converts it."""
         value = self.arguments[name]
         if value.__class__.__name__ == "Slot":
+            if value.index not in self.specs:
+                raise NotLowered(f"argument {name} is not a tensor")
             operand = Operand(slot=value.index)
         elif _has_slot(value):
             raise NotLowered(f"argument {name} is a structure of tensors")
@@ -153,6 +155,8 @@ class Line:
         x_slot, y_slot = x.__class__.__name__ == "Slot", y.__class__.__name__ == "Slot"
         if _has_slot(x) and not x_slot or _has_slot(y) and not y_slot:
             raise NotLowered("an operand is a structure of tensors")
+        if (x_slot and x.index not in self.specs) or (y_slot and y.index not in self.specs):
+            raise NotLowered("an operand is not a tensor")
         if x_slot and y_slot:
             a, b = Operand(slot=x.index), Operand(slot=y.index)
         elif x_slot or y_slot:
