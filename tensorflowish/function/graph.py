@@ -16,6 +16,7 @@ import dataclasses
 import inspect
 from collections.abc import Callable
 
+from ..indexed_slices import IndexedSlices
 from ..tensor import Tensor, Variable
 
 _ARRAY = Tensor.array  # the slot descriptor: reads a tensor's array without any hook
@@ -56,10 +57,20 @@ def flatten(structure, leaves: list) -> None:
     elif isinstance(structure, dict):
         for key in structure:
             flatten(structure[key], leaves)
+    elif isinstance(structure, IndexedSlices):  # a sparse gradient: its two tensors
+        flatten(structure.values, leaves)
+        flatten(structure.indices, leaves)
     elif isinstance(structure, Composite):
         flatten(structure.__tf_flatten__()[1], leaves)
     else:
         leaves.append(structure)
+
+
+def _indexed_slices(values, indices, dense_shape) -> IndexedSlices:
+    """An IndexedSlices of any two parts (Slots too), without __init__'s conversions."""
+    made = object.__new__(IndexedSlices)
+    made.values, made.indices, made.dense_shape = values, indices, dense_shape
+    return made
 
 
 def map_structure(function, structure):
@@ -74,6 +85,10 @@ def map_structure(function, structure):
         return tuple(items) if type(structure) is tuple else type(structure)(items)
     if isinstance(structure, dict):
         return {key: map_structure(function, value) for key, value in structure.items()}
+    if isinstance(structure, IndexedSlices):
+        return _indexed_slices(map_structure(function, structure.values),
+                               map_structure(function, structure.indices),
+                               structure.dense_shape)
     if isinstance(structure, Composite):
         metadata, components = structure.__tf_flatten__()
         return structure.__tf_unflatten__(metadata, map_structure(function, components))
@@ -90,6 +105,9 @@ def fill(template, values: list):
         return filled if cls is list else tuple(filled)
     if cls is dict:
         return {key: fill(value, values) for key, value in template.items()}
+    if cls is IndexedSlices:
+        return _indexed_slices(fill(template.values, values), fill(template.indices, values),
+                               template.dense_shape)
     if isinstance(template, tuple):  # a namedtuple or another tuple subclass
         items = [fill(item, values) for item in template]
         return type(template)(*items) if hasattr(template, "_fields") else type(template)(items)
@@ -106,6 +124,8 @@ def _has_slot(template) -> bool:
         return any(_has_slot(item) for item in template)
     if isinstance(template, dict):
         return any(_has_slot(item) for item in template.values())
+    if isinstance(template, IndexedSlices):
+        return _has_slot(template.values) or _has_slot(template.indices)
     if isinstance(template, Composite):
         return _has_slot(template.__tf_flatten__()[1])
     return False

@@ -458,10 +458,24 @@ def _patches() -> list[tuple[object, str, Callable]]:
         original = keras_layer.Layer.__dict__.get(name)
         if original is not None:
             patches.append((keras_layer.Layer, name, _in_init_scope(original)))
+    # Keras layer methods that read tensor values in Python (a dropout mask drawn on the host,
+    # an in-place moving-statistic update) name themselves in `_graph_lines`: one line each
+    for cls in _subclasses(keras_layer.Layer):
+        for name, skip_when_dry in cls.__dict__.get("_graph_lines", {}).items():
+            original = cls.__dict__.get(name)
+            if callable(original):
+                patches.append((cls, name, _stateful(
+                    f"{cls.__name__}.{name}", original,
+                    dry_result=(lambda *a, **k: None) if skip_when_dry else None)))
     from ..keras.metrics import metric as keras_metric
 
     patches += _class_patches(keras_optimizer.Optimizer, ("apply_gradients", "apply"),
                               lambda *a, **k: None)
+    # a metric made while tracing (Keras resolves 'accuracy' at the first batch) is built
+    # outside the graph: the reset_state its __init__ calls is not a line of it
+    for cls in _subclasses(keras_metric.Metric):
+        if "__init__" in cls.__dict__:
+            patches.append((cls, "__init__", _in_init_scope(cls.__dict__["__init__"])))
     # metrics keep their sums as backend arrays: each method call is one graph line
     patches += _class_patches(keras_metric.Metric, ("__call__", "update_state", "result",
                                                     "reset_state", "reset_states"), None)
