@@ -50,6 +50,7 @@ from .function import (
     switch_case,
     while_loop,
 )
+from .function import autograph as _autograph
 from .indexed_slices import IndexedSlices
 from .module import Module
 from .ops.registry import REGISTRY
@@ -73,6 +74,8 @@ nn = _namespace("nn", "tf.nn: activations, losses and the fused dense layer.")
 linalg = _namespace("linalg", "tf.linalg: matrix operations.")
 experimental = _namespace("experimental", "tf.experimental: DLPack interchange.")
 image = _namespace("image", "tf.image: resizing, cropping, colours and quality measures (NHWC).")
+autograph = _namespace("autograph", "tf.autograph: the source AutoGraph converts (to_code).")
+autograph.experimental = _namespace("autograph.experimental", "tf.autograph.experimental.")
 _namespaces = {"math": math, "nn": nn, "linalg": linalg, "dtypes": dtypes, "image": image}
 
 # The public namespaces come from the op registry, so no op can be forgotten in one of them.
@@ -89,6 +92,8 @@ for _name in ("random_flip_left_right", "random_flip_up_down", "random_crop"):
 image.ResizeMethod = ops.image_resize.ResizeMethod
 for _name in ("dropout", "moments"):
     setattr(nn, _name, getattr(ops.nn, _name))
+autograph.to_code = _autograph.to_code
+autograph.experimental.do_not_convert = _autograph.do_not_convert
 unstack = ops.unstack
 split = ops.split
 identity = ops.identity

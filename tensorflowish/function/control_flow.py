@@ -112,6 +112,7 @@ def _traced_branches(tracer, op: str, selector, functions: list, names: list, la
     for index, function in enumerate(functions):
         if index != taken:
             traced[index] = tracer.sub_trace(function, dry_run=True)
+    _fill_placeholders(tracer, traced)
     where = f"tf.{op}"
     for index, branch in enumerate(traced):
         if index != taken:
@@ -137,6 +138,36 @@ def _traced_branches(tracer, op: str, selector, functions: list, names: list, la
                              control=control, text=text))
     counter = iter(range(len(leaves)))
     return map_structure(lambda leaf: fresh.get(next(counter), leaf), traced[taken][1])
+
+
+def _fill_placeholders(tracer, traced: list) -> None:
+    """Where branches return tuples and one branch's entry is a value not yet defined that may
+    be filled (AutoGraph's return value before any `return` ran), give it zeros shaped like
+    another branch's tensors, made inside that branch (TensorFlow's placeholder values)."""
+    results = [branch[1] for branch in traced]
+    if not all(isinstance(r, tuple) for r in results) or len({len(r) for r in results}) != 1:
+        return
+    from ..ops.creation import zeros
+
+    for position in range(len(results[0])):
+        column = [r[position] for r in results]
+        example = next((v for v in column if not getattr(v, "fillable", False)), None)
+        if example is None or not any(getattr(v, "fillable", False) for v in column):
+            continue
+        for index, value in enumerate(column):
+            if not getattr(value, "fillable", False):
+                continue
+            calls, result, _ = traced[index]
+            saved = tracer.calls
+            tracer.calls = calls
+            try:
+                filled = map_structure(lambda leaf: zeros(_ARRAY.__get__(leaf).shape, leaf.dtype)
+                                       if isinstance(leaf, Tensor) else leaf, example)
+            finally:
+                tracer.calls = saved
+            result = result[:position] + (filled,) + result[position + 1:]
+            traced[index] = (calls, result, tracer.template(result))
+            results[index] = result
 
 
 def _branch_list(branch_fns) -> list:

@@ -137,7 +137,7 @@ def test_concrete_function_from_specs_does_not_run_stateful_calls(capsys):
 
 
 def test_python_bool_of_a_tensor_is_refused_naming_the_line():
-    @tf.function
+    @tf.function(autograph=False)
     def f(x):
         if x > 0:
             return x
