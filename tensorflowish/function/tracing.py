@@ -279,8 +279,14 @@ class Tracer:
 
     def finish(self, outputs, dry_outputs: bool = False) -> Graph:
         template = self.template(outputs)
+        specs = {}  # every tensor value's shape and dtype, for replay plans
+        for slot, value in enumerate(self.holds):
+            if isinstance(value, Tensor):
+                array = _ARRAY.__get__(value)
+                shape = self.shapes.get(value._id, array.shape)
+                specs[slot] = (tuple(shape), array.dtype)
         return Graph(self.name, self.input_slots, self.input_names, self.captures, self.calls,
-                     template, self.types, self.size)
+                     template, self.types, self.size, specs)
 
     def restore(self) -> None:
         """Turn every TracedTensor back into a plain Tensor (the trace's results are real)."""
