@@ -128,8 +128,7 @@ class StepFunction:
 
     def run(self, data: Any) -> Any:
         """One step on one batch."""
-        if (self.traced is None or self.eager_reason is not None
-                or config._run_functions_eagerly or self.model._data_parallel):
+        if self.traced is None or self.eager_reason is not None or config._run_functions_eagerly:
             return self.step(data)
         key = _signature(data)
         concrete = self._graphs.get(key)
