@@ -389,6 +389,8 @@ class Function:
                 tracer.add_input(tensor, name, tuple(spec.shape))
             outputs = self._converted()(*arguments.args, **arguments.kwargs)
             graph = tracer.finish(outputs)
+        if tracer.created_variables and self._tracing_count == 1:
+            self._check_variables_once(arguments, tensors, specs, names)
         python_arguments = {name: value for name, value in arguments.arguments.items()
                             if not _holds_tensors(value)}
         concrete = ConcreteFunction(self, graph, specs, keep, python_arguments,
@@ -399,6 +401,17 @@ class Function:
         else:
             self._concrete[key] = concrete
         return outputs, concrete
+
+    def _check_variables_once(self, arguments, tensors, specs, names) -> None:
+        """TensorFlow traces a function that created variables a second time, where creating
+        one is an error: a variable made at every call (not only on the first) raises
+        ValueError. The second trace runs nothing stateful; Python side effects show twice."""
+        tracer = tracing.Tracer(self._name, dry_run=True, allow_variables=False)
+        self._tracing_count += 1
+        with tracing.tracing(tracer):
+            for tensor, spec, name in zip(tensors, specs, names):
+                tracer.add_input(tensor, name, tuple(spec.shape))
+            self._converted()(*arguments.args, **arguments.kwargs)
 
     def get_concrete_function(self, *args, **kwargs) -> ConcreteFunction:
         """The graph for these arguments (tensors or tf.TensorSpecs), tracing it if needed.
