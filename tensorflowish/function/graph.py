@@ -16,10 +16,19 @@ import dataclasses
 import inspect
 from collections.abc import Callable
 
+from .. import tape as _tape_module
 from ..indexed_slices import IndexedSlices
+from ..tape import _recording_tapes
 from ..tensor import Tensor, Variable
 
 _ARRAY = Tensor.array  # the slot descriptor: reads a tensor's array without any hook
+
+
+class _PlanFallback(Exception):
+    """Raised by a plan, before any effect, for inputs it was not made for (GPU arrays)."""
+
+
+_plans_enabled = [True]  # tests switch plans off to compare with the op-by-op replay
 
 
 class Slot:
@@ -188,8 +197,40 @@ class Graph:
     output_template: object  # the returned structure, tensors replaced by Slots
     types: dict  # slot -> printed type
     size: int = 0  # number of slots
+    # slot -> (shape, dtype) of each tensor value as traced (None for a relaxed dimension)
+    specs: dict = dataclasses.field(default_factory=dict)
+    # the replay plan (tensorflowish.function.plan): None until the second call compiles it,
+    # False when the graph has none (then `plan_note` says why)
+    plan: object = None
+    plan_note: str = ""
 
     def replay(self, inputs: list):
+        """Run the graph on new input tensors (same signature) and return the outputs: through
+        its plan when it has one and no tape records outside, else op by op."""
+        plan = self.plan
+        if plan is None:
+            plan = self.compile()
+        if plan and not _recording_tapes and not _tape_module._strict_gradients:
+            try:
+                return plan.function(inputs)
+            except _PlanFallback:
+                pass
+        return self.replay_op_by_op(inputs)
+
+    def compile(self):
+        """Compile the plan (or note why there is none); returns it, or False."""
+        from .plan import NotPlannable, compile_plan
+
+        if not _plans_enabled[0]:
+            self.plan, self.plan_note = False, "plans are switched off"
+            return False
+        try:
+            self.plan = compile_plan(self)
+        except NotPlannable as reason:
+            self.plan, self.plan_note = False, str(reason)
+        return self.plan
+
+    def replay_op_by_op(self, inputs: list):
         """Run the calls on new input tensors (same signature) and return the outputs."""
         values = [None] * self.size
         for slot, value in zip(self.input_slots, inputs):

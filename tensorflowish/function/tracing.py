@@ -279,8 +279,14 @@ class Tracer:
 
     def finish(self, outputs, dry_outputs: bool = False) -> Graph:
         template = self.template(outputs)
+        specs = {}  # every tensor value's shape and dtype, for replay plans
+        for slot, value in enumerate(self.holds):
+            if isinstance(value, Tensor):
+                array = _ARRAY.__get__(value)
+                shape = self.shapes.get(value._id, array.shape)
+                specs[slot] = (tuple(shape), array.dtype)
         return Graph(self.name, self.input_slots, self.input_names, self.captures, self.calls,
-                     template, self.types, self.size)
+                     template, self.types, self.size, specs)
 
     def restore(self) -> None:
         """Turn every TracedTensor back into a plain Tensor (the trace's results are real)."""
@@ -473,9 +479,10 @@ def _patches() -> list[tuple[object, str, Callable]]:
         if original is not None:
             patches.append((keras_layer.Layer, name, _in_init_scope(original)))
     # Keras layer methods that read tensor values in Python (a dropout mask drawn on the host,
-    # an in-place moving-statistic update) name themselves in `_graph_lines`: one line each
+    # an in-place moving-statistic update) name themselves in `_graph_lines` (inherited by
+    # subclasses, each patched where it defines the method): one line each
     for cls in _subclasses(keras_layer.Layer):
-        for name, skip_when_dry in cls.__dict__.get("_graph_lines", {}).items():
+        for name, skip_when_dry in getattr(cls, "_graph_lines", {}).items():
             original = cls.__dict__.get(name)
             if callable(original):
                 patches.append((cls, name, _stateful(

@@ -29,6 +29,7 @@ import numpy as np
 
 from tensorflowish import config
 from tensorflowish import random as tf_random
+from tensorflowish.function.graph import flatten
 from tensorflowish.keras.trainers.compile_utils import _LazyLogs
 from tensorflowish.keras.trainers.data_adapter import _concatenate, _to_host_array
 from tensorflowish.tensor import Tensor, Variable
@@ -44,6 +45,8 @@ def _signature(data: Any) -> tuple:
         return (type(data).__name__,) + tuple(_signature(item) for item in data)
     if isinstance(data, dict):
         return ("dict",) + tuple((key, _signature(value)) for key, value in data.items())
+    if isinstance(data, Variable):
+        return ("variable", id(data))
     if isinstance(data, Tensor):
         array = data.array
         return (array.dtype.str, array.shape)
@@ -103,8 +106,9 @@ class StepFunction:
         self.traced = None
         self.eager_reason: str | None = None  # why this step runs eagerly after all
         self._seen: set = set()
+        self._graphs: dict = {}  # batch signature -> its ConcreteFunction (tensor-only batches)
         if traced:
-            from tensorflowish.function import function  # keras stays importable without it
+            from tensorflowish.function import function
 
             # autograph=False: Keras marks its one_step_on_data do_not_convert
             self.traced = function(self._one_step_on_data, autograph=False,
@@ -125,6 +129,12 @@ class StepFunction:
                 or config._run_functions_eagerly or self.model._data_parallel):
             return self.step(data)
         key = _signature(data)
+        concrete = self._graphs.get(key)
+        if concrete is not None:  # the graph of this signature, without tf.function's lookup
+            leaves: list = []
+            flatten(data, leaves)
+            return _fresh(concrete._call_flat([leaf for leaf in leaves
+                                               if leaf.__class__ is Tensor]))
         if key in self._seen:
             return _fresh(self.traced(data))
         if len(self._seen) >= MAX_TRACES:
@@ -140,6 +150,12 @@ class StepFunction:
             self._go_eager(f"its trace failed: {type(error).__name__}: {error}")
             return result
         self._seen.add(key)
+        leaves = []
+        flatten(data, leaves)
+        if not any(isinstance(leaf, np.ndarray) or (isinstance(leaf, Tensor) and
+                                                    leaf.__class__ not in (Tensor, Variable))
+                   for leaf in leaves):
+            self._graphs[key] = self.traced.get_concrete_function(data)
         return _fresh(result)
 
     def _go_eager(self, reason: str) -> None:
