@@ -359,18 +359,32 @@ def _stop_recording(self):
                       run=lambda tape: block.__exit__(None, None, None))
 
 
+def check_new_state(what: str) -> None:
+    """Called where state that TensorFlow keeps in variables is made (a Keras optimizer's
+    slots): after a function's first trace that is TensorFlow's ValueError."""
+    tracer = current()
+    if tracer is not None and not tracer.allow_variables:
+        raise ValueError(
+            f"tf.function only supports singleton tf.Variables created on the first call: "
+            f"{what} would be created in a later trace of `{tracer.name}` (at "
+            f"{_user_location()}). Create it on the first call (e.g. optimizer.build(...) "
+            "before calling the function), or use one tf.function per object.")
+
+
 def _variable_init(original):
     def init(self, *args, **kwargs):
         tracer = current()
-        if tracer is None or tracer.depth:
+        if tracer is None:
             return original(self, *args, **kwargs)
-        if not tracer.allow_variables:
+        if not tracer.allow_variables:  # inside ops and optimisers too, as TensorFlow
             raise ValueError(
                 f"tf.function only supports singleton tf.Variables created on the first call. "
                 f"Make sure the tf.Variable is only created once or created outside "
                 f"tf.function (at {_user_location()}). See "
                 "https://www.tensorflow.org/guide/function#creating_tfvariables for more "
                 "information.")
+        if tracer.depth:
+            return original(self, *args, **kwargs)
         tracer.depth += 1
         try:
             original(self, *args, **kwargs)
