@@ -366,18 +366,32 @@ def _stop_recording(self):
                       run=lambda tape: block.__exit__(None, None, None))
 
 
+def check_new_state(what: str) -> None:
+    """Called where state that TensorFlow keeps in variables is made (a Keras optimizer's
+    slots): after a function's first trace that is TensorFlow's ValueError."""
+    tracer = current()
+    if tracer is not None and not tracer.allow_variables:
+        raise ValueError(
+            f"tf.function only supports singleton tf.Variables created on the first call: "
+            f"{what} would be created in a later trace of `{tracer.name}` (at "
+            f"{_user_location()}). Create it on the first call (e.g. optimizer.build(...) "
+            "before calling the function), or use one tf.function per object.")
+
+
 def _variable_init(original):
     def init(self, *args, **kwargs):
         tracer = current()
-        if tracer is None or tracer.depth:
+        if tracer is None:
             return original(self, *args, **kwargs)
-        if not tracer.allow_variables:
+        if not tracer.allow_variables:  # inside ops and optimisers too, as TensorFlow
             raise ValueError(
                 f"tf.function only supports singleton tf.Variables created on the first call. "
                 f"Make sure the tf.Variable is only created once or created outside "
                 f"tf.function (at {_user_location()}). See "
                 "https://www.tensorflow.org/guide/function#creating_tfvariables for more "
                 "information.")
+        if tracer.depth:
+            return original(self, *args, **kwargs)
         tracer.depth += 1
         try:
             original(self, *args, **kwargs)
@@ -471,16 +485,24 @@ def _patches() -> list[tuple[object, str, Callable]]:
         original = keras_layer.Layer.__dict__.get(name)
         if original is not None:
             patches.append((keras_layer.Layer, name, _in_init_scope(original)))
-    # Keras layer methods that read tensor values in Python (a dropout mask drawn on the host,
-    # an in-place moving-statistic update) name themselves in `_graph_lines`: one line each
-    for cls in _subclasses(keras_layer.Layer):
-        for name, skip_when_dry in cls.__dict__.get("_graph_lines", {}).items():
+    # Keras layer (and metric) methods that read tensor values in Python (a dropout mask drawn
+    # on the host, an in-place moving-statistic update) name themselves in `_graph_lines`
+    # (inherited by subclasses, each patched where it defines the method): one line each
+    from ..keras.metrics import metric as keras_metric
+
+    for cls in _subclasses(keras_layer.Layer) + _subclasses(keras_metric.Metric):
+        for name, skip_when_dry in getattr(cls, "_graph_lines", {}).items():
             original = cls.__dict__.get(name)
             if callable(original):
                 patches.append((cls, name, _stateful(
                     f"{cls.__name__}.{name}", original,
                     dry_result=(lambda *a, **k: None) if skip_when_dry else None)))
-    from ..keras.metrics import metric as keras_metric
+    from .. import distribute
+
+    # data-parallel fit: the gradients' allreduce is one line (not run in spec-only traces)
+    patches.append((distribute, "allreduce_gradients", _stateful(
+        "distribute.allreduce_gradients", distribute.allreduce_gradients,
+        dry_result=lambda gradients, *a, **k: list(gradients))))
 
     patches += _class_patches(keras_optimizer.Optimizer, ("apply_gradients", "apply"),
                               lambda *a, **k: None)

@@ -221,3 +221,70 @@ def test_untraceable_model_falls_back_to_eager_with_a_logged_reason(caplog):
     assert traced_history == eager_history
     for traced, eager in zip(traced_weights, eager_weights):
         np.testing.assert_array_equal(traced, eager)
+
+
+SEQUENCES = RNG.normal(size=(40, 5, 4)).astype(np.float32)
+IMAGES = RNG.normal(size=(40, 8, 8, 3)).astype(np.float32)
+
+MORE_MODELS = {
+    "gru": (lambda: keras.Sequential([layers.GRU(4, input_shape=(5, 4)), layers.Dense(3)]),
+            SEQUENCES),
+    "bidirectional simple rnn": (lambda: keras.Sequential([
+        layers.Bidirectional(layers.SimpleRNN(4, return_sequences=True), input_shape=(5, 4)),
+        layers.GlobalAveragePooling1D(), layers.Dense(3)]), SEQUENCES),
+    "noise layers": (lambda: keras.Sequential([
+        layers.GaussianNoise(0.1, input_shape=(8,)), layers.GaussianDropout(0.2),
+        layers.AlphaDropout(0.1), layers.Dense(3)]), X8[:40]),
+    "random image augmentation": (lambda: keras.Sequential([
+        layers.RandomFlip(input_shape=(8, 8, 3)), layers.RandomRotation(0.1),
+        layers.Conv2D(2, 3), layers.Flatten(), layers.Dense(3)]), IMAGES),
+    "regularizers, nested model": (lambda: keras.Sequential([
+        keras.Sequential([layers.Dense(8, activation="relu", kernel_regularizer="l2",
+                                       input_shape=(8,)), layers.Dropout(0.2)]),
+        layers.ActivityRegularization(l1=0.01), layers.Dense(3)]), X8[:40]),
+}
+
+
+@pytest.mark.parametrize("name", sorted(MORE_MODELS))
+def test_more_model_kinds_identical(name):
+    make, x = MORE_MODELS[name]
+    model, _ = _assert_same(make, x=x, y=Y3[:40], batch_size=16, epochs=2)
+    assert model.train_function.tracing_count == 2  # 16 rows, then 8
+
+
+def test_mixed_precision_and_learning_rate_schedule_identical():
+    def make():
+        return keras.Sequential([layers.Dense(8, activation="relu", input_shape=(8,)),
+                                 layers.Dense(3, dtype="float32")])
+
+    keras.mixed_precision.set_global_policy("mixed_float16")
+    try:  # compile wraps the optimiser in a LossScaleOptimizer: its checks run at each replay
+        _assert_same(make, callbacks=[
+            keras.callbacks.LearningRateScheduler(lambda epoch, rate: rate * 0.5)])
+    finally:
+        keras.mixed_precision.set_global_policy("float32")
+
+
+def test_freezing_a_layer_after_fit_retraces_as_eager_would():
+    results = []
+    for run_eagerly in (True, False):
+        tf.random.set_seed(2)
+        model = keras.Sequential([layers.Dense(4, input_shape=(8,)), layers.Dense(3)])
+        model.compile("sgd", keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+                      run_eagerly=run_eagerly)
+        model.fit(X8, Y3, epochs=1, verbose=0)
+        frozen = model.layers[0].get_weights()
+        model.layers[0].trainable = False  # no recompile: the next fit must not train it
+        model.fit(X8, Y3, epochs=1, verbose=0)
+        for before, after in zip(frozen, model.layers[0].get_weights()):
+            np.testing.assert_array_equal(before, after)
+        results.append(model.get_weights())
+    for eager, traced in zip(*results):
+        np.testing.assert_array_equal(eager, traced)
+
+
+def test_steps_per_execution_identical():
+    model, _ = _assert_same(_dense_dropout_batchnorm, compile_kwargs={"steps_per_execution": 2},
+                            validation_data=(X8[:20], Y3[:20]), validation_batch_size=8)
+    assert model.train_function.tracing_count == 2
+    assert model.test_function.tracing_count == 2  # batches of 8, then 4
