@@ -250,7 +250,13 @@ def for_stmt(iterable, body_fn, extra_test, values: tuple, names: tuple, line: i
         from .dataset_loop import dataset_for
 
         if any(isinstance(v, Undefined) and n == RETURN_VALUE for v, n in zip(values, names)):
-            values = _placeholders(body_fn, values, names, line, item=next(iter(iterable)))
+            tracer = tracing.current()
+            tracer.depth += 1
+            try:
+                first = next(iter(iterable))
+            finally:
+                tracer.depth -= 1
+            values = _placeholders(body_fn, values, names, line, item=first)
         _check_carried(values, names, "`for` loop", line)
         return dataset_for(iterable, body_fn, extra_test, values)
     if not _tensor_condition(iterable):

@@ -35,8 +35,12 @@ def dataset_for(dataset, body, extra_test, values: tuple) -> tuple:
     values = tuple(map_structure(lambda v: v if isinstance(v, Tensor) else convert_to_tensor(v),
                                  values))
     initial = tracer.template(list(values))
-    iterator = iter(dataset)
-    first = next(iterator, None)
+    tracer.depth += 1  # reading the dataset here is this trace's own work, not a graph line
+    try:
+        iterator = iter(dataset)
+        first = next(iterator, None)
+    finally:
+        tracer.depth -= 1
     if first is None:  # nothing to trace the body on: the call's result is the loop's input
         raise ValueError("tf.function (AutoGraph): a `for` loop over a tf.data.Dataset that is "
                          "empty while tracing cannot be traced; trace it with a non-empty "
