@@ -518,6 +518,12 @@ def _patches() -> list[tuple[object, str, Callable]]:
                 patches.append((cls, name, _stateful(
                     f"{cls.__name__}.{name}", original,
                     dry_result=(lambda *a, **k: None) if skip_when_dry else None)))
+    from .. import distribute
+
+    # data-parallel fit: the gradients' allreduce is one line (not run in spec-only traces)
+    patches.append((distribute, "allreduce_gradients", _stateful(
+        "distribute.allreduce_gradients", distribute.allreduce_gradients,
+        dry_result=lambda gradients, *a, **k: list(gradients))))
     from ..keras.metrics import metric as keras_metric
 
     patches += _class_patches(keras_optimizer.Optimizer, ("apply_gradients", "apply"),
