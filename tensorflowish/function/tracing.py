@@ -508,10 +508,12 @@ def _patches() -> list[tuple[object, str, Callable]]:
         original = keras_layer.Layer.__dict__.get(name)
         if original is not None:
             patches.append((keras_layer.Layer, name, _in_init_scope(original)))
-    # Keras layer methods that read tensor values in Python (a dropout mask drawn on the host,
-    # an in-place moving-statistic update) name themselves in `_graph_lines` (inherited by
-    # subclasses, each patched where it defines the method): one line each
-    for cls in _subclasses(keras_layer.Layer):
+    # Keras layer (and metric) methods that read tensor values in Python (a dropout mask drawn
+    # on the host, an in-place moving-statistic update) name themselves in `_graph_lines`
+    # (inherited by subclasses, each patched where it defines the method): one line each
+    from ..keras.metrics import metric as keras_metric
+
+    for cls in _subclasses(keras_layer.Layer) + _subclasses(keras_metric.Metric):
         for name, skip_when_dry in getattr(cls, "_graph_lines", {}).items():
             original = cls.__dict__.get(name)
             if callable(original):
@@ -524,7 +526,6 @@ def _patches() -> list[tuple[object, str, Callable]]:
     patches.append((distribute, "allreduce_gradients", _stateful(
         "distribute.allreduce_gradients", distribute.allreduce_gradients,
         dry_result=lambda gradients, *a, **k: list(gradients))))
-    from ..keras.metrics import metric as keras_metric
 
     patches += _class_patches(keras_optimizer.Optimizer, ("apply_gradients", "apply"),
                               lambda *a, **k: None)

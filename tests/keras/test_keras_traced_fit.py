@@ -281,3 +281,10 @@ def test_freezing_a_layer_after_fit_retraces_as_eager_would():
         results.append(model.get_weights())
     for eager, traced in zip(*results):
         np.testing.assert_array_equal(eager, traced)
+
+
+def test_steps_per_execution_identical():
+    model, _ = _assert_same(_dense_dropout_batchnorm, compile_kwargs={"steps_per_execution": 2},
+                            validation_data=(X8[:20], Y3[:20]), validation_batch_size=8)
+    assert model.train_function.tracing_count == 2
+    assert model.test_function.tracing_count == 2  # batches of 8, then 4
