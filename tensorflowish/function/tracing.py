@@ -235,8 +235,15 @@ class Tracer:
         finally:
             self.depth -= 1
         slots, positions, types = self._outputs(result)
-        self.calls.append(Call(name, function, args_template, kwargs_template, slots,
-                               positions, types, stateful))
+        call = Call(name, function, args_template, kwargs_template, slots, positions, types,
+                    stateful)
+        if tape_module._recording_tapes and slots:  # which outputs a tape tracks (for plans)
+            leaves: list = []
+            flatten(result, leaves)
+            call.tracked = tuple(
+                any(getattr(result if p == -1 else leaves[p], "_id", None) in tape._tracked
+                    for tape in tape_module._recording_tapes) for p in positions)
+        self.calls.append(call)
         return result
 
     def call_op(self, info, function, args, kwargs):
