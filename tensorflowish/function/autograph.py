@@ -1,14 +1,18 @@
-"""AutoGraph: `if` and `while` statements on tensor conditions become tf.cond / tf.while_loop.
+"""AutoGraph: `if`/`while`/`for` statements on tensors become tf.cond / tf.while_loop.
 
-The function's source is parsed, and each `if` and `while` statement is rewritten into calls of
-`if_stmt` / `while_stmt` below, with the statement's branches (or condition and body) as inner
-functions that take and return the variables the statement assigns. At run time a condition that
-is a traced tensor builds a `tf.cond` / `tf.while_loop`; any other condition runs as Python, so
-Python conditions stay Python, as in TensorFlow.
+The function's source is parsed; `break`, `continue` and `return` inside `if`/`for`/`while` are
+first lowered to flags (`autograph_escapes.py`, TensorFlow's scheme), then each `if`, `while`
+and `for` statement is rewritten into calls of `if_stmt` / `while_stmt` / `for_stmt` below,
+with the statement's branches (or condition and body) as inner functions that take and return
+the variables the statement assigns; `a if c else b` becomes `if_exp`, and `and`/`or`/`not` in
+conditions `and_`/`or_`/`not_`. At run time a condition that is a traced tensor builds a
+`tf.cond` / `tf.while_loop` (a `for` over a tensor loops over its rows, over a tf.data.Dataset
+iterates it at every call); any other condition runs as Python, so Python conditions stay
+Python, as in TensorFlow.
 
 Not converted (left as Python, so a tensor condition there raises the error naming the line):
-statements containing `return`, `break` or `continue`, `while ... else`, `for` loops, and
-functions whose source is unavailable (lambdas, the REPL) or that use `super()`.
+functions whose source is unavailable (lambdas, the REPL, `exec`) or that use `super()`, and
+functions marked with `do_not_convert`.
 """
 
 from __future__ import annotations
