@@ -506,6 +506,30 @@ def convert(function):
     return converted
 
 
+def why_not_converted(function, autograph: bool = True) -> str | None:
+    """Why AutoGraph left `function`'s own statements as Python (None if it converted them)."""
+    name = getattr(function, "__name__", repr(function))
+    if not autograph:
+        return (f"AutoGraph is off for `{name}` (autograph=False): tensor conditions in it are not "
+                "converted; remove autograph=False or use tf.cond / tf.while_loop.")
+    function = getattr(function, "__func__", function)
+    if not isinstance(function, types.FunctionType):
+        return None
+    if getattr(function, "__autograph_do_not_convert__", False):
+        return (f"`{name}` is marked do_not_convert, so AutoGraph left its statements as Python; "
+                "use tf.cond / tf.while_loop there.")
+    if "super" in function.__code__.co_names:
+        return (f"AutoGraph does not convert `{name}` because it calls super(); move the tensor "
+                "`if`/`while` into a helper method, or use tf.cond / tf.while_loop.")
+    try:
+        inspect.getsource(function)
+    except (OSError, TypeError):
+        return (f"AutoGraph could not read the source of `{name}` (a lambda, code typed into the "
+                "REPL or built by exec), so its `if`/`while`/`for` were not converted: define it "
+                "in a file, or use tf.cond / tf.while_loop.")
+    return None
+
+
 def to_code(entity, recursive=True, experimental_optional_features=None) -> str:
     """The Python source AutoGraph runs for `entity` (TensorFlow's tf.autograph.to_code): its
     `if`/`while`/`for` statements as calls of this module's `if_stmt`/`while_stmt`/`for_stmt`,
