@@ -50,6 +50,8 @@ def lower_apply_gradients(call: Call, variables: dict, specs: dict):
         planned.append((grad, variable))
         updated.append(variables[variable])
     iterations = optimizer._iterations_variable
+    if _plain_sgd(optimizer, updated):
+        return _sgd_update(optimizer, updated), planned
 
     def update(grads: list) -> None:
         # apply_gradients after its checks, in its order
@@ -61,3 +63,31 @@ def lower_apply_gradients(call: Call, variables: dict, specs: dict):
         optimizer._apply_updates(grads, updated, learning_rate, step)
         iterations._writable_array().fill(step)
     return update, planned
+
+
+def _plain_sgd(optimizer, variables) -> bool:
+    from ...keras.optimizers.sgd import SGD
+
+    return type(optimizer) is SGD and not optimizer.momentum and \
+        optimizer.weight_decay is None and type(optimizer)._apply_updates is SGD._apply_updates \
+        and all(v.array.dtype.kind == "f" and v.array.dtype.itemsize > 2 for v in variables)
+
+
+def _sgd_update(optimizer, variables):
+    """Plain SGD (the most common step of all): SGD._apply_updates's loop with the NumPy
+    kernel called directly (float32/float64 variables on the CPU, checked at compile time)."""
+    from ... import kernels
+    from ...tensor import _UNSHARED, _getrefcount
+
+    iterations, kernel = optimizer._iterations_variable, kernels.cpu.sgd_update
+
+    def update(grads: list) -> None:
+        step = int(iterations.array) + 1
+        learning_rate = optimizer._current_learning_rate()
+        for grad, variable in zip(grads, variables):
+            param = variable.array  # Variable._writable_array, inlined (copy-on-write)
+            if _getrefcount(param) > _UNSHARED:
+                param = variable._writable_array()
+            kernel(param, grad, None, learning_rate, 0.0, False)
+        iterations._writable_array().fill(step)
+    return update
