@@ -300,3 +300,24 @@ def test_python_generator_input_identical():
     model, _ = _assert_same(_dense_dropout_batchnorm, x=batches, y=None, batch_size=None,
                             epochs=1)
     assert model.train_function.tracing_count == 2  # 25 rows, then 20
+
+
+def test_many_batch_shapes_stop_tracing_with_a_logged_reason(caplog):
+    def batches():  # sizes 1, 2, ..., 10: ten signatures
+        def generate():
+            start = 0
+            for size in range(1, 11):
+                yield X8[start:start + size], Y3[start:start + size]
+                start += size
+        return generate()
+
+    with caplog.at_level(logging.WARNING, logger="tensorflowish.keras"):
+        eager_history, eager_weights, _ = _train(_dense_dropout_batchnorm, True, x=batches,
+                                                 y=None, batch_size=None, epochs=1)
+        history, weights, model = _train(_dense_dropout_batchnorm, False, x=batches, y=None,
+                                         batch_size=None, epochs=1)
+    assert model.train_function.tracing_count == 8
+    assert "more than 8 signatures" in caplog.text
+    assert history == eager_history
+    for traced, eager in zip(weights, eager_weights):
+        np.testing.assert_array_equal(traced, eager)
