@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from tensorflowish import bench, cli
+from tensorflowish.tools import bench, cli
 
 
 def _results():

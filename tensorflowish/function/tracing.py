@@ -412,7 +412,6 @@ def _patches() -> list[tuple[object, str, Callable]]:
 
     from .. import ops
     from .. import random as tf_random
-    from ..keras.optimizers import optimizer as keras_optimizer
     from ..random import generator
 
     patches = []
@@ -452,20 +451,35 @@ def _patches() -> list[tuple[object, str, Callable]]:
     for name in ("__exit__", "watch", "gradient", "jacobian", "batch_jacobian", "reset"):
         patches.append((tape_module.GradientTape, name, _stateful(
             f"GradientTape.{name}", getattr(tape_module.GradientTape, name))))
-    from ..keras.layers import layer as keras_layer
-
-    for name in ("add_weight", "add_variable"):
-        original = keras_layer.Layer.__dict__.get(name)
-        if original is not None:
-            patches.append((keras_layer.Layer, name, _in_init_scope(original)))
-    from ..keras.metrics import metric as keras_metric
-
-    patches += _class_patches(keras_optimizer.Optimizer, ("apply_gradients", "apply"),
-                              lambda *a, **k: None)
-    # metrics keep their sums as backend arrays: each method call is one graph line
-    patches += _class_patches(keras_metric.Metric, ("__call__", "update_state", "result",
-                                                    "reset_state", "reset_states"), None)
+    for base, names in _LIFTED_METHODS:
+        for name in names:
+            original = base.__dict__.get(name)
+            if original is not None:
+                patches.append((base, name, _in_init_scope(original)))
+    for base, names, dry_result in _STATEFUL_METHODS:
+        patches += _class_patches(base, names, dry_result)
     return patches
+
+
+# Methods of classes above this package (Keras's Layer, Optimizer, Metric) that a trace must
+# treat specially. Their modules register them here when they load: this package never imports
+# Keras (see docs/layout.md).
+_LIFTED_METHODS: list[tuple[type, tuple[str, ...]]] = []
+_STATEFUL_METHODS: list[tuple[type, tuple[str, ...], Callable | None]] = []
+
+
+def run_outside_traces(base: type, names: tuple[str, ...]) -> None:
+    """Run `base`'s methods `names` outside any graph being traced (as TensorFlow lifts
+    variable initialisers): `Layer.add_weight` inside a tf.function makes its variable once."""
+    _LIFTED_METHODS.append((base, tuple(names)))
+
+
+def trace_as_stateful(base: type, names: tuple[str, ...],
+                      dry_result: Callable | None = None) -> None:
+    """Record each call of `names` (on `base` and every subclass defining them) as one graph
+    line, run again at every replay: an optimiser's `apply_gradients`, a metric's
+    `update_state`. `dry_result` stands in for the call while a trace only probes shapes."""
+    _STATEFUL_METHODS.append((base, tuple(names), dry_result))
 
 
 def _subclasses(base: type) -> list[type]:
