@@ -11,7 +11,7 @@
 from __future__ import annotations
 
 import sys
-import types
+import types as _types
 
 from . import autodiff, backend, dtypes, errors, ops
 from . import random as random  # noqa: PLC0414
@@ -39,14 +39,18 @@ from .dtypes import (
     uint64,
 )
 from .function import (
+    TensorArray,
     cond,
     function,
     init_scope,
     inside_function,
     numpy_function,
     py_function,
+    switch_case,
     while_loop,
 )
+from .function import autograph as _autograph
+from .function import trace_type as _trace_type
 from .module import Module
 from .ops.clip import clip_by_global_norm, clip_by_norm
 from .ops.indexed_slices import IndexedSlices
@@ -60,8 +64,8 @@ __version__ = "0.1.0"
 newaxis = None
 
 
-def _namespace(name: str, doc: str) -> types.ModuleType:
-    module = types.ModuleType(f"{__name__}.{name}", doc)
+def _namespace(name: str, doc: str) -> _types.ModuleType:
+    module = _types.ModuleType(f"{__name__}.{name}", doc)
     sys.modules[module.__name__] = module
     return module
 
@@ -71,6 +75,10 @@ nn = _namespace("nn", "tf.nn: activations, losses and the fused dense layer.")
 linalg = _namespace("linalg", "tf.linalg: matrix operations.")
 experimental = _namespace("experimental", "tf.experimental: DLPack interchange.")
 image = _namespace("image", "tf.image: resizing, cropping, colours and quality measures (NHWC).")
+types = _namespace("types", "tf.types: the tracing protocol's TraceType.")
+types.experimental = _namespace("types.experimental", "tf.types.experimental: TraceType.")
+autograph = _namespace("autograph", "tf.autograph: the source AutoGraph converts (to_code).")
+autograph.experimental = _namespace("autograph.experimental", "tf.autograph.experimental.")
 _namespaces = {"math": math, "nn": nn, "linalg": linalg, "dtypes": dtypes, "image": image}
 
 # The public namespaces come from the op registry, so no op can be forgotten in one of them.
@@ -87,6 +95,9 @@ for _name in ("random_flip_left_right", "random_flip_up_down", "random_crop"):
 image.ResizeMethod = ops.image_resize.ResizeMethod
 for _name in ("dropout", "moments"):
     setattr(nn, _name, getattr(ops.nn, _name))
+types.experimental.TraceType = _trace_type.TraceType
+autograph.to_code = _autograph.to_code
+autograph.experimental.do_not_convert = _autograph.do_not_convert
 unstack = ops.unstack
 split = ops.split
 identity = ops.identity

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+import tensorflowish as tf
 from tensorflowish.tools import bench, cli
 
 
@@ -47,7 +48,8 @@ def test_every_workload_builds():
                      "SGD momentum step", "MLP training step", "tape overhead",
                      "LSTM training step", "text classifier step",
                      "text classifier step (dense gradient)", "CNN training step",
-                     "MLP training step (tf.function)", "tape overhead (tf.function)"}
+                     "MLP training step (tf.function)", "tape overhead (tf.function)",
+                     "fit epoch, traced / eager"}
 
 
 def test_traced_workloads_compute_what_the_eager_ones_do():
@@ -57,6 +59,17 @@ def test_traced_workloads_compute_what_the_eager_ones_do():
         assert float(traced.framework()) == float(eager.framework())
     np.testing.assert_allclose(bench.tape_overhead("CPU:0", traced=True).framework().numpy(),
                                bench.tape_overhead("CPU:0").framework().numpy())
+
+
+def test_fit_epoch_row_trains_the_same_model_traced_and_eager():
+    from tensorflowish.tools import bench_fit
+
+    workload = bench_fit.fit_epoch("CPU:0")
+    tf.random.set_seed(1)
+    traced = workload.framework().history
+    tf.random.set_seed(1)  # the same shuffle and dropout draws: the traced epoch is eager's
+    assert traced == workload.floor().history
+    assert traced["accuracy"][0] > 0.2  # learning: chance is 0.1
 
 
 def test_bench_command_is_wired():

@@ -11,6 +11,8 @@ from typing import Any
 
 import numpy as np
 
+from tensorflowish.tensor import TensorShape
+
 __all__ = ["DatasetSpec", "TensorSpec"]
 
 
@@ -143,6 +145,30 @@ def dtype_of(array: Any) -> Any:
     return dtypes.as_dtype(np.dtype(array.dtype))
 
 
+class _UnknownRank(TensorShape):
+    """TensorShape(None): nothing known, not even the rank; compatible with every shape."""
+
+    __slots__ = ()
+
+    @property
+    def rank(self) -> None:
+        return None
+
+    ndims = rank
+
+    def as_list(self):
+        raise ValueError("as_list() is not defined on an unknown TensorShape.")
+
+    def is_compatible_with(self, other) -> bool:
+        return True
+
+    def __repr__(self) -> str:
+        return "TensorShape(None)"
+
+    def __str__(self) -> str:
+        return "<unknown>"
+
+
 class TensorSpec:
     """The type of a tensor: a shape (``None`` for an unknown dimension) and a dtype.
 
@@ -155,9 +181,10 @@ class TensorSpec:
         from tensorflowish import dtypes
         from tensorflowish.tensor import TensorShape
 
-        if shape is None:
-            raise ValueError("TensorSpec needs a shape (a tuple with None for unknown sizes).")
-        self.shape = TensorShape(None if d is None else int(d) for d in shape)
+        if shape is None:  # TensorFlow's unknown rank
+            self.shape = _UnknownRank()
+        else:
+            self.shape = TensorShape(None if d is None else int(d) for d in shape)
         self.dtype = dtypes.as_dtype(dtype)
         self.name = name
 
@@ -186,6 +213,7 @@ class TensorSpec:
     def __eq__(self, other: object) -> bool:
         return (
             isinstance(other, TensorSpec) and tuple(self.shape) == tuple(other.shape)
+            and type(self.shape) is type(other.shape)
             and self.dtype == other.dtype and self.name == other.name
         )  # fmt: skip
 

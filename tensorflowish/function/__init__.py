@@ -18,13 +18,15 @@ from __future__ import annotations
 
 import contextlib
 
-from .control_flow import cond, while_loop
+from .control_flow import cond, switch_case, while_loop
 from .graph import Graph
 from .polymorphic import ConcreteFunction, Function
 from .python_calls import numpy_function, py_function
+from .tensor_array import TensorArray
 from .tracing import OperatorNotAllowedInGraphError, TracedTensor, current
 
-__all__ = ["function", "cond", "while_loop", "py_function", "numpy_function", "Function",
+__all__ = ["function", "cond", "switch_case", "while_loop", "TensorArray", "py_function",
+           "numpy_function", "Function",
            "ConcreteFunction", "Graph", "init_scope", "OperatorNotAllowedInGraphError",
            "TracedTensor", "inside_function"]
 

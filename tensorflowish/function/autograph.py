@@ -20,6 +20,16 @@ import types
 
 from ..tensor import Tensor
 from . import tracing
+from .autograph_escapes import (
+    RETURN_VALUE,
+    Lowering,
+    convert_condition,
+    needs_lowering,
+    thunk,
+)
+from .graph import Composite
+
+_ARRAY = Tensor.array
 
 _RUNTIME = "__autograph__"
 
@@ -29,6 +39,8 @@ class Undefined:
 
     def __init__(self, name: str) -> None:
         self.name = name
+        # the return value before a `return` ran may take zeros where a graph cond needs them
+        self.fillable = name == RETURN_VALUE
 
     def __repr__(self) -> str:
         return f"<undefined {self.name}>"
@@ -46,22 +58,159 @@ def _tensor_condition(value) -> bool:
 
 def _check_defined(values, names, what: str, line: int) -> None:
     for name, value in zip(names, values):
-        if isinstance(value, Undefined):
+        if isinstance(value, Undefined) and name != RETURN_VALUE:
             raise ValueError(f"tf.function (AutoGraph): `{name}` must have a value before the "
                              f"{what} at line {line} and in every branch of it, because the "
                              "statement depends on a tensor and becomes graph control flow. "
                              f"Give `{name}` a value before the statement.")
 
 
+# --- what converted conditions call -----------------------------------------------------------
+def _as_bool(value):
+    from ..ops.math import cast
+
+    return value if value.dtype.name == "bool" else cast(value, "bool")
+
+
+def not_(value):
+    """`not value`: a graph op on a tensor, Python's `not` otherwise."""
+    if _tensor_condition(value):
+        from ..ops.math import logical_not
+
+        return logical_not(_as_bool(value))
+    return not value
+
+
+def and_(*parts):
+    """`a and b and ...` from thunks, as lazy as Python's: on a tensor, a tf.cond evaluates the
+    rest only where the value is true."""
+    value = parts[0]()
+    for index, part in enumerate(parts[1:], 1):
+        if _tensor_condition(value):
+            from .control_flow import cond
+
+            rest = parts[index:]
+            return cond(value, lambda rest=rest: _as_tensor_bool(and_(*rest)),
+                        lambda value=value: _as_bool(value))
+        if not value:
+            return value
+        value = part()
+    return value
+
+
+def or_(*parts):
+    """`a or b or ...` from thunks, lazy like Python's (a tf.cond on a tensor)."""
+    value = parts[0]()
+    for index, part in enumerate(parts[1:], 1):
+        if _tensor_condition(value):
+            from .control_flow import cond
+
+            rest = parts[index:]
+            return cond(value, lambda value=value: _as_bool(value),
+                        lambda rest=rest: _as_tensor_bool(or_(*rest)))
+        if value:
+            return value
+        value = part()
+    return value
+
+
+def _as_tensor_bool(value):
+    from ..tensor import constant
+
+    return _as_bool(value) if isinstance(value, Tensor) else constant(bool(value))
+
+
+def unpack(item):
+    """`a, b = item` for a loop's item: a tensor unpacks along its first dimension."""
+    if isinstance(item, Tensor):
+        from ..ops.shapes import unstack
+
+        return unstack(item)
+    return item
+
+
+def retval(value):
+    """The function's result after its `return`s became flags (None if none ran)."""
+    return None if isinstance(value, Undefined) else value
+
+
+def _tensorize(values: tuple) -> tuple:
+    """Python numbers assigned in a branch of a graph `if` become tensors (TensorFlow's cond
+    outputs are tensors), so the branches can disagree on them."""
+    from ..tensor import constant
+
+    return tuple(constant(value) if type(value) in (bool, int, float) else value
+                 for value in values)
+
+
+def if_exp(condition, true_fn, false_fn):
+    """`a if condition else b`: a tf.cond on a tensor condition, Python otherwise."""
+    if not _tensor_condition(condition):
+        return true_fn() if condition else false_fn()
+    from .control_flow import cond
+
+    return cond(condition, lambda: _tensorize((true_fn(),))[0],
+                lambda: _tensorize((false_fn(),))[0])
+
+
+# --- statements -------------------------------------------------------------------------------
 def if_stmt(condition, true_fn, false_fn, values: tuple, names: tuple, line: int):
     """`if condition:` as converted by AutoGraph."""
     if not _tensor_condition(condition):
         return true_fn(*values) if condition else false_fn(*values)
     from .control_flow import cond
 
-    result = cond(condition, lambda: true_fn(*values), lambda: false_fn(*values))
+    try:
+        result = cond(condition, lambda: _tensorize(true_fn(*values)),
+                      lambda: _tensorize(false_fn(*values)))
+    except (TypeError, ValueError) as error:
+        if not str(error).startswith("tf.cond:"):
+            raise
+        named = str(error)
+        for index, name in enumerate(names):
+            shown = "the return value" if name == RETURN_VALUE else f"`{name}`"
+            named = named.replace(f"output {index} ", f"{shown} ", 1)
+        raise type(error)(
+            f"tf.function (AutoGraph): the `if` statement at line {line} depends on a tensor, so "
+            f"both branches become a graph cond and must agree: {named} (A `return` under a "
+            "tensor condition needs every path, the end of the function included, to return "
+            "values of the same structure and dtype.)") from None
     _check_defined(result, names, "`if` statement", line)
     return result
+
+
+def _placeholders(body, values: tuple, names: tuple, line: int, item=None) -> tuple:
+    """Loop values with the not-yet-returned `__retval` replaced by zeros shaped like what the
+    body returns (found by tracing the body once more, without running its effects)."""
+    if not any(isinstance(v, Undefined) and n == RETURN_VALUE for v, n in zip(values, names)):
+        return values
+    from ..ops.creation import zeros
+    from .graph import map_structure
+
+    tracer = tracing.current()
+    arguments = values if item is None else (item, *values)
+    _, result, _ = tracer.sub_trace(lambda: body(*arguments), dry_run=True)
+    result = tuple(result)[-len(values):]
+    filled = []
+    for value, name, example in zip(values, names, result):
+        if isinstance(value, Undefined) and name == RETURN_VALUE:
+            if isinstance(example, Undefined):
+                raise ValueError(f"tf.function (AutoGraph): the loop at line {line} returns "
+                                 "from the function, but its return value could not be worked "
+                                 "out; return tensors.")
+            value = map_structure(lambda leaf: zeros(_ARRAY.__get__(leaf).shape, leaf.dtype)
+                                  if isinstance(leaf, Tensor) else leaf, example)
+        filled.append(value)
+    return tuple(filled)
+
+
+def _check_carried(values, names, what: str, line: int) -> None:
+    _check_defined(values, names, what, line)
+    for name, value in zip(names, values):
+        if not isinstance(value, (Tensor, bool, int, float, Composite, type(None))):
+            raise TypeError(f"tf.function (AutoGraph): the {what} at line {line} changes "
+                            f"`{name}`, a {type(value).__name__}; a loop that becomes a "
+                            "tf.while_loop can only carry tensors and numbers.")
 
 
 def while_stmt(condition_fn, body_fn, values: tuple, names: tuple, line: int):
@@ -72,42 +221,48 @@ def while_stmt(condition_fn, body_fn, values: tuple, names: tuple, line: int):
             values = body_fn(*values)
             condition = condition_fn(*values)
             if _tensor_condition(condition):
-                raise tracing.OperatorNotAllowedInGraphError(
-                    f"tf.function (AutoGraph): the condition of the `while` loop at line {line} "
-                    "became a tensor after starting as a Python value; make it a tensor from "
-                    "the start (e.g. tf.constant(0) for a counter).")
-        return values
-    _check_defined(values, names, "`while` loop", line)
-    for name, value in zip(names, values):
-        if not isinstance(value, (Tensor, bool, int, float)):
-            raise TypeError(f"tf.function (AutoGraph): the `while` loop at line {line} changes "
-                            f"`{name}`, a {type(value).__name__}; a loop that becomes a "
-                            "tf.while_loop can only carry tensors and numbers.")
+                break  # a tensor now decides (a `break` under a tensor condition): a graph loop
+        else:
+            return values
+    values = _placeholders(body_fn, values, names, line)
+    _check_carried(values, names, "`while` loop", line)
     from .control_flow import while_loop
 
     return tuple(while_loop(condition_fn, lambda *v: tuple(body_fn(*v)), list(values)))
 
 
-def for_stmt(iterable, body_fn, values: tuple, names: tuple, line: int):
+def for_stmt(iterable, body_fn, extra_test, values: tuple, names: tuple, line: int):
     """`for item in iterable:` as converted by AutoGraph: over a traced tensor's rows, a
-    tf.while_loop (the row count may depend on the data); over anything else, Python."""
+    tf.while_loop (the row count may depend on the data); over anything else, Python.
+    `extra_test(*values)` (from a `break` or `return` in the body) ends the loop when false."""
     if not _tensor_condition(iterable):
         for item in iterable:
+            if extra_test is not None:
+                going = extra_test(*values)
+                if not _tensor_condition(going) and not going:
+                    break  # a tensor flag: later iterations run under their guards
             values = body_fn(item, *values)
         return values
-    _check_defined(values, names, "`for` loop", line)
     from ..ops.registry import REGISTRY
-
-    shape = REGISTRY["shape"].function
+    from ..tensor import constant
     from .control_flow import while_loop
 
+    shape = REGISTRY["shape"].function
     count = shape(iterable)[0]
-    from ..tensor import constant
+    if any(isinstance(v, Undefined) and n == RETURN_VALUE for v, n in zip(values, names)):
+        from ..ops.creation import zeros
 
-    start = constant(0)
-    result = while_loop(lambda index, *rest: index < count,
-                        lambda index, *rest: (index + 1, *body_fn(iterable[index], *rest)),
-                        [start, *values])
+        row = zeros(_ARRAY.__get__(iterable).shape[1:], iterable.dtype)
+        values = _placeholders(body_fn, values, names, line, item=row)
+    _check_carried(values, names, "`for` loop", line)
+
+    def test(index, *rest):
+        if extra_test is None:
+            return index < count
+        return and_(lambda: index < count, lambda: extra_test(*rest))
+
+    result = while_loop(test, lambda index, *rest: (index + 1, *body_fn(iterable[index], *rest)),
+                        [constant(0), *values])
     return tuple(result[1:])
 
 
@@ -216,23 +371,47 @@ class _ControlFlow(ast.NodeTransformer):
         true_name, false_name = f"__if_true_{self.counter}", f"__if_false_{self.counter}"
         definitions = [self._function(true_name, names, node.body, None),
                        self._function(false_name, names, node.orelse or [ast.Pass()], None)]
-        call = self._call("if_stmt", node, [node.test, ast.Name(true_name, ast.Load()),
+        call = self._call("if_stmt", node, [convert_condition(node.test),
+                                            ast.Name(true_name, ast.Load()),
                                             ast.Name(false_name, ast.Load())], names)
         return [*definitions, call]
+
+    def visit_IfExp(self, node: ast.IfExp):
+        """`a if test else b` becomes a lazy tf.cond when `test` is a tensor."""
+        self.generic_visit(node)
+        self.converted += 1
+        call = ast.Call(ast.Attribute(ast.Name(_RUNTIME, ast.Load()), "if_exp", ast.Load()),
+                        [convert_condition(node.test), thunk(node.body), thunk(node.orelse)],
+                        [])
+        return ast.copy_location(call, node)
 
     def visit_For(self, node: ast.For):
         self.generic_visit(node)
         names, escapes = _assigned(node.body)
-        if escapes or node.orelse or not isinstance(node.target, ast.Name):
+        if escapes or node.orelse:
             return node
-        names = [n for n in names if n != node.target.id]
+        targets, _ = _assigned([ast.Assign([node.target], ast.Constant(None))])
+        names = [n for n in names if n not in targets]
         self.counter += 1
         self.converted += 1
         body_name = f"__for_body_{self.counter}"
-        definition = _definition(body_name, [node.target.id, *names], list(node.body) + [
-            ast.Return(ast.Tuple([ast.Name(n, ast.Load()) for n in names], ast.Load()))])
-        call = self._call("for_stmt", node, [node.iter, ast.Name(body_name, ast.Load())], names)
-        return [definition, call]
+        body = list(node.body)
+        if isinstance(node.target, ast.Name):
+            item = node.target.id
+        else:  # `for a, b in ...`: unpack the item (a tensor row by its first dimension)
+            item = f"__item_{self.counter}"
+            unpack = ast.Call(ast.Attribute(ast.Name(_RUNTIME, ast.Load()), "unpack",
+                                            ast.Load()), [ast.Name(item, ast.Load())], [])
+            body.insert(0, ast.copy_location(ast.Assign([node.target], unpack), node))
+        definitions = [_definition(body_name, [item, *names], body + [
+            ast.Return(ast.Tuple([ast.Name(n, ast.Load()) for n in names], ast.Load()))])]
+        extra = ast.Constant(None)
+        if getattr(node, "extra_test", None) is not None:
+            extra = ast.Name(f"__for_test_{self.counter}", ast.Load())
+            definitions.append(self._function(extra.id, names, [], node.extra_test))
+        call = self._call("for_stmt", node, [node.iter, ast.Name(body_name, ast.Load()), extra],
+                          names)
+        return [*definitions, call]
 
     def visit_While(self, node: ast.While):
         self.generic_visit(node)
@@ -242,7 +421,7 @@ class _ControlFlow(ast.NodeTransformer):
         self.counter += 1
         self.converted += 1
         test_name, body_name = f"__while_test_{self.counter}", f"__while_body_{self.counter}"
-        definitions = [self._function(test_name, names, [], node.test),
+        definitions = [self._function(test_name, names, [], convert_condition(node.test)),
                        self._function(body_name, names, node.body, None)]
         call = self._call("while_stmt", node, [ast.Name(test_name, ast.Load()),
                                                ast.Name(body_name, ast.Load())], names)
@@ -256,7 +435,8 @@ def convert(function):
         converted = convert(function.__func__)
         return function if converted is function.__func__ else types.MethodType(
             converted, function.__self__)
-    if not isinstance(function, types.FunctionType) or "super" in function.__code__.co_names:
+    if not isinstance(function, types.FunctionType) or "super" in function.__code__.co_names \
+            or getattr(function, "__autograph_do_not_convert__", False):
         return function
     try:
         source = textwrap.dedent(inspect.getsource(function))
@@ -269,6 +449,8 @@ def convert(function):
     if not isinstance(definition, ast.FunctionDef) or definition.name != function.__name__:
         return function
     definition.decorator_list = []
+    if needs_lowering(definition):
+        Lowering().lower(definition)
     transformer = _ControlFlow(first_line - 1)
     definition = transformer.visit(definition)
     if not transformer.converted:
@@ -292,4 +474,30 @@ def convert(function):
     converted.__defaults__ = function.__defaults__
     converted.__kwdefaults__ = function.__kwdefaults__
     converted.__wrapped__ = function
+    converted.__autograph_source__ = ast.unparse(definition)
     return converted
+
+
+def to_code(entity, recursive=True, experimental_optional_features=None) -> str:
+    """The Python source AutoGraph runs for `entity` (TensorFlow's tf.autograph.to_code): its
+    `if`/`while`/`for` statements as calls of this module's `if_stmt`/`while_stmt`/`for_stmt`,
+    its jumps as flags. The source itself when there is nothing to convert."""
+    function = getattr(entity, "python_function", entity)
+    converted = convert(function)
+    source = getattr(converted, "__autograph_source__", None)
+    if source is not None:
+        return source + "\n"
+    try:
+        return textwrap.dedent(inspect.getsource(function))
+    except (OSError, TypeError) as error:
+        raise ValueError(f"tf.autograph.to_code: the source of {function!r} cannot be read "
+                         "(a lambda, a builtin or code typed into the REPL).") from error
+
+
+def do_not_convert(func=None):
+    """Leave `func` as Python when a tf.function converts its caller's control flow
+    (TensorFlow's tf.autograph.experimental.do_not_convert)."""
+    def mark(function):
+        function.__autograph_do_not_convert__ = True
+        return function
+    return mark if func is None else mark(func)

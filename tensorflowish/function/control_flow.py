@@ -10,6 +10,7 @@ by op, so a tape sees the ops that ran: gradients through a replay are eager's g
 
 from __future__ import annotations
 
+from ..errors import InvalidArgumentError
 from ..tensor import Tensor, convert_to_tensor
 from . import tracing
 from .graph import Call, Slot, fill, flatten, map_structure, run_calls
@@ -58,6 +59,19 @@ def _check_same(where: str, first, second, first_name: str, second_name: str) ->
         if isinstance(x, Tensor) and _ARRAY.__get__(x).dtype != _ARRAY.__get__(y).dtype:
             raise TypeError(f"{where}: output {index} has dtype {x.dtype.name} in {first_name} "
                             f"but {y.dtype.name} in {second_name}.")
+        if not isinstance(x, Tensor) and not _same_python_value(x, y):
+            raise TypeError(f"{where}: output {index} is the Python value {x!r} in "
+                            f"{first_name} but {y!r} in {second_name}; a graph can only choose "
+                            "between tensors, so return tensors (e.g. tf.constant(...)).")
+
+
+def _same_python_value(x, y) -> bool:
+    if x is y:
+        return True
+    try:
+        return type(x) is type(y) and bool(x == y)
+    except Exception:  # noqa: BLE001 - an object whose == is not a plain bool
+        return False
 
 
 def _indent(tracer_calls: list, label: str) -> str:
@@ -81,13 +95,29 @@ def cond(pred, true_fn=None, false_fn=None, name=None):
     tracer = tracing.current()
     if tracer is None or tracer.depth or not _traced(pred):
         return true_fn() if _truth(pred) else false_fn()
-    taken = _truth_of_traced(pred)
-    pred_slot = tracer.template(pred)
-    first = tracer.sub_trace(true_fn if taken else false_fn)
-    second = tracer.sub_trace(false_fn if taken else true_fn, dry_run=True)
-    true_branch, false_branch = (first, second) if taken else (second, first)
-    _check_same("tf.cond", true_branch[1], false_branch[1], "true_fn", "false_fn")
-    leaves, positions = _tensor_leaves(first[1])
+    taken = 0 if _truth_of_traced(pred) else 1
+    return _traced_branches(tracer, "cond", pred, [true_fn, false_fn], ["true_fn", "false_fn"],
+                            ["true", "false"], taken, lambda value: 0 if _truth(value) else 1)
+
+
+def _traced_branches(tracer, op: str, selector, functions: list, names: list, labels: list,
+                     taken: int, choose):
+    """One graph line choosing among traced `functions` by `choose(selector's value)`.
+
+    The branch the trace takes runs for real; the others are traced without their stateful
+    calls (as TensorFlow builds every branch of a cond into its graph)."""
+    selector_slot = tracer.template(selector)
+    traced: list = [None] * len(functions)
+    traced[taken] = tracer.sub_trace(functions[taken])
+    for index, function in enumerate(functions):
+        if index != taken:
+            traced[index] = tracer.sub_trace(function, dry_run=True)
+    _fill_placeholders(tracer, traced)
+    where = f"tf.{op}"
+    for index, branch in enumerate(traced):
+        if index != taken:
+            _check_same(where, traced[taken][1], branch[1], names[taken], names[index])
+    leaves, positions = _tensor_leaves(traced[taken][1])
     fresh, slots = {}, []
     for position in positions:
         copy, slot = tracer.fresh(leaves[position])
@@ -95,19 +125,118 @@ def cond(pred, true_fn=None, false_fn=None, name=None):
         slots.append(slot)
 
     def control(values):
-        calls, _, template = true_branch if _truth(values[pred_slot.index]) else false_branch
+        calls, _, template = traced[choose(values[selector_slot.index])]
         run_calls(calls, values)
         out: list = []
         flatten(fill(template, values), out)
         for slot, position in zip(slots, positions):
             values[slot] = out[position]
 
-    text = _indent(true_branch[0], "true") + "\n" + _indent(false_branch[0], "false")
-    tracer.calls.append(Call("cond", cond, (pred_slot,), {}, slots, positions,
-                             [tracer.types[s] for s in slots], stateful=True, control=control,
-                             text=text))
+    text = "\n".join(_indent(branch[0], label) for branch, label in zip(traced, labels))
+    tracer.calls.append(Call(op, cond if op == "cond" else switch_case, (selector_slot,), {},
+                             slots, positions, [tracer.types[s] for s in slots], stateful=True,
+                             control=control, text=text))
     counter = iter(range(len(leaves)))
-    return map_structure(lambda leaf: fresh.get(next(counter), leaf), first[1])
+    return map_structure(lambda leaf: fresh.get(next(counter), leaf), traced[taken][1])
+
+
+def _fill_placeholders(tracer, traced: list) -> None:
+    """Where branches return tuples and one branch's entry is a value not yet defined that may
+    be filled (AutoGraph's return value before any `return` ran), give it zeros shaped like
+    another branch's tensors, made inside that branch (TensorFlow's placeholder values)."""
+    results = [branch[1] for branch in traced]
+    if not all(isinstance(r, tuple) for r in results) or len({len(r) for r in results}) != 1:
+        return
+    from ..ops.creation import zeros
+
+    for position in range(len(results[0])):
+        column = [r[position] for r in results]
+        example = next((v for v in column if not getattr(v, "fillable", False)), None)
+        if example is None or not any(getattr(v, "fillable", False) for v in column):
+            continue
+        for index, value in enumerate(column):
+            if not getattr(value, "fillable", False):
+                continue
+            calls, result, _ = traced[index]
+            saved = tracer.calls
+            tracer.calls = calls
+            try:
+                filled = map_structure(lambda leaf: zeros(_ARRAY.__get__(leaf).shape, leaf.dtype)
+                                       if isinstance(leaf, Tensor) else leaf, example)
+            finally:
+                tracer.calls = saved
+            result = result[:position] + (filled,) + result[position + 1:]
+            traced[index] = (calls, result, tracer.template(result))
+            results[index] = result
+
+
+def _branch_list(branch_fns) -> list:
+    """The branches of tf.switch_case as a list indexed from 0 (TensorFlow's checks)."""
+    if isinstance(branch_fns, dict):
+        pairs = list(branch_fns.items())
+    elif isinstance(branch_fns, (list, tuple)):
+        pairs = []
+        for index, entry in enumerate(branch_fns):
+            if callable(entry):
+                pairs.append((index, entry))
+            elif isinstance(entry, tuple) and len(entry) == 2:
+                pairs.append(entry)
+            else:
+                raise TypeError(f"Each entry in 'branch_fns' must be a callable or a 2-tuple "
+                                f"(index, callable). Received {entry!r}.")
+    else:
+        raise TypeError(f"'branch_fns' must be a list, tuple or dict of callables, got "
+                        f"{type(branch_fns).__name__}.")
+    if not pairs:
+        raise ValueError("Must provide at least one item in 'branch_fns'")
+    keys = sorted(key for key, _ in pairs)
+    if keys != list(range(len(pairs))):
+        raise ValueError(f"branch indices (keys) must form contiguous range of [0 to "
+                         f"{len(pairs)}) but found {{{','.join(str(k) for k in keys)}}}")
+    functions = [function for _, function in sorted(pairs, key=lambda pair: pair[0])]
+    for index, function in enumerate(functions):
+        if not callable(function):
+            raise TypeError(f"branch_fns[{index}] must be callable, got "
+                            f"{type(function).__name__}.")
+    return functions
+
+
+def switch_case(branch_index, branch_fns, default=None, name="switch_case"):
+    """Run `branch_fns[branch_index]()`, or `default()` (the last branch when None) for an index
+    out of range; in a traced function every branch is traced (TensorFlow's tf.switch_case).
+
+    >>> import tensorflowish as tf
+    >>> x = tf.constant(2.0)
+    >>> float(tf.switch_case(tf.constant(1), [lambda: x, lambda: x * 10.0]))
+    20.0
+    """
+    if not isinstance(branch_index, Tensor):
+        raise TypeError(f"'branch_index' must be a Tensor, got {type(branch_index)}")
+    if branch_index.dtype.name not in ("int32", "int64"):
+        raise TypeError(f"'branch_index' must be an integer Tensor, got "
+                        f"{branch_index.dtype.name}")
+    if branch_index.shape.rank != 0:
+        raise InvalidArgumentError(f"switch_case: 'branch_index' must be a scalar, got shape "
+                                   f"{branch_index.shape}.")
+    functions = _branch_list(branch_fns)
+    if default is not None:
+        if not callable(default):
+            raise TypeError(f"'default' must be callable, got {type(default).__name__}.")
+        functions.append(default)
+    count = len(functions) - (default is not None)
+
+    def choose(value) -> int:
+        index = int(value.array) if isinstance(value, Tensor) else int(value)
+        return index if 0 <= index < count else len(functions) - 1
+
+    tracer = tracing.current()
+    if tracer is None or tracer.depth or not _traced(branch_index):
+        return functions[choose(branch_index)]()
+    taken = choose(_ARRAY.__get__(branch_index).reshape(()))
+    names = [f"branch_fns[{i}]" for i in range(count)] + ["default"] * (default is not None)
+    labels = [f"branch {i}" for i in range(count)] + ["default"] * (default is not None)
+    return _traced_branches(tracer, "switch_case", branch_index, functions, names, labels, taken,
+                            choose)
 
 
 def while_loop(cond, body, loop_vars, shape_invariants=None, parallel_iterations=10,
@@ -211,7 +340,8 @@ def while_loop(cond, body, loop_vars, shape_invariants=None, parallel_iterations
                              [tracer.types[s] for s in output_slots], stateful=True,
                              control=control, text=text))
     counter = iter(outputs)
-    return map_structure(lambda leaf: next(counter), variables)
+    # the body's structure: a TensorArray written in the loop knows its element shape there
+    return map_structure(lambda leaf: next(counter), result)
 
 
-__all__ = ["cond", "while_loop", "Slot"]
+__all__ = ["cond", "switch_case", "while_loop", "Slot"]

@@ -16,9 +16,19 @@ import dataclasses
 import inspect
 from collections.abc import Callable
 
+from .. import tape as _tape_module
+from ..ops.indexed_slices import IndexedSlices
+from ..tape import _recording_tapes
 from ..tensor import Tensor, Variable
 
 _ARRAY = Tensor.array  # the slot descriptor: reads a tensor's array without any hook
+
+
+class _PlanFallback(Exception):
+    """Raised by a plan, before any effect, for inputs it was not made for (GPU arrays)."""
+
+
+_plans_enabled = [True]  # tests switch plans off to compare with the op-by-op replay
 
 
 class Slot:
@@ -33,6 +43,21 @@ class Slot:
         return f"%{self.index}"
 
 
+class Composite:
+    """A Python object made of tensors (tf.TensorArray) that traced control flow carries as its
+    tensors: TensorFlow's `__tf_flatten__` / `__tf_unflatten__` protocol."""
+
+    __slots__ = ()
+
+    def __tf_flatten__(self) -> tuple:
+        """(metadata, components): what rebuilds the object, and its tensors."""
+        raise NotImplementedError
+
+    @classmethod
+    def __tf_unflatten__(cls, metadata, components):
+        raise NotImplementedError
+
+
 def flatten(structure, leaves: list) -> None:
     """Append the leaves of nested lists, tuples and dicts to `leaves`, in a fixed order."""
     if isinstance(structure, (list, tuple)):
@@ -41,8 +66,20 @@ def flatten(structure, leaves: list) -> None:
     elif isinstance(structure, dict):
         for key in structure:
             flatten(structure[key], leaves)
+    elif isinstance(structure, IndexedSlices):  # a sparse gradient: its two tensors
+        flatten(structure.values, leaves)
+        flatten(structure.indices, leaves)
+    elif isinstance(structure, Composite):
+        flatten(structure.__tf_flatten__()[1], leaves)
     else:
         leaves.append(structure)
+
+
+def _indexed_slices(values, indices, dense_shape) -> IndexedSlices:
+    """An IndexedSlices of any two parts (Slots too), without __init__'s conversions."""
+    made = object.__new__(IndexedSlices)
+    made.values, made.indices, made.dense_shape = values, indices, dense_shape
+    return made
 
 
 def map_structure(function, structure):
@@ -57,6 +94,13 @@ def map_structure(function, structure):
         return tuple(items) if type(structure) is tuple else type(structure)(items)
     if isinstance(structure, dict):
         return {key: map_structure(function, value) for key, value in structure.items()}
+    if isinstance(structure, IndexedSlices):
+        return _indexed_slices(map_structure(function, structure.values),
+                               map_structure(function, structure.indices),
+                               structure.dense_shape)
+    if isinstance(structure, Composite):
+        metadata, components = structure.__tf_flatten__()
+        return structure.__tf_unflatten__(metadata, map_structure(function, components))
     return function(structure)
 
 
@@ -70,9 +114,15 @@ def fill(template, values: list):
         return filled if cls is list else tuple(filled)
     if cls is dict:
         return {key: fill(value, values) for key, value in template.items()}
+    if cls is IndexedSlices:
+        return _indexed_slices(fill(template.values, values), fill(template.indices, values),
+                               template.dense_shape)
     if isinstance(template, tuple):  # a namedtuple or another tuple subclass
         items = [fill(item, values) for item in template]
         return type(template)(*items) if hasattr(template, "_fields") else type(template)(items)
+    if isinstance(template, Composite):
+        metadata, components = template.__tf_flatten__()
+        return template.__tf_unflatten__(metadata, fill(components, values))
     return template
 
 
@@ -83,6 +133,10 @@ def _has_slot(template) -> bool:
         return any(_has_slot(item) for item in template)
     if isinstance(template, dict):
         return any(_has_slot(item) for item in template.values())
+    if isinstance(template, IndexedSlices):
+        return _has_slot(template.values) or _has_slot(template.indices)
+    if isinstance(template, Composite):
+        return _has_slot(template.__tf_flatten__()[1])
     return False
 
 
@@ -143,8 +197,40 @@ class Graph:
     output_template: object  # the returned structure, tensors replaced by Slots
     types: dict  # slot -> printed type
     size: int = 0  # number of slots
+    # slot -> (shape, dtype) of each tensor value as traced (None for a relaxed dimension)
+    specs: dict = dataclasses.field(default_factory=dict)
+    # the replay plan (tensorflowish.function.plan): None until the second call compiles it,
+    # False when the graph has none (then `plan_note` says why)
+    plan: object = None
+    plan_note: str = ""
 
     def replay(self, inputs: list):
+        """Run the graph on new input tensors (same signature) and return the outputs: through
+        its plan when it has one and no tape records outside, else op by op."""
+        plan = self.plan
+        if plan is None:
+            plan = self.compile()
+        if plan and not _recording_tapes and not _tape_module._strict_gradients:
+            try:
+                return plan.function(inputs)
+            except _PlanFallback:
+                pass
+        return self.replay_op_by_op(inputs)
+
+    def compile(self):
+        """Compile the plan (or note why there is none); returns it, or False."""
+        from .plan import NotPlannable, compile_plan
+
+        if not _plans_enabled[0]:
+            self.plan, self.plan_note = False, "plans are switched off"
+            return False
+        try:
+            self.plan = compile_plan(self)
+        except NotPlannable as reason:
+            self.plan, self.plan_note = False, str(reason)
+        return self.plan
+
+    def replay_op_by_op(self, inputs: list):
         """Run the calls on new input tensors (same signature) and return the outputs."""
         values = [None] * self.size
         for slot, value in zip(self.input_slots, inputs):
@@ -166,6 +252,8 @@ class Graph:
                     + ")"
             if isinstance(value, dict):
                 return "{" + ", ".join(f"{k!r}: {show(v)}" for k, v in value.items()) + "}"
+            if isinstance(value, Composite):
+                return f"{type(value).__name__}({show(value.__tf_flatten__()[1][0])})"
             if callable(value) and hasattr(value, "__name__"):
                 return value.__name__
             text = repr(value)

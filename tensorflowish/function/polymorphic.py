@@ -20,6 +20,7 @@ from ..errors import InvalidArgumentError
 from ..tensor import Tensor, Variable, convert_to_tensor
 from . import tracing
 from .graph import Graph, flatten
+from .trace_type import tracing_key
 
 _PLACEHOLDER_SIZE = 1  # a dimension of unknown size is traced with this size (dry traces)
 
@@ -44,11 +45,16 @@ class ConcreteFunction:
     Call it with tensors of its signature; print `.graph` to read what was traced.
     """
 
-    def __init__(self, function: Function, graph: Graph, specs: list, keep_alive: list) -> None:
+    def __init__(self, function: Function, graph: Graph, specs: list, keep_alive: list,
+                 python_arguments: dict | None = None, output_specs=None) -> None:
         self._function = function
         self.graph = graph
         self.structured_input_signature = specs
         self._keep_alive = keep_alive  # objects keyed by identity stay alive with the graph
+        # the Python (non-tensor) arguments of the trace: fixed for this graph, as TensorFlow's
+        # Literal[...] parameters; a call may leave them out
+        self._python_arguments = python_arguments or {}
+        self.structured_outputs = output_specs
 
     @property
     def name(self) -> str:
@@ -58,7 +64,7 @@ class ConcreteFunction:
         return self.graph.replay(tensors)
 
     def __call__(self, *args, **kwargs):
-        arguments = self._function._bind(args, kwargs)
+        arguments = self._bind(args, kwargs)
         _, tensors, _, _ = self._function._signature(arguments)
         for tensor, spec in zip(tensors, self.structured_input_signature):
             if not spec.is_compatible_with(tensor):
@@ -68,13 +74,111 @@ class ConcreteFunction:
                     "tf.function itself to trace a new signature.")
         return self._call_flat(tensors)
 
-    def pretty_printed_signature(self) -> str:
-        specs = ", ".join(f"{name}: {spec}" for name, spec in
-                          zip(self.graph.input_names, self.structured_input_signature))
-        return f"{self.name}({specs})"
+    def _bind(self, args, kwargs) -> inspect.BoundArguments:
+        """Bind a call, filling the trace's Python arguments the call leaves out; a different
+        value for one of them is TensorFlow's TypeError."""
+        parameters = self._function._signature_of.parameters
+        free = [name for name, parameter in parameters.items() if name not in
+                self._python_arguments and parameter.kind in (parameter.POSITIONAL_ONLY,
+                                                              parameter.POSITIONAL_OR_KEYWORD)]
+        if self._python_arguments and len(args) <= len(free):
+            # positional values go to the tensor parameters (the Python ones are fixed)
+            kwargs = {**dict(zip(free, args)), **kwargs}
+            args = ()
+        try:
+            bound = self._function._signature_of.bind_partial(*args, **kwargs)
+        except TypeError as error:
+            raise TypeError(f"ConcreteFunction {self.name}: {error}") from None
+        for name, value in self._python_arguments.items():
+            if name not in bound.arguments:
+                bound.arguments[name] = value
+            elif not _same_value(bound.arguments[name], value):
+                raise TypeError(
+                    f"ConcreteFunction {self.name}: argument {name}={bound.arguments[name]!r} "
+                    f"does not match the value it was traced with ({value!r}); Python arguments "
+                    "of a concrete function are fixed. Call the tf.function itself to trace "
+                    "another value.")
+        try:
+            return self._function._signature_of.bind(*bound.args, **bound.kwargs)
+        except TypeError as error:
+            raise TypeError(f"ConcreteFunction {self.name}: {error}") from None
+
+    def _parameters(self) -> list[tuple[str, str]]:
+        """(name, type text) per parameter, as TensorFlow prints a signature."""
+        specs = dict(zip(self.graph.input_names, self.structured_input_signature))
+        shown = []
+        for name in self._function._signature_of.parameters:
+            if name in specs:
+                shown.append((name, repr(specs[name])))
+            elif name in self._python_arguments:
+                shown.append((name, f"Literal[{self._python_arguments[name]!r}]"))
+        return shown
+
+    def _output_text(self) -> str:
+        outputs = self.structured_outputs
+        return "None" if outputs is None else repr(outputs)
+
+    @property
+    def function_type(self) -> _FunctionType:
+        """The signature, printed as TensorFlow prints it: `(a: TensorSpec(...)) -> ...`."""
+        return _FunctionType(self._parameters(), self._output_text())
+
+    def pretty_printed_signature(self, verbose: bool = True) -> str:
+        """The inputs, the output type and the captures, as TensorFlow prints them."""
+        kinds = {name: parameter.kind.name for name, parameter in
+                 self._function._signature_of.parameters.items()}
+        lines = ["Input Parameters:"]
+        lines += [f"  {name} ({kinds.get(name, 'POSITIONAL_OR_KEYWORD')}): {text}"
+                  for name, text in self._parameters()]
+        lines += ["Output Type:", f"  {self._output_text()}", "Captures:"]
+        captures = [f"  {slot}: {self.graph.types[slot]}" for slot, _ in self.graph.captures]
+        lines += captures or ["  None"]
+        return "\n".join(lines)
+
+    @property
+    def inference_fn(self):
+        """The graph as a plain callable on flat tensors (TensorFlow's AtomicFunction)."""
+        def call(*tensors):
+            return self.graph.replay(list(tensors))
+        return call
+
+    def __str__(self) -> str:
+        return "ConcreteFunction " + self.pretty_printed_signature()
 
     def __repr__(self) -> str:
-        return f"<ConcreteFunction {self.pretty_printed_signature()}>"
+        return f"<ConcreteFunction {self.name}{self.function_type}>"
+
+
+class _FunctionType:
+    """What ConcreteFunction.function_type prints."""
+
+    def __init__(self, parameters: list, output: str) -> None:
+        self.parameters = parameters
+        self.output = output
+
+    def __str__(self) -> str:
+        inputs = ", ".join(f"{name}: {text}" for name, text in self.parameters)
+        return f"({inputs}) -> {self.output}"
+
+    __repr__ = __str__
+
+
+def _same_value(a, b) -> bool:
+    if a is b:
+        return True
+    try:
+        return type(a) is type(b) and bool(a == b)
+    except Exception:  # noqa: BLE001 - an object whose == is not a plain bool
+        return False
+
+
+def _output_specs(outputs):
+    """The structure of a trace's outputs with each tensor replaced by its TensorSpec."""
+    from .graph import map_structure
+
+    spec_class = _spec_class()
+    return map_structure(lambda leaf: spec_class(tuple(leaf.shape), leaf.dtype)
+                         if isinstance(leaf, Tensor) else leaf, outputs)
 
 
 class Function:
@@ -95,6 +199,7 @@ class Function:
         self._fast: dict = {}
         self._autograph_function = None
         self._tracing_count = 0
+        self._traces: list = []  # every ConcreteFunction, in the order traced
         self._instances: weakref.WeakKeyDictionary | dict = {}
         functools.update_wrapper(self, python_function)
         if self.input_signature is not None:
@@ -126,6 +231,11 @@ class Function:
             self._autograph_function = convert(self._python_function) if self._autograph \
                 else self._python_function
         return self._autograph_function
+
+    def pretty_printed_concrete_signatures(self, verbose: bool = True) -> str:
+        """Every traced signature, as TensorFlow prints them."""
+        return "\n\n".join(concrete.pretty_printed_signature(verbose)
+                            for concrete in self._traces)
 
     def experimental_get_tracing_count(self) -> int:
         """How many times the Python function has been traced."""
@@ -182,6 +292,8 @@ class Function:
                 tensors.append(tensor)
                 specs.append(spec)
                 tensor_names.append(name)
+            elif tracing_key(leaf) is not None:
+                key.append(tracing_key(leaf))
             else:
                 entry = _hashable(leaf)
                 key.append(entry)
@@ -277,12 +389,29 @@ class Function:
                 tracer.add_input(tensor, name, tuple(spec.shape))
             outputs = self._converted()(*arguments.args, **arguments.kwargs)
             graph = tracer.finish(outputs)
-        concrete = ConcreteFunction(self, graph, specs, keep)
+        if tracer.created_variables and self._tracing_count == 1:
+            self._check_variables_once(arguments, tensors, specs, names)
+        python_arguments = {name: value for name, value in arguments.arguments.items()
+                            if not _holds_tensors(value)}
+        concrete = ConcreteFunction(self, graph, specs, keep, python_arguments,
+                                    _output_specs(outputs))
+        self._traces.append(concrete)
         if any(None in tuple(spec.shape) for spec in specs):
             self._relaxed.append((key, specs, concrete))
         else:
             self._concrete[key] = concrete
         return outputs, concrete
+
+    def _check_variables_once(self, arguments, tensors, specs, names) -> None:
+        """TensorFlow traces a function that created variables a second time, where creating
+        one is an error: a variable made at every call (not only on the first) raises
+        ValueError. The second trace runs nothing stateful; Python side effects show twice."""
+        tracer = tracing.Tracer(self._name, dry_run=True, allow_variables=False)
+        self._tracing_count += 1
+        with tracing.tracing(tracer):
+            for tensor, spec, name in zip(tensors, specs, names):
+                tracer.add_input(tensor, name, tuple(spec.shape))
+            self._converted()(*arguments.args, **arguments.kwargs)
 
     def get_concrete_function(self, *args, **kwargs) -> ConcreteFunction:
         """The graph for these arguments (tensors or tf.TensorSpecs), tracing it if needed.
@@ -301,7 +430,8 @@ class Function:
                 shape = [(_PLACEHOLDER_SIZE if d is None else d) for d in value.shape]
                 dtype = np.dtype(value.dtype.as_numpy_dtype) if hasattr(
                     value.dtype, "as_numpy_dtype") else np.dtype(value.dtype.name)
-                array = np.ones(shape, dtype) if dtype.kind in "fc" else np.zeros(shape, dtype)
+                array = np.ones(shape, dtype) if dtype.kind in "fc" else np.full(
+                    shape, b"", dtype) if dtype.kind == "O" else np.zeros(shape, dtype)
                 tensor = convert_to_tensor(array)
                 placeholders[tensor._id] = value
                 return tensor
@@ -343,6 +473,12 @@ def _spread(entries, specs):
     """Pair each key entry with the spec of its tensor (None for non-tensor entries)."""
     specs = iter(specs)
     return [next(specs) if entry[0] == "tensor" else None for entry in entries]
+
+
+def _holds_tensors(value) -> bool:
+    leaves: list = []
+    flatten(value, leaves)
+    return any(isinstance(leaf, (Tensor, np.ndarray)) for leaf in leaves)
 
 
 def _structure(value):

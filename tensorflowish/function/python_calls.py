@@ -54,8 +54,10 @@ def _call(name: str, runner, func, inp, Tout):  # noqa: N803
     return tracer.record(name, runner, (func, inp, Tout), {}, stateful=True)
 
 
-def py_function(func, inp, Tout, name=None):  # noqa: N803
-    """Call `func(*inp)` in Python at every call, even inside a tf.function.
+def py_function(func=None, inp=None, Tout=None, name=None):  # noqa: N803
+    """Call `func(*inp)` in Python at every call, even inside a tf.function. Without `func`
+    (`@tf.py_function(Tout=tf.float32)`), a decorator: the decorated function's calls become
+    py_function calls on their arguments.
 
     >>> import tensorflowish as tf
     >>> @tf.function
@@ -64,6 +66,15 @@ def py_function(func, inp, Tout, name=None):  # noqa: N803
     >>> float(f(tf.constant(3.0)))
     9.0
     """
+    if func is None:
+        import functools
+
+        def decorate(function):
+            @functools.wraps(function)
+            def wrapper(*args):
+                return _call("py_function", _run_py, function, list(args), Tout)
+            return wrapper
+        return decorate
     return _call("py_function", _run_py, func, inp, Tout)
 
 

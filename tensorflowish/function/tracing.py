@@ -279,8 +279,14 @@ class Tracer:
 
     def finish(self, outputs, dry_outputs: bool = False) -> Graph:
         template = self.template(outputs)
+        specs = {}  # every tensor value's shape and dtype, for replay plans
+        for slot, value in enumerate(self.holds):
+            if isinstance(value, Tensor):
+                array = _ARRAY.__get__(value)
+                shape = self.shapes.get(value._id, array.shape)
+                specs[slot] = (tuple(shape), array.dtype)
         return Graph(self.name, self.input_slots, self.input_names, self.captures, self.calls,
-                     template, self.types, self.size)
+                     template, self.types, self.size, specs)
 
     def restore(self) -> None:
         """Turn every TracedTensor back into a plain Tensor (the trace's results are real)."""
@@ -353,18 +359,32 @@ def _stop_recording(self):
                       run=lambda tape: block.__exit__(None, None, None))
 
 
+def check_new_state(what: str) -> None:
+    """Called where state that TensorFlow keeps in variables is made (a Keras optimizer's
+    slots): after a function's first trace that is TensorFlow's ValueError."""
+    tracer = current()
+    if tracer is not None and not tracer.allow_variables:
+        raise ValueError(
+            f"tf.function only supports singleton tf.Variables created on the first call: "
+            f"{what} would be created in a later trace of `{tracer.name}` (at "
+            f"{_user_location()}). Create it on the first call (e.g. optimizer.build(...) "
+            "before calling the function), or use one tf.function per object.")
+
+
 def _variable_init(original):
     def init(self, *args, **kwargs):
         tracer = current()
-        if tracer is None or tracer.depth:
+        if tracer is None:
             return original(self, *args, **kwargs)
-        if not tracer.allow_variables:
+        if not tracer.allow_variables:  # inside ops and optimisers too, as TensorFlow
             raise ValueError(
                 f"tf.function only supports singleton tf.Variables created on the first call. "
                 f"Make sure the tf.Variable is only created once or created outside "
                 f"tf.function (at {_user_location()}). See "
                 "https://www.tensorflow.org/guide/function#creating_tfvariables for more "
                 "information.")
+        if tracer.depth:
+            return original(self, *args, **kwargs)
         tracer.depth += 1
         try:
             original(self, *args, **kwargs)
@@ -451,11 +471,23 @@ def _patches() -> list[tuple[object, str, Callable]]:
     for name in ("__exit__", "watch", "gradient", "jacobian", "batch_jacobian", "reset"):
         patches.append((tape_module.GradientTape, name, _stateful(
             f"GradientTape.{name}", getattr(tape_module.GradientTape, name))))
-    for base, names in _LIFTED_METHODS:
-        for name in names:
-            original = base.__dict__.get(name)
-            if original is not None:
-                patches.append((base, name, _in_init_scope(original)))
+    for base, names, subclasses in _LIFTED_METHODS:
+        for cls in _subclasses(base) if subclasses else [base]:
+            for name in names:
+                original = cls.__dict__.get(name)
+                if callable(original):
+                    patches.append((cls, name, _in_init_scope(original)))
+    # methods that read tensor values in Python (a dropout mask drawn on the host, an in-place
+    # moving-statistic update) name themselves in their class's `_graph_lines` (inherited by
+    # subclasses, each patched where it defines the method): one line each
+    for base in _GRAPH_LINE_BASES:
+        for cls in _subclasses(base):
+            for name, skip_when_dry in getattr(cls, "_graph_lines", {}).items():
+                original = cls.__dict__.get(name)
+                if callable(original):
+                    patches.append((cls, name, _stateful(
+                        f"{cls.__name__}.{name}", original,
+                        dry_result=(lambda *a, **k: None) if skip_when_dry else None)))
     for base, names, dry_result in _STATEFUL_METHODS:
         patches += _class_patches(base, names, dry_result)
     return patches
@@ -464,14 +496,16 @@ def _patches() -> list[tuple[object, str, Callable]]:
 # Methods of classes above this package (Keras's Layer, Optimizer, Metric) that a trace must
 # treat specially. Their modules register them here when they load: this package never imports
 # Keras (see docs/layout.md).
-_LIFTED_METHODS: list[tuple[type, tuple[str, ...]]] = []
+_LIFTED_METHODS: list[tuple[type, tuple[str, ...], bool]] = []
 _STATEFUL_METHODS: list[tuple[type, tuple[str, ...], Callable | None]] = []
+_GRAPH_LINE_BASES: list[type] = []
 
 
-def run_outside_traces(base: type, names: tuple[str, ...]) -> None:
-    """Run `base`'s methods `names` outside any graph being traced (as TensorFlow lifts
-    variable initialisers): `Layer.add_weight` inside a tf.function makes its variable once."""
-    _LIFTED_METHODS.append((base, tuple(names)))
+def run_outside_traces(base: type, names: tuple[str, ...], subclasses: bool = False) -> None:
+    """Run `base`'s methods `names` (with `subclasses`, also each subclass's own) outside any
+    graph being traced, as TensorFlow lifts variable initialisers: `Layer.add_weight` inside a
+    tf.function makes its variable once; a metric made while tracing is built outside it."""
+    _LIFTED_METHODS.append((base, tuple(names), subclasses))
 
 
 def trace_as_stateful(base: type, names: tuple[str, ...],
@@ -480,6 +514,12 @@ def trace_as_stateful(base: type, names: tuple[str, ...],
     line, run again at every replay: an optimiser's `apply_gradients`, a metric's
     `update_state`. `dry_result` stands in for the call while a trace only probes shapes."""
     _STATEFUL_METHODS.append((base, tuple(names), dry_result))
+
+
+def trace_graph_lines(base: type) -> None:
+    """Record as one graph line each method that a subclass of `base` names in its
+    `_graph_lines` dict ({method name: skip it while a trace only probes shapes})."""
+    _GRAPH_LINE_BASES.append(base)
 
 
 def _subclasses(base: type) -> list[type]:

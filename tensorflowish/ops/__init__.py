@@ -36,6 +36,7 @@ from . import (
     scans,
     shapes,
     sorting,
+    tensor_array,
     variable_methods,
 )
 from .creation import eye, fill, linspace, one_hot, ones, ones_like, range, zeros, zeros_like

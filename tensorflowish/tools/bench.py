@@ -272,6 +272,9 @@ def all_workloads(device: str, quick: bool = False) -> list[Workload]:
     # the same steps traced by tf.function (a replay of the graph; see docs/function.md)
     workloads += [mlp_training_step(device, s, traced=True) for s in mlp_sizes[:2]]
     workloads.append(tape_overhead(device, traced=True))
+    from .bench_fit import fit_workloads  # Keras fit per epoch, traced / run_eagerly=True
+
+    workloads += fit_workloads(device, quick)
     from .bench_sequences import sequence_workloads  # LSTM and text classifier steps
 
     workloads += sequence_workloads(device, quick)

@@ -666,3 +666,5 @@ def assign_all(variables: Sequence[Any], values: Sequence[Any], owner: str) -> N
 
 # Inside a tf.function, weights are made once, outside the graph, as TensorFlow lifts them.
 tracing.run_outside_traces(Layer, ("add_weight", "add_variable"))
+# Methods a layer names in `_graph_lines` (reading tensor values in Python) are one line each.
+tracing.trace_graph_lines(Layer)

@@ -33,6 +33,10 @@ class BatchNormalization(Layer):
     Keras 3. A frozen layer (``trainable = False``) always runs in inference mode.
     """
 
+    # methods a tf.function trace records as one graph line each (True: skipped in spec-only
+    # traces); tensorflowish.function.tracing patches them while it traces
+    _graph_lines = {"_update_moving": True}
+
     def __init__(
         self,
         axis: int | Sequence[int] = -1,
@@ -111,7 +115,8 @@ class BatchNormalization(Layer):
         return outputs
 
     def _update_moving(self, moving: Variable, statistic: Tensor) -> None:
-        # Raw in-place arithmetic: the moving statistics are not part of the gradient.
+        # Raw in-place arithmetic: the moving statistics are not part of the gradient. In a
+        # traced graph this is one line, run at every replay (skipped in spec-only traces).
         value = statistic.array.reshape(moving.array.shape)
         buffer = moving._writable_array()  # copy-on-write: a snapshot of it keeps its value
         buffer *= self.momentum

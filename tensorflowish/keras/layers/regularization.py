@@ -19,6 +19,10 @@ class Dropout(Layer):
     """Zero a fraction ``rate`` of the inputs during training and scale the rest by
     ``1 / (1 - rate)``; the identity at inference (``training`` False or not given)."""
 
+    # drawn on the host from the layer's generator: one line of a traced graph, redrawn at
+    # every replay from the same stream as eagerly (False: drawn in spec-only traces too)
+    _graph_lines = {"_keep_mask": False}
+
     def __init__(
         self,
         rate: float,
@@ -38,7 +42,11 @@ class Dropout(Layer):
     def call(self, inputs: Tensor, training: bool | None = None) -> Tensor:
         if not training or self.rate == 0.0:
             return inputs
-        shape = tuple(inputs.shape)
+        return inputs * self._keep_mask(inputs)
+
+    def _keep_mask(self, inputs: Tensor) -> Tensor:
+        """0 for the dropped entries, 1 / (1 - rate) for the kept ones."""
+        shape = inputs.array.shape  # the real shape, also in a trace with None dimensions
         if self.noise_shape is not None:
             shape = tuple(s if n is None else int(n) for s, n in zip(shape, self.noise_shape))
         rng = tf_random.numpy_generator(self.seed)
@@ -47,7 +55,7 @@ class Dropout(Layer):
             1.0 / (1.0 - self.rate), dtype=inputs.dtype.as_numpy_dtype
         )
         xp = tf_backend.get_array_module(inputs.array)
-        return inputs * Tensor(xp.asarray(mask))
+        return Tensor(xp.asarray(mask))
 
     def get_config(self) -> dict:
         return {**super().get_config(), "rate": self.rate, "seed": self.seed}
@@ -70,6 +78,8 @@ class GaussianNoise(Layer):
     """Add zero-mean Gaussian noise of standard deviation ``stddev`` while training; the
     identity at inference."""
 
+    _graph_lines = {"_noise_of": False}  # host-drawn: one line of a traced graph (see Dropout)
+
     def __init__(self, stddev: float, seed: int | None = None, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         if stddev < 0:
@@ -80,8 +90,11 @@ class GaussianNoise(Layer):
     def call(self, inputs: Tensor, training: bool | None = None) -> Tensor:
         if not training or self.stddev == 0.0:
             return inputs
+        return inputs + self._noise_of(inputs)
+
+    def _noise_of(self, inputs: Tensor) -> Tensor:
         rng = tf_random.numpy_generator(self.seed)
-        return inputs + _noise(inputs, rng.normal(0.0, self.stddev, tuple(inputs.shape)))
+        return _noise(inputs, rng.normal(0.0, self.stddev, inputs.array.shape))
 
     def get_config(self) -> dict:
         return {**super().get_config(), "stddev": self.stddev, "seed": self.seed}
@@ -91,6 +104,8 @@ class GaussianDropout(Layer):
     """Multiply by Gaussian noise of mean 1 and standard deviation ``sqrt(rate / (1 - rate))``
     while training; the identity at inference."""
 
+    _graph_lines = {"_noise_of": False}  # host-drawn: one line of a traced graph (see Dropout)
+
     def __init__(self, rate: float, seed: int | None = None, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.rate, self.seed = _check_rate("GaussianDropout", rate), seed
@@ -99,9 +114,12 @@ class GaussianDropout(Layer):
     def call(self, inputs: Tensor, training: bool | None = None) -> Tensor:
         if not training or self.rate == 0.0:
             return inputs
+        return inputs * self._noise_of(inputs)
+
+    def _noise_of(self, inputs: Tensor) -> Tensor:
         stddev = (self.rate / (1.0 - self.rate)) ** 0.5
         rng = tf_random.numpy_generator(self.seed)
-        return inputs * _noise(inputs, rng.normal(1.0, stddev, tuple(inputs.shape)))
+        return _noise(inputs, rng.normal(1.0, stddev, inputs.array.shape))
 
     def get_config(self) -> dict:
         return {**super().get_config(), "rate": self.rate, "seed": self.seed}
@@ -113,6 +131,7 @@ class AlphaDropout(Layer):
 
     _ALPHA = 1.6732632423543772848170429916717
     _SCALE = 1.0507009873554804934193349852946
+    _graph_lines = {"_kept": False}  # host-drawn: one line of a traced graph (see Dropout)
 
     def __init__(self, rate: float, noise_shape: Sequence[int | None] | None = None,
                  seed: int | None = None, **kwargs: Any) -> None:
@@ -124,15 +143,19 @@ class AlphaDropout(Layer):
     def call(self, inputs: Tensor, training: bool | None = None) -> Tensor:
         if not training or self.rate == 0.0:
             return inputs
-        shape = tuple(inputs.shape)
-        if self.noise_shape is not None:
-            shape = tuple(s if n is None else int(n) for s, n in zip(shape, self.noise_shape))
         alpha_p = -self._ALPHA * self._SCALE
-        keep = tf_random.numpy_generator(self.seed).random(shape) >= self.rate
         a = ((1.0 - self.rate) * (1.0 + self.rate * alpha_p**2)) ** -0.5
         b = -a * alpha_p * self.rate
-        kept = _noise(inputs, keep.astype(np.float64))
+        kept = self._kept(inputs)
         return a * (inputs * kept + alpha_p * (1.0 - kept)) + b
+
+    def _kept(self, inputs: Tensor) -> Tensor:
+        """1 for the kept entries, 0 for the dropped ones."""
+        shape = inputs.array.shape
+        if self.noise_shape is not None:
+            shape = tuple(s if n is None else int(n) for s, n in zip(shape, self.noise_shape))
+        keep = tf_random.numpy_generator(self.seed).random(shape) >= self.rate
+        return _noise(inputs, keep.astype(np.float64))
 
     def get_config(self) -> dict:
         return {**super().get_config(), "rate": self.rate, "noise_shape": self.noise_shape,

@@ -211,6 +211,10 @@ class Optimizer:
     def _slots_for(self, variable: Variable) -> dict[str, Any]:
         entry = self._slots.get(id(variable))
         if entry is None or entry[0] is not variable:
+            if self._slot_names:
+                from tensorflowish.function.tracing import check_new_state
+
+                check_new_state(f"the {type(self).__name__} slots of {variable.name!r}")
             entry = (variable, self._make_slots(variable.array))
             self._slots[id(variable)] = entry
         return entry[1]

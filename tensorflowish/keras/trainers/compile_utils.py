@@ -10,18 +10,15 @@ import numpy as np
 
 from tensorflowish.keras import losses as losses_module
 from tensorflowish.keras import metrics as metrics_module
-from tensorflowish.keras.trainers.data_adapter import _batch_size
+from tensorflowish.ops.indexing import shape
 from tensorflowish.tensor import Tensor
 
 # --- compiled loss and metrics ------------------------------------------------------------------
 
 
 class _LossTracker(metrics_module.Mean):
-    """The running mean of the batch losses, weighted by batch size (Keras's 'loss' entry)."""
-
-    def add_batch(self, loss: Tensor, batch_size: int) -> None:
-        self._total = self._total + loss.array * batch_size
-        self._count = self._count + batch_size
+    """The running mean of the batch losses, weighted by batch size (Keras's 'loss' entry):
+    ``update_state(loss, sample_weight=batch_size)``."""
 
 
 class LossesContainer:
@@ -58,7 +55,9 @@ class LossesContainer:
         for penalty in regularization_losses or ():
             total = total + penalty
         # Keras 3 reports the loss it minimises: the compiled loss plus the penalties
-        self.tracker.add_batch(total, _batch_size(y_pred))
+        # the batch size as a tensor (Keras: tf.shape(x)[0]), so that a traced step weights
+        # each replayed batch by its own size
+        self.tracker.update_state(total, sample_weight=shape(y_pred)[0])
         return total
 
 
@@ -133,6 +132,12 @@ class _LazyLogs(MutableMapping):
     def __init__(self, metrics: Sequence[metrics_module.Metric]) -> None:
         self._metrics = {metric.name: metric for metric in metrics}
         self._overrides: dict[str, Any] = {}
+
+    def fresh(self) -> _LazyLogs:
+        """Logs of the same metrics, without this one's overrides (a replayed step's logs)."""
+        logs = _LazyLogs(())
+        logs._metrics = dict(self._metrics)
+        return logs
 
     def __getitem__(self, key: str) -> Any:
         if key in self._overrides:

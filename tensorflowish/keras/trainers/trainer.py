@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import MutableMapping, Sequence
 from typing import Any
 
@@ -21,19 +22,8 @@ from tensorflowish.keras.trainers.data_adapter import (
     _to_host_array,
     _unpack,
 )
+from tensorflowish.keras.trainers.step_functions import StepFunctions, _floats, _to_batch_tensor
 from tensorflowish.tensor import Tensor
-
-
-def _floats(logs: Any) -> dict[str, float]:
-    result = {}
-    for key, value in dict(logs or {}).items():
-        if isinstance(value, Tensor):
-            value = value.numpy()
-        try:
-            result[key] = float(value)
-        except (TypeError, ValueError):
-            result[key] = value
-    return result
 
 
 def _resolve_verbose(verbose: Any) -> int:
@@ -44,11 +34,12 @@ def _resolve_verbose(verbose: Any) -> int:
     return int(verbose)
 
 
-class Trainer:
+class Trainer(StepFunctions):
     """The training loop of a Keras model: ``compile``, ``fit``, ``evaluate``, ``predict`` and
-    the steps they run (``train_step``, ``test_step``, ``predict_step``), as Keras 3 keeps its
-    trainer apart from the model's structure. ``Model`` inherits it; it relies only on the
-    model being a callable Layer with ``trainable_variables`` and ``losses``.
+    the steps they run (``train_step``, ``test_step``, ``predict_step``, traced by default: see
+    ``step_functions``), as Keras 3 keeps its trainer apart from the model's structure.
+    ``Model`` inherits it; it relies only on the model being a callable Layer with
+    ``trainable_variables`` and ``losses``.
     """
 
     _data_parallel = False  # set by fit() when run under an MPI launcher (tensorflowish.distribute)
@@ -69,15 +60,17 @@ class Trainer:
         metrics: Any = None,
         loss_weights: Any = None,
         weighted_metrics: Any = None,
-        run_eagerly: bool | None = None,
+        run_eagerly: bool = False,
         steps_per_execution: int | None = None,
-        jit_compile: bool | None = None,
+        jit_compile: Any = "auto",
         **kwargs: Any,
     ) -> None:
         """Choose the optimiser, the loss and the metrics for ``fit`` and ``evaluate``.
 
         Each can be given by name (``optimizer='adam'``, ``loss='mse'``,
-        ``metrics=['accuracy']``) or as an object.
+        ``metrics=['accuracy']``) or as an object. The steps of ``fit``/``evaluate``/``predict``
+        are traced with ``tf.function`` unless ``run_eagerly=True``; ``jit_compile`` is
+        accepted and changes nothing (there is no XLA).
         """
         if kwargs:
             raise TypeError(f"compile() got unexpected keyword arguments: {sorted(kwargs)}.")
@@ -102,6 +95,12 @@ class Trainer:
         self.compiled_metrics = MetricsContainer(metrics, self.compiled_loss.loss,
                                                  weighted_metrics)
         self.loss = self.compiled_loss.loss
+        if jit_compile is True and run_eagerly:
+            warnings.warn("If `run_eagerly` is True, then `jit_compile` cannot also be True. "
+                          "Disabling `jit_compile`.", stacklevel=2)
+            jit_compile = False
+        self.jit_compile = jit_compile
+        self.run_eagerly = run_eagerly  # also forgets the step functions of an earlier compile
         self._is_compiled = True
 
     def _assert_compiled(self, what: str) -> None:
@@ -412,6 +411,7 @@ class Trainer:
 
         self.stop_training = False
         self.history = history
+        train_function = self.make_train_function()
         if self._data_parallel:
             self._build_from(train_data)
             distribute.broadcast_variables(self.variables, root_rank=0)
@@ -437,7 +437,7 @@ class Trainer:
                 step, done = done, done + 1
                 if batch_hooks and step % per_execution == 0:
                     hooks.on_train_batch_begin(step)
-                logs = self.train_step(batch)
+                logs = train_function.run(batch)
                 if progbar is not None:
                     progbar.update_train(step, logs)
                 if batch_hooks and (step + 1) % per_execution == 0:
@@ -493,6 +493,7 @@ class Trainer:
         )
         batch_hooks = hooks.wants_batch_hooks("test")
         bar = callbacks_module.ProgbarLogger(verbose=verbose).test_bar(steps) if verbose else None
+        test_function = self.make_test_function()
         self.reset_metrics()
         hooks.on_test_begin()
         logs: Any = {}
@@ -502,7 +503,7 @@ class Trainer:
                 break
             if batch_hooks:
                 hooks.on_test_batch_begin(step)
-            logs = self.test_step(batch)
+            logs = test_function.run(batch)
             count = step + 1
             if bar is not None:
                 bar.update(count, logs, finalize=False)
@@ -543,13 +544,14 @@ class Trainer:
             callbacks or [], model=self, params={"steps": steps, "verbose": verbose}
         )
         bar = callbacks_module.ProgbarLogger(verbose=verbose).test_bar(steps) if verbose else None
+        predict_function = self.make_predict_function()
         hooks.on_predict_begin()
         outputs = []
         for step, batch in enumerate(data):
             if steps is not None and step >= steps:
                 break
             hooks.on_predict_batch_begin(step)
-            outputs.append(_to_host_array(self.predict_step(batch)))
+            outputs.append(_to_host_array(predict_function.run(batch)))
             hooks.on_predict_batch_end(step, {"outputs": outputs[-1]})
             if bar is not None:
                 bar.update(step + 1, {}, finalize=False)
@@ -559,44 +561,5 @@ class Trainer:
         if not outputs:
             raise ValueError("predict: the data produced no batches.")
         return _concatenate(outputs)
-
-    def train_on_batch(
-        self, x: Any, y: Any = None, sample_weight: Any = None, return_dict: bool = False
-    ) -> Any:
-        """One training step on one batch; returns the loss (and metrics) of that batch."""
-        self._assert_compiled("train_on_batch")
-        self.reset_metrics()
-        data = tuple(v for v in (x, y, sample_weight) if v is not None)
-        data = tuple(_to_batch_tensor(v, self) for v in data)
-        results = _floats(self.train_step(data if len(data) > 1 else (data[0],)))
-        return results if return_dict else _single_or_list(results)
-
-    def test_on_batch(
-        self, x: Any, y: Any = None, sample_weight: Any = None, return_dict: bool = False
-    ) -> Any:
-        """Loss (and metrics) of one batch, without training."""
-        self._assert_compiled("test_on_batch")
-        self.reset_metrics()
-        data = tuple(_to_batch_tensor(v, self) for v in (x, y, sample_weight) if v is not None)
-        results = _floats(self.test_step(data))
-        return results if return_dict else _single_or_list(results)
-
-    def predict_on_batch(self, x: Any) -> Any:
-        """The model's output for one batch, as NumPy."""
-        return _to_host_array(self(_to_batch_tensor(x, self), training=False))
-
-    # --- inspection ----------------------------------------------------------------------
-
-
-def _to_batch_tensor(value: Any, model: Trainer) -> Any:
-    if isinstance(value, Tensor):
-        return value
-    return tf.convert_to_tensor(model._as_input_array(value))
-
-
-def _single_or_list(results: dict) -> Any:
-    values = list(results.values())
-    return values[0] if len(values) == 1 else values
-
 
 # --- Sequential ---------------------------------------------------------------------------------

@@ -42,6 +42,9 @@ class _RandomImageLayer(Layer):
     """Shared: the seeded generator, the training switch, batch handling."""
 
     _name = "layer"
+    # drawn and applied on the host: one line of a traced graph, run at every replay from the
+    # same random stream as eagerly
+    _graph_lines = {"_augment": False}
 
     def __init__(self, seed: int | None = None, data_format: str | None = None,
                  **kwargs: Any) -> None:

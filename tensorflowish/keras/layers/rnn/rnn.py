@@ -31,6 +31,9 @@ class RNN(Layer):
     [2, 3, 4]
     """
 
+    # reads the mask's values in Python: one line of a traced graph, run at every replay
+    _graph_lines = {"_zero_until_first_step": False}
+
     def __init__(
         self,
         cell: Any,

@@ -1,0 +1,122 @@
+"""Lowering rules of the reductions and shape ops: reduce_sum/mean, reshape, identity,
+transpose, expand_dims, squeeze, stop_gradient (their eager ops: `ops/reductions.py`,
+`ops/shapes.py`)."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from . import PASS, Backward, Line, Lowered, NotLowered, lowering
+
+_add_reduce = np.add.reduce
+_SPREAD_AS_VIEW = 1 << 14  # elements: as eager's reductions (ops/reductions.py, _spread)
+
+
+def _axes(line: Line, rank: int):
+    """None or the sorted tuple of non-negative axes, as eager normalises them."""
+    axis = line.literal("axis")
+    if axis is None:
+        return None
+    axes = (axis,) if isinstance(axis, (int, np.integer)) else tuple(axis)
+    if rank == 0:
+        return ()
+    if any(not -rank <= int(a) < rank for a in axes):
+        raise NotLowered("axis out of range")
+    return tuple(sorted({int(a) % rank for a in axes}))
+
+
+def _spread(g_kept, shape: tuple):
+    if math.prod(shape) >= _SPREAD_AS_VIEW:
+        return np.broadcast_to(g_kept, shape)
+    spread = np.empty(shape, g_kept.dtype)
+    spread[...] = g_kept
+    return spread
+
+
+def _sum_rule(line: Line, mean: bool) -> Lowered:
+    x = line.tensor("input_tensor")
+    dtype = line.dtype(x)
+    if dtype.kind not in "fc" or dtype.itemsize <= 2:
+        raise NotLowered("integer or half-precision sums")
+    shape = line.shape(x)
+    axes = _axes(line, len(shape))
+    keepdims = bool(line.literal("keepdims"))
+    count = 1
+    if mean:
+        count = math.prod(shape) if axes is None else math.prod(shape[a] for a in axes)
+    kept = (1,) * len(shape) if axes is None else \
+        tuple(1 if i in axes else size for i, size in enumerate(shape))
+
+    if count == 1:
+        def forward(a):
+            return _add_reduce(a, axes, None, None, keepdims)
+    else:
+        def forward(a):
+            return _add_reduce(a, axes, None, None, keepdims) / count
+
+    def vjp(needs, overwrite):
+        def backward(g):
+            g_kept = g.reshape(kept)
+            return (_spread(g_kept if count == 1 else g_kept / count, shape),)
+        return Backward(backward, fresh=math.prod(shape) < _SPREAD_AS_VIEW)
+    return Lowered(forward, [x], vjp)
+
+
+@lowering("reduce_sum")
+def reduce_sum(line: Line) -> Lowered:
+    return _sum_rule(line, mean=False)
+
+
+@lowering("reduce_mean")
+def reduce_mean(line: Line) -> Lowered:
+    return _sum_rule(line, mean=True)
+
+
+def _reshape_to(line: Line, argument: str) -> Lowered:
+    x = line.tensor(argument)
+    original, target = line.shape(x), line.output_shape
+
+    def vjp(needs, overwrite):
+        return Backward(lambda g: (g.reshape(original),), fresh=False)
+    return Lowered(lambda a: a.reshape(target), [x], vjp, fresh=False)
+
+
+@lowering("reshape")
+def reshape(line: Line) -> Lowered:
+    return _reshape_to(line, "tensor")
+
+
+@lowering("expand_dims", "squeeze")
+def expand_or_squeeze(line: Line) -> Lowered:
+    return _reshape_to(line, "input")
+
+
+@lowering("identity")
+def identity(line: Line) -> Lowered:
+    x = line.tensor("input")
+
+    def vjp(needs, overwrite):
+        return PASS
+    return Lowered(lambda a: a, [x], vjp, fresh=False)
+
+
+@lowering("stop_gradient")
+def stop_gradient(line: Line) -> Lowered:
+    return Lowered(lambda a: a, [line.tensor("input")], None, fresh=False)
+
+
+@lowering("transpose")
+def transpose(line: Line) -> Lowered:
+    x = line.tensor("a")
+    if line.literal("conjugate"):
+        raise NotLowered("conjugate")
+    rank = len(line.shape(x))
+    perm = line.literal("perm")
+    perm = tuple(reversed(range(rank))) if perm is None else tuple(int(p) for p in perm)
+    inverse = tuple(np.argsort(perm))
+
+    def vjp(needs, overwrite):
+        return Backward(lambda g: (g.transpose(inverse),), fresh=False)
+    return Lowered(lambda a: a.transpose(perm), [x], vjp, fresh=False)

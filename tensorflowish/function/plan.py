@@ -1,0 +1,452 @@
+"""Replay plans: a traced graph compiled into one straight-line Python function on arrays.
+
+A graph replayed op by op (`Graph.replay`'s fallback) calls every registry op again: Tensor
+objects, argument checks and tape records per line. A plan runs the same lines through their
+lowering rules (`tensorflowish.function.lowering`) on NumPy arrays instead, as generated
+source exec'd once per graph (JAX-style): one local variable per value, no Tensor made between
+lines, nothing checked at run time that the trace already checked (static shapes and dtypes).
+
+- A GradientTape used inside the function becomes array code too: the plan holds the backward
+  pass, written at compile time by walking the tape's recorded lines backwards through the
+  rules' VJPs, for only the inputs that lead to the requested sources (TensorFlow's graph
+  gradients). Values the backward needs stay alive; every local is deleted after its last use.
+- `Optimizer.apply_gradients` becomes a direct call of the optimiser's array update (its own
+  fused kernels) when the optimiser clips, accumulates, averages nothing and the variables have
+  no constraints; otherwise it is a line like any other below.
+- Lines without a rule (metric updates, tf.print, random draws, assignments, ops not lowered
+  yet) run through their function on Tensors wrapping the arrays: a mixed plan. A graph whose
+  gradient path holds such a line, or control flow, or tape uses other than
+  enter/watch/exit/gradient, gets no plan and replays op by op.
+- Elementwise ufunc lines whose input buffer dies at that line write their result into it
+  (`out=`), so chains of elementwise ops run in place.
+
+The plan is compiled lazily at a graph's second call (the first is the trace) and used while
+no GradientTape records outside the function (then the ops must record themselves: the op-by-op
+replay runs) and the inputs are NumPy arrays. Results equal the op-by-op replay's; see
+tests/function/test_plan.py.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import inspect
+import itertools
+
+import numpy as np
+
+from ..tensor import Tensor, Variable
+from . import lowering as lowering_rules
+from .graph import Call, Graph, Slot, _PlanFallback, _plans_enabled, fill, flatten
+
+
+class NotPlannable(Exception):
+    """The graph replays op by op (the reason is the message)."""
+
+
+Fallback = _PlanFallback  # raised by a plan, before any effect, for inputs not its own
+
+
+@dataclasses.dataclass
+class _Statement:
+    code: str
+    defines: tuple
+    uses: tuple
+    pure: bool
+    inplace: tuple = ()  # with `{out}` in code: names it may write into when they die here
+
+
+@dataclasses.dataclass
+class _Recorded:
+    """A lowered line recorded on a tape: what its backward needs."""
+
+    index: int  # the forward line's number
+    lowered: lowering_rules.Lowered | None
+    inputs: list  # Operands (slots or constants)
+    input_names: list  # the array names (or constants' names) it read
+    output_slot: int
+    output_name: str
+    residual_name: str | None
+    tracked_inputs: tuple  # per input: a slot the tape tracked when the line ran
+
+
+@dataclasses.dataclass
+class _Tape:
+    persistent: bool
+    watch_variables: bool
+    recording: bool = True
+    tracked: set = dataclasses.field(default_factory=set)
+    # _Recorded, forward order (lowered None: a line without a rule that the tape tracked)
+    lines: list = dataclasses.field(default_factory=list)
+    gradients: int = 0
+
+
+class _Builder:
+    def __init__(self, graph: Graph) -> None:
+        self.graph = graph
+        self.specs = graph.specs
+        self.namespace: dict = {"_T": Tensor, "_nd": np.ndarray, "_Fallback": Fallback,
+                                "_fill": fill, "_add": np.add}
+        self.statements: list[_Statement] = []
+        self.counter = itertools.count()
+        self.arrays: dict[int, str] = {}  # slot -> local name of its array
+        self.objects: dict[int, str] = {}  # slot -> name of its Tensor (or Variable) object
+        self.variables: dict[int, Variable] = {}
+        self.variable_reads: dict[int, str] = {}  # slot -> name read since the last effect
+        self.owned: set[str] = set()  # names of buffers only the plan holds
+        self.tapes: dict[int, _Tape] = {}  # tape slot -> state
+        self.lowered_lines = 0
+
+    # --- names -----------------------------------------------------------------------------
+    def fresh_name(self, prefix: str) -> str:
+        return f"{prefix}{next(self.counter)}"
+
+    def constant(self, value, prefix: str = "K") -> str:
+        name = self.fresh_name(prefix)
+        self.namespace[name] = value
+        return name
+
+    def emit(self, code: str, defines=(), uses=(), pure=True, inplace=()) -> None:
+        self.statements.append(_Statement(code, tuple(defines), tuple(uses), pure,
+                                          tuple(inplace)))
+
+    def array(self, slot: int) -> str:
+        """The local name of a slot's array, reading a variable's current buffer if needed."""
+        if slot in self.variables:
+            name = self.variable_reads.get(slot)
+            if name is None:
+                name = self.variable_reads[slot] = self.fresh_name("r")
+                self.emit(f"{name} = {self.objects[slot]}.array", [name],
+                          [self.objects[slot]])
+            return name
+        name = self.arrays.get(slot)
+        if name is None:
+            source = self.objects.get(slot)
+            if source is None:
+                raise NotPlannable(f"value %{slot} is not an array")
+            name = self.arrays[slot] = f"a{slot}"
+            self.emit(f"{name} = {source}.array", [name], [source])
+        return name
+
+    def object(self, slot: int) -> str:
+        """The name of a slot's Tensor (a new Tensor wrapping its array if none exists)."""
+        name = self.objects.get(slot)
+        if name is None:
+            array = self.arrays.get(slot)
+            if array is None:
+                raise NotPlannable(f"value %{slot} ({self.graph.types.get(slot)}) cannot be "
+                                   "passed to a line")
+            name = self.objects[slot] = f"t{slot}"
+            self.emit(f"{name} = _T({array})", [name], [array])
+            self.owned.discard(array)  # the Tensor may outlive the name: never written
+        return name
+
+    def operand(self, operand: lowering_rules.Operand) -> str:
+        if operand.slot is None:
+            return self.constant(operand.constant)
+        return self.array(operand.slot)
+
+    def effect(self) -> None:
+        """A line that may change variables ran: read them again at their next use."""
+        self.variable_reads.clear()
+
+    # --- the graph's parts -----------------------------------------------------------------
+    def inputs(self) -> None:
+        for position, slot in enumerate(self.graph.input_slots):
+            if slot in self.objects:
+                continue
+            self.objects[slot] = f"t{slot}"
+            self.arrays[slot] = f"a{slot}"
+            self.emit(f"t{slot} = inputs[{position}]\na{slot} = t{slot}.array\n"
+                      f"if a{slot}.__class__ is not _nd:\n    raise _Fallback", [f"t{slot}",
+                                                                                 f"a{slot}"],
+                      pure=False)
+        for slot, value in self.graph.captures:
+            if value.array.__class__ is not np.ndarray:
+                raise NotPlannable(f"captured value %{slot} is not a NumPy array")
+            self.objects[slot] = self.constant(value, "C")
+            if isinstance(value, Variable):
+                self.variables[slot] = value
+            else:
+                self.arrays[slot] = self.constant(value.array, "A")
+
+    def lines(self, calls: list[Call]) -> None:
+        for index, call in enumerate(calls):
+            if call.control is not None:
+                raise NotPlannable(f"line {index} ({call.name}) is control flow")
+            if call.name.startswith("GradientTape."):
+                self.tape_line(index, call)
+            elif _is_apply_gradients(call) and self.apply_gradients(call):
+                pass
+            elif not self.lower(index, call):
+                self.fallback(index, call)
+
+    def recording(self) -> list[_Tape]:
+        return [tape for tape in self.tapes.values() if tape.recording]
+
+    # --- lowered lines ---------------------------------------------------------------------
+    def lower(self, index: int, call: Call) -> bool:
+        if call.stateful or len(call.output_slots) != 1 or call.output_positions != [-1]:
+            return False
+        found = lowering_rules.rule_for(call.function)
+        if found is None:
+            return False
+        try:
+            line = lowering_rules.Line(found[0], call.function, call.args, call.kwargs,
+                                       self.specs, call.output_slots)
+            lowered = found[1](line)
+        except lowering_rules.NotLowered:
+            return False
+        slot = call.output_slots[0]
+        spec = self.specs.get(slot)
+        if spec is None:
+            return False
+        for operand in lowered.inputs:
+            if operand.slot is not None and operand.slot not in self.arrays and \
+                    operand.slot not in self.variables and operand.slot not in self.objects:
+                return False
+        names = [self.operand(operand) for operand in lowered.inputs]
+        function = self.constant(lowered.forward, "F")
+        output = f"a{slot}"
+        residual = f"s{slot}" if lowered.residual else None
+        targets = f"{output}, {residual}" if residual else output
+        candidates = ()
+        if lowered.ufunc and spec[0]:  # not 0-d: NumPy would return a scalar
+            candidates = tuple(name for name, operand in zip(names, lowered.inputs)
+                               if operand.slot is not None and
+                               self.specs[operand.slot][:2] == spec[:2])
+        self.emit(f"{targets} = {function}({', '.join(names)}{{out}})",
+                  [output] + ([residual] if residual else []), names, inplace=candidates)
+        self.arrays[slot] = output
+        self.lowered_lines += 1
+        if lowered.fresh:
+            self.owned.add(output)
+        else:
+            self.owned.difference_update(names)
+        for tape in self.recording():
+            self.record(tape, index, call, lowered, names, slot, output, residual)
+        return True
+
+    def record(self, tape: _Tape, index, call, lowered, names, slot, output, residual) -> None:
+        self.watch_variables(tape, call)
+        tracked = tuple(o.slot is not None and o.slot in tape.tracked for o in lowered.inputs)
+        if any(tracked) and lowered.vjp is not None and self.specs[slot][1].kind in "fc":
+            tape.tracked.add(slot)
+            tape.lines.append(_Recorded(index, lowered, lowered.inputs, names, slot, output,
+                                        residual, tracked))
+
+    def watch_variables(self, tape: _Tape, call: Call) -> None:
+        """Trainable float variables a line reads are watched (watch_accessed_variables)."""
+        if not tape.watch_variables:
+            return
+        for slot in _slots_of((call.args, call.kwargs)):
+            variable = self.variables.get(slot)
+            if variable is not None and variable.trainable and \
+                    variable.array.dtype.kind in "fV":
+                tape.tracked.add(slot)
+
+    # --- lines run through their function on Tensors -------------------------------------------
+    def fallback(self, index: int, call: Call) -> None:
+        slots = _slots_of((call.args, call.kwargs))
+        objects = {slot: self.object(slot) for slot in slots}
+        for tape in self.recording():
+            self.watch_variables(tape, call)
+            if any(slot in tape.tracked for slot in slots):
+                operands = [lowering_rules.Operand(slot=slot) for slot in slots]
+                for slot in call.output_slots:  # eager tracks them; the plan has no backward
+                    tape.tracked.add(slot)
+                    tape.lines.append(_Recorded(index, None, operands, [], slot, "", None,
+                                                tuple(s in tape.tracked for s in slots)))
+        helper = self.constant(_line_runner(call), "L")
+        mapping = "{" + ", ".join(f"{slot}: {name}" for slot, name in objects.items()) + "}"
+        outputs = [f"t{slot}" for slot in call.output_slots]
+        head = f"{', '.join(outputs)}, = " if outputs else ""
+        self.emit(f"{head}{helper}({mapping})", outputs, list(objects.values()), pure=False)
+        for slot, name in zip(call.output_slots, outputs):
+            self.objects[slot] = name
+            self.arrays.pop(slot, None)
+        if call.stateful:
+            self.effect()
+
+    # --- tapes ------------------------------------------------------------------------------
+    def tape_line(self, index: int, call: Call) -> None:
+        what = call.name.split(".", 1)[1]
+        if what == "__enter__":
+            persistent, watch_variables = call.args
+            self.tapes[call.output_slots[0]] = _Tape(bool(persistent), bool(watch_variables))
+            return
+        tape = self.tapes.get(call.args[0].index if call.args and
+                              call.args[0].__class__ is Slot else -1)
+        if tape is None:
+            raise NotPlannable(f"{call.name} on a tape made outside the function")
+        if what == "__exit__":
+            tape.recording = False
+        elif what == "watch":
+            for slot in _slots_of(call.args[1:]):
+                if slot in self.variables or self.specs.get(slot, ((), np.dtype(object)))[1] \
+                        .kind in "fc":
+                    tape.tracked.add(slot)
+        elif what == "gradient":
+            from .plan_backward import gradient
+
+            if self.recording() or (tape.gradients and not tape.persistent):
+                raise NotPlannable("a gradient taken while a tape records, or twice")
+            tape.gradients += 1
+            gradient(self, tape, call)
+        else:
+            raise NotPlannable(f"{call.name} is not planned")
+
+    # --- optimiser updates ---------------------------------------------------------------------
+    def apply_gradients(self, call: Call) -> bool:
+        for lower in _UPDATE_LOWERINGS:
+            update = lower(call, self.variables, self.specs)
+            if update is not None:
+                break
+        else:
+            return False
+        function, pairs = update
+        names = [self.array(grad) for grad, _ in pairs]
+        for tape in self.recording():
+            self.watch_variables(tape, call)
+        self.effect()  # drop cached reads before the update: a held buffer forces a copy
+        helper = self.constant(function, "U")
+        self.emit(f"{helper}([{', '.join(names)}])", (), names, pure=False)
+        self.effect()
+        return True
+
+    # --- outputs and code -------------------------------------------------------------------
+    def outputs(self) -> None:
+        template = self.graph.output_template
+        if template.__class__ is Slot:
+            name = self.object(template.index)
+            self.emit(f"return {name}", (), [name], pure=False)
+            return
+        slots = _slots_of(template)
+        objects = {slot: self.object(slot) for slot in slots}
+        name = self.constant(template, "O")
+        mapping = "{" + ", ".join(f"{slot}: {n}" for slot, n in objects.items()) + "}"
+        self.emit(f"return _fill({name}, {mapping})", (), list(objects.values()), pure=False)
+
+    def source(self) -> str:
+        statements = _without_dead_code(self.statements)
+        last_use: dict[str, int] = {}
+        for position, statement in enumerate(statements):
+            for name in statement.uses:
+                last_use[name] = position
+        body = []
+        for position, statement in enumerate(statements):
+            out = ""
+            for name in statement.inplace:
+                if name in self.owned and last_use.get(name) == position:
+                    out = f", out={name}"
+                    break
+            body.append(statement.code.replace("{out}", out))
+            dead = [name for name in dict.fromkeys(statement.uses + statement.defines)
+                    if last_use.get(name, position) == position and name[0] in "atrgs"]
+            if dead and not statement.code.startswith("return"):
+                body.append(f"del {', '.join(dead)}")
+        lines = ["def plan(inputs):"]
+        for code in body:
+            lines += ["    " + text for text in code.split("\n")]
+        return "\n".join(lines) + "\n"
+
+
+def _without_dead_code(statements: list[_Statement]) -> list[_Statement]:
+    """Drop pure statements whose results nothing uses (unused forward values, reads)."""
+    used: set[str] = set()
+    kept = []
+    for statement in reversed(statements):
+        if statement.pure and not any(name in used for name in statement.defines):
+            continue
+        used.update(statement.uses)
+        kept.append(statement)
+    return kept[::-1]
+
+
+def _slots_of(structure) -> list[int]:
+    leaves: list = []
+    flatten(structure, leaves)
+    return list(dict.fromkeys(leaf.index for leaf in leaves if leaf.__class__ is Slot))
+
+
+def _line_runner(call: Call):
+    """Run one graph line on a {slot: object} mapping; returns its output objects."""
+    function, args, kwargs = call.function, call.args, call.kwargs
+    positions = call.output_positions
+
+    def run(values):
+        result = function(*fill(args, values), **fill(kwargs, values))
+        if not positions:
+            return ()
+        if positions == [-1]:
+            return (result,)
+        leaves: list = []
+        flatten(result, leaves)
+        return tuple(leaves[p] for p in positions)
+    return run
+
+
+# Lowerings of update lines whose classes sit above this package (Keras's
+# Optimizer.apply_gradients, keras/optimizers/plan_lowering.py): registered by their modules
+# when they load, as this package does not import Keras (docs/layout.md).
+_UPDATE_LOWERINGS: list = []
+
+
+def register_update_lowering(lower) -> None:
+    """Add `lower(call, variables, specs)`: (update(gradient arrays), [(gradient slot,
+    variable slot)]) for an `apply_gradients` line it can replace, else None."""
+    _UPDATE_LOWERINGS.append(lower)
+
+
+def _is_apply_gradients(call: Call) -> bool:
+    return call.name.endswith(".apply_gradients")
+
+
+@dataclasses.dataclass
+class Plan:
+    """A compiled graph: call it with the input tensors."""
+
+    function: object
+    source: str
+    lowered_lines: int
+
+    def __call__(self, inputs):
+        return self.function(inputs)
+
+
+def compile_plan(graph: Graph) -> Plan:
+    """The plan of `graph`, or NotPlannable saying why it replays op by op."""
+    specs = getattr(graph, "specs", None)
+    if not specs:
+        raise NotPlannable("the graph has no static types")
+    if any(None in spec[0] for spec in specs.values()):
+        raise NotPlannable("some shapes are unknown (input_signature or reduce_retracing)")
+    builder = _Builder(graph)
+    builder.inputs()
+    builder.lines(graph.calls)
+    builder.outputs()
+    source = builder.source()
+    namespace = builder.namespace
+    exec(compile(source, f"<plan {graph.name}>", "exec"), namespace)  # noqa: S102 - generated
+    return Plan(namespace["plan"], source, builder.lowered_lines)
+
+
+def structure_slots(structure) -> list:
+    """The Slots of a structure in flattening order (None where a leaf is not a Slot)."""
+    leaves: list = []
+    flatten(structure, leaves)
+    return [leaf.index if leaf.__class__ is Slot else None for leaf in leaves]
+
+
+def bind(function, args: tuple, kwargs: dict) -> dict:
+    bound = inspect.signature(function).bind(*args, **kwargs)
+    bound.apply_defaults()
+    return bound.arguments
+
+
+def enable(enabled: bool = True) -> None:
+    """Use replay plans (the default) or replay every graph op by op (for comparisons);
+    affects graphs compiled afterwards."""
+    _plans_enabled[0] = bool(enabled)
+
+
+__all__ = ["Plan", "compile_plan", "NotPlannable", "Fallback", "enable"]

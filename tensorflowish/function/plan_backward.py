@@ -1,0 +1,145 @@
+"""The backward pass of a replay plan: `GradientTape.gradient` written out as array code.
+
+At compile time the tape's recorded lines (`plan._Tape.lines`) are walked backwards from the
+target, as `GradientTape._backward` walks its records at run time: each line whose output has
+a gradient calls its rule's VJP for the inputs that lead to a requested source, and gradients
+reaching one value from several lines are summed in eager's order (`previous + new`), so the
+plan's gradients equal eager's.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .. import tape as tape_module
+from .plan import NotPlannable, bind, structure_slots
+
+
+def gradient(builder, tape, call) -> None:
+    """Emit the statements of one `tape.gradient(...)` line into `builder`."""
+    arguments = bind(call.function, call.args, call.kwargs)
+    targets = structure_slots(arguments["target"])
+    sources = structure_slots(arguments["sources"])
+    seeds = arguments["output_gradients"]
+    seeds = [None] * len(targets) if seeds is None else structure_slots(seeds)
+    if None in targets or None in sources or len(seeds) != len(targets):
+        raise NotPlannable("gradient of or for something that is not a traced value")
+    unconnected = tape_module._as_unconnected(arguments["unconnected_gradients"])
+    specs = builder.specs
+    if any(slot not in specs for slot in targets + sources + [s for s in seeds if s is not None]):
+        raise NotPlannable("a gradient of or for a value that is not a plain tensor")
+    for slot in sources:
+        if specs[slot][1].kind not in "fc":
+            raise NotPlannable("a gradient for a non-float source")
+    source_set = set(sources)
+
+    # which values lead from a source (only their inputs need gradients)
+    relevant = set(sources)
+    for line in tape.lines:
+        if any(tracked and operand.slot in relevant
+               for operand, tracked in zip(line.inputs, line.tracked_inputs)):
+            relevant.add(line.output_slot)
+
+    grads: dict[int, str] = {}
+    for target, seed in zip(targets, seeds):
+        shape, dtype = specs[target][:2]
+        if seed is None:
+            name = builder.constant(np.array(1, dtype) if not shape else _ones(shape, dtype))
+        else:
+            if specs[seed][:2] != (shape, dtype):
+                raise NotPlannable("output_gradients of another shape or dtype")
+            name = builder.array(seed)
+        _accumulate(builder, grads, target, name)
+
+    for line in reversed(tape.lines):
+        upstream = grads.get(line.output_slot)
+        if upstream is None:
+            continue
+        if line.lowered is None:
+            raise NotPlannable(f"line {line.index} on the gradient path has no lowering rule")
+        needs = tuple(bool(tracked and operand.slot in relevant)
+                      for operand, tracked in zip(line.inputs, line.tracked_inputs))
+        if not any(needs):
+            continue
+        overwrite = upstream in builder.owned and line.output_slot not in source_set
+        backward = line.lowered.vjp(needs, overwrite)
+        if backward.passthrough:  # the upstream itself (the same name: liveness still holds)
+            for operand, need in zip(line.inputs, needs):
+                if need:
+                    _accumulate(builder, grads, operand.slot, upstream)
+            continue
+        saved = [_saved(line, what) for what in backward.saves]
+        function = builder.constant(backward.function, "B")
+        arguments = ", ".join([upstream] + saved)
+        used = [upstream] + [name for name in saved if name != "None"]
+        if backward.single:
+            (index,) = [i for i, need in enumerate(needs) if need]
+            name = builder.fresh_name("g")
+            in_place = (upstream,) if backward.ufunc and overwrite and \
+                specs[line.output_slot][0] == specs[line.inputs[index].slot][0] else ()
+            builder.emit(f"{name} = {function}({arguments}{{out}})", [name], used,
+                         inplace=in_place)
+            builder.owned.add(name)
+            _accumulate(builder, grads, line.inputs[index].slot, name)
+            continue
+        outputs = [builder.fresh_name("g") if need else "_" for need in needs]
+        builder.emit(f"{', '.join(outputs)}, = {function}({arguments})",
+                     [o for o in outputs if o != "_"], used)
+        if backward.fresh:
+            builder.owned.update(o for o in outputs if o != "_")
+        else:
+            builder.owned.discard(upstream)
+        for operand, need, name in zip(line.inputs, needs, outputs):
+            if need:
+                _accumulate(builder, grads, operand.slot, name)
+
+    results = []
+    for slot in sources:
+        name = grads.get(slot)
+        if name is None and unconnected is tape_module.UnconnectedGradients.ZERO:
+            shape, dtype = specs[slot][:2]
+            name = builder.fresh_name("g")
+            builder.emit(f"{name} = {builder.constant(np.zeros)}({shape!r}, "
+                         f"{builder.constant(dtype)})", [name])
+        results.append(name)
+    positions = call.output_positions
+    for slot, position in zip(call.output_slots, positions):
+        name = results[0 if position == -1 else position]
+        if name is None or specs[slot][:2] != specs[sources[0 if position == -1 else
+                                                           position]][:2]:
+            raise NotPlannable("the plan's gradients differ from the trace's")
+        builder.arrays[slot] = name
+        builder.objects.pop(slot, None)
+    if len(call.output_slots) != sum(name is not None for name in results) and \
+            positions != [-1]:
+        raise NotPlannable("the plan's gradients differ from the trace's")
+
+
+def _ones(shape, dtype):
+    ones = np.empty(shape, dtype)
+    ones.fill(1)
+    ones.flags.writeable = False
+    return ones
+
+
+def _saved(line, what: str | None) -> str:
+    if what is None:
+        return "None"
+    if what == "out":
+        return line.output_name
+    if what == "res":
+        return line.residual_name
+    return line.input_names[int(what[2:])]
+
+
+def _accumulate(builder, grads: dict, slot: int, name: str) -> None:
+    previous = grads.get(slot)
+    if previous is None:
+        grads[slot] = name
+        return
+    total = builder.fresh_name("g")
+    in_place = (previous, name) if builder.specs[slot][0] else ()  # 0-d: NumPy scalars
+    builder.emit(f"{total} = _add({previous}, {name}{{out}})", [total], [previous, name],
+                 inplace=in_place)
+    builder.owned.add(total)
+    grads[slot] = total

@@ -1,0 +1,63 @@
+"""`Optimizer.apply_gradients` in a replay plan: the optimiser's own array update, called
+directly on the plan's gradient arrays.
+
+`apply_gradients` checks and converts each (gradient, variable) pair, then runs the update
+(`_apply_updates`: the fused kernels of tensorflowish.kernels) and counts the step. In a plan the
+pairs are fixed and their shapes and dtypes known, so only the update remains. Configurations
+that need more (clipping, gradient accumulation, moving averages, variable constraints, an
+optimiser wrapping another) keep the `apply_gradients` line as it is.
+"""
+
+from __future__ import annotations
+
+import inspect
+
+from tensorflowish.function import plan
+from tensorflowish.function.graph import Call, Slot
+from tensorflowish.keras.optimizers.optimizer import Optimizer
+
+
+def lower_apply_gradients(call: Call, variables: dict, specs: dict):
+    """(update(grads), [(gradient slot, variable slot)]) for a plain update line, else None."""
+    if call.function is not Optimizer.apply_gradients:
+        return None
+    try:
+        bound = inspect.signature(call.function).bind(*call.args, **call.kwargs)
+    except TypeError:
+        return None
+    optimizer = bound.arguments.get("self")
+    pairs = bound.arguments.get("grads_and_vars")
+    if set(bound.arguments) - {"self", "grads_and_vars", "name"} or \
+            not isinstance(optimizer, Optimizer) or \
+            type(optimizer).apply_gradients is not Optimizer.apply_gradients or \
+            not isinstance(pairs, (list, tuple)) or not pairs:
+        return None
+    if optimizer.clipvalue is not None or optimizer.clipnorm is not None or \
+            optimizer.global_clipnorm is not None or optimizer.gradient_accumulation_steps or \
+            optimizer.use_ema:
+        return None
+    planned, updated = [], []
+    for pair in pairs:
+        if not isinstance(pair, (list, tuple)) or len(pair) != 2 or \
+                pair[0].__class__ is not Slot or pair[1].__class__ is not Slot:
+            return None
+        grad, variable = pair[0].index, pair[1].index
+        if variable not in variables or specs.get(grad, (None,))[:2] != specs[variable][:2] \
+                or variables[variable].constraint is not None:
+            return None
+        planned.append((grad, variable))
+        updated.append(variables[variable])
+    iterations = optimizer._iterations_variable
+
+    def update(grads: list) -> None:
+        # apply_gradients after its checks, in its order
+        step = int(iterations.array) + 1
+        learning_rate = optimizer._current_learning_rate()
+        optimizer._begin_step(step)
+        optimizer._apply_updates(grads, updated, learning_rate, step)
+        iterations._writable_array().fill(step)
+    return update, planned
+
+
+# The replay plan (tensorflowish.function, below Keras) asks its registered lowerings.
+plan.register_update_lowering(lower_apply_gradients)

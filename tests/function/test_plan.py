@@ -1,0 +1,264 @@
+"""Replay plans: the same values, gradients and variable updates as the op-by-op replay and as
+eager, with the framework's overhead removed (tensorflowish/function/plan.py).
+
+Where the plan runs the same kernels as eager (the dense and cross-entropy kernels, the
+optimisers' updates), results are compared bit for bit.
+"""
+
+from __future__ import annotations
+
+import weakref
+
+import numpy as np
+import pytest
+
+import tensorflowish as tf
+from tensorflowish.function import plan as plan_module
+
+
+@pytest.fixture
+def op_by_op():
+    """Graphs compiled inside the block get no plan: they replay op by op."""
+    plan_module.enable(False)
+    yield
+    plan_module.enable(True)
+
+
+def _graph(function):
+    (concrete,) = function._concrete.values()
+    return concrete.graph
+
+
+def _mlp(optimizer, seed=0, widths=(12, 16, 5)):
+    rng = np.random.default_rng(seed)
+    variables = []
+    for a, b in zip(widths[:-1], widths[1:]):
+        variables += [tf.Variable(rng.standard_normal((a, b)).astype("float32") * a ** -0.5),
+                      tf.Variable(rng.uniform(-0.1, 0.1, b).astype("float32"))]
+
+    def step(x, labels):
+        with tf.GradientTape() as tape:
+            h = x
+            for i in range(0, len(variables), 2):
+                h = tf.nn.dense(h, variables[i], variables[i + 1],
+                                activation="relu" if i + 2 < len(variables) else None)
+            loss = tf.reduce_mean(tf.nn.sparse_softmax_cross_entropy_with_logits(labels, h))
+        grads = tape.gradient(loss, variables)
+        optimizer.apply_gradients(zip(grads, variables))
+        return loss
+    return step, variables
+
+
+def _batches(count=4, n=8, features=12, classes=5):
+    rng = np.random.default_rng(5)
+    return [(tf.constant(rng.standard_normal((n, features)).astype("float32")),
+             tf.constant(rng.integers(0, classes, n))) for _ in range(count)]
+
+
+def _run(step, batches):
+    return [step(x, y).numpy() for x, y in batches]
+
+
+@pytest.mark.parametrize("make_optimizer", [
+    lambda: tf.keras.optimizers.SGD(0.1),
+    lambda: tf.keras.optimizers.SGD(0.1, momentum=0.9, nesterov=True),
+    lambda: tf.keras.optimizers.Adam(0.01),
+    lambda: tf.keras.optimizers.AdamW(0.01, weight_decay=0.1),
+    lambda: tf.keras.optimizers.SGD(
+        tf.keras.optimizers.schedules.ExponentialDecay(0.1, decay_steps=1, decay_rate=0.5)),
+], ids=["sgd", "nesterov", "adam", "adamw", "schedule"])
+def test_mlp_step_plan_equals_replay_and_eager(make_optimizer, op_by_op):
+    batches = _batches()
+    eager_step, eager_vars = _mlp(make_optimizer())
+    eager = _run(eager_step, batches)
+    replay_step, replay_vars = _mlp(make_optimizer())
+    replay_step = tf.function(replay_step)
+    replayed = _run(replay_step, batches)
+    assert _graph(replay_step).plan is False  # compiled while plans were off
+    plan_module.enable(True)
+    plan_opt = make_optimizer()
+    planned_step, planned_vars = _mlp(plan_opt)
+    planned_step = tf.function(planned_step)
+    planned = _run(planned_step, batches)
+    graph = _graph(planned_step)
+    assert graph.plan, graph.plan_note
+    assert "apply_gradients" not in graph.plan.source  # lowered to the optimiser's update
+    np.testing.assert_array_equal(planned, eager)
+    np.testing.assert_array_equal(replayed, eager)
+    for a, b, c in zip(planned_vars, replay_vars, eager_vars):
+        np.testing.assert_array_equal(a.numpy(), c.numpy())
+        np.testing.assert_array_equal(b.numpy(), c.numpy())
+    assert int(plan_opt.iterations.numpy()) == len(batches)
+
+
+def test_the_optimiser_writes_in_place_and_snapshots_keep_their_values():
+    step, variables = _mlp(tf.keras.optimizers.SGD(0.1))
+    step = tf.function(step)
+    batches = _batches()
+    step(*batches[0])
+    step(*batches[1])  # the plan from here on
+    buffers = [weakref.ref(v.array) for v in variables]  # without holding them
+    step(*batches[2])
+    assert all(v.array is b() for v, b in zip(variables, buffers))  # no copy forced
+    snapshot = variables[0].read_value()
+    value = snapshot.numpy()
+    step(*batches[3])
+    np.testing.assert_array_equal(snapshot.numpy(), value)  # copy-on-write for the holder
+    assert not np.array_equal(variables[0].numpy(), value)
+
+
+def test_elementwise_chain_in_place_keeps_returned_values():
+    scale = tf.constant(np.linspace(0.5, 1.5, 16).astype("float32"))
+
+    def chain(x):
+        with tf.GradientTape() as tape:
+            tape.watch(x)
+            y = x
+            middle = None
+            for i in range(20):
+                y = y * scale if i % 2 == 0 else y + scale
+                if i == 9:
+                    middle = y
+            total = tf.reduce_sum(tf.exp(y * 0.01))
+        return middle, total, tape.gradient(total, x)
+
+    traced = tf.function(chain)
+    rng = np.random.default_rng(0)
+    inputs = [tf.constant(rng.standard_normal(16).astype("float32")) for _ in range(3)]
+    results = [traced(x) for x in inputs]
+    assert _graph(traced).plan
+    assert "out=" in _graph(traced).plan.source  # the chain runs in place
+    for x, got in zip(inputs, results):  # earlier results unchanged by later calls
+        for g, e in zip(got, chain(x)):
+            np.testing.assert_array_equal(g.numpy(), e.numpy())
+
+
+def test_keras_training_step_with_metrics(op_by_op):
+    plan_module.enable(True)
+
+    def make():
+        tf.keras.utils.set_random_seed(3)
+        model = tf.keras.Sequential([tf.keras.Input((6,)),
+                                     tf.keras.layers.Dense(8, activation="relu"),
+                                     tf.keras.layers.Dense(3)])
+        loss_fn = tf.keras.losses.SparseCategoricalCrossentropy(from_logits=True)
+        optimizer = tf.keras.optimizers.Adam(0.01)
+        accuracy = tf.keras.metrics.SparseCategoricalAccuracy()
+        mean = tf.keras.metrics.Mean()
+
+        def step(x, y):
+            with tf.GradientTape() as tape:
+                logits = model(x, training=True)
+                loss = loss_fn(y, logits)
+            grads = tape.gradient(loss, model.trainable_variables)
+            optimizer.apply_gradients(zip(grads, model.trainable_variables))
+            accuracy.update_state(y, logits)
+            mean.update_state(loss)
+            return loss
+        return model, step, accuracy, mean
+
+    rng = np.random.default_rng(1)
+    batches = [(tf.constant(rng.standard_normal((10, 6)).astype("float32")),
+                tf.constant(rng.integers(0, 3, 10))) for _ in range(4)]
+    results = []
+    for traced in (False, True):
+        model, step, accuracy, mean = make()
+        if traced:
+            step = tf.function(step)
+        losses = [step(x, y).numpy() for x, y in batches]
+        results.append((losses, model.get_weights(), accuracy.result().numpy(),
+                        mean.result().numpy()))
+    graph = _graph(step)
+    assert graph.plan, graph.plan_note
+    assert "update_state" not in graph.plan.source  # metric lines run as lines (a mixed plan)
+    (e_losses, e_weights, e_acc, e_mean), (p_losses, p_weights, p_acc, p_mean) = results
+    np.testing.assert_array_equal(p_losses, e_losses)
+    for a, b in zip(p_weights, e_weights):
+        np.testing.assert_array_equal(a, b)
+    assert p_acc == e_acc and p_mean == e_mean
+
+
+def test_outer_tape_replays_op_by_op_with_gradients():
+    w = tf.Variable([[0.5, -1.0], [2.0, 0.25]])
+
+    @tf.function
+    def f(x):
+        return tf.reduce_sum(tf.tanh(tf.matmul(x, w)))
+
+    x = tf.constant([[1.0, 2.0]])
+    f(x)
+    f(x)  # compiles the plan
+    assert _graph(f).plan
+    with tf.GradientTape() as tape:
+        tape.watch(x)
+        y = f(x)
+    grads = tape.gradient(y, [x, w])
+    with tf.GradientTape() as tape:
+        tape.watch(x)
+        expected = tf.reduce_sum(tf.tanh(tf.matmul(x, w)))
+    for g, e in zip(grads, tape.gradient(expected, [x, w])):
+        np.testing.assert_array_equal(g.numpy(), e.numpy())
+
+
+def test_an_op_without_rule_on_the_gradient_path_falls_back_whole():
+    @tf.function
+    def f(x):
+        with tf.GradientTape() as tape:
+            tape.watch(x)
+            y = tf.reduce_sum(tf.math.cumsum(x * x))
+        return tape.gradient(y, x)
+
+    x = tf.constant([1.0, 2.0, 3.0])
+    f(x)
+    got = f(x + 1.0)
+    assert _graph(f).plan is False and "no lowering rule" in _graph(f).plan_note
+    np.testing.assert_array_equal(got.numpy(), [2 * 3 * 2.0, 2 * 2 * 3.0, 2 * 1 * 4.0])
+
+
+def test_an_op_without_rule_off_the_gradient_path_runs_as_a_line():
+    @tf.function
+    def f(x):
+        with tf.GradientTape() as tape:
+            tape.watch(x)
+            y = tf.reduce_sum(x * x)
+        best = tf.argmax(x)  # no rule: run through the op inside the plan
+        return tape.gradient(y, x), best
+
+    f(tf.constant([1.0, 5.0, 3.0]))
+    grad, best = f(tf.constant([4.0, 2.0, 3.0]))
+    assert _graph(f).plan
+    np.testing.assert_array_equal(grad.numpy(), [8.0, 4.0, 6.0])
+    assert int(best) == 0
+
+
+def test_new_signature_traces_and_gets_its_own_plan():
+    @tf.function
+    def f(x):
+        return tf.reduce_mean(tf.square(x - 1.0))
+
+    for n in (3, 3, 4, 4):
+        x = tf.constant(np.arange(n, dtype="float32"))
+        np.testing.assert_array_equal(f(x).numpy(), np.mean(np.square(x.numpy() - 1.0)))
+    assert f.experimental_get_tracing_count() == 2
+    assert all(c.graph.plan for c in f._concrete.values())
+
+
+def test_gpu_inputs_take_the_op_by_op_replay():
+    """A plan is made for NumPy arrays; other arrays fall back before any effect."""
+    calls = []
+
+    class Marked(np.ndarray):
+        pass
+
+    @tf.function
+    def f(x):
+        tf.py_function(lambda: calls.append(1) or 0.0, [], [tf.float32])
+        return x * 2.0
+
+    f(tf.constant([1.0]))
+    f(tf.constant([1.0]))
+    assert _graph(f).plan
+    odd = tf.constant([3.0])
+    odd.array = odd.array.view(Marked)  # not an exact ndarray: the plan steps aside
+    assert float(f(odd)[0]) == 6.0
+    assert len(calls) == 3
