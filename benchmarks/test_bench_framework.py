@@ -103,3 +103,30 @@ def test_tape_overhead(benchmark, bench_device, side):
     workload = bench.tape_overhead(bench_device)
     result = _run(benchmark, workload, side)
     np.testing.assert_allclose(_host(result), _host(workload.floor()), rtol=1e-5)
+
+
+# --- the same steps under tf.function: their graphs run as replay plans (docs/function.md) ---
+@pytest.mark.parametrize("side", SIDES)
+@pytest.mark.parametrize("size", list(bench.MLP_SIZES))
+def test_mlp_training_step_traced(benchmark, bench_device, size, side):
+    if size == "large" and benchmark.disabled:
+        pytest.skip("the large MLP is only run when benchmarking (about 1 s a step here)")
+    workload = bench.mlp_training_step(bench_device, size, traced=True)
+    _run(benchmark, workload, side)
+
+
+@pytest.mark.parametrize("size", ["tiny", "small"])
+def test_mlp_training_step_traced_matches_floor(bench_device, size):
+    workload = bench.mlp_training_step(bench_device, size, traced=True)
+    losses = [(float(_host(workload.framework())), float(_host(workload.floor())))
+              for _ in range(5)]
+    for framework_loss, floor_loss in losses:
+        assert framework_loss == pytest.approx(floor_loss, rel=1e-4)
+    assert losses[-1][0] < losses[0][0]
+
+
+@pytest.mark.parametrize("side", SIDES)
+def test_tape_overhead_traced(benchmark, bench_device, side):
+    workload = bench.tape_overhead(bench_device, traced=True)
+    result = _run(benchmark, workload, side)
+    np.testing.assert_allclose(_host(result), _host(workload.floor()), rtol=1e-5)

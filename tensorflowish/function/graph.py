@@ -156,6 +156,9 @@ class Call:
     # values itself, choosing and running sub-lists of calls; `function` is then only shown
     control: Callable | None = None
     text: str = ""  # extra lines (the branches or the loop's body) when printed
+    # per output: whether a GradientTape recording during the trace tracked it (empty: none
+    # recorded); replay plans use it for lines without a lowering rule
+    tracked: tuple = ()
 
     def __post_init__(self) -> None:
         # how to build each positional argument (0: a slot, 1: nested, 2: a literal) and

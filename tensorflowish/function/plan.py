@@ -60,6 +60,7 @@ class _Recorded:
     """A lowered line recorded on a tape: what its backward needs."""
 
     index: int  # the forward line's number
+    name: str
     lowered: lowering_rules.Lowered | None
     inputs: list  # Operands (slots or constants)
     input_names: list  # the array names (or constants' names) it read
@@ -205,6 +206,13 @@ class _Builder:
                     operand.slot not in self.variables and operand.slot not in self.objects:
                 return False
         names = [self.operand(operand) for operand in lowered.inputs]
+        if all(name in self.namespace for name in names):  # constant inputs: fold the line
+            output, residual = self.fold(lowered, names)
+            self.arrays[slot] = output
+            self.lowered_lines += 1
+            for tape in self.recording():
+                self.record(tape, index, call, lowered, names, slot, output, residual)
+            return True
         function = self.constant(lowered.forward, "F")
         output = f"a{slot}"
         residual = f"s{slot}" if lowered.residual else None
@@ -226,13 +234,24 @@ class _Builder:
             self.record(tape, index, call, lowered, names, slot, output, residual)
         return True
 
+    def fold(self, lowered, names: list) -> tuple[str, str | None]:
+        """Run a line whose inputs are all constants once, now: its results become constants
+        (read-only: no line ever writes into them)."""
+        result = lowered.forward(*[self.namespace[name] for name in names])
+        values = result if lowered.residual else (result, None)
+        for value in values:
+            if value.__class__ is np.ndarray:
+                value.flags.writeable = False
+        return self.constant(values[0]), (None if values[1] is None else
+                                          self.constant(values[1]))
+
     def record(self, tape: _Tape, index, call, lowered, names, slot, output, residual) -> None:
         self.watch_variables(tape, call)
         tracked = tuple(o.slot is not None and o.slot in tape.tracked for o in lowered.inputs)
         if any(tracked) and lowered.vjp is not None and self.specs[slot][1].kind in "fc":
             tape.tracked.add(slot)
-            tape.lines.append(_Recorded(index, lowered, lowered.inputs, names, slot, output,
-                                        residual, tracked))
+            tape.lines.append(_Recorded(index, call.name, lowered, lowered.inputs, names, slot,
+                                        output, residual, tracked))
 
     def watch_variables(self, tape: _Tape, call: Call) -> None:
         """Trainable float variables a line reads are watched (watch_accessed_variables)."""
@@ -251,11 +270,14 @@ class _Builder:
         for tape in self.recording():
             self.watch_variables(tape, call)
             if any(slot in tape.tracked for slot in slots):
+                tracked = tuple(slot in tape.tracked for slot in slots)
                 operands = [lowering_rules.Operand(slot=slot) for slot in slots]
-                for slot in call.output_slots:  # eager tracks them; the plan has no backward
-                    tape.tracked.add(slot)
-                    tape.lines.append(_Recorded(index, None, operands, [], slot, "", None,
-                                                tuple(s in tape.tracked for s in slots)))
+                for position, slot in enumerate(call.output_slots):
+                    if call.tracked and not call.tracked[position]:
+                        continue  # the trace's tape did not track it (a dropout mask)
+                    tape.tracked.add(slot)  # tracked by eager; the plan has no backward
+                    tape.lines.append(_Recorded(index, call.name, None, operands, [], slot, "",
+                                                None, tracked))
         helper = self.constant(_line_runner(call), "L")
         mapping = "{" + ", ".join(f"{slot}: {name}" for slot, name in objects.items()) + "}"
         outputs = [f"t{slot}" for slot in call.output_slots]

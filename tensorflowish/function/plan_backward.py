@@ -56,12 +56,15 @@ def gradient(builder, tape, call) -> None:
         if upstream is None:
             continue
         if line.lowered is None:
-            raise NotPlannable(f"line {line.index} on the gradient path has no lowering rule")
+            raise NotPlannable(f"line {line.index} ({line.name}) on the gradient path has no "
+                               "lowering rule")
         needs = tuple(bool(tracked and operand.slot in relevant)
                       for operand, tracked in zip(line.inputs, line.tracked_inputs))
         if not any(needs):
             continue
         overwrite = upstream in builder.owned and line.output_slot not in source_set
+        # a non-persistent tape's backward runs once: it may write into the line's residual
+        line.lowered.consume_residual = not tape.persistent
         backward = line.lowered.vjp(needs, overwrite)
         if backward.passthrough:  # the upstream itself (the same name: liveness still holds)
             for operand, need in zip(line.inputs, needs):
@@ -69,6 +72,10 @@ def gradient(builder, tape, call) -> None:
                     _accumulate(builder, grads, operand.slot, upstream)
             continue
         saved = [_saved(line, what) for what in backward.saves]
+        if upstream in builder.namespace and all(name == "None" or name in builder.namespace
+                                                 for name in saved):
+            _fold(builder, grads, line, needs, backward, upstream, saved)
+            continue
         function = builder.constant(backward.function, "B")
         arguments = ", ".join([upstream] + saved)
         used = [upstream] + [name for name in saved if name != "None"]
@@ -113,6 +120,21 @@ def gradient(builder, tape, call) -> None:
     if len(call.output_slots) != sum(name is not None for name in results) and \
             positions != [-1]:
         raise NotPlannable("the plan's gradients differ from the trace's")
+
+
+def _fold(builder, grads, line, needs, backward, upstream, saved) -> None:
+    """A backward call whose arguments are all constants (the seed of a mean, say) runs once,
+    at compile time: its gradients become constants of the plan (read-only, never written)."""
+    values = [builder.namespace[upstream]] + [None if name == "None" else builder.namespace[name]
+                                              for name in saved]
+    result = backward.function(*values)
+    if backward.single:
+        result = [result if need else None for need in needs]
+    for operand, need, value in zip(line.inputs, needs, result):
+        if need:
+            value = np.array(value)  # a copy we own (and a 0-d array for a NumPy scalar)
+            value.flags.writeable = False
+            _accumulate(builder, grads, operand.slot, builder.constant(value))
 
 
 def _ones(shape, dtype):

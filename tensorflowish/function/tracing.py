@@ -235,8 +235,15 @@ class Tracer:
         finally:
             self.depth -= 1
         slots, positions, types = self._outputs(result)
-        self.calls.append(Call(name, function, args_template, kwargs_template, slots,
-                               positions, types, stateful))
+        call = Call(name, function, args_template, kwargs_template, slots, positions, types,
+                    stateful)
+        if tape_module._recording_tapes and slots:  # which outputs a tape tracks (for plans)
+            leaves: list = []
+            flatten(result, leaves)
+            call.tracked = tuple(
+                any(getattr(result if p == -1 else leaves[p], "_id", None) in tape._tracked
+                    for tape in tape_module._recording_tapes) for p in positions)
+        self.calls.append(call)
         return result
 
     def call_op(self, info, function, args, kwargs):
@@ -488,6 +495,10 @@ def _patches() -> list[tuple[object, str, Callable]]:
                     patches.append((cls, name, _stateful(
                         f"{cls.__name__}.{name}", original,
                         dry_result=(lambda *a, **k: None) if skip_when_dry else None)))
+    for owner, name, dry_result in _STATEFUL_FUNCTIONS:
+        patches.append((owner, name, _stateful(
+            f"{owner.__name__.rpartition('.')[2]}.{name}", getattr(owner, name),
+            dry_result=dry_result)))
     for base, names, dry_result in _STATEFUL_METHODS:
         patches += _class_patches(base, names, dry_result)
     return patches
@@ -499,6 +510,7 @@ def _patches() -> list[tuple[object, str, Callable]]:
 _LIFTED_METHODS: list[tuple[type, tuple[str, ...], bool]] = []
 _STATEFUL_METHODS: list[tuple[type, tuple[str, ...], Callable | None]] = []
 _GRAPH_LINE_BASES: list[type] = []
+_STATEFUL_FUNCTIONS: list[tuple[object, str, Callable | None]] = []
 
 
 def run_outside_traces(base: type, names: tuple[str, ...], subclasses: bool = False) -> None:
@@ -514,6 +526,13 @@ def trace_as_stateful(base: type, names: tuple[str, ...],
     line, run again at every replay: an optimiser's `apply_gradients`, a metric's
     `update_state`. `dry_result` stands in for the call while a trace only probes shapes."""
     _STATEFUL_METHODS.append((base, tuple(names), dry_result))
+
+
+def trace_function_as_stateful(owner: object, name: str,
+                               dry_result: Callable | None = None) -> None:
+    """Record each call of the function `owner.name` (a module's) as one graph line, run again
+    at every replay: data-parallel fit's `distribute.allreduce_gradients`."""
+    _STATEFUL_FUNCTIONS.append((owner, name, dry_result))
 
 
 def trace_graph_lines(base: type) -> None:

@@ -26,14 +26,15 @@ model = tf.keras.Sequential([tf.keras.layers.Dense(64, activation="relu"),
                              tf.keras.layers.Dense(10)])
 model.compile(optimizer=tf.keras.optimizers.SGD(0.1),
               loss=tf.keras.losses.SparseCategoricalCrossentropy(from_logits=True),
-              metrics=["accuracy"])
+              metrics=["accuracy"], run_eagerly=sys.argv[2] == "eager")
 history = model.fit(x[:1400], y[:1400], batch_size=16, epochs=4, verbose=1,
                     callbacks=[tf.keras.callbacks.ModelCheckpoint(
                         sys.argv[1] + "/ckpt.safetensors")])
 _, accuracy = model.evaluate(x[1400:], y[1400:], verbose=0)
 weights = [w.tolist() for w in model.get_weights()]
-with open(f"{sys.argv[1]}/rank{distribute.rank()}.json", "w") as f:
-    json.dump({"weights": weights, "history": history.history, "accuracy": accuracy}, f)
+with open(f"{sys.argv[1]}/{sys.argv[2]}{distribute.rank()}.json", "w") as f:
+    json.dump({"weights": weights, "history": history.history, "accuracy": accuracy,
+               "traces": model.train_function.tracing_count}, f)
 """
 
 
@@ -45,11 +46,22 @@ def test_fit_trains_data_parallel_with_identical_weights(tmp_path, capfd):
 
     script = tmp_path / "fit.py"
     script.write_text(FIT_SCRIPT)
-    code = distribute.launch(2, [sys.executable, str(script), str(tmp_path)], timeout=180,
-                             collective_timeout=60)
+    code = distribute.launch(2, [sys.executable, str(script), str(tmp_path), "eager"],
+                             timeout=180, collective_timeout=60)
+    assert code == 0, capfd.readouterr().out
+    eager = [json.loads((tmp_path / f"eager{r}.json").read_text()) for r in (0, 1)]
+    capfd.readouterr()
+    code = distribute.launch(2, [sys.executable, str(script), str(tmp_path), "traced"],
+                             timeout=180, collective_timeout=60)
     output = capfd.readouterr().out
     assert code == 0, output
-    ranks = [json.loads((tmp_path / f"rank{r}.json").read_text()) for r in (0, 1)]
+    ranks = [json.loads((tmp_path / f"traced{r}.json").read_text()) for r in (0, 1)]
+    # fit's traced steps (the allreduce one line of the graph) train as the eager ones
+    # 700 rows per rank in batches of 16: full batches and a last one of 12
+    assert [rank["traces"] for rank in ranks] == [2, 2] and eager[0]["traces"] == 0
+    assert ranks[0]["history"] == eager[0]["history"]
+    for a, b in zip(ranks[0]["weights"], eager[0]["weights"]):
+        np.testing.assert_array_equal(np.array(a), np.array(b))
     for a, b in zip(ranks[0]["weights"], ranks[1]["weights"]):
         np.testing.assert_array_equal(np.array(a), np.array(b))
     assert ranks[0]["history"] == ranks[1]["history"]  # metrics averaged over the ranks

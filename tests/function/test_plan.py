@@ -262,3 +262,35 @@ def test_gpu_inputs_take_the_op_by_op_replay():
     odd.array = odd.array.view(Marked)  # not an exact ndarray: the plan steps aside
     assert float(f(odd)[0]) == 6.0
     assert len(calls) == 3
+
+
+def test_the_benchmark_steps_run_as_plans():
+    from tensorflowish.tools import bench
+
+    for workload in (bench.mlp_training_step("CPU:0", "tiny", traced=True),
+                     bench.tape_overhead("CPU:0", traced=True)):
+        workload.framework()
+        workload.framework()
+        graph = _graph(workload.framework)
+        assert graph.plan, graph.plan_note
+        assert "apply_gradients" not in graph.plan.source
+
+
+def test_persistent_tape_two_gradients_and_a_constant_folded_seed():
+    w = tf.Variable([[0.5, -1.0], [2.0, 0.25]])
+
+    @tf.function
+    def f(x, labels):
+        with tf.GradientTape(persistent=True) as tape:
+            logits = tf.matmul(x, w)
+            loss = tf.reduce_mean(tf.nn.sparse_softmax_cross_entropy_with_logits(labels, logits))
+            other = tf.reduce_sum(logits * logits)
+        return tape.gradient(loss, w), tape.gradient(other, w), tape.gradient(loss, w)
+
+    x, labels = tf.constant([[1.0, 2.0], [0.5, -1.0]]), tf.constant([1, 0])
+    expected = f.python_function(x, labels)
+    f(x, labels)
+    got = f(x, labels)
+    assert _graph(f).plan
+    for g, e in zip(got, expected):
+        np.testing.assert_array_equal(g.numpy(), e.numpy())

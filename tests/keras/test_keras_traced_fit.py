@@ -263,3 +263,28 @@ def test_mixed_precision_and_learning_rate_schedule_identical():
             keras.callbacks.LearningRateScheduler(lambda epoch, rate: rate * 0.5)])
     finally:
         keras.mixed_precision.set_global_policy("float32")
+
+
+def test_freezing_a_layer_after_fit_retraces_as_eager_would():
+    results = []
+    for run_eagerly in (True, False):
+        tf.random.set_seed(2)
+        model = keras.Sequential([layers.Dense(4, input_shape=(8,)), layers.Dense(3)])
+        model.compile("sgd", keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+                      run_eagerly=run_eagerly)
+        model.fit(X8, Y3, epochs=1, verbose=0)
+        frozen = model.layers[0].get_weights()
+        model.layers[0].trainable = False  # no recompile: the next fit must not train it
+        model.fit(X8, Y3, epochs=1, verbose=0)
+        for before, after in zip(frozen, model.layers[0].get_weights()):
+            np.testing.assert_array_equal(before, after)
+        results.append(model.get_weights())
+    for eager, traced in zip(*results):
+        np.testing.assert_array_equal(eager, traced)
+
+
+def test_steps_per_execution_identical():
+    model, _ = _assert_same(_dense_dropout_batchnorm, compile_kwargs={"steps_per_execution": 2},
+                            validation_data=(X8[:20], Y3[:20]), validation_batch_size=8)
+    assert model.train_function.tracing_count == 2
+    assert model.test_function.tracing_count == 2  # batches of 8, then 4

@@ -86,6 +86,9 @@ class Lowered:
     residual: bool = False
     ufunc: bool = False
     fresh: bool = True
+    # set by the plan before `vjp` is called: the backward runs once per forward (a
+    # non-persistent tape), so it may write into the residual
+    consume_residual: bool = False
 
 
 class Line:
@@ -105,6 +108,17 @@ class Line:
 
     def __getitem__(self, name: str):
         return self.arguments[name]
+
+    def literal_structure(self, name: str) -> list:
+        """A list or tuple argument (of tensors and literals)."""
+        value = self.arguments[name]
+        if not isinstance(value, (list, tuple)):
+            raise NotLowered(f"argument {name} is not a list")
+        return list(value)
+
+    def tensor_value(self, value, float_only: bool = False) -> Operand:
+        """One tensor (a Slot) or literal of a list argument, as an operand."""
+        return self._operand(value, "a list item", float_only)
 
     def literal(self, name: str):
         """An argument that must be a plain Python value (not a traced tensor)."""
@@ -135,17 +149,19 @@ class Line:
     # --- operands ------------------------------------------------------------------------
     def tensor(self, name: str, float_only: bool = False) -> Operand:
         """An argument converted as the op's `as_tensor` converts it."""
-        value = self.arguments[name]
+        return self._operand(self.arguments[name], f"argument {name}", float_only)
+
+    def _operand(self, value, name: str, float_only: bool) -> Operand:
         if value.__class__.__name__ == "Slot":
             if value.index not in self.specs:
-                raise NotLowered(f"argument {name} is not a tensor")
+                raise NotLowered(f"{name} is not a tensor")
             operand = Operand(slot=value.index)
         elif _has_slot(value):
-            raise NotLowered(f"argument {name} is a structure of tensors")
+            raise NotLowered(f"{name} is a structure of tensors")
         else:
             operand = Operand(constant=registry.as_tensor(value).array)
         if not _plain_dtype(self.dtype(operand), float_only):
-            raise NotLowered(f"argument {name} of dtype {self.dtype(operand)}")
+            raise NotLowered(f"{name} of dtype {self.dtype(operand)}")
         return operand
 
     def binary(self, x_name: str, y_name: str) -> tuple[Operand, Operand]:
@@ -232,7 +248,7 @@ def coverage() -> tuple[list[str], list[str]]:
 
 
 def _load() -> None:
-    from . import elementwise, nn, shapes  # noqa: F401 - registers their rules
+    from . import elementwise, nn, shapes, static  # noqa: F401 - registers their rules
 
 
 # --- shared helpers ---------------------------------------------------------------------

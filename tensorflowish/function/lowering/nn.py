@@ -199,10 +199,15 @@ def sparse_softmax_cross_entropy(line: Line) -> Lowered:
         return (loss.reshape(labels_shape) if flat else loss), grad
 
     def vjp(needs, overwrite):
-        def backward(g, grad):
-            return None, (grad * g.reshape(-1, 1)).reshape(logits_shape)
+        if lowered.consume_residual:  # the gradient of the logits, scaled in place
+            def backward(g, grad):
+                return None, np.multiply(grad, g.reshape(-1, 1), out=grad).reshape(logits_shape)
+        else:
+            def backward(g, grad):
+                return None, (grad * g.reshape(-1, 1)).reshape(logits_shape)
         return Backward(backward, ("res",))
-    return Lowered(forward, [labels, logits], vjp, residual=True)
+    lowered = Lowered(forward, [labels, logits], vjp, residual=True)
+    return lowered
 
 
 @lowering("nn.softmax_cross_entropy_with_logits")

@@ -97,6 +97,8 @@ def _snake(name: str) -> str:
 # A metric made while tracing (Keras resolves 'accuracy' at the first batch) is built outside the
 # graph: the reset_state its __init__ calls is not a line of it.
 tracing.run_outside_traces(Metric, ("__init__",), subclasses=True)
+# Methods a metric names in `_graph_lines` (reading tensor values in Python) are one line each.
+tracing.trace_graph_lines(Metric)
 # Metrics keep their sums as backend arrays: inside a tf.function each method call is one graph
 # line, run again at every call.
 tracing.trace_as_stateful(Metric, ("__call__", "update_state", "result", "reset_state",

@@ -10,15 +10,23 @@ import numpy as np
 
 from tensorflowish.keras import losses as losses_module
 from tensorflowish.keras import metrics as metrics_module
-from tensorflowish.ops.indexing import shape
 from tensorflowish.tensor import Tensor
 
 # --- compiled loss and metrics ------------------------------------------------------------------
 
 
 class _LossTracker(metrics_module.Mean):
-    """The running mean of the batch losses, weighted by batch size (Keras's 'loss' entry):
-    ``update_state(loss, sample_weight=batch_size)``."""
+    """The running mean of the batch losses, weighted by batch size (Keras's 'loss' entry)."""
+
+    # one line of a traced graph (not run in spec-only traces): the batch size is read from
+    # each replayed batch's outputs, not frozen at the trace's
+    _graph_lines = {"add_batch": True}
+
+    def add_batch(self, loss: Tensor, outputs: Tensor) -> None:
+        """Add a batch's loss, weighted by its number of rows (``outputs``' first dimension)."""
+        batch_size = outputs.array.shape[0] if outputs.ndim else 1
+        self._total = self._total + loss.array * batch_size
+        self._count = self._count + batch_size
 
 
 class LossesContainer:
@@ -55,9 +63,7 @@ class LossesContainer:
         for penalty in regularization_losses or ():
             total = total + penalty
         # Keras 3 reports the loss it minimises: the compiled loss plus the penalties
-        # the batch size as a tensor (Keras: tf.shape(x)[0]), so that a traced step weights
-        # each replayed batch by its own size
-        self.tracker.update_state(total, sample_weight=shape(y_pred)[0])
+        self.tracker.add_batch(total, y_pred)
         return total
 
 

@@ -107,6 +107,9 @@ class StepFunction:
         self.eager_reason: str | None = None  # why this step runs eagerly after all
         self._seen: set = set()
         self._graphs: dict = {}  # batch signature -> its ConcreteFunction (tensor-only batches)
+        # the layers' `trainable` flags the graphs were traced with (a graph holds the list of
+        # trainable variables it differentiates): another state needs new graphs
+        self.trainable_state: tuple | None = None
         if traced:
             from tensorflowish.function import function
 
@@ -125,8 +128,7 @@ class StepFunction:
 
     def run(self, data: Any) -> Any:
         """One step on one batch."""
-        if (self.traced is None or self.eager_reason is not None
-                or config._run_functions_eagerly or self.model._data_parallel):
+        if self.traced is None or self.eager_reason is not None or config._run_functions_eagerly:
             return self.step(data)
         key = _signature(data)
         concrete = self._graphs.get(key)
@@ -150,6 +152,7 @@ class StepFunction:
             self._go_eager(f"its trace failed: {type(error).__name__}: {error}")
             return result
         self._seen.add(key)
+        self.trainable_state = _trainable_state(self.model)
         leaves = []
         flatten(data, leaves)
         if not any(isinstance(leaf, np.ndarray) or (isinstance(leaf, Tensor) and
@@ -182,6 +185,10 @@ class StepFunction:
     def __repr__(self) -> str:
         how = "eager" if self.traced is None or self.eager_reason else "traced"
         return f"<StepFunction {self.kind} ({how}, {self.tracing_count} traces)>"
+
+
+def _trainable_state(model: Any) -> tuple:
+    return tuple(layer.trainable for layer in model._flatten_layers())
 
 
 def _fresh(logs: Any) -> Any:
@@ -224,8 +231,9 @@ class StepFunctions:
 
     def _make(self, kind: str, force: bool) -> StepFunction:
         existing = getattr(self, f"{kind}_function")
-        if existing is not None and not force:
-            return existing
+        if existing is not None and not force and existing.trainable_state in (
+                None, _trainable_state(self)):
+            return existing  # (Keras keeps the old graphs and warns; eager would not)
         made = StepFunction(self, kind, getattr(self, f"{kind}_step"), not self.run_eagerly)
         setattr(self, f"{kind}_function", made)
         return made
