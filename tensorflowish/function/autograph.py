@@ -231,10 +231,34 @@ def while_stmt(condition_fn, body_fn, values: tuple, names: tuple, line: int):
     return tuple(while_loop(condition_fn, lambda *v: tuple(body_fn(*v)), list(values)))
 
 
+def _traced_dataset(iterable) -> bool:
+    tracer = tracing.current()
+    if tracer is None or tracer.depth:
+        return False
+    from ..data import Dataset
+
+    return isinstance(iterable, Dataset)
+
+
 def for_stmt(iterable, body_fn, extra_test, values: tuple, names: tuple, line: int):
     """`for item in iterable:` as converted by AutoGraph: over a traced tensor's rows, a
     tf.while_loop (the row count may depend on the data); over anything else, Python.
-    `extra_test(*values)` (from a `break` or `return` in the body) ends the loop when false."""
+    `extra_test(*values)` (from a `break` or `return` in the body) ends the loop when false.
+    Over a tf.data.Dataset inside a traced function: one graph line iterating the dataset at
+    every call (`dataset_loop.dataset_for`)."""
+    if _traced_dataset(iterable):
+        from .dataset_loop import dataset_for
+
+        if any(isinstance(v, Undefined) and n == RETURN_VALUE for v, n in zip(values, names)):
+            tracer = tracing.current()
+            tracer.depth += 1
+            try:
+                first = next(iter(iterable))
+            finally:
+                tracer.depth -= 1
+            values = _placeholders(body_fn, values, names, line, item=first)
+        _check_carried(values, names, "`for` loop", line)
+        return dataset_for(iterable, body_fn, extra_test, values)
     if not _tensor_condition(iterable):
         for item in iterable:
             if extra_test is not None:

@@ -243,6 +243,12 @@ class Graph:
         run_calls(self.calls, values)
         return fill(self.output_template, values)
 
+    def as_graph_def(self):
+        """The graph listed as TensorFlow lists a GraphDef (`.node`: name, op, input)."""
+        from .graph_def import as_graph_def
+
+        return as_graph_def(self)
+
     def as_text(self) -> str:
         """The graph as readable text, one op call per line."""
         def show(value) -> str:

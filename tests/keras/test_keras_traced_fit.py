@@ -288,3 +288,15 @@ def test_steps_per_execution_identical():
                             validation_data=(X8[:20], Y3[:20]), validation_batch_size=8)
     assert model.train_function.tracing_count == 2
     assert model.test_function.tracing_count == 2  # batches of 8, then 4
+
+
+def test_python_generator_input_identical():
+    def batches():  # made after the seed, for each run
+        def generate():
+            for start in range(0, 70, 25):
+                yield X8[start:start + 25], Y3[start:start + 25]
+        return generate()
+
+    model, _ = _assert_same(_dense_dropout_batchnorm, x=batches, y=None, batch_size=None,
+                            epochs=1)
+    assert model.train_function.tracing_count == 2  # 25 rows, then 20

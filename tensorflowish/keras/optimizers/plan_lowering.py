@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import inspect
 
+import numpy as np
+
 from tensorflowish.function import plan
 from tensorflowish.function.graph import Call, Slot
 from tensorflowish.keras.optimizers.optimizer import Optimizer
@@ -54,6 +56,8 @@ def lower_apply_gradients(call: Call, variables: dict, specs: dict):
         step = int(iterations.array) + 1
         learning_rate = optimizer._current_learning_rate()
         optimizer._begin_step(step)
+        # a 0-d gradient computed by the plan's NumPy arithmetic arrives as a NumPy scalar
+        grads = [np.asarray(g) if isinstance(g, np.generic) else g for g in grads]
         optimizer._apply_updates(grads, updated, learning_rate, step)
         iterations._writable_array().fill(step)
     return update, planned
