@@ -1,14 +1,18 @@
-"""AutoGraph: `if` and `while` statements on tensor conditions become tf.cond / tf.while_loop.
+"""AutoGraph: `if`/`while`/`for` statements on tensors become tf.cond / tf.while_loop.
 
-The function's source is parsed, and each `if` and `while` statement is rewritten into calls of
-`if_stmt` / `while_stmt` below, with the statement's branches (or condition and body) as inner
-functions that take and return the variables the statement assigns. At run time a condition that
-is a traced tensor builds a `tf.cond` / `tf.while_loop`; any other condition runs as Python, so
-Python conditions stay Python, as in TensorFlow.
+The function's source is parsed; `break`, `continue` and `return` inside `if`/`for`/`while` are
+first lowered to flags (`autograph_escapes.py`, TensorFlow's scheme), then each `if`, `while`
+and `for` statement is rewritten into calls of `if_stmt` / `while_stmt` / `for_stmt` below,
+with the statement's branches (or condition and body) as inner functions that take and return
+the variables the statement assigns; `a if c else b` becomes `if_exp`, and `and`/`or`/`not` in
+conditions `and_`/`or_`/`not_`. At run time a condition that is a traced tensor builds a
+`tf.cond` / `tf.while_loop` (a `for` over a tensor loops over its rows, over a tf.data.Dataset
+iterates it at every call); any other condition runs as Python, so Python conditions stay
+Python, as in TensorFlow.
 
 Not converted (left as Python, so a tensor condition there raises the error naming the line):
-statements containing `return`, `break` or `continue`, `while ... else`, `for` loops, and
-functions whose source is unavailable (lambdas, the REPL) or that use `super()`.
+functions whose source is unavailable (lambdas, the REPL, `exec`) or that use `super()`, and
+functions marked with `do_not_convert`.
 """
 
 from __future__ import annotations
@@ -500,6 +504,30 @@ def convert(function):
     converted.__wrapped__ = function
     converted.__autograph_source__ = ast.unparse(definition)
     return converted
+
+
+def why_not_converted(function, autograph: bool = True) -> str | None:
+    """Why AutoGraph left `function`'s own statements as Python (None if it converted them)."""
+    name = getattr(function, "__name__", repr(function))
+    if not autograph:
+        return (f"AutoGraph is off for `{name}` (autograph=False): tensor conditions in it are not "
+                "converted; remove autograph=False or use tf.cond / tf.while_loop.")
+    function = getattr(function, "__func__", function)
+    if not isinstance(function, types.FunctionType):
+        return None
+    if getattr(function, "__autograph_do_not_convert__", False):
+        return (f"`{name}` is marked do_not_convert, so AutoGraph left its statements as Python; "
+                "use tf.cond / tf.while_loop there.")
+    if "super" in function.__code__.co_names:
+        return (f"AutoGraph does not convert `{name}` because it calls super(); move the tensor "
+                "`if`/`while` into a helper method, or use tf.cond / tf.while_loop.")
+    try:
+        inspect.getsource(function)
+    except (OSError, TypeError):
+        return (f"AutoGraph could not read the source of `{name}` (a lambda, code typed into the "
+                "REPL or built by exec), so its `if`/`while`/`for` were not converted: define it "
+                "in a file, or use tf.cond / tf.while_loop.")
+    return None
 
 
 def to_code(entity, recursive=True, experimental_optional_features=None) -> str:

@@ -109,3 +109,30 @@ def dataset_for(dataset, body, extra_test, values: tuple) -> tuple:
     counter = iter(outputs)
     return tuple(map_structure(lambda leaf: next(counter) if isinstance(leaf, Tensor) else leaf,
                                result))
+
+
+class _Held:
+    """An iterator as a graph line's argument (`record` would read a bare iterator out)."""
+
+    __slots__ = ("iterator", "next")
+
+    def __init__(self, iterator, next_function) -> None:
+        self.iterator, self.next = iterator, next_function
+
+    def __repr__(self) -> str:
+        return "iterator"
+
+
+def _get_next(held: _Held):
+    return held.next(held.iterator)
+
+
+def iterator_next(original):
+    """`next(iterator)` on a tf.data iterator, made a graph line while a trace runs."""
+    def wrapper(self):
+        tracer = tracing.current()
+        if tracer is None or tracer.depth:
+            return original(self)
+        return tracer.record("Iterator.get_next", _get_next, (_Held(self, original),), {},
+                             stateful=True)
+    return wrapper

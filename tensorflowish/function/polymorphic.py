@@ -387,7 +387,15 @@ class Function:
         with tracing.tracing(tracer):
             for tensor, spec, name in zip(tensors, specs, names):
                 tracer.add_input(tensor, name, tuple(spec.shape))
-            outputs = self._converted()(*arguments.args, **arguments.kwargs)
+            try:
+                outputs = self._converted()(*arguments.args, **arguments.kwargs)
+            except tracing.OperatorNotAllowedInGraphError as error:
+                from .autograph import why_not_converted
+
+                reason = why_not_converted(self._python_function, self._autograph)
+                if reason is None:
+                    raise
+                raise tracing.OperatorNotAllowedInGraphError(f"{error} {reason}") from None
             graph = tracer.finish(outputs)
         if tracer.created_variables and self._tracing_count == 1:
             self._check_variables_once(arguments, tensors, specs, names)

@@ -378,32 +378,6 @@ def check_new_state(what: str) -> None:
             "before calling the function), or use one tf.function per object.")
 
 
-class _Held:
-    """An iterator as a graph line's argument (`record` would read a bare iterator out)."""
-
-    __slots__ = ("iterator", "next")
-
-    def __init__(self, iterator, next_function) -> None:
-        self.iterator, self.next = iterator, next_function
-
-    def __repr__(self) -> str:
-        return "iterator"
-
-
-def _get_next(held: _Held):
-    return held.next(held.iterator)
-
-
-def _iterator_next(original):
-    def wrapper(self):
-        tracer = current()
-        if tracer is None or tracer.depth:
-            return original(self)
-        return tracer.record("Iterator.get_next", _get_next, (_Held(self, original),), {},
-                             stateful=True)
-    return wrapper
-
-
 def _variable_init(original):
     def init(self, *args, **kwargs):
         tracer = current()
@@ -498,9 +472,10 @@ def _patches() -> list[tuple[object, str, Callable]]:
             patches.append((generator.Generator, name,
                             _stateful(f"Generator.{name}", original)))
     from ..data import dataset as data_dataset  # next(iterator) reads the next element per call
+    from .dataset_loop import iterator_next
 
     patches.append((data_dataset._Iterator, "__next__",
-                    _iterator_next(data_dataset._Iterator.__next__)))
+                    iterator_next(data_dataset._Iterator.__next__)))
     _ORIGINALS["tape_enter"] = tape_module.GradientTape.__enter__
     _ORIGINALS["stop_recording"] = tape_module.GradientTape.stop_recording
     patches.append((tape_module.GradientTape, "__enter__", _tape_enter))

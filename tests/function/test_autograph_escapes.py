@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 import tensorflowish as tf
+from tensorflowish.function import OperatorNotAllowedInGraphError
 
 
 def _finite_difference(function, x: np.ndarray, eps: float = 1e-6) -> np.ndarray:
@@ -266,3 +267,43 @@ def test_the_converted_code_is_readable():
 
     code = tf.autograph.to_code(f)
     assert "__break_1 = True" in code and "while_stmt" in code and "if_stmt" in code
+
+
+def test_do_not_convert_leaves_python_semantics():
+    @tf.autograph.experimental.do_not_convert
+    def f(x):
+        if x > 0:
+            return x
+        return -x
+
+    with pytest.raises(OperatorNotAllowedInGraphError, match=r"test_autograph_escapes.py"):
+        tf.function(f)(tf.constant(1.0))
+
+
+def test_a_variable_first_assigned_after_a_break_is_named():
+    @tf.function
+    def f(x):
+        for v in x:
+            if v > 2:
+                break
+            last = v * 2  # noqa: F841 - defined only inside the loop: the point of the test
+        return x
+
+    with pytest.raises(ValueError, match=r"`last` must have a value before"):
+        f(tf.constant([1.0, 3.0]))
+
+
+def test_a_tensor_array_through_a_traced_cond():
+    @tf.function
+    def f(flag, x):
+        ta = tf.TensorArray(tf.float32, size=2)
+        if flag:
+            ta = ta.write(0, x)
+        else:
+            ta = ta.write(1, x * 2.0)
+        return ta.stack()
+
+    x = tf.constant([1.0, 2.0])
+    assert f(tf.constant(True), x).numpy().tolist() == [[1.0, 2.0], [0.0, 0.0]]
+    assert f(tf.constant(False), x).numpy().tolist() == [[0.0, 0.0], [2.0, 4.0]]
+    assert f.experimental_get_tracing_count() == 1

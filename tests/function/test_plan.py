@@ -271,7 +271,7 @@ def test_the_benchmark_steps_run_as_plans():
                      bench.tape_overhead("CPU:0", traced=True)):
         workload.framework()
         workload.framework()
-        graph = _graph(workload.framework)
+        graph = _graph(workload.framework.function)
         assert graph.plan, graph.plan_note
         assert "apply_gradients" not in graph.plan.source
 

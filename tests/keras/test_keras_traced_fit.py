@@ -300,3 +300,76 @@ def test_python_generator_input_identical():
     model, _ = _assert_same(_dense_dropout_batchnorm, x=batches, y=None, batch_size=None,
                             epochs=1)
     assert model.train_function.tracing_count == 2  # 25 rows, then 20
+
+
+def test_many_batch_shapes_stop_tracing_with_a_logged_reason(caplog):
+    def batches():  # sizes 1, 2, ..., 10: ten signatures
+        def generate():
+            start = 0
+            for size in range(1, 11):
+                yield X8[start:start + size], Y3[start:start + size]
+                start += size
+        return generate()
+
+    with caplog.at_level(logging.WARNING, logger="tensorflowish.keras"):
+        eager_history, eager_weights, _ = _train(_dense_dropout_batchnorm, True, x=batches,
+                                                 y=None, batch_size=None, epochs=1)
+        history, weights, model = _train(_dense_dropout_batchnorm, False, x=batches, y=None,
+                                         batch_size=None, epochs=1)
+    assert model.train_function.tracing_count == 8
+    assert "more than 8 signatures" in caplog.text
+    assert history == eager_history
+    for traced, eager in zip(weights, eager_weights):
+        np.testing.assert_array_equal(traced, eager)
+
+
+class _ReturnsMetricsResult(_CustomStep):
+    def train_step(self, data):
+        x, y = data
+        with tf.GradientTape() as tape:
+            loss = self.compute_loss(x, y, self(x, training=True))
+        gradients = tape.gradient(loss, self.trainable_variables)
+        self.optimizer.apply_gradients(zip(gradients, self.trainable_variables))
+        return self.get_metrics_result()  # read at every replay, not frozen at the trace
+
+
+def test_custom_step_returning_get_metrics_result_identical():
+    seen = {True: [], False: []}
+
+    class Watch(keras.callbacks.Callback):
+        def __init__(self, into):
+            super().__init__()
+            self.into = into
+
+        def on_train_batch_end(self, batch, logs=None):
+            self.into.append(float(logs["loss"]))
+
+    for run_eagerly in (True, False):
+        _train(_ReturnsMetricsResult, run_eagerly, callbacks=[Watch(seen[run_eagerly])])
+    assert seen[False] == seen[True] and len(set(seen[False])) > 1
+
+
+@pytest.mark.filterwarnings("ignore:overflow:RuntimeWarning")
+def test_dynamic_loss_scale_changes_alike_traced_and_eager():
+    from tensorflowish.keras.mixed_precision import LossScaleOptimizer
+
+    def make():
+        return keras.Sequential([layers.Dense(8, activation="relu", input_shape=(8,)),
+                                 layers.Dense(3, dtype="float32")])
+
+    scales = []
+    keras.mixed_precision.set_global_policy("mixed_float16")
+    try:  # float16 overflows at 2**20: steps are skipped and the scale halves, then grows
+        for run_eagerly in (True, False):
+            optimizer = LossScaleOptimizer(keras.optimizers.Adam(), initial_scale=2.0 ** 20,
+                                           dynamic_growth_steps=2)
+            scales.append(_train(make, run_eagerly, compile_kwargs={"optimizer": optimizer},
+                                 batch_size=8, epochs=2)[:2])
+            scales[-1] += (float(optimizer.dynamic_scale.numpy()),)
+    finally:
+        keras.mixed_precision.set_global_policy("float32")
+    (eager_history, eager_weights, eager_scale), (history, weights, scale) = scales
+    assert scale == eager_scale != 2.0 ** 20
+    assert history == eager_history
+    for traced, eager in zip(weights, eager_weights):
+        np.testing.assert_array_equal(traced, eager)

@@ -191,11 +191,15 @@ def sparse_softmax_cross_entropy(line: Line) -> Lowered:
     classes = logits_shape[-1]
     flat = len(logits_shape) != 2
     labels_shape = line.shape(labels)
-    fused = kernels.sparse_softmax_cross_entropy
+    if not classes:
+        raise NotLowered("no classes")
+    # the NumPy kernel and its label check (labels change per call), without the dispatch
+    fused, check_labels = kernels.cpu.sparse_softmax_cross_entropy, kernels._check_label_range
 
     def forward(lb, lg):
-        loss, grad = fused(np.ascontiguousarray(lg.reshape(-1, classes)) if flat else lg,
-                           lb.reshape(-1) if flat else lb, check_arguments=False)
+        lb = lb.reshape(-1) if flat else lb
+        check_labels(lb, classes)
+        loss, grad = fused(np.ascontiguousarray(lg.reshape(-1, classes)) if flat else lg, lb)
         return (loss.reshape(labels_shape) if flat else loss), grad
 
     def vjp(needs, overwrite):

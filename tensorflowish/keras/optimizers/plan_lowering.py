@@ -50,8 +50,10 @@ def lower_apply_gradients(call: Call, variables: dict, specs: dict):
         planned.append((grad, variable))
         updated.append(variables[variable])
     iterations = optimizer._iterations_variable
+    if _plain_sgd(optimizer, updated):
+        return _sgd_update(optimizer, updated), planned
 
-    def update(grads: list) -> None:
+    def update(grads: list, consumable: tuple) -> None:
         # apply_gradients after its checks, in its order
         step = int(iterations.array) + 1
         learning_rate = optimizer._current_learning_rate()
@@ -61,6 +63,40 @@ def lower_apply_gradients(call: Call, variables: dict, specs: dict):
         optimizer._apply_updates(grads, updated, learning_rate, step)
         iterations._writable_array().fill(step)
     return update, planned
+
+
+def _plain_sgd(optimizer, variables) -> bool:
+    from tensorflowish.keras.optimizers.sgd import SGD
+
+    return type(optimizer) is SGD and not optimizer.momentum and \
+        optimizer.weight_decay is None and type(optimizer)._apply_updates is SGD._apply_updates \
+        and all(v.array.dtype.kind == "f" and v.array.dtype.itemsize > 2 for v in variables)
+
+
+def _sgd_update(optimizer, variables):
+    """Plain SGD (the most common step of all): SGD._apply_updates's loop with the NumPy
+    kernel called directly (float32/float64 variables on the CPU, checked at compile time)."""
+    from tensorflowish import kernels
+    from tensorflowish.tensor import _UNSHARED, _getrefcount
+
+    iterations, kernel = optimizer._iterations_variable, kernels.cpu.sgd_update
+    multiply, subtract, ndarray = np.multiply, np.subtract, np.ndarray
+
+    def update(grads: list, consumable: tuple) -> None:
+        step = int(iterations.array) + 1
+        learning_rate = optimizer._current_learning_rate()
+        for grad, variable, consume in zip(grads, variables, consumable):
+            param = variable.array  # Variable._writable_array, inlined (copy-on-write)
+            if _getrefcount(param) > _UNSHARED:
+                param = variable._writable_array()
+            if consume and grad.__class__ is ndarray and grad.ndim:
+                # the kernel's `param -= grad * lr`, its scratch array being the gradient
+                # itself (a buffer of the plan that dies here)
+                subtract(param, multiply(grad, learning_rate, out=grad), out=param)
+            else:
+                kernel(param, grad, None, learning_rate, 0.0, False)
+        iterations._writable_array().fill(step)
+    return update
 
 
 # The replay plan (tensorflowish.function, below Keras) asks its registered lowerings.
