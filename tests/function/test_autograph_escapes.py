@@ -234,8 +234,8 @@ def test_a_path_without_return_under_a_tensor_condition_is_refused():
         f(tf.constant(1.0))
 
 
-@pytest.mark.parametrize("limit", [0.5, 2.0, 50.0])
-def test_gradient_through_break_and_return(limit):
+@pytest.mark.parametrize("limit", [0.5, 1.7, 50.0])  # break at 0, at 2 after a continue; return
+def test_gradient_through_break_continue_and_return(limit):
     def grow(x):
         y = x
         for i in tf.range(6):
@@ -243,6 +243,9 @@ def test_gradient_through_break_and_return(limit):
                 break
             if i == 4:
                 return tf.reduce_sum(y * y)
+            if i == 1:
+                y = y + x * x
+                continue
             y = y * x + 0.1
         return tf.reduce_sum(tf.sin(y))
 
