@@ -321,3 +321,29 @@ def test_many_batch_shapes_stop_tracing_with_a_logged_reason(caplog):
     assert history == eager_history
     for traced, eager in zip(weights, eager_weights):
         np.testing.assert_array_equal(traced, eager)
+
+
+class _ReturnsMetricsResult(_CustomStep):
+    def train_step(self, data):
+        x, y = data
+        with tf.GradientTape() as tape:
+            loss = self.compute_loss(x, y, self(x, training=True))
+        gradients = tape.gradient(loss, self.trainable_variables)
+        self.optimizer.apply_gradients(zip(gradients, self.trainable_variables))
+        return self.get_metrics_result()  # read at every replay, not frozen at the trace
+
+
+def test_custom_step_returning_get_metrics_result_identical():
+    seen = {True: [], False: []}
+
+    class Watch(keras.callbacks.Callback):
+        def __init__(self, into):
+            super().__init__()
+            self.into = into
+
+        def on_train_batch_end(self, batch, logs=None):
+            self.into.append(float(logs["loss"]))
+
+    for run_eagerly in (True, False):
+        _train(_ReturnsMetricsResult, run_eagerly, callbacks=[Watch(seen[run_eagerly])])
+    assert seen[False] == seen[True] and len(set(seen[False])) > 1

@@ -157,8 +157,10 @@ class Trainer(StepFunctions):
         return _LazyLogs(self.metrics)
 
     def get_metrics_result(self) -> dict:
-        """The current value of every metric, as floats."""
-        return {metric.name: metric._result_float() for metric in self.metrics}
+        """The current value of every metric (``metric.result()``, float32 as in Keras), as
+        Python floats; as tensors in a traced step, so that each replay reads them anew."""
+        results = {metric.name: metric.result() for metric in self.metrics}
+        return results if tf.inside_function() else _floats(results)
 
     def train_step(self, data: Any) -> MutableMapping:
         """One optimisation step on a batch; override it for custom training."""
