@@ -53,6 +53,7 @@ class _Statement:
     uses: tuple
     pure: bool
     inplace: tuple = ()  # with `{out}` in code: names it may write into when they die here
+    consume: tuple = ()  # with `{consume}` in code: one flag per name, True where it dies here
 
 
 @dataclasses.dataclass
@@ -106,9 +107,9 @@ class _Builder:
         self.namespace[name] = value
         return name
 
-    def emit(self, code: str, defines=(), uses=(), pure=True, inplace=()) -> None:
+    def emit(self, code: str, defines=(), uses=(), pure=True, inplace=(), consume=()) -> None:
         self.statements.append(_Statement(code, tuple(defines), tuple(uses), pure,
-                                          tuple(inplace)))
+                                          tuple(inplace), tuple(consume)))
 
     def array(self, slot: int) -> str:
         """The local name of a slot's array, reading a variable's current buffer if needed."""
@@ -330,7 +331,9 @@ class _Builder:
             self.watch_variables(tape, call)
         self.effect()  # drop cached reads before the update: a held buffer forces a copy
         helper = self.constant(function, "U")
-        self.emit(f"{helper}([{', '.join(names)}])", (), names, pure=False)
+        # the gradients that die here may be scaled in place (as the floor's `dw *= lr`)
+        self.emit(f"{helper}([{', '.join(names)}], {{consume}})", (), names, pure=False,
+                  consume=names)
         self.effect()
         return True
 
@@ -360,7 +363,13 @@ class _Builder:
                 if name in self.owned and last_use.get(name) == position:
                     out = f", out={name}"
                     break
-            body.append(statement.code.replace("{out}", out))
+            code = statement.code.replace("{out}", out)
+            if statement.consume:
+                names = statement.consume
+                code = code.replace("{consume}", repr(tuple(
+                    name in self.owned and last_use.get(name) == position and
+                    names.count(name) == 1 for name in names)))
+            body.append(code)
             dead = [name for name in dict.fromkeys(statement.uses + statement.defines)
                     if last_use.get(name, position) == position and name[0] in "atrgs"]
             if dead and not statement.code.startswith("return"):

@@ -53,7 +53,7 @@ def lower_apply_gradients(call: Call, variables: dict, specs: dict):
     if _plain_sgd(optimizer, updated):
         return _sgd_update(optimizer, updated), planned
 
-    def update(grads: list) -> None:
+    def update(grads: list, consumable: tuple) -> None:
         # apply_gradients after its checks, in its order
         step = int(iterations.array) + 1
         learning_rate = optimizer._current_learning_rate()
@@ -80,14 +80,20 @@ def _sgd_update(optimizer, variables):
     from ...tensor import _UNSHARED, _getrefcount
 
     iterations, kernel = optimizer._iterations_variable, kernels.cpu.sgd_update
+    multiply, subtract, ndarray = np.multiply, np.subtract, np.ndarray
 
-    def update(grads: list) -> None:
+    def update(grads: list, consumable: tuple) -> None:
         step = int(iterations.array) + 1
         learning_rate = optimizer._current_learning_rate()
-        for grad, variable in zip(grads, variables):
+        for grad, variable, consume in zip(grads, variables, consumable):
             param = variable.array  # Variable._writable_array, inlined (copy-on-write)
             if _getrefcount(param) > _UNSHARED:
                 param = variable._writable_array()
-            kernel(param, grad, None, learning_rate, 0.0, False)
+            if consume and grad.__class__ is ndarray and grad.ndim:
+                # the kernel's `param -= grad * lr`, its scratch array being the gradient
+                # itself (a buffer of the plan that dies here)
+                subtract(param, multiply(grad, learning_rate, out=grad), out=param)
+            else:
+                kernel(param, grad, None, learning_rate, 0.0, False)
         iterations._writable_array().fill(step)
     return update
