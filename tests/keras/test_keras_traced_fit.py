@@ -347,3 +347,29 @@ def test_custom_step_returning_get_metrics_result_identical():
     for run_eagerly in (True, False):
         _train(_ReturnsMetricsResult, run_eagerly, callbacks=[Watch(seen[run_eagerly])])
     assert seen[False] == seen[True] and len(set(seen[False])) > 1
+
+
+@pytest.mark.filterwarnings("ignore:overflow:RuntimeWarning")
+def test_dynamic_loss_scale_changes_alike_traced_and_eager():
+    from tensorflowish.keras.mixed_precision import LossScaleOptimizer
+
+    def make():
+        return keras.Sequential([layers.Dense(8, activation="relu", input_shape=(8,)),
+                                 layers.Dense(3, dtype="float32")])
+
+    scales = []
+    keras.mixed_precision.set_global_policy("mixed_float16")
+    try:  # float16 overflows at 2**20: steps are skipped and the scale halves, then grows
+        for run_eagerly in (True, False):
+            optimizer = LossScaleOptimizer(keras.optimizers.Adam(), initial_scale=2.0 ** 20,
+                                           dynamic_growth_steps=2)
+            scales.append(_train(make, run_eagerly, compile_kwargs={"optimizer": optimizer},
+                                 batch_size=8, epochs=2)[:2])
+            scales[-1] += (float(optimizer.dynamic_scale.numpy()),)
+    finally:
+        keras.mixed_precision.set_global_policy("float32")
+    (eager_history, eager_weights, eager_scale), (history, weights, scale) = scales
+    assert scale == eager_scale != 2.0 ** 20
+    assert history == eager_history
+    for traced, eager in zip(weights, eager_weights):
+        np.testing.assert_array_equal(traced, eager)
