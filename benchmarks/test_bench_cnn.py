@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import pytest
 
-from tensorflowish import bench_cnn
+from tensorflowish.tools import bench_cnn
 
 SIDES = ["framework", "floor"]
 
@@ -51,7 +51,7 @@ def test_pytorch_line_says_when_torch_is_missing(monkeypatch):
         return real_import(name, *args, **kwargs)
 
     monkeypatch.setattr(builtins, "__import__", no_torch)
-    from tensorflowish import bench
+    from tensorflowish.tools import bench
 
     result = bench.Result("CNN training step", "28x28x1 b64", "CPU:0", 0.0178, 0.0152, 1e9)
     line = bench_cnn.pytorch_lines([result])

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 import tensorflowish as tf
-from tensorflowish import bench, cli
+from tensorflowish.tools import bench, cli
 
 
 def _results():
@@ -62,7 +62,7 @@ def test_traced_workloads_compute_what_the_eager_ones_do():
 
 
 def test_fit_epoch_row_trains_the_same_model_traced_and_eager():
-    from tensorflowish import bench_fit
+    from tensorflowish.tools import bench_fit
 
     workload = bench_fit.fit_epoch("CPU:0")
     tf.random.set_seed(1)

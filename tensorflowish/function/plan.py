@@ -320,10 +320,11 @@ class _Builder:
 
     # --- optimiser updates ---------------------------------------------------------------------
     def apply_gradients(self, call: Call) -> bool:
-        from .lowering.optimizers import lower_apply_gradients
-
-        update = lower_apply_gradients(call, self.variables, self.specs)
-        if update is None:
+        for lower in _UPDATE_LOWERINGS:
+            update = lower(call, self.variables, self.specs)
+            if update is not None:
+                break
+        else:
             return False
         function, pairs = update
         names = [self.array(grad) for grad, _ in pairs]
@@ -413,6 +414,18 @@ def _line_runner(call: Call):
         flatten(result, leaves)
         return tuple(leaves[p] for p in positions)
     return run
+
+
+# Lowerings of update lines whose classes sit above this package (Keras's
+# Optimizer.apply_gradients, keras/optimizers/plan_lowering.py): registered by their modules
+# when they load, as this package does not import Keras (docs/layout.md).
+_UPDATE_LOWERINGS: list = []
+
+
+def register_update_lowering(lower) -> None:
+    """Add `lower(call, variables, specs)`: (update(gradient arrays), [(gradient slot,
+    variable slot)]) for an `apply_gradients` line it can replace, else None."""
+    _UPDATE_LOWERINGS.append(lower)
 
 
 def _is_apply_gradients(call: Call) -> bool:

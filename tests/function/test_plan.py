@@ -265,7 +265,7 @@ def test_gpu_inputs_take_the_op_by_op_replay():
 
 
 def test_the_benchmark_steps_run_as_plans():
-    from tensorflowish import bench
+    from tensorflowish.tools import bench
 
     for workload in (bench.mlp_training_step("CPU:0", "tiny", traced=True),
                      bench.tape_overhead("CPU:0", traced=True)):

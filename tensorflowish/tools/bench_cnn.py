@@ -304,7 +304,7 @@ def cpu_times(repeats: int = 5) -> list[tuple[str, float, float]]:
     return rows
 
 
-if __name__ == "__main__":  # OPENBLAS_NUM_THREADS=1 python -m tensorflowish.bench_cnn
+if __name__ == "__main__":  # OPENBLAS_NUM_THREADS=1 python -m tensorflowish.tools.bench_cnn
     for size, framework_ms, floor_ms in cpu_times():
         print(f"{size}: framework {framework_ms:.1f} ms, floor {floor_ms:.1f} ms of CPU, "
               f"ratio {framework_ms / floor_ms:.2f}")
