@@ -11,7 +11,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from tensorflowish import backend, bench
+from tensorflowish import backend
+from tensorflowish.tools import bench
 
 
 def _host(value):

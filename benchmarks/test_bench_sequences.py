@@ -14,7 +14,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from tensorflowish import backend, bench_sequences
+from tensorflowish import backend
+from tensorflowish.tools import bench_sequences
 
 SIDES = ["framework", "floor"]
 

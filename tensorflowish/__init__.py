@@ -17,7 +17,6 @@ from . import autodiff, backend, dtypes, errors, ops
 from . import random as random  # noqa: PLC0414
 from .autodiff import custom_gradient, gradients, hessians, recompute_grad
 from .backend import BackendError
-from .clip import clip_by_global_norm, clip_by_norm
 from .dtypes import (
     DType,
     as_dtype,
@@ -52,8 +51,9 @@ from .function import (
 )
 from .function import autograph as _autograph
 from .function import trace_type as _trace_type
-from .indexed_slices import IndexedSlices
 from .module import Module
+from .ops.clip import clip_by_global_norm, clip_by_norm
+from .ops.indexed_slices import IndexedSlices
 from .ops.registry import REGISTRY
 from .ragged import RaggedTensor
 from .tape import GradientTape, UnconnectedGradients
@@ -178,21 +178,19 @@ from .assertions import (  # noqa: E402 - TensorFlow's top-level aliases
     assert_less,
     assert_rank,
 )
-from .functional import foldl, foldr, map_fn, scan  # noqa: E402
+from .ops.functional import foldl, foldr, map_fn, scan  # noqa: E402
 
 experimental.dlpack = _dlpack
 
-from . import (  # noqa: E402 - ONNX export, tf.saved_model, tf.train
+from . import (  # noqa: E402
     data,  # noqa: E402
     distribute,  # noqa: E402 - Horovod-style data parallelism (mpi4py imported lazily)
     keras,  # noqa: E402
-    onnx,
-    saved_model,
     strings,  # noqa: E402 - tf.strings (string tensors are host object arrays)
     summary,  # noqa: E402 - tf.summary (tensorboardX imported lazily)
-    train,
 )
 from .data import TensorSpec  # noqa: E402
+from .saving import onnx, saved_model, train  # noqa: E402 - ONNX export, tf.saved_model, tf.train
 
 as_string = strings.as_string
 

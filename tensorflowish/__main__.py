@@ -1,4 +1,4 @@
-"""``python -m tensorflowish`` runs the ``tensorflowish`` command (see :mod:`tensorflowish.cli`)."""
+"""``python -m tensorflowish``: the ``tensorflowish`` command (:mod:`tensorflowish.tools.cli`)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from collections.abc import Sequence
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the exit status."""
-    from tensorflowish.cli import main as cli_main
+    from tensorflowish.tools.cli import main as cli_main
 
     return cli_main(argv)
 

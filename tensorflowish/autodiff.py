@@ -21,7 +21,8 @@ from .backend import get_array_module
 from .tape import GradientTape, UnconnectedGradients, _flatten, _unflatten
 from .tensor import Tensor, convert_to_tensor, format_shape
 
-__all__ = ["custom_gradient", "recompute_grad", "ForwardAccumulator", "gradients", "hessians"]
+__all__ = ["custom_gradient", "recompute_grad", "ForwardAccumulator", "gradients", "hessians",
+           "gradients_and_variables"]
 
 
 @contextlib.contextmanager
@@ -263,8 +264,7 @@ class ForwardAccumulator:
         return _unflatten(primals, iter(results))
 
     def _jvp_one(self, target: Tensor, unconnected):
-        from .ops import reduce_sum
-
+        reduce_sum = _tape._ops.reduce_sum  # the ops sit above the core (see tape._ops)
         if not target.dtype.is_floating:
             return None if unconnected is UnconnectedGradients.NONE else _filled(target, 0)
         for primal, tangent in zip(self._primals, self._tangents):
@@ -302,3 +302,26 @@ def hessians(ys, xs, name="hessians", colocate_gradients_with_ops=False,
     raise RuntimeError("tf.gradients is not supported when eager execution is enabled. Use "
                        "tf.GradientTape instead: a Hessian is outer.jacobian(inner.gradient(y, "
                        "x), x) with two nested tapes (see docs/autodiff.md).")
+
+
+def gradients_and_variables(loss, var_list, tape=None) -> list:
+    """The (gradient, variable) pairs `minimize` applies: `loss` is a zero-argument function
+    (run under a new tape that watches `var_list`) or a tensor computed under `tape`."""
+    if callable(loss) and not isinstance(loss, Tensor):
+        with GradientTape() as tape:
+            if callable(var_list):
+                var_list = var_list()
+            for variable in var_list:
+                tape.watch(variable)
+            value = loss()
+    else:
+        if tape is None:
+            raise ValueError(
+                "minimize got a loss tensor but no tape: pass tape=the GradientTape that "
+                "recorded it, or pass the loss as a zero-argument function."
+            )
+        value = loss
+        if callable(var_list):
+            var_list = var_list()
+    var_list = list(var_list)
+    return list(zip(tape.gradient(value, var_list), var_list))

@@ -87,7 +87,7 @@ def save_arrays(
         header[_CHECKSUM_PREFIX + name] = _digest(name, array)
     payload = save(host, metadata=header)
 
-    from tensorflowish.saving.atomic import atomic_write
+    from tensorflowish.atomic import atomic_write
 
     atomic_write(path, payload)  # temp file + rename, with the user's umask
 

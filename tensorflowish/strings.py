@@ -389,11 +389,19 @@ def ngrams(data: Any, ngram_width: Any, separator: str = " ", pad_values: Any = 
     return string_tensor(out)
 
 
+def fingerprint64(value: bytes) -> int:
+    """FarmHash Fingerprint64, as TensorFlow hashes strings (needs the `pyfarmhash` package)."""
+    try:
+        import farmhash
+    except ImportError:
+        raise ImportError("Hashing strings as TensorFlow does needs pyfarmhash: pip install "
+                          "'tensorflowish[text]' (or pip install pyfarmhash).") from None
+    return farmhash.fingerprint64(value)
+
+
 def to_hash_bucket_fast(input: Any, num_buckets: int, name: str | None = None) -> Tensor:  # noqa: A002
     """FarmHash Fingerprint64 of each string mod num_buckets, as TensorFlow (int64); needs the
     pyfarmhash package (`pip install 'tensorflowish[text]'`)."""
-    from .keras.layers.preprocessing.index_lookup import fingerprint64
-
     if int(num_buckets) < 1:
         raise InvalidArgumentError(f"tf.strings.to_hash_bucket_fast: num_buckets must be >= 1, "
                                    f"got {num_buckets}.")

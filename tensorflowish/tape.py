@@ -36,6 +36,9 @@ _recording_tapes: list[GradientTape] = []
 _tape_thread: int | None = None
 
 _strict_gradients = False
+# The ops package, handed down by `tensorflowish.ops` when it loads: the ops sit above the tape
+# (they record on it), so the few the tape calls itself are not imported from here.
+_ops = None
 
 
 class UnconnectedGradients(enum.Enum):
@@ -223,9 +226,7 @@ def _as_unconnected(value) -> UnconnectedGradients:
 
 
 def _unbroadcast(gradient: Tensor, shape: tuple) -> Tensor:
-    from .ops.registry import unbroadcast  # imported late: the ops import this module
-
-    return unbroadcast(gradient, shape)
+    return _ops.registry.unbroadcast(gradient, shape)
 
 
 class GradientTape:
@@ -513,8 +514,7 @@ class GradientTape:
             for k, source in enumerate(source_list):
                 g = grads.get(source._id)
                 rows[k].append(g)
-        from .ops import reshape, stack  # imported late: the ops import this module
-
+        reshape, stack = _ops.reshape, _ops.stack
         results = []
         for k, source in enumerate(source_list):
             if source.array.dtype.kind not in "fcV" or all(g is None for g in rows[k]):
@@ -560,8 +560,7 @@ class GradientTape:
             if unconnected is UnconnectedGradients.ZERO:
                 return Tensor(xp.zeros(shape, dtype=source.array.dtype))
             return None
-        from .ops import reshape, stack  # imported late: the ops import this module
-
+        reshape, stack = _ops.reshape, _ops.stack
         parts = [part if part is not None else _zeros_like(source) for part in parts]
         return reshape(stack(parts, axis=1), shape)
 

@@ -22,6 +22,19 @@ _getrefcount = sys.getrefcount
 # references to a Variable's buffer when nothing else holds it: its slot, the local name in
 # `_writable_array` and getrefcount's own argument (measured on CPython 3.10-3.13)
 _UNSHARED = 3
+# The ops package: it sits above this module (every op imports Tensor), so it is not imported
+# here; `tensorflowish.ops` hands itself down when it loads, as it installs the operators.
+_ops = None
+
+
+def shape_tuple(shape) -> tuple:
+    """A shape argument (a list, a tuple, an int or a 1-D tensor; None for unknown) as a tuple
+    of ints, -1 standing for None."""
+    if isinstance(shape, Tensor):
+        shape = shape.numpy().tolist()
+    if isinstance(shape, (int, np.integer)):
+        return (int(shape),)
+    return tuple(-1 if s is None else int(s) for s in shape)
 
 
 class TensorShape(tuple):
@@ -117,21 +130,15 @@ class Tensor:
     # --- moving between devices ----------------------------------------------------------
     def cpu(self) -> Tensor:
         """A copy on the CPU (differentiable)."""
-        from .ops import to_device
-
-        return to_device(self, "CPU:0")
+        return _ops.to_device(self, "CPU:0")
 
     def gpu(self, index: int = 0) -> Tensor:
         """A copy on GPU `index` (differentiable); raises BackendError if no GPU is usable."""
-        from .ops import to_device
-
-        return to_device(self, f"GPU:{index}")
+        return _ops.to_device(self, f"GPU:{index}")
 
     def to(self, device: str) -> Tensor:
         """A copy on `device` ('CPU:0', 'GPU:0', ...), differentiable."""
-        from .ops import to_device
-
-        return to_device(self, device)
+        return _ops.to_device(self, device)
 
     # --- Python protocols -----------------------------------------------------------------
     def __array__(self, dtype=None, copy=None):
@@ -330,9 +337,7 @@ class Variable(Tensor):
     def read_value(self) -> Tensor:
         """A Tensor snapshot of the current value (differentiable with respect to the variable);
         later assignments do not change it."""
-        from .ops import identity
-
-        return identity(self)
+        return _ops.identity(self)
 
     def value(self) -> Tensor:
         return self.read_value()

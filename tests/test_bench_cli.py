@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 import tensorflowish as tf
-from tensorflowish import bench, cli
+from tensorflowish.tools import bench, cli
 
 
 def _results():
@@ -49,6 +49,7 @@ def test_every_workload_builds():
                      "LSTM training step", "text classifier step",
                      "text classifier step (dense gradient)", "CNN training step",
                      "MLP training step (tf.function)", "tape overhead (tf.function)",
+                     "CNN training step (tf.function)",
                      "fit epoch, traced / eager"}
 
 
@@ -62,7 +63,7 @@ def test_traced_workloads_compute_what_the_eager_ones_do():
 
 
 def test_fit_epoch_row_trains_the_same_model_traced_and_eager():
-    from tensorflowish import bench_fit
+    from tensorflowish.tools import bench_fit
 
     workload = bench_fit.fit_epoch("CPU:0")
     tf.random.set_seed(1)

@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from tensorflowish import bench_gpu, cli
+from tensorflowish.tools import bench_gpu, cli
 
 
 def test_each_target_names_value_target_and_verdict():

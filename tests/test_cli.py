@@ -10,7 +10,8 @@ import sys
 import numpy as np
 import pytest
 
-from tensorflowish import checkpoint, cli
+from tensorflowish import checkpoint
+from tensorflowish.tools import cli
 from tensorflowish.datasets import idx
 
 

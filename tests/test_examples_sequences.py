@@ -39,7 +39,7 @@ def test_transformer_encoder_learns_word_order(capsys):
 def test_train_command_with_an_lstm_reads_digits_row_by_row(tmp_path, capsys):
     import re
 
-    from tensorflowish import cli
+    from tensorflowish.tools import cli
 
     out = tmp_path / "digits_lstm.keras"
     assert cli.main(["train", "--model", "lstm", "--hidden", "32", "--epochs", "15",

@@ -54,7 +54,7 @@ def test_gpu_skips_give_the_reason_info_gives(capsys):
     reason = backend.gpu_unavailable_reason()
     if reason is None:
         return  # a usable GPU: nothing is skipped for want of one
-    from tensorflowish import cli
+    from tensorflowish.tools import cli
 
     cli.info()
     assert f"GPU: not usable: {reason}" in capsys.readouterr().out

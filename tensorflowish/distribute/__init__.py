@@ -32,7 +32,9 @@ others raise `PeerFailedError` naming it at their next collective call, and the 
 the others) or, under another launcher, by the deadline of the next collective call.
 """
 
+import sys as _sys
 
+from ..function import tracing as _tracing
 from .collectives import (
     allreduce,
     allreduce_gradients,
@@ -80,3 +82,8 @@ __all__ = [
 #   mpi          the MPI back end (agreement)  nccl         the NCCL back end for CuPy buffers
 #   collectives  allreduce/broadcast/barrier   training     DistributedGradientTape/Optimizer
 #   sharding     each rank's part of the data  launcher     mpiexec.gforker as n processes
+
+# Data-parallel fit: the gradients' allreduce is one line of a traced step (not run in spec-only
+# traces). The tf.function package sits below this one and is told so here (docs/layout.md).
+_tracing.trace_function_as_stateful(_sys.modules[__name__], "allreduce_gradients",
+                                    lambda gradients, *a, **k: list(gradients))

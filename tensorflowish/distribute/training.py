@@ -3,6 +3,7 @@ average gradients over ranks. ``Model.fit`` calls ``allreduce_gradients`` itself
 
 from __future__ import annotations
 
+from ..autodiff import gradients_and_variables
 from ..tape import UnconnectedGradients, _flatten, _unflatten
 from ..tensor import Tensor
 from .collectives import allreduce_gradients
@@ -84,8 +85,6 @@ class DistributedOptimizer:
 
     def minimize(self, loss, var_list, tape=None):
         """Compute gradients of `loss` (a tensor under `tape`, or a function), average, apply."""
-        from ..keras.optimizers import gradients_and_variables
-
         return self.apply_gradients(gradients_and_variables(loss, var_list, tape))
 
     def __getattr__(self, name: str):

@@ -17,7 +17,7 @@ import inspect
 from collections.abc import Callable
 
 from .. import tape as _tape_module
-from ..indexed_slices import IndexedSlices
+from ..ops.indexed_slices import IndexedSlices
 from ..tape import _recording_tapes
 from ..tensor import Tensor, Variable
 

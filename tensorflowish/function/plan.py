@@ -211,8 +211,7 @@ class _Builder:
             output, residual = self.fold(lowered, names)
             self.arrays[slot] = output
             self.lowered_lines += 1
-            for tape in self.recording():
-                self.record(tape, index, call, lowered, names, slot, output, residual)
+            self.record_all(index, call, lowered, names, slot, output, residual)
             return True
         function = self.constant(lowered.forward, "F")
         output = f"a{slot}"
@@ -231,8 +230,7 @@ class _Builder:
             self.owned.add(output)
         else:
             self.owned.difference_update(names)
-        for tape in self.recording():
-            self.record(tape, index, call, lowered, names, slot, output, residual)
+        self.record_all(index, call, lowered, names, slot, output, residual)
         return True
 
     def fold(self, lowered, names: list) -> tuple[str, str | None]:
@@ -245,6 +243,16 @@ class _Builder:
                 value.flags.writeable = False
         return self.constant(values[0]), (None if values[1] is None else
                                           self.constant(values[1]))
+
+    def record_all(self, index, call, lowered, names, slot, output, residual) -> None:
+        """Record a lowered line on the recording tapes; the tapes must track its output
+        exactly where the trace's tapes did (a safety net for the rules' VJP claims)."""
+        tapes = self.recording()
+        for tape in tapes:
+            self.record(tape, index, call, lowered, names, slot, output, residual)
+        if call.tracked and call.tracked[0] != any(slot in tape.tracked for tape in tapes):
+            raise NotPlannable(f"line {index} ({call.name}): the plan's tape tracking differs "
+                               "from the trace's")
 
     def record(self, tape: _Tape, index, call, lowered, names, slot, output, residual) -> None:
         self.watch_variables(tape, call)
@@ -320,10 +328,11 @@ class _Builder:
 
     # --- optimiser updates ---------------------------------------------------------------------
     def apply_gradients(self, call: Call) -> bool:
-        from .lowering.optimizers import lower_apply_gradients
-
-        update = lower_apply_gradients(call, self.variables, self.specs)
-        if update is None:
+        for lower in _UPDATE_LOWERINGS:
+            update = lower(call, self.variables, self.specs)
+            if update is not None:
+                break
+        else:
             return False
         function, pairs = update
         names = [self.array(grad) for grad, _ in pairs]
@@ -413,6 +422,18 @@ def _line_runner(call: Call):
         flatten(result, leaves)
         return tuple(leaves[p] for p in positions)
     return run
+
+
+# Lowerings of update lines whose classes sit above this package (Keras's
+# Optimizer.apply_gradients, keras/optimizers/plan_lowering.py): registered by their modules
+# when they load, as this package does not import Keras (docs/layout.md).
+_UPDATE_LOWERINGS: list = []
+
+
+def register_update_lowering(lower) -> None:
+    """Add `lower(call, variables, specs)`: (update(gradient arrays), [(gradient slot,
+    variable slot)]) for an `apply_gradients` line it can replace, else None."""
+    _UPDATE_LOWERINGS.append(lower)
 
 
 def _is_apply_gradients(call: Call) -> bool:

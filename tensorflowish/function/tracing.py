@@ -439,7 +439,6 @@ def _patches() -> list[tuple[object, str, Callable]]:
 
     from .. import ops
     from .. import random as tf_random
-    from ..keras.optimizers import optimizer as keras_optimizer
     from ..random import generator
 
     patches = []
@@ -484,42 +483,67 @@ def _patches() -> list[tuple[object, str, Callable]]:
     for name in ("__exit__", "watch", "gradient", "jacobian", "batch_jacobian", "reset"):
         patches.append((tape_module.GradientTape, name, _stateful(
             f"GradientTape.{name}", getattr(tape_module.GradientTape, name))))
-    from ..keras.layers import layer as keras_layer
-
-    for name in ("add_weight", "add_variable"):
-        original = keras_layer.Layer.__dict__.get(name)
-        if original is not None:
-            patches.append((keras_layer.Layer, name, _in_init_scope(original)))
-    # Keras layer (and metric) methods that read tensor values in Python (a dropout mask drawn
-    # on the host, an in-place moving-statistic update) name themselves in `_graph_lines`
-    # (inherited by subclasses, each patched where it defines the method): one line each
-    from ..keras.metrics import metric as keras_metric
-
-    for cls in _subclasses(keras_layer.Layer) + _subclasses(keras_metric.Metric):
-        for name, skip_when_dry in getattr(cls, "_graph_lines", {}).items():
-            original = cls.__dict__.get(name)
-            if callable(original):
-                patches.append((cls, name, _stateful(
-                    f"{cls.__name__}.{name}", original,
-                    dry_result=(lambda *a, **k: None) if skip_when_dry else None)))
-    from .. import distribute
-
-    # data-parallel fit: the gradients' allreduce is one line (not run in spec-only traces)
-    patches.append((distribute, "allreduce_gradients", _stateful(
-        "distribute.allreduce_gradients", distribute.allreduce_gradients,
-        dry_result=lambda gradients, *a, **k: list(gradients))))
-
-    patches += _class_patches(keras_optimizer.Optimizer, ("apply_gradients", "apply"),
-                              lambda *a, **k: None)
-    # a metric made while tracing (Keras resolves 'accuracy' at the first batch) is built
-    # outside the graph: the reset_state its __init__ calls is not a line of it
-    for cls in _subclasses(keras_metric.Metric):
-        if "__init__" in cls.__dict__:
-            patches.append((cls, "__init__", _in_init_scope(cls.__dict__["__init__"])))
-    # metrics keep their sums as backend arrays: each method call is one graph line
-    patches += _class_patches(keras_metric.Metric, ("__call__", "update_state", "result",
-                                                    "reset_state", "reset_states"), None)
+    for base, names, subclasses in _LIFTED_METHODS:
+        for cls in _subclasses(base) if subclasses else [base]:
+            for name in names:
+                original = cls.__dict__.get(name)
+                if callable(original):
+                    patches.append((cls, name, _in_init_scope(original)))
+    # methods that read tensor values in Python (a dropout mask drawn on the host, an in-place
+    # moving-statistic update) name themselves in their class's `_graph_lines` (inherited by
+    # subclasses, each patched where it defines the method): one line each
+    for base in _GRAPH_LINE_BASES:
+        for cls in _subclasses(base):
+            for name, skip_when_dry in getattr(cls, "_graph_lines", {}).items():
+                original = cls.__dict__.get(name)
+                if callable(original):
+                    patches.append((cls, name, _stateful(
+                        f"{cls.__name__}.{name}", original,
+                        dry_result=(lambda *a, **k: None) if skip_when_dry else None)))
+    for owner, name, dry_result in _STATEFUL_FUNCTIONS:
+        patches.append((owner, name, _stateful(
+            f"{owner.__name__.rpartition('.')[2]}.{name}", getattr(owner, name),
+            dry_result=dry_result)))
+    for base, names, dry_result in _STATEFUL_METHODS:
+        patches += _class_patches(base, names, dry_result)
     return patches
+
+
+# Methods of classes above this package (Keras's Layer, Optimizer, Metric) that a trace must
+# treat specially. Their modules register them here when they load: this package never imports
+# Keras (see docs/layout.md).
+_LIFTED_METHODS: list[tuple[type, tuple[str, ...], bool]] = []
+_STATEFUL_METHODS: list[tuple[type, tuple[str, ...], Callable | None]] = []
+_GRAPH_LINE_BASES: list[type] = []
+_STATEFUL_FUNCTIONS: list[tuple[object, str, Callable | None]] = []
+
+
+def run_outside_traces(base: type, names: tuple[str, ...], subclasses: bool = False) -> None:
+    """Run `base`'s methods `names` (with `subclasses`, also each subclass's own) outside any
+    graph being traced, as TensorFlow lifts variable initialisers: `Layer.add_weight` inside a
+    tf.function makes its variable once; a metric made while tracing is built outside it."""
+    _LIFTED_METHODS.append((base, tuple(names), subclasses))
+
+
+def trace_as_stateful(base: type, names: tuple[str, ...],
+                      dry_result: Callable | None = None) -> None:
+    """Record each call of `names` (on `base` and every subclass defining them) as one graph
+    line, run again at every replay: an optimiser's `apply_gradients`, a metric's
+    `update_state`. `dry_result` stands in for the call while a trace only probes shapes."""
+    _STATEFUL_METHODS.append((base, tuple(names), dry_result))
+
+
+def trace_function_as_stateful(owner: object, name: str,
+                               dry_result: Callable | None = None) -> None:
+    """Record each call of the function `owner.name` (a module's) as one graph line, run again
+    at every replay: data-parallel fit's `distribute.allreduce_gradients`."""
+    _STATEFUL_FUNCTIONS.append((owner, name, dry_result))
+
+
+def trace_graph_lines(base: type) -> None:
+    """Record as one graph line each method that a subclass of `base` names in its
+    `_graph_lines` dict ({method name: skip it while a trace only probes shapes})."""
+    _GRAPH_LINE_BASES.append(base)
 
 
 def _subclasses(base: type) -> list[type]:

@@ -29,11 +29,11 @@ from tensorflowish.keras import (
     models,
     optimizers,
     regularizers,
-    schedules,
     utils,
 )
 from tensorflowish.keras.layers import Input
 from tensorflowish.keras.models import Model, Sequential
+from tensorflowish.keras.optimizers import schedules
 
 __all__ = [
     "Input", "Model", "Sequential", "activations", "backend", "callbacks", "constraints",

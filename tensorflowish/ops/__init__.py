@@ -6,6 +6,10 @@ Python operators.
 
 from __future__ import annotations
 
+import sys
+
+from .. import tape as _tape
+from .. import tensor as _tensor
 from ..tensor import Tensor
 from . import (
     attention,
@@ -186,3 +190,7 @@ for _name, _function in {**_OPERATORS, **EAGER_OPERATORS}.items():
 variable_methods.install_variable_methods()
 Tensor.get_shape = lambda self: self.shape
 Tensor.__hash__ = None
+
+# The core below the ops (tensor.py, tape.py) calls a few ops itself (Tensor.cpu, the tape's
+# jacobian); rather than importing up into this package, it is handed this package here.
+_tensor._ops = _tape._ops = sys.modules[__name__]

@@ -11,8 +11,8 @@ from __future__ import annotations
 import numpy as np
 
 from ..errors import InvalidArgumentError, UnimplementedError
-from ..indexed_slices import IndexedSlices
 from ..tensor import Variable
+from .indexed_slices import IndexedSlices
 from .registry import (
     Tensor,
     array_module,

@@ -8,6 +8,7 @@ import numpy as np
 from .. import backend
 from ..errors import IndexOutOfRangeError
 from ..tensor import Variable
+from ..tensor import shape_tuple as _shape_tuple
 from .registry import (
     InvalidArgumentError,
     Tensor,
@@ -22,14 +23,6 @@ from .registry import (
     should_record,
     unbroadcast,
 )
-
-
-def _shape_tuple(shape) -> tuple:
-    if isinstance(shape, Tensor):
-        shape = shape.numpy().tolist()
-    if isinstance(shape, (int, np.integer)):
-        return (int(shape),)
-    return tuple(-1 if s is None else int(s) for s in shape)
 
 
 @register("reshape", samples=lambda rng: [((rng.uniform(-1, 1, (3, 4)), (2, 6)), {}),

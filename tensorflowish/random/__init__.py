@@ -11,8 +11,8 @@ import numpy as np
 
 from .. import backend
 from .. import dtypes as _dtypes
-from ..ops.shapes import _shape_tuple
 from ..tensor import Tensor
+from ..tensor import shape_tuple as _shape_tuple
 from .philox import truncated as _truncated
 
 _global_seed: int | None = None

@@ -21,8 +21,8 @@ import numpy as np
 
 from .. import dtypes as _dtypes
 from ..module import Module
-from ..ops.shapes import _shape_tuple
 from ..tensor import Tensor, Variable
+from ..tensor import shape_tuple as _shape_tuple
 from . import philox
 
 _PHILOX = 1  # TensorFlow's tf.random.Algorithm.PHILOX

@@ -15,8 +15,8 @@ import numpy as np
 
 from .. import dtypes as _dtypes
 from ..errors import InvalidArgumentError
-from ..ops.shapes import _shape_tuple
 from ..tensor import Tensor
+from ..tensor import shape_tuple as _shape_tuple
 from . import philox
 
 

@@ -6,6 +6,9 @@ layout, and the (de)serialization of every Keras object by its config.
 'Dense'
 """
 
+import sys
+
+from tensorflowish.saving import model_config, onnx_export, saved_model, saving_lib, tf_checkpoint
 from tensorflowish.saving.object_registration import (
     CustomObjectScope,
     custom_object_scope,
@@ -34,3 +37,11 @@ __all__ = [
     "get_registered_object", "load_model", "load_weights", "model_from_json", "save_model",
     "save_weights", "serialize_keras_object",
 ]  # fmt: skip
+
+# The layers and models below this package call it (Model.save, a functional model's config, a
+# checkpoint's values waiting for a layer's build) without importing up: it is handed down here.
+from tensorflowish.keras.layers import layer as _layer  # noqa: E402
+from tensorflowish.keras.models import model as _model  # noqa: E402
+from tensorflowish.keras.models import sequential as _sequential  # noqa: E402
+
+_layer._saving = _model._saving = _sequential._saving = sys.modules[__name__]

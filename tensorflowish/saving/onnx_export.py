@@ -22,8 +22,8 @@ from typing import Any
 import numpy as np
 
 from tensorflowish import errors
+from tensorflowish.atomic import atomic_write
 from tensorflowish.saving import model_config
-from tensorflowish.saving.atomic import atomic_write
 
 __all__ = ["export", "supported_layers"]
 

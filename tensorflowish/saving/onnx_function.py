@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 
 from tensorflowish import errors
-from tensorflowish.saving.atomic import atomic_write
+from tensorflowish.atomic import atomic_write
 from tensorflowish.saving.onnx_export import OPSET, _Graph, _onnx
 
 __all__ = ["export_function", "supported_ops"]

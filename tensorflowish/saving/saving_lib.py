@@ -29,8 +29,8 @@ from collections.abc import Mapping
 from typing import Any
 
 from tensorflowish import errors
+from tensorflowish.atomic import atomic_write
 from tensorflowish.saving import model_config, serialization_lib, weights_h5
-from tensorflowish.saving.atomic import atomic_write
 
 __all__ = ["clone_model", "load_model", "load_weights", "model_from_json", "save_model",
            "save_weights"]

@@ -80,7 +80,7 @@ def _namespaces() -> list[tuple[str, Any]]:
     from tensorflowish import keras
 
     return [
-        ("keras.optimizers.schedules", keras.schedules),
+        ("keras.optimizers.schedules", keras.optimizers.schedules),
         ("keras.layers", keras.layers),
         ("keras.initializers", keras.initializers),
         ("keras.regularizers", keras.regularizers),

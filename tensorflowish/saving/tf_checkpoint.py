@@ -40,7 +40,7 @@ import numpy as np
 
 from tensorflowish import checkpoint as weight_files
 from tensorflowish import errors
-from tensorflowish.saving.atomic import atomic_write
+from tensorflowish.atomic import atomic_write
 
 __all__ = ["Checkpoint", "CheckpointManager", "CheckpointReader", "latest_checkpoint",
            "list_variables", "load_checkpoint"]

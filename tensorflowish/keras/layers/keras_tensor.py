@@ -47,3 +47,19 @@ class KerasInput:
     def __repr__(self) -> str:
         source = f" from {self.node.layer.name}" if self.node is not None else ""
         return f"<KerasInput shape={tuple(self.shape)} dtype={self.dtype.name}{source}>"
+
+
+def flatten_symbols(value: Any, what: str | None) -> list:
+    """The symbolic tensors in a structure; with ``what``, anything else is an error."""
+    if isinstance(value, KerasInput):
+        return [value]
+    if isinstance(value, (list, tuple)):
+        return [s for v in value for s in flatten_symbols(v, what)]
+    if isinstance(value, dict):
+        return [s for v in value.values() for s in flatten_symbols(v, what)]
+    if what is not None:
+        raise TypeError(
+            f"Model({what}=...) expects tf.keras.Input(...) results and layer outputs, got "
+            f"{type(value).__name__}."
+        )
+    return []

@@ -16,6 +16,7 @@ import numpy as np
 
 import tensorflowish as tf
 from tensorflowish import backend as tf_backend
+from tensorflowish.function import tracing
 from tensorflowish.keras import backend as keras_backend
 from tensorflowish.keras import constraints, initializers, regularizers
 from tensorflowish.keras.layers import masks
@@ -31,6 +32,9 @@ def _snake_case(name: str) -> str:
     return re.sub(r"([a-z])([A-Z])", r"\1_\2", name).lower()
 
 
+# tensorflowish.saving sits above the layers (it rebuilds them from files), so it is not imported
+# here: that package hands itself down when it loads (saving/__init__.py).
+_saving = None
 # The training flag of the outermost call, seen by nested layers that are called without one
 # (a subclassed model's call() calling self.dropout(x) inherits model(x, training=True)).
 _TRAINING_CONTEXT: list = [None]
@@ -457,9 +461,7 @@ class Layer(Module):
             self.built = True
             object.__setattr__(self, "_build_input_shape", shape)  # Keras's build_config
             if "_deferred_restore" in self.__dict__:  # values a checkpoint held for this layer
-                from tensorflowish.saving import tf_checkpoint
-
-                tf_checkpoint.apply_deferred(self, self.__dict__.pop("_deferred_restore"))
+                _saving.tf_checkpoint.apply_deferred(self, self.__dict__.pop("_deferred_restore"))
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         if args:
@@ -660,3 +662,9 @@ def assign_all(variables: Sequence[Any], values: Sequence[Any], owner: str) -> N
     for variable, value in zip(variables, converted):
         xp = tf_backend.get_array_module(variable.array)
         variable._writable_array()[...] = xp.asarray(value)
+
+
+# Inside a tf.function, weights are made once, outside the graph, as TensorFlow lifts them.
+tracing.run_outside_traces(Layer, ("add_weight", "add_variable"))
+# Methods a layer names in `_graph_lines` (reading tensor values in Python) are one line each.
+tracing.trace_graph_lines(Layer)

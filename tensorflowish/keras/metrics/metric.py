@@ -13,6 +13,7 @@ import numpy as np
 
 import tensorflowish as tf
 from tensorflowish import backend as tf_backend
+from tensorflowish.function import tracing
 from tensorflowish.tensor import Tensor
 
 
@@ -92,3 +93,13 @@ def _snake(name: str) -> str:
     name = re.sub(r"(.)([A-Z][a-z]+)", r"\1_\2", name)
     return re.sub(r"([a-z0-9])([A-Z])", r"\1_\2", name).lower()
 
+
+# A metric made while tracing (Keras resolves 'accuracy' at the first batch) is built outside the
+# graph: the reset_state its __init__ calls is not a line of it.
+tracing.run_outside_traces(Metric, ("__init__",), subclasses=True)
+# Methods a metric names in `_graph_lines` (reading tensor values in Python) are one line each.
+tracing.trace_graph_lines(Metric)
+# Metrics keep their sums as backend arrays: inside a tf.function each method call is one graph
+# line, run again at every call.
+tracing.trace_as_stateful(Metric, ("__call__", "update_state", "result", "reset_state",
+                                   "reset_states"), None)

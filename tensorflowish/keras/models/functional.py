@@ -6,22 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from tensorflowish.keras.layers import KerasInput, map_symbolic
-
-
-def _flatten_symbols(value: Any, what: str | None) -> list:
-    """The symbolic tensors in a structure; with ``what``, anything else is an error."""
-    if isinstance(value, KerasInput):
-        return [value]
-    if isinstance(value, (list, tuple)):
-        return [s for v in value for s in _flatten_symbols(v, what)]
-    if isinstance(value, dict):
-        return [s for v in value.values() for s in _flatten_symbols(v, what)]
-    if what is not None:
-        raise TypeError(
-            f"Model({what}=...) expects tf.keras.Input(...) results and layer outputs, got "
-            f"{type(value).__name__}."
-        )
-    return []
+from tensorflowish.keras.layers.keras_tensor import flatten_symbols
 
 
 def _bind_inputs(symbols: Any, values: Any) -> dict:
@@ -49,13 +34,13 @@ def init_graph(model: Any, inputs: Any, outputs: Any) -> None:
     """Model(inputs, outputs): collect the layers between symbolic inputs and outputs."""
     if inputs is None or outputs is None:
         raise ValueError("The functional API needs both inputs= and outputs=.")
-    sources = _flatten_symbols(inputs, "inputs")
+    sources = flatten_symbols(inputs, "inputs")
     for source in sources:
         if source.node is not None:
             raise ValueError(
                 "Model inputs must come straight from tf.keras.Input(...), not from a layer."
             )
-    targets = _flatten_symbols(outputs, "outputs")
+    targets = flatten_symbols(outputs, "outputs")
     source_ids = {id(s) for s in sources}
     layers: list = []
     visited: set = set()
@@ -72,7 +57,7 @@ def init_graph(model: Any, inputs: Any, outputs: Any) -> None:
         if id(node) in visited:
             return
         visited.add(id(node))
-        for parent in _flatten_symbols([node.inputs, node.args, node.kwargs], None):
+        for parent in flatten_symbols([node.inputs, node.args, node.kwargs], None):
             visit(parent)
         if all(layer is not node.layer for layer in layers):
             layers.append(node.layer)

@@ -18,6 +18,10 @@ from tensorflowish.keras.models import functional
 from tensorflowish.keras.trainers.compile_utils import LossesContainer, MetricsContainer
 from tensorflowish.keras.trainers.trainer import Trainer
 
+# tensorflowish.saving sits above the models (it rebuilds them from files and configs), so it is
+# not imported here: that package hands itself down when it loads (saving/__init__.py).
+_saving = None
+
 
 class Model(Trainer, Layer):
     """A layer with a training loop: subclass it and define ``call``, or use ``Sequential``.
@@ -208,9 +212,7 @@ class Model(Trainer, Layer):
         if not overwrite and os.path.exists(path):
             raise FileExistsError(f"{path} exists and overwrite=False.")
         if not path.endswith(".safetensors"):
-            from tensorflowish.saving import saving_lib
-
-            saving_lib.save_weights(self, path, overwrite=overwrite)
+            _saving.saving_lib.save_weights(self, path, overwrite=overwrite)
             return
         entries = self._require_weights("save_weights")
         arrays = {}
@@ -230,9 +232,7 @@ class Model(Trainer, Layer):
         """
         path = os.fspath(filepath)
         if not path.endswith(".safetensors"):
-            from tensorflowish.saving import saving_lib
-
-            saving_lib.load_weights(self, path, skip_mismatch=skip_mismatch)
+            _saving.saving_lib.load_weights(self, path, skip_mismatch=skip_mismatch)
             return
         entries = self._require_weights("load_weights")
         stored = checkpoint.load_arrays(path)
@@ -273,28 +273,20 @@ class Model(Trainer, Layer):
     def save(self, filepath: str | os.PathLike, overwrite: bool = True, **kwargs: Any) -> None:
         """Save the whole model (architecture, weights, optimizer state, compile settings) as a
         Keras 3 ``.keras`` file, which Keras itself can load."""
-        from tensorflowish.saving import saving_lib
-
-        saving_lib.save_model(self, filepath, overwrite=overwrite, **kwargs)
+        _saving.saving_lib.save_model(self, filepath, overwrite=overwrite, **kwargs)
 
     def to_json(self, **kwargs: Any) -> str:
         """The model's architecture as Keras 3 JSON (``tf.keras.models.model_from_json``)."""
-        from tensorflowish.saving import saving_lib
-
-        return saving_lib.to_json(self, **kwargs)
+        return _saving.saving_lib.to_json(self, **kwargs)
 
     def export(self, filepath: str | os.PathLike, format: str = "tf_saved_model",  # noqa: A002
                verbose: bool = True, input_signature: Any = None, **kwargs: Any) -> None:
         """Export for inference: ``format="onnx"`` (an ONNX file) or ``"tf_saved_model"``
         (a folder for :func:`tf.saved_model.load`)."""
         if format == "onnx":
-            from tensorflowish.saving import onnx_export
-
-            onnx_export.export(self, filepath, input_signature=input_signature)
+            _saving.onnx_export.export(self, filepath, input_signature=input_signature)
         elif format == "tf_saved_model":
-            from tensorflowish import saved_model
-
-            saved_model.save(self, filepath)
+            _saving.saved_model.save(self, filepath)
         else:
             raise ValueError(
                 f"Unrecognized format={format!r}; expected 'onnx' or 'tf_saved_model'."
@@ -304,16 +296,12 @@ class Model(Trainer, Layer):
         """A functional model's graph (Keras's Functional config), else the constructor
         arguments."""
         if self._graph_outputs is not None and type(self) is Model:
-            from tensorflowish.saving import model_config
-
-            return model_config._functional_config(self)
+            return _saving.model_config._functional_config(self)
         return super().get_config()
 
     @classmethod
     def from_config(cls, config: dict, custom_objects: Any = None) -> Model:
         """Re-create a model from :meth:`get_config` (or from Keras's config)."""
         if "input_layers" in config and "output_layers" in config:
-            from tensorflowish.saving import model_config
-
-            return model_config._functional_from_config(config, custom_objects)
+            return _saving.model_config._functional_from_config(config, custom_objects)
         return super().from_config(config)

@@ -9,6 +9,10 @@ import tensorflowish as tf
 from tensorflowish.keras.layers import InputLayer, KerasInput, Layer
 from tensorflowish.keras.models.model import Model
 
+# tensorflowish.saving sits above the models (it rebuilds them from files and configs), so it is
+# not imported here: that package hands itself down when it loads (saving/__init__.py).
+_saving = None
+
 
 class Sequential(Model):
     """A plain stack of layers, each feeding the next.
@@ -110,16 +114,12 @@ class Sequential(Model):
     def get_config(self) -> dict:
         """Keras 3's Sequential config: an InputLayer (when the input shape is known), then
         each layer serialized with its class."""
-        from tensorflowish.saving import model_config
-
-        return model_config._sequential_config(self)
+        return _saving.model_config._sequential_config(self)
 
     @classmethod
     def from_config(cls, config: dict, custom_objects: Any = None) -> Sequential:
         """Re-create a Sequential model from :meth:`get_config` (or from Keras's config)."""
-        from tensorflowish.saving import model_config
-
-        return model_config._sequential_from_config(config, custom_objects)
+        return _saving.model_config._sequential_from_config(config, custom_objects)
 
 
 def _adjust_input_rank(inputs: Any, spec: Any) -> Any:

@@ -16,7 +16,8 @@ defaults, gradient clipping (``clipvalue``, ``clipnorm``, ``global_clipnorm``), 
 
 from typing import Any
 
-from tensorflowish.keras import schedules
+from tensorflowish.keras.optimizers import plan_lowering as _plan_lowering  # noqa: F401 - registers
+from tensorflowish.keras.optimizers import schedules
 from tensorflowish.keras.optimizers.adafactor import Adafactor
 from tensorflowish.keras.optimizers.adagrad import Adadelta, Adagrad
 from tensorflowish.keras.optimizers.adam import Adam, Adamax, AdamW, Nadam, adam_update_reference

@@ -6,7 +6,7 @@ from typing import Any
 
 from tensorflowish import backend as tf_backend
 from tensorflowish.keras.optimizers.optimizer import Optimizer, _kernel
-from tensorflowish.keras.schedules import LearningRateSchedule
+from tensorflowish.keras.optimizers.schedules import LearningRateSchedule
 
 
 class Adagrad(Optimizer):

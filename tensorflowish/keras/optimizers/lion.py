@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from tensorflowish.keras.optimizers.optimizer import Optimizer, _kernel
-from tensorflowish.keras.schedules import LearningRateSchedule
+from tensorflowish.keras.optimizers.schedules import LearningRateSchedule
 
 
 class Lion(Optimizer):

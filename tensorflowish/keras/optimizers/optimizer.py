@@ -17,9 +17,11 @@ from typing import Any
 
 import tensorflowish as tf
 from tensorflowish import backend as tf_backend
-from tensorflowish.indexed_slices import IndexedSlices
-from tensorflowish.keras import schedules
-from tensorflowish.keras.schedules import LearningRateSchedule
+from tensorflowish.autodiff import gradients_and_variables
+from tensorflowish.function import tracing
+from tensorflowish.keras.optimizers import schedules
+from tensorflowish.keras.optimizers.schedules import LearningRateSchedule
+from tensorflowish.ops.indexed_slices import IndexedSlices
 from tensorflowish.tensor import Tensor, Variable
 
 __all__ = ["Optimizer", "gradients_and_variables", "schedules"]
@@ -39,29 +41,6 @@ def _learning_rate_value(value: Any) -> float:
     if isinstance(value, Tensor):
         return float(value.numpy())
     return float(value)
-
-
-def gradients_and_variables(loss, var_list, tape=None) -> list:
-    """The (gradient, variable) pairs `minimize` applies: `loss` is a zero-argument function
-    (run under a new tape that watches `var_list`) or a tensor computed under `tape`."""
-    if callable(loss) and not isinstance(loss, Tensor):
-        with tf.GradientTape() as tape:
-            if callable(var_list):
-                var_list = var_list()
-            for variable in var_list:
-                tape.watch(variable)
-            value = loss()
-    else:
-        if tape is None:
-            raise ValueError(
-                "minimize got a loss tensor but no tape: pass tape=the GradientTape that "
-                "recorded it, or pass the loss as a zero-argument function."
-            )
-        value = loss
-        if callable(var_list):
-            var_list = var_list()
-    var_list = list(var_list)
-    return list(zip(tape.gradient(value, var_list), var_list))
 
 
 class Optimizer:
@@ -505,3 +484,5 @@ def _snake(name: str) -> str:
     return re.sub(r"(?<!^)(?=[A-Z])", "_", name).lower()
 
 
+# Inside a tf.function, each update is one graph line, run again at every call.
+tracing.trace_as_stateful(Optimizer, ("apply_gradients", "apply"), lambda *a, **k: None)

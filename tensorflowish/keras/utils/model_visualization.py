@@ -62,13 +62,11 @@ def _label(layer: Any, show_shapes: bool, show_dtype: bool, show_layer_names: bo
 
 def _graph(model: Any) -> tuple[list, list]:
     """``(nodes, edges)``: nodes are (key, layer-or-input, output shape), edges key pairs."""
-    from tensorflowish.keras.layers.keras_tensor import KerasInput
+    from tensorflowish.keras.layers.keras_tensor import KerasInput, flatten_symbols
 
     nodes: list = []
     edges: list = []
     if getattr(model, "_graph_outputs", None) is not None:  # functional (or a built Sequential)
-        from tensorflowish.keras.models.functional import _flatten_symbols
-
         seen: dict[int, str] = {}
 
         def visit(symbol: KerasInput) -> str:
@@ -80,7 +78,7 @@ def _graph(model: Any) -> tuple[list, list]:
                 seen[id(holder)] = key
                 nodes.append((key, _InputStandIn(symbol), tuple(symbol.shape)))
                 return key
-            parents = [visit(p) for p in _flatten_symbols(
+            parents = [visit(p) for p in flatten_symbols(
                 [symbol.node.inputs, symbol.node.args, symbol.node.kwargs], None)]
             key = f"layer_{len(seen)}"
             seen[id(holder)] = key
@@ -88,7 +86,7 @@ def _graph(model: Any) -> tuple[list, list]:
             edges.extend((parent, key) for parent in parents)
             return key
 
-        for output in _flatten_symbols(model._graph_outputs, None):
+        for output in flatten_symbols(model._graph_outputs, None):
             visit(output)
         return nodes, edges
     previous = None

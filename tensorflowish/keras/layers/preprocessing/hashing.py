@@ -11,8 +11,7 @@ from tensorflowish import backend
 from tensorflowish.errors import UnimplementedError
 from tensorflowish.keras.layers.layer import Layer
 from tensorflowish.keras.layers.preprocessing.encoding import check_output_mode, encode
-from tensorflowish.keras.layers.preprocessing.index_lookup import fingerprint64
-from tensorflowish.strings import string_array
+from tensorflowish.strings import fingerprint64, string_array
 from tensorflowish.tensor import Tensor
 
 

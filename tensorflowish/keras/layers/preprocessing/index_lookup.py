@@ -17,6 +17,7 @@ from tensorflowish import backend
 from tensorflowish.errors import InvalidArgumentError
 from tensorflowish.keras.layers.layer import Layer
 from tensorflowish.keras.layers.preprocessing.encoding import check_output_mode, encode
+from tensorflowish.strings import fingerprint64
 from tensorflowish.tensor import Tensor
 
 
@@ -31,16 +32,6 @@ def iterate_batches(data: Any, steps: int | None = None):
     if isinstance(data, Tensor):
         data = backend.to_numpy(data.array)
     yield data
-
-
-def fingerprint64(value: bytes) -> int:
-    """FarmHash Fingerprint64, as TensorFlow hashes strings (needs the `pyfarmhash` package)."""
-    try:
-        import farmhash
-    except ImportError:
-        raise ImportError("Hashing strings as TensorFlow does needs pyfarmhash: pip install "
-                          "'tensorflowish[text]' (or pip install pyfarmhash).") from None
-    return farmhash.fingerprint64(value)
 
 
 class IndexLookup(Layer):

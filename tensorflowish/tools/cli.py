@@ -203,9 +203,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def bench(args: argparse.Namespace) -> int:
-    """`tensorflowish bench`: the benchmark table (see tensorflowish.bench)."""
+    """`tensorflowish bench`: the benchmark table (see tensorflowish.tools.bench)."""
     from tensorflowish import backend
-    from tensorflowish import bench as benchmarks
+    from tensorflowish.tools import bench as benchmarks
 
     devices = None
     if args.backend or args.device:

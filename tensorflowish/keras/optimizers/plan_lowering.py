@@ -14,13 +14,13 @@ import inspect
 
 import numpy as np
 
-from ..graph import Call, Slot
+from tensorflowish.function import plan
+from tensorflowish.function.graph import Call, Slot
+from tensorflowish.keras.optimizers.optimizer import Optimizer
 
 
 def lower_apply_gradients(call: Call, variables: dict, specs: dict):
     """(update(grads), [(gradient slot, variable slot)]) for a plain update line, else None."""
-    from ...keras.optimizers.optimizer import Optimizer
-
     if call.function is not Optimizer.apply_gradients:
         return None
     try:
@@ -66,7 +66,7 @@ def lower_apply_gradients(call: Call, variables: dict, specs: dict):
 
 
 def _plain_sgd(optimizer, variables) -> bool:
-    from ...keras.optimizers.sgd import SGD
+    from tensorflowish.keras.optimizers.sgd import SGD
 
     return type(optimizer) is SGD and not optimizer.momentum and \
         optimizer.weight_decay is None and type(optimizer)._apply_updates is SGD._apply_updates \
@@ -76,8 +76,8 @@ def _plain_sgd(optimizer, variables) -> bool:
 def _sgd_update(optimizer, variables):
     """Plain SGD (the most common step of all): SGD._apply_updates's loop with the NumPy
     kernel called directly (float32/float64 variables on the CPU, checked at compile time)."""
-    from ... import kernels
-    from ...tensor import _UNSHARED, _getrefcount
+    from tensorflowish import kernels
+    from tensorflowish.tensor import _UNSHARED, _getrefcount
 
     iterations, kernel = optimizer._iterations_variable, kernels.cpu.sgd_update
     multiply, subtract, ndarray = np.multiply, np.subtract, np.ndarray
@@ -97,3 +97,7 @@ def _sgd_update(optimizer, variables):
                 kernel(param, grad, None, learning_rate, 0.0, False)
         iterations._writable_array().fill(step)
     return update
+
+
+# The replay plan (tensorflowish.function, below Keras) asks its registered lowerings.
+plan.register_update_lowering(lower_apply_gradients)

@@ -21,8 +21,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from . import backend
-from .tensor import Tensor, TensorShape
+from .. import backend
+from ..tensor import Tensor, TensorShape
 
 
 class IndexedSlices:
@@ -32,7 +32,7 @@ class IndexedSlices:
     __array_priority__ = 200  # NumPy defers to __radd__
 
     def __init__(self, values: Any, indices: Any, dense_shape: Any = None) -> None:
-        from .ops.registry import as_tensor
+        from .registry import as_tensor
 
         self.values = as_tensor(values)
         self.indices = as_tensor(indices)
@@ -105,7 +105,7 @@ class IndexedSlices:
 
     def __add__(self, other: Any):
         if isinstance(other, IndexedSlices):
-            from .ops import concat
+            from .shapes import concat
 
             return IndexedSlices(concat([self.values, other.values], 0),
                                  concat([self.indices, other.indices], 0), self.dense_shape)

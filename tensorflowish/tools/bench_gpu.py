@@ -22,7 +22,7 @@ from collections.abc import Callable
 
 import numpy as np
 
-from . import backend
+from .. import backend
 from .bench import Workload, _module, _random, dense_forward_backward, mlp_training_step, time_pair
 
 DENSE_GEMM_SIZE = (1024, 2048, 2048)
@@ -95,7 +95,7 @@ def fused_against_gemm_epilogue(runner, n: int, k: int, m: int) -> Workload:
     """``kernels.cuda.dense_forward`` as one fused kernel (framework) against cuBLAS GEMM +
     the bias+activation kernel (floor), both forced through the same launch code. ``runner``
     is a ``kernels.cuda.KernelRunner``; on the CPU tests pass the emulator's."""
-    from .kernels import cuda
+    from ..kernels import cuda
 
     xp, rng = runner.xp, np.random.default_rng(2)
     x, w = _random(xp, rng, (n, k)), _random(xp, rng, (k, m), k ** -0.5)
@@ -188,8 +188,8 @@ def measure(device: str = "GPU:0", repeats: int = 45, cpu_seconds: dict | None =
             progress: Callable[[str], None] | None = None) -> list[Target]:
     """Measure every GPU target on ``device``. ``cpu_seconds`` maps MLP sizes to CPU step times
     already measured in this run (otherwise the CPU step is timed here)."""
-    from . import device as device_scope
-    from .kernels import cuda
+    from .. import device as device_scope
+    from ..kernels import cuda
 
     say = progress or (lambda text: None)
     targets = []

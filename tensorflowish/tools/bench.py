@@ -16,7 +16,7 @@ from collections.abc import Callable
 
 import numpy as np
 
-from . import backend
+from .. import backend
 
 MLP_SIZES = {  # name: (layer widths, batch size)
     "tiny": ((64, 32, 10), 32),
@@ -366,7 +366,7 @@ class Result:
 def run(devices: list[str], quick: bool = False, repeats: int = 45,
         progress: Callable[[str], None] | None = None) -> list[Result]:
     """Time every workload on every device, interleaving framework and floor runs."""
-    from . import device as device_scope
+    from .. import device as device_scope
 
     results = []
     for device in devices:
@@ -523,7 +523,7 @@ def torch_lstm_line(repeats: int) -> str:
 def main(quick: bool = False, repeats: int = 45, plot_path: str | None = "benchmark.png",
          json_path: str | None = None, devices: list[str] | None = None) -> list[Result]:
     """What `tensorflowish bench` runs: every usable backend, a table, a plot and JSON; on a GPU
-    also the GPU targets (see tensorflowish.bench_gpu)."""
+    also the GPU targets (see tensorflowish.tools.bench_gpu)."""
     import datetime
     import json
     import os

@@ -39,7 +39,7 @@ import os
 from typing import Any
 
 from tensorflowish import errors
-from tensorflowish.saving.atomic import atomic_write
+from tensorflowish.atomic import atomic_write
 
 __all__ = ["load", "save"]
 

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from .ops import add_n, cast, maximum, reduce_sum, sqrt
-from .ops.registry import as_tensor
-from .tensor import Tensor
+from ..tensor import Tensor
+from .math import add_n, cast, maximum, sqrt
+from .reductions import reduce_sum
+from .registry import as_tensor
 
 
 def clip_by_norm(t, clip_norm, axes=None, name=None) -> Tensor:

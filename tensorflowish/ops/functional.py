@@ -13,10 +13,10 @@ result is differentiable like any other chain of ops.
 
 from __future__ import annotations
 
-from . import nest
-from .errors import InvalidArgumentError
-from .ops.registry import as_tensor
-from .ops.shapes import stack
+from .. import nest
+from ..errors import InvalidArgumentError
+from .registry import as_tensor
+from .shapes import stack
 
 __all__ = ["map_fn", "scan", "foldl", "foldr"]
 
