@@ -124,6 +124,33 @@ def _as_tensor_bool(value):
     return _as_bool(value) if isinstance(value, Tensor) else constant(bool(value))
 
 
+def range_(function, *arguments):
+    """`range(...)` in a converted `for`: tf.range when an argument is a traced tensor."""
+    import builtins
+
+    if function is builtins.range and any(_tensor_condition(a) for a in arguments):
+        from ..ops.creation import range as tf_range
+
+        return tf_range(*arguments)
+    return function(*arguments)
+
+
+class _Enumerated:
+    """`enumerate(tensor)` in a converted `for`: rows with their index (a graph loop)."""
+
+    def __init__(self, tensor, start) -> None:
+        self.tensor, self.start = tensor, start
+
+
+def enumerate_(function, iterable, start=0):
+    """`enumerate(...)` in a converted `for`: over a traced tensor, a graph loop."""
+    import builtins
+
+    if function is builtins.enumerate and _tensor_condition(iterable):
+        return _Enumerated(iterable, start)
+    return function(iterable, start)
+
+
 def unpack(item):
     """`a, b = item` for a loop's item: a tensor unpacks along its first dimension."""
     if isinstance(item, Tensor):
@@ -263,6 +290,9 @@ def for_stmt(iterable, body_fn, extra_test, values: tuple, names: tuple, line: i
             values = _placeholders(body_fn, values, names, line, item=first)
         _check_carried(values, names, "`for` loop", line)
         return dataset_for(iterable, body_fn, extra_test, values)
+    enumerated = isinstance(iterable, _Enumerated)
+    if enumerated:
+        start_index, iterable = iterable.start, iterable.tensor
     if not _tensor_condition(iterable):
         for item in iterable:
             if extra_test is not None:
@@ -281,7 +311,8 @@ def for_stmt(iterable, body_fn, extra_test, values: tuple, names: tuple, line: i
         from ..ops.creation import zeros
 
         row = zeros(_ARRAY.__get__(iterable).shape[1:], iterable.dtype)
-        values = _placeholders(body_fn, values, names, line, item=row)
+        values = _placeholders(body_fn, values, names, line,
+                               item=(constant(start_index), row) if enumerated else row)
     _check_carried(values, names, "`for` loop", line)
 
     def test(index, *rest):
@@ -289,7 +320,10 @@ def for_stmt(iterable, body_fn, extra_test, values: tuple, names: tuple, line: i
             return index < count
         return and_(lambda: index < count, lambda: extra_test(*rest))
 
-    result = while_loop(test, lambda index, *rest: (index + 1, *body_fn(iterable[index], *rest)),
+    def item(index):
+        return (index + start_index, iterable[index]) if enumerated else iterable[index]
+
+    result = while_loop(test, lambda index, *rest: (index + 1, *body_fn(item(index), *rest)),
                         [constant(0), *values])
     return tuple(result[1:])
 
@@ -437,7 +471,14 @@ class _ControlFlow(ast.NodeTransformer):
         if getattr(node, "extra_test", None) is not None:
             extra = ast.Name(f"__for_test_{self.counter}", ast.Load())
             definitions.append(self._function(extra.id, names, [], node.extra_test))
-        call = self._call("for_stmt", node, [node.iter, ast.Name(body_name, ast.Load()), extra],
+        iterable = node.iter
+        if isinstance(iterable, ast.Call) and isinstance(iterable.func, ast.Name) and \
+                iterable.func.id in ("range", "enumerate") and not iterable.keywords:
+            # range(n) / enumerate(x) over tensors: a graph loop (TensorFlow converts them too)
+            iterable = ast.copy_location(ast.Call(
+                ast.Attribute(ast.Name(_RUNTIME, ast.Load()), iterable.func.id + "_",
+                              ast.Load()), [iterable.func, *iterable.args], []), iterable)
+        call = self._call("for_stmt", node, [iterable, ast.Name(body_name, ast.Load()), extra],
                           names)
         return [*definitions, call]
 

@@ -234,8 +234,8 @@ def test_a_path_without_return_under_a_tensor_condition_is_refused():
         f(tf.constant(1.0))
 
 
-@pytest.mark.parametrize("limit", [0.5, 2.0, 50.0])
-def test_gradient_through_break_and_return(limit):
+@pytest.mark.parametrize("limit", [0.5, 1.7, 50.0])  # break at 0, at 2 after a continue; return
+def test_gradient_through_break_continue_and_return(limit):
     def grow(x):
         y = x
         for i in tf.range(6):
@@ -243,6 +243,9 @@ def test_gradient_through_break_and_return(limit):
                 break
             if i == 4:
                 return tf.reduce_sum(y * y)
+            if i == 1:
+                y = y + x * x
+                continue
             y = y * x + 0.1
         return tf.reduce_sum(tf.sin(y))
 
@@ -307,3 +310,37 @@ def test_a_tensor_array_through_a_traced_cond():
     assert f(tf.constant(True), x).numpy().tolist() == [[1.0, 2.0], [0.0, 0.0]]
     assert f(tf.constant(False), x).numpy().tolist() == [[0.0, 0.0], [2.0, 4.0]]
     assert f.experimental_get_tracing_count() == 1
+
+
+def test_range_and_enumerate_over_tensors_become_graph_loops():
+    @tf.function
+    def weighted(x):
+        total = tf.constant(0.0)
+        for i in range(tf.shape(x)[0]):
+            total += tf.cast(i, tf.float32) * x[i]
+        for i, v in enumerate(x, 1):
+            if v < 0:
+                break
+            total += tf.cast(i, tf.float32)
+        return total
+
+    def reference(values):
+        total = sum(i * v for i, v in enumerate(values))
+        for i, v in enumerate(values, 1):
+            if v < 0:
+                break
+            total += i
+        return total
+
+    for values in ([1.0, 2.0, 3.0], [2.0, -1.0, 5.0, 4.0]):
+        assert float(weighted(tf.constant(values))) == reference(values)
+    assert weighted.experimental_get_tracing_count() == 2  # two shapes
+    assert "while_loop(" in str(weighted.get_concrete_function(tf.constant([1.0])).graph)
+
+    @tf.function
+    def python_range(x):
+        for k in range(3):  # Python numbers: unrolled, as in TensorFlow
+            x = x + k
+        return x
+
+    assert float(python_range(tf.constant(0.0))) == 3.0
