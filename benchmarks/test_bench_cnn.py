@@ -33,6 +33,23 @@ def test_cnn_training_step_matches_its_floor():
     assert losses[-1][0] < losses[0][0]
 
 
+@pytest.mark.parametrize("side", SIDES)
+def test_cnn_training_step_traced(benchmark, side):
+    """The same step under tf.function: its graph runs as a replay plan."""
+    workload = bench_cnn.cnn_training_step("CPU:0", "28x28x1 b64", traced=True)
+    benchmark.group = f"{workload.name} {workload.size}"
+    benchmark(workload.framework if side == "framework" else workload.floor)
+
+
+def test_cnn_training_step_traced_matches_its_floor():
+    workload = bench_cnn.cnn_training_step("CPU:0", "28x28x1 b64", traced=True)
+    losses = [(float(workload.framework()), float(workload.floor())) for _ in range(3)]
+    for framework_loss, floor_loss in losses:
+        assert framework_loss == pytest.approx(floor_loss, rel=1e-4)
+    graph = next(iter(workload.framework.function._concrete.values())).graph
+    assert graph.plan, graph.plan_note
+
+
 def test_flops_count_the_gemms():
     # 28x28x1 b64: conv1 26*26 px x 9 x 32 (forward + kernel gradient), conv2 11*11 px x 288 x
     # 64 (three GEMMs), dense 1600 x 10 (three)

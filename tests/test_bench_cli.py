@@ -49,6 +49,7 @@ def test_every_workload_builds():
                      "LSTM training step", "text classifier step",
                      "text classifier step (dense gradient)", "CNN training step",
                      "MLP training step (tf.function)", "tape overhead (tf.function)",
+                     "CNN training step (tf.function)",
                      "fit epoch, traced / eager"}
 
 

@@ -211,8 +211,7 @@ class _Builder:
             output, residual = self.fold(lowered, names)
             self.arrays[slot] = output
             self.lowered_lines += 1
-            for tape in self.recording():
-                self.record(tape, index, call, lowered, names, slot, output, residual)
+            self.record_all(index, call, lowered, names, slot, output, residual)
             return True
         function = self.constant(lowered.forward, "F")
         output = f"a{slot}"
@@ -231,8 +230,7 @@ class _Builder:
             self.owned.add(output)
         else:
             self.owned.difference_update(names)
-        for tape in self.recording():
-            self.record(tape, index, call, lowered, names, slot, output, residual)
+        self.record_all(index, call, lowered, names, slot, output, residual)
         return True
 
     def fold(self, lowered, names: list) -> tuple[str, str | None]:
@@ -245,6 +243,16 @@ class _Builder:
                 value.flags.writeable = False
         return self.constant(values[0]), (None if values[1] is None else
                                           self.constant(values[1]))
+
+    def record_all(self, index, call, lowered, names, slot, output, residual) -> None:
+        """Record a lowered line on the recording tapes; the tapes must track its output
+        exactly where the trace's tapes did (a safety net for the rules' VJP claims)."""
+        tapes = self.recording()
+        for tape in tapes:
+            self.record(tape, index, call, lowered, names, slot, output, residual)
+        if call.tracked and call.tracked[0] != any(slot in tape.tracked for tape in tapes):
+            raise NotPlannable(f"line {index} ({call.name}): the plan's tape tracking differs "
+                               "from the trace's")
 
     def record(self, tape: _Tape, index, call, lowered, names, slot, output, residual) -> None:
         self.watch_variables(tape, call)

@@ -49,8 +49,9 @@ def _compile_config(model: Any) -> dict | None:
         "optimizer": serialize(model.optimizer),
         "loss": _loss_or_metric(loss), "loss_weights": None,
         "metrics": [_loss_or_metric(m) for m in metrics] if metrics else None,
-        "weighted_metrics": None, "run_eagerly": False, "steps_per_execution": 1,
-        "jit_compile": False,
+        "weighted_metrics": None, "run_eagerly": bool(model.run_eagerly),
+        "steps_per_execution": int(getattr(model, "steps_per_execution", 1) or 1),
+        "jit_compile": bool(model.jit_compile),
     }  # fmt: skip
 
 
@@ -207,7 +208,10 @@ def _compile_from_config(model: Any, config: Mapping, custom_objects: Any) -> No
         loss = item(config.get("loss"))
         metrics = config.get("metrics")
         metrics = [item(m) for m in metrics] if metrics else None
-        model.compile(optimizer=optimizer, loss=loss, metrics=metrics)
+        model.compile(optimizer=optimizer, loss=loss, metrics=metrics,
+                      run_eagerly=bool(config.get("run_eagerly", False)),
+                      steps_per_execution=config.get("steps_per_execution") or 1,
+                      jit_compile=config.get("jit_compile", "auto"))
     except (errors.OpError, ValueError, TypeError, NotImplementedError) as error:
         warnings.warn(
             f"The model's compile_config could not be restored ({error}); the model is loaded "

@@ -59,8 +59,9 @@ def _flops(size: str) -> float:
     return total + 6.0 * batch * int(np.prod(final)) * CLASSES
 
 
-def cnn_training_step(device: str, size: str) -> Workload:
-    """Forward, mean sparse softmax cross-entropy, gradients and an SGD update of the CNN."""
+def cnn_training_step(device: str, size: str, traced: bool = False) -> Workload:
+    """Forward, mean sparse softmax cross-entropy, gradients and an SGD update of the CNN
+    (`traced`: the step under tf.function, run as a replay plan)."""
     import tensorflowish as tf
 
     (h, w, c), batch, _ = CNN_SIZES[size]
@@ -84,9 +85,9 @@ def cnn_training_step(device: str, size: str) -> Workload:
     tx, tlabels = tf.Tensor(x), tf.Tensor(labels)
     optimizer = tf.keras.optimizers.SGD(learning_rate=LEARNING_RATE)
 
-    def framework():
+    def step(inputs, targets):
         with tf.GradientTape() as tape:
-            hidden, index = tx, 0
+            hidden, index = inputs, 0
             for step in plan:
                 if step[0] == "pool":
                     hidden = tf.nn.max_pool2d(hidden, 2, 2, "VALID")
@@ -97,14 +98,19 @@ def cnn_training_step(device: str, size: str) -> Workload:
                     index += 2
             logits = tf.nn.dense(tf.reshape(hidden, (batch, -1)), variables[index],
                                  variables[index + 1])
-            loss = tf.reduce_mean(tf.nn.sparse_softmax_cross_entropy_with_logits(tlabels, logits))
+            loss = tf.reduce_mean(tf.nn.sparse_softmax_cross_entropy_with_logits(targets, logits))
         grads = tape.gradient(loss, variables)
         optimizer.apply_gradients(zip(grads, variables))
         return loss
 
     floor = _numpy_floor(x, labels, [k.copy() for k in kernels], [b.copy() for b in biases],
                          plan) if xp is np else _no_floor
-    return Workload("CNN training step", size, _flops(size), framework, floor)
+    if traced:
+        from .bench import _calling
+
+        return Workload("CNN training step (tf.function)", size, _flops(size),
+                        _calling(tf.function(step), tx, tlabels), floor)
+    return Workload("CNN training step", size, _flops(size), lambda: step(tx, tlabels), floor)
 
 
 def _no_floor():
@@ -256,7 +262,9 @@ def pytorch_step(size: str):
 
 def cnn_workloads(device: str, quick: bool = False) -> list[Workload]:
     sizes = list(CNN_SIZES)[:1] if quick else list(CNN_SIZES)
-    return [cnn_training_step(device, size) for size in sizes] if device.startswith("CPU") else []
+    if not device.startswith("CPU"):
+        return []
+    return [cnn_training_step(device, size, traced) for traced in (False, True) for size in sizes]
 
 
 def pytorch_lines(results, repeats: int = 15) -> str:

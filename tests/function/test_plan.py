@@ -294,3 +294,41 @@ def test_persistent_tape_two_gradients_and_a_constant_folded_seed():
     assert _graph(f).plan
     for g, e in zip(got, expected):
         np.testing.assert_array_equal(g.numpy(), e.numpy())
+
+
+def test_keras_fit_of_a_cnn_runs_plans_and_equals_eager(monkeypatch):
+    """fit traces its steps (their graphs run as plans): the same weights as run_eagerly."""
+    from tensorflowish.function.graph import Graph
+
+    compiled = []
+    original = Graph.compile
+
+    def compile_and_note(self):
+        compiled.append(original(self))
+        return compiled[-1]
+    monkeypatch.setattr(Graph, "compile", compile_and_note)
+    rng = np.random.default_rng(4)
+    x = rng.standard_normal((24, 8, 8, 2)).astype("float32")
+    y = rng.integers(0, 3, 24)
+
+    def train(run_eagerly):
+        tf.keras.utils.set_random_seed(7)
+        model = tf.keras.Sequential([
+            tf.keras.Input((8, 8, 2)),
+            tf.keras.layers.Conv2D(4, 3, padding="same", activation="relu"),
+            tf.keras.layers.MaxPooling2D(),
+            tf.keras.layers.Conv2D(4, 3, activation="tanh"),
+            tf.keras.layers.GlobalAveragePooling2D(),
+            tf.keras.layers.Dense(3)])
+        model.compile(optimizer=tf.keras.optimizers.Adam(0.01), run_eagerly=run_eagerly,
+                      loss=tf.keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+                      metrics=["accuracy"])
+        history = model.fit(x, y, batch_size=8, epochs=2, shuffle=False, verbose=0)
+        return model.get_weights(), history.history
+
+    traced_weights, traced_history = train(False)
+    assert any(compiled), "no plan was compiled for fit's steps"
+    eager_weights, eager_history = train(True)
+    assert traced_history == eager_history
+    for a, b in zip(traced_weights, eager_weights):
+        np.testing.assert_array_equal(a, b)

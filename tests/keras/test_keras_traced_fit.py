@@ -5,7 +5,9 @@ the same random draws), and each step kind traces once per batch signature."""
 
 from __future__ import annotations
 
+import json
 import logging
+import zipfile
 
 import numpy as np
 import pytest
@@ -373,3 +375,15 @@ def test_dynamic_loss_scale_changes_alike_traced_and_eager():
     assert history == eager_history
     for traced, eager in zip(weights, eager_weights):
         np.testing.assert_array_equal(traced, eager)
+
+
+def test_compile_config_keeps_run_eagerly_and_steps_per_execution(tmp_path):
+    model = _dense_dropout_batchnorm()
+    model.compile("adam", "sparse_categorical_crossentropy", run_eagerly=True,
+                  steps_per_execution=2)
+    model.save(tmp_path / "model.keras")
+    loaded = keras.models.load_model(tmp_path / "model.keras")
+    assert loaded.run_eagerly is True and loaded.steps_per_execution == 2
+    with zipfile.ZipFile(tmp_path / "model.keras") as archive:
+        compile_config = json.loads(archive.read("config.json"))["compile_config"]
+    assert compile_config["run_eagerly"] is True and compile_config["jit_compile"] is False

@@ -248,7 +248,7 @@ def coverage() -> tuple[list[str], list[str]]:
 
 
 def _load() -> None:
-    from . import elementwise, nn, shapes, static  # noqa: F401 - registers their rules
+    from . import convolution, elementwise, nn, shapes, static  # noqa: F401 - their rules
 
 
 # --- shared helpers ---------------------------------------------------------------------

@@ -262,8 +262,8 @@ def cast(line: Line) -> Lowered:
     x = line.tensor("x")
     target = dtypes.numpy_dtype(line.literal("dtype"))
     source = line.dtype(x)
-    if target != line.output_dtype or (target.kind in "fc" and target.itemsize <= 2):
-        raise NotLowered("a cast to half precision")
+    if target != line.output_dtype or not _plain(target):
+        raise NotLowered("a cast to half precision (or bfloat16)")
     if target == source:
         return Lowered(lambda a: a, [x], _identity_vjp, fresh=False)
     differentiable = source.kind in "fc" and target.kind in "fc"
@@ -271,6 +271,10 @@ def cast(line: Line) -> Lowered:
     def vjp(needs, overwrite):
         return Backward(lambda g: (g.astype(source),))
     return Lowered(lambda a: a.astype(target), [x], vjp if differentiable else None)
+
+
+def _plain(dtype) -> bool:
+    return dtype.kind in "iub" or (dtype.kind in "fc" and dtype.itemsize > 2)
 
 
 def _identity_vjp(needs, overwrite):

@@ -1,0 +1,97 @@
+"""Lowering rules of the fused convolution layer (`nn.conv`) and of pooling (`nn.pool` and
+the max/avg pool ops), for 2-D channels-last inputs: the same `kernels.convolution` calls as
+their eager ops (`ops/convolution.py`, `ops/pooling.py`), with the window geometry resolved
+once, at compile time, by the ops' own argument rules."""
+
+from __future__ import annotations
+
+from ...kernels import convolution as conv_kernels
+from ...ops import convolution as conv_ops
+from . import Backward, Line, Lowered, NotLowered, lowering
+
+
+def _geometry(line: Line, x_shape, window, strides, dilations, padding, data_format, groups=1):
+    """A Geometry as the eager op resolves it (NHWC, 2-D only)."""
+    if len(x_shape) != 4 or not conv_ops.channels_last(line.name, data_format, "NHWC"):
+        raise NotLowered("not a 2-D channels-last input")
+    strides = conv_ops.spatial(line.name, strides, 2, "strides", True)
+    dilations = conv_ops.spatial(line.name, dilations, 2, "dilations", True)
+    pads = conv_ops.resolve_pads(line.name, padding, x_shape[1:3], window, strides, dilations,
+                                 True, 2)
+    return conv_ops.Geometry(tuple(window), strides, dilations, pads, groups)
+
+
+@lowering("nn.conv")
+def conv(line: Line) -> Lowered:
+    x, kernel = line.binary("input", "filters")
+    inputs = [x, kernel]
+    if line["bias"] is not None:
+        inputs.append(line.binary("input", "bias")[1])
+    x_shape, kernel_shape = line.shape(x), line.shape(kernel)
+    if line.dtype(x).kind != "f" or len(kernel_shape) != 4 or kernel_shape[2] == 0:
+        raise NotLowered("dtype or filter rank")
+    activation = conv_ops._activation_name(line.literal("activation"))
+    alpha = line.literal("alpha")
+    geometry = _geometry(line, x_shape, kernel_shape[:2], line.literal("strides"),
+                         line.literal("dilations"), line.literal("padding"),
+                         line.literal("data_format"), x_shape[3] // kernel_shape[2])
+    arguments = (*geometry.arguments(), geometry.groups, activation, alpha)
+
+    def forward(a, k, b=None):
+        y, pre, patches = conv_kernels.conv_forward(a, k, b, *arguments, keep_patches=True)
+        return y, (pre, patches)
+
+    def vjp(needs, overwrite):
+        need_bias = len(needs) > 2 and needs[2]
+
+        def backward(g, a, k, y, residual):
+            grads = conv_kernels.conv_backward(g, a, k, y, *residual, *arguments, needs[0],
+                                               needs[1], need_bias)
+            return grads[:len(needs)]
+        return Backward(backward, ("in0", "in1", "out", "res"))
+    return Lowered(forward, inputs, vjp, residual=True)
+
+
+def _pool_rule(line: Line, kind: str, window, strides, padding, data_format, dilations=None):
+    x = line.tensor("input", float_only=True)
+    if kind == "AVG" and not isinstance(padding, str):
+        raise NotLowered("explicit average-pool padding")
+    window = conv_ops.spatial(line.name, window, 2, "ksize", True)
+    geometry = _geometry(line, line.shape(x), window, strides, dilations, padding, data_format)
+    arguments = (geometry.kernel_size, *geometry.arguments())
+    shape = line.shape(x)
+    if kind == "MAX":
+        def forward(a):
+            return conv_kernels.max_pool(a, *arguments)
+
+        def backward(g, argmax):
+            return (conv_kernels.max_pool_backward(g, argmax, shape, *arguments),)
+        return Lowered(forward, [x], lambda needs, overwrite: Backward(backward, ("res",)),
+                       residual=True)
+
+    def backward_avg(g):
+        return (conv_kernels.avg_pool_backward(g, shape, *arguments),)
+    return Lowered(lambda a: conv_kernels.avg_pool(a, *arguments), [x],
+                   lambda needs, overwrite: Backward(backward_avg))
+
+
+@lowering("nn.pool")
+def pool(line: Line) -> Lowered:
+    kind = str(line.literal("pooling_type")).upper()
+    if kind not in ("MAX", "AVG"):
+        raise NotLowered("pooling type")
+    return _pool_rule(line, kind, line.literal("window_shape"), line.literal("strides"),
+                      line.literal("padding"), line.literal("data_format"),
+                      line.literal("dilations"))
+
+
+@lowering("nn.max_pool2d", "nn.max_pool")
+def max_pool(line: Line) -> Lowered:
+    return _pool_rule(line, "MAX", line.literal("ksize"), line.literal("strides"),
+                      line.literal("padding"), line.literal("data_format"))
+
+
+@lowering("nn.avg_pool2d", "nn.avg_pool")
+def avg_pool(line: Line) -> Lowered:
+    return _pool_rule(line, "AVG", line.literal("ksize"), line.literal("strides"),
+                      line.literal("padding"), line.literal("data_format"))
