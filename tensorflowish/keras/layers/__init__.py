@@ -36,8 +36,8 @@ from tensorflowish.keras.layers.convolutional import (
 )
 from tensorflowish.keras.layers.core import Dense, Embedding, Identity, Lambda, Masking
 from tensorflowish.keras.layers.input_layer import Input, InputLayer
-from tensorflowish.keras.layers.keras_tensor import KerasInput
-from tensorflowish.keras.layers.layer import Layer, map_symbolic
+from tensorflowish.keras.layers.keras_tensor import KerasInput, map_symbolic
+from tensorflowish.keras.layers.layer import Layer
 from tensorflowish.keras.layers.merging import (
     Add,
     Average,

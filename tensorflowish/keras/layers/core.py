@@ -9,8 +9,17 @@ import numpy as np
 
 import tensorflowish as tf
 from tensorflowish.keras import activations, constraints, initializers, regularizers
-from tensorflowish.keras.layers.layer import Layer, _check_rank
+from tensorflowish.keras.layers.layer import Layer
 from tensorflowish.tensor import Tensor
+
+
+def _check_rank(layer: Layer, inputs: Tensor, minimum: int) -> None:
+    if inputs.ndim < minimum:
+        raise ValueError(
+            f"Layer '{layer.name}' ({type(layer).__name__}) expects inputs of rank >= {minimum} "
+            f"(a batch first), got shape {tuple(inputs.shape)}. Add a batch dimension, e.g. "
+            "x[None, ...] or tf.expand_dims(x, 0)."
+        )
 
 
 class Dense(Layer):

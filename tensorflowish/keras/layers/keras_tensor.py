@@ -3,10 +3,13 @@ make them."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
+
 import tensorflowish as tf
-from tensorflowish.tensor import TensorShape
+from tensorflowish.tensor import Tensor, TensorShape
 
 if TYPE_CHECKING:
     from tensorflowish.keras.layers.layer import Layer
@@ -63,3 +66,46 @@ def flatten_symbols(value: Any, what: str | None) -> list:
             f"{type(value).__name__}."
         )
     return []
+
+
+def _as_tensor_structure(value: Any) -> Any:
+    if isinstance(value, Tensor):
+        return value
+    if isinstance(value, (list, tuple)):
+        if value and all(isinstance(v, (int, float, np.number)) for v in value):
+            return tf.convert_to_tensor(value)
+        return type(value)(_as_tensor_structure(v) for v in value)
+    if isinstance(value, dict):
+        return {k: _as_tensor_structure(v) for k, v in value.items()}
+    return tf.convert_to_tensor(value)
+
+
+def _contains_symbolic(value: Any) -> bool:
+    if isinstance(value, KerasInput):
+        return True
+    if isinstance(value, (list, tuple)):
+        return any(_contains_symbolic(v) for v in value)
+    if isinstance(value, dict):
+        return any(_contains_symbolic(v) for v in value.values())
+    return False
+
+
+def map_symbolic(function: Callable[[Any], Any], value: Any) -> Any:
+    """Apply ``function`` to every symbolic input in a structure, keeping everything else."""
+    if isinstance(value, KerasInput):
+        return function(value)
+    if isinstance(value, (list, tuple)):
+        return type(value)(map_symbolic(function, v) for v in value)
+    if isinstance(value, dict):
+        return {k: map_symbolic(function, v) for k, v in value.items()}
+    return value
+
+
+def _shape_of(value: Any) -> Any:
+    if isinstance(value, Tensor):
+        return value.shape
+    if isinstance(value, (list, tuple)):
+        return type(value)(_shape_of(v) for v in value)
+    if isinstance(value, dict):
+        return {k: _shape_of(v) for k, v in value.items()}
+    return None

@@ -1,15 +1,16 @@
 """The base class of every layer (``tf.keras.layers.Layer``): weights, tracking, calling.
 
-Past 600 lines on purpose: ``Layer`` is one class (identity, weights and their tracking, losses,
-calling, config), kept whole in one module as Keras keeps it; its helpers are the few functions
-above it that only it uses.
+Over 600 lines because ``Layer`` is one class of about 500 lines (identity, weights and their
+tracking, losses, calling, config), kept whole as Keras 3 keeps it; the other names here are its
+own bookkeeping, used by no other module. Helpers for symbolic inputs and nested structures live
+in ``keras_tensor.py``.
 """
 
 from __future__ import annotations
 
 import inspect
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -20,7 +21,14 @@ from tensorflowish.function import tracing
 from tensorflowish.keras import backend as keras_backend
 from tensorflowish.keras import constraints, initializers, regularizers
 from tensorflowish.keras.layers import masks
-from tensorflowish.keras.layers.keras_tensor import KerasInput, _Node
+from tensorflowish.keras.layers.keras_tensor import (
+    KerasInput,
+    _as_tensor_structure,
+    _contains_symbolic,
+    _Node,
+    _shape_of,
+    map_symbolic,
+)
 from tensorflowish.module import Module
 from tensorflowish.tensor import Tensor, Variable
 
@@ -41,49 +49,6 @@ _TRAINING_CONTEXT: list = [None]
 # How many layer calls are running: losses added during a call (add_loss in call(), activity
 # regularizers) belong to that forward pass and are dropped when the next outermost call starts.
 _CALL_DEPTH = [0]
-
-
-def _as_tensor_structure(value: Any) -> Any:
-    if isinstance(value, Tensor):
-        return value
-    if isinstance(value, (list, tuple)):
-        if value and all(isinstance(v, (int, float, np.number)) for v in value):
-            return tf.convert_to_tensor(value)
-        return type(value)(_as_tensor_structure(v) for v in value)
-    if isinstance(value, dict):
-        return {k: _as_tensor_structure(v) for k, v in value.items()}
-    return tf.convert_to_tensor(value)
-
-
-def _contains_symbolic(value: Any) -> bool:
-    if isinstance(value, KerasInput):
-        return True
-    if isinstance(value, (list, tuple)):
-        return any(_contains_symbolic(v) for v in value)
-    if isinstance(value, dict):
-        return any(_contains_symbolic(v) for v in value.values())
-    return False
-
-
-def map_symbolic(function: Callable[[Any], Any], value: Any) -> Any:
-    """Apply ``function`` to every symbolic input in a structure, keeping everything else."""
-    if isinstance(value, KerasInput):
-        return function(value)
-    if isinstance(value, (list, tuple)):
-        return type(value)(map_symbolic(function, v) for v in value)
-    if isinstance(value, dict):
-        return {k: map_symbolic(function, v) for k, v in value.items()}
-    return value
-
-
-def _shape_of(value: Any) -> Any:
-    if isinstance(value, Tensor):
-        return value.shape
-    if isinstance(value, (list, tuple)):
-        return type(value)(_shape_of(v) for v in value)
-    if isinstance(value, dict):
-        return {k: _shape_of(v) for k, v in value.items()}
-    return None
 
 
 def _is_floating(dtype: Any) -> bool:
@@ -625,15 +590,6 @@ _UNTRACKED_ATTRIBUTES = frozenset(
      "_structure_cache", "_auto_config", "_build_input_shape", "_call_losses",
      "activity_regularizer"}
 )  # fmt: skip
-
-
-def _check_rank(layer: Layer, inputs: Tensor, minimum: int) -> None:
-    if inputs.ndim < minimum:
-        raise ValueError(
-            f"Layer '{layer.name}' ({type(layer).__name__}) expects inputs of rank >= {minimum} "
-            f"(a batch first), got shape {tuple(inputs.shape)}. Add a batch dimension, e.g. "
-            "x[None, ...] or tf.expand_dims(x, 0)."
-        )
 
 
 def assign_all(variables: Sequence[Any], values: Sequence[Any], owner: str) -> None:

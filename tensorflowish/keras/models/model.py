@@ -110,7 +110,7 @@ class Model(Trainer, Layer):
     def _maybe_build(self, inputs: Any) -> None:
         # A model builds by running: its layers build themselves on their first call.
         if not self.built:
-            from tensorflowish.keras.layers.layer import _shape_of
+            from tensorflowish.keras.layers.keras_tensor import _shape_of
 
             object.__setattr__(self, "_build_input_shape", _shape_of(inputs))  # build_config
         self.built = True
