@@ -332,3 +332,61 @@ def test_keras_fit_of_a_cnn_runs_plans_and_equals_eager(monkeypatch):
     assert traced_history == eager_history
     for a, b in zip(traced_weights, eager_weights):
         np.testing.assert_array_equal(a, b)
+
+
+@pytest.mark.parametrize("seed", range(12))
+def test_random_programs_keep_every_value(seed):
+    """Random straight-line programs of elementwise ops, views (reshape, transpose, slices)
+    and reductions, with several values returned and a gradient: the plan (in place where a
+    buffer dies) gives eager's values, and values it returned never change afterwards."""
+    rng = np.random.default_rng(seed)
+    steps = [(int(rng.integers(0, 9)), int(rng.integers(0, 1 << 30))) for _ in range(14)]
+    returned = sorted(rng.choice(len(steps), 3, replace=False).tolist())
+
+    def program(x, w):
+        with tf.GradientTape() as tape:
+            tape.watch(x)
+            values = [x, w]
+            for kind, pick in steps:
+                a = values[pick % len(values)]
+                b = values[(pick // 7) % len(values)]
+                if kind == 0:
+                    out = a * b
+                elif kind == 1:
+                    out = a + b
+                elif kind == 2:
+                    out = a - 0.5
+                elif kind == 3:
+                    out = tf.tanh(a)
+                elif kind == 4:
+                    out = tf.reshape(tf.transpose(a), (4, 3))
+                    out = tf.transpose(tf.reshape(out, (3, 4)))  # a view of a view, same shape
+                elif kind == 5:
+                    out = tf.exp(a * 0.1)
+                elif kind == 6:
+                    out = a / (tf.abs(b) + 1.0)
+                elif kind == 7:
+                    out = tf.identity(a)
+                else:
+                    out = a + tf.reduce_sum(b, axis=0, keepdims=True)
+                values.append(out)
+            loss = tf.reduce_sum(values[-1] * values[-2])
+        return [values[2 + i] for i in returned] + [tape.gradient(loss, [x, w])]
+
+    traced = tf.function(program)
+    inputs = [(tf.constant(rng.standard_normal((4, 3))), tf.constant(rng.standard_normal((4, 3))))
+              for _ in range(4)]
+    results = [traced(x, w) for x, w in inputs]
+    assert _graph(traced).plan, _graph(traced).plan_note
+    snapshots = [[np.array(t.numpy()) for t in r[:-1]] for r in results]
+    traced(*inputs[0])  # one more call: nothing returned earlier may change
+    for (x, w), got, kept in zip(inputs, results, snapshots):
+        expected = program(x, w)
+        for g, e, k in zip(got[:-1], expected[:-1], kept):
+            np.testing.assert_array_equal(g.numpy(), e.numpy())
+            np.testing.assert_array_equal(g.numpy(), k)
+        for g, e in zip(got[-1], expected[-1]):
+            if e is None:
+                assert g is None
+            else:
+                np.testing.assert_array_equal(g.numpy(), e.numpy())
