@@ -387,3 +387,20 @@ def test_compile_config_keeps_run_eagerly_and_steps_per_execution(tmp_path):
     with zipfile.ZipFile(tmp_path / "model.keras") as archive:
         compile_config = json.loads(archive.read("config.json"))["compile_config"]
     assert compile_config["run_eagerly"] is True and compile_config["jit_compile"] is False
+
+
+def test_an_overridden_make_train_function_is_what_fit_calls():
+    calls = []
+
+    class OwnFunction(keras.Sequential):
+        def make_train_function(self, force=False):  # Keras's contract: set, return nothing
+            def train_function(iterator):
+                batch = next(iterator)
+                calls.append(len(batch[0]))
+                return self.train_step(batch)
+            self.train_function = train_function
+
+    model = OwnFunction([layers.Dense(3, input_shape=(8,))])
+    model.compile("sgd", keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+    history = model.fit(X8, Y3, batch_size=32, epochs=1, verbose=0)
+    assert calls == [32, 32, 6] and np.isfinite(history.history["loss"][0])

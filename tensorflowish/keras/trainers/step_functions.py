@@ -238,6 +238,16 @@ class StepFunctions:
         setattr(self, f"{kind}_function", made)
         return made
 
+    def _one_step(self, kind: str) -> Any:
+        """What fit/evaluate/predict call per batch: the step function's ``run``, or, when an
+        overridden ``make_*_function`` installed a function of its own (Keras's contract: it sets
+        ``self.train_function``), that function on an iterator of the one batch."""
+        made = getattr(self, f"make_{kind}_function")()
+        function = getattr(self, f"{kind}_function", None) or made
+        if isinstance(function, StepFunction):
+            return function.run
+        return lambda batch: function(iter([batch]))
+
     def make_train_function(self, force: bool = False) -> StepFunction:
         """``model.train_function``: ``train_step`` traced (or eager with ``run_eagerly``)."""
         return self._make("train", force)
@@ -268,8 +278,7 @@ class StepFunctions:
             sample_weight = data_adapter.with_class_weights(y, table, None)
         self.reset_metrics()
         data = tuple(_to_batch_tensor(v, self) for v in (x, y, sample_weight) if v is not None)
-        results = _floats(self.make_train_function().run(data if len(data) > 1 else
-                                                         (data[0],)))
+        results = _floats(self._one_step("train")(data if len(data) > 1 else (data[0],)))
         return results if return_dict else _single_or_list(results)
 
     def test_on_batch(
@@ -279,12 +288,12 @@ class StepFunctions:
         self._assert_compiled("test_on_batch")
         self.reset_metrics()
         data = tuple(_to_batch_tensor(v, self) for v in (x, y, sample_weight) if v is not None)
-        results = _floats(self.make_test_function().run(data))
+        results = _floats(self._one_step("test")(data))
         return results if return_dict else _single_or_list(results)
 
     def predict_on_batch(self, x: Any) -> Any:
         """The model's output for one batch, as NumPy."""
-        return _to_host_array(self.make_predict_function().run((_to_batch_tensor(x, self),)))
+        return _to_host_array(self._one_step("predict")((_to_batch_tensor(x, self),)))
 
 
 def _to_batch_tensor(value: Any, model: Any) -> Any:

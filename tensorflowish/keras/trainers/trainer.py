@@ -413,7 +413,7 @@ class Trainer(StepFunctions):
 
         self.stop_training = False
         self.history = history
-        train_function = self.make_train_function()
+        train_one_step = self._one_step("train")
         if self._data_parallel:
             self._build_from(train_data)
             distribute.broadcast_variables(self.variables, root_rank=0)
@@ -439,7 +439,7 @@ class Trainer(StepFunctions):
                 step, done = done, done + 1
                 if batch_hooks and step % per_execution == 0:
                     hooks.on_train_batch_begin(step)
-                logs = train_function.run(batch)
+                logs = train_one_step(batch)
                 if progbar is not None:
                     progbar.update_train(step, logs)
                 if batch_hooks and (step + 1) % per_execution == 0:
@@ -495,7 +495,7 @@ class Trainer(StepFunctions):
         )
         batch_hooks = hooks.wants_batch_hooks("test")
         bar = callbacks_module.ProgbarLogger(verbose=verbose).test_bar(steps) if verbose else None
-        test_function = self.make_test_function()
+        test_one_step = self._one_step("test")
         self.reset_metrics()
         hooks.on_test_begin()
         logs: Any = {}
@@ -505,7 +505,7 @@ class Trainer(StepFunctions):
                 break
             if batch_hooks:
                 hooks.on_test_batch_begin(step)
-            logs = test_function.run(batch)
+            logs = test_one_step(batch)
             count = step + 1
             if bar is not None:
                 bar.update(count, logs, finalize=False)
@@ -546,14 +546,14 @@ class Trainer(StepFunctions):
             callbacks or [], model=self, params={"steps": steps, "verbose": verbose}
         )
         bar = callbacks_module.ProgbarLogger(verbose=verbose).test_bar(steps) if verbose else None
-        predict_function = self.make_predict_function()
+        predict_one_step = self._one_step("predict")
         hooks.on_predict_begin()
         outputs = []
         for step, batch in enumerate(data):
             if steps is not None and step >= steps:
                 break
             hooks.on_predict_batch_begin(step)
-            outputs.append(_to_host_array(predict_function.run(batch)))
+            outputs.append(_to_host_array(predict_one_step(batch)))
             hooks.on_predict_batch_end(step, {"outputs": outputs[-1]})
             if bar is not None:
                 bar.update(step + 1, {}, finalize=False)
