@@ -28,8 +28,9 @@ it needs when it loads (`tensor._ops`, `tape._ops`, `model._saving`, tracing's
 `trace_as_stateful`): the lower one never imports it.
 
 The graph is read from the source with `ast`: every import, at module level or inside a function,
-relative imports resolved. A package's `__init__.py` (which assembles the public API from the
-folders) and `__main__.py` (the entry point) are not counted as importers. Importing a name from a
+relative imports resolved. A package's `__init__.py` counts only by the imports inside its
+functions and classes (its module-level imports assemble the public API from the folders);
+`__main__.py`, the entry point, does not count. Importing a name from a
 package counts as importing the module that defines it (`from tensorflowish.keras.layers import
 LSTM` is an import of keras/layers/rnn/), and `import tensorflowish as tf` then `tf.keras.Model`
 an import of keras/models/model.py: the package is asked where each name it re-exports comes from.
@@ -50,7 +51,6 @@ PACKAGE = "tensorflowish"
 SOURCES = {PACKAGE: ROOT / "tensorflowish", f"{PACKAGE}.kernels": ROOT / "kernels"}
 
 
-ENTRY_POINTS = {"__init__.py", "__main__.py"}
 LINE_LIMIT = 600
 REASON = re.compile(r"over ~?600 lines because \S", re.IGNORECASE)
 
@@ -135,17 +135,23 @@ def _attribute_chain(node: ast.Attribute) -> tuple[str, list[str]] | None:
     return (node.id, names[::-1]) if isinstance(node, ast.Name) else None
 
 
-def imports_of(name: str) -> list[tuple[str, int, str]]:
+def imports_of(name: str, in_functions_only: bool = False) -> list[tuple[str, int, str]]:
     """(imported module, line, source text) for every import in the module, at any depth
     (function-level imports too), relative imports resolved. Importing a package counts as
     importing what the module uses from it: `from tensorflowish.keras.layers import LSTM` is an
     import of keras/layers/rnn/lstm.py, and `import tensorflowish as tf` then `tf.keras.Model`
-    an import of keras/models/model.py."""
+    an import of keras/models/model.py. With `in_functions_only`, only the import statements
+    inside functions and classes."""
     tree, source, package = _parse(name)
     packages: dict[str, tuple[str, int, str]] = {}  # local alias of a package -> (package, ...)
     found = []
+    nested = {id(inner) for node in ast.walk(tree)
+              if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef))
+              for inner in ast.walk(node) if inner is not node}
     for node in ast.walk(tree):
         if not isinstance(node, (ast.Import, ast.ImportFrom)):
+            continue
+        if in_functions_only and id(node) not in nested:
             continue
         text = ast.get_source_segment(source, node).splitlines()[0].strip()
         if isinstance(node, ast.Import):
@@ -165,7 +171,7 @@ def imports_of(name: str) -> list[tuple[str, int, str]]:
                 if MODULES[target][1] and target == f"{base}.{alias.name}":
                     packages[alias.asname or alias.name] = (target, node.lineno, text)
                 found.append((target, node.lineno, text))
-    if packages:
+    if packages and not in_functions_only:
         inner = {id(node.value) for node in ast.walk(tree) if isinstance(node, ast.Attribute)}
         for node in ast.walk(tree):
             if id(node) in inner:
@@ -182,9 +188,9 @@ def folder_graph() -> dict[tuple[str, str], list[str]]:
     """(folder, folder it imports) -> the import lines that make the edge."""
     edges = defaultdict(list)
     for name, (path, _) in MODULES.items():
-        if path.name in ENTRY_POINTS:
+        if path.name == "__main__.py":
             continue
-        for target, line, text in imports_of(name):
+        for target, line, text in imports_of(name, in_functions_only=path.name == "__init__.py"):
             a, b = folder_of(name), folder_of(target)
             if a != b:
                 edges[(a, b)].append(f"{path.relative_to(ROOT)}:{line}: {text}")

@@ -11,7 +11,7 @@ import numpy as np
 
 from .. import backend
 from .. import dtypes as _dtypes
-from ..tensor import Tensor
+from ..tensor import Tensor, convert_to_tensor
 from ..tensor import shape_tuple as _shape_tuple
 from .philox import truncated as _truncated
 
@@ -74,9 +74,7 @@ def uniform(shape, minval=0, maxval=None, dtype="float32", seed=None, name=None)
 
 def shuffle(value, seed=None, name=None) -> Tensor:
     """Shuffle along the first axis."""
-    from ..ops.registry import as_tensor
-
-    x = as_tensor(value)
+    x = convert_to_tensor(value)
     order = numpy_generator(seed).permutation(x.array.shape[0])
     xp = backend.get_array_module(x.array)
     return Tensor(x.array[xp.asarray(order)])
@@ -84,9 +82,7 @@ def shuffle(value, seed=None, name=None) -> Tensor:
 
 def categorical(logits, num_samples, dtype="int64", seed=None, name=None) -> Tensor:
     """Draw class indices from unnormalised log-probabilities, one row per batch entry."""
-    from ..ops.registry import as_tensor
-
-    logits_array = backend.to_numpy(as_tensor(logits).array).astype(np.float64)
+    logits_array = backend.to_numpy(convert_to_tensor(logits).array).astype(np.float64)
     probabilities = np.exp(logits_array - logits_array.max(axis=1, keepdims=True))
     probabilities /= probabilities.sum(axis=1, keepdims=True)
     generator = numpy_generator(seed)

@@ -230,6 +230,7 @@ OBJECT_ARGUMENTS = {  # classes whose constructor needs arguments
     ("metrics", "IoU"): {"num_classes": 3, "target_class_ids": [0, 2]},
     ("metrics", "MeanIoU"): {"num_classes": 3},
     ("metrics", "MeanMetricWrapper"): {"fn": tf.keras.losses.mean_absolute_error},
+    ("optimizers", "LossScaleOptimizer"): {"inner_optimizer": "sgd", "initial_scale": 8.0},
     ("schedules", "ExponentialDecay"): dict(initial_learning_rate=0.1, decay_steps=10,
                                             decay_rate=0.5),
     ("schedules", "PiecewiseConstantDecay"): dict(boundaries=[10], values=[0.1, 0.01]),

@@ -23,6 +23,7 @@ from tensorflowish.keras.optimizers.adagrad import Adadelta, Adagrad
 from tensorflowish.keras.optimizers.adam import Adam, Adamax, AdamW, Nadam, adam_update_reference
 from tensorflowish.keras.optimizers.ftrl import Ftrl
 from tensorflowish.keras.optimizers.lion import Lion
+from tensorflowish.keras.optimizers.loss_scale_optimizer import LossScaleOptimizer
 from tensorflowish.keras.optimizers.optimizer import Optimizer, _kernel, gradients_and_variables
 from tensorflowish.keras.optimizers.rmsprop import RMSprop
 from tensorflowish.keras.optimizers.sgd import SGD, sgd_update_reference
@@ -73,20 +74,10 @@ def deserialize(config: dict) -> Optimizer:
     """The optimiser :func:`serialize` described."""
     cls = _BY_NAME.get(str(config.get("class_name", "")).lower())
     if cls is None and config.get("class_name") == "LossScaleOptimizer":
-        from tensorflowish.keras.mixed_precision import LossScaleOptimizer as cls
+        cls = LossScaleOptimizer
     if cls is None:
         raise ValueError(
             f"Unknown optimizer class {config.get('class_name')!r}; expected one of "
             f"{sorted(c.__name__ for c in _BY_NAME.values())}."
         )
     return cls.from_config(config.get("config", {}))
-
-
-def __getattr__(name: str) -> Any:
-    # keras.optimizers.LossScaleOptimizer, as in Keras 3 (defined with mixed precision, which
-    # imports this package: looked up on first use)
-    if name == "LossScaleOptimizer":
-        from tensorflowish.keras.mixed_precision import LossScaleOptimizer
-
-        return LossScaleOptimizer
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
