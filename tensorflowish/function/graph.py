@@ -231,6 +231,12 @@ class Graph:
             self.plan = compile_plan(self)
         except NotPlannable as reason:
             self.plan, self.plan_note = False, str(reason)
+        except Exception as error:  # noqa: BLE001 - a plan is an optimisation: never fatal
+            self.plan, self.plan_note = False, f"compiling the plan failed: {error!r}"
+            import logging
+
+            logging.getLogger("tensorflowish.function").warning(
+                "tf.function %s replays op by op: %s", self.name, self.plan_note)
         return self.plan
 
     def replay_op_by_op(self, inputs: list):

@@ -236,6 +236,70 @@ def _lstm_bias_shape(units: int) -> tuple:
     return (4 * units,)
 
 
+def lstm_forward_arrays(inputs, initial_h, initial_c, w, u, bias, mask_array, rmask,
+                        go_backwards: bool, return_sequences: bool):
+    """The LSTM's forward on arrays (the op's, and a replay plan's lowering of it): returns
+    the output array and what `lstm_backward_arrays` needs."""
+    xp = array_module(inputs)
+    batch, steps, units = inputs.shape[0], inputs.shape[1], u.shape[0]
+    x = _time_major(inputs, go_backwards, xp)
+    z = _project(x, w, bias)  # becomes the gates, step by step
+    dtype = x.dtype
+    h = xp.empty((steps + 1, batch, units), dtype)
+    c = xp.empty((steps + 1, batch, units), dtype)
+    tanh_c = xp.empty((steps, batch, units), dtype)
+    h[0], c[0] = initial_h, initial_c
+    h_in = xp.empty((batch, units), dtype) if rmask is not None else None
+    recurrent = xp.empty((batch, 4 * units), dtype)
+    for t in range(steps):
+        _recurrent_product(xp, h[t], u, rmask, h_in, recurrent)
+        z[t] += recurrent
+        gates_kernels.lstm_forward_step(z[t], c[t], h[t], _keep(mask_array, t), c[t + 1],
+                                        h[t + 1], tanh_c[t])
+    if return_sequences:
+        out_array = xp.empty((batch, steps, 2 * units), dtype)
+        out_array[:, :, :units] = h[1:].transpose(1, 0, 2)
+        out_array[:, :, units:] = c[1:].transpose(1, 0, 2)
+    else:
+        out_array = xp.concatenate([h[-1], c[-1]], axis=1)
+    saved = (x, z, h, c, tanh_c, w, u, bias is not None, mask_array, rmask, go_backwards,
+             return_sequences)
+    return out_array, saved
+
+
+def lstm_backward_arrays(saved, g, needs) -> list:
+    """The gradients (arrays, None where not needed) of `lstm_forward_arrays` for the
+    upstream `g`: inputs, initial_h, initial_c, kernel, recurrent_kernel (, bias)."""
+    x, z, h, c, tanh_c, w, u, has_bias, mask_array, rmask, go_backwards, return_sequences = saved
+    xp = array_module(g)
+    steps, batch, units = tanh_c.shape
+    dtype = x.dtype
+    dz = xp.empty_like(z)
+    if return_sequences:
+        dh_out = g[:, :, :units].transpose(1, 0, 2)
+        dc_out = g[:, :, units:].transpose(1, 0, 2)
+        dh = xp.zeros((batch, units), dtype)
+        dc = xp.zeros((batch, units), dtype)
+    else:  # only the last step has an upstream gradient
+        dh, dc = g[:, :units].copy(), g[:, units:].copy()
+    scratch = xp.empty((batch, units), dtype)
+    recurrent = xp.empty((batch, units), dtype)
+    for t in range(steps - 1, -1, -1):
+        if return_sequences:
+            dh += dh_out[t]
+            dc += dc_out[t]
+        gates_kernels.lstm_backward_step(dh, dc, z[t], c[t], tanh_c[t],
+                                         _keep(mask_array, t), dz[t], scratch)
+        _add_state_gradient(xp, dh, dz[t], u, rmask, recurrent)
+    h_prev = h[:-1] if rmask is None else h[:-1] * rmask
+    dx, dw, du = _weight_gradients(x, h_prev, dz, w, u, needs[0], needs[3], needs[4])
+    grads = [None if dx is None else _batch_major(dx, go_backwards, xp),
+             dh if needs[1] else None, dc if needs[2] else None, dw, du]
+    if has_bias:
+        grads.append(dz.reshape(-1, 4 * units).sum(axis=0) if needs[5] else None)
+    return grads
+
+
 @register("rnn.lstm", samples=_sequence_samples(4, True, _lstm_bias_shape))
 def lstm(inputs, initial_h, initial_c, kernel, recurrent_kernel, bias=None, mask=None,
          go_backwards: bool = False, recurrent_mask=None, return_sequences: bool = True
@@ -254,27 +318,9 @@ def lstm(inputs, initial_h, initial_c, kernel, recurrent_kernel, bias=None, mask
     xp = array_module(inputs.array)
     mask_array, rmask = _options("lstm", inputs, mask, go_backwards, recurrent_mask, batch,
                                  steps, units, xp)
-    w, u = kernel.array, recurrent_kernel.array
-    x = _time_major(inputs.array, go_backwards, xp)
-    z = _project(x, w, None if bias is None else bias.array)  # becomes the gates, step by step
-    dtype = x.dtype
-    h = xp.empty((steps + 1, batch, units), dtype)
-    c = xp.empty((steps + 1, batch, units), dtype)
-    tanh_c = xp.empty((steps, batch, units), dtype)
-    h[0], c[0] = initial_h.array, initial_c.array
-    h_in = xp.empty((batch, units), dtype) if rmask is not None else None
-    recurrent = xp.empty((batch, 4 * units), dtype)
-    for t in range(steps):
-        _recurrent_product(xp, h[t], u, rmask, h_in, recurrent)
-        z[t] += recurrent
-        gates_kernels.lstm_forward_step(z[t], c[t], h[t], _keep(mask_array, t), c[t + 1],
-                                        h[t + 1], tanh_c[t])
-    if return_sequences:
-        out_array = xp.empty((batch, steps, 2 * units), dtype)
-        out_array[:, :, :units] = h[1:].transpose(1, 0, 2)
-        out_array[:, :, units:] = c[1:].transpose(1, 0, 2)
-    else:
-        out_array = xp.concatenate([h[-1], c[-1]], axis=1)
+    out_array, saved = lstm_forward_arrays(
+        inputs.array, initial_h.array, initial_c.array, kernel.array, recurrent_kernel.array,
+        None if bias is None else bias.array, mask_array, rmask, go_backwards, return_sequences)
     out = Tensor(out_array)
     inputs_list = (inputs, initial_h, initial_c, kernel, recurrent_kernel)
     if bias is not None:
@@ -286,32 +332,8 @@ def lstm(inputs, initial_h, initial_c, kernel, recurrent_kernel, bias=None, mask
         if recording():
             return _composed_vjp(_lstm_step, 2, inputs_list, upstream, needs, mask,
                                  go_backwards, rmask, return_sequences)
-        g = upstream.array
-        dz = xp.empty_like(z)
-        if return_sequences:
-            dh_out = g[:, :, :units].transpose(1, 0, 2)
-            dc_out = g[:, :, units:].transpose(1, 0, 2)
-            dh = xp.zeros((batch, units), dtype)
-            dc = xp.zeros((batch, units), dtype)
-        else:  # only the last step has an upstream gradient
-            dh, dc = g[:, :units].copy(), g[:, units:].copy()
-        scratch = xp.empty((batch, units), dtype)
-        recurrent = xp.empty((batch, units), dtype)
-        for t in range(steps - 1, -1, -1):
-            if return_sequences:
-                dh += dh_out[t]
-                dc += dc_out[t]
-            gates_kernels.lstm_backward_step(dh, dc, z[t], c[t], tanh_c[t],
-                                             _keep(mask_array, t), dz[t], scratch)
-            _add_state_gradient(xp, dh, dz[t], u, rmask, recurrent)
-        h_prev = h[:-1] if rmask is None else h[:-1] * rmask
-        dx, dw, du = _weight_gradients(x, h_prev, dz, w, u, needs[0], needs[3], needs[4])
-        grads = [None if dx is None else Tensor(_batch_major(dx, go_backwards, xp)),
-                 Tensor(dh) if needs[1] else None, Tensor(dc) if needs[2] else None,
-                 None if dw is None else Tensor(dw), None if du is None else Tensor(du)]
-        if bias is not None:
-            grads.append(Tensor(dz.reshape(-1, 4 * units).sum(axis=0)) if needs[5] else None)
-        return grads
+        return [None if g is None else Tensor(g)
+                for g in lstm_backward_arrays(saved, upstream.array, needs)]
     record(inputs_list, out, vjp)
     return out
 

@@ -390,3 +390,49 @@ def test_random_programs_keep_every_value(seed):
                 assert g is None
             else:
                 np.testing.assert_array_equal(g.numpy(), e.numpy())
+
+
+def test_bad_labels_raise_the_ops_error_from_a_plan():
+    @tf.function
+    def loss(logits, labels):
+        return tf.reduce_mean(tf.nn.sparse_softmax_cross_entropy_with_logits(labels, logits))
+
+    logits = tf.constant([[0.5, 1.0], [2.0, -1.0]])
+    loss(logits, tf.constant([0, 1]))
+    loss(logits, tf.constant([1, 0]))
+    assert _graph(loss).plan
+    with pytest.raises(tf.errors.InvalidArgumentError) as planned:
+        loss(logits, tf.constant([0, 2]))
+    with pytest.raises(tf.errors.InvalidArgumentError) as eager:
+        loss.python_function(logits, tf.constant([0, 2]))
+    assert str(planned.value) == str(eager.value)
+
+
+def test_keras_lstm_step_plan_equals_eager():
+    def make():
+        tf.keras.utils.set_random_seed(2)
+        model = tf.keras.Sequential([tf.keras.Input((5, 3)), tf.keras.layers.LSTM(4),
+                                     tf.keras.layers.Dense(2)])
+        loss_fn = tf.keras.losses.SparseCategoricalCrossentropy(from_logits=True)
+        optimizer = tf.keras.optimizers.SGD(0.1, momentum=0.5)
+
+        def step(x, y):
+            with tf.GradientTape() as tape:
+                loss = loss_fn(y, model(x, training=True))
+            grads = tape.gradient(loss, model.trainable_variables)
+            optimizer.apply_gradients(zip(grads, model.trainable_variables))
+            return loss
+        return model, step
+
+    rng = np.random.default_rng(3)
+    batches = [(tf.constant(rng.standard_normal((4, 5, 3)).astype("float32")),
+                tf.constant(rng.integers(0, 2, 4))) for _ in range(3)]
+    eager_model, eager_step = make()
+    eager = [eager_step(x, y).numpy() for x, y in batches]
+    planned_model, planned_step = make()
+    planned_step = tf.function(planned_step)
+    planned = [planned_step(x, y).numpy() for x, y in batches]
+    assert _graph(planned_step).plan, _graph(planned_step).plan_note
+    np.testing.assert_array_equal(planned, eager)
+    for a, b in zip(planned_model.get_weights(), eager_model.get_weights()):
+        np.testing.assert_array_equal(a, b)

@@ -248,7 +248,7 @@ def coverage() -> tuple[list[str], list[str]]:
 
 
 def _load() -> None:
-    from . import convolution, elementwise, nn, shapes, static  # noqa: F401 - their rules
+    from . import convolution, elementwise, nn, recurrent, shapes, static  # noqa: F401
 
 
 # --- shared helpers ---------------------------------------------------------------------

@@ -11,6 +11,7 @@ from __future__ import annotations
 import numpy as np
 
 from ... import kernels
+from ...ops import registry
 from . import Backward, Line, Lowered, NotLowered, lowering, unbroadcaster
 
 _ACTIVATIONS = ("linear", "relu", "sigmoid", "tanh", "gelu", "leaky_relu")
@@ -198,7 +199,13 @@ def sparse_softmax_cross_entropy(line: Line) -> Lowered:
 
     def forward(lb, lg):
         lb = lb.reshape(-1) if flat else lb
-        check_labels(lb, classes)
+        try:
+            check_labels(lb, classes)
+        except ValueError:  # the op's own error (InvalidArgumentError), in its words
+            from ...ops.nn import _check_labels
+
+            _check_labels(registry.Tensor(lb), classes)
+            raise
         loss, grad = fused(np.ascontiguousarray(lg.reshape(-1, classes)) if flat else lg, lb)
         return (loss.reshape(labels_shape) if flat else loss), grad
 
