@@ -1,26 +1,8 @@
 """The house's layout: no import cycle between folders, no module over 600 lines without a reason.
 
-Folders depend one way, from the top of this list to the bottom (a folder imports only folders
-below it; docs/layout.md says why each sits where it does):
-
-    tensorflowish/tools/          the `tensorflowish` command and the benchmarks it runs
-    tensorflowish/saving/         .keras files, weights, checkpoints, SavedModel, ONNX
-    tensorflowish/keras/models/   Model, Sequential, the functional API
-    tensorflowish/keras/trainers/ compile / fit / evaluate / predict
-    tensorflowish/keras/callbacks/, keras/utils/
-    tensorflowish/keras/layers/ (and its rnn/, attention/, preprocessing/ folders)
-    tensorflowish/keras/metrics/, keras/losses/
-    tensorflowish/keras/          activations, initializers, constraints, regularizers, the
-                                  mixed-precision policy, keras.backend
-    tensorflowish/keras/optimizers/
-    tensorflowish/distribute/, tensorflowish/datasets/
-    tensorflowish/function/       tf.function
-    tensorflowish/data/           tf.data
-    tensorflowish/ops/            every op (it installs Tensor's operators)
-    tensorflowish/random/         the seeds and generators (ops draw from them)
-    tensorflowish/                the core: backend, dtypes, errors, tensor, tape, autodiff, nest,
-                                  module, checkpoint files, atomic writes, strings, summary...
-    kernels/ (tensorflowish.kernels)  the fused kernels, which know nothing of tensors
+Folders depend one way: LAYERS below lists them from the top to the bottom, and a folder imports
+only folders on its own line or below it (docs/layout.md says what each holds). A folder not
+listed is held only to the first rule.
 
 Where a lower folder must call up (the tape calls ops for a jacobian, a Model's `save` calls
 saving, a trace must see Keras's optimizer updates), the upper package hands the lower one what
@@ -39,6 +21,7 @@ an import of keras/models/model.py: the package is asked where each name it re-e
 from __future__ import annotations
 
 import ast
+import functools
 import importlib
 import re
 import types
@@ -51,6 +34,27 @@ PACKAGE = "tensorflowish"
 SOURCES = {PACKAGE: ROOT / "tensorflowish", f"{PACKAGE}.kernels": ROOT / "kernels"}
 
 
+# Top to bottom; folders on one line may import each other (one way: the cycle test sees to it).
+LAYERS = [
+    ["tools"],  # the `tensorflowish` command and the benchmarks it runs
+    ["saving"],  # .keras files, weights, checkpoints, SavedModel, ONNX
+    ["keras.models"],  # Model, Sequential, the functional API
+    ["keras.trainers"],  # compile / fit / evaluate / predict
+    ["keras.callbacks", "keras.utils"],
+    ["keras.layers", "keras.layers.rnn", "keras.layers.attention", "keras.layers.preprocessing"],
+    ["keras.metrics", "keras.losses"],
+    ["keras"],  # activations, initializers, constraints, regularizers, mixed precision, backend
+    ["keras.optimizers"],  # optimisers, learning-rate schedules, LossScaleOptimizer
+    ["distribute", "datasets"],
+    ["function", "function.lowering"],  # tf.function: tracing, graphs, replay plans
+    ["data"],  # tf.data
+    ["ops"],  # every op; it installs Tensor's operators
+    ["random"],  # seeds and generators (ops draw from them)
+    [""],  # the core: backend, dtypes, errors, tensor, tape, autodiff, nest, module, ...
+    ["kernels"],  # the fused kernels (kernels/), which know nothing of tensors
+]
+LEVEL = {f"{PACKAGE}.{folder}".rstrip("."): level
+         for level, folders in enumerate(LAYERS) for folder in folders}
 LINE_LIMIT = 600
 REASON = re.compile(r"over ~?600 lines because \S", re.IGNORECASE)
 
@@ -143,17 +147,18 @@ def imports_of(name: str, in_functions_only: bool = False) -> list[tuple[str, in
     an import of keras/models/model.py. With `in_functions_only`, only the import statements
     inside functions and classes."""
     tree, source, package = _parse(name)
+    source_lines = source.splitlines()
     packages: dict[str, tuple[str, int, str]] = {}  # local alias of a package -> (package, ...)
     found = []
-    nested = {id(inner) for node in ast.walk(tree)
+    nested = {id(inner) for node in tree.body
               if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef))
-              for inner in ast.walk(node) if inner is not node}
+              for inner in ast.walk(node)} if in_functions_only else set()
     for node in ast.walk(tree):
         if not isinstance(node, (ast.Import, ast.ImportFrom)):
             continue
         if in_functions_only and id(node) not in nested:
             continue
-        text = ast.get_source_segment(source, node).splitlines()[0].strip()
+        text = source_lines[node.lineno - 1].strip()
         if isinstance(node, ast.Import):
             for alias in node.names:
                 resolved = _resolve(alias.name)
@@ -184,6 +189,7 @@ def imports_of(name: str, in_functions_only: bool = False) -> list[tuple[str, in
     return found
 
 
+@functools.cache
 def folder_graph() -> dict[tuple[str, str], list[str]]:
     """(folder, folder it imports) -> the import lines that make the edge."""
     edges = defaultdict(list)
@@ -249,6 +255,16 @@ def test_no_import_cycle_between_folders():
         "Folders must depend one way (see this test's docstring and docs/layout.md). Move the "
         "code to the folder it belongs to, or let the upper package hand the lower one what it "
         "needs when it loads.\n" + "\n".join(describe(c, edges) for c in found))
+
+
+def test_folders_depend_in_the_documented_order():
+    upward = [f"{a} -> {b}\n" + "\n".join(f"      {line}" for line in sorted(set(lines))[:6])
+              for (a, b), lines in sorted(folder_graph().items())
+              if a in LEVEL and b in LEVEL and LEVEL[b] < LEVEL[a]]
+    assert not upward, (
+        "These imports go up the layers (LAYERS in tests/test_layout.py, docs/layout.md): move "
+        "the code down, or let the upper package hand the lower one what it needs when it "
+        "loads:\n" + "\n".join(upward))
 
 
 def test_the_cycle_finder_finds_cycles():
