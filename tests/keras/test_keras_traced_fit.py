@@ -404,3 +404,15 @@ def test_an_overridden_make_train_function_is_what_fit_calls():
     model.compile("sgd", keras.losses.SparseCategoricalCrossentropy(from_logits=True))
     history = model.fit(X8, Y3, batch_size=32, epochs=1, verbose=0)
     assert calls == [32, 32, 6] and np.isfinite(history.history["loss"][0])
+
+
+class _AddsLoss(layers.Layer):
+    def call(self, x):
+        self.add_loss(0.1 * tf.reduce_mean(tf.square(x)))
+        return x
+
+
+def test_add_loss_in_call_identical_and_not_left_stale():
+    model, _ = _assert_same(lambda: keras.Sequential([layers.Dense(4, input_shape=(8,)),
+                                                      _AddsLoss(), layers.Dense(3)]))
+    assert model.losses == []  # not the trace's batch's loss

@@ -152,6 +152,8 @@ class StepFunction:
             self._go_eager(f"its trace failed: {type(error).__name__}: {error}")
             return result
         self._seen.add(key)
+        # losses added in call() belong to the trace's batch: later replays do not refresh them
+        self.model._clear_call_losses()
         self.trainable_state = _trainable_state(self.model)
         leaves = []
         flatten(data, leaves)
