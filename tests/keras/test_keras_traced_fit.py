@@ -412,7 +412,10 @@ class _AddsLoss(layers.Layer):
         return x
 
 
-def test_add_loss_in_call_identical_and_not_left_stale():
-    model, _ = _assert_same(lambda: keras.Sequential([layers.Dense(4, input_shape=(8,)),
-                                                      _AddsLoss(), layers.Dense(3)]))
-    assert model.losses == []  # not the trace's batch's loss
+def test_add_loss_in_call_identical_and_refreshed_by_each_replay():
+    model, eager = _assert_same(lambda: keras.Sequential([
+        layers.Dense(4, input_shape=(8,), activity_regularizer="l2"), _AddsLoss(),
+        layers.Dense(3)]), epochs=2)
+    # the last batch's losses (a replay's), not the trace's batch's
+    assert len(model.losses) == len(eager.losses) == 2
+    assert [float(v) for v in model.losses] == [float(v) for v in eager.losses]
