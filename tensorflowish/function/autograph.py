@@ -368,6 +368,16 @@ class _Assigned(ast.NodeVisitor):
     visit_While = visit_For
 
 
+def _own_nodes(statements: list):
+    """The nodes of `statements`, not inside nested functions, classes or lambdas."""
+    pending = list(statements)
+    while pending:
+        node = pending.pop()
+        yield node
+        pending.extend(child for child in ast.iter_child_nodes(node) if not isinstance(
+            child, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.Lambda)))
+
+
 def _assigned(statements: list) -> tuple[list[str], bool]:
     visitor = _Assigned()
     for statement in statements:
@@ -392,15 +402,29 @@ def _definition(name: str, parameters: list[str], body: list) -> ast.FunctionDef
 
 
 class _ControlFlow(ast.NodeTransformer):
-    def __init__(self, offset: int) -> None:
+    def __init__(self, offset: int, definition: ast.FunctionDef) -> None:
         self.counter = 0
         self.converted = 0
         self.offset = offset  # the first line of the function in its file, minus one
+        # names the function declares `global` / `nonlocal`: not state of a converted statement
+        # (its branches and bodies declare them too, so assignments reach the same variable)
+        self.declarations: list = []
+        self.declared: set = set()
+        for node in _own_nodes(definition.body):
+            if isinstance(node, (ast.Global, ast.Nonlocal)):
+                self.declarations.append(type(node)(list(node.names)))
+                self.declared.update(node.names)
+
+    def _state(self, names: list[str]) -> list[str]:
+        return [name for name in names if name not in self.declared]
+
+    def _inner(self, name: str, parameters: list[str], body: list) -> ast.FunctionDef:
+        return _definition(name, parameters, [*self.declarations, *body])
 
     def _function(self, name: str, names: list[str], body: list, returns: ast.expr | None):
         if returns is None:
             returns = ast.Tuple([ast.Name(n, ast.Load()) for n in names], ast.Load())
-        return _definition(name, names, list(body) + [ast.Return(returns)])
+        return self._inner(name, names, list(body) + [ast.Return(returns)])
 
     def _call(self, helper: str, node, arguments: list[ast.expr], names: list[str]):
         runtime = ast.Name(_RUNTIME, ast.Load())
@@ -426,6 +450,7 @@ class _ControlFlow(ast.NodeTransformer):
     def visit_If(self, node: ast.If):
         self.generic_visit(node)
         names, escapes = _assigned(node.body + node.orelse)
+        names = self._state(names)
         if escapes:
             return node
         self.counter += 1
@@ -453,7 +478,7 @@ class _ControlFlow(ast.NodeTransformer):
         if escapes or node.orelse:
             return node
         targets, _ = _assigned([ast.Assign([node.target], ast.Constant(None))])
-        names = [n for n in names if n not in targets]
+        names = [n for n in self._state(names) if n not in targets]
         self.counter += 1
         self.converted += 1
         body_name = f"__for_body_{self.counter}"
@@ -465,7 +490,7 @@ class _ControlFlow(ast.NodeTransformer):
             unpack = ast.Call(ast.Attribute(ast.Name(_RUNTIME, ast.Load()), "unpack",
                                             ast.Load()), [ast.Name(item, ast.Load())], [])
             body.insert(0, ast.copy_location(ast.Assign([node.target], unpack), node))
-        definitions = [_definition(body_name, [item, *names], body + [
+        definitions = [self._inner(body_name, [item, *names], body + [
             ast.Return(ast.Tuple([ast.Name(n, ast.Load()) for n in names], ast.Load()))])]
         extra = ast.Constant(None)
         if getattr(node, "extra_test", None) is not None:
@@ -485,6 +510,7 @@ class _ControlFlow(ast.NodeTransformer):
     def visit_While(self, node: ast.While):
         self.generic_visit(node)
         names, escapes = _assigned(node.body)
+        names = self._state(names)
         if escapes or node.orelse or not names:
             return node
         self.counter += 1
@@ -520,7 +546,7 @@ def convert(function):
     definition.decorator_list = []
     if needs_lowering(definition):
         Lowering().lower(definition)
-    transformer = _ControlFlow(first_line - 1)
+    transformer = _ControlFlow(first_line - 1, definition)
     definition = transformer.visit(definition)
     if not transformer.converted:
         return function
