@@ -99,10 +99,16 @@ def _always_returns(statements: list) -> bool:
     if not statements:
         return False
     last = statements[-1]
-    if isinstance(last, ast.Return):
+    if isinstance(last, (ast.Return, ast.Raise)):
         return True
     if isinstance(last, ast.If):
         return _always_returns(last.body) and _always_returns(last.orelse)
+    if isinstance(last, (ast.With, ast.AsyncWith)):
+        return _always_returns(last.body)
+    if isinstance(last, ast.Try):
+        return _always_returns(last.finalbody) or (
+            _always_returns(last.orelse or last.body) and
+            all(_always_returns(handler.body) for handler in last.handlers))
     return False
 
 

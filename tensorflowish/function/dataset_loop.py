@@ -127,12 +127,30 @@ def _get_next(held: _Held):
     return held.next(held.iterator)
 
 
+def _placeholder_element(held: _Held):
+    """What a dry trace (a branch not taken) reads instead of consuming an element."""
+    import numpy as np
+
+    from ..dtypes import numpy_dtype
+    from ..tensor import convert_to_tensor
+
+    def placeholder(spec):
+        dims = () if spec.shape.rank is None else tuple(spec.shape)
+        shape = [1 if d is None else d for d in dims]
+        dtype = np.dtype(numpy_dtype(spec.dtype))
+        empty = np.full(shape, b"", dtype) if dtype.kind == "O" else np.zeros(shape, dtype)
+        return convert_to_tensor(empty)
+    return map_structure(placeholder, held.iterator.element_spec)
+
+
 def iterator_next(original):
     """`next(iterator)` on a tf.data iterator, made a graph line while a trace runs."""
     def wrapper(self):
         tracer = tracing.current()
         if tracer is None or tracer.depth:
             return original(self)
-        return tracer.record("Iterator.get_next", _get_next, (_Held(self, original),), {},
-                             stateful=True)
+        held = _Held(self, original)
+        run = _placeholder_element if tracer.dry_run else None
+        return tracer.record("Iterator.get_next", _get_next, (held,), {}, stateful=True,
+                             run=run)
     return wrapper

@@ -28,6 +28,10 @@ class _PlanFallback(Exception):
     """Raised by a plan, before any effect, for inputs it was not made for (GPU arrays)."""
 
 
+class _PlanReshaped(_PlanFallback):
+    """Raised by a plan, before any effect, when a value-dependent shape changed."""
+
+
 _plans_enabled = [True]  # tests switch plans off to compare with the op-by-op replay
 
 
@@ -216,6 +220,9 @@ class Graph:
         if plan and not _recording_tapes and not _tape_module._strict_gradients:
             try:
                 return plan.function(inputs)
+            except _PlanReshaped:
+                self.plan = False
+                self.plan_note = "a value-dependent shape changed between calls"
             except _PlanFallback:
                 pass
         return self.replay_op_by_op(inputs)

@@ -36,7 +36,7 @@ import numpy as np
 
 from ..tensor import Tensor, Variable
 from . import lowering as lowering_rules
-from .graph import Call, Graph, Slot, _PlanFallback, _plans_enabled, fill, flatten
+from .graph import Call, Graph, Slot, _PlanFallback, _PlanReshaped, _plans_enabled, fill, flatten
 
 
 class NotPlannable(Exception):
@@ -87,7 +87,7 @@ class _Builder:
         self.graph = graph
         self.specs = graph.specs
         self.namespace: dict = {"_T": Tensor, "_nd": np.ndarray, "_Fallback": Fallback,
-                                "_fill": fill, "_add": np.add}
+                                "_Reshaped": _PlanReshaped, "_fill": fill, "_add": np.add}
         self.statements: list[_Statement] = []
         self.counter = itertools.count()
         self.arrays: dict[int, str] = {}  # slot -> local name of its array
@@ -97,6 +97,7 @@ class _Builder:
         self.owned: set[str] = set()  # names of buffers only the plan holds
         self.tapes: dict[int, _Tape] = {}  # tape slot -> state
         self.lowered_lines = 0
+        self.effects = False  # whether a line with side effects has been emitted
 
     # --- names -----------------------------------------------------------------------------
     def fresh_name(self, prefix: str) -> str:
@@ -295,8 +296,32 @@ class _Builder:
         for slot, name in zip(call.output_slots, outputs):
             self.objects[slot] = name
             self.arrays.pop(slot, None)
+            self.check_shape(index, call, slot, name, slots)
         if call.stateful:
             self.effect()
+            self.effects = True
+
+    def check_shape(self, index: int, call: Call, slot: int, name: str, inputs: list) -> None:
+        """The rules after a line without one rely on its output's traced shape; an op whose
+        output size depends on values (boolean_mask, unique, a tensor shape argument) can
+        break that. Checked at run time: before any side effect, a changed shape sends the
+        call (and later ones) to the op-by-op replay; after one, such ops get no plan."""
+        spec = self.specs.get(slot)
+        if spec is None:
+            return
+        risky = call.name in _VALUE_SHAPED or any(
+            self.specs.get(s, ((), np.dtype("f")))[1].kind in "iub" for s in inputs)
+        if self.effects and risky:
+            raise NotPlannable(f"line {index} ({call.name}) may give a value-dependent shape "
+                               "after a side effect of the call")
+        if self.effects:
+            message = (f"line {index} ({call.name}) gave a shape other than its traced "
+                       f"{spec[0]} after side effects: a replay-plan bug")
+            failure = f"raise RuntimeError({message!r})"
+        else:
+            failure = "raise _Reshaped"
+        self.emit(f"if {name}.array.shape != {tuple(spec[0])!r}:\n    {failure}", (), [name],
+                  pure=False)
 
     # --- tapes ------------------------------------------------------------------------------
     def tape_line(self, index: int, call: Call) -> None:
@@ -339,6 +364,7 @@ class _Builder:
         for tape in self.recording():
             self.watch_variables(tape, call)
         self.effect()  # drop cached reads before the update: a held buffer forces a copy
+        self.effects = True
         helper = self.constant(function, "U")
         # the gradients that die here may be scaled in place (as the floor's `dw *= lr`)
         self.emit(f"{helper}([{', '.join(names)}], {{consume}})", (), names, pure=False,
@@ -387,6 +413,10 @@ class _Builder:
         for code in body:
             lines += ["    " + text for text in code.split("\n")]
         return "\n".join(lines) + "\n"
+
+
+# ops whose output size depends on their input values even where all inputs are float
+_VALUE_SHAPED = frozenset({"unique", "unique_with_counts", "dynamic_partition"})
 
 
 def _without_dead_code(statements: list[_Statement]) -> list[_Statement]:

@@ -416,10 +416,14 @@ class Function:
         ValueError. The second trace runs nothing stateful; Python side effects show twice."""
         tracer = tracing.Tracer(self._name, dry_run=True, allow_variables=False)
         self._tracing_count += 1
-        with tracing.tracing(tracer):
-            for tensor, spec, name in zip(tensors, specs, names):
-                tracer.add_input(tensor, name, tuple(spec.shape))
-            self._converted()(*arguments.args, **arguments.kwargs)
+        restore = _save_random_states()  # this trace must not move any random sequence
+        try:
+            with tracing.tracing(tracer):
+                for tensor, spec, name in zip(tensors, specs, names):
+                    tracer.add_input(tensor, name, tuple(spec.shape))
+                self._converted()(*arguments.args, **arguments.kwargs)
+        finally:
+            restore()
 
     def get_concrete_function(self, *args, **kwargs) -> ConcreteFunction:
         """The graph for these arguments (tensors or tf.TensorSpecs), tracing it if needed.
@@ -481,6 +485,29 @@ def _spread(entries, specs):
     """Pair each key entry with the spec of its tensor (None for non-tensor entries)."""
     specs = iter(specs)
     return [next(specs) if entry[0] == "tensor" else None for entry in entries]
+
+
+def _save_random_states():
+    """A function putting back the state of the global random generators and of every
+    tf.random.Generator as it is now."""
+    import gc
+
+    from .. import random as tf_random
+    from ..random.generator import Generator
+
+    global_state = tf_random._global_generator.bit_generator.state
+    op_states = {key: g.bit_generator.state for key, g in tf_random._op_generators.items()}
+    generators = [(g, g._state_var.numpy().copy()) for g in gc.get_objects()
+                  if isinstance(g, Generator)]
+
+    def restore() -> None:
+        tf_random._global_generator.bit_generator.state = global_state
+        for key, state in op_states.items():
+            if key in tf_random._op_generators:
+                tf_random._op_generators[key].bit_generator.state = state
+        for generator, state in generators:
+            generator._state_var.assign(state)
+    return restore
 
 
 def _holds_tensors(value) -> bool:

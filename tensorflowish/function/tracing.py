@@ -88,7 +88,8 @@ class TracedTensor(Tensor):
     @property
     def shape(self) -> TensorShape:
         tracer = current()
-        known = tracer.shapes.get(self._id) if tracer is not None else None
+        # relaxed (None) dimensions are what user code sees; an op's body sees the real shape
+        known = tracer.shapes.get(self._id) if tracer is not None and not tracer.depth else None
         return TensorShape(_ARRAY.__get__(self).shape if known is None else known)
 
     @property

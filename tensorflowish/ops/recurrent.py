@@ -366,6 +366,67 @@ def _gru_bias_shape(units: int) -> tuple:
     return (2, 3 * units)  # input and recurrent biases (reset_after=True)
 
 
+def gru_forward_arrays(inputs, initial_h, w, u, bias, mask_array, rmask, go_backwards: bool,
+                       return_sequences: bool):
+    """The GRU's forward on arrays (the op's, and a replay plan's lowering of it): returns the
+    output array and what `gru_backward_arrays` needs."""
+    xp = array_module(inputs)
+    batch, steps, units = inputs.shape[0], inputs.shape[1], u.shape[0]
+    x = _time_major(inputs, go_backwards, xp)
+    x_part = _project(x, w, None if bias is None else bias[0])
+    dtype = x.dtype
+    h = xp.empty((steps + 1, batch, units), dtype)
+    h[0] = initial_h
+    m_h = xp.empty((steps, batch, units), dtype)
+    m = xp.empty((batch, 3 * units), dtype)
+    h_in = xp.empty((batch, units), dtype) if rmask is not None else None
+    for t in range(steps):
+        _recurrent_product(xp, h[t], u, rmask, h_in, m)
+        if bias is not None:
+            m += bias[1]
+        gates_kernels.gru_forward_step(x_part[t], m, h[t], _keep(mask_array, t), h[t + 1],
+                                       m_h[t])
+    out_array = _batch_major(h[1:], False, xp) if return_sequences else h[-1].copy()
+    saved = (x, x_part, h, m_h, w, u, bias is not None, mask_array, rmask, go_backwards,
+             return_sequences)
+    return out_array, saved
+
+
+def gru_backward_arrays(saved, g, needs) -> list:
+    """The gradients (arrays, None where not needed) of `gru_forward_arrays` for the upstream
+    `g`: inputs, initial_h, kernel, recurrent_kernel (, bias)."""
+    x, x_part, h, m_h, w, u, has_bias, mask_array, rmask, go_backwards, return_sequences = saved
+    xp = array_module(g)
+    steps, batch, units = m_h.shape
+    dtype = x.dtype
+    dh_out = g.transpose(1, 0, 2) if return_sequences else None
+    dx_part = xp.empty_like(x_part)
+    dm = xp.empty_like(x_part)
+    dh = xp.zeros((batch, units), dtype) if return_sequences else g.copy()
+    recurrent = xp.empty((batch, units), dtype)
+    scratch = xp.empty((batch, units), dtype)
+    for t in range(steps - 1, -1, -1):
+        if return_sequences:
+            dh += dh_out[t]
+        gates_kernels.gru_backward_step(dh, x_part[t], m_h[t], h[t], _keep(mask_array, t),
+                                        dx_part[t], dm[t], scratch)
+        _add_state_gradient(xp, dh, dm[t], u, rmask, recurrent)
+    h_prev = h[:-1] if rmask is None else h[:-1] * rmask
+    dx, dw, _ = _weight_gradients(x, h_prev, dx_part, w, u, needs[0], needs[2], False)
+    du = None
+    if needs[3]:
+        du = h_prev.reshape(steps * batch, units).T @ dm.reshape(steps * batch, -1)
+    grads = [None if dx is None else _batch_major(dx, go_backwards, xp),
+             dh if needs[1] else None, dw, du]
+    if has_bias:
+        db = None
+        if needs[4]:
+            db = xp.stack([dx_part.reshape(-1, 3 * units).sum(axis=0),
+                           dm.reshape(-1, 3 * units).sum(axis=0)])
+        grads.append(db)
+    return grads
+
+
 @register("rnn.gru", samples=_sequence_samples(3, False, _gru_bias_shape))
 def gru(inputs, initial_h, kernel, recurrent_kernel, bias=None, mask=None,
         go_backwards: bool = False, recurrent_mask=None, return_sequences: bool = True
@@ -381,22 +442,10 @@ def gru(inputs, initial_h, kernel, recurrent_kernel, bias=None, mask=None,
     xp = array_module(inputs.array)
     mask_array, rmask = _options("gru", inputs, mask, go_backwards, recurrent_mask, batch,
                                  steps, units, xp)
-    w, u = kernel.array, recurrent_kernel.array
-    x = _time_major(inputs.array, go_backwards, xp)
-    x_part = _project(x, w, None if bias is None else bias.array[0])
-    dtype = x.dtype
-    h = xp.empty((steps + 1, batch, units), dtype)
-    h[0] = initial_h.array
-    m_h = xp.empty((steps, batch, units), dtype)
-    m = xp.empty((batch, 3 * units), dtype)
-    h_in = xp.empty((batch, units), dtype) if rmask is not None else None
-    for t in range(steps):
-        _recurrent_product(xp, h[t], u, rmask, h_in, m)
-        if bias is not None:
-            m += bias.array[1]
-        gates_kernels.gru_forward_step(x_part[t], m, h[t], _keep(mask_array, t), h[t + 1],
-                                       m_h[t])
-    out = Tensor(_batch_major(h[1:], False, xp) if return_sequences else h[-1].copy())
+    out_array, saved = gru_forward_arrays(
+        inputs.array, initial_h.array, kernel.array, recurrent_kernel.array,
+        None if bias is None else bias.array, mask_array, rmask, go_backwards, return_sequences)
+    out = Tensor(out_array)
     inputs_list = (inputs, initial_h, kernel, recurrent_kernel)
     if bias is not None:
         inputs_list += (bias,)
@@ -407,33 +456,8 @@ def gru(inputs, initial_h, kernel, recurrent_kernel, bias=None, mask=None,
         if recording():
             return _composed_vjp(_gru_step, 1, inputs_list, upstream, needs, mask,
                                  go_backwards, rmask, return_sequences)
-        dh_out = upstream.array.transpose(1, 0, 2) if return_sequences else None
-        dx_part = xp.empty_like(x_part)
-        dm = xp.empty_like(x_part)
-        dh = xp.zeros((batch, units), dtype) if return_sequences else upstream.array.copy()
-        recurrent = xp.empty((batch, units), dtype)
-        scratch = xp.empty((batch, units), dtype)
-        for t in range(steps - 1, -1, -1):
-            if return_sequences:
-                dh += dh_out[t]
-            gates_kernels.gru_backward_step(dh, x_part[t], m_h[t], h[t], _keep(mask_array, t),
-                                            dx_part[t], dm[t], scratch)
-            _add_state_gradient(xp, dh, dm[t], u, rmask, recurrent)
-        h_prev = h[:-1] if rmask is None else h[:-1] * rmask
-        dx, dw, _ = _weight_gradients(x, h_prev, dx_part, w, u, needs[0], needs[2], False)
-        du = None
-        if needs[3]:
-            du = h_prev.reshape(steps * batch, units).T @ dm.reshape(steps * batch, -1)
-        grads = [None if dx is None else Tensor(_batch_major(dx, go_backwards, xp)),
-                 Tensor(dh) if needs[1] else None, None if dw is None else Tensor(dw),
-                 None if du is None else Tensor(du)]
-        if bias is not None:
-            db = None
-            if needs[4]:
-                db = xp.stack([dx_part.reshape(-1, 3 * units).sum(axis=0),
-                               dm.reshape(-1, 3 * units).sum(axis=0)])
-            grads.append(None if db is None else Tensor(db))
-        return grads
+        return [None if g is None else Tensor(g)
+                for g in gru_backward_arrays(saved, upstream.array, needs)]
     record(inputs_list, out, vjp)
     return out
 

@@ -344,3 +344,31 @@ def test_range_and_enumerate_over_tensors_become_graph_loops():
         return x
 
     assert float(python_range(tf.constant(0.0))) == 3.0
+
+
+_LAZY = None
+
+
+def test_a_global_assigned_in_a_converted_statement_is_the_global():
+    @tf.function
+    def scaled(x):
+        global _LAZY
+        if _LAZY is None:
+            _LAZY = tf.Variable(3.0)
+        return x * _LAZY
+
+    assert float(scaled(tf.constant(2.0))) == 6.0
+    assert isinstance(_LAZY, tf.Variable)
+    _LAZY.assign(4.0)
+    assert float(scaled(tf.constant(2.0))) == 8.0
+
+
+def test_a_function_ending_in_a_with_block_returns_on_every_path():
+    @tf.function
+    def in_scope(x):
+        if x > 0:
+            return x
+        with tf.device("CPU:0"):
+            return -x * 2.0
+
+    assert [float(in_scope(tf.constant(v))) for v in (2.0, -1.0)] == [2.0, 2.0]

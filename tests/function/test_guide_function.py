@@ -296,6 +296,20 @@ def test_next_on_a_dataset_iterator_runs_at_every_call():
     assert take.experimental_get_tracing_count() == 1
 
 
+def test_a_branch_not_taken_does_not_consume_an_element():
+    @tf.function
+    def maybe_take(flag, iterator):
+        if flag:
+            value = next(iterator)
+        else:
+            value = tf.constant(-1)
+        return value
+
+    iterator = iter(tf.data.Dataset.from_tensor_slices([1, 2, 3]))
+    taken = [int(maybe_take(tf.constant(f), iterator)) for f in (False, True, False, True)]
+    assert taken == [-1, 1, -1, 2]
+
+
 def test_py_function_as_a_decorator_runs_at_every_call():
     calls = []
 

@@ -436,3 +436,32 @@ def test_keras_lstm_step_plan_equals_eager():
     np.testing.assert_array_equal(planned, eager)
     for a, b in zip(planned_model.get_weights(), eager_model.get_weights()):
         np.testing.assert_array_equal(a, b)
+
+
+def test_a_value_dependent_shape_sends_the_call_op_by_op():
+    @tf.function
+    def f(x):
+        positive = tf.boolean_mask(x, x > 0.0)  # no rule; its size depends on the values
+        return tf.reduce_sum(positive * 2.0), positive * 2.0
+
+    f(tf.constant([1.0, -1.0, 2.0]))
+    total, doubled = f(tf.constant([3.0, -1.0, 1.0]))  # the plan: same sizes
+    assert _graph(f).plan
+    total, doubled = f(tf.constant([3.0, 4.0, 1.0]))  # three values pass: another size
+    assert float(total) == 16.0 and doubled.numpy().tolist() == [6.0, 8.0, 2.0]
+    assert _graph(f).plan is False and "value-dependent" in _graph(f).plan_note
+
+
+def test_value_dependent_shapes_after_side_effects_get_no_plan():
+    counter = tf.Variable(0)
+
+    @tf.function
+    def f(x):
+        counter.assign_add(1)
+        positive = tf.boolean_mask(x, x > 0.0)
+        return tf.reduce_sum(positive * 2.0)
+
+    f(tf.constant([1.0, -1.0, 2.0]))
+    f(tf.constant([3.0, 4.0, 1.0]))
+    assert _graph(f).plan is False and "value-dependent" in _graph(f).plan_note
+    assert int(counter.numpy()) == 2

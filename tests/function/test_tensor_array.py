@@ -238,3 +238,29 @@ def test_gradient_through_a_traced_switch_case(index):
         y = traced(tf.constant(index), x)
     numeric = _finite_difference(lambda v: float(pick(tf.constant(index), tf.constant(v))), x0)
     np.testing.assert_allclose(tape.gradient(y, x).numpy(), numeric, rtol=1e-6, atol=1e-8)
+
+
+def test_a_size_given_by_a_tensor_and_rows_of_an_unknown_count():
+    @tf.function
+    def doubled(n):
+        ta = tf.TensorArray(tf.float32, size=n)
+        for i in tf.range(n):
+            ta = ta.write(i, tf.cast(i, tf.float32) * 2.0)
+        return ta.stack(), ta.size()
+
+    for n in (3, 5):
+        values, size = doubled(tf.constant(n))
+        assert values.numpy().tolist() == [2.0 * i for i in range(n)] and int(size) == n
+    assert doubled.experimental_get_tracing_count() == 1
+
+    @tf.function(input_signature=[tf.TensorSpec([None, 2])])
+    def rows(x):  # None rows: tf.shape and the loop read the real count at every call
+        ta = tf.TensorArray(tf.float32, size=0, dynamic_size=True)
+        for i, row in enumerate(x):
+            ta = ta.write(i, row * 2.0)
+        return ta.concat(), tf.shape(x)
+
+    joined, shape = rows(tf.ones([3, 2]))
+    assert joined.shape == (6,) and shape.numpy().tolist() == [3, 2]
+    joined, shape = rows(tf.ones([1, 2]))
+    assert joined.shape == (2,) and shape.numpy().tolist() == [1, 2]

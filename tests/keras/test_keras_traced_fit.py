@@ -404,3 +404,18 @@ def test_an_overridden_make_train_function_is_what_fit_calls():
     model.compile("sgd", keras.losses.SparseCategoricalCrossentropy(from_logits=True))
     history = model.fit(X8, Y3, batch_size=32, epochs=1, verbose=0)
     assert calls == [32, 32, 6] and np.isfinite(history.history["loss"][0])
+
+
+class _AddsLoss(layers.Layer):
+    def call(self, x):
+        self.add_loss(0.1 * tf.reduce_mean(tf.square(x)))
+        return x
+
+
+def test_add_loss_in_call_identical_and_refreshed_by_each_replay():
+    model, eager = _assert_same(lambda: keras.Sequential([
+        layers.Dense(4, input_shape=(8,), activity_regularizer="l2"), _AddsLoss(),
+        layers.Dense(3)]), epochs=2)
+    # the last batch's losses (a replay's), not the trace's batch's
+    assert len(model.losses) == len(eager.losses) == 2
+    assert [float(v) for v in model.losses] == [float(v) for v in eager.losses]

@@ -1,5 +1,6 @@
-"""Lowering rule of the fused LSTM (`rnn.lstm`): the op's own array-level forward and backward
-(`ops/recurrent.py`: `lstm_forward_arrays`, `lstm_backward_arrays`), without masks."""
+"""Lowering rules of the fused LSTM and GRU (`rnn.lstm`, `rnn.gru`): the ops' own
+array-level forward and backward (`ops/recurrent.py`: `lstm_forward_arrays`,
+`lstm_backward_arrays`, `gru_forward_arrays`, `gru_backward_arrays`), without masks."""
 
 from __future__ import annotations
 
@@ -27,5 +28,29 @@ def lstm(line: Line) -> Lowered:
 
     def vjp(needs, overwrite):
         return Backward(lambda g, saved: recurrent.lstm_backward_arrays(saved, g, needs),
+                        ("res",))
+    return Lowered(forward, inputs, vjp, residual=True)
+
+
+@lowering("rnn.gru")
+def gru(line: Line) -> Lowered:
+    if line["mask"] is not None or line["recurrent_mask"] is not None:
+        raise NotLowered("a mask")
+    names = ["inputs", "initial_h", "kernel", "recurrent_kernel"]
+    if line["bias"] is not None:
+        names.append("bias")
+    inputs = [line.tensor(name, float_only=True) for name in names]
+    if len({line.dtype(operand) for operand in inputs}) != 1 or \
+            line.dtype(inputs[0]).kind != "f":
+        raise NotLowered("mixed dtypes")
+    go_backwards = bool(line.literal("go_backwards"))
+    return_sequences = bool(line.literal("return_sequences"))
+
+    def forward(x, h0, w, u, b=None):
+        return recurrent.gru_forward_arrays(x, h0, w, u, b, None, None, go_backwards,
+                                            return_sequences)
+
+    def vjp(needs, overwrite):
+        return Backward(lambda g, saved: recurrent.gru_backward_arrays(saved, g, needs),
                         ("res",))
     return Lowered(forward, inputs, vjp, residual=True)

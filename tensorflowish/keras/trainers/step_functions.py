@@ -119,7 +119,8 @@ class StepFunction:
             self.traced._name = f"{kind}_function"
 
     def _one_step_on_data(self, data: Any) -> Any:
-        return self.step(data)
+        # the losses layers add in call() are outputs too: each replay puts its own back
+        return self.step(data), _call_losses(self.model)
 
     @property
     def tracing_count(self) -> int:
@@ -135,10 +136,10 @@ class StepFunction:
         if concrete is not None:  # the graph of this signature, without tf.function's lookup
             leaves: list = []
             flatten(data, leaves)
-            return _fresh(concrete._call_flat([leaf for leaf in leaves
-                                               if leaf.__class__ is Tensor]))
+            return _replayed(concrete._call_flat([leaf for leaf in leaves
+                                                  if leaf.__class__ is Tensor]))
         if key in self._seen:
-            return _fresh(self.traced(data))
+            return _replayed(self.traced(data))
         if len(self._seen) >= MAX_TRACES:
             self._go_eager(f"its batches came in more than {MAX_TRACES} signatures (dtypes "
                            "and shapes); a graph per signature would cost more than it saves")
@@ -159,7 +160,7 @@ class StepFunction:
                                                     leaf.__class__ not in (Tensor, Variable))
                    for leaf in leaves):
             self._graphs[key] = self.traced.get_concrete_function(data)
-        return _fresh(result)
+        return _replayed(result)
 
     def _go_eager(self, reason: str) -> None:
         self.eager_reason = reason
@@ -191,8 +192,19 @@ def _trainable_state(model: Any) -> tuple:
     return tuple(layer.trainable for layer in model._flatten_layers())
 
 
-def _fresh(logs: Any) -> Any:
-    """A replay returns the trace's lazy logs object itself: give each step its own."""
+def _call_losses(model: Any) -> tuple:
+    """(layer, its call() losses) for each layer that added some in this call."""
+    return tuple((layer, tuple(layer._call_losses)) for layer, _ in model._structure()
+                 if layer._call_losses)
+
+
+def _replayed(outputs: tuple) -> Any:
+    """The step's logs from a traced call's (logs, call losses), the layers' call losses set to
+    this call's values. A replay returns the trace's lazy logs object itself: each step gets
+    its own."""
+    logs, call_losses = outputs
+    for layer, losses in call_losses:
+        layer._call_losses = list(losses)
     return logs.fresh() if isinstance(logs, _LazyLogs) else logs
 
 
