@@ -467,3 +467,36 @@ def test_value_dependent_shapes_after_side_effects_get_no_plan():
     f(tf.constant([3.0, 4.0, 1.0]))
     assert _graph(f).plan is False and "value-dependent" in _graph(f).plan_note
     assert int(counter.numpy()) == 2
+
+
+def test_keras_fit_of_an_attention_model_runs_plans_and_equals_eager(monkeypatch):
+    from tensorflowish.function.graph import Graph
+
+    compiled = []
+    original = Graph.compile
+
+    def compile_and_note(self):
+        compiled.append((original(self), self.plan_note))
+        return compiled[-1][0]
+    monkeypatch.setattr(Graph, "compile", compile_and_note)
+    rng = np.random.default_rng(6)
+    x = rng.standard_normal((16, 6, 8)).astype("float32")
+    y = rng.integers(0, 3, 16)
+
+    def train(run_eagerly):
+        tf.keras.utils.set_random_seed(5)
+        inputs = tf.keras.Input((6, 8))
+        h = tf.keras.layers.LayerNormalization()(inputs)
+        h = tf.keras.layers.MultiHeadAttention(2, 4)(h, h)
+        h = tf.keras.layers.GlobalMaxPooling1D()(h)
+        model = tf.keras.Model(inputs, tf.keras.layers.Dense(3, activation="softmax")(h))
+        model.compile("adam", "sparse_categorical_crossentropy", run_eagerly=run_eagerly)
+        history = model.fit(x, y, batch_size=8, epochs=2, shuffle=False, verbose=0)
+        return model.get_weights(), history.history
+
+    traced_weights, traced_history = train(False)
+    assert compiled and all(plan for plan, _ in compiled), compiled
+    eager_weights, eager_history = train(True)
+    assert traced_history == eager_history
+    for a, b in zip(traced_weights, eager_weights):
+        np.testing.assert_array_equal(a, b)

@@ -14,6 +14,7 @@ from ... import kernels
 from ...ops import registry
 from . import Backward, Line, Lowered, NotLowered, lowering, unbroadcaster
 
+_add_reduce = np.add.reduce
 _ACTIVATIONS = ("linear", "relu", "sigmoid", "tanh", "gelu", "leaky_relu")
 
 
@@ -281,3 +282,39 @@ def sigmoid_cross_entropy(line: Line) -> Lowered:
             return grad_labels, None
         return Backward(backward, ("in0", "in1"))
     return Lowered(forward, [labels, logits], vjp)
+
+
+@lowering("attention.masked_softmax")
+def masked_softmax(line: Line) -> Lowered:
+    from ...kernels import attention as attention_kernels
+
+    x = line.tensor("scores", float_only=True)
+    shape = line.shape(x)
+    axis = _last_axis(line, x)
+    inputs = [x]
+    if line["mask"] is not None:
+        mask = line.tensor("mask")
+        try:
+            np.broadcast_shapes(line.shape(mask), shape)
+        except ValueError:
+            raise NotLowered("mask shape") from None
+        inputs.append(mask)
+    moved = axis != len(shape) - 1
+    width = shape[-1] if shape else 1
+    kernel = attention_kernels.masked_softmax
+
+    def forward(a, keep=None):  # the op's own steps
+        keep = np.ones(shape, bool) if keep is None else keep
+        if keep.dtype != bool:
+            keep = keep > 0.5
+        keep = np.broadcast_to(np.asarray(keep), shape)
+        scores, keep = (np.moveaxis(a, axis, -1), np.moveaxis(keep, axis, -1)) if moved \
+            else (a, keep)
+        values = kernel(np.ascontiguousarray(scores).reshape(-1, width),
+                        np.ascontiguousarray(keep).reshape(-1, width)).reshape(scores.shape)
+        return np.ascontiguousarray(np.moveaxis(values, -1, axis)) if moved else values
+
+    def backward(g, out):
+        return (out * (g - _add_reduce(g * out, (axis,), None, None, True)),) + \
+            (None,) * (len(inputs) - 1)
+    return Lowered(forward, inputs, lambda needs, overwrite: Backward(backward, ("out",)))

@@ -120,3 +120,34 @@ def transpose(line: Line) -> Lowered:
     def vjp(needs, overwrite):
         return Backward(lambda g: (g.transpose(inverse),), fresh=False)
     return Lowered(lambda a: a.transpose(perm), [x], vjp, fresh=False)
+
+
+def _extremum_rule(line: Line, forward) -> Lowered:
+    x = line.tensor("input_tensor", float_only=True)
+    shape = line.shape(x)
+    if not math.prod(shape):
+        raise NotLowered("an empty input")
+    axes = _axes(line, len(shape))
+    keepdims = bool(line.literal("keepdims"))
+    kept = (1,) * len(shape) if axes is None else \
+        tuple(1 if i in axes else size for i, size in enumerate(shape))
+
+    def backward(g, a, out):  # eager's _extremum_vjp: shared equally among the ties
+        g_kept = g if axes is None or np.shape(g) == kept else g.reshape(kept)
+        spread = g_kept if np.shape(g_kept) == shape else np.broadcast_to(g_kept, shape)
+        out_kept = out.reshape(kept) if np.shape(out) != kept else out
+        mask = np.equal(a, out_kept).astype(g.dtype)
+        count = _add_reduce(mask, axes, None, None, True)
+        return (spread * mask / count,)
+    return Lowered(lambda a: forward(a, axis=axes, keepdims=keepdims), [x],
+                   lambda needs, overwrite: Backward(backward, ("in0", "out")))
+
+
+@lowering("reduce_max")
+def reduce_max(line: Line) -> Lowered:
+    return _extremum_rule(line, np.ndarray.max)
+
+
+@lowering("reduce_min")
+def reduce_min(line: Line) -> Lowered:
+    return _extremum_rule(line, np.ndarray.min)
