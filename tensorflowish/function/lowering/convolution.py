@@ -1,7 +1,7 @@
 """Lowering rules of the fused convolution layer (`nn.conv`) and of pooling (`nn.pool` and
-the max/avg pool ops), for 2-D channels-last inputs: the same `kernels.convolution` calls as
-their eager ops (`ops/convolution.py`, `ops/pooling.py`), with the window geometry resolved
-once, at compile time, by the ops' own argument rules."""
+the max/avg pool ops), for channels-last inputs (1-D or 2-D convolutions, 2-D pooling): the
+same `kernels.convolution` calls as their eager ops (`ops/convolution.py`, `ops/pooling.py`),
+with the window geometry resolved once, at compile time, by the ops' own argument rules."""
 
 from __future__ import annotations
 
@@ -11,13 +11,19 @@ from . import Backward, Line, Lowered, NotLowered, lowering
 
 
 def _geometry(line: Line, x_shape, window, strides, dilations, padding, data_format, groups=1):
-    """A Geometry as the eager op resolves it (NHWC, 2-D only)."""
-    if len(x_shape) != 4 or not conv_ops.channels_last(line.name, data_format, "NHWC"):
-        raise NotLowered("not a 2-D channels-last input")
-    strides = conv_ops.spatial(line.name, strides, 2, "strides", True)
-    dilations = conv_ops.spatial(line.name, dilations, 2, "dilations", True)
-    pads = conv_ops.resolve_pads(line.name, padding, x_shape[1:3], window, strides, dilations,
-                                 True, 2)
+    """A Geometry as the eager op resolves it, for a channels-last 2-D input, or a 1-D one
+    seen as 2-D with a height of 1 (as the op sees it)."""
+    rank = len(x_shape) - 2
+    layout = "NHWC" if rank == 2 else "NWC"
+    if rank not in (1, 2) or not conv_ops.channels_last(line.name, data_format, layout):
+        raise NotLowered("not a channels-last 1-D or 2-D input")
+    strides = conv_ops.spatial(line.name, strides, rank, "strides", True)
+    dilations = conv_ops.spatial(line.name, dilations, rank, "dilations", True)
+    sizes = tuple(x_shape[1:3]) if rank == 2 else (1, x_shape[1])
+    if rank == 1:
+        window, strides, dilations = (1,) + tuple(window), (1,) + strides, (1,) + dilations
+    pads = conv_ops.resolve_pads(line.name, padding, sizes, tuple(window), strides, dilations,
+                                 True, rank)
     return conv_ops.Geometry(tuple(window), strides, dilations, pads, groups)
 
 
@@ -28,26 +34,40 @@ def conv(line: Line) -> Lowered:
     if line["bias"] is not None:
         inputs.append(line.binary("input", "bias")[1])
     x_shape, kernel_shape = line.shape(x), line.shape(kernel)
-    if line.dtype(x).kind != "f" or len(kernel_shape) != 4 or kernel_shape[2] == 0:
+    if line.dtype(x).kind != "f" or len(kernel_shape) != len(x_shape) or \
+            kernel_shape[-2] == 0:
         raise NotLowered("dtype or filter rank")
     activation = conv_ops._activation_name(line.literal("activation"))
     alpha = line.literal("alpha")
-    geometry = _geometry(line, x_shape, kernel_shape[:2], line.literal("strides"),
+    geometry = _geometry(line, x_shape, kernel_shape[:-2], line.literal("strides"),
                          line.literal("dilations"), line.literal("padding"),
-                         line.literal("data_format"), x_shape[3] // kernel_shape[2])
+                         line.literal("data_format"), x_shape[-1] // kernel_shape[-2])
     arguments = (*geometry.arguments(), geometry.groups, activation, alpha)
+    flat = len(x_shape) == 3  # 1-D: the op reshapes to NHWC with a height of 1, and back
+    x4 = (x_shape[0], 1) + tuple(x_shape[1:])
+    k4 = (1,) + tuple(kernel_shape)
+    y_shape = line.output_shape
 
     def forward(a, k, b=None):
+        if flat:
+            a, k = a.reshape(x4), k.reshape(k4)
         y, pre, patches = conv_kernels.conv_forward(a, k, b, *arguments, keep_patches=True)
-        return y, (pre, patches)
+        return (y.reshape(y_shape) if flat else y), (pre, patches)
 
     def vjp(needs, overwrite):
         need_bias = len(needs) > 2 and needs[2]
 
         def backward(g, a, k, y, residual):
-            grads = conv_kernels.conv_backward(g, a, k, y, *residual, *arguments, needs[0],
-                                               needs[1], need_bias)
-            return grads[:len(needs)]
+            if flat:
+                g, a, k = g.reshape(y.shape[:1] + (1,) + y.shape[1:]), a.reshape(x4), \
+                    k.reshape(k4)
+                y = y.reshape(g.shape)
+            dx, dk, db = conv_kernels.conv_backward(g, a, k, y, *residual, *arguments,
+                                                    needs[0], needs[1], need_bias)
+            if flat:
+                dx = None if dx is None else dx.reshape(x_shape)
+                dk = None if dk is None else dk.reshape(kernel_shape)
+            return (dx, dk, db)[:len(needs)]
         return Backward(backward, ("in0", "in1", "out", "res"))
     return Lowered(forward, inputs, vjp, residual=True)
 
@@ -56,6 +76,8 @@ def _pool_rule(line: Line, kind: str, window, strides, padding, data_format, dil
     x = line.tensor("input", float_only=True)
     if kind == "AVG" and not isinstance(padding, str):
         raise NotLowered("explicit average-pool padding")
+    if len(line.shape(x)) != 4:
+        raise NotLowered("1-D pooling")
     window = conv_ops.spatial(line.name, window, 2, "ksize", True)
     geometry = _geometry(line, line.shape(x), window, strides, dilations, padding, data_format)
     arguments = (geometry.kernel_size, *geometry.arguments())
