@@ -11,8 +11,8 @@ import numpy as np
 import pytest
 
 from tensorflowish import checkpoint
-from tensorflowish.tools import cli
 from tensorflowish.datasets import idx
+from tensorflowish.tools import cli
 
 
 def run_command(*args, env=None):

@@ -300,3 +300,23 @@ def test_no_module_over_600_lines_without_a_reason():
 def test_the_reason_must_be_written_out():
     assert REASON.search("Over 600 lines because Layer is one class")
     assert not REASON.search("This module has over 600 lines.")
+
+
+def test_the_upper_packages_hand_down_what_the_lower_ones_call():
+    """The inversions of docs/layout.md are in place once `tensorflowish` is imported."""
+    import tensorflowish as tf
+    from tensorflowish import ops, saving, tape, tensor
+    from tensorflowish.function import plan, tracing
+    from tensorflowish.keras.layers import layer
+    from tensorflowish.keras.models import model, sequential
+
+    assert tensor._ops is ops and tape._ops is ops
+    assert layer._saving is saving and model._saving is saving and sequential._saving is saving
+    assert (tf.keras.layers.Layer, ("add_weight", "add_variable"), False) in \
+        tracing._LIFTED_METHODS
+    assert {base for base, _, _ in tracing._STATEFUL_METHODS} == {
+        tf.keras.optimizers.Optimizer, tf.keras.metrics.Metric}
+    assert (tf.distribute, "allreduce_gradients") in \
+        [(owner, name) for owner, name, _ in tracing._STATEFUL_FUNCTIONS]
+    assert plan._UPDATE_LOWERINGS
+    assert tf.constant([1.0]).cpu().numpy().tolist() == [1.0]  # Tensor.cpu through tensor._ops
