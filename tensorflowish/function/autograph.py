@@ -82,6 +82,24 @@ def _own_nodes(statements: list):
             child, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.Lambda)))
 
 
+def _attribute_stores(statement) -> list[tuple[str, str]]:
+    """(name, attribute) for each `name.attribute = ...` in a statement (not in user-defined
+    nested functions, classes or lambdas)."""
+    found: list = []
+    pending = [statement]
+    while pending:
+        node = pending.pop()
+        if isinstance(node, ast.Attribute) and isinstance(node.ctx, ast.Store) and \
+                isinstance(node.value, ast.Name) and (node.value.id, node.attr) not in found:
+            found.append((node.value.id, node.attr))
+        for child in ast.iter_child_nodes(node):
+            user_function = isinstance(child, (ast.FunctionDef, ast.AsyncFunctionDef)) and \
+                not child.name.startswith(("__if_", "__while_", "__for_"))
+            if not (user_function or isinstance(child, (ast.ClassDef, ast.Lambda))):
+                pending.append(child)
+    return found
+
+
 def _assigned(statements: list) -> tuple[list[str], bool]:
     visitor = _Assigned()
     for statement in statements:
@@ -137,8 +155,14 @@ class _ControlFlow(ast.NodeTransformer):
                          ast.Tuple([ast.Constant(n) for n in names], ast.Load())], [])
         listed = ast.Tuple([ast.Constant(n) for n in names], ast.Load())
         line = ast.Constant(node.lineno + self.offset)
+        keywords = []
+        stored = _attribute_stores(node)
+        if stored:  # checked at run time: a graph statement must not assign attributes
+            pairs = ast.Tuple([ast.Tuple([ast.Name(base, ast.Load()), ast.Constant(attribute)],
+                                         ast.Load()) for base, attribute in stored], ast.Load())
+            keywords.append(ast.keyword("attributes", thunk(pairs)))
         call = ast.Call(ast.Attribute(runtime, helper, ast.Load()),
-                        [*arguments, load, listed, line], [])
+                        [*arguments, load, listed, line], keywords)
         target = ast.Tuple([ast.Name(n, ast.Store()) for n in names], ast.Store())
         return ast.Assign([target], call) if names else ast.Expr(call)
 

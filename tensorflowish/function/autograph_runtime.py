@@ -163,11 +163,44 @@ def if_exp(condition, true_fn, false_fn):
                 lambda: _tensorize((false_fn(),))[0])
 
 
+_MISSING = object()
+
+
+def _attribute_values(attributes) -> list:
+    """(object, attribute, value) for the attributes a statement assigns, before it runs."""
+    if attributes is None:
+        return []
+    try:
+        pairs = attributes()
+    except NameError:  # the object itself is first made inside the statement
+        return []
+    return [(owner, name, getattr(owner, name, _MISSING)) for owner, name in pairs]
+
+
+def _check_attributes(before: list, what: str, line: int) -> None:
+    """A graph statement traces its branches (or its loop body once): an attribute assigned
+    there would keep a value of the trace, so it is refused (never silently frozen)."""
+    for owner, name, value in before:
+        if getattr(owner, name, _MISSING) is not value:
+            if value is _MISSING:
+                delattr(owner, name)
+            else:
+                setattr(owner, name, value)
+            raise tracing.OperatorNotAllowedInGraphError(
+                f"tf.function (AutoGraph): the {what} at line {line} depends on a tensor and "
+                f"assigns the attribute `{name}` of a {type(owner).__name__}: its branches (or "
+                "its loop body, once) are traced, so the attribute would keep a value of the "
+                "trace instead of each call's. Assign a local variable in the statement and "
+                "set the attribute after it, or keep the state in a tf.Variable (assign).")
+
+
 # --- statements -------------------------------------------------------------------------------
-def if_stmt(condition, true_fn, false_fn, values: tuple, names: tuple, line: int):
+def if_stmt(condition, true_fn, false_fn, values: tuple, names: tuple, line: int,
+            attributes=None):
     """`if condition:` as converted by AutoGraph."""
     if not _tensor_condition(condition):
         return true_fn(*values) if condition else false_fn(*values)
+    before = _attribute_values(attributes)
     from .control_flow import cond
 
     try:
@@ -185,6 +218,7 @@ def if_stmt(condition, true_fn, false_fn, values: tuple, names: tuple, line: int
             f"both branches become a graph cond and must agree: {named} (A `return` under a "
             "tensor condition needs every path, the end of the function included, to return "
             "values of the same structure and dtype.)") from None
+    _check_attributes(before, "`if` statement", line)
     _check_defined(result, names, "`if` statement", line)
     return result
 
@@ -223,7 +257,8 @@ def _check_carried(values, names, what: str, line: int) -> None:
                             "tf.while_loop can only carry tensors and numbers.")
 
 
-def while_stmt(condition_fn, body_fn, values: tuple, names: tuple, line: int):
+def while_stmt(condition_fn, body_fn, values: tuple, names: tuple, line: int,
+               attributes=None):
     """`while condition:` as converted by AutoGraph."""
     condition = condition_fn(*values)
     if not _tensor_condition(condition):
@@ -234,11 +269,14 @@ def while_stmt(condition_fn, body_fn, values: tuple, names: tuple, line: int):
                 break  # a tensor now decides (a `break` under a tensor condition): a graph loop
         else:
             return values
+    before = _attribute_values(attributes)
     values = _placeholders(body_fn, values, names, line)
     _check_carried(values, names, "`while` loop", line)
     from .control_flow import while_loop
 
-    return tuple(while_loop(condition_fn, lambda *v: tuple(body_fn(*v)), list(values)))
+    result = tuple(while_loop(condition_fn, lambda *v: tuple(body_fn(*v)), list(values)))
+    _check_attributes(before, "`while` loop", line)
+    return result
 
 
 def _traced_dataset(iterable) -> bool:
@@ -250,7 +288,8 @@ def _traced_dataset(iterable) -> bool:
     return isinstance(iterable, Dataset)
 
 
-def for_stmt(iterable, body_fn, extra_test, values: tuple, names: tuple, line: int):
+def for_stmt(iterable, body_fn, extra_test, values: tuple, names: tuple, line: int,
+             attributes=None):
     """`for item in iterable:` as converted by AutoGraph: over a traced tensor's rows, a
     tf.while_loop (the row count may depend on the data); over anything else, Python.
     `extra_test(*values)` (from a `break` or `return` in the body) ends the loop when false.
@@ -268,7 +307,10 @@ def for_stmt(iterable, body_fn, extra_test, values: tuple, names: tuple, line: i
                 tracer.depth -= 1
             values = _placeholders(body_fn, values, names, line, item=first)
         _check_carried(values, names, "`for` loop", line)
-        return dataset_for(iterable, body_fn, extra_test, values)
+        before = _attribute_values(attributes)
+        result = dataset_for(iterable, body_fn, extra_test, values)
+        _check_attributes(before, "`for` loop", line)
+        return result
     enumerated = isinstance(iterable, _Enumerated)
     if enumerated:
         start_index, iterable = iterable.start, iterable.tensor
@@ -302,6 +344,8 @@ def for_stmt(iterable, body_fn, extra_test, values: tuple, names: tuple, line: i
     def item(index):
         return (index + start_index, iterable[index]) if enumerated else iterable[index]
 
+    before = _attribute_values(attributes)
     result = while_loop(test, lambda index, *rest: (index + 1, *body_fn(item(index), *rest)),
                         [constant(0), *values])
+    _check_attributes(before, "`for` loop", line)
     return tuple(result[1:])

@@ -372,3 +372,28 @@ def test_a_function_ending_in_a_with_block_returns_on_every_path():
             return -x * 2.0
 
     assert [float(in_scope(tf.constant(v))) for v in (2.0, -1.0)] == [2.0, 2.0]
+
+
+def test_an_attribute_assigned_under_a_tensor_condition_is_refused():
+    class Counter:
+        def __init__(self):
+            self.hits = 0
+
+        @tf.function
+        def update(self, x):
+            if x > 0:
+                self.hits = self.hits + 1  # would keep a traced value: refused
+            return x
+
+        @tf.function
+        def python_flag(self, x, flag):
+            if flag:  # a Python condition: plain Python, allowed
+                self.hits = self.hits + 1
+            return x
+
+    counter = Counter()
+    with pytest.raises(OperatorNotAllowedInGraphError, match=r"line \d+ .*attribute `hits`"):
+        counter.update(tf.constant(1.0))
+    assert counter.hits == 0  # put back
+    counter.python_flag(tf.constant(1.0), True)
+    assert counter.hits == 1
