@@ -54,6 +54,8 @@ class _Statement:
     pure: bool
     inplace: tuple = ()  # with `{out}` in code: names it may write into when they die here
     consume: tuple = ()  # with `{consume}` in code: one flag per name, True where it dies here
+    # with `{function}` in code: (name, function if the name's buffer dies here, otherwise)
+    choose: tuple = ()
 
 
 @dataclasses.dataclass
@@ -108,9 +110,10 @@ class _Builder:
         self.namespace[name] = value
         return name
 
-    def emit(self, code: str, defines=(), uses=(), pure=True, inplace=(), consume=()) -> None:
+    def emit(self, code: str, defines=(), uses=(), pure=True, inplace=(), consume=(),
+             choose=()) -> None:
         self.statements.append(_Statement(code, tuple(defines), tuple(uses), pure,
-                                          tuple(inplace), tuple(consume)))
+                                          tuple(inplace), tuple(consume), tuple(choose)))
 
     def array(self, slot: int) -> str:
         """The local name of a slot's array, reading a variable's current buffer if needed."""
@@ -399,6 +402,11 @@ class _Builder:
                     out = f", out={name}"
                     break
             code = statement.code.replace("{out}", out)
+            if statement.choose:
+                name, dying, living = statement.choose
+                dies = name in self.owned and last_use.get(name) == position and \
+                    statement.uses.count(name) == 1
+                code = code.replace("{function}", dying if dies else living)
             if statement.consume:
                 names = statement.consume
                 code = code.replace("{consume}", repr(tuple(

@@ -65,7 +65,7 @@ def gradient(builder, tape, call) -> None:
         overwrite = upstream in builder.owned and line.output_slot not in source_set
         # a non-persistent tape's backward runs once: it may write into the line's residual
         line.lowered.consume_residual = not tape.persistent
-        backward = line.lowered.vjp(needs, overwrite)
+        backward = line.lowered.vjp(needs, False)
         if backward.passthrough:  # the upstream itself (the same name: liveness still holds)
             for operand, need in zip(line.inputs, needs):
                 if need:
@@ -90,8 +90,12 @@ def gradient(builder, tape, call) -> None:
             _accumulate(builder, grads, line.inputs[index].slot, name)
             continue
         outputs = [builder.fresh_name("g") if need else "_" for need in needs]
-        builder.emit(f"{', '.join(outputs)}, = {function}({arguments})",
-                     [o for o in outputs if o != "_"], used)
+        # a variant that may write into the upstream gradient, chosen once liveness is known
+        # (the same buffer may be another value's gradient too: a sum passes it to both)
+        over = builder.constant(line.lowered.vjp(needs, True).function, "B") if overwrite \
+            else function
+        builder.emit(f"{', '.join(outputs)}, = {{function}}({arguments})",
+                     [o for o in outputs if o != "_"], used, choose=(upstream, over, function))
         if backward.fresh:
             builder.owned.update(o for o in outputs if o != "_")
         else:

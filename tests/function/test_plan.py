@@ -336,13 +336,14 @@ def test_keras_fit_of_a_cnn_runs_plans_and_equals_eager(monkeypatch):
         np.testing.assert_array_equal(a, b)
 
 
-@pytest.mark.parametrize("seed", range(12))
+@pytest.mark.parametrize("seed", range(24))
 def test_random_programs_keep_every_value(seed):
     """Random straight-line programs of elementwise ops, views (reshape, transpose, slices)
     and reductions, with several values returned and a gradient: the plan (in place where a
     buffer dies) gives eager's values, and values it returned never change afterwards."""
     rng = np.random.default_rng(seed)
-    steps = [(int(rng.integers(0, 9)), int(rng.integers(0, 1 << 30))) for _ in range(14)]
+    steps = [(int(rng.integers(0, 10)), int(rng.integers(0, 1 << 30))) for _ in range(14)]
+    square = tf.Variable(rng.standard_normal((3, 3)) * 0.5)
     returned = sorted(rng.choice(len(steps), 3, replace=False).tolist())
 
     def program(x, w):
@@ -369,11 +370,13 @@ def test_random_programs_keep_every_value(seed):
                     out = a / (tf.abs(b) + 1.0)
                 elif kind == 7:
                     out = tf.identity(a)
+                elif kind == 9:  # a fused layer whose backward may write into its upstream
+                    out = tf.nn.dense(a, square, activation="relu")
                 else:
                     out = a + tf.reduce_sum(b, axis=0, keepdims=True)
                 values.append(out)
             loss = tf.reduce_sum(values[-1] * values[-2])
-        return [values[2 + i] for i in returned] + [tape.gradient(loss, [x, w])]
+        return [values[2 + i] for i in returned] + [tape.gradient(loss, [x, w, square])]
 
     traced = tf.function(program)
     inputs = [(tf.constant(rng.standard_normal((4, 3))), tf.constant(rng.standard_normal((4, 3))))
@@ -500,3 +503,28 @@ def test_keras_fit_of_an_attention_model_runs_plans_and_equals_eager(monkeypatch
     assert traced_history == eager_history
     for a, b in zip(traced_weights, eager_weights):
         np.testing.assert_array_equal(a, b)
+
+
+def test_a_gradient_shared_by_a_sum_is_not_overwritten():
+    """h1 + h2 passes one gradient buffer to both dense layers: the first backward may not
+    write into it (the dense backward's in-place activation gradient) while the second needs
+    it."""
+    rng = np.random.default_rng(0)
+    w1 = tf.Variable(rng.standard_normal((3, 4)).astype("float32"))
+    w2 = tf.Variable(rng.standard_normal((3, 4)).astype("float32"))
+
+    def f(x, c):
+        with tf.GradientTape() as tape:
+            h1 = tf.nn.dense(x, w1, activation="relu")
+            h2 = tf.nn.dense(x, w2, activation="relu")
+            loss = tf.reduce_sum((h1 + h2) * c)
+        return tape.gradient(loss, [w1, w2])
+
+    traced = tf.function(f)
+    x = tf.constant(rng.standard_normal((5, 3)).astype("float32"))
+    c = tf.constant(rng.standard_normal((5, 4)).astype("float32"))
+    traced(x, c)
+    got = traced(x, c)
+    assert _graph(traced).plan
+    for g, e in zip(got, f(x, c)):
+        np.testing.assert_array_equal(g.numpy(), e.numpy())
