@@ -33,6 +33,7 @@ class _PlanReshaped(_PlanFallback):
 
 
 _plans_enabled = [True]  # tests switch plans off to compare with the op-by-op replay
+_SHAPED_PLANS = 8  # plans kept per graph with relaxed shapes (one per tuple of input shapes)
 
 
 class Slot:
@@ -210,6 +211,8 @@ class Graph:
     # False when the graph has none (then `plan_note` says why)
     plan: object = None
     plan_note: str = ""
+    # relaxed shapes: input shapes -> plan (or False), None when the graph's shapes are static
+    shaped_plans: dict | None = None
 
     def replay(self, inputs: list):
         """Run the graph on new input tensors (same signature) and return the outputs: through
@@ -225,17 +228,48 @@ class Graph:
                 self.plan_note = "a value-dependent shape changed between calls"
             except _PlanFallback:
                 pass
+        elif self.shaped_plans is not None and not _recording_tapes and \
+                not _tape_module._strict_gradients:
+            return self._replay_shaped(inputs)
         return self.replay_op_by_op(inputs)
+
+    def _replay_shaped(self, inputs: list):
+        """A graph with relaxed (None) dimensions: one plan per tuple of input shapes, its
+        types read from the first op-by-op replay with those shapes."""
+        key = tuple(_ARRAY.__get__(tensor).shape for tensor in inputs)
+        plan = self.shaped_plans.get(key)
+        if plan:
+            try:
+                return plan.function(inputs)
+            except _PlanReshaped:
+                self.shaped_plans[key] = False
+            except _PlanFallback:
+                pass
+            return self.replay_op_by_op(inputs)
+        if plan is False or len(self.shaped_plans) >= _SHAPED_PLANS:
+            return self.replay_op_by_op(inputs)
+        values = self._run_op_by_op(inputs)
+        specs = {slot: (tuple(_ARRAY.__get__(value).shape), _ARRAY.__get__(value).dtype)
+                 for slot, value in enumerate(values) if isinstance(value, Tensor)}
+        from .plan import NotPlannable, compile_plan
+
+        try:
+            self.shaped_plans[key] = compile_plan(self, specs)
+        except NotPlannable:
+            self.shaped_plans[key] = False
+        return fill(self.output_template, values)
 
     def compile(self):
         """Compile the plan (or note why there is none); returns it, or False."""
-        from .plan import NotPlannable, compile_plan
+        from .plan import NotPlannable, UnknownShapes, compile_plan
 
         if not _plans_enabled[0]:
             self.plan, self.plan_note = False, "plans are switched off"
             return False
         try:
             self.plan = compile_plan(self)
+        except UnknownShapes as reason:  # plans per input shapes (see _replay_shaped)
+            self.plan, self.plan_note, self.shaped_plans = False, str(reason), {}
         except NotPlannable as reason:
             self.plan, self.plan_note = False, str(reason)
         except Exception as error:  # noqa: BLE001 - a plan is an optimisation: never fatal
@@ -248,13 +282,17 @@ class Graph:
 
     def replay_op_by_op(self, inputs: list):
         """Run the calls on new input tensors (same signature) and return the outputs."""
+        return fill(self.output_template, self._run_op_by_op(inputs))
+
+    def _run_op_by_op(self, inputs: list) -> list:
+        """Run the calls on new input tensors; returns every slot's value."""
         values = [None] * self.size
         for slot, value in zip(self.input_slots, inputs):
             values[slot] = value
         for slot, value in self.captures:
             values[slot] = value
         run_calls(self.calls, values)
-        return fill(self.output_template, values)
+        return values
 
     def as_graph_def(self):
         """The graph listed as TensorFlow lists a GraphDef (`.node`: name, op, input)."""

@@ -85,9 +85,9 @@ class _Tape:
 
 
 class _Builder:
-    def __init__(self, graph: Graph) -> None:
+    def __init__(self, graph: Graph, specs: dict | None = None) -> None:
         self.graph = graph
-        self.specs = graph.specs
+        self.specs = graph.specs if specs is None else specs
         self.namespace: dict = {"_T": Tensor, "_nd": np.ndarray, "_Fallback": Fallback,
                                 "_Reshaped": _PlanReshaped, "_fill": fill, "_add": np.add}
         self.statements: list[_Statement] = []
@@ -490,14 +490,19 @@ class Plan:
         return self.function(inputs)
 
 
-def compile_plan(graph: Graph) -> Plan:
-    """The plan of `graph`, or NotPlannable saying why it replays op by op."""
-    specs = getattr(graph, "specs", None)
+class UnknownShapes(NotPlannable):
+    """The graph's shapes are relaxed (None): plans are made per input shapes instead."""
+
+
+def compile_plan(graph: Graph, specs: dict | None = None) -> Plan:
+    """The plan of `graph` (for `specs`, slot -> (shape, dtype), when given instead of the
+    traced ones), or NotPlannable saying why it replays op by op."""
+    specs = getattr(graph, "specs", None) if specs is None else specs
     if not specs:
         raise NotPlannable("the graph has no static types")
     if any(None in spec[0] for spec in specs.values()):
-        raise NotPlannable("some shapes are unknown (input_signature or reduce_retracing)")
-    builder = _Builder(graph)
+        raise UnknownShapes("some shapes are unknown (input_signature or reduce_retracing)")
+    builder = _Builder(graph, specs)
     builder.inputs()
     builder.lines(graph.calls)
     builder.outputs()
@@ -526,4 +531,4 @@ def enable(enabled: bool = True) -> None:
     _plans_enabled[0] = bool(enabled)
 
 
-__all__ = ["Plan", "compile_plan", "NotPlannable", "Fallback", "enable"]
+__all__ = ["Plan", "compile_plan", "NotPlannable", "UnknownShapes", "Fallback", "enable"]

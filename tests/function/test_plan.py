@@ -528,3 +528,24 @@ def test_a_gradient_shared_by_a_sum_is_not_overwritten():
     assert _graph(traced).plan
     for g, e in zip(got, f(x, c)):
         np.testing.assert_array_equal(g.numpy(), e.numpy())
+
+
+def test_relaxed_shapes_get_a_plan_per_input_shape():
+    w = tf.Variable(np.linspace(-1, 1, 12).reshape(4, 3).astype("float32"))
+
+    def step(x):
+        with tf.GradientTape() as tape:
+            loss = tf.reduce_mean(tf.square(tf.nn.dense(x, w, activation="tanh")))
+        return loss, tape.gradient(loss, w)
+
+    traced = tf.function(step, input_signature=[tf.TensorSpec([None, 4], tf.float32)])
+    rng = np.random.default_rng(0)
+    for rows in (2, 5, 5, 2, 5, 3):
+        x = tf.constant(rng.standard_normal((rows, 4)).astype("float32"))
+        for got, expected in zip(traced(x), step(x)):
+            np.testing.assert_array_equal(got.numpy(), expected.numpy())
+    (concrete,) = traced._relaxed if not traced._concrete else traced._concrete.values()
+    graph = (concrete[2] if isinstance(concrete, tuple) else concrete).graph
+    assert graph.plan is False and graph.shaped_plans is not None
+    # each shape's first call replays op by op and compiles; its later calls run the plan
+    assert sorted(k[0][0] for k, plan in graph.shaped_plans.items() if plan) == [2, 3, 5]
