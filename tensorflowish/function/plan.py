@@ -18,11 +18,16 @@ lines, nothing checked at run time that the trace already checked (static shapes
   gradient path holds such a line, or control flow, or tape uses other than
   enter/watch/exit/gradient, gets no plan and replays op by op.
 - Elementwise ufunc lines whose input buffer dies at that line write their result into it
-  (`out=`), so chains of elementwise ops run in place.
+  (`out=`), so chains of elementwise ops run in place; every decision to write into a buffer is
+  taken once the whole function is written, from each name's last use (`_Builder.source`).
+- Lines whose inputs are all constants run once, at compile time (constant folding).
+- The output shape of a line without a rule is checked where later array code relies on it (a
+  value-dependent size would otherwise be baked in).
 
 The plan is compiled lazily at a graph's second call (the first is the trace) and used while
 no GradientTape records outside the function (then the ops must record themselves: the op-by-op
-replay runs) and the inputs are NumPy arrays. Results equal the op-by-op replay's; see
+replay runs) and the inputs are NumPy arrays. A graph with relaxed (None) shapes gets a plan
+per tuple of input shapes (`Graph._replay_shaped`). Results equal the op-by-op replay's; see
 tests/function/test_plan.py.
 """
 
