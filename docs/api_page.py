@@ -94,7 +94,8 @@ def render() -> str:
         "Generated from the op registry by `python docs/api_page.py --write`; "
         "`tests/test_api_page.py` fails when this page is stale. Edit the ops, not this page.",
         "",
-        "- **Ops** lists every registered op under all its public names. *Gradient*: `yes (n "
+        "- **Ops** lists every registered op under all its public names (an op with none is "
+        "internal: a class or a layer calls it). *Gradient*: `yes (n "
         "checked)` means its VJP is compared with central finite differences in float64 on n "
         "sample inputs (`tests/test_gradients.py`); `none` means TensorFlow defines no gradient "
         "(integer, boolean or index results). *Backends*: every op is written once against the "
@@ -111,7 +112,9 @@ def render() -> str:
     ]
     for key in sorted(REGISTRY):
         info = REGISTRY[key]
-        names = ", ".join(f"`{_public(n)}`" for n in info.names)
+        public = [n for n in info.names if _resolve(tf, n) is not None]
+        names = ", ".join(f"`{_public(n)}`" for n in public) or \
+            "internal (reached through a class or a layer)"
         lines.append(f"| {key} | {names} | {_gradient(info)} | {info.backends} | "
                      f"{_summary(info.function)} |")
     registered = {name for info in REGISTRY.values() for name in info.names}
