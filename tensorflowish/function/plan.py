@@ -183,8 +183,8 @@ class _Builder:
     def lines(self, calls: list[Call]) -> None:
         for index, call in enumerate(calls):
             if call.control is not None:
-                raise NotPlannable(f"line {index} ({call.name}) is control flow")
-            if call.name.startswith("GradientTape."):
+                self.control(index, call)
+            elif call.name.startswith("GradientTape."):
                 self.tape_line(index, call)
             elif _is_apply_gradients(call) and self.apply_gradients(call):
                 pass
@@ -331,6 +331,36 @@ class _Builder:
         self.emit(f"if {name}.array.shape != {tuple(spec[0])!r}:\n    {failure}", (), [name],
                   pure=False)
 
+    def control(self, index: int, call: Call) -> None:
+        """A control-flow line (tf.cond, tf.while_loop, a dataset loop) runs as it replays op by
+        op, on a {slot: object} table of every value made so far (its branches and bodies read
+        outer values by slot); not while a tape records (its gradient would need the ops')."""
+        if self.recording():
+            raise NotPlannable(f"line {index} ({call.name}) is control flow under a tape")
+        slots = sorted(set(self.arrays) | set(self.objects) | set(self.variables))
+        objects = {}
+        for slot in slots:
+            try:
+                objects[slot] = self.object(slot)
+            except NotPlannable:
+                continue  # not a value of the graph (a tape)
+        table = self.fresh_name("t")
+        mapping = "{" + ", ".join(f"{slot}: {name}" for slot, name in objects.items()) + "}"
+        runner = self.constant(call.control, "L")
+        outputs = [f"t{slot}" for slot in call.output_slots]
+        code = f"{table} = {mapping}\n{runner}({table})"
+        if outputs:
+            code += f"\n{', '.join(outputs)}, = " + \
+                ", ".join(f"{table}[{slot}]" for slot in call.output_slots) + ","
+        self.emit(code, [table] + outputs, list(objects.values()), pure=False)
+        self.effect()  # its branches may assign variables: read them again
+        for slot, name in zip(call.output_slots, outputs):
+            self.objects[slot] = name
+            self.arrays.pop(slot, None)
+            self.check_shape(index, call, slot, name, list(objects))
+        if _has_effects(call):
+            self.effects = True
+
     # --- tapes ------------------------------------------------------------------------------
     def tape_line(self, index: int, call: Call) -> None:
         what = call.name.split(".", 1)[1]
@@ -430,6 +460,40 @@ class _Builder:
 
 # ops whose output size depends on their input values even where all inputs are float
 _VALUE_SHAPED = frozenset({"unique", "unique_with_counts", "dynamic_partition"})
+
+
+def _has_effects(call: Call) -> bool:
+    """Whether a control-flow line holds stateful lines (assignments, prints, random draws):
+    its branches and bodies are lists of Calls in its closures. True when none are found."""
+    seen: set = set()
+    found = [False]
+
+    def walk(item) -> bool:
+        if id(item) in seen:
+            return False
+        seen.add(id(item))
+        if isinstance(item, Call):
+            found[0] = True
+            return item.stateful or (item.control is not None and walk(item.control))
+        if isinstance(item, (list, tuple)):
+            return any(walk(element) for element in item)
+        if isinstance(item, dict):
+            return any(walk(element) for element in item.values())
+        if callable(item) and getattr(item, "__closure__", None):
+            return any(walk(cell.cell_contents) for cell in item.__closure__
+                       if _filled(cell))
+        return False
+
+    stateful = walk(call.control)
+    return stateful or not found[0]
+
+
+def _filled(cell) -> bool:
+    try:
+        cell.cell_contents  # noqa: B018 - an empty cell raises ValueError
+    except ValueError:
+        return False
+    return True
 
 
 def _without_dead_code(statements: list[_Statement]) -> list[_Statement]:

@@ -141,3 +141,45 @@ def test_docs_list_the_lowered_ops():
     assert match, "docs/function.md lacks the list of lowered ops"
     listed = sorted(re.findall(r"`([\w.]+)`", match.group(1)))
     assert listed == lowering.coverage()[0]
+
+
+_FLOATS = np.array([[0.5, -1.0, 2.0], [2.0, 0.0, -3.0]])
+_OTHERS = np.array([[0.5, 1.0, -2.0], [1.0, 0.0, -3.0]])
+_BOOLS = np.array([[True, False, True], [False, False, True]])
+_NO_SAMPLES = {  # the rules of ops without registry samples: (args as arrays or literals)
+    "equal": (_FLOATS, _OTHERS), "not_equal": (_FLOATS, _OTHERS), "less": (_FLOATS, _OTHERS),
+    "less_equal": (_FLOATS, _OTHERS), "greater": (_FLOATS, 0.5),
+    "greater_equal": (_FLOATS, _OTHERS), "logical_and": (_BOOLS, _BOOLS[::-1].copy()),
+    "logical_or": (_BOOLS, _BOOLS[::-1].copy()), "logical_not": (_BOOLS,),
+    "shape": (_FLOATS,), "size": (_FLOATS,), "rank": (_FLOATS,), "zeros_like": (_FLOATS,),
+    "ones_like": (_BOOLS,), "stop_gradient": (_FLOATS,), "zeros": ((2, 3),),
+    "ones": ([4],), "fill": ([2, 2], 1.5),
+}
+
+
+def _caller(info, literals):
+    def call(*tensors):
+        values = iter(tensors)
+        return info.function(*[next(values) if a is None else a for a in literals])
+    return call
+
+
+def test_rules_of_ops_without_samples_equal_their_ops():
+    covered = [key for key in lowering.coverage()[0] if REGISTRY[key].samples is None]
+    assert sorted(covered) == sorted(_NO_SAMPLES)
+    for key, args in _NO_SAMPLES.items():
+        info = REGISTRY[key]
+        arrays = [a for a in args if isinstance(a, np.ndarray)]
+        literals = [a if not isinstance(a, np.ndarray) else None for a in args]
+
+        call = _caller(info, literals)
+        traced = tf.function(call, autograph=False)
+        first = [tf.constant(a) for a in arrays]
+        second = [tf.constant(a[::-1].copy()) for a in arrays]
+        traced(*first)
+        for tensors in (second, first):
+            got, expected = traced(*tensors), call(*tensors)
+            np.testing.assert_array_equal(got.numpy(), expected.numpy())
+            assert got.dtype == expected.dtype, key
+        graph = traced.get_concrete_function(*first).graph
+        assert graph.plan and (graph.plan.lowered_lines >= 1 or not graph.calls), key

@@ -549,3 +549,30 @@ def test_relaxed_shapes_get_a_plan_per_input_shape():
     assert graph.plan is False and graph.shaped_plans is not None
     # each shape's first call replays op by op and compiles; its later calls run the plan
     assert sorted(k[0][0] for k, plan in graph.shaped_plans.items() if plan) == [2, 3, 5]
+
+
+def test_control_flow_lines_run_inside_a_plan():
+    counter = tf.Variable(1.0)
+
+    def f(x, n):
+        y = x * 2.0
+        if tf.reduce_sum(y) > 0:
+            z = y + 1.0
+        else:
+            z = y - 1.0
+        i = tf.constant(0)
+        while i < n:
+            z = z * 1.5
+            i += 1
+        counter.assign_add(1.0)
+        return tf.reduce_sum(z) + counter
+
+    traced = tf.function(f)
+    results = [float(traced(tf.constant(a), tf.constant(k))) for a, k in
+               (([1.0, 2.0], 3), ([-3.0, 1.0], 3), ([0.5, 0.5], 2), ([-1.0, -1.0], 0))]
+    assert _graph(traced).plan, _graph(traced).plan_note
+    assert "L" in _graph(traced).plan.source
+    counter.assign(1.0)
+    expected = [float(f(tf.constant(a), tf.constant(k))) for a, k in
+                (([1.0, 2.0], 3), ([-3.0, 1.0], 3), ([0.5, 0.5], 2), ([-1.0, -1.0], 0))]
+    assert results == expected

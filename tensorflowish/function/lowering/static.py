@@ -47,13 +47,19 @@ def created(line: Line) -> Lowered:
 
 _COMPARISONS = {"equal": np.equal, "not_equal": np.not_equal, "less": np.less,
                 "less_equal": np.less_equal, "greater": np.greater,
-                "greater_equal": np.greater_equal}
+                "greater_equal": np.greater_equal, "logical_and": np.bitwise_and,
+                "logical_or": np.bitwise_or}  # the ops' `a & b`, `a | b`
 
 
 @lowering(*_COMPARISONS)
 def compare(line: Line) -> Lowered:
     x, y = line.binary("x", "y")
     return Lowered(_COMPARISONS[line.name], [x, y], None)
+
+
+@lowering("logical_not")
+def logical_not(line: Line) -> Lowered:
+    return Lowered(np.invert, [line.tensor("x")], None)  # the op's `~a`
 
 
 @lowering("Tensor.__getitem__")
