@@ -213,6 +213,8 @@ class Graph:
     plan_note: str = ""
     # relaxed shapes: input shapes -> plan (or False), None when the graph's shapes are static
     shaped_plans: dict | None = None
+    # the GPU plan (tensorflowish.function.plan_gpu) for CuPy inputs: None until compiled
+    gpu_plan: object = None
 
     def replay(self, inputs: list):
         """Run the graph on new input tensors (same signature) and return the outputs: through
@@ -226,8 +228,10 @@ class Graph:
             except _PlanReshaped:
                 self.plan = False
                 self.plan_note = "a value-dependent shape changed between calls"
-            except _PlanFallback:
-                pass
+            except _PlanFallback:  # not NumPy: CuPy inputs get the GPU plan (plan_gpu.py)
+                from .plan_gpu import replay_gpu
+
+                return replay_gpu(self, inputs)
         elif self.shaped_plans is not None and not _recording_tapes and \
                 not _tape_module._strict_gradients:
             return self._replay_shaped(inputs)
