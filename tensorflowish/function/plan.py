@@ -34,14 +34,14 @@ tests/function/test_plan.py.
 from __future__ import annotations
 
 import dataclasses
-import inspect
 import itertools
 
 import numpy as np
 
 from ..tensor import Tensor, Variable
 from . import lowering as lowering_rules
-from .graph import Call, Graph, Slot, _PlanFallback, _PlanReshaped, _plans_enabled, fill, flatten
+from .graph import Call, Graph, Slot, _PlanFallback, _PlanReshaped, _plans_enabled, fill
+from .plan_lines import VALUE_SHAPED, has_effects, line_runner, slots_of
 
 
 class NotPlannable(Exception):
@@ -275,7 +275,7 @@ class _Builder:
         """Trainable float variables a line reads are watched (watch_accessed_variables)."""
         if not tape.watch_variables:
             return
-        for slot in _slots_of((call.args, call.kwargs)):
+        for slot in slots_of((call.args, call.kwargs)):
             variable = self.variables.get(slot)
             if variable is not None and variable.trainable and \
                     variable.array.dtype.kind in "fV":
@@ -283,7 +283,7 @@ class _Builder:
 
     # --- lines run through their function on Tensors -------------------------------------------
     def fallback(self, index: int, call: Call) -> None:
-        slots = _slots_of((call.args, call.kwargs))
+        slots = slots_of((call.args, call.kwargs))
         objects = {slot: self.object(slot) for slot in slots}
         for tape in self.recording():
             self.watch_variables(tape, call)
@@ -296,7 +296,7 @@ class _Builder:
                     tape.tracked.add(slot)  # tracked by eager; the plan has no backward
                     tape.lines.append(_Recorded(index, call.name, None, operands, [], slot, "",
                                                 None, tracked))
-        helper = self.constant(_line_runner(call), "L")
+        helper = self.constant(line_runner(call), "L")
         mapping = "{" + ", ".join(f"{slot}: {name}" for slot, name in objects.items()) + "}"
         outputs = [f"t{slot}" for slot in call.output_slots]
         head = f"{', '.join(outputs)}, = " if outputs else ""
@@ -317,7 +317,7 @@ class _Builder:
         spec = self.specs.get(slot)
         if spec is None:
             return
-        risky = call.name in _VALUE_SHAPED or any(
+        risky = call.name in VALUE_SHAPED or any(
             self.specs.get(s, ((), np.dtype("f")))[1].kind in "iub" for s in inputs)
         if self.effects and risky:
             raise NotPlannable(f"line {index} ({call.name}) may give a value-dependent shape "
@@ -358,7 +358,7 @@ class _Builder:
             self.objects[slot] = name
             self.arrays.pop(slot, None)
             self.check_shape(index, call, slot, name, list(objects))
-        if _has_effects(call):
+        if has_effects(call):
             self.effects = True
 
     # --- tapes ------------------------------------------------------------------------------
@@ -375,7 +375,7 @@ class _Builder:
         if what == "__exit__":
             tape.recording = False
         elif what == "watch":
-            for slot in _slots_of(call.args[1:]):
+            for slot in slots_of(call.args[1:]):
                 if slot in self.variables or self.specs.get(slot, ((), np.dtype(object)))[1] \
                         .kind in "fc":
                     tape.tracked.add(slot)
@@ -417,7 +417,7 @@ class _Builder:
             name = self.object(template.index)
             self.emit(f"return {name}", (), [name], pure=False)
             return
-        slots = _slots_of(template)
+        slots = slots_of(template)
         objects = {slot: self.object(slot) for slot in slots}
         name = self.constant(template, "O")
         mapping = "{" + ", ".join(f"{slot}: {n}" for slot, n in objects.items()) + "}"
@@ -458,44 +458,6 @@ class _Builder:
         return "\n".join(lines) + "\n"
 
 
-# ops whose output size depends on their input values even where all inputs are float
-_VALUE_SHAPED = frozenset({"unique", "unique_with_counts", "dynamic_partition"})
-
-
-def _has_effects(call: Call) -> bool:
-    """Whether a control-flow line holds stateful lines (assignments, prints, random draws):
-    its branches and bodies are lists of Calls in its closures. True when none are found."""
-    seen: set = set()
-    found = [False]
-
-    def walk(item) -> bool:
-        if id(item) in seen:
-            return False
-        seen.add(id(item))
-        if isinstance(item, Call):
-            found[0] = True
-            return item.stateful or (item.control is not None and walk(item.control))
-        if isinstance(item, (list, tuple)):
-            return any(walk(element) for element in item)
-        if isinstance(item, dict):
-            return any(walk(element) for element in item.values())
-        if callable(item) and getattr(item, "__closure__", None):
-            return any(walk(cell.cell_contents) for cell in item.__closure__
-                       if _filled(cell))
-        return False
-
-    stateful = walk(call.control)
-    return stateful or not found[0]
-
-
-def _filled(cell) -> bool:
-    try:
-        cell.cell_contents  # noqa: B018 - an empty cell raises ValueError
-    except ValueError:
-        return False
-    return True
-
-
 def _without_dead_code(statements: list[_Statement]) -> list[_Statement]:
     """Drop pure statements whose results nothing uses (unused forward values, reads)."""
     used: set[str] = set()
@@ -506,29 +468,6 @@ def _without_dead_code(statements: list[_Statement]) -> list[_Statement]:
         used.update(statement.uses)
         kept.append(statement)
     return kept[::-1]
-
-
-def _slots_of(structure) -> list[int]:
-    leaves: list = []
-    flatten(structure, leaves)
-    return list(dict.fromkeys(leaf.index for leaf in leaves if leaf.__class__ is Slot))
-
-
-def _line_runner(call: Call):
-    """Run one graph line on a {slot: object} mapping; returns its output objects."""
-    function, args, kwargs = call.function, call.args, call.kwargs
-    positions = call.output_positions
-
-    def run(values):
-        result = function(*fill(args, values), **fill(kwargs, values))
-        if not positions:
-            return ()
-        if positions == [-1]:
-            return (result,)
-        leaves: list = []
-        flatten(result, leaves)
-        return tuple(leaves[p] for p in positions)
-    return run
 
 
 # Lowerings of update lines whose classes sit above this package (Keras's
@@ -579,19 +518,6 @@ def compile_plan(graph: Graph, specs: dict | None = None) -> Plan:
     namespace = builder.namespace
     exec(compile(source, f"<plan {graph.name}>", "exec"), namespace)  # noqa: S102 - generated
     return Plan(namespace["plan"], source, builder.lowered_lines)
-
-
-def structure_slots(structure) -> list:
-    """The Slots of a structure in flattening order (None where a leaf is not a Slot)."""
-    leaves: list = []
-    flatten(structure, leaves)
-    return [leaf.index if leaf.__class__ is Slot else None for leaf in leaves]
-
-
-def bind(function, args: tuple, kwargs: dict) -> dict:
-    bound = inspect.signature(function).bind(*args, **kwargs)
-    bound.apply_defaults()
-    return bound.arguments
 
 
 def enable(enabled: bool = True) -> None:

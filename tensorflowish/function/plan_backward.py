@@ -12,7 +12,8 @@ from __future__ import annotations
 import numpy as np
 
 from .. import tape as tape_module
-from .plan import NotPlannable, bind, structure_slots
+from .plan import NotPlannable
+from .plan_lines import bind, structure_slots
 
 
 def gradient(builder, tape, call) -> None:
