@@ -235,6 +235,11 @@ class Graph:
         elif self.shaped_plans is not None and not _recording_tapes and \
                 not _tape_module._strict_gradients:
             return self._replay_shaped(inputs)
+        if plan is False and self.gpu_plan is not False and not _recording_tapes and \
+                not _tape_module._strict_gradients:  # no NumPy plan: CuPy inputs may have one
+            from .plan_gpu import replay_gpu
+
+            return replay_gpu(self, inputs)
         return self.replay_op_by_op(inputs)
 
     def _replay_shaped(self, inputs: list):

@@ -27,6 +27,7 @@ import numbers
 import numpy as np
 
 from ..tensor import Tensor, Variable
+from . import cuda_graph
 from .graph import _ARRAY, Graph, Slot, fill, flatten
 
 # registry op name -> fusion op (one-to-one over this table)
@@ -404,10 +405,15 @@ def replay_gpu(graph: Graph, inputs: list):
         plan = graph.gpu_plan
         if plan is None:
             try:
-                plan = graph.gpu_plan = compile_gpu_plan(graph)
+                plan = compile_gpu_plan(graph)
             except NotGpuPlannable as reason:
-                plan, graph.gpu_plan = False, False
-                graph.plan_note = f"no GPU plan: {reason}"
+                plan, graph.plan_note = False, f"no GPU plan: {reason}"
+            if plan and cuda_graph.cuda_graphs_enabled():  # off by default: see cuda_graph.py
+                try:
+                    plan = cuda_graph.capture(plan, inputs)
+                except cuda_graph.CaptureFailed as reason:
+                    graph.plan_note = f"GPU plan not captured as a CUDA graph: {reason}"
+            graph.gpu_plan = plan
         if plan:
             return plan.function(inputs)
     return graph.replay_op_by_op(inputs)

@@ -174,6 +174,17 @@ def test_graph_replay_hands_cupy_inputs_to_the_gpu_plan(monkeypatch) -> None:
     result = traced(x)
     assert compiled == [graph] and graph.gpu_plan.kernels == 1
     np.testing.assert_allclose(result.numpy(), f(x).numpy(), rtol=1e-12)
+    # a graph with no NumPy plan at all goes there too
+    y = tf.constant(np.linspace(-2, 2, 7))
+    traced(y)
+    other = traced.get_concrete_function(y).graph
+    other.plan, other.plan_note = False, "no NumPy plan (as a test)"
+    result = traced(y)
+    assert compiled == [graph, other] and other.gpu_plan.kernels == 1
+    np.testing.assert_allclose(result.numpy(), f(y).numpy(), rtol=1e-12)
+    with tf.GradientTape():  # a tape recording outside: op by op, as before
+        traced(y)
+    assert len(compiled) == 2
 
 
 def test_binary_gradients_reach_both_operands() -> None:
@@ -190,3 +201,39 @@ def test_binary_gradients_reach_both_operands() -> None:
     plan = plan_gpu.compile_gpu_plan(_graph(both, x, w), RUNNER)
     assert plan.kernels == 1
     _check(plan.function([x, w]), both(x, w), np.float64)
+
+
+def test_gpu_check_of_the_fused_chain_runs_on_the_emulator() -> None:
+    """What scripts/gpu-check runs (its dry run: kernels on the emulator, no capture)."""
+    from tensorflowish.function import cuda_graph
+
+    lines = cuda_graph.check(emulator=True)
+    assert lines[0].startswith("fused chain (100 ops x 16, forward + backward): 1 kernel(s)")
+    assert not cuda_graph.cuda_graphs_enabled()  # capture is opt-in until a GPU verified it
+
+
+@pytest.mark.gpu
+def test_gpu_plan_and_cuda_graph_capture_on_cupy() -> None:
+    """On a GPU: the plan on CuPy through tf.function's replay, then captured (both against
+    eager); never run so far (no GPU was lent to this work)."""
+    from tensorflowish import backend
+    from tensorflowish.function import cuda_graph
+
+    reason = backend.gpu_unavailable_reason()
+    if reason is not None:
+        pytest.skip(f"no usable GPU: {reason}")
+    import cupy
+
+    lines = cuda_graph.check(ops=20, elements=1000)
+    assert "exactly" in lines[1]
+
+    def f(x):
+        return tf.exp(tf.tanh(x)) * 3.0 - x
+
+    traced = tf.function(f)
+    x = tf.Tensor(cupy.linspace(-1, 1, 300))
+    for _ in range(3):
+        result = traced(x)
+    graph = traced.get_concrete_function(x).graph
+    assert graph.gpu_plan and graph.gpu_plan.kernels == 1, graph.plan_note
+    np.testing.assert_allclose(cupy.asnumpy(result.array), cupy.asnumpy(f(x).array), rtol=1e-12)
