@@ -216,6 +216,9 @@ class _Builder:
         if sources is None or any(s.index not in self.watched for s in sources):
             raise NotGpuPlannable("tape.gradient of sources that were not watched")
         target = call.args[1].index
+        for line in self.recorded:  # a reduce_sum is fused over only as the target itself
+            if any(kind == 0 and item in self.reduced for kind, item in line.plan):
+                raise NotGpuPlannable("the tape records a reduce_sum inside the chain")
         target = self.reduced.get(target, target)
         if target not in self.owner:
             raise NotGpuPlannable("the gradient's target is not an elementwise value")
@@ -266,6 +269,8 @@ class _Builder:
                 self.tape_line(call)
             elif call.name == "GradientTape.gradient":
                 self.gradient(call)
+            elif call.name.startswith("GradientTape."):  # stop_recording, jacobian, reset...
+                raise NotGpuPlannable(f"{call.name} is not fused")
             elif self.fusible(call):
                 self.add_line(call)
             else:

@@ -143,6 +143,27 @@ def test_what_is_not_fused_is_refused() -> None:
     with pytest.raises(plan_gpu.NotGpuPlannable, match="not elementwise"):
         plan_gpu.compile_gpu_plan(_graph(through_matmul, x, b), RUNNER)
 
+    def through_a_sum(x, b):
+        with tf.GradientTape() as tape:
+            tape.watch(x)
+            y = tf.tanh(x) * tf.reduce_sum(x)  # the sum's path would be lost
+        return tape.gradient(y, x)
+
+    with pytest.raises(plan_gpu.NotGpuPlannable, match="reduce_sum inside the chain"):
+        plan_gpu.compile_gpu_plan(_graph(through_a_sum, x, b), RUNNER)
+
+    def paused(x, b):
+        with tf.GradientTape() as tape:
+            tape.watch(x)
+            y = tf.tanh(x)
+            with tape.stop_recording():
+                z = y * 2.0
+            y = y * z
+        return tape.gradient(y, x)
+
+    with pytest.raises(plan_gpu.NotGpuPlannable, match="stop_recording"):
+        plan_gpu.compile_gpu_plan(_graph(paused, x, b), RUNNER)
+
 
 def test_graph_replay_hands_cupy_inputs_to_the_gpu_plan(monkeypatch) -> None:
     """Graph.replay's hook: inputs the CPU plan refuses, when CuPy's, run the GPU plan
