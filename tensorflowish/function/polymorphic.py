@@ -397,6 +397,7 @@ class Function:
                     raise
                 raise tracing.OperatorNotAllowedInGraphError(f"{error} {reason}") from None
             graph = tracer.finish(outputs)
+            outputs = tracer.returned(outputs)
         if tracer.created_variables and self._tracing_count == 1:
             self._check_variables_once(arguments, tensors, specs, names)
         python_arguments = {name: value for name, value in arguments.arguments.items()

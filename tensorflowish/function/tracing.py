@@ -23,7 +23,9 @@ from collections.abc import Callable, Iterator
 from .. import tape as tape_module
 from ..ops import registry
 from ..tensor import Tensor, TensorShape, Variable
+from . import tape_lines
 from .graph import Call, Graph, Slot, flatten, map_structure, type_of
+from .leaked import LeakedTensor
 
 _ARRAY = Tensor.array  # the slot descriptor, bypassing TracedTensor's check
 _PACKAGE = __name__.rsplit(".", 2)[0]
@@ -157,6 +159,9 @@ class Tracer:
         self.captures: list = []
         self.calls: list[Call] = []
         self.converted: list[Tensor] = []
+        self.inputs: set[int] = set()  # the caller's tensors: never leaked
+        self.poison = False  # set by finish(): made tensors become LeakedTensors at the end
+        self.outer_tapes = bool(tape_module._recording_tapes)
         self.input_slots: list[int] = []
         self.input_names: list[str] = []
         self.created_variables: list[Variable] = []
@@ -183,6 +188,7 @@ class Tracer:
             if shape is not None:
                 self.shapes[tensor._id] = tuple(shape)
             self._mark_traced(tensor)
+        self.inputs.add(tensor._id)
         self.input_names.append(name)
 
     def template(self, value):
@@ -287,6 +293,9 @@ class Tracer:
 
     def finish(self, outputs, dry_outputs: bool = False) -> Graph:
         template = self.template(outputs)
+        # the caller gets new tensors; those the trace made become leaked if Python kept them
+        # (not under an outer tape, whose records still read them)
+        self.poison = not self.outer_tapes
         specs = {}  # every tensor value's shape and dtype, for replay plans
         for slot, value in enumerate(self.holds):
             if isinstance(value, Tensor):
@@ -296,10 +305,21 @@ class Tracer:
         return Graph(self.name, self.input_slots, self.input_names, self.captures, self.calls,
                      template, self.types, self.size, specs)
 
+    def returned(self, outputs):
+        """`outputs` with each tensor the trace made replaced by a new plain Tensor (as they
+        are, under an outer tape: its records hold them)."""
+        if not self.poison:
+            return outputs
+        return map_structure(lambda leaf: Tensor(_ARRAY.__get__(leaf))
+                             if leaf.__class__ is TracedTensor else leaf, outputs)
+
     def restore(self) -> None:
-        """Turn every TracedTensor back into a plain Tensor (the trace's results are real)."""
+        """Turn every TracedTensor back into a plain Tensor (the trace's results are real);
+        after a finished trace, those it made become LeakedTensors (the function's results
+        reach the caller as new tensors: `returned`)."""
         for tensor in self.converted:
-            tensor.__class__ = Tensor
+            tensor.__class__ = LeakedTensor if self.poison and tensor._id not in self.inputs \
+                else Tensor
         self.converted.clear()
 
 
@@ -318,53 +338,6 @@ def _stateful(name: str, original: Callable, dry_result: Callable | None = None)
     wrapper.__name__ = getattr(original, "__name__", name)
     wrapper.__wrapped__ = original
     return wrapper
-
-
-def _new_tape(persistent: bool, watch_accessed_variables: bool):
-    tape = tape_module.GradientTape(persistent=persistent,
-                                    watch_accessed_variables=watch_accessed_variables)
-    return _ORIGINALS["tape_enter"](tape)
-
-
-_ORIGINALS: dict = {}
-
-
-def _tape_enter(self):
-    tracer = current()
-    if tracer is None or tracer.depth:
-        return _ORIGINALS["tape_enter"](self)
-    # replay makes a fresh tape with the same options and enters it
-    return tracer.record("GradientTape.__enter__", _new_tape,
-                         (self._persistent, self._watch_accessed_variables), {}, stateful=True,
-                         run=lambda *_: _ORIGINALS["tape_enter"](self))
-
-
-def _pause(tape) -> None:
-    """Replay of `stop_recording()`'s start: take the tape out of the recording list."""
-    tape._paused_at = tape_module._recording_tapes.index(tape)
-    tape_module._recording_tapes.remove(tape)
-
-
-def _resume(tape) -> None:
-    """Replay of `stop_recording()`'s end: put the tape back where it was."""
-    tape_module._recording_tapes.insert(tape._paused_at, tape)
-
-
-@contextlib.contextmanager
-def _stop_recording(self):
-    tracer = current()
-    block = _ORIGINALS["stop_recording"](self)
-    if tracer is None or tracer.depth:
-        with block:
-            yield
-        return
-    tracer.record("GradientTape.stop_recording", _pause, (self,), {}, stateful=True,
-                  run=lambda tape: block.__enter__())
-    try:
-        yield
-    finally:
-        tracer.record("GradientTape.resume_recording", _resume, (self,), {}, stateful=True,
-                      run=lambda tape: block.__exit__(None, None, None))
 
 
 def check_new_state(what: str) -> None:
@@ -477,10 +450,10 @@ def _patches() -> list[tuple[object, str, Callable]]:
 
     patches.append((data_dataset._Iterator, "__next__",
                     iterator_next(data_dataset._Iterator.__next__)))
-    _ORIGINALS["tape_enter"] = tape_module.GradientTape.__enter__
-    _ORIGINALS["stop_recording"] = tape_module.GradientTape.stop_recording
-    patches.append((tape_module.GradientTape, "__enter__", _tape_enter))
-    patches.append((tape_module.GradientTape, "stop_recording", _stop_recording))
+    tape_lines.ORIGINALS["tape_enter"] = tape_module.GradientTape.__enter__
+    tape_lines.ORIGINALS["stop_recording"] = tape_module.GradientTape.stop_recording
+    patches.append((tape_module.GradientTape, "__enter__", tape_lines.tape_enter))
+    patches.append((tape_module.GradientTape, "stop_recording", tape_lines.stop_recording))
     for name in ("__exit__", "watch", "gradient", "jacobian", "batch_jacobian", "reset"):
         patches.append((tape_module.GradientTape, name, _stateful(
             f"GradientTape.{name}", getattr(tape_module.GradientTape, name))))

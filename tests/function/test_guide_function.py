@@ -36,11 +36,7 @@ NOTEBOOK = "site/en/guide/function.ipynb"
 _DEFAULT_DOCS = "/work/.mirror/tensorflow+docs/repo"
 
 # cell id -> why it does not run as written here
-KNOWN_FAILURES = {
-    "PrcpPB8C5s9T": "a tensor leaked out of a trace (a global assigned inside the function) "
-                    "keeps the first call's value and can be used later; TensorFlow raises "
-                    "TypeError when another function captures it",
-}
+KNOWN_FAILURES: dict[str, str] = {}
 
 
 def _notebook_text() -> str | None:

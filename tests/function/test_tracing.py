@@ -380,3 +380,49 @@ def test_stop_recording_inside_a_traced_function():
 
     for value in (3.0, 5.0):  # the trace, then a replay
         assert float(f(tf.constant(value))) == 2 * value
+
+
+def test_a_tensor_leaked_out_of_a_trace_is_out_of_scope_as_in_tensorflow():
+    leaked = []
+
+    @tf.function
+    def leaky(a):
+        b = a + 1
+        leaked.append(b)  # bad: escapes the function without being returned
+        return b
+
+    result = leaky(tf.constant(1))
+    assert int(result) == 2  # the returned value is the caller's
+    assert int(leaky(tf.constant(5))) == 6  # replayed: the leaked tensor would be stale
+    x = leaked[0]
+    assert x.shape == () and x.dtype == tf.int32  # its shape and dtype still read
+    with pytest.raises(AttributeError, match="leaked out of a tf.function"):
+        x.numpy()
+    with pytest.raises(TypeError, match="out of scope"):
+        x + 1
+    with pytest.raises(TypeError, match="out of scope"):
+        float(x)
+
+    @tf.function
+    def captures_leaked_tensor(c):
+        return c + x
+
+    with pytest.raises(TypeError, match="out of scope"):
+        captures_leaked_tensor(tf.constant(2))
+
+
+def test_under_an_outer_tape_the_traced_tensors_stay_usable_for_its_gradient():
+    kept = []
+
+    @tf.function
+    def f(a):
+        b = a * a
+        kept.append(b)
+        return b * 3.0
+
+    x = tf.constant(2.0)
+    with tf.GradientTape() as tape:
+        tape.watch(x)
+        y = f(x)
+    assert float(tape.gradient(y, x)) == 12.0
+    assert float(kept[0]) == 4.0  # the outer tape's records hold it: not poisoned
