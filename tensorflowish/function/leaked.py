@@ -35,17 +35,11 @@ def _no_numpy(tensor):
                          "instead.")
 
 
-class LeakedTensor(Tensor):
-    """A graph tensor used outside its tf.function: its shape and dtype only."""
+class GraphTensor(Tensor):
+    """A tensor of a trace (TracedTensor while it runs, LeakedTensor after): its dtype and rank
+    read from the array without the checks its value goes through."""
 
     __slots__ = ()
-
-    array = property(_checked_array)
-    numpy = property(_no_numpy)
-
-    @property
-    def shape(self) -> TensorShape:
-        return TensorShape(_ARRAY.__get__(self).shape)
 
     @property
     def dtype(self):
@@ -56,6 +50,19 @@ class LeakedTensor(Tensor):
     @property
     def ndim(self) -> int:
         return _ARRAY.__get__(self).ndim
+
+
+class LeakedTensor(GraphTensor):
+    """A graph tensor used outside its tf.function: its shape and dtype only."""
+
+    __slots__ = ()
+
+    array = property(_checked_array)
+    numpy = property(_no_numpy)
+
+    @property
+    def shape(self) -> TensorShape:
+        return TensorShape(_ARRAY.__get__(self).shape)
 
     def __repr__(self) -> str:
         shape = ", ".join(str(d) for d in _ARRAY.__get__(self).shape)

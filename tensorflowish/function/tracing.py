@@ -25,7 +25,7 @@ from ..ops import registry
 from ..tensor import Tensor, TensorShape, Variable
 from . import tape_lines
 from .graph import Call, Graph, Slot, flatten, map_structure, type_of
-from .leaked import LeakedTensor
+from .leaked import GraphTensor, LeakedTensor
 
 _ARRAY = Tensor.array  # the slot descriptor, bypassing TracedTensor's check
 _PACKAGE = __name__.rsplit(".", 2)[0]
@@ -76,7 +76,7 @@ def _checked_array(tensor):
     return _ARRAY.__get__(tensor)
 
 
-class TracedTensor(Tensor):
+class TracedTensor(GraphTensor):
     """A tensor seen while tracing whose value depends on the inputs or on variables.
 
     Its shape and dtype are known (an input's relaxed dimensions read as None); its values
@@ -93,16 +93,6 @@ class TracedTensor(Tensor):
         # relaxed (None) dimensions are what user code sees; an op's body sees the real shape
         known = tracer.shapes.get(self._id) if tracer is not None and not tracer.depth else None
         return TensorShape(_ARRAY.__get__(self).shape if known is None else known)
-
-    @property
-    def dtype(self):
-        from .. import dtypes
-
-        return dtypes.as_dtype(_ARRAY.__get__(self).dtype)
-
-    @property
-    def ndim(self) -> int:
-        return _ARRAY.__get__(self).ndim
 
     @property
     def device(self) -> str:
