@@ -258,3 +258,25 @@ def test_gpu_plan_and_cuda_graph_capture_on_cupy() -> None:
     graph = traced.get_concrete_function(x).graph
     assert graph.gpu_plan and graph.gpu_plan.kernels == 1, graph.plan_note
     np.testing.assert_allclose(cupy.asnumpy(result.array), cupy.asnumpy(f(x).array), rtol=1e-12)
+
+
+@pytest.mark.parametrize("dtype", ["float16", "bfloat16"])
+def test_half_precision_runs_fused_in_float(dtype) -> None:
+    """A half-precision run computes in float and rounds once per output (eager rounds per
+    op), so it is compared with a half's tolerance."""
+    rng = np.random.default_rng(4)
+    x, w = (tf.cast(tf.constant(rng.normal(size=(3, 8)).astype(np.float32)), dtype)
+            for _ in range(2))
+
+    def f(x, w):
+        with tf.GradientTape() as tape:
+            tape.watch(x)
+            y = tf.tanh(x * w + 0.5) * tf.sigmoid(w)
+        return y, tape.gradient(y, x)
+
+    plan = plan_gpu.compile_gpu_plan(_graph(f, x, w), RUNNER)
+    assert plan.kernels == 1
+    for got, want in zip(tf.nest.flatten(plan.function([x, w])), tf.nest.flatten(f(x, w))):
+        assert got.dtype == want.dtype == tf.as_dtype(dtype)
+        np.testing.assert_allclose(tf.cast(got, tf.float32).numpy(),
+                                   tf.cast(want, tf.float32).numpy(), rtol=3e-2, atol=3e-2)
