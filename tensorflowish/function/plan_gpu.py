@@ -28,7 +28,7 @@ import numpy as np
 
 from ..tensor import Tensor, Variable
 from . import cuda_graph
-from .graph import _ARRAY, Graph, Slot, fill, flatten
+from .graph import _ARRAY, Graph, Slot, fill, flatten, run_calls
 
 # registry op name -> fusion op (one-to-one over this table)
 FUSIBLE = {name: name for name in (
@@ -79,7 +79,7 @@ class GpuPlan:
             if kind == "run":
                 _launch(item, values, self.runner)
             else:
-                _call(item, values)
+                run_calls((item,), values)
         return fill(self.graph.output_template, values)
 
 
@@ -91,21 +91,6 @@ def _launch(run: _Run, values: list, runner) -> None:
     outputs = run.kernel(arrays, runner, shape=run.shape)
     for slot, array in zip(run.outputs, outputs):
         values[slot] = Tensor(array)
-
-
-def _call(call, values: list) -> None:
-    args = [values[item] if kind == 0 else fill(item, values) if kind == 1 else item
-            for kind, item in call.plan]
-    kwargs = fill(call.kwargs, values) if call.dynamic_kwargs else call.kwargs
-    result = call.function(*args, **kwargs)
-    if call.output_slots:
-        if len(call.output_positions) == 1 and call.output_positions[0] == -1:
-            values[call.output_slots[0]] = result
-        else:
-            leaves: list = []
-            flatten(result, leaves)
-            for slot, position in zip(call.output_slots, call.output_positions):
-                values[slot] = leaves[position]
 
 
 class _Builder:
