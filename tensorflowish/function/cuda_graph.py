@@ -82,6 +82,21 @@ def capture(plan, inputs: list) -> CapturedPlan:
 
 
 # ---- the check run by scripts/gpu-check ------------------------------------------------------
+def elementwise_chain(ops: int):
+    """The benchmarks' chain: `ops` alternating `y * s` and `y + s`, and dy/dx by a tape
+    (`tensorflowish bench`'s tape-overhead rows run it too)."""
+    from .. import tape as tape_module
+
+    def chain(x, s):
+        with tape_module.GradientTape() as tape:
+            tape.watch(x)
+            y = x
+            for i in range(ops):
+                y = y * s if i % 2 == 0 else y + s
+        return y, tape.gradient(y, x)
+    return chain
+
+
 def _median_seconds(function, repeats: int, synchronize) -> float:
     import time
 
@@ -119,14 +134,7 @@ def check(emulator: bool = False, ops: int = 100, elements: int = 4096) -> list[
     x = tf.Tensor(xp.asarray(rng.normal(size=elements).astype(np.float32)))
     s = tf.Tensor(xp.asarray(rng.normal(size=elements).astype(np.float32) * 0.5 + 1.0))
 
-    def chain(x, s):
-        with tf.GradientTape() as tape:
-            tape.watch(x)
-            y = x
-            for i in range(ops):
-                y = y * s if i % 2 == 0 else y + s
-        return y, tape.gradient(y, x)
-
+    chain = elementwise_chain(ops)
     traced = tf.function(chain)
     traced(x, s)
     plan = plan_gpu.compile_gpu_plan(traced.get_concrete_function(x, s).graph, runner)

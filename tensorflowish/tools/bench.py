@@ -247,13 +247,9 @@ def tape_overhead(device: str, ops: int = 100, elements: int = 16,
     scale = _random(xp, rng, (elements,))
     tx, tscale = tf.Tensor(x0), tf.Tensor(scale)
 
-    def chain(x, s):
-        with tf.GradientTape() as tape:
-            tape.watch(x)
-            y = x
-            for i in range(ops):
-                y = y * s if i % 2 == 0 else y + s
-        return y, tape.gradient(y, x)
+    from ..function.cuda_graph import elementwise_chain
+
+    chain = elementwise_chain(ops)
 
     def floor():
         y = x0

@@ -8,19 +8,24 @@ from ...ops import recurrent
 from . import Backward, Line, Lowered, NotLowered, lowering
 
 
-@lowering("rnn.lstm")
-def lstm(line: Line) -> Lowered:
+def _operands(line: Line, states: list[str]) -> tuple[list, bool, bool]:
+    """The line's tensors (`states`, the kernels, the bias if any: one float dtype) and its
+    direction flags; a mask is not lowered."""
     if line["mask"] is not None or line["recurrent_mask"] is not None:
         raise NotLowered("a mask")
-    names = ["inputs", "initial_h", "initial_c", "kernel", "recurrent_kernel"]
-    if line["bias"] is not None:
-        names.append("bias")
+    names = states + ["kernel", "recurrent_kernel"] + (["bias"] if line["bias"] is not None
+                                                       else [])
     inputs = [line.tensor(name, float_only=True) for name in names]
     if len({line.dtype(operand) for operand in inputs}) != 1 or \
             line.dtype(inputs[0]).kind != "f":
         raise NotLowered("mixed dtypes")
-    go_backwards = bool(line.literal("go_backwards"))
-    return_sequences = bool(line.literal("return_sequences"))
+    return inputs, bool(line.literal("go_backwards")), bool(line.literal("return_sequences"))
+
+
+@lowering("rnn.lstm")
+def lstm(line: Line) -> Lowered:
+    inputs, go_backwards, return_sequences = _operands(line, ["inputs", "initial_h",
+                                                             "initial_c"])
 
     def forward(x, h0, c0, w, u, b=None):
         return recurrent.lstm_forward_arrays(x, h0, c0, w, u, b, None, None, go_backwards,
@@ -34,17 +39,7 @@ def lstm(line: Line) -> Lowered:
 
 @lowering("rnn.gru")
 def gru(line: Line) -> Lowered:
-    if line["mask"] is not None or line["recurrent_mask"] is not None:
-        raise NotLowered("a mask")
-    names = ["inputs", "initial_h", "kernel", "recurrent_kernel"]
-    if line["bias"] is not None:
-        names.append("bias")
-    inputs = [line.tensor(name, float_only=True) for name in names]
-    if len({line.dtype(operand) for operand in inputs}) != 1 or \
-            line.dtype(inputs[0]).kind != "f":
-        raise NotLowered("mixed dtypes")
-    go_backwards = bool(line.literal("go_backwards"))
-    return_sequences = bool(line.literal("return_sequences"))
+    inputs, go_backwards, return_sequences = _operands(line, ["inputs", "initial_h"])
 
     def forward(x, h0, w, u, b=None):
         return recurrent.gru_forward_arrays(x, h0, w, u, b, None, None, go_backwards,

@@ -47,29 +47,27 @@ class LearningRateSchedule:
         return cls(**config)
 
 
-class ExponentialDecay(LearningRateSchedule):
-    """``initial_learning_rate * decay_rate ** (step / decay_steps)``; with ``staircase`` the
-    exponent is rounded down, so the rate drops every ``decay_steps`` steps."""
+class _RateDecay(LearningRateSchedule):
+    """What ExponentialDecay and InverseTimeDecay share: their arguments and the number of
+    decay periods at a step (rounded down with ``staircase``)."""
 
     def __init__(
         self,
         initial_learning_rate: float,
-        decay_steps: int,
+        decay_steps: float,
         decay_rate: float,
         staircase: bool = False,
         name: str | None = None,
     ) -> None:
         if decay_steps <= 0:
-            raise ValueError(f"ExponentialDecay needs decay_steps > 0, got {decay_steps}.")
+            raise ValueError(f"{type(self).__name__} needs decay_steps > 0, got {decay_steps}.")
         self.initial_learning_rate = float(initial_learning_rate)
         self.decay_steps, self.decay_rate = decay_steps, float(decay_rate)
         self.staircase, self.name = bool(staircase), name
 
-    def value(self, step: float) -> float:
-        exponent = step / self.decay_steps
-        if self.staircase:
-            exponent = math.floor(exponent)
-        return self.initial_learning_rate * self.decay_rate**exponent
+    def _periods(self, step: float) -> float:
+        periods = step / self.decay_steps
+        return math.floor(periods) if self.staircase else periods
 
     def get_config(self) -> dict:
         return {
@@ -79,6 +77,14 @@ class ExponentialDecay(LearningRateSchedule):
             "staircase": self.staircase,
             "name": self.name,
         }
+
+
+class ExponentialDecay(_RateDecay):
+    """``initial_learning_rate * decay_rate ** (step / decay_steps)``; with ``staircase`` the
+    exponent is rounded down, so the rate drops every ``decay_steps`` steps."""
+
+    def value(self, step: float) -> float:
+        return self.initial_learning_rate * self.decay_rate**self._periods(step)
 
 
 class PiecewiseConstantDecay(LearningRateSchedule):
@@ -152,35 +158,11 @@ class CosineDecay(LearningRateSchedule):
         }
 
 
-class InverseTimeDecay(LearningRateSchedule):
+class InverseTimeDecay(_RateDecay):
     """``initial_learning_rate / (1 + decay_rate * step / decay_steps)``."""
 
-    def __init__(
-        self,
-        initial_learning_rate: float,
-        decay_steps: float,
-        decay_rate: float,
-        staircase: bool = False,
-        name: str | None = None,
-    ) -> None:
-        self.initial_learning_rate = float(initial_learning_rate)
-        self.decay_steps, self.decay_rate = decay_steps, float(decay_rate)
-        self.staircase, self.name = bool(staircase), name
-
     def value(self, step: float) -> float:
-        ratio = step / self.decay_steps
-        if self.staircase:
-            ratio = math.floor(ratio)
-        return self.initial_learning_rate / (1.0 + self.decay_rate * ratio)
-
-    def get_config(self) -> dict:
-        return {
-            "initial_learning_rate": self.initial_learning_rate,
-            "decay_steps": self.decay_steps,
-            "decay_rate": self.decay_rate,
-            "staircase": self.staircase,
-            "name": self.name,
-        }
+        return self.initial_learning_rate / (1.0 + self.decay_rate * self._periods(step))
 
 
 class PolynomialDecay(LearningRateSchedule):
