@@ -11,16 +11,6 @@ import tensorflowish as tf
 from tensorflowish.function import OperatorNotAllowedInGraphError
 
 
-def _finite_difference(function, x: np.ndarray, eps: float = 1e-6) -> np.ndarray:
-    grad = np.zeros_like(x)
-    for index in np.ndindex(x.shape):
-        up, down = x.copy(), x.copy()
-        up[index] += eps
-        down[index] -= eps
-        grad[index] = (function(up) - function(down)) / (2 * eps)
-    return grad
-
-
 def test_break_in_a_tensor_while_loop():
     @tf.function
     def first_positive(x):
@@ -235,7 +225,7 @@ def test_a_path_without_return_under_a_tensor_condition_is_refused():
 
 
 @pytest.mark.parametrize("limit", [0.5, 1.7, 50.0])  # break at 0, at 2 after a continue; return
-def test_gradient_through_break_continue_and_return(limit):
+def test_gradient_through_break_continue_and_return(limit, finite_difference):
     def grow(x):
         y = x
         for i in tf.range(6):
@@ -256,7 +246,7 @@ def test_gradient_through_break_continue_and_return(limit):
         tape.watch(x)
         value = traced(x)
     assert float(value) == pytest.approx(float(grow(x)))  # traced equals eager
-    numeric = _finite_difference(lambda v: float(grow(tf.constant(v))), x0)
+    numeric = finite_difference(lambda v: float(grow(tf.constant(v))), x0)
     np.testing.assert_allclose(tape.gradient(value, x).numpy(), numeric, rtol=1e-6, atol=1e-8)
 
 

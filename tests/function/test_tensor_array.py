@@ -9,16 +9,6 @@ import pytest
 import tensorflowish as tf
 
 
-def _finite_difference(function, x: np.ndarray, eps: float = 1e-6) -> np.ndarray:
-    grad = np.zeros_like(x)
-    for index in np.ndindex(x.shape):
-        up, down = x.copy(), x.copy()
-        up[index] += eps
-        down[index] -= eps
-        grad[index] = (function(up) - function(down)) / (2 * eps)
-    return grad
-
-
 # --- TensorArray, eagerly ------------------------------------------------------------------
 def test_write_read_stack_and_unwritten_zeros():
     ta = tf.TensorArray(tf.float32, size=3)
@@ -158,7 +148,7 @@ def test_traced_write_returns_a_new_array():
 
 
 @pytest.mark.parametrize("traced", [False, True])
-def test_gradient_through_a_loop_that_writes_and_stacks(traced):
+def test_gradient_through_a_loop_that_writes_and_stacks(traced, finite_difference):
     weights = np.array([[1.0, -2.0], [0.5, 3.0], [2.0, 1.0]])
 
     def accumulate(x):
@@ -175,7 +165,7 @@ def test_gradient_through_a_loop_that_writes_and_stacks(traced):
     with tf.GradientTape() as tape:
         tape.watch(x)
         y = function(x)
-    numeric = _finite_difference(lambda v: float(accumulate(tf.constant(v))), x0)
+    numeric = finite_difference(lambda v: float(accumulate(tf.constant(v))), x0)
     np.testing.assert_allclose(tape.gradient(y, x).numpy(), numeric, rtol=1e-6, atol=1e-8)
 
 
@@ -224,7 +214,7 @@ def test_switch_case_traced_keeps_every_branch():
 
 
 @pytest.mark.parametrize("index", [0, 1, 4])
-def test_gradient_through_a_traced_switch_case(index):
+def test_gradient_through_a_traced_switch_case(index, finite_difference):
     def pick(i, x):
         return tf.switch_case(i, [lambda: tf.reduce_sum(x * x * x),
                                   lambda: tf.reduce_sum(tf.exp(x) * x)],
@@ -236,7 +226,7 @@ def test_gradient_through_a_traced_switch_case(index):
     with tf.GradientTape() as tape:
         tape.watch(x)
         y = traced(tf.constant(index), x)
-    numeric = _finite_difference(lambda v: float(pick(tf.constant(index), tf.constant(v))), x0)
+    numeric = finite_difference(lambda v: float(pick(tf.constant(index), tf.constant(v))), x0)
     np.testing.assert_allclose(tape.gradient(y, x).numpy(), numeric, rtol=1e-6, atol=1e-8)
 
 
