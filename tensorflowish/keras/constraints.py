@@ -16,6 +16,7 @@ from typing import Any
 
 import tensorflowish as tf
 from tensorflowish.keras import backend as keras_backend
+from tensorflowish.keras.object_config import keras_object_config
 from tensorflowish.tensor import Tensor
 
 __all__ = ["Constraint", "MaxNorm", "MinMaxNorm", "NonNeg", "UnitNorm", "deserialize", "get",
@@ -113,8 +114,7 @@ def serialize(constraint: Constraint | None) -> dict | None:
     if not isinstance(constraint, Constraint):
         raise TypeError(f"Only tf.keras.constraints.Constraint objects can be serialized, got "
                         f"{constraint!r}; subclass Constraint and give it get_config().")
-    return {"module": "keras.constraints", "class_name": type(constraint).__name__,
-            "config": constraint.get_config(), "registered_name": None}
+    return keras_object_config(constraint, "keras.constraints")
 
 
 def deserialize(config: dict) -> Constraint:

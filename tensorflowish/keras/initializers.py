@@ -18,6 +18,7 @@ import numpy as np
 
 import tensorflowish as tf
 from tensorflowish.keras import backend as keras_backend
+from tensorflowish.keras.object_config import keras_object_config
 
 __all__ = [
     "Constant", "GlorotNormal", "GlorotUniform", "HeNormal", "HeUniform", "Identity",
@@ -369,5 +370,4 @@ def serialize(initializer: Any) -> Any:
     Initializer (a function is returned as it is)."""
     if not isinstance(initializer, Initializer):
         return initializer
-    return {"module": "keras.initializers", "class_name": type(initializer).__name__,
-            "config": initializer.get_config(), "registered_name": None}
+    return keras_object_config(initializer, "keras.initializers")

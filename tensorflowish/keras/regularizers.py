@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import tensorflowish as tf
+from tensorflowish.keras.object_config import keras_object_config
 
 __all__ = ["L1", "L1L2", "L2", "Regularizer", "get", "l1", "l1_l2", "l2", "serialize"]
 
@@ -87,5 +88,4 @@ def serialize(regularizer: Any) -> dict | None:
     if not isinstance(regularizer, Regularizer):
         raise TypeError(f"Only tf.keras.regularizers.Regularizer objects can be serialized, got "
                         f"{regularizer!r}; subclass Regularizer and give it get_config().")
-    return {"module": "keras.regularizers", "class_name": type(regularizer).__name__,
-            "config": regularizer.get_config(), "registered_name": None}
+    return keras_object_config(regularizer, "keras.regularizers")

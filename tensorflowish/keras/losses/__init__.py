@@ -55,6 +55,7 @@ from tensorflowish.keras.losses.regression import (
     mean_squared_error,
     mean_squared_logarithmic_error,
 )
+from tensorflowish.keras.object_config import keras_object_config
 
 mse = MSE = mean_squared_error
 mae = MAE = mean_absolute_error
@@ -116,8 +117,7 @@ def get(identifier: Any) -> Loss:
 
 def serialize(loss: Loss) -> dict:
     """Keras's ``{"module", "class_name", "config", "registered_name"}`` form."""
-    return {"module": "keras.losses", "class_name": type(loss).__name__,
-            "config": loss.get_config(), "registered_name": None}
+    return keras_object_config(loss, "keras.losses")
 
 
 def deserialize(config: dict) -> Loss:

@@ -60,6 +60,7 @@ from tensorflowish.keras.metrics.regression_metrics import (
     R2Score,
     RootMeanSquaredError,
 )
+from tensorflowish.keras.object_config import keras_object_config
 
 _CLASSES = (
     AUC, Accuracy, BinaryAccuracy, BinaryCrossentropy, CategoricalAccuracy,
@@ -149,8 +150,7 @@ def get(identifier: Any) -> Metric:
 
 def serialize(metric: Metric) -> dict:
     """Keras's ``{"module", "class_name", "config", "registered_name"}`` form."""
-    return {"module": "keras.metrics", "class_name": type(metric).__name__,
-            "config": metric.get_config(), "registered_name": None}
+    return keras_object_config(metric, "keras.metrics")
 
 
 def deserialize(config: dict) -> Metric:
