@@ -10,16 +10,10 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from bench_arrays import host
 
 from tensorflowish import backend
 from tensorflowish.tools import bench
-
-
-def _host(value):
-    if isinstance(value, (list, tuple)):
-        return [_host(v) for v in value]
-    array = getattr(value, "array", value)
-    return np.asarray(backend.to_numpy(array) if hasattr(array, "shape") else array)
 
 
 def _run(benchmark, workload, side):
@@ -43,7 +37,7 @@ SIDES = ["framework", "floor"]
 def test_dense_forward(benchmark, bench_device, size, side):
     workload = bench.dense_forward(bench_device, *size)
     result = _run(benchmark, workload, side)
-    np.testing.assert_allclose(_host(result), _host(workload.floor()), rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(host(result), host(workload.floor()), rtol=1e-5, atol=1e-5)
 
 
 @pytest.mark.parametrize("side", SIDES)
@@ -51,7 +45,7 @@ def test_dense_forward(benchmark, bench_device, size, side):
 def test_dense_forward_backward(benchmark, bench_device, size, side):
     workload = bench.dense_forward_backward(bench_device, *size)
     result = _run(benchmark, workload, side)
-    for got, want in zip(_host(result), _host(workload.floor())):
+    for got, want in zip(host(result), host(workload.floor())):
         np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-4)
 
 
@@ -61,8 +55,8 @@ def test_softmax_cross_entropy(benchmark, bench_device, size, side):
     workload = bench.softmax_cross_entropy(bench_device, *size)
     loss, grad = _run(benchmark, workload, side)
     want_loss, want_grad = workload.floor()
-    np.testing.assert_allclose(_host(loss), _host(want_loss), rtol=1e-5)
-    np.testing.assert_allclose(_host(grad), _host(want_grad), rtol=1e-4, atol=1e-7)
+    np.testing.assert_allclose(host(loss), host(want_loss), rtol=1e-5)
+    np.testing.assert_allclose(host(grad), host(want_grad), rtol=1e-4, atol=1e-7)
 
 
 @pytest.mark.parametrize("side", SIDES)
@@ -76,7 +70,7 @@ def test_optimizer_step_matches_floor(bench_device):
     for _ in range(3):
         updated = workload.framework()
         expected = workload.floor()
-    np.testing.assert_allclose(_host(updated), _host(expected), rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(host(updated), host(expected), rtol=1e-5, atol=1e-6)
 
 
 @pytest.mark.parametrize("side", SIDES)
@@ -91,7 +85,7 @@ def test_mlp_training_step(benchmark, bench_device, size, side):
 @pytest.mark.parametrize("size", ["tiny", "small"])
 def test_mlp_training_step_matches_floor(bench_device, size):
     workload = bench.mlp_training_step(bench_device, size)
-    losses = [(float(_host(workload.framework())), float(_host(workload.floor())))
+    losses = [(float(host(workload.framework())), float(host(workload.floor())))
               for _ in range(5)]
     for framework_loss, floor_loss in losses:
         assert framework_loss == pytest.approx(floor_loss, rel=1e-4)
@@ -102,7 +96,7 @@ def test_mlp_training_step_matches_floor(bench_device, size):
 def test_tape_overhead(benchmark, bench_device, side):
     workload = bench.tape_overhead(bench_device)
     result = _run(benchmark, workload, side)
-    np.testing.assert_allclose(_host(result), _host(workload.floor()), rtol=1e-5)
+    np.testing.assert_allclose(host(result), host(workload.floor()), rtol=1e-5)
 
 
 # --- the same steps under tf.function: their graphs run as replay plans (docs/function.md) ---
@@ -118,7 +112,7 @@ def test_mlp_training_step_traced(benchmark, bench_device, size, side):
 @pytest.mark.parametrize("size", ["tiny", "small"])
 def test_mlp_training_step_traced_matches_floor(bench_device, size):
     workload = bench.mlp_training_step(bench_device, size, traced=True)
-    losses = [(float(_host(workload.framework())), float(_host(workload.floor())))
+    losses = [(float(host(workload.framework())), float(host(workload.floor())))
               for _ in range(5)]
     for framework_loss, floor_loss in losses:
         assert framework_loss == pytest.approx(floor_loss, rel=1e-4)
@@ -129,4 +123,4 @@ def test_mlp_training_step_traced_matches_floor(bench_device, size):
 def test_tape_overhead_traced(benchmark, bench_device, side):
     workload = bench.tape_overhead(bench_device, traced=True)
     result = _run(benchmark, workload, side)
-    np.testing.assert_allclose(_host(result), _host(workload.floor()), rtol=1e-5)
+    np.testing.assert_allclose(host(result), host(workload.floor()), rtol=1e-5)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from bench_arrays import array_module, host
 
 import tensorflowish as tf
 from tensorflowish import backend
@@ -17,13 +18,8 @@ from tensorflowish import backend
 SIDES = ["framework", "floor"]
 
 
-def _xp(device):
-    return backend.array_module_for_device(device)
 
 
-def _host(value):
-    array = getattr(value, "array", value)
-    return np.asarray(backend.to_numpy(array))
 
 
 def _run(benchmark, name, framework, floor, side, rtol=1e-4):
@@ -37,7 +33,7 @@ def _run(benchmark, name, framework, floor, side, rtol=1e-4):
             backend.synchronize()
             return result
     result = benchmark(function)
-    np.testing.assert_allclose(_host(result), _host(floor()), rtol=rtol, atol=rtol)
+    np.testing.assert_allclose(host(result), host(floor()), rtol=rtol, atol=rtol)
 
 
 def _bilinear_axis(n_in, n_out):
@@ -52,7 +48,7 @@ def _bilinear_axis(n_in, n_out):
 @pytest.mark.parametrize("side", SIDES)
 @pytest.mark.parametrize("size", [128, 512], ids=["down-128", "up-512"])
 def test_resize_bilinear(benchmark, bench_device, side, size):
-    xp = _xp(bench_device)
+    xp = array_module(bench_device)
     x = xp.asarray(np.random.default_rng(0).standard_normal((8, 256, 256, 3)).astype(np.float32))
     tx = tf.Tensor(x)
     rows, cols = _bilinear_axis(256, size), _bilinear_axis(256, size)
@@ -71,7 +67,7 @@ def test_resize_bilinear(benchmark, bench_device, side, size):
 
 @pytest.mark.parametrize("side", SIDES)
 def test_batched_solve(benchmark, bench_device, side):
-    xp = _xp(bench_device)
+    xp = array_module(bench_device)
     rng = np.random.default_rng(1)
     a = xp.asarray((rng.standard_normal((64, 32, 32)) + 8 * np.eye(32)).astype(np.float32))
     b = xp.asarray(rng.standard_normal((64, 32, 4)).astype(np.float32))

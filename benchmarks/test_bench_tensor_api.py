@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from bench_arrays import array_module, host
 
 import tensorflowish as tf
 from tensorflowish import backend
@@ -17,13 +18,8 @@ from tensorflowish import backend
 SIDES = ["framework", "floor"]
 
 
-def _xp(device):
-    return backend.array_module_for_device(device)
 
 
-def _host(value):
-    array = getattr(value, "array", value)
-    return np.asarray(backend.to_numpy(array))
 
 
 def _run(benchmark, name, framework, floor, side):
@@ -37,7 +33,7 @@ def _run(benchmark, name, framework, floor, side):
             backend.synchronize()
             return result
     result = benchmark(function)
-    np.testing.assert_allclose(_host(result), _host(floor()), rtol=1e-4, atol=1e-4)
+    np.testing.assert_allclose(host(result), host(floor()), rtol=1e-4, atol=1e-4)
 
 
 def _random(xp, shape, seed=0):
@@ -46,7 +42,7 @@ def _random(xp, shape, seed=0):
 
 @pytest.mark.parametrize("side", SIDES)
 def test_einsum_attention_scores(benchmark, bench_device, side):
-    xp = _xp(bench_device)
+    xp = array_module(bench_device)
     q, k = _random(xp, (8, 8, 128, 64)), _random(xp, (8, 8, 128, 64), 1)
     tq, tk = tf.Tensor(q), tf.Tensor(k)
     _run(benchmark, "einsum bhqd,bhkd->bhqk 8x8x128x64",
@@ -56,7 +52,7 @@ def test_einsum_attention_scores(benchmark, bench_device, side):
 
 @pytest.mark.parametrize("side", SIDES)
 def test_einsum_chain(benchmark, bench_device, side):
-    xp = _xp(bench_device)
+    xp = array_module(bench_device)
     a, b, c = _random(xp, (256, 512)), _random(xp, (512, 512), 1), _random(xp, (512, 64), 2)
     ta, tb, tc = tf.Tensor(a), tf.Tensor(b), tf.Tensor(c)
     # the best order multiplies b @ c first (256*512*64 + 512*512*64 multiply-adds)
@@ -66,7 +62,7 @@ def test_einsum_chain(benchmark, bench_device, side):
 
 @pytest.mark.parametrize("side", SIDES)
 def test_einsum_gradient(benchmark, bench_device, side):
-    xp = _xp(bench_device)
+    xp = array_module(bench_device)
     q, k = _random(xp, (8, 8, 128, 64)), _random(xp, (8, 8, 128, 64), 1)
     tq, tk = tf.Tensor(q), tf.Tensor(k)
 
@@ -84,7 +80,7 @@ def test_einsum_gradient(benchmark, bench_device, side):
 
 @pytest.mark.parametrize("side", SIDES)
 def test_sort(benchmark, bench_device, side):
-    xp = _xp(bench_device)
+    xp = array_module(bench_device)
     x = _random(xp, (256, 1000))
     tx = tf.Tensor(x)
     _run(benchmark, "sort 256x1000", lambda: tf.sort(tx), lambda: xp.sort(x, axis=-1), side)
@@ -92,7 +88,7 @@ def test_sort(benchmark, bench_device, side):
 
 @pytest.mark.parametrize("side", SIDES)
 def test_top_k(benchmark, bench_device, side):
-    xp = _xp(bench_device)
+    xp = array_module(bench_device)
     x = _random(xp, (256, 1000))
     tx = tf.Tensor(x)
 
@@ -104,7 +100,7 @@ def test_top_k(benchmark, bench_device, side):
 
 @pytest.mark.parametrize("side", SIDES)
 def test_unsorted_segment_sum(benchmark, bench_device, side):
-    xp = _xp(bench_device)
+    xp = array_module(bench_device)
     data = _random(xp, (100_000, 16))
     ids = xp.asarray(np.random.default_rng(3).integers(0, 1000, 100_000))
     tdata, tids = tf.Tensor(data), tf.Tensor(ids)
@@ -124,7 +120,7 @@ def test_unsorted_segment_sum(benchmark, bench_device, side):
 
 @pytest.mark.parametrize("side", SIDES)
 def test_gather_nd(benchmark, bench_device, side):
-    xp = _xp(bench_device)
+    xp = array_module(bench_device)
     params = _random(xp, (512, 512, 8))
     indices = xp.asarray(np.random.default_rng(4).integers(0, 512, (100_000, 2)))
     tparams, tindices = tf.Tensor(params), tf.Tensor(indices)
@@ -135,7 +131,7 @@ def test_gather_nd(benchmark, bench_device, side):
 
 @pytest.mark.parametrize("side", SIDES)
 def test_cumsum(benchmark, bench_device, side):
-    xp = _xp(bench_device)
+    xp = array_module(bench_device)
     x = _random(xp, (1024, 1024))
     tx = tf.Tensor(x)
     _run(benchmark, "cumsum 1024x1024 axis 1", lambda: tf.cumsum(tx, axis=1),
@@ -144,7 +140,7 @@ def test_cumsum(benchmark, bench_device, side):
 
 @pytest.mark.parametrize("side", SIDES)
 def test_segment_sum_sorted(benchmark, bench_device, side):
-    xp = _xp(bench_device)
+    xp = array_module(bench_device)
     data = _random(xp, (100_000, 16))
     host_ids = np.sort(np.random.default_rng(5).integers(0, 1000, 100_000))
     ids = xp.asarray(host_ids)
