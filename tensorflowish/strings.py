@@ -22,7 +22,7 @@ import numpy as np
 from . import dtypes as _dtypes
 from .errors import InvalidArgumentError
 from .ragged import RaggedTensor
-from .tensor import Tensor
+from .tensor import Tensor, string_bytes
 
 __all__ = ["as_string", "bytes_split", "join", "length", "lower", "ngrams", "reduce_join",
            "regex_full_match", "regex_replace", "split", "strip", "substr", "to_hash_bucket_fast",
@@ -32,12 +32,9 @@ __all__ = ["as_string", "bytes_split", "join", "length", "lower", "ngrams", "red
 
 # ---- conversions -------------------------------------------------------------------------------
 def _as_bytes(item: Any, op: str) -> bytes:
-    if isinstance(item, bytes):
-        return item
-    if isinstance(item, (str, np.str_)):
-        return item.encode("utf-8")
-    if isinstance(item, np.bytes_):
-        return bytes(item)
+    data = string_bytes(item)
+    if data is not None:
+        return data
     raise TypeError(f"tf.strings.{op} expects strings, got {type(item).__name__} ({item!r}). "
                     "Convert numbers with tf.strings.as_string.")
 

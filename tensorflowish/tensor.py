@@ -419,8 +419,16 @@ def _int64_or_error(value: int):
                                "fit in int64 (TensorFlow's widest integer).")
 
 
-def _as_bytes(item):
-    return item.encode("utf-8") if isinstance(item, str) else bytes(item)
+def string_bytes(item) -> bytes | None:
+    """The UTF-8 bytes of a str, bytes or NumPy string (plain bytes, as a string tensor holds
+    them); None for anything else."""
+    if isinstance(item, np.bytes_):  # a subclass of bytes that prints differently
+        return bytes(item)
+    if isinstance(item, bytes):
+        return item
+    if isinstance(item, str):  # np.str_ included
+        return item.encode("utf-8")
+    return None
 
 
 def _string_array(value) -> np.ndarray:
@@ -431,10 +439,11 @@ def _string_array(value) -> np.ndarray:
         source = np.asarray(value, dtype=object)
     out = np.empty(source.shape, dtype=object)
     for index, item in np.ndenumerate(source):
-        if not isinstance(item, (str, bytes, np.str_, np.bytes_)):
+        data = string_bytes(item)
+        if data is None:
             raise TypeError(f"A string tensor holds only str/bytes, got {type(item).__name__} "
                             f"({item!r}).")
-        out[index] = _as_bytes(item)
+        out[index] = data
     return out
 
 

@@ -18,7 +18,7 @@ from tensorflowish.errors import InvalidArgumentError
 from tensorflowish.keras.layers.layer import Layer
 from tensorflowish.keras.layers.preprocessing.encoding import check_output_mode, encode
 from tensorflowish.strings import fingerprint64
-from tensorflowish.tensor import Tensor
+from tensorflowish.tensor import Tensor, string_bytes
 
 
 def iterate_batches(data: Any, steps: int | None = None):
@@ -282,12 +282,9 @@ class StringLookup(IndexLookup):
                          idf_weights, invert, output_mode, sparse, pad_to_max_tokens, **kwargs)
 
     def _key(self, value: Any) -> bytes:
-        if isinstance(value, bytes):
-            return value
-        if isinstance(value, (str, np.str_)):
-            return value.encode("utf-8")
-        if isinstance(value, np.bytes_):
-            return bytes(value)
+        key = string_bytes(value)
+        if key is not None:
+            return key
         raise TypeError(f"StringLookup expects strings, got {type(value).__name__} "
                         f"({value!r}); use IntegerLookup for integers.")
 
