@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import tensorflowish as tf
+from tensorflowish.function import tracing
 from tensorflowish.tensor import Tensor
 
 
@@ -47,3 +48,8 @@ def check_rate(name: str, value: Any) -> float:
     if not 0.0 <= value <= 1.0:
         raise ValueError(f"{name} must be in [0, 1], got {value}.")
     return value
+
+
+# A mask is drawn on the host from the cell's generator (tf.nn.dropout): inside a tf.function
+# each draw is one graph line, drawn again at every replay from the same stream as eagerly.
+tracing.trace_as_stateful(DropoutRNNCell, ("_draw",))
