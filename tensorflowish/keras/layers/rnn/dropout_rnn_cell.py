@@ -15,6 +15,11 @@ class DropoutRNNCell:
     before every sequence). The masks live in a dict (`_dropout_masks`, made by the cell's
     __init__) so that drawing them does not count as a change of the layer's structure."""
 
+    # a mask is drawn on the host from the cell's generator (tf.nn.dropout): one line of a
+    # traced graph, drawn again at every replay from the same stream as eagerly (False: drawn
+    # in spec-only traces too)
+    _graph_lines = {"_draw": False}
+
     def _draw(self, like: Tensor, rate: float) -> Tensor:
         return tf.nn.dropout(tf.ones_like(like), rate, seed=getattr(self, "seed", None))
 
@@ -50,6 +55,5 @@ def check_rate(name: str, value: Any) -> float:
     return value
 
 
-# A mask is drawn on the host from the cell's generator (tf.nn.dropout): inside a tf.function
-# each draw is one graph line, drawn again at every replay from the same stream as eagerly.
-tracing.trace_as_stateful(DropoutRNNCell, ("_draw",))
+# Methods the mixin names in `_graph_lines` are one line each (as a Layer's: see layer.py).
+tracing.trace_graph_lines(DropoutRNNCell)
