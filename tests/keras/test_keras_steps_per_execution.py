@@ -224,3 +224,39 @@ def test_an_untraceable_model_runs_its_executions_eagerly_with_a_logged_reason(c
     assert model.train_function.eager_reason is not None
     assert history == eager_history  # the failed trace's random draws were undone
     _assert_weights_equal(weights, eager_weights)
+
+
+class _ReshapesByBatch(layers.Layer):
+    """Reads the batch size of an op's output in Python, as layers do: with a relaxed (None)
+    batch dimension the trace's size would be frozen into the graph (the reason each batch
+    shape gets its own graph rather than Keras's reduce_retracing one)."""
+
+    def call(self, x):
+        return tf.reshape(x, (x.shape[0], -1))
+
+
+def test_a_size_read_in_python_is_right_for_every_batch_shape():
+    def make():
+        return _Counted([layers.Dense(6, input_shape=(8,)), layers.Reshape((2, 3)),
+                         _ReshapesByBatch(), layers.Dense(3)])
+
+    def batches():  # 16, 8, 4 rows: three batch sizes, each execution of one batch size
+        sizes = [16, 16, 8, 8, 4, 4]
+        starts = np.cumsum([0] + sizes)
+        return tf.data.Dataset.from_generator(
+            lambda: ((X8[a:b], Y3[a:b]) for a, b in zip(starts, starts[1:])),
+            output_signature=(tf.TensorSpec((None, 8), tf.float32),
+                              tf.TensorSpec((None,), tf.int32)))
+
+    results = []
+    for steps_per_execution, eager in ((2, False), (2, True), (1, False)):
+        model = _compiled(steps_per_execution, eager, make)
+        history = model.fit(batches(), epochs=2, verbose=0)
+        results.append((history.history, model.get_weights(), model))
+    (history, weights, model), *others = results
+    for other_history, other_weights, _ in others:
+        assert history == other_history
+        _assert_weights_equal(weights, other_weights)
+    assert model.train_function.eager_reason is None
+    assert model.train_function.tracing_count == 3
+    assert results[2][2].train_function.tracing_count == 3
