@@ -32,8 +32,7 @@ Differences from Keras, all for exact results:
   ``_integer_labels``, ``losses/loss.py`` ``_check_same_shape``), the RNN layers read
   ``int(sequences.shape[0])`` for their initial states (``layers/rnn/rnn.py``), and a layer
   reshaping an op's output to ``(x.shape[0], -1)`` freezes the trace's batch size into the
-  relaxed graph (a third batch size then fails; a ``tf.zeros((x.shape[0], n))`` would be
-  silently wrong).
+  relaxed graph (a third batch size then fails).
 - ``steps_per_epoch`` not a multiple of ``steps_per_execution`` runs exactly
   ``steps_per_epoch`` steps an epoch (the last execution shorter); Keras 3.15 runs whole
   executions there (``steps_per_epoch=4, steps_per_execution=3``: 6 steps an epoch).
