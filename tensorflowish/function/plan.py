@@ -266,7 +266,7 @@ class _Builder:
     def record(self, tape: _Tape, index, call, lowered, names, slot, output, residual) -> None:
         self.watch_variables(tape, call)
         tracked = tuple(o.slot is not None and o.slot in tape.tracked for o in lowered.inputs)
-        if any(tracked) and lowered.vjp is not None and self.specs[slot][1].kind in "fc":
+        if any(tracked) and lowered.vjp is not None and self.specs[slot][1].kind in "fcV":
             tape.tracked.add(slot)
             tape.lines.append(_Recorded(index, call.name, lowered, lowered.inputs, names, slot,
                                         output, residual, tracked))
@@ -377,7 +377,7 @@ class _Builder:
         elif what == "watch":
             for slot in slots_of(call.args[1:]):
                 if slot in self.variables or self.specs.get(slot, ((), np.dtype(object)))[1] \
-                        .kind in "fc":
+                        .kind in "fcV":
                     tape.tracked.add(slot)
         elif what == "gradient":
             from .plan_backward import gradient

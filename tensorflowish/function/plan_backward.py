@@ -30,7 +30,7 @@ def gradient(builder, tape, call) -> None:
     if any(slot not in specs for slot in targets + sources + [s for s in seeds if s is not None]):
         raise NotPlannable("a gradient of or for a value that is not a plain tensor")
     for slot in sources:
-        if specs[slot][1].kind not in "fc":
+        if specs[slot][1].kind not in "fcV":
             raise NotPlannable("a gradient for a non-float source")
     source_set = set(sources)
 

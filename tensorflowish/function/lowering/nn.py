@@ -18,7 +18,7 @@ _add_reduce = np.add.reduce
 _ACTIVATIONS = ("linear", "relu", "sigmoid", "tanh", "gelu", "leaky_relu")
 
 
-@lowering("nn.dense")
+@lowering("nn.dense", half=True)
 def dense(line: Line) -> Lowered:
     activation = line.literal("activation")
     alpha = line.literal("alpha")
@@ -32,6 +32,10 @@ def dense(line: Line) -> Lowered:
         inputs.append(line.tensor("bias", float_only=True))
     if any(line.dtype(o) != line.dtype(x) for o in inputs) or len(line.shape(kernel)) != 2:
         raise NotLowered("mixed dtypes")
+    if line.dtype(x) == np.float16:  # composed, as the eager op on the CPU
+        from .precision import dense_half
+
+        return dense_half(line, inputs, activation, alpha)
     x_shape = line.shape(x)
     rows = int(np.prod(x_shape[:-1]))
     flat = len(x_shape) != 2
@@ -62,7 +66,7 @@ def dense(line: Line) -> Lowered:
     return Lowered(forward, inputs, vjp, residual=True)
 
 
-@lowering("nn.bias_add")
+@lowering("nn.bias_add", half=True)
 def bias_add(line: Line) -> Lowered:
     value, bias = line.binary("value", "bias")
     data_format = line.literal("data_format")
@@ -89,7 +93,7 @@ def bias_add(line: Line) -> Lowered:
     return Lowered(forward, [value, bias], vjp)
 
 
-@lowering("linalg.matmul")
+@lowering("linalg.matmul", half=True)
 def matmul(line: Line) -> Lowered:
     a, b = line.binary("a", "b")
     for flag in ("adjoint_a", "adjoint_b", "a_is_sparse", "b_is_sparse", "grad_a", "grad_b"):
@@ -106,8 +110,13 @@ def matmul(line: Line) -> Lowered:
     def swap(m):
         return m.swapaxes(-1, -2)
 
+    half = line.dtype(a) == np.float16
+
     def product(left, right, ta=False, tb=False):
-        return np.matmul(swap(left) if ta else left, swap(right) if tb else right)
+        left, right = swap(left) if ta else left, swap(right) if tb else right
+        if half:  # as eager: float16 products accumulate in float32, rounded once
+            return np.matmul(left.astype(np.float32), right.astype(np.float32)).astype(np.float16)
+        return np.matmul(left, right)
 
     def forward(x, y):
         return product(x, y, transpose_a, transpose_b)
