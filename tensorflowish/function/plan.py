@@ -398,14 +398,18 @@ class _Builder:
         else:
             return False
         function, pairs = update
-        names = [self.array(grad) for grad, _ in pairs]
+        # a gradient slot, or (values, indices) slots of an IndexedSlices: passed as a pair
+        names = [self.array(grad) if grad.__class__ is int else
+                 f"({self.array(grad[0])}, {self.array(grad[1])})" for grad, _ in pairs]
+        uses = [name for name in names if name[0] != "("] + \
+            [self.array(part) for grad, _ in pairs if grad.__class__ is not int for part in grad]
         for tape in self.recording():
             self.watch_variables(tape, call)
         self.effect()  # drop cached reads before the update: a held buffer forces a copy
         self.effects = True
         helper = self.constant(function, "U")
         # the gradients that die here may be scaled in place (as the floor's `dw *= lr`)
-        self.emit(f"{helper}([{', '.join(names)}], {{consume}})", (), names, pure=False,
+        self.emit(f"{helper}([{', '.join(names)}], {{consume}})", (), uses, pure=False,
                   consume=names)
         self.effect()
         return True
@@ -478,7 +482,8 @@ _UPDATE_LOWERINGS: list = []
 
 def register_update_lowering(lower) -> None:
     """Add `lower(call, variables, specs)`: (update(gradient arrays), [(gradient slot,
-    variable slot)]) for an `apply_gradients` line it can replace, else None."""
+    variable slot)]) for an `apply_gradients` line it can replace, else None. An IndexedSlices
+    gradient is a pair of slots (values, indices), and reaches `update` as a pair of arrays."""
     _UPDATE_LOWERINGS.append(lower)
 
 

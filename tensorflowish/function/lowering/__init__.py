@@ -56,7 +56,9 @@ class Backward:
     gradients are new arrays (never `g` or a saved array). `single`: `function` returns the
     one needed gradient itself, not a tuple; with `ufunc` it also accepts `out=` of `g`'s shape,
     so a plan may compute it into `g`'s buffer. `passthrough`: every needed input's gradient
-    is `g` itself (no call at all)."""
+    is `g` itself (no call at all). `sparse`: the dense shape of the first input, whose
+    gradient `function` returns as an `IndexedSlices`'s (values, indices) (an embedding
+    table's): kept sparse for a Variable, as eager's tape keeps it, else made dense."""
 
     function: Callable | None
     saves: tuple = ()
@@ -64,6 +66,7 @@ class Backward:
     single: bool = False
     ufunc: bool = False
     passthrough: bool = False
+    sparse: tuple | None = None
 
 
 PASS = Backward(None, fresh=False, passthrough=True)
@@ -256,7 +259,17 @@ def coverage() -> tuple[list[str], list[str]]:
 
 
 def _load() -> None:
-    from . import convolution, elementwise, nn, precision, recurrent, shapes, static  # noqa: F401
+    from . import (  # noqa: F401
+        convolution,
+        elementwise,
+        embedding,
+        nn,
+        precision,
+        recurrent,
+        scans,
+        shapes,
+        static,
+    )
 
 
 # --- shared helpers ---------------------------------------------------------------------
