@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from .tensor import Variable
 
 
@@ -82,10 +84,12 @@ class Module:
         return method
 
 
+# tf.Module's own rule (TensorFlow's camel_to_snake), which differs from Keras's for digits
+# followed by a capital: Conv2DLayer -> conv2_d_layer (Keras: conv2d_layer).
+_CAMEL_TO_SNAKE = re.compile(r"((?<=[a-z0-9])[A-Z]|(?!^)[A-Z](?=[a-z]))")
+
+
 def _snake_case(name: str) -> str:
-    out = []
-    for i, ch in enumerate(name):
-        if ch.isupper() and i and not name[i - 1].isupper():
-            out.append("_")
-        out.append(ch.lower())
-    return "".join(out)
+    """TensorFlow's ``camel_to_snake``: ``MyDense`` -> ``my_dense``, ``HTTPServer`` ->
+    ``http_server``."""
+    return _CAMEL_TO_SNAKE.sub(r"_\1", name).lower()

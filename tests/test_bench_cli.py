@@ -50,7 +50,7 @@ def test_every_workload_builds():
                      "text classifier step (dense gradient)", "CNN training step",
                      "MLP training step (tf.function)", "tape overhead (tf.function)",
                      "CNN training step (tf.function)",
-                     "fit epoch, traced / eager"}
+                     "fit epoch, traced / eager", "fit epoch, steps_per_execution=16 / 1"}
 
 
 def test_traced_workloads_compute_what_the_eager_ones_do():
@@ -71,6 +71,16 @@ def test_fit_epoch_row_trains_the_same_model_traced_and_eager():
     tf.random.set_seed(1)  # the same shuffle and dropout draws: the traced epoch is eager's
     assert traced == workload.floor().history
     assert traced["accuracy"][0] > 0.2  # learning: chance is 0.1
+
+
+def test_fit_steps_per_execution_row_trains_the_same_model_both_ways():
+    from tensorflowish.tools import bench_fit
+
+    workload = bench_fit.fit_epoch_steps_per_execution("CPU:0")
+    tf.random.set_seed(1)
+    multi = workload.framework().history
+    tf.random.set_seed(1)
+    assert multi == workload.floor().history
 
 
 def test_bench_command_is_wired():

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import weakref
 
 import numpy as np
@@ -240,3 +241,15 @@ def test_sigmoid_cross_entropy_is_stable_for_huge_logits():
     big = tf.constant([[1000.0, -1000.0, 0.0]])
     assert np.isfinite(tf.nn.softmax_cross_entropy_with_logits(
         labels=[[0.0, 1.0, 0.0]], logits=big).numpy()).all()
+
+
+def test_default_names_follow_tensorflow_and_keras():
+    # Names TensorFlow 2.21 / Keras 3.15 give the same class names: tf.Module uses TensorFlow's
+    # camel_to_snake, Keras layers Keras's to_snake_case; they differ on a digit before a capital.
+    expected = {"MyDense": ("my_dense", "my_dense"), "HTTPServer": ("http_server", "http_server"),
+                "Conv2DLayer": ("conv2_d_layer", "conv2d_layer"), "ABC": ("abc", "abc"),
+                "Dense2": ("dense2", "dense2"), "myModule": ("my_module", "my_module")}
+    for class_name, (module_name, layer_name) in expected.items():
+        assert type(class_name, (tf.Module,), {})().name == module_name
+        layer = type(class_name, (tf.keras.layers.Layer,), {})()
+        assert re.fullmatch(rf"{layer_name}(_\d+)?", layer.name), (class_name, layer.name)

@@ -305,7 +305,7 @@ class _Builder:
     def record(self, tape: _Tape, index, call, lowered, names, slot, output, residual) -> None:
         self.watch_variables(tape, call)
         tracked = tuple(o.slot is not None and o.slot in tape.tracked for o in lowered.inputs)
-        if any(tracked) and lowered.vjp is not None and self.specs[slot][1].kind in "fc":
+        if any(tracked) and lowered.vjp is not None and self.specs[slot][1].kind in "fcV":
             tape.tracked.add(slot)
             tape.lines.append(_Recorded(index, call.name, lowered, lowered.inputs, names, slot,
                                         output, residual, tracked))
@@ -416,7 +416,7 @@ class _Builder:
         elif what == "watch":
             for slot in slots_of(call.args[1:]):
                 if slot in self.variables or self.specs.get(slot, ((), np.dtype(object)))[1] \
-                        .kind in "fc":
+                        .kind in "fcV":
                     tape.tracked.add(slot)
         elif what == "gradient":
             from .plan_backward import gradient
@@ -437,7 +437,11 @@ class _Builder:
         else:
             return False
         function, pairs = update
-        names = [self.array(grad) for grad, _ in pairs]
+        # a gradient slot, or (values, indices) slots of an IndexedSlices: passed as a pair
+        names = [self.array(grad) if grad.__class__ is int else
+                 f"({self.array(grad[0])}, {self.array(grad[1])})" for grad, _ in pairs]
+        uses = [name for name in names if name[0] != "("] + \
+            [self.array(part) for grad, _ in pairs if grad.__class__ is not int for part in grad]
         for tape in self.recording():
             self.watch_variables(tape, call)
         self.effect()  # drop cached reads before the update: a held buffer forces a copy
@@ -445,8 +449,8 @@ class _Builder:
         helper = self.constant(function, "U")
         # the gradients that die here may be scaled in place (as the floor's `dw *= lr`); an
         # update that does not say it only reads them may keep them (a custom optimiser)
-        keeps = () if getattr(function, "keeps_gradients", True) is False else tuple(names)
-        self.emit(f"{helper}([{', '.join(names)}], {{consume}})", (), names, pure=False,
+        keeps = () if getattr(function, "keeps_gradients", True) is False else tuple(uses)
+        self.emit(f"{helper}([{', '.join(names)}], {{consume}})", (), uses, pure=False,
                   consume=names, keeps=keeps)
         self.effect()
         return True
@@ -535,7 +539,8 @@ _UPDATE_LOWERINGS: list = []
 
 def register_update_lowering(lower) -> None:
     """Add `lower(call, variables, specs)`: (update(gradient arrays), [(gradient slot,
-    variable slot)]) for an `apply_gradients` line it can replace, else None."""
+    variable slot)]) for an `apply_gradients` line it can replace, else None. An IndexedSlices
+    gradient is a pair of slots (values, indices), and reaches `update` as a pair of arrays."""
     _UPDATE_LOWERINGS.append(lower)
 
 

@@ -30,7 +30,7 @@ def gradient(builder, tape, call) -> None:
     if any(slot not in specs for slot in targets + sources + [s for s in seeds if s is not None]):
         raise NotPlannable("a gradient of or for a value that is not a plain tensor")
     for slot in sources:
-        if specs[slot][1].kind not in "fc":
+        if specs[slot][1].kind not in "fcV":
             raise NotPlannable("a gradient for a non-float source")
     source_set = set(sources)
 
@@ -73,6 +73,9 @@ def gradient(builder, tape, call) -> None:
                     _accumulate(builder, grads, operand.slot, upstream)
             continue
         saved = [_saved(line, what) for what in backward.saves]
+        if backward.sparse is not None:
+            _sparse(builder, grads, line, backward, upstream, saved)
+            continue
         if upstream in builder.namespace and all(name == "None" or name in builder.namespace
                                                  for name in saved):
             _fold(builder, grads, line, needs, backward, upstream, saved)
@@ -122,7 +125,7 @@ def gradient(builder, tape, call) -> None:
             if need:
                 _accumulate(builder, grads, operand.slot, name)
 
-    results = []
+    leaves = []  # the flattened result: (name, (shape, dtype)), an IndexedSlices as two
     for slot in sources:
         name = grads.get(slot)
         if name is None and unconnected is tape_module.UnconnectedGradients.ZERO:
@@ -130,16 +133,18 @@ def gradient(builder, tape, call) -> None:
             name = builder.fresh_name("g")
             builder.emit(f"{name} = {builder.constant(np.zeros)}({shape!r}, "
                          f"{builder.constant(dtype)})", [name])
-        results.append(name)
+        if name.__class__ is _Sparse:
+            leaves += [(name.values, name.values_spec), (name.indices, name.indices_spec)]
+        else:
+            leaves.append((name, None if name is None else specs[slot][:2]))
     positions = call.output_positions
     for slot, position in zip(call.output_slots, positions):
-        name = results[0 if position == -1 else position]
-        if name is None or specs[slot][:2] != specs[sources[0 if position == -1 else
-                                                           position]][:2]:
+        name, spec = leaves[0 if position == -1 else position]
+        if name is None or specs[slot][:2] != spec:
             raise NotPlannable("the plan's gradients differ from the trace's")
         builder.arrays[slot] = name
         builder.objects.pop(slot, None)
-    if len(call.output_slots) != sum(name is not None for name in results) and \
+    if len(call.output_slots) != sum(name is not None for name, _ in leaves) and \
             positions != [-1]:
         raise NotPlannable("the plan's gradients differ from the trace's")
 
@@ -176,11 +181,69 @@ def _saved(line, what: str | None) -> str:
     return line.input_names[int(what[2:])]
 
 
+class _Sparse:
+    """A Variable's gradient kept as an IndexedSlices: the names of its values and indices."""
+
+    def __init__(self, values: str, indices: str, values_spec: tuple,
+                 indices_spec: tuple) -> None:
+        self.values, self.indices = values, indices
+        self.values_spec, self.indices_spec = values_spec, indices_spec
+
+
+def _sparse(builder, grads, line, backward, upstream, saved) -> None:
+    """An embedding table's gradient, an IndexedSlices in eager: kept as its two arrays for a
+    Variable (summed with another as the tape sums two IndexedSlices: rows concatenated),
+    scattered into zeros for any other table as the eager VJP's `to_dense()`."""
+    values, indices = builder.fresh_name("g"), builder.fresh_name("g")
+    function = builder.constant(backward.function, "B")
+    builder.emit(f"{values}, {indices} = {function}({', '.join([upstream] + saved)})",
+                 [values, indices], [upstream] + [name for name in saved if name != "None"])
+    builder.owned.discard(upstream)  # the values are a view of the upstream gradient
+    slot, shape = line.inputs[0].slot, tuple(backward.sparse)
+    dtype = builder.specs[line.output_slot][1]
+    if slot not in builder.variables:
+        dense = builder.fresh_name("g")
+        builder.emit(f"{dense} = {builder.constant(_to_dense)}({values}, {indices}, "
+                     f"{shape!r})", [dense], [values, indices])
+        builder.owned.add(dense)
+        _accumulate(builder, grads, slot, dense)
+        return
+    ids = builder.specs[line.inputs[1].slot] if line.inputs[1].slot is not None else \
+        (np.shape(line.inputs[1].constant), np.asarray(line.inputs[1].constant).dtype)
+    count = int(np.prod(ids[0]))
+    made = _Sparse(values, indices, ((count,) + shape[1:], dtype), ((count,), ids[1]))
+    previous = grads.get(slot)
+    if previous is None:
+        grads[slot] = made
+        return
+    if previous.__class__ is not _Sparse:
+        raise NotPlannable("a sparse gradient summed with a dense one")
+    concatenate = builder.constant(np.concatenate)
+    total_values, total_indices = builder.fresh_name("g"), builder.fresh_name("g")
+    builder.emit(f"{total_values} = {concatenate}([{previous.values}, {values}])\n"
+                 f"{total_indices} = {concatenate}([{previous.indices}, {indices}])",
+                 [total_values, total_indices],
+                 [previous.values, values, previous.indices, indices])
+    builder.owned.add(total_values)
+    total = previous.values_spec[0][0] + count
+    grads[slot] = _Sparse(total_values, total_indices, ((total,) + shape[1:], dtype),
+                          ((total,), np.result_type(previous.indices_spec[1], ids[1])))
+
+
+def _to_dense(values, indices, shape: tuple):
+    """IndexedSlices.to_dense_array on NumPy arrays (repeated rows summed)."""
+    dense = np.zeros(shape, dtype=values.dtype)
+    np.add.at(dense, indices, values)
+    return dense
+
+
 def _accumulate(builder, grads: dict, slot: int, name: str) -> None:
     previous = grads.get(slot)
     if previous is None:
         grads[slot] = name
         return
+    if previous.__class__ is _Sparse:
+        raise NotPlannable("a dense gradient summed with a sparse one")
     total = builder.fresh_name("g")
     shape, dtype = builder.specs[slot][:2]
     in_place = (previous, name) if shape else ()  # 0-d: NumPy scalars

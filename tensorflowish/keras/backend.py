@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 
 _FLOATX = "float32"
@@ -32,6 +34,15 @@ def set_epsilon(value: float) -> None:
     """Set the fuzz factor returned by :func:`epsilon`."""
     global _EPSILON
     _EPSILON = float(value)
+
+
+def to_snake_case(name: str) -> str:
+    """Keras's ``naming.to_snake_case``, the base of a layer's default name and of its group in
+    a weights file: ``Conv2D`` -> ``conv2d``, ``MaxPooling2D`` -> ``max_pooling2d``,
+    ``HTTPServer`` -> ``http_server``."""
+    name = re.sub(r"\W+", "", name)
+    name = re.sub(r"(.)([A-Z][a-z]+)", r"\1_\2", name)
+    return re.sub(r"([a-z])([A-Z])", r"\1_\2", name).lower()
 
 
 def unique_name(base: str) -> str:

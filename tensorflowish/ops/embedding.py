@@ -31,8 +31,14 @@ def _check_ids(op: str, ids: Tensor, rows: int) -> None:
     if ids.array.dtype.kind not in "iu":
         raise TypeError(f"{op}: ids must be integers, got {ids.dtype.name} "
                         f"(shape {format_shape(ids.array.shape)}); use tf.cast(ids, tf.int32).")
-    if ids.array.size:
-        low, high = int(ids.array.min()), int(ids.array.max())
+    check_id_range(op, ids.array, rows)
+
+
+def check_id_range(op: str, ids, rows: int) -> None:
+    """Every id of the integer array `ids` in [0, rows) (the op's, and a replay plan's check
+    at each call)."""
+    if ids.size:
+        low, high = int(ids.min()), int(ids.max())
         if low < 0 or high >= rows:
             bad = low if low < 0 else high
             raise InvalidArgumentError(f"{op}: id {bad} is not in [0, {rows}): the table has "

@@ -89,6 +89,12 @@ def _mask_array(op: str, mask, batch: int, steps: int, go_backwards: bool, xp):
     if array.shape != (batch, steps):
         raise InvalidArgumentError(f"{op}: mask must have shape [{batch}, {steps}] (batch, time), "
                                    f"got {format_shape(array.shape)}.")
+    return mask_time_major(array, go_backwards, xp)
+
+
+def mask_time_major(array, go_backwards: bool, xp):
+    """A (batch, time) mask array as the ops' time-major (time, batch, 1) boolean array in
+    processing order (the ops', and a replay plan's lowering of them)."""
     array = xp.asarray(array, dtype=bool).T
     if go_backwards:
         array = array[::-1]
@@ -493,6 +499,57 @@ def _simple_samples(rng):
     return cases + [(args, {"activation": "relu"})]
 
 
+def simple_rnn_forward_arrays(inputs, initial_h, w, u, bias, mask_array, rmask,
+                              go_backwards: bool, activation: str, return_sequences: bool):
+    """The SimpleRNN's forward on arrays (the op's, and a replay plan's lowering of it):
+    returns the output array and what `simple_rnn_backward_arrays` needs."""
+    xp = array_module(inputs)
+    batch, steps, units = inputs.shape[0], inputs.shape[1], u.shape[0]
+    x = _time_major(inputs, go_backwards, xp)
+    z = _project(x, w, bias)
+    dtype = x.dtype
+    h = xp.empty((steps + 1, batch, units), dtype)
+    h[0] = initial_h
+    recurrent = xp.empty((batch, units), dtype)
+    h_in = xp.empty((batch, units), dtype) if rmask is not None else None
+    for t in range(steps):
+        _recurrent_product(xp, h[t], u, rmask, h_in, recurrent)
+        z[t] += recurrent
+        gates_kernels.simple_rnn_forward_step(z[t], h[t], _keep(mask_array, t), h[t + 1],
+                                              activation)
+    out_array = _batch_major(h[1:], False, xp) if return_sequences else h[-1].copy()
+    saved = (x, z, h, w, u, bias is not None, mask_array, rmask, go_backwards, activation,
+             return_sequences)
+    return out_array, saved
+
+
+def simple_rnn_backward_arrays(saved, g, needs) -> list:
+    """The gradients (arrays, None where not needed) of `simple_rnn_forward_arrays` for the
+    upstream `g`: inputs, initial_h, kernel, recurrent_kernel (, bias)."""
+    x, z, h, w, u, has_bias, mask_array, rmask, go_backwards, activation, return_sequences = \
+        saved
+    xp = array_module(g)
+    steps, batch, units = z.shape
+    dtype = x.dtype
+    dh_out = g.transpose(1, 0, 2) if return_sequences else None
+    dz = xp.empty_like(z)
+    dh = xp.zeros((batch, units), dtype) if return_sequences else g.copy()
+    recurrent = xp.empty((batch, units), dtype)
+    for t in range(steps - 1, -1, -1):
+        if return_sequences:
+            dh += dh_out[t]
+        gates_kernels.simple_rnn_backward_step(dh, h[t + 1], _keep(mask_array, t), dz[t],
+                                               activation)
+        _add_state_gradient(xp, dh, dz[t], u, rmask, recurrent)
+    h_prev = h[:-1] if rmask is None else h[:-1] * rmask
+    dx, dw, du = _weight_gradients(x, h_prev, dz, w, u, needs[0], needs[2], needs[3])
+    grads = [None if dx is None else _batch_major(dx, go_backwards, xp),
+             dh if needs[1] else None, dw, du]
+    if has_bias:
+        grads.append(dz.reshape(-1, units).sum(axis=0) if needs[4] else None)
+    return grads
+
+
 @register("rnn.simple_rnn", samples=_simple_samples)
 def simple_rnn(inputs, initial_h, kernel, recurrent_kernel, bias=None, mask=None,
                go_backwards: bool = False, recurrent_mask=None,
@@ -511,20 +568,11 @@ def simple_rnn(inputs, initial_h, kernel, recurrent_kernel, bias=None, mask=None
     xp = array_module(inputs.array)
     mask_array, rmask = _options("simple_rnn", inputs, mask, go_backwards, recurrent_mask,
                                  batch, steps, units, xp)
-    w, u = kernel.array, recurrent_kernel.array
-    x = _time_major(inputs.array, go_backwards, xp)
-    z = _project(x, w, None if bias is None else bias.array)
-    dtype = x.dtype
-    h = xp.empty((steps + 1, batch, units), dtype)
-    h[0] = initial_h.array
-    recurrent = xp.empty((batch, units), dtype)
-    h_in = xp.empty((batch, units), dtype) if rmask is not None else None
-    for t in range(steps):
-        _recurrent_product(xp, h[t], u, rmask, h_in, recurrent)
-        z[t] += recurrent
-        gates_kernels.simple_rnn_forward_step(z[t], h[t], _keep(mask_array, t), h[t + 1],
-                                              activation)
-    out = Tensor(_batch_major(h[1:], False, xp) if return_sequences else h[-1].copy())
+    out_array, saved = simple_rnn_forward_arrays(
+        inputs.array, initial_h.array, kernel.array, recurrent_kernel.array,
+        None if bias is None else bias.array, mask_array, rmask, go_backwards, activation,
+        return_sequences)
+    out = Tensor(out_array)
     inputs_list = (inputs, initial_h, kernel, recurrent_kernel)
     if bias is not None:
         inputs_list += (bias,)
@@ -536,24 +584,8 @@ def simple_rnn(inputs, initial_h, kernel, recurrent_kernel, bias=None, mask=None
             make_step = functools.partial(_simple_step, activation=activation)
             return _composed_vjp(make_step, 1, inputs_list, upstream, needs, mask,
                                  go_backwards, rmask, return_sequences)
-        dh_out = upstream.array.transpose(1, 0, 2) if return_sequences else None
-        dz = xp.empty_like(z)
-        dh = xp.zeros((batch, units), dtype) if return_sequences else upstream.array.copy()
-        recurrent = xp.empty((batch, units), dtype)
-        for t in range(steps - 1, -1, -1):
-            if return_sequences:
-                dh += dh_out[t]
-            gates_kernels.simple_rnn_backward_step(dh, h[t + 1], _keep(mask_array, t), dz[t],
-                                                   activation)
-            _add_state_gradient(xp, dh, dz[t], u, rmask, recurrent)
-        h_prev = h[:-1] if rmask is None else h[:-1] * rmask
-        dx, dw, du = _weight_gradients(x, h_prev, dz, w, u, needs[0], needs[2], needs[3])
-        grads = [None if dx is None else Tensor(_batch_major(dx, go_backwards, xp)),
-                 Tensor(dh) if needs[1] else None, None if dw is None else Tensor(dw),
-                 None if du is None else Tensor(du)]
-        if bias is not None:
-            grads.append(Tensor(dz.reshape(-1, units).sum(axis=0)) if needs[4] else None)
-        return grads
+        return [None if g is None else Tensor(g)
+                for g in simple_rnn_backward_arrays(saved, upstream.array, needs)]
     record(inputs_list, out, vjp)
     return out
 

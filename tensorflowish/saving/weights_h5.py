@@ -18,13 +18,13 @@ from __future__ import annotations
 
 import inspect
 import io
-import re
 import warnings
 from typing import Any
 
 import numpy as np
 
 from tensorflowish import errors
+from tensorflowish.keras.backend import to_snake_case
 from tensorflowish.saving import model_config
 
 __all__ = ["apply_weights", "read_weights", "write_weights"]
@@ -36,13 +36,6 @@ _SKIPPED_ATTRIBUTES = frozenset({
     "history", "_callbacks", "_metrics_container", "_loss_tracker", "_last_output_shape",
     "_auto_config", "_build_input_shape",
 })  # fmt: skip
-
-
-def _snake_case(name: str) -> str:
-    """Keras's ``naming.to_snake_case``."""
-    name = re.sub(r"\W+", "", name)
-    name = re.sub("(.)([A-Z][a-z]+)", r"\1_\2", name)
-    return re.sub("([a-z])([A-Z])", r"\1_\2", name).lower()
 
 
 def _is_saveable(value: Any) -> bool:
@@ -141,7 +134,7 @@ def walk(model: Any) -> list[tuple[str, Any, list]]:
         for item in container:
             if not _is_saveable(item):
                 continue
-            name = _snake_case(type(item).__name__ if not isinstance(
+            name = to_snake_case(type(item).__name__ if not isinstance(
                 item, model_config.InputPlaceholder) else "InputLayer")
             if name in used:
                 used[name] += 1

@@ -73,6 +73,42 @@ def _lowers(key, graph) -> bool:
 
 @pytest.mark.parametrize("key,args,kwargs", list(_cases()))
 def test_rule_equals_eager_op(key, args, kwargs):
+    if _check_rule(key, args, kwargs):
+        _LOWERED.add(key)
+
+
+def _half_cases():
+    for case in _cases():
+        key = case.values[0]
+        if key in lowering.HALF_PRECISION:
+            yield pytest.param(*case.values, id=case.id + "-float16")
+
+
+_LOWERED_HALF: set = set()
+
+
+@pytest.mark.parametrize("key,args,kwargs", list(_half_cases()))
+def test_half_precision_rule_equals_eager_op(key, args, kwargs):
+    """The rules registered with `half=True` on the samples' floats cast to float16: the
+    plan's values and gradients equal eager's float16 ops' bit for bit."""
+    def half(value):
+        return value.astype(np.float16) if isinstance(value, np.ndarray) and \
+            value.dtype.kind == "f" else value
+    args = tuple(half(a) for a in args)
+    kwargs = {k: half(v) for k, v in kwargs.items()}
+    if _check_rule(key, args, kwargs):
+        _LOWERED_HALF.add(key)
+
+
+def test_every_half_rule_lowered_one_of_its_float16_samples():
+    if not _LOWERED_HALF:
+        pytest.skip("the table of float16 rules did not run (-k)")
+    covered = {key for key in lowering.HALF_PRECISION if REGISTRY[key].samples is not None}
+    assert sorted(covered - _LOWERED_HALF) == []
+
+
+def _check_rule(key, args, kwargs) -> bool:
+    """Plan against eager on one sample; whether the op's line was lowered."""
     info = REGISTRY[key]
     template, arrays, sources = _split(info, args, kwargs)
     rng = np.random.default_rng(2)
@@ -95,15 +131,15 @@ def test_rule_equals_eager_op(key, args, kwargs):
     def seed():
         return tf.constant(rng.uniform(0.5, 1.5, seed_shape), seed_dtype) if sources else None
     traced(first, seed())  # the trace
-    second = [tf.constant(a + rng.uniform(-0.01, 0.01, a.shape) if a.dtype.kind == "f"
-                          else a) for a in arrays]
+    second = [tf.constant((a + rng.uniform(-0.01, 0.01, a.shape)).astype(a.dtype)
+                          if a.dtype.kind == "f" else a) for a in arrays]
     seed_value = seed()
     planned_out, planned_grads = traced(second, seed_value)
     graph = traced.get_concrete_function(second, seed_value).graph
-    if _lowers(key, graph):
+    lowered = _lowers(key, graph)
+    if lowered:
         assert graph.plan, f"{key}: no plan ({graph.plan_note})"
         assert graph.plan.lowered_lines >= 1, f"{key}: the op's line was not lowered"
-        _LOWERED.add(key)
     else:  # a configuration the rule refuses (an advanced index, say): the op runs instead
         assert not graph.plan or "has no lowering rule" in graph.plan_note or \
             graph.plan.lowered_lines == 0
@@ -116,6 +152,7 @@ def test_rule_equals_eager_op(key, args, kwargs):
         else:
             np.testing.assert_array_equal(planned.numpy(), eager.numpy())
             assert planned.dtype == eager.dtype
+    return lowered
 
 
 _BUFFERED: set = set()  # rules whose results a plan computed into its persistent buffers

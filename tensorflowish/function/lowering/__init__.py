@@ -27,7 +27,7 @@ import numpy as np
 from ...ops import registry
 
 __all__ = ["Lowered", "Backward", "Line", "Operand", "NotLowered", "lowering", "rule_for",
-           "coverage", "unbroadcaster"]
+           "coverage", "unbroadcaster", "HALF_PRECISION"]
 
 
 class NotLowered(Exception):
@@ -56,7 +56,9 @@ class Backward:
     gradients are new arrays (never `g` or a saved array). `single`: `function` returns the
     one needed gradient itself, not a tuple; with `ufunc` it also accepts `out=` of `g`'s shape,
     so a plan may compute it into `g`'s buffer. `passthrough`: every needed input's gradient
-    is `g` itself (no call at all).
+    is `g` itself (no call at all). `sparse`: the dense shape of the first input, whose
+    gradient `function` returns as an `IndexedSlices`'s (values, indices) (an embedding
+    table's): kept sparse for a Variable, as eager's tape keeps it, else made dense.
 
     `buffers`: per input, `(shape, dtype)` of a buffer `function` can compute that input's
     gradient into (None where it cannot): it then accepts `out=`, a tuple with one array or
@@ -71,6 +73,7 @@ class Backward:
     single: bool = False
     ufunc: bool = False
     passthrough: bool = False
+    sparse: tuple | None = None
     buffers: tuple = ()
     aliases: tuple = ()
 
@@ -123,6 +126,7 @@ class Line:
         self.arguments = bound.arguments
         self.specs = specs
         self.output_slots = output_slots
+        self.half = name in HALF_PRECISION  # the rule computes float16 as its eager op does
 
     def __getitem__(self, name: str):
         return self.arguments[name]
@@ -178,7 +182,7 @@ class Line:
             raise NotLowered(f"{name} is a structure of tensors")
         else:
             operand = Operand(constant=registry.as_tensor(value).array)
-        if not _plain_dtype(self.dtype(operand), float_only):
+        if not _plain_dtype(self.dtype(operand), float_only, self.half):
             raise NotLowered(f"{name} of dtype {self.dtype(operand)}")
         return operand
 
@@ -203,16 +207,18 @@ class Line:
         else:
             first, second = registry.binary_operands(x, y, self.name)
             a, b = Operand(constant=first.array), Operand(constant=second.array)
-        if self.dtype(a) != self.dtype(b) or not _plain_dtype(self.dtype(a)):
+        if self.dtype(a) != self.dtype(b) or not _plain_dtype(self.dtype(a), half=self.half):
             raise NotLowered("operand dtypes differ or are not numbers")
         return a, b
 
 
-def _plain_dtype(dtype: np.dtype, float_only: bool = False) -> bool:
+def _plain_dtype(dtype: np.dtype, float_only: bool = False, half: bool = False) -> bool:
     """float32/float64 (complex too), or integers and bools unless `float_only`: the dtypes the
-    rules compute as eager does (half precision accumulates differently: left to the ops)."""
+    rules compute as eager does; float16 too for the rules registered with `half=True` (half
+    precision accumulates in float32 in sums and products: those rules do as their ops do).
+    bfloat16 (ml_dtypes, kind "V") is left to the ops but for casts (`precision.py`)."""
     if dtype.kind in "fc":
-        return dtype.itemsize > 2
+        return dtype.itemsize > 2 or (half and dtype == np.float16)
     return not float_only and dtype.kind in "iub"
 
 
@@ -228,15 +234,20 @@ def _has_slot(value) -> bool:
 
 # --- the rule table --------------------------------------------------------------------------
 RULES: dict[str, Callable[[Line], Lowered]] = {}  # registry name -> rule
+HALF_PRECISION: set[str] = set()  # rules that take float16 operands (checked in float16 too)
 
 
-def lowering(*names: str):
-    """Register a rule for the registry ops named `names` (their first registry name)."""
+def lowering(*names: str, half: bool = False):
+    """Register a rule for the registry ops named `names` (their first registry name); with
+    `half`, its operands may be float16 (the rule then computes as the eager op does in
+    float16: tests/function/test_lowering.py checks it on the samples cast to float16)."""
     def decorate(rule):
         for name in names:
             if name not in registry.REGISTRY:
                 raise KeyError(f"lowering rule for {name!r}: no such registry op")
             RULES[name] = rule
+            if half:
+                HALF_PRECISION.add(name)
         return rule
     return decorate
 
@@ -266,7 +277,17 @@ def coverage() -> tuple[list[str], list[str]]:
 
 
 def _load() -> None:
-    from . import convolution, elementwise, nn, recurrent, shapes, static  # noqa: F401
+    from . import (  # noqa: F401
+        convolution,
+        elementwise,
+        embedding,
+        nn,
+        precision,
+        recurrent,
+        scans,
+        shapes,
+        static,
+    )
 
 
 # --- shared helpers ---------------------------------------------------------------------
@@ -283,8 +304,11 @@ def unbroadcaster(from_shape: tuple, to_shape: tuple) -> Callable | None:
 
     def reduce(g):
         if axes:
-            dtype = g.dtype if g.dtype.kind in "iu" else None
-            g = add_reduce(g, axes, dtype, None, False)
+            if g.dtype == np.float16:  # as eager's reduce_sum: in float32, rounded once
+                g = add_reduce(g, axes, np.float32, None, False).astype(np.float16)
+            else:
+                dtype = g.dtype if g.dtype.kind in "iu" else None
+                g = add_reduce(g, axes, dtype, None, False)
         if np.shape(g) != to_shape:
             g = g.reshape(to_shape)
         return g

@@ -70,23 +70,23 @@ def _binary(line: Line, forward, gradient_x, gradient_y, ufunc) -> Lowered:
     return Lowered(forward, [x, y], vjp, ufunc=ufunc)
 
 
-@lowering("add")
+@lowering("add", half=True)
 def add(line: Line) -> Lowered:
     return _binary(line, np.add, None, None, ufunc=True)
 
 
-@lowering("subtract")
+@lowering("subtract", half=True)
 def subtract(line: Line) -> Lowered:
     return _binary(line, np.subtract, None, Direct(np.negative), ufunc=True)
 
 
-@lowering("multiply")
+@lowering("multiply", half=True)
 def multiply(line: Line) -> Lowered:
     return _binary(line, np.multiply, Direct(np.multiply, "in1"), Direct(np.multiply, "in0"),
                    ufunc=True)
 
 
-@lowering("divide")
+@lowering("divide", half=True)
 def divide(line: Line) -> Lowered:
     x, y = line.binary("x", "y")
     if line.dtype(x).kind not in "fc":  # integers divide into float64: left to the op
@@ -95,13 +95,13 @@ def divide(line: Line) -> Lowered:
                    General(lambda g, x, y, out: -(g * out / y), ("in1", "out")), ufunc=True)
 
 
-@lowering("maximum")
+@lowering("maximum", half=True)
 def maximum(line: Line) -> Lowered:
     # eager: the gradient goes to x where x >= y (math.maximum's VJPs)
     return _extremum(line, np.maximum, np.greater_equal, np.less)
 
 
-@lowering("minimum")
+@lowering("minimum", half=True)
 def minimum(line: Line) -> Lowered:
     return _extremum(line, np.minimum, np.less_equal, np.greater)
 
@@ -154,11 +154,15 @@ def _unary(line: Line, forward, gradient, float_only=True, ufunc=True) -> Lowere
     return Lowered(forward, [x], lambda needs, overwrite: backward, ufunc=ufunc)
 
 
+# the unary ops whose eager forward and VJP on float16 are these same NumPy calls
+_HALF = {"negative", "abs", "square", "sqrt", "exp", "math.log", "tanh", "sigmoid", "nn.relu"}
+
+
 def _unary_rule(name: str, forward, gradient, float_only=True, ufunc=True):
     def rule(line: Line) -> Lowered:
         return _unary(line, forward, gradient, float_only=float_only, ufunc=ufunc)
     rule.__name__ = name.split(".")[-1]
-    lowering(name)(rule)
+    lowering(name, half=name in _HALF)(rule)
 
 
 def _x(function):
@@ -253,29 +257,3 @@ def _literal_like(line: Line, name: str, dtype):
     value = line.literal(name)
     return registry.binary_operands(registry.Tensor(np.zeros((), dtype)), value, line.name)[1] \
         .array
-
-
-@lowering("cast")
-def cast(line: Line) -> Lowered:
-    from ... import dtypes
-
-    x = line.tensor("x")
-    target = dtypes.numpy_dtype(line.literal("dtype"))
-    source = line.dtype(x)
-    if target != line.output_dtype or not _plain(target):
-        raise NotLowered("a cast to half precision (or bfloat16)")
-    if target == source:
-        return Lowered(lambda a: a, [x], _identity_vjp, fresh=False)
-    differentiable = source.kind in "fc" and target.kind in "fc"
-
-    def vjp(needs, overwrite):
-        return Backward(lambda g: (g.astype(source),))
-    return Lowered(lambda a: a.astype(target), [x], vjp if differentiable else None)
-
-
-def _plain(dtype) -> bool:
-    return dtype.kind in "iub" or (dtype.kind in "fc" and dtype.itemsize > 2)
-
-
-def _identity_vjp(needs, overwrite):
-    return PASS

@@ -18,7 +18,7 @@ _add_reduce = np.add.reduce
 _ACTIVATIONS = ("linear", "relu", "sigmoid", "tanh", "gelu", "leaky_relu")
 
 
-@lowering("nn.dense")
+@lowering("nn.dense", half=True)
 def dense(line: Line) -> Lowered:
     activation = line.literal("activation")
     alpha = line.literal("alpha")
@@ -32,6 +32,10 @@ def dense(line: Line) -> Lowered:
         inputs.append(line.tensor("bias", float_only=True))
     if any(line.dtype(o) != line.dtype(x) for o in inputs) or len(line.shape(kernel)) != 2:
         raise NotLowered("mixed dtypes")
+    if line.dtype(x) == np.float16:  # composed, as the eager op on the CPU
+        from .precision import dense_half
+
+        return dense_half(line, inputs, activation, alpha)
     x_shape = line.shape(x)
     rows = int(np.prod(x_shape[:-1]))
     flat = len(x_shape) != 2
@@ -71,7 +75,7 @@ def dense(line: Line) -> Lowered:
                    buffers=(((rows, units), dtype), None))
 
 
-@lowering("nn.bias_add")
+@lowering("nn.bias_add", half=True)
 def bias_add(line: Line) -> Lowered:
     value, bias = line.binary("value", "bias")
     data_format = line.literal("data_format")
@@ -98,7 +102,7 @@ def bias_add(line: Line) -> Lowered:
     return Lowered(forward, [value, bias], vjp)
 
 
-@lowering("linalg.matmul")
+@lowering("linalg.matmul", half=True)
 def matmul(line: Line) -> Lowered:
     a, b = line.binary("a", "b")
     for flag in ("adjoint_a", "adjoint_b", "a_is_sparse", "b_is_sparse", "grad_a", "grad_b"):
@@ -115,17 +119,22 @@ def matmul(line: Line) -> Lowered:
     def swap(m):
         return m.swapaxes(-1, -2)
 
+    half = line.dtype(a) == np.float16
+
     def product(left, right, ta=False, tb=False, out=None):
-        return np.matmul(swap(left) if ta else left, swap(right) if tb else right, out=out)
+        left, right = swap(left) if ta else left, swap(right) if tb else right
+        if half:  # as eager: float16 products accumulate in float32, rounded once (no buffers)
+            return np.matmul(left.astype(np.float32), right.astype(np.float32)).astype(np.float16)
+        return np.matmul(left, right, out=out)
 
     def forward(x, y, out=None):
-        return np.matmul(swap(x) if transpose_a else x, swap(y) if transpose_b else y,
-                         out=None if out is None else out[0])
+        return product(x, y, transpose_a, transpose_b, None if out is None else out[0])
 
     dtype, batch = line.dtype(a), tuple(line.output_shape[:-2])
     # a gradient summed over broadcast batch axes is computed into no buffer
-    gradient_buffers = tuple((shape, dtype) if batch + tuple(shape[-2:]) == tuple(shape) else None
-                             for shape in (shape_a, shape_b))
+    gradient_buffers = () if half else tuple(
+        (shape, dtype) if batch + tuple(shape[-2:]) == tuple(shape) else None
+        for shape in (shape_a, shape_b))
 
     def vjp(needs, overwrite):
         # eager's products (TensorFlow's MatMulGrad), each summed back over batch axes
@@ -152,7 +161,8 @@ def matmul(line: Line) -> Lowered:
                 gb = gb if reduce is None else reduce(gb)
             return ga, gb
         return Backward(backward, ("in0", "in1"), buffers=gradient_buffers)
-    return Lowered(forward, [a, b], vjp, buffers=((tuple(line.output_shape), dtype),))
+    return Lowered(forward, [a, b], vjp,
+                   buffers=() if half else ((tuple(line.output_shape), dtype),))
 
 
 # --- softmax and the cross-entropies ----------------------------------------------------------

@@ -38,8 +38,8 @@ def _spread(g_kept, shape: tuple):
 def _sum_rule(line: Line, mean: bool) -> Lowered:
     x = line.tensor("input_tensor")
     dtype = line.dtype(x)
-    if dtype.kind not in "fc" or dtype.itemsize <= 2:
-        raise NotLowered("integer or half-precision sums")
+    if dtype.kind not in "fc":
+        raise NotLowered("integer sums")
     shape = line.shape(x)
     axes = _axes(line, len(shape))
     keepdims = bool(line.literal("keepdims"))
@@ -49,7 +49,11 @@ def _sum_rule(line: Line, mean: bool) -> Lowered:
     kept = (1,) * len(shape) if axes is None else \
         tuple(1 if i in axes else size for i, size in enumerate(shape))
 
-    if count == 1:
+    if dtype == np.float16:  # as eager: accumulated in float32, rounded once
+        def forward(a):
+            total = _add_reduce(a, axes, np.float32, None, keepdims)
+            return np.asarray(total if count == 1 else total / count, dtype)
+    elif count == 1:
         def forward(a):
             return _add_reduce(a, axes, None, None, keepdims)
     else:
@@ -64,12 +68,12 @@ def _sum_rule(line: Line, mean: bool) -> Lowered:
     return Lowered(forward, [x], vjp)
 
 
-@lowering("reduce_sum")
+@lowering("reduce_sum", half=True)
 def reduce_sum(line: Line) -> Lowered:
     return _sum_rule(line, mean=False)
 
 
-@lowering("reduce_mean")
+@lowering("reduce_mean", half=True)
 def reduce_mean(line: Line) -> Lowered:
     return _sum_rule(line, mean=True)
 
@@ -83,17 +87,17 @@ def _reshape_to(line: Line, argument: str) -> Lowered:
     return Lowered(lambda a: a.reshape(target), [x], vjp, fresh=False)
 
 
-@lowering("reshape")
+@lowering("reshape", half=True)
 def reshape(line: Line) -> Lowered:
     return _reshape_to(line, "tensor")
 
 
-@lowering("expand_dims", "squeeze")
+@lowering("expand_dims", "squeeze", half=True)
 def expand_or_squeeze(line: Line) -> Lowered:
     return _reshape_to(line, "input")
 
 
-@lowering("identity")
+@lowering("identity", half=True)
 def identity(line: Line) -> Lowered:
     x = line.tensor("input")
 
@@ -107,7 +111,7 @@ def stop_gradient(line: Line) -> Lowered:
     return Lowered(lambda a: a, [line.tensor("input")], None, fresh=False)
 
 
-@lowering("transpose")
+@lowering("transpose", half=True)
 def transpose(line: Line) -> Lowered:
     x = line.tensor("a")
     if line.literal("conjugate"):

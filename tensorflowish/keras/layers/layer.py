@@ -9,7 +9,6 @@ in ``keras_tensor.py``.
 from __future__ import annotations
 
 import inspect
-import re
 from collections.abc import Sequence
 from typing import Any
 
@@ -31,14 +30,6 @@ from tensorflowish.keras.layers.keras_tensor import (
 )
 from tensorflowish.module import Module
 from tensorflowish.tensor import Tensor, Variable
-
-
-def _snake_case(name: str) -> str:
-    """Keras's ``to_snake_case``: ``Conv2D`` -> ``conv2d``,
-    ``MaxPooling2D`` -> ``max_pooling2d``."""
-    name = re.sub(r"(.)([A-Z][a-z]+)", r"\1_\2", name)
-    return re.sub(r"([a-z])([A-Z])", r"\1_\2", name).lower()
-
 
 # tensorflowish.saving sits above the layers (it rebuilds them from files), so it is not imported
 # here: that package hands itself down when it loads (saving/__init__.py).
@@ -98,7 +89,7 @@ class Layer(Module):
                 f"{', '.join(sorted(kwargs))}."
             )
         if name is None:
-            name = keras_backend.unique_name(_snake_case(type(self).__name__))
+            name = keras_backend.unique_name(keras_backend.to_snake_case(type(self).__name__))
         elif not isinstance(name, str):
             raise TypeError(f"A layer's name must be a string, got {type(name).__name__}.")
         try:

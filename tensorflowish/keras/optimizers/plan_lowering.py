@@ -15,8 +15,10 @@ import inspect
 import numpy as np
 
 from tensorflowish.function import plan
-from tensorflowish.function.graph import Call, Slot
+from tensorflowish.function.graph import Call, Slot, _indexed_slices
 from tensorflowish.keras.optimizers.optimizer import Optimizer
+from tensorflowish.ops.indexed_slices import IndexedSlices
+from tensorflowish.tensor import Tensor
 
 
 def lower_apply_gradients(call: Call, variables: dict, specs: dict):
@@ -38,20 +40,31 @@ def lower_apply_gradients(call: Call, variables: dict, specs: dict):
             optimizer.global_clipnorm is not None or optimizer.gradient_accumulation_steps or \
             optimizer.use_ema:
         return None
-    planned, updated = [], []
+    planned, updated, sparse = [], [], []
     for pair in pairs:
         if not isinstance(pair, (list, tuple)) or len(pair) != 2 or \
-                pair[0].__class__ is not Slot or pair[1].__class__ is not Slot:
+                pair[1].__class__ is not Slot:
             return None
-        grad, variable = pair[0].index, pair[1].index
-        if variable not in variables or specs.get(grad, (None,))[:2] != specs[variable][:2] \
-                or variables[variable].constraint is not None:
+        variable = pair[1].index
+        if variable not in variables or variables[variable].constraint is not None:
             return None
-        planned.append((grad, variable))
+        slices = _sparse_gradient(pair[0], variables[variable], specs, optimizer)
+        if slices is not None:
+            planned.append((slices, variable))
+            sparse.append(variables[variable])
+            continue
+        if pair[0].__class__ is not Slot or \
+                specs.get(pair[0].index, (None,))[:2] != specs[variable][:2]:
+            return None
+        planned.append((pair[0].index, variable))
         updated.append(variables[variable])
+    # apply_gradients updates the dense gradients' variables first, then the sparse ones
+    planned = [pair for pair in planned if pair[0].__class__ is int] + \
+        [pair for pair in planned if pair[0].__class__ is not int]
     iterations = optimizer._iterations_variable
-    if _plain_sgd(optimizer, updated):
+    if not sparse and _plain_sgd(optimizer, updated):
         return _sgd_update(optimizer, updated), planned
+    dense_count = len(updated)
 
     def update(grads: list, consumable: tuple) -> None:
         # apply_gradients after its checks, in its order
@@ -59,8 +72,11 @@ def lower_apply_gradients(call: Call, variables: dict, specs: dict):
         learning_rate = optimizer._current_learning_rate()
         optimizer._begin_step(step)
         # a 0-d gradient computed by the plan's NumPy arithmetic arrives as a NumPy scalar
-        grads = [np.asarray(g) if isinstance(g, np.generic) else g for g in grads]
-        optimizer._apply_updates(grads, updated, learning_rate, step)
+        dense = [np.asarray(g) if isinstance(g, np.generic) else g for g in grads[:dense_count]]
+        optimizer._apply_updates(dense, updated, learning_rate, step)
+        for (values, indices), variable in zip(grads[dense_count:], sparse):
+            slices = _indexed_slices(Tensor(values), Tensor(indices), variable.shape)
+            optimizer._apply_sparse(slices, variable, learning_rate, step)
         iterations._writable_array().fill(step)
     # this package's updates only read the gradients (so a plan may keep their buffers from
     # call to call); a user's `_update` might store them
@@ -68,6 +84,21 @@ def lower_apply_gradients(call: Call, variables: dict, specs: dict):
         getattr(type(optimizer), method).__module__.startswith(__package__ + ".")
         for method in ("_update", "_apply_updates"))
     return update, planned
+
+
+def _sparse_gradient(grad, variable, specs: dict, optimizer):
+    """(values slot, indices slot) of an IndexedSlices gradient that apply_gradients applies
+    row by row (as eager: not for an optimiser whose update spans the whole variable), else
+    None."""
+    if grad.__class__ is not IndexedSlices or grad.values.__class__ is not Slot or \
+            grad.indices.__class__ is not Slot or not optimizer._sparse_rows:
+        return None
+    values, indices = specs.get(grad.values.index), specs.get(grad.indices.index)
+    if values is None or indices is None or values[1] != variable.array.dtype or \
+            tuple(values[0][1:]) != tuple(variable.shape[1:]) or \
+            (grad.dense_shape is not None and tuple(grad.dense_shape) != tuple(variable.shape)):
+        return None
+    return grad.values.index, grad.indices.index
 
 
 def _plain_sgd(optimizer, variables) -> bool:

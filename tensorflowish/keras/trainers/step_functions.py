@@ -6,7 +6,17 @@ As Keras 3 on TensorFlow: ``model.train_function``, ``model.test_function`` and
 signature, replayed for every later batch of that signature. ``compile(run_eagerly=True)``,
 ``model.run_eagerly = True`` or ``tf.config.run_functions_eagerly(True)`` run them as Python.
 
-Two differences from Keras, both for exact results:
+``compile(steps_per_execution=k)``: each call runs up to k steps as ONE call of a traced
+function over the execution's batches, the steps unrolled into one graph (Keras's TensorFlow
+backend traces a ``tf.while_loop`` over the dataset iterator, ``multi_step_on_iterator``; the
+unrolled graph is what the replay plans turn into straight-line array code), so Python runs once
+per execution. The last execution of an epoch holds the batches left (a graph of its own,
+traced once). An execution longer than ``MAX_UNROLLED_STEPS`` runs as several such calls.
+The batch callbacks see each execution once, with its last step's logs, numbered as Keras 3.15
+numbers them (begin: the first step; end: the first step + k - 1, even for a shorter last
+execution). ``predict`` concatenates the outputs of an execution's steps, as Keras.
+
+Differences from Keras, all for exact results:
 
 - Each distinct batch signature (dtypes and shapes) gets a graph of its own, instead of
   Keras's ``reduce_retracing`` graph with a ``None`` batch dimension: a size a layer reads in
@@ -14,6 +24,9 @@ Two differences from Keras, both for exact results:
   the full batches and one for a smaller last batch, once for all epochs. A step that has seen
   more than ``MAX_TRACES`` signatures (a generator of ever-changing shapes) runs eagerly from
   then on, with a logged reason.
+- ``steps_per_epoch`` not a multiple of ``steps_per_execution`` runs exactly
+  ``steps_per_epoch`` steps an epoch (the last execution shorter); Keras 3.15 runs whole
+  executions there (``steps_per_epoch=4, steps_per_execution=3``: 6 steps an epoch).
 - A step whose trace fails (Python reading a tensor's value in a layer or a custom
   ``train_step``, an unsupported call) runs eagerly for that model from then on, with the reason
   logged: the trace's side effects on the weights, the optimiser's state, the metrics and the
@@ -37,6 +50,10 @@ from tensorflowish.tensor import Tensor, Variable
 _log = logging.getLogger("tensorflowish.keras")
 
 MAX_TRACES = 8  # distinct batch signatures per step function before it runs eagerly
+# steps_per_execution > 1: the most steps unrolled into one graph (its trace and its plan's
+# compilation grow with the steps: ~1.5 ms a step for the digits MLP); a longer execution is
+# several calls of such graphs
+MAX_UNROLLED_STEPS = 64
 
 
 def _signature(data: Any) -> tuple:
@@ -96,7 +113,9 @@ class StepFunction:
 
     Called with an iterator of batches, as Keras calls it, it runs ``steps_per_execution``
     steps and returns the last step's logs (predict: the outputs, concatenated). ``run(batch)``
-    runs one step. ``traced`` is the ``tf.function`` (None when the model runs eagerly).
+    runs one step, ``run_steps(batches)`` one execution. ``traced`` is the one-step
+    ``tf.function`` and ``traced_steps`` the one of several steps unrolled (both None when the
+    model runs eagerly).
     """
 
     def __init__(self, model: Any, kind: str, step: Any, traced: bool) -> None:
@@ -104,6 +123,7 @@ class StepFunction:
         self.kind = kind
         self.step = step
         self.traced = None
+        self.traced_steps = None
         self.eager_reason: str | None = None  # why this step runs eagerly after all
         self._seen: set = set()
         self._graphs: dict = {}  # batch signature -> its ConcreteFunction (tensor-only batches)
@@ -117,21 +137,62 @@ class StepFunction:
             self.traced = function(self._one_step_on_data, autograph=False,
                                    jit_compile=getattr(model, "jit_compile", None))
             self.traced._name = f"{kind}_function"
+            # steps_per_execution > 1: the steps of one execution unrolled into one graph
+            self.traced_steps = function(self._steps_on_data, autograph=False,
+                                         jit_compile=getattr(model, "jit_compile", None))
+            self.traced_steps._name = f"multi_step_{kind}_function"
 
     def _one_step_on_data(self, data: Any) -> Any:
         # the losses layers add in call() are outputs too: each replay puts its own back
         return self.step(data), _call_losses(self.model)
 
+    def _steps_on_data(self, batches: tuple) -> Any:
+        return self._eager_steps(batches), _call_losses(self.model)
+
+    def _eager_steps(self, batches: tuple) -> Any:
+        """The steps of one execution as Python: the last step's logs (predict: every step's
+        outputs, in order)."""
+        if self.kind == "predict":
+            return tuple(self.step(batch) for batch in batches)
+        logs = None
+        for batch in batches:
+            logs = self.step(batch)
+        return logs
+
     @property
     def tracing_count(self) -> int:
         """How many graphs this step function has traced (0 when it runs eagerly)."""
-        return 0 if self.traced is None else self.traced.experimental_get_tracing_count()
+        if self.traced is None:
+            return 0
+        return (self.traced.experimental_get_tracing_count()
+                + self.traced_steps.experimental_get_tracing_count())
 
     def run(self, data: Any) -> Any:
         """One step on one batch."""
+        return self._run(self.traced, self.step, data, _signature(data))
+
+    def run_steps(self, batches: list | tuple) -> Any:
+        """The steps of one execution: one step per batch, as ONE call of a traced function
+        when there are several (Keras's ``multi_step_on_iterator``). Returns the last step's
+        logs (predict: the outputs of the steps, concatenated)."""
+        batches = tuple(batches)
+        if len(batches) == 1:
+            return self.run(batches[0])
+        if len(batches) > MAX_UNROLLED_STEPS:  # a graph of at most MAX_UNROLLED_STEPS steps
+            results = [self.run_steps(batches[start:start + MAX_UNROLLED_STEPS])
+                       for start in range(0, len(batches), MAX_UNROLLED_STEPS)]
+            if self.kind == "predict":
+                return _concatenate([_to_host_array(result) for result in results])
+            return results[-1]
+        outputs = self._run(self.traced_steps, self._eager_steps, batches,
+                            ("steps",) + tuple(_signature(batch) for batch in batches))
+        if self.kind == "predict":
+            return _concatenate([_to_host_array(output) for output in outputs])
+        return outputs
+
+    def _run(self, traced: Any, eager: Any, data: Any, key: tuple) -> Any:
         if self.traced is None or self.eager_reason is not None or config._run_functions_eagerly:
-            return self.step(data)
-        key = _signature(data)
+            return eager(data)
         concrete = self._graphs.get(key)
         if concrete is not None:  # the graph of this signature, without tf.function's lookup
             leaves: list = []
@@ -139,17 +200,17 @@ class StepFunction:
             return _replayed(concrete._call_flat([leaf for leaf in leaves
                                                   if leaf.__class__ is Tensor]))
         if key in self._seen:
-            return _replayed(self.traced(data))
+            return _replayed(traced(data))
         if len(self._seen) >= MAX_TRACES:
             self._go_eager(f"its batches came in more than {MAX_TRACES} signatures (dtypes "
                            "and shapes); a graph per signature would cost more than it saves")
-            return self.step(data)
+            return eager(data)
         snapshot = _Snapshot(self.model)
         try:
-            result = self.traced(data)
+            result = traced(data)
         except Exception as error:  # noqa: BLE001 - any failed trace: eager decides
             snapshot.restore()
-            result = self.step(data)  # eager's own error, if the step itself is wrong
+            result = eager(data)  # eager's own error, if the step itself is wrong
             self._go_eager(f"its trace failed: {type(error).__name__}: {error}")
             return result
         self._seen.add(key)
@@ -159,7 +220,7 @@ class StepFunction:
         if not any(isinstance(leaf, np.ndarray) or (isinstance(leaf, Tensor) and
                                                     leaf.__class__ not in (Tensor, Variable))
                    for leaf in leaves):
-            self._graphs[key] = self.traced.get_concrete_function(data)
+            self._graphs[key] = traced.get_concrete_function(data)
         return _replayed(result)
 
     def _go_eager(self, reason: str) -> None:
@@ -169,23 +230,25 @@ class StepFunction:
 
     def __call__(self, iterator: Any) -> Any:
         """Keras's call: up to ``steps_per_execution`` steps from ``iterator``."""
-        iterator = iter(iterator)
-        outputs = []
-        for _ in range(getattr(self.model, "steps_per_execution", 1) or 1):
-            try:
-                data = next(iterator)
-            except StopIteration:
-                break
-            outputs.append(self.run(data))
-        if not outputs:
+        batches = take_batches(iter(iterator), getattr(self.model, "steps_per_execution", 1))
+        if not batches:
             raise StopIteration
-        if self.kind == "predict" and len(outputs) > 1:
-            return _concatenate([_to_host_array(output) for output in outputs])
-        return outputs[-1]
+        return self.run_steps(batches)
 
     def __repr__(self) -> str:
         how = "eager" if self.traced is None or self.eager_reason else "traced"
         return f"<StepFunction {self.kind} ({how}, {self.tracing_count} traces)>"
+
+
+def take_batches(iterator: Any, count: int | None) -> list:
+    """Up to ``count`` batches from ``iterator`` (fewer at its end): one execution's data."""
+    batches = []
+    for _ in range(count or 1):
+        try:
+            batches.append(next(iterator))
+        except StopIteration:
+            break
+    return batches
 
 
 def _trainable_state(model: Any) -> tuple:
@@ -259,6 +322,16 @@ class StepFunctions:
         if isinstance(function, StepFunction):
             return function.run
         return lambda batch: function(iter([batch]))
+
+    def _execution(self, kind: str) -> Any:
+        """What fit/evaluate/predict call per execution (a list of up to
+        ``steps_per_execution`` batches): the step function's ``run_steps``, or an overridden
+        ``make_*_function``'s own function on an iterator of those batches."""
+        made = getattr(self, f"make_{kind}_function")()
+        function = getattr(self, f"{kind}_function", None) or made
+        if isinstance(function, StepFunction):
+            return function.run_steps
+        return lambda batches: function(iter(batches))
 
     def make_train_function(self, force: bool = False) -> StepFunction:
         """``model.train_function``: ``train_step`` traced (or eager with ``run_eagerly``)."""

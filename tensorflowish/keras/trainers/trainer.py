@@ -22,7 +22,12 @@ from tensorflowish.keras.trainers.data_adapter import (
     _to_host_array,
     _unpack,
 )
-from tensorflowish.keras.trainers.step_functions import StepFunctions, _floats, _to_batch_tensor
+from tensorflowish.keras.trainers.step_functions import (
+    StepFunctions,
+    _floats,
+    _to_batch_tensor,
+    take_batches,
+)
 from tensorflowish.tensor import Tensor
 
 
@@ -407,13 +412,14 @@ class Trainer(StepFunctions):
         params = {"epochs": epochs, "steps": steps, "verbose": verbose}
         hooks = callbacks_module.CallbackList(callback_list, model=self, params=params)
         batch_hooks = hooks.wants_batch_hooks("train")
-        # Keras: with steps_per_execution = k the batch callbacks see every k-th step, numbered
-        # by the last step of each execution
-        per_execution = getattr(self, "steps_per_execution", 1)
+        # Keras: with steps_per_execution = k each call of the train function runs k steps
+        # (one traced graph), and the batch callbacks see each execution once, numbered by its
+        # first step (begin) and its first step + k - 1 (end, even for a shorter last one)
+        per_execution = getattr(self, "steps_per_execution", 1) or 1
 
         self.stop_training = False
         self.history = history
-        train_one_step = self._one_step("train")
+        train_execution = self._execution("train")
         if self._data_parallel:
             self._build_from(train_data)
             distribute.broadcast_variables(self.variables, root_rank=0)
@@ -431,27 +437,28 @@ class Trainer(StepFunctions):
                 iterator = iter(train_data)
             done = 0
             while steps is None or done < steps:
-                try:
-                    batch = next(iterator)
-                except StopIteration:
+                wanted = per_execution if steps is None else min(per_execution, steps - done)
+                batches = take_batches(iterator, wanted)
+                if not batches:
                     iterator = None
                     break
-                step, done = done, done + 1
-                if batch_hooks and step % per_execution == 0:
-                    hooks.on_train_batch_begin(step)
-                logs = train_one_step(batch)
+                begin, done = done, done + len(batches)
+                if batch_hooks:
+                    hooks.on_train_batch_begin(begin)
+                logs = train_execution(batches)
                 if progbar is not None:
-                    progbar.update_train(step, logs)
-                if batch_hooks and (step + 1) % per_execution == 0:
-                    hooks.on_train_batch_end(step, logs)
+                    progbar.update_train(done - 1, logs)
+                if batch_hooks:
+                    hooks.on_train_batch_end(begin + per_execution - 1, logs)
+                if len(batches) < wanted:  # the data ran out
+                    iterator = None
+                    break
                 if self.stop_training:
                     break
             if done == 0:
                 raise ValueError(
                     "fit: the training data produced no batches (is the dataset empty?)."
                 )
-            if batch_hooks and done % per_execution:  # the last, shorter execution
-                hooks.on_train_batch_end(done - done % per_execution + per_execution - 1, logs)
             epoch_logs = dict(sorted(_floats(logs).items()))  # Keras sorts the logs
             if self._data_parallel:
                 epoch_logs = distribute.allreduce_metrics(epoch_logs, weight=done)
@@ -495,22 +502,28 @@ class Trainer(StepFunctions):
         )
         batch_hooks = hooks.wants_batch_hooks("test")
         bar = callbacks_module.ProgbarLogger(verbose=verbose).test_bar(steps) if verbose else None
-        test_one_step = self._one_step("test")
+        test_execution = self._execution("test")
+        per_execution = getattr(self, "steps_per_execution", 1) or 1
         self.reset_metrics()
         hooks.on_test_begin()
         logs: Any = {}
         count = 0
-        for step, batch in enumerate(data):
-            if steps is not None and step >= steps:
+        iterator = iter(data)
+        while steps is None or count < steps:
+            wanted = per_execution if steps is None else min(per_execution, steps - count)
+            batches = take_batches(iterator, wanted)
+            if not batches:
                 break
+            begin, count = count, count + len(batches)
             if batch_hooks:
-                hooks.on_test_batch_begin(step)
-            logs = test_one_step(batch)
-            count = step + 1
+                hooks.on_test_batch_begin(begin)
+            logs = test_execution(batches)
             if bar is not None:
                 bar.update(count, logs, finalize=False)
             if batch_hooks:
-                hooks.on_test_batch_end(step, logs)
+                hooks.on_test_batch_end(begin + per_execution - 1, logs)
+            if len(batches) < wanted:
+                break
         if count == 0:
             raise ValueError("evaluate: the data produced no batches.")
         results = _floats(logs)
@@ -546,19 +559,28 @@ class Trainer(StepFunctions):
             callbacks or [], model=self, params={"steps": steps, "verbose": verbose}
         )
         bar = callbacks_module.ProgbarLogger(verbose=verbose).test_bar(steps) if verbose else None
-        predict_one_step = self._one_step("predict")
+        predict_execution = self._execution("predict")
+        per_execution = getattr(self, "steps_per_execution", 1) or 1
         hooks.on_predict_begin()
         outputs = []
-        for step, batch in enumerate(data):
-            if steps is not None and step >= steps:
+        count = 0
+        iterator = iter(data)
+        while steps is None or count < steps:
+            wanted = per_execution if steps is None else min(per_execution, steps - count)
+            batches = take_batches(iterator, wanted)
+            if not batches:
                 break
-            hooks.on_predict_batch_begin(step)
-            outputs.append(_to_host_array(predict_one_step(batch)))
-            hooks.on_predict_batch_end(step, {"outputs": outputs[-1]})
+            begin, count = count, count + len(batches)
+            hooks.on_predict_batch_begin(begin)
+            # (one execution's outputs, its steps' outputs concatenated, as Keras)
+            outputs.append(_to_host_array(predict_execution(batches)))
+            hooks.on_predict_batch_end(begin + per_execution - 1, {"outputs": outputs[-1]})
             if bar is not None:
-                bar.update(step + 1, {}, finalize=False)
+                bar.update(count, {}, finalize=False)
+            if len(batches) < wanted:
+                break
         if bar is not None:
-            bar.update(len(outputs), {}, finalize=True)
+            bar.update(count, {}, finalize=True)
         hooks.on_predict_end()
         if not outputs:
             raise ValueError("predict: the data produced no batches.")

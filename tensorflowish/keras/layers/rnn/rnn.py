@@ -11,7 +11,6 @@ from __future__ import annotations
 from typing import Any
 
 import tensorflowish as tf
-from tensorflowish import backend as tf_backend
 from tensorflowish.keras.layers.layer import Layer
 from tensorflowish.tensor import Tensor
 
@@ -30,9 +29,6 @@ class RNN(Layer):
     >>> layer(tf.ones((2, 3, 5))).shape.as_list()
     [2, 3, 4]
     """
-
-    # reads the mask's values in Python: one line of a traced graph, run at every replay
-    _graph_lines = {"_zero_until_first_step": False}
 
     def __init__(
         self,
@@ -163,14 +159,12 @@ class RNN(Layer):
     def _zero_until_first_step(self, result: tuple, mask: Tensor) -> tuple:
         """Keras's outputs start from zeros: masked steps before a sequence's first valid step
         output 0 (the fused ops carry the initial state there, which is only different when
-        that state is not zero)."""
+        that state is not zero). Written with ops, so a traced step lowers it; where every
+        sequence starts with a valid step it multiplies by ones, which changes nothing."""
         last_output, outputs, states = result
-        xp = tf_backend.get_array_module(mask.array)
-        order = mask.array[:, ::-1] if self.go_backwards else mask.array
-        seen = xp.cumsum(order, axis=1) > 0
-        if bool(seen.all()):
-            return result
-        seen = Tensor(xp.asarray(seen[:, :, None], dtype=last_output.array.dtype))
+        order = mask[:, ::-1] if self.go_backwards else mask  # processing order
+        seen = tf.math.cumsum(tf.cast(order, tf.int32), axis=1) > 0
+        seen = tf.expand_dims(tf.cast(seen, last_output.dtype), -1)
         if outputs is not None:
             outputs = outputs * seen
         return last_output * seen[:, -1], outputs, states

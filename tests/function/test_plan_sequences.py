@@ -1,0 +1,211 @@
+"""Replay plans of sequence models: embeddings (their IndexedSlices gradients and the optimisers'
+sparse updates), SimpleRNN, and masked recurrent layers, trained traced-with-plan against eager,
+bit for bit, with the plan asserted to exist (no line on the gradient path falls back)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import tensorflowish as tf
+
+L = tf.keras.layers
+
+
+def _graph(function):
+    (concrete,) = function._concrete.values()
+    return concrete.graph
+
+
+def _ids(shape=(4, 7), vocabulary=20, seed=1):
+    """Ids with padding (0) at the end of one row and at the start of another."""
+    ids = np.random.default_rng(seed).integers(1, vocabulary, shape).astype("int32")
+    ids[0, 4:] = 0
+    ids[1, :3] = 0
+    return ids
+
+
+def _sequences(shape=(4, 7, 3), seed=1):
+    """Float sequences with all-zero (Masking) steps at the end of one row, the start of
+    another."""
+    x = np.random.default_rng(seed).standard_normal(shape).astype("float32")
+    x[0, 4:] = 0.0
+    x[1, :3] = 0.0
+    return x
+
+
+MODELS = {
+    "embedding-pooling": (lambda: [tf.keras.Input((7,), dtype="int32"), L.Embedding(20, 4),
+                                   L.GlobalAveragePooling1D(), L.Dense(3)], _ids),
+    "embedding-lstm": (lambda: [tf.keras.Input((7,), dtype="int32"), L.Embedding(20, 4),
+                                L.LSTM(5), L.Dense(3)], _ids),
+    "embedding-gru": (lambda: [tf.keras.Input((7,), dtype="int32"), L.Embedding(20, 4),
+                               L.GRU(5), L.Dense(3)], _ids),
+    "masked-lstm": (lambda: [tf.keras.Input((7,), dtype="int32"),
+                             L.Embedding(20, 4, mask_zero=True), L.LSTM(5), L.Dense(3)], _ids),
+    "masked-gru": (lambda: [tf.keras.Input((7,), dtype="int32"),
+                            L.Embedding(20, 4, mask_zero=True), L.GRU(5, go_backwards=True),
+                            L.Dense(3)], _ids),
+    "masked-simple-rnn": (lambda: [tf.keras.Input((7,), dtype="int32"),
+                                   L.Embedding(20, 4, mask_zero=True),
+                                   L.SimpleRNN(5, return_sequences=True),
+                                   L.SimpleRNN(4, activation="relu"), L.Dense(3)], _ids),
+    "simple-rnn": (lambda: [tf.keras.Input((7, 3)), L.SimpleRNN(5), L.Dense(3)], _sequences),
+    "masking-stack": (lambda: [tf.keras.Input((7, 3)), L.Masking(),
+                               L.SimpleRNN(5, return_sequences=True, go_backwards=True),
+                               L.LSTM(4, return_sequences=True), L.GRU(3), L.Dense(3)],
+                      _sequences),
+}
+
+OPTIMIZERS = {
+    "sgd": lambda: tf.keras.optimizers.SGD(0.1),
+    "momentum": lambda: tf.keras.optimizers.SGD(0.1, momentum=0.9),
+    "adam": lambda: tf.keras.optimizers.Adam(0.01),
+    "adamw": lambda: tf.keras.optimizers.AdamW(0.01, weight_decay=0.1),
+}
+
+
+def _make(model_name, optimizer_name):
+    tf.keras.utils.set_random_seed(2)
+    model = tf.keras.Sequential(MODELS[model_name][0]())
+    loss_fn = tf.keras.losses.SparseCategoricalCrossentropy(from_logits=True)
+    optimizer = OPTIMIZERS[optimizer_name]()
+
+    def step(x, y):
+        with tf.GradientTape() as tape:
+            loss = loss_fn(y, model(x, training=True))
+        grads = tape.gradient(loss, model.trainable_variables)
+        optimizer.apply_gradients(zip(grads, model.trainable_variables))
+        return loss
+    return model, optimizer, step
+
+
+def _batches(model_name, count=3):
+    rng = np.random.default_rng(3)
+    make_inputs = MODELS[model_name][1]
+    return [(tf.constant(make_inputs(seed=seed)), tf.constant(rng.integers(0, 3, 4)))
+            for seed in range(count)]
+
+
+@pytest.mark.parametrize("model_name,optimizer_name", [
+    ("embedding-pooling", "sgd"), ("embedding-pooling", "momentum"),
+    ("embedding-pooling", "adam"), ("embedding-pooling", "adamw"),
+    ("embedding-lstm", "adam"), ("embedding-gru", "sgd"), ("masked-lstm", "adamw"),
+    ("masked-gru", "adam"), ("masked-simple-rnn", "momentum"), ("simple-rnn", "adam"),
+    ("masking-stack", "sgd")])
+def test_sequence_model_step_plan_equals_eager(model_name, optimizer_name):
+    batches = _batches(model_name)
+    eager_model, eager_optimizer, eager_step = _make(model_name, optimizer_name)
+    eager = [eager_step(x, y).numpy() for x, y in batches]
+    planned_model, planned_optimizer, planned_step = _make(model_name, optimizer_name)
+    planned_step = tf.function(planned_step)
+    planned = [planned_step(x, y).numpy() for x, y in batches]
+    graph = _graph(planned_step)
+    assert graph.plan, graph.plan_note
+    assert "apply_gradients" not in graph.plan.source  # the update is lowered too
+    np.testing.assert_array_equal(planned, eager)
+    for a, b in zip(planned_model.get_weights(), eager_model.get_weights()):
+        np.testing.assert_array_equal(a, b)
+    for a, b in zip(planned_optimizer.variables, eager_optimizer.variables):
+        np.testing.assert_array_equal(a.numpy(), b.numpy())
+
+
+def test_embedding_gradient_stays_sparse_in_a_plan_and_two_lookups_concatenate():
+    """A Variable's gradient is an IndexedSlices in the plan as in eager; two lookups of one
+    table give one IndexedSlices with both lookups' rows (the tape's sum)."""
+    table = tf.Variable(np.random.default_rng(0).standard_normal((6, 3)))
+
+    def step(ids, other, scale):
+        with tf.GradientTape() as tape:
+            first = tf.nn.embedding_lookup(table, ids)
+            second = tf.nn.embedding_lookup(table, other)
+            loss = tf.reduce_sum(first * scale) + tf.reduce_sum(tf.tanh(second))
+        return tape.gradient(loss, table)
+
+    traced = tf.function(step)
+    calls = [(np.array([[1, 5], [1, 0]]), np.array([2, 5, 5]), 2.0),
+             (np.array([[3, 3], [4, 0]]), np.array([0, 1, 1]), 2.0),
+             (np.array([[0, 2], [2, 2]]), np.array([4, 4, 3]), 2.0)]
+    for ids, other, scale in calls:
+        arguments = (tf.constant(ids), tf.constant(other), tf.constant(scale, tf.float64))
+        got, expected = traced(*arguments), step(*arguments)
+        assert isinstance(got, tf.IndexedSlices) and isinstance(expected, tf.IndexedSlices)
+        np.testing.assert_array_equal(got.values.numpy(), expected.values.numpy())
+        np.testing.assert_array_equal(got.indices.numpy(), expected.indices.numpy())
+        assert tuple(got.dense_shape) == (6, 3)
+        # against a dense reference written here
+        reference = np.zeros((6, 3))
+        np.add.at(reference, ids.reshape(-1), scale)
+        np.add.at(reference, other, 1 - np.tanh(table.numpy()[other]) ** 2)
+        np.testing.assert_allclose(tf.convert_to_tensor(got).numpy(), reference, rtol=1e-12)
+    graph = traced.get_concrete_function(*arguments).graph
+    assert graph.plan, graph.plan_note
+
+
+def test_a_sparse_and_a_dense_gradient_of_one_table_replay_op_by_op():
+    """Summing an IndexedSlices with a dense gradient of the same table is left to the
+    op-by-op replay (which gives eager's dense sum)."""
+    table = tf.Variable(np.random.default_rng(0).standard_normal((5, 2)))
+
+    def step(ids):
+        with tf.GradientTape() as tape:
+            loss = tf.reduce_sum(tf.nn.embedding_lookup(table, ids)) + tf.reduce_sum(table * 3.0)
+        return tape.gradient(loss, table)
+
+    traced = tf.function(step)
+    for ids in ([1, 1, 4], [0, 2, 2]):
+        np.testing.assert_array_equal(tf.convert_to_tensor(traced(tf.constant(ids))).numpy(),
+                                      tf.convert_to_tensor(step(tf.constant(ids))).numpy())
+    graph = traced.get_concrete_function(tf.constant([0, 2, 2])).graph
+    assert not graph.plan and "sparse" in graph.plan_note
+
+
+def test_bad_ids_raise_the_ops_error_from_a_plan():
+    table = tf.Variable(np.ones((4, 2), "float32"))
+
+    @tf.function
+    def step(ids):
+        with tf.GradientTape() as tape:
+            loss = tf.reduce_sum(tf.nn.embedding_lookup(table, ids))
+        return loss, tape.gradient(loss, table).values
+
+    step(tf.constant([0, 3]))
+    step(tf.constant([1, 2]))
+    assert _graph(step).plan, _graph(step).plan_note
+    for bad in ([0, 4], [-1, 2]):
+        with pytest.raises(tf.errors.InvalidArgumentError, match=r"not in \[0, 4\)"):
+            step(tf.constant(bad))
+
+
+def test_keras_fit_of_a_text_classifier_runs_plans_and_equals_eager(monkeypatch):
+    """fit's traced steps of Embedding(mask_zero) -> LSTM -> Dense run as plans: the same
+    weights and history as run_eagerly=True."""
+    from tensorflowish.function.graph import Graph
+
+    compiled = []
+    original = Graph.compile
+
+    def compile_and_note(self):
+        compiled.append((original(self), self.plan_note))
+        return compiled[-1][0]
+    monkeypatch.setattr(Graph, "compile", compile_and_note)
+    x = np.concatenate([_ids(seed=seed) for seed in range(4)])
+    y = np.random.default_rng(4).integers(0, 3, len(x))
+
+    def train(run_eagerly):
+        tf.keras.utils.set_random_seed(7)
+        model = tf.keras.Sequential([tf.keras.Input((7,), dtype="int32"),
+                                     L.Embedding(20, 4, mask_zero=True), L.LSTM(5),
+                                     L.Dense(3)])
+        model.compile(optimizer=tf.keras.optimizers.Adam(0.01), run_eagerly=run_eagerly,
+                      loss=tf.keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+                      metrics=["accuracy"])
+        history = model.fit(x, y, batch_size=4, epochs=2, shuffle=False, verbose=0)
+        return model.get_weights(), history.history
+
+    traced_weights, traced_history = train(False)
+    assert compiled and all(plan for plan, _ in compiled), compiled
+    eager_weights, eager_history = train(True)
+    assert traced_history == eager_history
+    for a, b in zip(traced_weights, eager_weights):
+        np.testing.assert_array_equal(a, b)
