@@ -9,11 +9,18 @@ the VJPs of its lines become steps of a kernel too, appended to the forward's ru
 nothing else runs in between (the tape-overhead chain of `tensorflowish bench`, forward and
 backward, is then a single kernel), so no tape records at run time.
 
+Any other tape (a training step: a tape over dense layers, a cross-entropy, gradients with
+respect to the variables it watched on read; several gradients, `stop_recording`, a jacobian)
+is run by the plan itself, as the op-by-op replay runs it: a fresh GradientTape per call,
+every line that is not fused recording itself with its op's VJP, and every fused run recording
+one entry per value it writes out whose VJP is a generated backward kernel
+(`plan_gpu_tape.py`). Captured Variables are read at each call (a fused run reads the buffer
+a variable holds when the run starts); `Optimizer.apply_gradients`, metric updates and other
+stateful lines run as the op-by-op replay runs them, i.e. eager's own calls on CuPy (the
+optimisers' fused update kernels, in place unless a snapshot holds the buffer).
+
 Where it does not apply the graph replays op by op, as before: a tape recording outside the
-function, strict gradients, control flow, a tape other than one non-persistent tape with
-`watch`ed sources and one `gradient` of one target, a gradient that would flow into a
-broadcast operand (it would need a reduction), or a gradient line fed by a non-elementwise
-line other than a full `reduce_sum`.
+function, strict gradients, or control flow (`graph.plan_note` says why).
 
 The launcher is a parameter (`compile_gpu_plan(graph, runner)`): `fusion.cupy_runner()` on a
 GPU; the tests run the same plan with `fusion.emulator_runner()` on NumPy arrays.
@@ -26,9 +33,11 @@ import numbers
 
 import numpy as np
 
-from ..tensor import Tensor, Variable
+from ..tape import _recording_tapes
+from ..tensor import Tensor
 from . import cuda_graph
 from .graph import _ARRAY, Graph, Slot, fill, flatten, run_calls
+from .plan_gpu_tape import RunTape
 
 # registry op name -> fusion op (one-to-one over this table)
 FUSIBLE = {name: name for name in (
@@ -54,6 +63,7 @@ class _Run:
     outputs: list = dataclasses.field(default_factory=list)  # slots written out
     counter: int = 0
     kernel: object = None
+    tape: object = None  # plan_gpu_tape.RunTape: records the run on a live GradientTape
 
     def fresh(self) -> str:
         self.counter += 1
@@ -89,13 +99,19 @@ def _launch(run: _Run, values: list, runner) -> None:
         value = values[slot]
         arrays[name] = value.array if isinstance(value, Tensor) else value
     outputs = run.kernel(arrays, runner, shape=run.shape)
-    for slot, array in zip(run.outputs, outputs):
-        values[slot] = Tensor(array)
+    results = [Tensor(array) for array in outputs]
+    for slot, result in zip(run.outputs, results):
+        values[slot] = result
+    if run.tape is not None and _recording_tapes:  # a tape the plan entered records
+        run.tape.record(values, arrays, results)
 
 
 class _Builder:
-    def __init__(self, graph: Graph) -> None:
+    def __init__(self, graph: Graph, live_tape: bool = False) -> None:
         self.graph = graph
+        # False: a tape over elementwise lines is differentiated at compile time; True: the
+        # plan runs the tape (every GradientTape line a call) and fused runs record on it
+        self.live_tape = live_tape
         self.actions: list = []
         self.run: _Run | None = None
         self.owner: dict = {}  # slot -> the _Run defining it
@@ -250,7 +266,9 @@ class _Builder:
         for call in self.graph.calls:
             if call.control is not None:
                 raise NotGpuPlannable(f"control flow ({call.name}) is not fused")
-            if call.name in _TAPE_LINES:
+            if self.live_tape and call.name.startswith("GradientTape."):
+                self.add_call(call)
+            elif call.name in _TAPE_LINES:
                 self.tape_line(call)
             elif call.name == "GradientTape.gradient":
                 self.gradient(call)
@@ -273,6 +291,8 @@ class _Builder:
             inputs = [(name, kind_) for name, kind_ in run.inputs.values()]
             run.kernel = fusion.compile_chain(fusion.Chain(inputs, run.steps, names, run.dtype))
             kernels += 1
+            if self.live_tape:
+                run.tape = RunTape(run, runner, _vjp, _emit, _Run)
         actions = [(k, r) for k, r in self.actions if k != "run" or r.kernel is not None]
         return GpuPlan(self.graph, actions, kernels, runner)
 
@@ -375,12 +395,25 @@ def _slots(structure) -> set:
 
 
 def compile_gpu_plan(graph: Graph, runner=None) -> GpuPlan:
-    """The GPU plan of `graph` (raises NotGpuPlannable); `runner` defaults to CuPy's."""
+    """The GPU plan of `graph` (raises NotGpuPlannable); `runner` defaults to CuPy's.
+
+    A GradientTape inside is differentiated at compile time when it records only elementwise
+    lines; otherwise (a training step) the plan runs the tape and its fused runs record on it
+    (`plan_gpu_tape.py`)."""
     if runner is None:
         from ..kernels import fusion
 
         runner = fusion.cupy_runner()
-    return _Builder(graph).build(runner)
+    try:
+        return _Builder(graph).build(runner)
+    except NotGpuPlannable as reason:
+        if not any(call.name.startswith("GradientTape.") for call in graph.calls):
+            raise
+        try:
+            return _Builder(graph, live_tape=True).build(runner)
+        except NotGpuPlannable as second:
+            raise NotGpuPlannable(f"{second} (and with the tape differentiated at compile "
+                                  f"time: {reason})") from None
 
 
 def _is_cupy(array) -> bool:
@@ -390,14 +423,20 @@ def _is_cupy(array) -> bool:
 def replay_gpu(graph: Graph, inputs: list):
     """`Graph.replay` for inputs the CPU plan refused: the GPU plan for CuPy inputs (compiled
     at the first such call), else op by op."""
-    if inputs and all(isinstance(t, Tensor) and _is_cupy(_ARRAY.__get__(t)) for t in inputs) \
-            and not any(isinstance(v, Variable) for _, v in graph.captures):
+    if inputs and all(isinstance(t, Tensor) and _is_cupy(_ARRAY.__get__(t)) for t in inputs):
         plan = graph.gpu_plan
         if plan is None:
             try:
                 plan = compile_gpu_plan(graph)
             except NotGpuPlannable as reason:
                 plan, graph.plan_note = False, f"no GPU plan: {reason}"
+            except Exception as error:  # noqa: BLE001 - a plan is an optimisation: never fatal
+                plan, graph.plan_note = False, f"compiling the GPU plan failed: {error!r}"
+                import logging
+
+                logging.getLogger("tensorflowish.function").warning(
+                    "tf.function %s replays op by op on the GPU: %s", graph.name,
+                    graph.plan_note)
             if plan and cuda_graph.cuda_graphs_enabled():  # off by default: see cuda_graph.py
                 try:
                     plan = cuda_graph.capture(plan, inputs)
