@@ -133,17 +133,19 @@ class _Events(keras.callbacks.Callback):
 
 
 def test_callbacks_once_per_execution_numbered_as_keras():
-    # Keras 3.15, 70 rows, batch 16, steps_per_execution=3: fit calls
-    # [('tb', 0), ('te', 2), ('tb', 3), ('te', 5)], evaluate [('vb', 0), ('ve', 2), ('vb', 3),
-    # ('ve', 5)], predict [('pb', 0), ('pe', 2), ('pb', 3), ('pe', 5)] with the outputs of each
-    # execution, of shapes (48, 3) and (22, 3)
+    # Keras 3.15, 70 rows, batch 16, steps_per_execution=3, validation_data of the 70 rows:
+    # fit calls [('tb', 0), ('te', 2), ('tb', 3), ('te', 5), ('vb', 0), ('ve', 2), ('vb', 3),
+    # ('ve', 5)] (the validation's test hooks on fit's callbacks), evaluate [('vb', 0),
+    # ('ve', 2), ('vb', 3), ('ve', 5)], predict [('pb', 0), ('pe', 2), ('pb', 3), ('pe', 5)]
+    # with the outputs of each execution, of shapes (48, 3) and (22, 3)
     per_step = _Events()
     _fit(1, True, epochs=1, callbacks=[per_step])
     for eager in (False, True):
         watch = _Events()
-        _, _, model = _fit(3, eager, epochs=1, callbacks=[watch])
+        _, _, model = _fit(3, eager, epochs=1, callbacks=[watch], validation_data=(X8, Y3))
         assert [event[:2] for event in watch.events] == [
-            ("train begin", 0), ("train end", 2), ("train begin", 3), ("train end", 5)]
+            ("train begin", 0), ("train end", 2), ("train begin", 3), ("train end", 5),
+            ("test begin", 0), ("test end", 2), ("test begin", 3), ("test end", 5)]
         # the logs of an execution are those of its last step (steps 2 and 4)
         ends = [event[2] for event in per_step.events if event[0] == "train end"]
         assert len(ends) == 5 and ends[2] != ends[4]
