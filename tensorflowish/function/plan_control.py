@@ -245,7 +245,7 @@ def _lower_branches(builder: _Builder, index: int, call, parts, tape: _Tape) -> 
     builder.emit(f"{taken} = {choose}({selector})\n"
                  f"{''.join(o + ', ' for o in outputs)}{saved} = {forwards}[{taken}](("
                  f"{''.join(p + ', ' for p in params)}))", [taken, saved] + outputs,
-                 [selector] + params, pure=False)
+                 [selector] + params, pure=False, fresh=False, keeps=tuple(params))
     builder.owned.difference_update(params + [selector])  # the branches may keep them
     for slot, name in zip(parts.output_slots, outputs):
         builder.arrays[slot] = name
@@ -312,7 +312,7 @@ def _branches_backward(builder, tape, line, grads, relevant, subs, reads, taken,
     results = [builder.fresh_name("g") for keep in present if keep]
     builder.emit(f"{''.join(r + ', ' for r in results)}= {backwards}[{taken}](({saved}, "
                  f"{''.join(a + ', ' for a in arguments)}))", results,
-                 [taken, saved] + arguments, pure=False)
+                 [taken, saved] + arguments, pure=False, fresh=False)
     builder.owned.difference_update(arguments)  # a branch may pass them through
     for slot, name in zip([slot for slot, keep in zip(outer, present) if keep], results):
         grads[slot] = name
