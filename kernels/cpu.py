@@ -117,15 +117,16 @@ def _constant(kind: str, length: int, parameter) -> np.ndarray:
     return array
 
 
-def column_sums(a: np.ndarray) -> np.ndarray:
+def column_sums(a: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
     """``a.sum(axis=0)`` of a matrix as a BLAS matrix-vector product: 2-8x faster than NumPy's
-    reduction from 32x32 to 512x2048 (float32, OpenBLAS), and closer to the float64 sum."""
-    return np.dot(_constant("ones", a.shape[0], a.dtype), a)
+    reduction from 32x32 to 512x2048 (float32, OpenBLAS), and closer to the float64 sum.
+    ``out``: a contiguous array of the result's shape and dtype to write it into."""
+    return np.dot(_constant("ones", a.shape[0], a.dtype), a, out=out)
 
 
-def row_sums(a: np.ndarray) -> np.ndarray:
+def row_sums(a: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
     """``a.sum(axis=1)`` of a matrix, as a BLAS matrix-vector product (see column_sums)."""
-    return np.dot(a, _constant("ones", a.shape[1], a.dtype))
+    return np.dot(a, _constant("ones", a.shape[1], a.dtype), out=out)
 
 
 def _activate_in_place(y: np.ndarray, activation: str, alpha: float) -> None:
@@ -156,9 +157,17 @@ def _gelu(z: np.ndarray, out: np.ndarray) -> None:
 
 
 def dense_forward(
-    x: np.ndarray, kernel: np.ndarray, bias: np.ndarray | None, activation: str, alpha: float
+    x: np.ndarray,
+    kernel: np.ndarray,
+    bias: np.ndarray | None,
+    activation: str,
+    alpha: float,
+    out: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray | None]:
-    y = np.empty((x.shape[0], kernel.shape[1]), dtype=x.dtype)
+    """``y = act(x @ kernel + bias)`` (and ``pre``, the value before a gelu); ``out``: a
+    contiguous array of y's shape and dtype, not overlapping the inputs, to compute y into (a
+    replay plan's buffer, kept from call to call)."""
+    y = np.empty((x.shape[0], kernel.shape[1]), dtype=x.dtype) if out is None else out
     np.matmul(x, kernel, out=y)
     if bias is not None:
         np.add(y, bias, out=y)
@@ -227,11 +236,16 @@ def dense_backward(
     need_dkernel: bool,
     need_dbias: bool,
     overwrite_dy: bool,
+    out: tuple | None = None,
 ) -> tuple[np.ndarray | None, np.ndarray | None, np.ndarray | None]:
+    """(dx, dkernel, dbias), each None where not needed. ``out``: (dx, dkernel, dbias) arrays
+    (or None each) of the results' shapes and dtypes, contiguous and not overlapping the inputs,
+    to compute them into."""
+    dx_out, dkernel_out, dbias_out = (None, None, None) if out is None else out
     g = activation_gradient(dy, y, pre, activation, alpha, overwrite_dy)
-    dkernel = np.matmul(x.T, g) if need_dkernel else None
-    dx = np.matmul(g, kernel.T) if need_dx else None
-    dbias = column_sums(g) if need_dbias else None
+    dkernel = np.matmul(x.T, g, out=dkernel_out) if need_dkernel else None
+    dx = np.matmul(g, kernel.T, out=dx_out) if need_dx else None
+    dbias = column_sums(g, out=dbias_out) if need_dbias else None
     return dx, dkernel, dbias
 
 
@@ -250,22 +264,26 @@ def softmax_cross_entropy(logits: np.ndarray, labels: np.ndarray) -> tuple[np.nd
 
 
 def sparse_softmax_cross_entropy(
-    logits: np.ndarray, labels: np.ndarray
+    logits: np.ndarray, labels: np.ndarray, out: tuple | None = None
 ) -> tuple[np.ndarray, np.ndarray]:
+    """(loss per row, gradient of the summed loss with respect to the logits). ``out``: (loss,
+    grad) arrays (or None each) of the results' shapes and dtypes, contiguous and not overlapping
+    the inputs, to compute them into."""
+    loss_out, grad_out = (None, None) if out is None else out
     rows, classes = logits.shape
     # the labelled entries as positions in the flat grad: one index array serves the read and the
     # update, and take() plus a 1-D update cost half of indexing grad[rows, labels] twice.
     # The labels lie in [0, classes) (checked before), so casting them to intp loses nothing.
     labelled = np.add(_constant("row_starts", rows, classes), labels, dtype=np.intp,
                       casting="unsafe")
-    grad = np.subtract(logits, np.maximum.reduce(logits, axis=1, keepdims=True))
-    flat_grad = grad.reshape(-1)  # a view: grad is new and contiguous
+    grad = np.subtract(logits, np.maximum.reduce(logits, axis=1, keepdims=True), out=grad_out)
+    flat_grad = grad.reshape(-1)  # a view: grad is contiguous
     picked = flat_grad.take(labelled)
     np.exp(grad, out=grad)
     exp_sum = row_sums(grad)
     np.divide(grad, exp_sum[:, None], out=grad)
     flat_grad[labelled] -= 1
-    loss = np.log(exp_sum)
+    loss = np.log(exp_sum, out=loss_out)
     np.subtract(loss, picked, out=loss)
     return loss, grad
 

@@ -20,6 +20,12 @@ lines, nothing checked at run time that the trace already checked (static shapes
 - Elementwise ufunc lines whose input buffer dies at that line write their result into it
   (`out=`), so chains of elementwise ops run in place; every decision to write into a buffer is
   taken once the whole function is written, from each name's last use (`_Builder.source`).
+- Buffers kept from call to call (`plan_buffers.py`): GEMM results, gradients, elementwise
+  results and the cross-entropy's arrays are computed (`out=`) into arrays the plan allocates
+  once, when no value living in them can leave the call (returned, passed to a line without a
+  rule or to control flow, kept by an optimiser update); buffers of one shape and dtype are
+  shared by values whose lifetimes do not overlap. A call finding the plan busy (another
+  thread, or re-entry) runs without them.
 - Lines whose inputs are all constants run once, at compile time (constant folding).
 - The output shape of a line without a rule is checked where later array code relies on it (a
   value-dependent size would otherwise be baked in).
@@ -40,6 +46,7 @@ import numpy as np
 
 from ..tensor import Tensor, Variable
 from . import lowering as lowering_rules
+from . import plan_buffers
 from .graph import Call, Graph, Slot, _PlanFallback, _PlanReshaped, _plans_enabled, fill
 from .plan_lines import VALUE_SHAPED, has_effects, line_runner, slots_of
 
@@ -61,6 +68,15 @@ class _Statement:
     consume: tuple = ()  # with `{consume}` in code: one flag per name, True where it dies here
     # with `{function}` in code: (name, function if the name's buffer dies here, otherwise)
     choose: tuple = ()
+    # with `{buffers}` in code: per result, (name, shape, dtype) of a buffer it can be computed
+    # into, or None (plan_buffers.py decides which get the plan's persistent buffers)
+    allocate: tuple = ()
+    # with `{out}` in code: (name, shape, dtype) of the buffer to compute into when no input
+    # dies here
+    out_buffer: tuple | None = None
+    fresh: bool = True  # False: the defined names may be views of any used name
+    aliases: tuple = ()  # used names the defined ones may be views of although `fresh`
+    keeps: tuple = ()  # used names whose buffers the line may hold after the call
 
 
 @dataclasses.dataclass
@@ -102,6 +118,8 @@ class _Builder:
         self.variables: dict[int, Variable] = {}
         self.variable_reads: dict[int, str] = {}  # slot -> name read since the last effect
         self.owned: set[str] = set()  # names of buffers only the plan holds
+        self.fresh_residuals: set[str] = set()  # residuals of rules with `buffers` (never views)
+        self.buffer_specs: list = []  # (shape, dtype) per persistent buffer, set by source()
         self.tapes: dict[int, _Tape] = {}  # tape slot -> state
         self.lowered_lines = 0
         self.effects = False  # whether a line with side effects has been emitted
@@ -116,9 +134,12 @@ class _Builder:
         return name
 
     def emit(self, code: str, defines=(), uses=(), pure=True, inplace=(), consume=(),
-             choose=()) -> None:
+             choose=(), **buffers) -> None:
+        """One statement; `buffers`: `_Statement`'s allocate, out_buffer, fresh, aliases,
+        keeps."""
         self.statements.append(_Statement(code, tuple(defines), tuple(uses), pure,
-                                          tuple(inplace), tuple(consume), tuple(choose)))
+                                          tuple(inplace), tuple(consume), tuple(choose),
+                                          **buffers))
 
     def array(self, slot: int) -> str:
         """The local name of a slot's array, reading a variable's current buffer if needed."""
@@ -226,13 +247,31 @@ class _Builder:
         output = f"a{slot}"
         residual = f"s{slot}" if lowered.residual else None
         targets = f"{output}, {residual}" if residual else output
-        candidates = ()
+        candidates, out_buffer, allocate = (), None, ()
         if lowered.ufunc and spec[0]:  # not 0-d: NumPy would return a scalar
             candidates = tuple(name for name, operand in zip(names, lowered.inputs)
                                if operand.slot is not None and
                                self.specs[operand.slot][:2] == spec[:2])
-        self.emit(f"{targets} = {function}({', '.join(names)}{{out}})",
-                  [output] + ([residual] if residual else []), names, inplace=candidates)
+            # a float ufunc whose inputs all have the output's dtype: its result is exactly
+            # an array of the output's spec, so it may go into a buffer of that spec
+            if isinstance(lowered.forward, np.ufunc) and spec[1].kind in "fc" and all(
+                    np.asarray(operand.constant).dtype == spec[1] if operand.slot is None
+                    else self.specs[operand.slot][1] == spec[1] for operand in lowered.inputs):
+                out_buffer = (output, tuple(spec[0]), spec[1])
+            code = f"{targets} = {function}({', '.join(names)}{{out}})"
+        elif lowered.buffers:
+            results = [output] + ([residual] if residual else [])
+            allocate = tuple(None if entry is None else (name, *entry)
+                             for name, entry in zip(results, lowered.buffers))
+            code = f"{targets} = {function}({', '.join(names)}{{buffers}})"
+            if residual:
+                self.fresh_residuals.add(residual)
+        else:
+            code = f"{targets} = {function}({', '.join(names)})"
+        # without declared buffers a residual may hold the inputs (a view of one)
+        fresh = lowered.fresh and (not residual or bool(lowered.buffers))
+        self.emit(code, [output] + ([residual] if residual else []), names, inplace=candidates,
+                  out_buffer=out_buffer, allocate=allocate, fresh=fresh)
         self.arrays[slot] = output
         self.lowered_lines += 1
         if lowered.fresh:
@@ -408,9 +447,11 @@ class _Builder:
         self.effect()  # drop cached reads before the update: a held buffer forces a copy
         self.effects = True
         helper = self.constant(function, "U")
-        # the gradients that die here may be scaled in place (as the floor's `dw *= lr`)
+        # the gradients that die here may be scaled in place (as the floor's `dw *= lr`); an
+        # update that does not say it only reads them may keep them (a custom optimiser)
+        keeps = () if getattr(function, "keeps_gradients", True) is False else tuple(uses)
         self.emit(f"{helper}([{', '.join(names)}], {{consume}})", (), uses, pure=False,
-                  consume=names)
+                  consume=names, keeps=keeps)
         self.effect()
         return True
 
@@ -433,14 +474,27 @@ class _Builder:
         for position, statement in enumerate(statements):
             for name in statement.uses:
                 last_use[name] = position
+        inplace = []
+        for position, statement in enumerate(statements):
+            inplace.append(next((name for name in statement.inplace if name in self.owned and
+                                 last_use.get(name) == position), None))
+        chosen, self.buffer_specs = plan_buffers.assign(
+            statements, last_use, inplace,
+            lambda name: name in self.owned or name in self.fresh_residuals)
         body = []
         for position, statement in enumerate(statements):
             out = ""
-            for name in statement.inplace:
-                if name in self.owned and last_use.get(name) == position:
-                    out = f", out={name}"
-                    break
+            if inplace[position] is not None:
+                out = f", out={inplace[position]}"
+            elif statement.out_buffer is not None and \
+                    (position, statement.out_buffer[0]) in chosen:
+                out = f", out={chosen[position, statement.out_buffer[0]]}"
             code = statement.code.replace("{out}", out)
+            if statement.allocate:
+                buffers = [None if entry is None else chosen.get((position, entry[0]))
+                           for entry in statement.allocate]
+                code = code.replace("{buffers}", "" if not any(buffers) else ", out=(" + "".join(
+                    f"{buffer}, " for buffer in buffers) + ")")
             if statement.choose:
                 name, dying, living = statement.choose
                 dies = name in self.owned and last_use.get(name) == position and \
@@ -456,7 +510,10 @@ class _Builder:
                     if last_use.get(name, position) == position and name[0] in "atrgs"]
             if dead and not statement.code.startswith("return"):
                 body.append(f"del {', '.join(dead)}")
-        lines = ["def plan(inputs):"]
+        lines = ["def plan(inputs, _buffers):"]
+        if self.buffer_specs:  # the plan's own buffers, or Nones (plan_buffers.guarded)
+            lines.append("    " + "".join(f"P{i}, " for i in range(len(self.buffer_specs))) +
+                         "= _buffers")
         for code in body:
             lines += ["    " + text for text in code.split("\n")]
         return "\n".join(lines) + "\n"
@@ -498,6 +555,7 @@ class Plan:
     function: object
     source: str
     lowered_lines: int
+    buffers: tuple = ()  # the arrays it computes into at every call (plan_buffers.py)
 
     def __call__(self, inputs):
         return self.function(inputs)
@@ -522,7 +580,8 @@ def compile_plan(graph: Graph, specs: dict | None = None) -> Plan:
     source = builder.source()
     namespace = builder.namespace
     exec(compile(source, f"<plan {graph.name}>", "exec"), namespace)  # noqa: S102 - generated
-    return Plan(namespace["plan"], source, builder.lowered_lines)
+    function, buffers = plan_buffers.guarded(namespace["plan"], builder.buffer_specs)
+    return Plan(function, source, builder.lowered_lines, buffers)
 
 
 def enable(enabled: bool = True) -> None:

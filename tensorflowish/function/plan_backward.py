@@ -86,20 +86,37 @@ def gradient(builder, tape, call) -> None:
         if backward.single:
             (index,) = [i for i, need in enumerate(needs) if need]
             name = builder.fresh_name("g")
+            same = specs[line.output_slot][:2] == specs[line.inputs[index].slot][:2]
             in_place = (upstream,) if backward.ufunc and overwrite and \
                 specs[line.output_slot][0] == specs[line.inputs[index].slot][0] else ()
+            # a float ufunc of g (and a saved value) has g's shape and dtype: the input's here
+            out_buffer = (name, tuple(specs[line.output_slot][0]), specs[line.output_slot][1]) \
+                if backward.ufunc and same and isinstance(backward.function, np.ufunc) and \
+                specs[line.output_slot][0] and specs[line.output_slot][1].kind in "fc" else None
             builder.emit(f"{name} = {function}({arguments}{{out}})", [name], used,
-                         inplace=in_place)
+                         inplace=in_place, out_buffer=out_buffer)
             builder.owned.add(name)
             _accumulate(builder, grads, line.inputs[index].slot, name)
             continue
         outputs = [builder.fresh_name("g") if need else "_" for need in needs]
         # a variant that may write into the upstream gradient, chosen once liveness is known
         # (the same buffer may be another value's gradient too: a sum passes it to both)
-        over = builder.constant(line.lowered.vjp(needs, True).function, "B") if overwrite \
-            else function
+        over_backward = line.lowered.vjp(needs, True) if overwrite else backward
+        over = builder.constant(over_backward.function, "B") if overwrite else function
+        # buffers for the gradients, where both variants compute into the same ones
+        allocate = ()
+        if backward.buffers and over_backward.buffers == backward.buffers:
+            allocate = tuple(None if not need or entry is None else (name, *entry)
+                             for name, need, entry in zip(outputs, needs, backward.buffers))
+        if any(allocate):
+            arguments += "{buffers}"
+        else:
+            allocate = ()
+        aliases = tuple(name for name, what in zip(saved, backward.saves)
+                        if what in backward.aliases and name != "None")
         builder.emit(f"{', '.join(outputs)}, = {{function}}({arguments})",
-                     [o for o in outputs if o != "_"], used, choose=(upstream, over, function))
+                     [o for o in outputs if o != "_"], used, choose=(upstream, over, function),
+                     allocate=allocate, fresh=backward.fresh, aliases=aliases)
         if backward.fresh:
             builder.owned.update(o for o in outputs if o != "_")
         else:
@@ -228,8 +245,10 @@ def _accumulate(builder, grads: dict, slot: int, name: str) -> None:
     if previous.__class__ is _Sparse:
         raise NotPlannable("a dense gradient summed with a sparse one")
     total = builder.fresh_name("g")
-    in_place = (previous, name) if builder.specs[slot][0] else ()  # 0-d: NumPy scalars
+    shape, dtype = builder.specs[slot][:2]
+    in_place = (previous, name) if shape else ()  # 0-d: NumPy scalars
+    out_buffer = (total, tuple(shape), dtype) if shape and dtype.kind in "fc" else None
     builder.emit(f"{total} = _add({previous}, {name}{{out}})", [total], [previous, name],
-                 inplace=in_place)
+                 inplace=in_place, out_buffer=out_buffer)
     builder.owned.add(total)
     grads[slot] = total

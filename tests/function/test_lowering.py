@@ -155,6 +155,70 @@ def _check_rule(key, args, kwargs) -> bool:
     return lowered
 
 
+_BUFFERED: set = set()  # rules whose results a plan computed into its persistent buffers
+
+
+@pytest.mark.parametrize("key,args,kwargs", list(_cases()))
+def test_rule_into_persistent_buffers_equals_eager_op(key, args, kwargs):
+    """The same as above with the op's value and gradients kept inside the function (reduced
+    against random weights), so the plan computes them into the buffers it keeps from call to
+    call: poisoned with NaN before the compared call, they must be written exactly."""
+    info = REGISTRY[key]
+    template, arrays, sources = _split(info, args, kwargs)
+    rng = np.random.default_rng(3)
+
+    def step(tensors, seed):
+        call_args, call_kwargs = _fill(template, tensors)
+        with tf.GradientTape() as tape:
+            for i in sources:
+                tape.watch(tensors[i])
+            out = info.function(*call_args, **call_kwargs)
+        if not isinstance(out, tf.Tensor) or out.dtype.as_numpy_dtype().dtype.kind not in "f":
+            return None
+        grads = tape.gradient(out, [tensors[i] for i in sources], output_gradients=seed) \
+            if sources else []
+        return [tf.reduce_sum(out * weight)] + [
+            None if g is None or not isinstance(g, tf.Tensor) else tf.reduce_sum(g * w)
+            for g, w in zip(grads, weights)]
+
+    first = [tf.constant(a) for a in arrays]
+    eager = info.function(*_fill(template, first)[0], **_fill(template, first)[1])
+    if not isinstance(eager, tf.Tensor) or eager.dtype.as_numpy_dtype().dtype.kind != "f":
+        pytest.skip("not a float tensor output")
+    seed = tf.constant(rng.uniform(0.5, 1.5, eager.shape), eager.dtype)
+    weight = tf.constant(rng.uniform(0.5, 1.5, eager.shape), eager.dtype)
+    weights = [tf.constant(rng.uniform(0.5, 1.5, arrays[i].shape), arrays[i].dtype)
+               for i in sources]
+    traced = tf.function(step)
+    traced(first, seed)  # the trace
+    traced(first, seed)  # compiles the plan
+    graph = traced.get_concrete_function(first, seed).graph
+    if not graph.plan:
+        return
+    for buffer in graph.plan.buffers:
+        buffer.fill(np.nan if buffer.dtype.kind in "fc" else 1)
+    second = [tf.constant(a + rng.uniform(-0.01, 0.01, a.shape) if a.dtype.kind == "f"
+                      else a) for a in arrays]
+    planned = traced(second, seed)
+    expected = step(second, seed)
+    for got, want in zip(planned, expected):
+        if want is None:
+            assert got is None
+        else:
+            np.testing.assert_array_equal(got.numpy(), want.numpy())
+    if graph.plan.buffers and _lowers(key, graph):
+        _BUFFERED.add(key)
+
+
+def test_rules_with_buffers_computed_into_them():
+    """Runs after the table above: the rules declaring buffers used them in a plan."""
+    if not _BUFFERED:
+        pytest.skip("the table of rules did not run (-k)")
+    expected = {"nn.dense", "linalg.matmul", "nn.sparse_softmax_cross_entropy_with_logits",
+                "add", "multiply", "subtract"}
+    assert expected <= _BUFFERED
+
+
 def test_every_rule_lowered_one_of_its_samples():
     """Runs after the table above (same module): a rule refusing every sample is a defect."""
     covered = [key for key in lowering.coverage()[0] if REGISTRY[key].samples is not None]

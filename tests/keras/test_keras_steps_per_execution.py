@@ -133,17 +133,19 @@ class _Events(keras.callbacks.Callback):
 
 
 def test_callbacks_once_per_execution_numbered_as_keras():
-    # Keras 3.15, 70 rows, batch 16, steps_per_execution=3: fit calls
-    # [('tb', 0), ('te', 2), ('tb', 3), ('te', 5)], evaluate [('vb', 0), ('ve', 2), ('vb', 3),
-    # ('ve', 5)], predict [('pb', 0), ('pe', 2), ('pb', 3), ('pe', 5)] with the outputs of each
-    # execution, of shapes (48, 3) and (22, 3)
+    # Keras 3.15, 70 rows, batch 16, steps_per_execution=3, validation_data of the 70 rows:
+    # fit calls [('tb', 0), ('te', 2), ('tb', 3), ('te', 5), ('vb', 0), ('ve', 2), ('vb', 3),
+    # ('ve', 5)] (the validation's test hooks on fit's callbacks), evaluate [('vb', 0),
+    # ('ve', 2), ('vb', 3), ('ve', 5)], predict [('pb', 0), ('pe', 2), ('pb', 3), ('pe', 5)]
+    # with the outputs of each execution, of shapes (48, 3) and (22, 3)
     per_step = _Events()
     _fit(1, True, epochs=1, callbacks=[per_step])
     for eager in (False, True):
         watch = _Events()
-        _, _, model = _fit(3, eager, epochs=1, callbacks=[watch])
+        _, _, model = _fit(3, eager, epochs=1, callbacks=[watch], validation_data=(X8, Y3))
         assert [event[:2] for event in watch.events] == [
-            ("train begin", 0), ("train end", 2), ("train begin", 3), ("train end", 5)]
+            ("train begin", 0), ("train end", 2), ("train begin", 3), ("train end", 5),
+            ("test begin", 0), ("test end", 2), ("test begin", 3), ("test end", 5)]
         # the logs of an execution are those of its last step (steps 2 and 4)
         ends = [event[2] for event in per_step.events if event[0] == "train end"]
         assert len(ends) == 5 and ends[2] != ends[4]
@@ -224,3 +226,122 @@ def test_an_untraceable_model_runs_its_executions_eagerly_with_a_logged_reason(c
     assert model.train_function.eager_reason is not None
     assert history == eager_history  # the failed trace's random draws were undone
     _assert_weights_equal(weights, eager_weights)
+
+
+class _ReshapesByBatch(layers.Layer):
+    """Reads the batch size of an op's output in Python, as layers do: with a relaxed (None)
+    batch dimension the trace's size would be frozen into the graph (the reason each batch
+    shape gets its own graph rather than Keras's reduce_retracing one)."""
+
+    def call(self, x):
+        return tf.reshape(x, (x.shape[0], -1))
+
+
+def test_a_size_read_in_python_is_right_for_every_batch_shape():
+    def make():
+        return _Counted([layers.Dense(6, input_shape=(8,)), layers.Reshape((2, 3)),
+                         _ReshapesByBatch(), layers.Dense(3)])
+
+    def batches():  # 16, 8, 4 rows: three batch sizes, each execution of one batch size
+        sizes = [16, 16, 8, 8, 4, 4]
+        starts = np.cumsum([0] + sizes)
+        return tf.data.Dataset.from_generator(
+            lambda: ((X8[a:b], Y3[a:b]) for a, b in zip(starts, starts[1:])),
+            output_signature=(tf.TensorSpec((None, 8), tf.float32),
+                              tf.TensorSpec((None,), tf.int32)))
+
+    results = []
+    for steps_per_execution, eager in ((2, False), (2, True), (1, False)):
+        model = _compiled(steps_per_execution, eager, make)
+        history = model.fit(batches(), epochs=2, verbose=0)
+        results.append((history.history, model.get_weights(), model))
+    (history, weights, model), *others = results
+    for other_history, other_weights, _ in others:
+        assert history == other_history
+        _assert_weights_equal(weights, other_weights)
+    assert model.train_function.eager_reason is None
+    assert model.train_function.tracing_count == 3
+    assert results[2][2].train_function.tracing_count == 3
+
+
+class _CustomStep(keras.Model):
+    """A train_step override returning tensors of its own (Keras's "customizing fit")."""
+
+    def __init__(self):
+        super().__init__()
+        self.hidden = layers.Dense(8, activation="relu")
+        self.out = layers.Dense(3)
+        self.tracker = keras.metrics.Mean(name="custom_loss")
+
+    def call(self, x, training=False):
+        return self.out(self.hidden(x))
+
+    def train_step(self, data):
+        x, y = data
+        with tf.GradientTape() as tape:
+            y_pred = self(x, training=True)
+            loss = self.compute_loss(x, y, y_pred)
+        gradients = tape.gradient(loss, self.trainable_variables)
+        self.optimizer.apply_gradients(zip(gradients, self.trainable_variables))
+        self.tracker.update_state(loss)
+        return {"custom_loss": self.tracker.result(), "twice": loss * 2.0}
+
+
+class _AddsLoss(layers.Layer):
+    def call(self, x):
+        self.add_loss(0.1 * tf.reduce_mean(tf.square(x)))
+        return x
+
+
+TOKENS = RNG.integers(0, 10, (70, 7)).astype(np.int32)
+TOKENS[::3, 4:] = 0
+
+MODELS = {
+    "custom train_step": (_CustomStep, X8),
+    "add_loss in call, activity regularizer": (lambda: keras.Sequential([
+        layers.Dense(4, input_shape=(8,), activity_regularizer="l2"), _AddsLoss(),
+        layers.Dense(3)]), X8),
+    "masked LSTM": (lambda: keras.Sequential([
+        layers.Embedding(10, 6, mask_zero=True), layers.LSTM(5), layers.Dense(3)]), TOKENS),
+}
+
+
+@pytest.mark.parametrize("name", sorted(MODELS))
+def test_more_models_identical_with_steps_per_execution(name):
+    make, x = MODELS[name]
+    runs = []
+    for steps_per_execution, eager in ((3, False), (3, True), (1, False)):
+        tf.random.set_seed(11)
+        model = make()
+        model.compile("adam", LOSS, run_eagerly=eager, steps_per_execution=steps_per_execution)
+        history = model.fit(x, Y3, batch_size=16, epochs=2, verbose=0)
+        runs.append((history.history, model.get_weights(), model))
+    (history, weights, model), *others = runs
+    for other_history, other_weights, other in others:
+        assert history == other_history
+        _assert_weights_equal(weights, other_weights)
+        assert [float(v) for v in model.losses] == [float(v) for v in other.losses]
+    assert model.train_function.eager_reason is None
+    assert model.train_function.traced_steps.experimental_get_tracing_count() == 2
+
+
+def test_mixed_precision_with_steps_per_execution_identical():
+    def make():
+        return keras.Sequential([layers.Dense(8, activation="relu", input_shape=(8,)),
+                                 layers.Dense(3, dtype="float32")])
+
+    keras.mixed_precision.set_global_policy("mixed_float16")
+    try:  # the LossScaleOptimizer's checks run at each unrolled step
+        (history, weights, model), (eager_history, eager_weights, _) = (
+            _fit(3, False, make, epochs=2), _fit(3, True, make, epochs=2))
+    finally:
+        keras.mixed_precision.set_global_policy("float32")
+    assert history == eager_history
+    _assert_weights_equal(weights, eager_weights)
+    assert model.train_function.eager_reason is None
+
+
+def test_progress_bar_advances_per_execution(capsys):
+    model = _compiled(3, False)
+    model.fit(X8, Y3, batch_size=16, epochs=1, verbose=1)
+    assert "5/5" in capsys.readouterr().out

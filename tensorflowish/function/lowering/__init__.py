@@ -58,7 +58,14 @@ class Backward:
     so a plan may compute it into `g`'s buffer. `passthrough`: every needed input's gradient
     is `g` itself (no call at all). `sparse`: the dense shape of the first input, whose
     gradient `function` returns as an `IndexedSlices`'s (values, indices) (an embedding
-    table's): kept sparse for a Variable, as eager's tape keeps it, else made dense."""
+    table's): kept sparse for a Variable, as eager's tape keeps it, else made dense.
+
+    `buffers`: per input, `(shape, dtype)` of a buffer `function` can compute that input's
+    gradient into (None where it cannot): it then accepts `out=`, a tuple with one array or
+    None per input, each array contiguous, of that shape and dtype, not overlapping its
+    arguments (a plan passes buffers it keeps from call to call). `aliases`: the `saves` entries
+    (`"res"`...) whose buffers the gradients may be views of although `fresh` (a residual the
+    backward scales in place)."""
 
     function: Callable | None
     saves: tuple = ()
@@ -67,6 +74,8 @@ class Backward:
     ufunc: bool = False
     passthrough: bool = False
     sparse: tuple | None = None
+    buffers: tuple = ()
+    aliases: tuple = ()
 
 
 PASS = Backward(None, fresh=False, passthrough=True)
@@ -80,8 +89,16 @@ class Lowered:
     `vjp(needs, overwrite)` returns the `Backward` for the inputs flagged in `needs` (with
     `overwrite`, it may write into the upstream gradient).
     `ufunc`: forward accepts `out=` (an elementwise ufunc whose output has an input's shape and
-    dtype), so a plan may compute it in place into a dead input buffer. `fresh`: the output is
-    a new array, never a view of an input."""
+    dtype), so a plan may compute it in place into a dead input buffer, or into a buffer of the
+    output's shape and dtype. `fresh`: the output is a new array, never a view of an input.
+
+    `buffers`: `(shape, dtype)` per result (the output, then the residual with `residual`) that
+    `forward` can compute into (None where it cannot); `forward` then accepts `out=`, a tuple
+    of one array or None per result (contiguous, of that shape and dtype, not overlapping the
+    inputs; the output may be a view of its buffer). A plan passes buffers it allocates once
+    and keeps from call to call, for results that never leave the call. With `buffers`, the
+    residual is a new array (or a view of its buffer), never a view of an input; without,
+    the plan assumes it may hold the inputs."""
 
     forward: Callable
     inputs: list
@@ -89,6 +106,7 @@ class Lowered:
     residual: bool = False
     ufunc: bool = False
     fresh: bool = True
+    buffers: tuple = ()
     # set by the plan before `vjp` is called: the backward runs once per forward (a
     # non-persistent tape), so it may write into the residual
     consume_residual: bool = False

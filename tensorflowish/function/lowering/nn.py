@@ -42,28 +42,37 @@ def dense(line: Line) -> Lowered:
     out_shape = line.output_shape
     forward_kernel = kernels.cpu.dense_forward  # the NumPy kernel itself: checked when traced
 
-    def forward(a, w, b=None):
+    def forward(a, w, b=None, out=None):
         y, pre = forward_kernel(a.reshape(rows, x_shape[-1]) if flat else a, w, b, activation,
-                                alpha)
+                                alpha, None if out is None else out[0])
         return (y.reshape(out_shape) if flat else y), pre
+
+    dtype = line.dtype(x)
+    units = line.shape(kernel)[1]
+    # per input of the backward: dx (as the kernel computes it, before a reshape), dkernel, dbias
+    gradient_buffers = (((rows, x_shape[-1]), dtype), (line.shape(kernel), dtype),
+                        ((units,), dtype))[:len(inputs)]
 
     def vjp(needs, overwrite):
         need_dx, need_dkernel = needs[0], needs[1]
         need_dbias = len(needs) > 2 and needs[2]
         backward_kernel = kernels.cpu.dense_backward
 
-        def backward(g, a, w, y, pre):
+        def backward(g, a, w, y, pre, out=None):
             dy = g.reshape(rows, -1) if flat else g
             dx, dkernel, dbias = backward_kernel(
                 dy, a.reshape(rows, x_shape[-1]) if flat else a, w,
                 y.reshape(rows, -1) if flat else y, pre, activation, alpha, need_dx,
-                need_dkernel, need_dbias, overwrite and activation != "linear")
+                need_dkernel, need_dbias, overwrite and activation != "linear",
+                None if out is None else tuple(out) + (None,) * (3 - len(out)))
             if dx is not None and flat:
                 dx = dx.reshape(x_shape)
             return (dx, dkernel, dbias)[:len(needs)]
         # linear: dbias and dx come from g itself, never g as it is
-        return Backward(backward, ("in0", "in1", "out", "res"))
-    return Lowered(forward, inputs, vjp, residual=True)
+        return Backward(backward, ("in0", "in1", "out", "res"), buffers=gradient_buffers)
+    # the output's buffer (y before a reshape); gelu's `pre` is a copy the kernel makes
+    return Lowered(forward, inputs, vjp, residual=True,
+                   buffers=(((rows, units), dtype), None))
 
 
 @lowering("nn.bias_add", half=True)
@@ -112,40 +121,48 @@ def matmul(line: Line) -> Lowered:
 
     half = line.dtype(a) == np.float16
 
-    def product(left, right, ta=False, tb=False):
+    def product(left, right, ta=False, tb=False, out=None):
         left, right = swap(left) if ta else left, swap(right) if tb else right
-        if half:  # as eager: float16 products accumulate in float32, rounded once
+        if half:  # as eager: float16 products accumulate in float32, rounded once (no buffers)
             return np.matmul(left.astype(np.float32), right.astype(np.float32)).astype(np.float16)
-        return np.matmul(left, right)
+        return np.matmul(left, right, out=out)
 
-    def forward(x, y):
-        return product(x, y, transpose_a, transpose_b)
+    def forward(x, y, out=None):
+        return product(x, y, transpose_a, transpose_b, None if out is None else out[0])
+
+    dtype, batch = line.dtype(a), tuple(line.output_shape[:-2])
+    # a gradient summed over broadcast batch axes is computed into no buffer
+    gradient_buffers = () if half else tuple(
+        (shape, dtype) if batch + tuple(shape[-2:]) == tuple(shape) else None
+        for shape in (shape_a, shape_b))
 
     def vjp(needs, overwrite):
         # eager's products (TensorFlow's MatMulGrad), each summed back over batch axes
-        def backward(g, x, y):
+        def backward(g, x, y, out=None):
             ga = gb = None
+            out_a, out_b = (None, None) if out is None else out
             if needs[0]:
                 if not transpose_a:
-                    ga = product(g, y, tb=not transpose_b)
+                    ga = product(g, y, tb=not transpose_b, out=out_a)
                 elif not transpose_b:
-                    ga = product(y, g, tb=True)
+                    ga = product(y, g, tb=True, out=out_a)
                 else:
-                    ga = product(y, g, True, True)
+                    ga = product(y, g, True, True, out=out_a)
                 reduce = unbroadcaster(ga.shape, shape_a)
                 ga = ga if reduce is None else reduce(ga)
             if needs[1]:
                 if not transpose_b:
-                    gb = product(x, g, ta=not transpose_a)
+                    gb = product(x, g, ta=not transpose_a, out=out_b)
                 elif not transpose_a:
-                    gb = product(g, x, ta=True)
+                    gb = product(g, x, ta=True, out=out_b)
                 else:
-                    gb = product(g, x, True, True)
+                    gb = product(g, x, True, True, out=out_b)
                 reduce = unbroadcaster(gb.shape, shape_b)
                 gb = gb if reduce is None else reduce(gb)
             return ga, gb
-        return Backward(backward, ("in0", "in1"))
-    return Lowered(forward, [a, b], vjp)
+        return Backward(backward, ("in0", "in1"), buffers=gradient_buffers)
+    return Lowered(forward, [a, b], vjp,
+                   buffers=() if half else ((tuple(line.output_shape), dtype),))
 
 
 # --- softmax and the cross-entropies ----------------------------------------------------------
@@ -207,7 +224,7 @@ def sparse_softmax_cross_entropy(line: Line) -> Lowered:
     # the NumPy kernel and its label check (labels change per call), without the dispatch
     fused, check_labels = kernels.cpu.sparse_softmax_cross_entropy, kernels._check_label_range
 
-    def forward(lb, lg):
+    def forward(lb, lg, out=None):
         lb = lb.reshape(-1) if flat else lb
         try:
             check_labels(lb, classes)
@@ -216,18 +233,22 @@ def sparse_softmax_cross_entropy(line: Line) -> Lowered:
 
             _check_labels(registry.Tensor(lb), classes)
             raise
-        loss, grad = fused(np.ascontiguousarray(lg.reshape(-1, classes)) if flat else lg, lb)
+        loss, grad = fused(np.ascontiguousarray(lg.reshape(-1, classes)) if flat else lg, lb,
+                           out)
         return (loss.reshape(labels_shape) if flat else loss), grad
 
     def vjp(needs, overwrite):
         if lowered.consume_residual:  # the gradient of the logits, scaled in place
             def backward(g, grad):
                 return None, np.multiply(grad, g.reshape(-1, 1), out=grad).reshape(logits_shape)
-        else:
-            def backward(g, grad):
-                return None, (grad * g.reshape(-1, 1)).reshape(logits_shape)
+            return Backward(backward, ("res",), aliases=("res",))
+
+        def backward(g, grad):
+            return None, (grad * g.reshape(-1, 1)).reshape(logits_shape)
         return Backward(backward, ("res",))
-    lowered = Lowered(forward, [labels, logits], vjp, residual=True)
+    count, dtype = int(np.prod(labels_shape)), line.dtype(logits)
+    lowered = Lowered(forward, [labels, logits], vjp, residual=True,
+                      buffers=(((count,), dtype), ((count, classes), dtype)))
     return lowered
 
 

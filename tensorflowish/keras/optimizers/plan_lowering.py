@@ -78,6 +78,11 @@ def lower_apply_gradients(call: Call, variables: dict, specs: dict):
             slices = _indexed_slices(Tensor(values), Tensor(indices), variable.shape)
             optimizer._apply_sparse(slices, variable, learning_rate, step)
         iterations._writable_array().fill(step)
+    # this package's updates only read the gradients (so a plan may keep their buffers from
+    # call to call); a user's `_update` might store them
+    update.keeps_gradients = not all(
+        getattr(type(optimizer), method).__module__.startswith(__package__ + ".")
+        for method in ("_update", "_apply_updates"))
     return update, planned
 
 
@@ -127,6 +132,7 @@ def _sgd_update(optimizer, variables):
             else:
                 kernel(param, grad, None, learning_rate, 0.0, False)
         iterations._writable_array().fill(step)
+    update.keeps_gradients = False  # it scales them in place at most
     return update
 
 

@@ -21,9 +21,18 @@ Differences from Keras, all for exact results:
 - Each distinct batch signature (dtypes and shapes) gets a graph of its own, instead of
   Keras's ``reduce_retracing`` graph with a ``None`` batch dimension: a size a layer reads in
   Python (``x.shape[0]``) is then right by construction. ``fit`` on arrays traces one graph for
-  the full batches and one for a smaller last batch, once for all epochs. A step that has seen
+  the full batches and one for a smaller last batch, once for all epochs (as many as Keras:
+  ``reduce_retracing`` relaxes a dimension at the second shape it sees). A step that has seen
   more than ``MAX_TRACES`` signatures (a generator of ever-changing shapes) runs eagerly from
-  then on, with a logged reason.
+  then on, with a logged reason. ``reduce_retracing=True`` here was tried: 16 of the 26 tests of
+  tests/keras/test_keras_traced_fit.py then fell back to eager at the relaxed trace, because
+  the tracer reads ``None`` only in the inputs' relaxed dimensions while an op's output reports
+  the trace's own shape (no shape inference through ops): the losses' shape checks compare
+  labels ``(None,)`` with predictions ``(8, 3)`` (``losses/probabilistic.py``
+  ``_integer_labels``, ``losses/loss.py`` ``_check_same_shape``), the RNN layers read
+  ``int(sequences.shape[0])`` for their initial states (``layers/rnn/rnn.py``), and a layer
+  reshaping an op's output to ``(x.shape[0], -1)`` freezes the trace's batch size into the
+  relaxed graph (a third batch size then fails).
 - ``steps_per_epoch`` not a multiple of ``steps_per_execution`` runs exactly
   ``steps_per_epoch`` steps an epoch (the last execution shorter); Keras 3.15 runs whole
   executions there (``steps_per_epoch=4, steps_per_execution=3``: 6 steps an epoch).

@@ -463,9 +463,9 @@ class Trainer(StepFunctions):
             if self._data_parallel:
                 epoch_logs = distribute.allreduce_metrics(epoch_logs, weight=done)
             if validation is not None and validate_after(epoch):
-                results = self.evaluate(
+                results = self.evaluate(  # fit's callbacks see the test hooks, as in Keras
                     validation, verbose=0, steps=validation_steps, return_dict=True,
-                    _reset_tracking=False,
+                    _reset_tracking=False, _hooks=hooks,
                 )  # fmt: skip
                 epoch_logs.update({f"val_{k}": v for k, v in sorted(results.items())})
             hooks.on_epoch_end(epoch, epoch_logs)
@@ -490,6 +490,7 @@ class Trainer(StepFunctions):
         callbacks: Sequence[callbacks_module.Callback] | None = None,
         return_dict: bool = False,
         _reset_tracking: bool = True,
+        _hooks: Any = None,
     ) -> Any:
         """The loss and metrics over the data: a float when there are no metrics, else
         ``[loss, metric, ...]`` (or a dict with ``return_dict=True``)."""
@@ -497,7 +498,7 @@ class Trainer(StepFunctions):
         verbose = _resolve_verbose(verbose)
         data = self._make_dataset(x, y, sample_weight, batch_size, False, "evaluate")
         steps = self._steps(data, steps, "evaluate")
-        hooks = callbacks_module.CallbackList(
+        hooks = _hooks if _hooks is not None else callbacks_module.CallbackList(
             callbacks or [], model=self, params={"steps": steps, "verbose": verbose}
         )
         batch_hooks = hooks.wants_batch_hooks("test")

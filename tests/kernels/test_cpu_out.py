@@ -1,0 +1,116 @@
+"""The ``out=`` paths of the NumPy kernels (the buffers a replay plan keeps from call to call):
+each writes exactly what the allocating path returns, and the reference, into a poisoned
+buffer, and returns that buffer."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from tensorflowish.kernels import cpu
+
+N, K, M = 33, 17, 45  # odd sizes, not multiples of any block
+
+
+def _poisoned(shape, dtype):
+    buffer = np.empty(shape, dtype)
+    buffer.fill(np.nan)
+    return buffer
+
+
+def _same_bits(a, b):
+    assert a.shape == b.shape and a.dtype == b.dtype
+    np.testing.assert_array_equal(a.view(np.uint8), b.view(np.uint8))
+
+
+@pytest.fixture(params=[np.float32, np.float64])
+def dtype(request):
+    return np.dtype(request.param)
+
+
+@pytest.mark.parametrize("activation", ["linear", "relu", "sigmoid", "tanh", "gelu"])
+def test_dense_forward_into(activation, dtype):
+    rng = np.random.default_rng(1)
+    x = rng.standard_normal((N, K)).astype(dtype)
+    kernel = (rng.standard_normal((K, M)) / np.sqrt(K)).astype(dtype)
+    bias = rng.standard_normal(M).astype(dtype)
+    z = x.astype(np.float64) @ kernel + bias
+    reference = {"linear": z, "relu": np.maximum(z, 0), "sigmoid": 1 / (1 + np.exp(-z)),
+                 "tanh": np.tanh(z)}.get(activation)
+    buffer = _poisoned((N, M), dtype)
+    y, pre = cpu.dense_forward(x, kernel, bias, activation, 0.2, out=buffer)
+    assert y is buffer
+    fresh, fresh_pre = cpu.dense_forward(x, kernel, bias, activation, 0.2)
+    _same_bits(y, fresh)
+    if reference is not None:
+        np.testing.assert_allclose(y, reference, rtol=1e-5 if dtype == np.float32 else 1e-12,
+                                   atol=1e-6 if dtype == np.float32 else 1e-13)
+    else:
+        _same_bits(pre, fresh_pre)
+        np.testing.assert_allclose(pre, z, rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize("needs", [(True, True, True), (False, True, True), (True, False, False)])
+def test_dense_backward_into(needs, dtype):
+    rng = np.random.default_rng(2)
+    x = rng.standard_normal((N, K)).astype(dtype)
+    kernel = rng.standard_normal((K, M)).astype(dtype)
+    y = np.maximum(rng.standard_normal((N, M)), 0).astype(dtype)
+    dy = rng.standard_normal((N, M)).astype(dtype)
+    g = dy.astype(np.float64) * (y > 0)
+    references = (g @ kernel.T.astype(np.float64), x.T.astype(np.float64) @ g, g.sum(axis=0))
+    buffers = tuple(_poisoned(shape, dtype) if need else None
+                    for shape, need in zip([(N, K), (K, M), (M,)], needs))
+    results = cpu.dense_backward(dy, x, kernel, y, None, "relu", 0.2, *needs, False,
+                                 out=buffers)
+    fresh = cpu.dense_backward(dy, x, kernel, y, None, "relu", 0.2, *needs, False)
+    tolerance = 1e-4 if dtype == np.float32 else 1e-12
+    for result, buffer, reference, expected, need in zip(results, buffers, references, fresh,
+                                                         needs):
+        if not need:
+            assert result is None
+            continue
+        assert result is buffer
+        _same_bits(result, expected)
+        np.testing.assert_allclose(result, reference, rtol=tolerance, atol=tolerance)
+
+
+def test_column_and_row_sums_into(dtype):
+    a = np.random.default_rng(3).standard_normal((N, M)).astype(dtype)
+    columns, rows = _poisoned((M,), dtype), _poisoned((N,), dtype)
+    assert cpu.column_sums(a, out=columns) is columns
+    assert cpu.row_sums(a, out=rows) is rows
+    _same_bits(columns, cpu.column_sums(a))
+    _same_bits(rows, cpu.row_sums(a))
+    tolerance = 1e-5 if dtype == np.float32 else 1e-12
+    np.testing.assert_allclose(columns, a.astype(np.float64).sum(axis=0), rtol=tolerance,
+                               atol=tolerance)
+    np.testing.assert_allclose(rows, a.astype(np.float64).sum(axis=1), rtol=tolerance,
+                               atol=tolerance)
+
+
+@pytest.mark.parametrize("which", ["both", "loss", "grad"])
+def test_sparse_softmax_cross_entropy_into(which, dtype):
+    rng = np.random.default_rng(4)
+    logits = (rng.standard_normal((N, M)) * 3).astype(dtype)
+    labels = rng.integers(0, M, N)
+    original = logits.copy()
+    shifted = logits.astype(np.float64) - logits.max(axis=1, keepdims=True)
+    log_softmax = shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
+    one_hot = np.zeros((N, M))
+    one_hot[np.arange(N), labels] = 1
+    loss_buffer = _poisoned((N,), dtype) if which != "grad" else None
+    grad_buffer = _poisoned((N, M), dtype) if which != "loss" else None
+    loss, grad = cpu.sparse_softmax_cross_entropy(logits, labels, out=(loss_buffer, grad_buffer))
+    fresh_loss, fresh_grad = cpu.sparse_softmax_cross_entropy(logits, labels)
+    if loss_buffer is not None:
+        assert loss is loss_buffer
+    if grad_buffer is not None:
+        assert grad is grad_buffer
+    _same_bits(loss, fresh_loss)
+    _same_bits(grad, fresh_grad)
+    _same_bits(logits, original)
+    tolerance = 1e-5 if dtype == np.float32 else 1e-12
+    np.testing.assert_allclose(loss, -log_softmax[np.arange(N), labels], rtol=tolerance,
+                               atol=tolerance)
+    np.testing.assert_allclose(grad, np.exp(log_softmax) - one_hot, rtol=tolerance,
+                               atol=tolerance)
