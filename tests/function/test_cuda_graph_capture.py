@@ -223,3 +223,24 @@ def test_a_keras_train_step_is_captured_and_equals_eager() -> None:
     for a, b in zip(planned.get_weights(), eager.get_weights()):
         np.testing.assert_allclose(a, b, **TOL)
     assert captured.captures == 1
+
+
+def test_gpu_checks_captured_step_runs_on_the_emulator() -> None:
+    """What scripts/gpu-check's "captured step" runs in its dry run."""
+    from tensorflowish.tools.captured_step import check_training_step
+
+    lines = check_training_step(emulator=True)
+    assert "equal eager" in lines[0] and "captured 1 time(s)" in lines[0]
+
+
+@pytest.mark.gpu
+def test_a_training_step_captured_on_cupy_equals_the_plan_and_eager() -> None:
+    """On a GPU: the MLP Adam step captured by CuPy; never run so far (no GPU was lent)."""
+    from tensorflowish import backend
+    from tensorflowish.tools.captured_step import check_training_step
+
+    reason = backend.gpu_unavailable_reason()
+    if reason is not None:
+        pytest.skip(f"no usable GPU: {reason}")
+    lines = check_training_step(steps=5)
+    assert "equal eager" in lines[0] and "timing" in lines[1]
