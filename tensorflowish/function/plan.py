@@ -304,7 +304,9 @@ class _Builder:
 
     def record(self, tape: _Tape, index, call, lowered, names, slot, output, residual) -> None:
         self.watch_variables(tape, call)
-        tracked = tuple(o.slot is not None and o.slot in tape.tracked for o in lowered.inputs)
+        tracked = tuple(o.slot is not None and o.slot in tape.tracked and
+                        position not in lowered.untracked
+                        for position, o in enumerate(lowered.inputs))
         if any(tracked) and lowered.vjp is not None and self.specs[slot][1].kind in "fcV":
             tape.tracked.add(slot)
             tape.lines.append(_Recorded(index, call.name, lowered, lowered.inputs, names, slot,

@@ -55,6 +55,17 @@ MODELS = {
                                L.SimpleRNN(5, return_sequences=True, go_backwards=True),
                                L.LSTM(4, return_sequences=True), L.GRU(3), L.Dense(3)],
                       _sequences),
+    "recurrent-dropout": (lambda: [tf.keras.Input((7,), dtype="int32"),
+                                   L.Embedding(20, 4, mask_zero=True),
+                                   L.LSTM(5, dropout=0.2, recurrent_dropout=0.3), L.Dense(3)],
+                          _ids),
+    "recurrent-dropout-stack": (lambda: [tf.keras.Input((7, 3)),
+                                         L.GRU(5, recurrent_dropout=0.2, return_sequences=True),
+                                         L.SimpleRNN(4, dropout=0.1, recurrent_dropout=0.2),
+                                         L.Dense(3)], _sequences),
+    "bidirectional": (lambda: [tf.keras.Input((7,), dtype="int32"),
+                               L.Embedding(20, 4, mask_zero=True), L.Dropout(0.25),
+                               L.Bidirectional(L.LSTM(4)), L.Dense(3)], _ids),
 }
 
 OPTIMIZERS = {
@@ -92,7 +103,8 @@ def _batches(model_name, count=3):
     ("embedding-pooling", "adam"), ("embedding-pooling", "adamw"),
     ("embedding-lstm", "adam"), ("embedding-gru", "sgd"), ("masked-lstm", "adamw"),
     ("masked-gru", "adam"), ("masked-simple-rnn", "momentum"), ("simple-rnn", "adam"),
-    ("masking-stack", "sgd")])
+    ("masking-stack", "sgd"), ("recurrent-dropout", "adam"),
+    ("recurrent-dropout-stack", "momentum"), ("bidirectional", "adamw")])
 def test_sequence_model_step_plan_equals_eager(model_name, optimizer_name):
     batches = _batches(model_name)
     eager_model, eager_optimizer, eager_step = _make(model_name, optimizer_name)
