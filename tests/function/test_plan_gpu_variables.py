@@ -228,3 +228,27 @@ def test_a_second_order_gradient_through_a_fused_run() -> None:
     assert len(got) == len(want) == 3
     for a, b in zip(got, want):
         np.testing.assert_allclose(a.numpy(), b.numpy(), rtol=1e-12, atol=1e-13)
+
+
+def test_control_flow_keeps_the_op_by_op_replay_with_a_plan_note(monkeypatch) -> None:
+    from tensorflowish.function import plan as cpu_plan
+
+    real = plan_gpu.compile_gpu_plan
+    monkeypatch.setattr(plan_gpu, "compile_gpu_plan", lambda graph, runner=None: real(
+        graph, RUNNER))
+    v = tf.Variable(np.linspace(1, 2, 3))
+    traced = tf.function(lambda x: tf.cond(tf.reduce_sum(x) > 0, lambda: x * v, lambda: x - v))
+    x = tf.constant(np.linspace(-1, 2, 3))
+    traced(x)
+    traced(x)
+    graph = traced.get_concrete_function(x).graph
+
+    def refuse(inputs):
+        raise cpu_plan.Fallback
+
+    monkeypatch.setattr(graph.plan, "function", refuse)
+    monkeypatch.setattr(plan_gpu, "_is_cupy", lambda array: True)
+    np.testing.assert_array_equal(traced(x).numpy(), (x * v).numpy())
+    np.testing.assert_array_equal(traced(-x).numpy(), (-x - v).numpy())
+    assert graph.gpu_plan is False
+    assert graph.plan_note.startswith("no GPU plan: control flow (cond) is not fused")
