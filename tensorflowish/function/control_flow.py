@@ -10,12 +10,29 @@ by op, so a tape sees the ops that ran: gradients through a replay are eager's g
 
 from __future__ import annotations
 
+import dataclasses
+from collections.abc import Callable
+
 from ..errors import InvalidArgumentError
 from ..tensor import Tensor, convert_to_tensor
 from . import tracing
 from .graph import Call, Slot, fill, flatten, map_structure, run_calls
 
 _ARRAY = Tensor.array
+
+
+@dataclasses.dataclass
+class BranchParts:
+    """A traced tf.cond / tf.switch_case line's parts, for replay plans: the selector's slot,
+    `choose(selector value) -> branch number`, each branch's (calls, result, result template),
+    and the line's output slots with their positions among the result's leaves."""
+
+    kind: str  # "cond" or "switch_case"
+    selector: int
+    choose: Callable
+    branches: list
+    output_slots: list
+    positions: list
 
 
 def _truth(value) -> bool:
@@ -132,6 +149,8 @@ def _traced_branches(tracer, op: str, selector, functions: list, names: list, la
         for slot, position in zip(slots, positions):
             values[slot] = out[position]
 
+    # what a replay plan needs to lower the line on a gradient path (plan_control.py)
+    control.parts = BranchParts(op, selector_slot.index, choose, traced, slots, positions)
     text = "\n".join(_indent(branch[0], label) for branch, label in zip(traced, labels))
     tracer.calls.append(Call(op, cond if op == "cond" else switch_case, (selector_slot,), {},
                              slots, positions, [tracer.types[s] for s in slots], stateful=True,

@@ -15,8 +15,8 @@ lines, nothing checked at run time that the trace already checked (static shapes
   no constraints; otherwise it is a line like any other below.
 - Lines without a rule (metric updates, tf.print, random draws, assignments, ops not lowered
   yet) run through their function on Tensors wrapping the arrays: a mixed plan. A graph whose
-  gradient path holds such a line, or control flow, or tape uses other than
-  enter/watch/exit/gradient, gets no plan and replays op by op.
+  gradient path holds such a line, or control flow that `plan_control.py` does not lower, or
+  tape uses other than enter/watch/exit/gradient, gets no plan and replays op by op.
 - Elementwise ufunc lines whose input buffer dies at that line write their result into it
   (`out=`), so chains of elementwise ops run in place; every decision to write into a buffer is
   taken once the whole function is written, from each name's last use (`_Builder.source`).
@@ -304,7 +304,9 @@ class _Builder:
 
     def record(self, tape: _Tape, index, call, lowered, names, slot, output, residual) -> None:
         self.watch_variables(tape, call)
-        tracked = tuple(o.slot is not None and o.slot in tape.tracked for o in lowered.inputs)
+        tracked = tuple(o.slot is not None and o.slot in tape.tracked and
+                        position not in lowered.untracked
+                        for position, o in enumerate(lowered.inputs))
         if any(tracked) and lowered.vjp is not None and self.specs[slot][1].kind in "fcV":
             tape.tracked.add(slot)
             tape.lines.append(_Recorded(index, call.name, lowered, lowered.inputs, names, slot,
@@ -373,9 +375,13 @@ class _Builder:
     def control(self, index: int, call: Call) -> None:
         """A control-flow line (tf.cond, tf.while_loop, a dataset loop) runs as it replays op by
         op, on a {slot: object} table of every value made so far (its branches and bodies read
-        outer values by slot); not while a tape records (its gradient would need the ops')."""
-        if self.recording():
-            raise NotPlannable(f"line {index} ({call.name}) is control flow under a tape")
+        outer values by slot). While a tape records, its branches or body become sub-plans
+        with a traced backward (plan_control.py)."""
+        if self.recording():  # on a gradient path: sub-plans with a traced backward
+            from .plan_control import lower_control
+
+            lower_control(self, index, call)
+            return
         slots = sorted(set(self.arrays) | set(self.objects) | set(self.variables))
         objects = {}
         for slot in slots:

@@ -35,11 +35,7 @@ def gradient(builder, tape, call) -> None:
     source_set = set(sources)
 
     # which values lead from a source (only their inputs need gradients)
-    relevant = set(sources)
-    for line in tape.lines:
-        if any(tracked and operand.slot in relevant
-               for operand, tracked in zip(line.inputs, line.tracked_inputs)):
-            relevant.add(line.output_slot)
+    relevant = relevant_values(tape, sources)
 
     grads: dict[int, str] = {}
     for target, seed in zip(targets, seeds):
@@ -52,7 +48,52 @@ def gradient(builder, tape, call) -> None:
             name = builder.array(seed)
         _accumulate(builder, grads, target, name)
 
+    walk(builder, tape, grads, relevant, source_set)
+
+    leaves = []  # the flattened result: (name, (shape, dtype)), an IndexedSlices as two
+    for slot in sources:
+        name = grads.get(slot)
+        if name is None and unconnected is tape_module.UnconnectedGradients.ZERO:
+            shape, dtype = specs[slot][:2]
+            name = builder.fresh_name("g")
+            builder.emit(f"{name} = {builder.constant(np.zeros)}({shape!r}, "
+                         f"{builder.constant(dtype)})", [name])
+        if name.__class__ is _Sparse:
+            leaves += [(name.values, name.values_spec), (name.indices, name.indices_spec)]
+        else:
+            leaves.append((name, None if name is None else specs[slot][:2]))
+    positions = call.output_positions
+    for slot, position in zip(call.output_slots, positions):
+        name, spec = leaves[0 if position == -1 else position]
+        if name is None or specs[slot][:2] != spec:
+            raise NotPlannable("the plan's gradients differ from the trace's")
+        builder.arrays[slot] = name
+        builder.objects.pop(slot, None)
+    if len(call.output_slots) != sum(name is not None for name, _ in leaves) and \
+            positions != [-1]:
+        raise NotPlannable("the plan's gradients differ from the trace's")
+
+
+def relevant_values(tape, sources) -> set:
+    """The slots that lead from a source along the tape's lines (only their inputs need
+    gradients)."""
+    relevant = set(sources)
+    for line in tape.lines:
+        if any(tracked and operand.slot in relevant
+               for operand, tracked in zip(line.inputs, line.tracked_inputs)):
+            relevant.update(getattr(line.lowered, "output_slots", None) or (line.output_slot,))
+    return relevant
+
+
+def walk(builder, tape, grads: dict, relevant: set, source_set: set) -> None:
+    """Emit the VJPs of the tape's lines, last first, accumulating into `grads` (slot ->
+    name of its gradient so far) as eager's tape does."""
+    specs = builder.specs
     for line in reversed(tape.lines):
+        control = getattr(line.lowered, "control_backward", None)
+        if control is not None:  # tf.cond / tf.switch_case / tf.while_loop (plan_control.py)
+            control(builder, tape, line, grads, relevant)
+            continue
         upstream = grads.get(line.output_slot)
         if upstream is None:
             continue
@@ -124,29 +165,6 @@ def gradient(builder, tape, call) -> None:
         for operand, need, name in zip(line.inputs, needs, outputs):
             if need:
                 _accumulate(builder, grads, operand.slot, name)
-
-    leaves = []  # the flattened result: (name, (shape, dtype)), an IndexedSlices as two
-    for slot in sources:
-        name = grads.get(slot)
-        if name is None and unconnected is tape_module.UnconnectedGradients.ZERO:
-            shape, dtype = specs[slot][:2]
-            name = builder.fresh_name("g")
-            builder.emit(f"{name} = {builder.constant(np.zeros)}({shape!r}, "
-                         f"{builder.constant(dtype)})", [name])
-        if name.__class__ is _Sparse:
-            leaves += [(name.values, name.values_spec), (name.indices, name.indices_spec)]
-        else:
-            leaves.append((name, None if name is None else specs[slot][:2]))
-    positions = call.output_positions
-    for slot, position in zip(call.output_slots, positions):
-        name, spec = leaves[0 if position == -1 else position]
-        if name is None or specs[slot][:2] != spec:
-            raise NotPlannable("the plan's gradients differ from the trace's")
-        builder.arrays[slot] = name
-        builder.objects.pop(slot, None)
-    if len(call.output_slots) != sum(name is not None for name, _ in leaves) and \
-            positions != [-1]:
-        raise NotPlannable("the plan's gradients differ from the trace's")
 
 
 def _fold(builder, grads, line, needs, backward, upstream, saved) -> None:

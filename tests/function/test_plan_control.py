@@ -121,3 +121,148 @@ def test_bfloat16_casts_on_a_gradient_path_lower(plan_notes):
         np.testing.assert_array_equal(planned_grad.numpy(), grad.numpy())
     (plan, note), = plan_notes
     assert plan, note
+
+
+# --- control flow on a gradient path ---------------------------------------------------------
+def _mlp_weights(seed: int, dtype="float64"):
+    rng = np.random.default_rng(seed)
+    return (tf.Variable(rng.standard_normal((4, 6)).astype(dtype), name="w1"),
+            tf.Variable(rng.standard_normal((6, 2)).astype(dtype), name="w2"))
+
+
+def _assert_same(planned, expected) -> None:
+    planned, expected = tf.nest.flatten(planned), tf.nest.flatten(expected)
+    assert len(planned) == len(expected)
+    for a, b in zip(planned, expected):
+        assert a.dtype == b.dtype
+        np.testing.assert_array_equal(a.numpy(), b.numpy())
+
+
+def _cond_loss(x, w1, w2):
+    """An MLP whose loss takes one of two forms by the sign of its hidden layer's sum."""
+    h = tf.tanh(tf.matmul(x, w1))
+    out = tf.cond(tf.reduce_sum(h) > 0.0,
+                  lambda: tf.matmul(h, w2) * 2.0,
+                  lambda: tf.sin(tf.matmul(h * h, w2)) + h[:, :2])
+    return tf.reduce_mean(out * out)
+
+
+def test_cond_in_a_tape_step_is_planned_and_equals_eager(plan_notes):
+    w1, w2 = _mlp_weights(4)
+
+    def step(x):
+        with tf.GradientTape() as tape:
+            loss = _cond_loss(x, w1, w2)
+        return loss, tape.gradient(loss, [w1, w2])
+
+    traced = tf.function(step)
+    rng = np.random.default_rng(5)
+    taken = []
+    for sign in (1.0, -1.0, -1.0, 1.0, -1.0):
+        x = tf.constant(sign * np.abs(rng.standard_normal((3, 4))))
+        _assert_same(traced(x), step(x))
+        taken.append(float(tf.reduce_sum(tf.tanh(tf.matmul(x, w1)))) > 0)
+    assert True in taken and False in taken  # both branches ran through the plan
+    (plan, note), = plan_notes
+    assert plan, note
+    assert "W" in plan.source  # the branches' sub-plans
+
+
+def test_the_gradient_through_a_planned_cond_matches_finite_differences(plan_notes,
+                                                                       finite_difference):
+    w1, w2 = _mlp_weights(6)
+    traced = tf.function(lambda x: _gradient_of_w1(x, w1, w2))
+    rng = np.random.default_rng(7)
+    for sign in (1.0, -1.0, 1.0):
+        x = sign * np.abs(rng.standard_normal((3, 4)))
+        traced(tf.constant(x))  # the second call runs the plan
+        planned = traced(tf.constant(x)).numpy()
+
+        def loss_at(w, x=x):
+            return float(_cond_loss(tf.constant(x), tf.constant(w), w2))
+        np.testing.assert_allclose(planned, finite_difference(loss_at, w1.numpy()),
+                                   rtol=1e-6, atol=1e-8)
+    assert plan_notes and all(plan for plan, _ in plan_notes), plan_notes
+
+
+def _gradient_of_w1(x, w1, w2):
+    with tf.GradientTape() as tape:
+        loss = _cond_loss(x, w1, w2)
+    return tape.gradient(loss, w1)
+
+
+def test_switch_case_nested_cond_and_a_persistent_tape(plan_notes):
+    w1, w2 = _mlp_weights(8)
+
+    def step(x):
+        with tf.GradientTape(persistent=True) as tape:
+            h = tf.tanh(tf.matmul(x, w1))
+            total = tf.reduce_sum(h)
+            index = tf.cast(total > 0.4, tf.int32) + tf.cast(total > 1.6, tf.int32)
+            taken.append((int(index), float(tf.reduce_mean(h)) > 0.05) if not
+                         tf.inside_function() else None)
+
+            def inner():  # a cond inside a branch
+                return tf.cond(tf.reduce_mean(h) > 0.05, lambda: tf.matmul(h, w2),
+                               lambda: tf.matmul(h, w2) - h[:, 1:3])
+            out = tf.switch_case(index, [lambda: tf.matmul(h * 3.0, w2), inner],
+                                 default=lambda: tf.exp(tf.matmul(h, w2)))
+            loss = tf.reduce_sum(out * out)
+        return loss, tape.gradient(loss, [w1, w2]), tape.gradient(out, w1)
+
+    traced = tf.function(step)
+    rng = np.random.default_rng(9)
+    taken: list = []
+    for scale in (-1.0, 0.05, 1.0, 3.0, -0.5, 2.0):
+        x = tf.constant(scale * np.abs(rng.standard_normal((3, 4))))
+        _assert_same(traced(x), step(x))
+    # every branch and both sides of the inner cond ran (eager's picks)
+    picks = {index if index != 1 else (1, inner) for index, inner in filter(None, taken)}
+    assert picks == {0, (1, True), (1, False), 2}, picks
+    (plan, note), = plan_notes
+    assert plan, note
+
+
+def test_a_branch_returning_its_input_and_autograph_if(plan_notes):
+    w1, _ = _mlp_weights(10)
+
+    def step(x):
+        with tf.GradientTape() as tape:
+            h = tf.tanh(tf.matmul(x, w1))
+            if tf.reduce_sum(h) > 0.0:  # AutoGraph: tf.cond
+                y = h
+            else:
+                y = h * h
+            loss = tf.reduce_sum(y * h)
+        return loss, tape.gradient(loss, w1)
+
+    traced = tf.function(step)
+    rng = np.random.default_rng(11)
+    for sign in (1.0, -1.0, 1.0, -1.0):
+        x = tf.constant(sign * np.abs(rng.standard_normal((2, 4))))
+        _assert_same(traced(x), step(x))
+    (plan, note), = plan_notes
+    assert plan, note
+
+
+def test_a_value_only_one_branch_differentiates_falls_back_with_a_note(plan_notes):
+    w1, w2 = _mlp_weights(12)
+
+    def step(x):
+        with tf.GradientTape() as tape:
+            h = tf.tanh(tf.matmul(x, w1))
+            out = tf.cond(tf.reduce_sum(h) > 0.0, lambda: tf.matmul(h, w2),
+                          lambda: h[:, :2])  # w2 gets no gradient here: None in eager
+            loss = tf.reduce_sum(out)
+        return loss, tape.gradient(loss, [w1, w2])
+
+    traced = tf.function(step)
+    rng = np.random.default_rng(13)
+    for sign in (1.0, -1.0, 1.0):
+        x = tf.constant(sign * np.abs(rng.standard_normal((2, 4))))
+        planned, expected = traced(x), step(x)
+        assert (planned[1][1] is None) == (expected[1][1] is None)
+        _assert_same([planned[0], planned[1][0]], [expected[0], expected[1][0]])
+    (plan, note), = plan_notes
+    assert plan is False
+    assert "from one branch but not from another" in note

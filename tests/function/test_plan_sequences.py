@@ -37,6 +37,10 @@ def _sequences(shape=(4, 7, 3), seed=1):
 MODELS = {
     "embedding-pooling": (lambda: [tf.keras.Input((7,), dtype="int32"), L.Embedding(20, 4),
                                    L.GlobalAveragePooling1D(), L.Dense(3)], _ids),
+    "masked-pooling": (lambda: [tf.keras.Input((7,), dtype="int32"),
+                                L.Embedding(20, 4, mask_zero=True), L.GlobalAveragePooling1D(),
+                                L.Dense(8, activation="relu"), L.Dropout(0.5), L.Dense(3)],
+                       _ids),
     "embedding-lstm": (lambda: [tf.keras.Input((7,), dtype="int32"), L.Embedding(20, 4),
                                 L.LSTM(5), L.Dense(3)], _ids),
     "embedding-gru": (lambda: [tf.keras.Input((7,), dtype="int32"), L.Embedding(20, 4),
@@ -55,6 +59,17 @@ MODELS = {
                                L.SimpleRNN(5, return_sequences=True, go_backwards=True),
                                L.LSTM(4, return_sequences=True), L.GRU(3), L.Dense(3)],
                       _sequences),
+    "recurrent-dropout": (lambda: [tf.keras.Input((7,), dtype="int32"),
+                                   L.Embedding(20, 4, mask_zero=True),
+                                   L.LSTM(5, dropout=0.2, recurrent_dropout=0.3), L.Dense(3)],
+                          _ids),
+    "recurrent-dropout-stack": (lambda: [tf.keras.Input((7, 3)),
+                                         L.GRU(5, recurrent_dropout=0.2, return_sequences=True),
+                                         L.SimpleRNN(4, dropout=0.1, recurrent_dropout=0.2),
+                                         L.Dense(3)], _sequences),
+    "bidirectional": (lambda: [tf.keras.Input((7,), dtype="int32"),
+                               L.Embedding(20, 4, mask_zero=True), L.Dropout(0.25),
+                               L.Bidirectional(L.LSTM(4)), L.Dense(3)], _ids),
 }
 
 OPTIMIZERS = {
@@ -89,10 +104,11 @@ def _batches(model_name, count=3):
 
 @pytest.mark.parametrize("model_name,optimizer_name", [
     ("embedding-pooling", "sgd"), ("embedding-pooling", "momentum"),
-    ("embedding-pooling", "adam"), ("embedding-pooling", "adamw"),
+    ("embedding-pooling", "adam"), ("embedding-pooling", "adamw"), ("masked-pooling", "adam"),
     ("embedding-lstm", "adam"), ("embedding-gru", "sgd"), ("masked-lstm", "adamw"),
     ("masked-gru", "adam"), ("masked-simple-rnn", "momentum"), ("simple-rnn", "adam"),
-    ("masking-stack", "sgd")])
+    ("masking-stack", "sgd"), ("recurrent-dropout", "adam"),
+    ("recurrent-dropout-stack", "momentum"), ("bidirectional", "adamw")])
 def test_sequence_model_step_plan_equals_eager(model_name, optimizer_name):
     batches = _batches(model_name)
     eager_model, eager_optimizer, eager_step = _make(model_name, optimizer_name)
@@ -209,3 +225,33 @@ def test_keras_fit_of_a_text_classifier_runs_plans_and_equals_eager(monkeypatch)
     assert traced_history == eager_history
     for a, b in zip(traced_weights, eager_weights):
         np.testing.assert_array_equal(a, b)
+
+
+def test_gather_on_a_variable_trains_as_a_plan_equal_to_eager():
+    """tf.gather's gradient is dense here (eager's: added into zeros at the indices), and its
+    out-of-range indices raise the op's error from the plan."""
+    def make():
+        table = tf.Variable(np.random.default_rng(0).standard_normal((6, 3)).astype("float32"))
+        optimizer = tf.keras.optimizers.Adam(0.05)
+
+        def step(indices, target):
+            with tf.GradientTape() as tape:
+                picked = tf.gather(table, indices)
+                loss = tf.reduce_mean(tf.square(tf.reduce_sum(picked, axis=-1) - target))
+            optimizer.apply_gradients([(tape.gradient(loss, table), table)])
+            return loss
+        return table, step
+
+    rng = np.random.default_rng(1)
+    batches = [(tf.constant(rng.integers(0, 6, (4, 2))), tf.constant(rng.standard_normal(
+        (4, 2)).astype("float32"))) for _ in range(3)]
+    eager_table, eager_step = make()
+    eager = [eager_step(*batch).numpy() for batch in batches]
+    planned_table, planned_step = make()
+    planned_step = tf.function(planned_step)
+    planned = [planned_step(*batch).numpy() for batch in batches]
+    assert _graph(planned_step).plan, _graph(planned_step).plan_note
+    np.testing.assert_array_equal(planned, eager)
+    np.testing.assert_array_equal(planned_table.numpy(), eager_table.numpy())
+    with pytest.raises(tf.errors.InvalidArgumentError, match=r"must be in \[0, 6\)"):
+        planned_step(tf.constant([[0, 6], [1, 1], [2, 2], [3, 3]]), batches[0][1])

@@ -345,3 +345,16 @@ def test_progress_bar_advances_per_execution(capsys):
     model = _compiled(3, False)
     model.fit(X8, Y3, batch_size=16, epochs=1, verbose=1)
     assert "5/5" in capsys.readouterr().out
+
+
+def test_backup_and_restore_save_freq_counts_steps_not_executions(tmp_path, monkeypatch):
+    saved = []
+    backup = keras.callbacks.BackupAndRestore(tmp_path / "backup", save_freq=3)
+    model = _compiled(3, False)
+    monkeypatch.setattr(backup, "_save", lambda epoch: saved.append(
+        int(model.optimizer.iterations.numpy())))
+    # 5 steps an epoch in executions numbered 2 and 5 (Keras numbers the shorter one 5 too):
+    # 3 steps counted at each, so a backup after each execution. (Keras 3.15 counts the first
+    # execution of each epoch as 2 steps, from batch 0 rather than -1, and saves at 5 and 10.)
+    model.fit(X8, Y3, batch_size=16, epochs=2, verbose=0, callbacks=[backup])
+    assert saved == [3, 5, 8, 10]

@@ -110,6 +110,9 @@ class Lowered:
     # set by the plan before `vjp` is called: the backward runs once per forward (a
     # non-persistent tape), so it may write into the residual
     consume_residual: bool = False
+    # positions of inputs the eager op does not record on a tape (a recurrent op's masks):
+    # never differentiated, and they do not make the output tracked
+    untracked: tuple = ()
 
 
 class Line:
@@ -285,6 +288,7 @@ def _load() -> None:
         precision,
         recurrent,
         scans,
+        selection,
         shapes,
         static,
     )

@@ -123,6 +123,7 @@ class BackupAndRestore(Callback):
         self._previous_path = self._path + ".bkp"
         self._current_epoch = 0
         self._batches_since_save = 0
+        self._last_batch_seen = -1
 
     # --- what a backup holds ---------------------------------------------------------------
 
@@ -193,6 +194,7 @@ class BackupAndRestore(Callback):
 
     def on_epoch_begin(self, epoch: int, logs: dict | None = None) -> None:
         self._current_epoch = epoch
+        self._last_batch_seen = -1
 
     def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
         self._current_epoch = epoch + 1
@@ -202,7 +204,9 @@ class BackupAndRestore(Callback):
     def on_train_batch_end(self, batch: int, logs: dict | None = None) -> None:
         if self.save_freq == "epoch":
             return
-        self._batches_since_save += 1
+        # the steps since the last call: k with steps_per_execution=k (batch numbers jump by k)
+        self._batches_since_save += batch - self._last_batch_seen
+        self._last_batch_seen = batch
         if self._batches_since_save >= self.save_freq:
             self._batches_since_save = 0
             self._save(self._current_epoch)  # restarts this epoch on resume

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import tensorflowish as tf
+from tensorflowish.function import tracing
 from tensorflowish.tensor import Tensor
 
 
@@ -13,6 +14,11 @@ class DropoutRNNCell:
     the first step of a sequence and kept until `reset_dropout_mask()` (the RNN layer calls it
     before every sequence). The masks live in a dict (`_dropout_masks`, made by the cell's
     __init__) so that drawing them does not count as a change of the layer's structure."""
+
+    # a mask is drawn on the host from the cell's generator (tf.nn.dropout): one line of a
+    # traced graph, drawn again at every replay from the same stream as eagerly (False: drawn
+    # in spec-only traces too)
+    _graph_lines = {"_draw": False}
 
     def _draw(self, like: Tensor, rate: float) -> Tensor:
         return tf.nn.dropout(tf.ones_like(like), rate, seed=getattr(self, "seed", None))
@@ -47,3 +53,7 @@ def check_rate(name: str, value: Any) -> float:
     if not 0.0 <= value <= 1.0:
         raise ValueError(f"{name} must be in [0, 1], got {value}.")
     return value
+
+
+# Methods the mixin names in `_graph_lines` are one line each (as a Layer's: see layer.py).
+tracing.trace_graph_lines(DropoutRNNCell)
