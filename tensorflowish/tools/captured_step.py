@@ -92,7 +92,7 @@ def check_training_step(emulator: bool = False, steps: int = 20) -> list[str]:
     kernels = plan.kernels
     lines = [f"MLP {'-'.join(map(str, widths))} Adam step, batch {batch}, {steps} steps: GPU plan "
              f"({kernels} fused kernel(s), forward and backward) and its CUDA graph "
-             f"({len(captured.captured)} actions captured, the update after it; captured "
+             f"({len(captured.captured)} actions captured, the Adam update among them; captured "
              f"{captured.captures} time(s)) equal eager (max |plan - eager| {drift['plan']:.2g}, "
              f"max |graph - plan| {drift['graph']:.2g})"]
     if emulator:
