@@ -32,9 +32,10 @@ def test_dry_run_passes_here_and_writes_its_summary(tmp_path):
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     summary = (out / "summary.md").read_text()
     assert summary.startswith("# GPU check (dry run: no GPU used)")
-    for step in ("install", "info", "fused chains", "collect", "bench"):
+    for step in ("install", "info", "fused chains", "captured step", "collect", "bench"):
         assert f"| {step} | ok |" in summary
     assert "1 kernel(s), values equal eager" in summary  # the fused chain on the emulator
+    assert "Adam step" in summary and "host-side logic only" in summary  # the captured step
     assert "GPU tests collected" in summary and "CuPy" in (out / "info.txt").read_text()
     report = json.loads((out / "bench.json").read_text())
     assert report["quick"] and {r["device"] for r in report["results"]} == {"CPU:0"}

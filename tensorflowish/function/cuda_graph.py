@@ -1,22 +1,47 @@
-"""A GPU plan captured as a CUDA graph (``cupy.cuda.Graph``): the whole step one launch.
+"""A GPU plan captured as a CUDA graph (``cupy.cuda.Graph``): a step's device work one launch.
 
-:func:`capture` runs a GPU plan (`plan_gpu.py`) once to warm it (kernels compiled, a private
-memory pool filled), then once more under stream capture on inputs copied into static
-buffers. A call then copies its inputs into those buffers, launches the graph and copies the
-outputs into fresh arrays (so a returned tensor never changes when the graph runs again).
-The pool is private to the captured plan and kept as long as it lives: the buffers the graph
-writes, temporaries included, belong to no one else.
+:func:`capture` splits a GPU plan (`plan_gpu.py`) in two: the *captured part*, every action up
+to the first line with a host-side effect (`Optimizer.apply_gradients`, a metric update,
+`tf.print`, an assignment, a random draw) that a later action depends on, and the *tail*, which
+runs as the plan runs it after each launch (host-side lines nothing later depends on, such as
+Keras's loss tracker inside the tape's block, are passed over and lead the tail). The captured
+part of a training step is its forward and backward: the fused runs, the layers' kernels,
+and the GradientTape lines (host-side bookkeeping, whose backward kernels are captured too).
+The optimiser's update stays in the tail: its scalars (the step, the
+learning rate, Adam's bias corrections) are computed on the host from the iteration count at
+each call, and a captured kernel would keep the first call's.
 
-Only static shapes, only the CuPy path, only plans whose lines have no effect other than their
-outputs (no `tf.print`, no variable, no random draw). Off by default
-(:func:`enable_cuda_graphs`): verified only where a GPU ran ``scripts/gpu-check`` (so far
-none); a plan that cannot be captured (a line that reads a value back to the host) stays
-uncaptured.
+Capturing runs the captured part once to warm it (kernels compiled, a private memory pool
+filled), then once more under stream capture on a non-blocking stream, on inputs copied into
+static buffers. Everything the graph touches has a stable device address from then on: the
+static inputs, the buffers it writes (its values, temporaries included, allocated from the
+private pool and kept as long as the captured plan lives) and the variables' buffers it reads,
+whose addresses are recorded. A call then:
+
+1. compares each variable's buffer address with the captured one: a variable whose buffer was
+   swapped (an `assign` of a new array, an optimiser's copy-on-write because a snapshot held
+   the old one) gets the graph captured again, since the graph would read the old buffer;
+2. copies its inputs into the static inputs, launches the graph on the current stream (so the
+   tail and the copies are ordered after it with no host synchronisation);
+3. runs the tail on the graph's values (the optimiser updates the variables in place, where the
+   next launch reads them);
+4. copies every returned tensor that lives in a graph buffer into a fresh array, so a returned
+   tensor never changes when the graph runs again.
+
+Not captured (`CaptureFailed`, the plan then runs uncaptured and `graph.plan_note` says why): a
+plan whose first action is a host-side line (nothing to capture), and a plan whose captured
+part reads a value back to the host (CuPy refuses synchronous transfers during capture).
+
+The device is a parameter (`CudaDevice` on CuPy): the tests drive the same logic with a fake
+device on NumPy arrays (tests/function/test_cuda_graph_capture.py), and `scripts/gpu-check`
+runs it on a GPU. Off by default (:func:`enable_cuda_graphs`): verified only where a GPU ran
+``scripts/gpu-check`` (so far none).
 """
 
 from __future__ import annotations
 
-from .graph import map_structure
+from ..tensor import Tensor, Variable
+from .graph import Slot, fill, flatten, map_structure, run_calls
 
 _enabled = [False]
 
@@ -34,51 +59,250 @@ class CaptureFailed(RuntimeError):
     """The plan could not be captured (the reason is the message); it runs uncaptured."""
 
 
-class CapturedPlan:
-    """A GPU plan as one CUDA graph: `function(inputs)` as the plan's, one launch per call."""
+class CudaDevice:
+    """Stream capture on CuPy: a non-blocking stream to capture on, a private memory pool."""
 
-    def __init__(self, plan, inputs: list) -> None:
+    def __init__(self) -> None:
         import cupy
 
-        from ..tensor import Tensor
-
-        if any(call.stateful for kind, call in plan.actions if kind == "call"):
-            raise CaptureFailed("a line with side effects cannot be replayed by a CUDA graph")
-        self.plan = plan
+        self.cupy = cupy
         self.stream = cupy.cuda.Stream(non_blocking=True)
         self.pool = cupy.cuda.MemoryPool()
-        with cupy.cuda.using_allocator(self.pool.malloc), self.stream:
-            self.static = [Tensor(cupy.array(t.array, copy=True)) for t in inputs]
-            plan.function(self.static)  # warm: compiles kernels, fills the private pool
-            self.stream.synchronize()
+
+    def copy(self, array):
+        with self.cupy.cuda.using_allocator(self.pool.malloc):
+            return self.cupy.array(array, copy=True)
+
+    def warm(self, function):
+        """Run `function()` on the capture stream and the private pool, then wait for it."""
+        self.cupy.cuda.get_current_stream().synchronize()  # what the stream must see first
+        with self.cupy.cuda.using_allocator(self.pool.malloc), self.stream:
+            result = function()
+        self.stream.synchronize()
+        return result
+
+    def capture(self, function):
+        """(graph, result) of `function()` run under stream capture."""
+        with self.cupy.cuda.using_allocator(self.pool.malloc), self.stream:
             self.stream.begin_capture()
             try:
-                self.outputs = plan.function(self.static)
-            except Exception as error:
-                self.stream.end_capture()
-                raise CaptureFailed(f"capturing the plan failed: {error!r}") from error
-            self.graph = self.stream.end_capture()
-            self.graph.upload()
+                result = function()
+            except BaseException:
+                try:
+                    self.stream.end_capture()
+                except Exception:  # noqa: BLE001 - the capture is invalid already
+                    pass
+                raise
+            graph = self.stream.end_capture()
+        graph.upload()
+        return graph, result
+
+    def launch(self, graph) -> None:
+        graph.launch(self.cupy.cuda.get_current_stream())
+
+    def copy_into(self, static, array) -> None:
+        self.cupy.copyto(static, array)  # on the current stream, before the launch
+
+    @staticmethod
+    def address(array) -> int:
+        return array.data.ptr
+
+
+class HostDevice:
+    """A stand-in for `CudaDevice` on NumPy arrays, for the tests and gpu-check's dry run: a
+    "graph" is the captured part's function, and launching it runs the function again and
+    copies what it makes into the buffers the capture made (as a graph's kernels write the
+    same addresses). A launch checks that every variable buffer the capture read is still the
+    variable's, which a real graph silently would not: the captured plan must re-capture
+    first. `log` lists what happened ("warm", "capture", "launch")."""
+
+    def __init__(self) -> None:
+        self.log: list[str] = []
+
+    @staticmethod
+    def copy(array):
+        import numpy as np
+
+        return np.array(array, copy=True)
+
+    def warm(self, function):
+        self.log.append("warm")
+        return function()
+
+    def capture(self, function):
+        self.log.append("capture")
+        values = function()
+        # addresses, not the arrays: holding a buffer would force the optimiser to copy it
+        variables = [(v, self.address(v.array)) for v in values if isinstance(v, Variable)]
+        return _HostGraph(function, values, variables), values
+
+    def launch(self, graph) -> None:
+        import numpy as np
+
+        self.log.append("launch")
+        for variable, address in graph.variables:
+            if self.address(variable.array) != address:
+                raise AssertionError(f"the graph would read a stale buffer of {variable.name}")
+        for old, new in zip(graph.values, graph.function()):
+            if isinstance(old, Tensor) and not isinstance(old, Variable) and old is not new:
+                np.copyto(old.array, new.array)
+
+    @staticmethod
+    def copy_into(static, array) -> None:
+        import numpy as np
+
+        np.copyto(static, array)
+
+    @staticmethod
+    def address(array) -> int:
+        return array.__array_interface__["data"][0]
+
+
+class _HostGraph:
+    def __init__(self, function, values: list, variables: list) -> None:
+        self.function, self.values, self.variables = function, values, variables
+
+
+def _host_line(kind: str, item) -> bool:
+    """A line the graph cannot hold: a host-side effect (the tape's lines are bookkeeping)."""
+    return kind == "call" and item.stateful and not item.name.startswith("GradientTape.")
+
+
+class CapturedPlan:
+    """A GPU plan with its device work up to its first host-side line as one CUDA graph:
+    `function(inputs)` as the plan's."""
+
+    def __init__(self, plan, inputs: list, device=None) -> None:
+        self.plan = plan
+        self.device = CudaDevice() if device is None else device
+        actions = plan.actions
+        self.captured, self.tail = _split(actions)
+        if not any(kind == "run" or not item.name.startswith("GradientTape.")
+                   for kind, item in self.captured):
+            name = self.tail[0][1].name if self.tail else "nothing"
+            raise CaptureFailed(f"nothing to capture before the host-side line {name}")
+        tape_lines = [item.name for kind, item in self.tail
+                      if kind == "call" and item.name.startswith("GradientTape.")]
+        if tape_lines:
+            stop = next(item.name for kind, item in self.tail if _host_line(kind, item))
+            raise CaptureFailed(f"the host-side line {stop} must run before the GradientTape "
+                                f"line {tape_lines[0]} (it writes what a later line reads): "
+                                "the tape's block and its gradient must be captured whole")
+        self.read_variables = _variables_read(plan.graph, self.captured)
+        self.static = [Tensor(self.device.copy(t.array)) for t in inputs]
+        self.captures = 0  # how many times the graph was captured (re-captures included)
+        self.graph = self.values = None
+        self.failed = None  # why a re-capture failed: then the plan runs uncaptured
+        try:
+            self.device.warm(self._run_captured)  # compiles kernels, fills the private pool
+        except Exception as error:
+            raise CaptureFailed(f"the warm-up run before capture failed: {error!r}") from error
+        self._capture()
+
+    def _run_captured(self) -> list:
+        from .plan_gpu import _launch
+
+        graph = self.plan.graph
+        values = [None] * graph.size
+        for slot, value in zip(graph.input_slots, self.static):
+            values[slot] = value
+        for slot, value in graph.captures:
+            values[slot] = value
+        for kind, item in self.captured:
+            if kind == "run":
+                _launch(item, values, self.plan.runner)
+            else:
+                run_calls((item,), values)
+        return values
+
+    def _capture(self) -> None:
+        self.graph = self.values = None  # the old graph's buffers go back to the pool first
+        try:
+            self.graph, self.values = self.device.capture(self._run_captured)
+        except Exception as error:
+            raise CaptureFailed(f"capturing the plan failed: {error!r}") from error
+        self.addresses = [self.device.address(v.array) for v in self.read_variables]
+        self.owned = {id(value) for value in self.values
+                      if isinstance(value, Tensor) and not isinstance(value, Variable)}
+        self.captures += 1
 
     def function(self, inputs: list):
-        import cupy
+        from .plan_gpu import _launch
 
-        from ..tensor import Tensor
-
-        with cupy.cuda.using_allocator(self.pool.malloc), self.stream:
-            for static, value in zip(self.static, inputs):
-                cupy.copyto(static.array, value.array)
-            self.graph.launch(self.stream)
-        # the copies: on the default allocator and the current stream, after the graph
-        self.stream.synchronize()
+        if self.failed is not None:
+            return self.plan.function(inputs)
+        for static, value in zip(self.static, inputs):
+            if value.array.shape != static.array.shape or value.array.dtype != \
+                    static.array.dtype:
+                return self.plan.function(inputs)  # not the captured signature
+        if any(self.device.address(v.array) != address
+               for v, address in zip(self.read_variables, self.addresses)):
+            try:  # a variable's buffer was swapped: the graph would read the old one
+                self._capture()
+            except CaptureFailed as reason:
+                self.failed = self.plan.graph.plan_note = \
+                    f"GPU plan no longer captured as a CUDA graph: {reason}"
+                return self.plan.function(inputs)
+        device = self.device
+        for static, value in zip(self.static, inputs):
+            device.copy_into(static.array, value.array)
+        device.launch(self.graph)
+        values = list(self.values)
+        for kind, item in self.tail:
+            if kind == "run":
+                _launch(item, values, self.plan.runner)
+            else:
+                run_calls((item,), values)
+        owned = self.owned
         return map_structure(
-            lambda leaf: Tensor(leaf.array.copy()) if isinstance(leaf, Tensor) else leaf,
-            self.outputs)
+            lambda leaf: Tensor(leaf.array.copy()) if isinstance(leaf, Tensor) and
+            id(leaf) in owned else leaf, fill(self.plan.graph.output_template, values))
 
 
-def capture(plan, inputs: list) -> CapturedPlan:
+def _split(actions: list) -> tuple[list, list]:
+    """(captured, tail): the actions up to the first host-side line that a later action
+    depends on (it writes a slot or a variable that one reads), and the rest, the host-side
+    lines passed over (a loss tracker's update inside a tape's block, a print) leading it in
+    their order. A passed-over line reads only values made before it, which the graph has
+    written when the tail runs."""
+    captured, deferred = [], []
+    for index, (kind, item) in enumerate(actions):
+        if not _host_line(kind, item):
+            captured.append((kind, item))
+            continue
+        writes = set(item.output_slots)
+        if item.name.startswith("Variable.") and item.args and isinstance(item.args[0], Slot):
+            writes.add(item.args[0].index)
+        later = set()
+        for other in actions[index + 1:]:
+            if not _host_line(*other):
+                later |= _reads(*other)
+        if writes & later:
+            return captured, deferred + actions[index:]
+        deferred.append((kind, item))
+    return captured, deferred
+
+
+def _reads(kind: str, item) -> set:
+    if kind == "run":
+        return set(item.inputs)
+    leaves: list = []
+    flatten((item.args, item.kwargs), leaves)
+    return {leaf.index for leaf in leaves if isinstance(leaf, Slot)}
+
+
+def _variables_read(graph, actions: list) -> list:
+    """The captured Variables the actions read (their buffers' addresses go into the graph)."""
+    slots: set = set()
+    for kind, item in actions:
+        slots |= _reads(kind, item)
+    return [value for slot, value in graph.captures
+            if isinstance(value, Variable) and slot in slots]
+
+
+def capture(plan, inputs: list, device=None) -> CapturedPlan:
     """`plan` (a GpuPlan on CuPy) captured for inputs of the shapes of `inputs`."""
-    return CapturedPlan(plan, inputs)
+    return CapturedPlan(plan, inputs, device)
 
 
 # ---- the check run by scripts/gpu-check ------------------------------------------------------

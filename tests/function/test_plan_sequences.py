@@ -37,6 +37,10 @@ def _sequences(shape=(4, 7, 3), seed=1):
 MODELS = {
     "embedding-pooling": (lambda: [tf.keras.Input((7,), dtype="int32"), L.Embedding(20, 4),
                                    L.GlobalAveragePooling1D(), L.Dense(3)], _ids),
+    "masked-pooling": (lambda: [tf.keras.Input((7,), dtype="int32"),
+                                L.Embedding(20, 4, mask_zero=True), L.GlobalAveragePooling1D(),
+                                L.Dense(8, activation="relu"), L.Dropout(0.5), L.Dense(3)],
+                       _ids),
     "embedding-lstm": (lambda: [tf.keras.Input((7,), dtype="int32"), L.Embedding(20, 4),
                                 L.LSTM(5), L.Dense(3)], _ids),
     "embedding-gru": (lambda: [tf.keras.Input((7,), dtype="int32"), L.Embedding(20, 4),
@@ -100,7 +104,7 @@ def _batches(model_name, count=3):
 
 @pytest.mark.parametrize("model_name,optimizer_name", [
     ("embedding-pooling", "sgd"), ("embedding-pooling", "momentum"),
-    ("embedding-pooling", "adam"), ("embedding-pooling", "adamw"),
+    ("embedding-pooling", "adam"), ("embedding-pooling", "adamw"), ("masked-pooling", "adam"),
     ("embedding-lstm", "adam"), ("embedding-gru", "sgd"), ("masked-lstm", "adamw"),
     ("masked-gru", "adam"), ("masked-simple-rnn", "momentum"), ("simple-rnn", "adam"),
     ("masking-stack", "sgd"), ("recurrent-dropout", "adam"),

@@ -238,3 +238,25 @@ def test_metrics_held_by_layers_are_logged():
     model.evaluate(X, np.zeros((4, 1), np.float32), verbose=0)
     assert float(model.metrics[-1].result()) == pytest.approx(np.abs(prediction).mean(),
                                                                   rel=1e-5)
+
+
+def test_global_average_pooling_1d_averages_the_unmasked_steps():
+    """Keras 3: with a mask (here a mask_zero embedding's), the mean of the kept steps only; a
+    sequence with none left gives NaN (0 / 0); GlobalMaxPooling1D ignores the mask."""
+    table = np.arange(12, dtype="float32").reshape(6, 2)
+    ids = np.array([[1, 2, 0, 0], [3, 0, 5, 0], [0, 0, 0, 0]])
+    embedding = tf.keras.layers.Embedding(6, 2, mask_zero=True)
+    model = tf.keras.Sequential([tf.keras.Input((4,), dtype="int32"), embedding,
+                                 tf.keras.layers.GlobalAveragePooling1D()])
+    embedding.set_weights([table])
+    with np.errstate(invalid="ignore"):
+        got = model(ids).numpy()
+    kept = ids != 0
+    for row, keep in zip(range(2), kept):
+        np.testing.assert_allclose(got[row], table[ids[row][keep]].mean(axis=0))
+    assert np.isnan(got[2]).all()
+    pooled = tf.keras.Sequential([tf.keras.Input((4,), dtype="int32"), embedding,
+                                  tf.keras.layers.GlobalMaxPooling1D()])(ids).numpy()
+    np.testing.assert_array_equal(pooled, table[ids].max(axis=1))
+    unmasked = tf.keras.layers.GlobalAveragePooling1D(keepdims=True)(tf.constant(table[ids]))
+    np.testing.assert_allclose(unmasked.numpy(), table[ids].mean(axis=1, keepdims=True))

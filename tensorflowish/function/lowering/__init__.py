@@ -288,6 +288,7 @@ def _load() -> None:
         precision,
         recurrent,
         scans,
+        selection,
         shapes,
         static,
     )

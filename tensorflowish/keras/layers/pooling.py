@@ -11,6 +11,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
+
 import tensorflowish as tf
 from tensorflowish.keras.layers.convolutional import (
     normalize_data_format,
@@ -108,9 +110,32 @@ class BaseGlobalPooling(Layer):
 
 
 class GlobalAveragePooling1D(BaseGlobalPooling):
-    """The mean over the steps: (batch, steps, channels) -> (batch, channels)."""
+    """The mean over the steps: (batch, steps, channels) -> (batch, channels). With a mask
+    (a `mask_zero=True` embedding, `Masking`), the mean of the unmasked steps only, as Keras."""
 
     rank = 1
+
+    def __init__(self, data_format: str | None = None, keepdims: bool = False,
+                 **kwargs: Any) -> None:
+        super().__init__(data_format, keepdims, **kwargs)
+        self.supports_masking = True
+
+    def call(self, inputs: Tensor, mask: Any = None) -> Tensor:
+        if mask is None:
+            return super().call(inputs)
+        channels_last = self.data_format == "channels_last"
+        steps_axis = 1 if channels_last else 2
+        # Keras 3's: the masked steps' values replaced by 0, the sum divided by the count
+        keep = tf.cast(tf.expand_dims(mask, 2 if channels_last else 1), tf.bool)
+        inputs = tf.where(keep, inputs, 0)
+        count = tf.reduce_sum(tf.cast(keep, inputs.dtype), axis=steps_axis,
+                              keepdims=self.keepdims)
+        total = tf.reduce_sum(inputs, axis=steps_axis, keepdims=self.keepdims)
+        with np.errstate(invalid="ignore"):  # a sequence with no step left: NaN, as Keras
+            return total / count
+
+    def compute_mask(self, inputs: Any, mask: Any = None) -> Any:
+        return None  # the steps axis is gone
 
 
 class GlobalAveragePooling2D(BaseGlobalPooling):
