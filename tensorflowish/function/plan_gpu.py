@@ -59,6 +59,7 @@ class _Run:
     dtype: str
     inputs: dict = dataclasses.field(default_factory=dict)  # slot -> (name, kind)
     steps: list = dataclasses.field(default_factory=list)
+    lines: dict = dataclasses.field(default_factory=dict)  # step name -> the graph line
     defines: dict = dataclasses.field(default_factory=dict)  # slot -> step name
     outputs: list = dataclasses.field(default_factory=list)  # slots written out
     counter: int = 0
@@ -168,6 +169,7 @@ class _Builder:
         args = [self.operand(run, item) if kind == 0 else float(item) for kind, item in call.plan]
         name = run.fresh()
         run.steps.append((name, FUSIBLE[call.name], tuple(args)))
+        run.lines[name] = call
         run.defines[call.output_slots[0]] = name
         self.owner[call.output_slots[0]] = run
         if self.recording:

@@ -13,6 +13,10 @@ A gradient for a broadcast input (a bias row, a one-element tensor) comes out in
 shape and is summed back by the tape's own `_unbroadcast`, as eager's elementwise records are.
 The backward kernel is compiled once per (value, set of needed inputs).
 
+Under a tape that records the backward itself (a higher-order gradient) the VJP runs the run's
+lines again as ops on an inner tape instead, so that the recording tape sees a differentiable
+backward, as the fused dense layer's VJP does.
+
 Only the runs' recording is decided at run time (`should_record`: a tape records and tracks an
 input), so a run outside a tape's block pays one test.
 """
@@ -49,14 +53,16 @@ class RunTape:
         for (_, step, index, inputs), result in zip(self.outputs, results):
             tensors = [values[s] for s in inputs]
             if tensors and tape_module.should_record(tensors):
-                shapes = [tuple(t.array.shape) for t in tensors]
                 tape_module.record(tensors, result, self._backward(step, index, inputs,
-                                                                   shapes, arrays))
+                                                                   tensors, arrays))
 
-    def _backward(self, step: str, index: int, inputs: list, shapes: list, arrays: dict):
+    def _backward(self, step: str, index: int, inputs: list, tensors: list, arrays: dict):
         shape = self.run.shape
+        shapes = [tuple(t.array.shape) for t in tensors]
 
         def vjp(upstream: Tensor, needs):
+            if tape_module._recording_tapes:  # an outer tape records the backward: use ops
+                return self._composed_vjp(step, inputs, tensors, upstream, needs)
             key = (step, tuple(needs))
             compiled = self.kernels.get(key)
             if compiled is None:
@@ -80,6 +86,28 @@ class RunTape:
             return out
 
         return vjp
+
+    def _composed_vjp(self, step: str, inputs: list, tensors: list, upstream: Tensor,
+                      needs) -> list:
+        """The VJP through the run's own lines run again as ops on an inner tape, so that a
+        tape recording the backward (a higher-order gradient) records it too (as the fused
+        dense layer's VJP does under an outer tape)."""
+        from .graph import run_calls
+
+        run = self.run
+        ancestors = {step}
+        for name, _, args in reversed(run.steps):
+            if name in ancestors:
+                ancestors.update(a for a in args if isinstance(a, str))
+        lines = [run.lines[name] for name, _, _ in run.steps if name in ancestors]
+        output = run.lines[step].output_slots[0]
+        with tape_module.GradientTape() as inner:
+            for tensor in tensors:
+                inner.watch(tensor)
+            values = dict(zip(inputs, tensors))
+            run_calls(lines, values)
+        grads = inner.gradient(values[output], list(tensors), output_gradients=upstream)
+        return [g if need else None for g, need in zip(grads, needs)]
 
     def _compile(self, step: str, index: int, inputs: list, needs) -> tuple:
         """The backward chain of `step` for the needed inputs: forward steps recomputed, then

@@ -285,6 +285,19 @@ def _gather_samples(rng):
              {"axis": 2, "batch_dims": 1})]
 
 
+def check_gather_indices(indices, shape: tuple, axis: int) -> None:
+    """Every index of the integer array `indices` in [0, shape[axis]) (gather's, and a replay
+    plan's check at each call)."""
+    from ..errors import IndexOutOfRangeError
+
+    size = shape[axis]
+    if indices.size and (int(indices.min()) < 0 or int(indices.max()) >= size):
+        raise IndexOutOfRangeError(
+            f"gather: indices must be in [0, {size}) for axis {axis} of shape "
+            f"{format_shape(shape)}; got values from {int(indices.min())} "
+            f"to {int(indices.max())}.")
+
+
 @register("gather", samples=_gather_samples, grad_arguments=(0,))
 def gather(params, indices, validate_indices=None, axis=None, batch_dims=0, name=None) -> Tensor:
     """Pick slices of `params` along `axis` (default `batch_dims`) by integer `indices`; the
@@ -294,7 +307,7 @@ def gather(params, indices, validate_indices=None, axis=None, batch_dims=0, name
     >>> tf.gather([[1, 2], [3, 4]], [[1], [0]], axis=1, batch_dims=1).numpy().tolist()
     [[2], [3]]
     """
-    from ..errors import IndexOutOfRangeError, InvalidArgumentError, check_axis
+    from ..errors import InvalidArgumentError, check_axis
 
     params = as_tensor(params)
     indices = as_tensor(indices)
@@ -311,12 +324,7 @@ def gather(params, indices, validate_indices=None, axis=None, batch_dims=0, name
         raise InvalidArgumentError(f"gather: the first {batch_dims} dimensions of params "
                                    f"{format_shape(params.shape)} and indices "
                                    f"{format_shape(indices.shape)} must be equal (batch_dims).")
-    size = params.array.shape[axis]
-    if indices.array.size and (int(indices.array.min()) < 0 or int(indices.array.max()) >= size):
-        raise IndexOutOfRangeError(
-            f"gather: indices must be in [0, {size}) for axis {axis} of shape "
-            f"{format_shape(params.array.shape)}; got values from {int(indices.array.min())} "
-            f"to {int(indices.array.max())}.")
+    check_gather_indices(indices.array, params.array.shape, axis)
     if batch_dims == 0:
         return getitem(params, (slice(None),) * axis + (indices.array,))
     # batch dimension d pairs with an arange along d; numpy puts the broadcast index dims first

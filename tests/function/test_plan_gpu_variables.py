@@ -202,3 +202,53 @@ def test_graph_replay_gives_a_training_step_on_cupy_its_gpu_plan(monkeypatch) ->
         eager_step(x, y)
     for a, b in zip(plan_vars, eager_vars):
         np.testing.assert_allclose(a.numpy(), b.numpy(), **TOL)
+
+
+def test_a_second_order_gradient_through_a_fused_run() -> None:
+    """The inner tape's backward through a fused run is recorded by the outer tape (the run's
+    VJP then runs its lines as ops), so the second derivative equals eager's."""
+    rng = np.random.default_rng(4)
+    x = tf.constant(rng.standard_normal((3, 4)))
+    w = tf.Variable(rng.standard_normal(4))
+    m = tf.constant(rng.standard_normal((4, 2)))
+
+    def f(x):
+        with tf.GradientTape() as outer:
+            outer.watch(x)
+            with tf.GradientTape() as inner:
+                inner.watch(x)
+                y = tf.matmul(tf.tanh(x * w) * x, m)
+            g = inner.gradient(y, x)
+            total = tf.reduce_sum(g * g)
+        return g, outer.gradient(total, [x, w])
+
+    plan = plan_gpu.compile_gpu_plan(_graph(f, x), RUNNER)
+    assert plan.kernels >= 1
+    got, want = tf.nest.flatten(plan.function([x])), tf.nest.flatten(f(x))
+    assert len(got) == len(want) == 3
+    for a, b in zip(got, want):
+        np.testing.assert_allclose(a.numpy(), b.numpy(), rtol=1e-12, atol=1e-13)
+
+
+def test_control_flow_keeps_the_op_by_op_replay_with_a_plan_note(monkeypatch) -> None:
+    from tensorflowish.function import plan as cpu_plan
+
+    real = plan_gpu.compile_gpu_plan
+    monkeypatch.setattr(plan_gpu, "compile_gpu_plan", lambda graph, runner=None: real(
+        graph, RUNNER))
+    v = tf.Variable(np.linspace(1, 2, 3))
+    traced = tf.function(lambda x: tf.cond(tf.reduce_sum(x) > 0, lambda: x * v, lambda: x - v))
+    x = tf.constant(np.linspace(-1, 2, 3))
+    traced(x)
+    traced(x)
+    graph = traced.get_concrete_function(x).graph
+
+    def refuse(inputs):
+        raise cpu_plan.Fallback
+
+    monkeypatch.setattr(graph.plan, "function", refuse)
+    monkeypatch.setattr(plan_gpu, "_is_cupy", lambda array: True)
+    np.testing.assert_array_equal(traced(x).numpy(), (x * v).numpy())
+    np.testing.assert_array_equal(traced(-x).numpy(), (-x - v).numpy())
+    assert graph.gpu_plan is False
+    assert graph.plan_note.startswith("no GPU plan: control flow (cond) is not fused")

@@ -225,3 +225,33 @@ def test_keras_fit_of_a_text_classifier_runs_plans_and_equals_eager(monkeypatch)
     assert traced_history == eager_history
     for a, b in zip(traced_weights, eager_weights):
         np.testing.assert_array_equal(a, b)
+
+
+def test_gather_on_a_variable_trains_as_a_plan_equal_to_eager():
+    """tf.gather's gradient is dense here (eager's: added into zeros at the indices), and its
+    out-of-range indices raise the op's error from the plan."""
+    def make():
+        table = tf.Variable(np.random.default_rng(0).standard_normal((6, 3)).astype("float32"))
+        optimizer = tf.keras.optimizers.Adam(0.05)
+
+        def step(indices, target):
+            with tf.GradientTape() as tape:
+                picked = tf.gather(table, indices)
+                loss = tf.reduce_mean(tf.square(tf.reduce_sum(picked, axis=-1) - target))
+            optimizer.apply_gradients([(tape.gradient(loss, table), table)])
+            return loss
+        return table, step
+
+    rng = np.random.default_rng(1)
+    batches = [(tf.constant(rng.integers(0, 6, (4, 2))), tf.constant(rng.standard_normal(
+        (4, 2)).astype("float32"))) for _ in range(3)]
+    eager_table, eager_step = make()
+    eager = [eager_step(*batch).numpy() for batch in batches]
+    planned_table, planned_step = make()
+    planned_step = tf.function(planned_step)
+    planned = [planned_step(*batch).numpy() for batch in batches]
+    assert _graph(planned_step).plan, _graph(planned_step).plan_note
+    np.testing.assert_array_equal(planned, eager)
+    np.testing.assert_array_equal(planned_table.numpy(), eager_table.numpy())
+    with pytest.raises(tf.errors.InvalidArgumentError, match=r"must be in \[0, 6\)"):
+        planned_step(tf.constant([[0, 6], [1, 1], [2, 2], [3, 3]]), batches[0][1])
