@@ -32,6 +32,14 @@ import threading
 
 import numpy as np
 
+_enabled = [True]
+
+
+def enable(enabled: bool = True) -> None:
+    """Keep buffers from call to call in plans compiled afterwards (the default), or let every
+    line allocate its results at every call (for comparisons)."""
+    _enabled[0] = bool(enabled)
+
 
 class BufferClasses:
     """Union-find over the names of a plan's statements: which names may share memory."""
@@ -87,6 +95,8 @@ def assign(statements: list, last_use: dict, inplace: list, eligible) -> tuple[d
 
     chosen: dict = {}
     specs: list = []
+    if not _enabled[0]:
+        return chosen, specs
     busy: list[int] = []  # per buffer: the last position its current class lives to
     for position, statement in enumerate(statements):
         wanted = list(statement.allocate)

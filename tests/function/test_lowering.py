@@ -206,7 +206,9 @@ def test_rule_into_persistent_buffers_equals_eager_op(key, args, kwargs):
             assert got is None
         else:
             np.testing.assert_array_equal(got.numpy(), want.numpy())
-    if graph.plan.buffers and _lowers(key, graph):
+    # a rule's own buffers are passed as a tuple, `out=(P0, ...)` (the test's lines, a multiply
+    # and 0-d sums, never are)
+    if "out=(P" in graph.plan.source and _lowers(key, graph):
         _BUFFERED.add(key)
 
 
@@ -215,8 +217,8 @@ def test_rules_with_buffers_computed_into_them():
     if not _BUFFERED:
         pytest.skip("the table of rules did not run (-k)")
     expected = {"nn.dense", "linalg.matmul", "nn.sparse_softmax_cross_entropy_with_logits",
-                "add", "multiply", "subtract"}
-    assert expected <= _BUFFERED
+                "reduce_sum", "reduce_mean"}
+    assert sorted(expected - _BUFFERED) == []
 
 
 def test_every_rule_lowered_one_of_its_samples():

@@ -70,6 +70,14 @@ MODELS = {
     "bidirectional": (lambda: [tf.keras.Input((7,), dtype="int32"),
                                L.Embedding(20, 4, mask_zero=True), L.Dropout(0.25),
                                L.Bidirectional(L.LSTM(4)), L.Dense(3)], _ids),
+    "bidirectional-sequences": (lambda: [tf.keras.Input((7,), dtype="int32"),
+                                         L.Embedding(20, 4, mask_zero=True),
+                                         L.Bidirectional(L.GRU(3, return_sequences=True)),
+                                         L.GlobalAveragePooling1D(), L.Dense(3)], _ids),
+    "convolution-pooling": (lambda: [tf.keras.Input((7,), dtype="int32"), L.Embedding(20, 4),
+                                     L.Conv1D(5, 2, activation="relu"), L.MaxPooling1D(2),
+                                     L.Conv1D(4, 2, padding="same"), L.AveragePooling1D(),
+                                     L.Flatten(), L.Dense(3)], _ids),
 }
 
 OPTIMIZERS = {
@@ -108,7 +116,8 @@ def _batches(model_name, count=3):
     ("embedding-lstm", "adam"), ("embedding-gru", "sgd"), ("masked-lstm", "adamw"),
     ("masked-gru", "adam"), ("masked-simple-rnn", "momentum"), ("simple-rnn", "adam"),
     ("masking-stack", "sgd"), ("recurrent-dropout", "adam"),
-    ("recurrent-dropout-stack", "momentum"), ("bidirectional", "adamw")])
+    ("recurrent-dropout-stack", "momentum"), ("bidirectional", "adamw"),
+    ("bidirectional-sequences", "adam"), ("convolution-pooling", "sgd")])
 def test_sequence_model_step_plan_equals_eager(model_name, optimizer_name):
     batches = _batches(model_name)
     eager_model, eager_optimizer, eager_step = _make(model_name, optimizer_name)

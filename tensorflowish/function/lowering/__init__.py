@@ -284,6 +284,7 @@ def _load() -> None:
         convolution,
         elementwise,
         embedding,
+        indexing,
         nn,
         precision,
         recurrent,

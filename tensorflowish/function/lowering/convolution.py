@@ -1,5 +1,5 @@
 """Lowering rules of the fused convolution layer (`nn.conv`) and of pooling (`nn.pool` and
-the max/avg pool ops), for channels-last inputs (1-D or 2-D convolutions, 2-D pooling): the
+the max/avg pool ops), for channels-last inputs (1-D or 2-D convolutions and pooling): the
 same `kernels.convolution` calls as their eager ops (`ops/convolution.py`, `ops/pooling.py`),
 with the window geometry resolved once, at compile time, by the ops' own argument rules."""
 
@@ -76,25 +76,32 @@ def _pool_rule(line: Line, kind: str, window, strides, padding, data_format, dil
     x = line.tensor("input", float_only=True)
     if kind == "AVG" and not isinstance(padding, str):
         raise NotLowered("explicit average-pool padding")
-    if len(line.shape(x)) != 4:
-        raise NotLowered("1-D pooling")
-    window = conv_ops.spatial(line.name, window, 2, "ksize", True)
+    rank = len(line.shape(x)) - 2
+    if rank not in (1, 2):
+        raise NotLowered("not 1-D or 2-D pooling")
+    window = conv_ops.spatial(line.name, window, rank, "ksize", True)
     geometry = _geometry(line, line.shape(x), window, strides, dilations, padding, data_format)
     arguments = (geometry.kernel_size, *geometry.arguments())
-    shape = line.shape(x)
+    # 1-D: the op reshapes to NHWC with a height of 1 and back (its VJP too)
+    shape = tuple(line.shape(x))
+    x4 = shape if rank == 2 else (shape[0], 1) + shape[1:]
+    y_shape = tuple(line.output_shape)
+    y4 = y_shape if rank == 2 else (y_shape[0], 1) + y_shape[1:]
     if kind == "MAX":
         def forward(a):
-            return conv_kernels.max_pool(a, *arguments)
+            y, argmax = conv_kernels.max_pool(a.reshape(x4), *arguments)
+            return y.reshape(y_shape), argmax
 
         def backward(g, argmax):
-            return (conv_kernels.max_pool_backward(g, argmax, shape, *arguments),)
+            return (conv_kernels.max_pool_backward(g.reshape(y4), argmax, x4, *arguments)
+                    .reshape(shape),)
         return Lowered(forward, [x], lambda needs, overwrite: Backward(backward, ("res",)),
                        residual=True)
 
     def backward_avg(g):
-        return (conv_kernels.avg_pool_backward(g, shape, *arguments),)
-    return Lowered(lambda a: conv_kernels.avg_pool(a, *arguments), [x],
-                   lambda needs, overwrite: Backward(backward_avg))
+        return (conv_kernels.avg_pool_backward(g.reshape(y4), x4, *arguments).reshape(shape),)
+    return Lowered(lambda a: conv_kernels.avg_pool(a.reshape(x4), *arguments).reshape(y_shape),
+                   [x], lambda needs, overwrite: Backward(backward_avg))
 
 
 @lowering("nn.pool")
@@ -107,13 +114,13 @@ def pool(line: Line) -> Lowered:
                       line.literal("dilations"))
 
 
-@lowering("nn.max_pool2d", "nn.max_pool")
+@lowering("nn.max_pool2d", "nn.max_pool1d", "nn.max_pool")
 def max_pool(line: Line) -> Lowered:
     return _pool_rule(line, "MAX", line.literal("ksize"), line.literal("strides"),
                       line.literal("padding"), line.literal("data_format"))
 
 
-@lowering("nn.avg_pool2d", "nn.avg_pool")
+@lowering("nn.avg_pool2d", "nn.avg_pool1d", "nn.avg_pool")
 def avg_pool(line: Line) -> Lowered:
     return _pool_rule(line, "AVG", line.literal("ksize"), line.literal("strides"),
                       line.literal("padding"), line.literal("data_format"))

@@ -54,18 +54,30 @@ def _sum_rule(line: Line, mean: bool) -> Lowered:
             total = _add_reduce(a, axes, np.float32, None, keepdims)
             return np.asarray(total if count == 1 else total / count, dtype)
     elif count == 1:
-        def forward(a):
-            return _add_reduce(a, axes, None, None, keepdims)
+        def forward(a, out=None):
+            return _add_reduce(a, axes, None, None if out is None else out[0], keepdims)
     else:
-        def forward(a):
-            return _add_reduce(a, axes, None, None, keepdims) / count
+        def forward(a, out=None):
+            if out is None:
+                return _add_reduce(a, axes, None, None, keepdims) / count
+            total = _add_reduce(a, axes, None, out[0], keepdims)
+            return np.true_divide(total, count, out=total)  # the same division, in place
+
+    fresh = math.prod(shape) < _SPREAD_AS_VIEW  # a small gradient is a new array, else a view
 
     def vjp(needs, overwrite):
-        def backward(g):
+        def backward(g, out=None):
             g_kept = g.reshape(kept)
-            return (_spread(g_kept if count == 1 else g_kept / count, shape),)
-        return Backward(backward, fresh=math.prod(shape) < _SPREAD_AS_VIEW)
-    return Lowered(forward, [x], vjp)
+            g_kept = g_kept if count == 1 else g_kept / count
+            if out is not None and out[0] is not None:
+                out[0][...] = g_kept
+                return (out[0],)
+            return (_spread(g_kept, shape),)
+        return Backward(backward, fresh=fresh, buffers=((shape, dtype),) if fresh else ())
+    # buffers for results of at least one dimension (a 0-d sum is a NumPy scalar, as eager's)
+    output_shape = line.output_shape
+    buffers = ((output_shape, dtype),) if output_shape and dtype != np.float16 else ()
+    return Lowered(forward, [x], vjp, buffers=buffers)
 
 
 @lowering("reduce_sum", half=True)
