@@ -172,6 +172,7 @@ def _traced_branches(tracer, op: str, selector, functions: list, names: list, la
     tracer.calls.append(Call(op, cond if op == "cond" else switch_case, (selector_slot,), {},
                              slots, positions, [tracer.types[s] for s in slots], stateful=True,
                              control=control, text=text))
+    tracer.after_control(tracer.calls[-1])  # relaxed dimensions: infer the outputs' shapes
     counter = iter(range(len(leaves)))
     return map_structure(lambda leaf: fresh.get(next(counter), leaf), traced[taken][1])
 
@@ -378,6 +379,7 @@ def while_loop(cond, body, loop_vars, shape_invariants=None, parallel_iterations
                              list(range(len(output_slots))),
                              [tracer.types[s] for s in output_slots], stateful=True,
                              control=control, text=text))
+    tracer.after_control(tracer.calls[-1])  # relaxed dimensions: infer the outputs' shapes
     counter = iter(outputs)
     # the body's structure: a TensorArray written in the loop knows its element shape there
     return map_structure(lambda leaf: next(counter), result)
