@@ -13,8 +13,11 @@ the random streams put back), and each output dimension that differs between the
 the probe run is None; the outputs get the probe run's results as their probes. Sizes that
 depend on values (`tf.boolean_mask`, `tf.unique`) usually differ too and read None.
 
-Lines that cannot run twice (stateful calls: optimiser updates, metric updates, `py_function`,
-Generator draws, control flow) or whose probe run fails get no inference: the trace is then
+Control flow (tf.cond, tf.switch_case, tf.while_loop) runs its whole line again on the probes
+(`control_line`: the branch or the iterations the probes choose), unless a branch or body holds
+a stateful line. Lines that cannot run twice (stateful calls: optimiser updates, metric
+updates, `py_function`, Generator draws, dataset loops) or whose probe run fails get no
+inference: the trace is then
 *specialised* (`Tracer.specialised` says why) and its graph serves only the exact input shapes
 it was traced with; a call with other sizes traces again (polymorphic.py). `tape.gradient` has
 a rule: each gradient has its source's shape. A trace without relaxed inputs keeps no probes
@@ -158,9 +161,17 @@ def _gradient_rule(tracer, args: tuple, kwargs: dict, result) -> None:
     for source, gradient in pairs:
         if gradient is None:
             continue
-        if isinstance(gradient, IndexedSlices) or not isinstance(gradient, Tensor) or \
-                not isinstance(source, Tensor):
-            tracer.specialise("a sparse gradient of a graph with relaxed dimensions")
+        if isinstance(gradient, IndexedSlices) and isinstance(gradient.values, Tensor) and \
+                isinstance(gradient.indices, Tensor):
+            # a sparse gradient (an embedding's): one row per index looked up, a count that
+            # TensorFlow's shape inference leaves unknown too
+            for part in (gradient.values, gradient.indices):
+                array = _ARRAY.__get__(part)
+                size = (array.shape[0] + 1, *array.shape[1:]) if array.ndim else ()
+                _set(tracer, part, size, Tensor(grown(array, size)))
+            continue
+        if not isinstance(gradient, Tensor) or not isinstance(source, Tensor):
+            tracer.specialise("a gradient of an unknown kind in a graph with relaxed dimensions")
             return
         probe = tracer.probes.get(source._id)
         if probe is None:
@@ -211,3 +222,79 @@ class _quiet:
                 tf_random._op_generators[key].bit_generator.state = self.op_states[key]
             else:
                 del tf_random._op_generators[key]
+
+
+def carry(tracer, tensor: Tensor, copy: Tensor) -> None:
+    """`copy` (control flow's copy of `tensor`) gets its relaxed shape and probe."""
+    probe = tracer.probes.get(tensor._id)
+    if probe is not None:
+        tracer.probes[copy._id] = probe
+    shape = tracer.shapes.get(tensor._id)
+    if shape is not None:
+        tracer.shapes[copy._id] = shape
+
+
+def control_line(tracer, call) -> None:
+    """Infer a control-flow line's output shapes: run it again on the probes of every value
+    (its branches and bodies run as at a replay), compare with the traced outputs."""
+    if not call.output_slots:
+        return
+    if call.name == "for_dataset" or _stateful_inside(call.control):
+        tracer.specialise(f"`{call.name}` holds stateful lines (it cannot run twice)")
+        return
+    from .graph import type_of
+
+    probes = tracer.probes
+    values = [probes.get(value._id, value) if isinstance(value, Tensor) else value
+              for value in tracer.holds]
+    try:
+        with _quiet(tracer):
+            call.control(values)
+    except Exception as error:  # noqa: BLE001 - a probe that fails only costs the inference
+        tracer.specialise(f"`{call.name}` failed on other sizes of the relaxed dimensions "
+                          f"({type(error).__name__}: {str(error)[:120]})")
+        return
+    for slot in call.output_slots:
+        real, probe = tracer.holds[slot], values[slot]
+        if not isinstance(real, Tensor) or isinstance(real, Variable):
+            continue
+        if not isinstance(probe, Tensor) or probe.ndim != real.ndim:
+            tracer.specialise(f"`{call.name}` gave another rank on other sizes")
+            return
+        tracer.shapes.pop(real._id, None)  # carried from the loop's entry: inferred anew
+        _set(tracer, real, _ARRAY.__get__(probe).shape, probe)
+        tracer.types[slot] = type_of(real, tracer.shapes.get(real._id))
+    call.types = [tracer.types[slot] for slot in call.output_slots]
+
+
+def _stateful_inside(control) -> bool:
+    """Whether a control-flow line's branches or bodies (lists of Calls in its closures) hold
+    a stateful line (an assignment, tf.print, a random draw)."""
+    from .graph import Call
+
+    seen: set = set()
+
+    def walk(item) -> bool:
+        if id(item) in seen:
+            return False
+        seen.add(id(item))
+        if isinstance(item, Call):
+            return item.stateful and item.control is None or (
+                item.control is not None and walk(item.control))
+        if isinstance(item, (list, tuple)):
+            return any(walk(element) for element in item)
+        if isinstance(item, dict):
+            return any(walk(element) for element in item.values())
+        if callable(item) and getattr(item, "__closure__", None):
+            return any(walk(cell.cell_contents) for cell in item.__closure__ if _filled(cell))
+        return False
+
+    return walk(control)
+
+
+def _filled(cell) -> bool:
+    try:
+        cell.cell_contents  # noqa: B018 - an empty cell raises ValueError
+    except ValueError:
+        return False
+    return True

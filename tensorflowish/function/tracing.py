@@ -285,12 +285,17 @@ class Tracer:
             copy = identity(tensor)
         finally:
             self.depth -= 1
-        if self.probes is not None:  # control flow's results: no inference through it
-            self.specialise("control flow (tf.cond, tf.while_loop or a converted if/for/while) "
-                            "in a graph with relaxed dimensions")
-        slot = self._new_slot(copy, type_of(copy))
+        if self.probes is not None:  # relaxed dims: the copy has the tensor's (a loop variable)
+            shape_probe.carry(self, tensor, copy)
+        slot = self._new_slot(copy, type_of(copy, self.shapes.get(copy._id)))
         self._mark_traced(copy)
         return copy, slot
+
+    def after_control(self, call: Call) -> None:
+        """Called by control flow (tf.cond, tf.while_loop, dataset loops) once its line is
+        added: with relaxed dimensions, infer its outputs' shapes by running it on probes."""
+        if self.probes is not None:
+            shape_probe.control_line(self, call)
 
     def specialise(self, reason: str) -> None:
         """Make the graph serve only the exact input shapes traced (see shape_probe.py)."""

@@ -201,18 +201,85 @@ def test_a_line_that_cannot_be_probed_retraces_for_new_sizes():
     np.testing.assert_allclose(concrete(tf.constant(x)).numpy(), x * 2.0 + 1.0, rtol=1e-6)
 
 
-def test_control_flow_specialises_the_graph():
-    @tf.function(input_signature=[tf.TensorSpec([None])])
+def test_shapes_through_control_flow():
+    seen = []
+
+    @tf.function(input_signature=[tf.TensorSpec([None, 3])])
     def f(x):
-        total = tf.constant(0.0)
+        total = tf.zeros([3])
         for i in tf.range(tf.shape(x)[0]):
             total += x[i]
-        return tf.fill([tf.size(x)], total)
+        count = tf.constant(0)
+        while count < tf.shape(x)[0] * 2:
+            count += 1
+        ramp = tf.range(count)  # its size is the loop's result: None
+        if tf.shape(x)[0] > 2:
+            y = x * 2.0
+        else:
+            y = x[:1]
+        seen.append((tuple(total.shape), tuple(ramp.shape), tuple(y.shape)))
+        return total, tf.expand_dims(ramp, 0), y
+
+    for n in (2, 4, 1, 3):
+        x = _data(n, 3)
+        total, ramp, y = f(tf.constant(x))
+        np.testing.assert_allclose(total.numpy(), x.sum(0), rtol=1e-5)
+        np.testing.assert_array_equal(ramp.numpy(), np.arange(2 * n)[None])
+        np.testing.assert_allclose(y.numpy(), x * 2.0 if n > 2 else x[:1], rtol=1e-6)
+    assert seen == [((3,), (None,), (None, 3))]
+    assert f.experimental_get_tracing_count() == 1
+
+
+def test_control_flow_with_state_specialises_the_graph(tmp_path):
+    v = tf.Variable(0.0)
+    sink = "file://" + str(tmp_path / "printed.txt")
+
+    @tf.function(input_signature=[tf.TensorSpec([None])])
+    def f(x):
+        for i in tf.range(tf.shape(x)[0]):
+            v.assign_add(x[i])  # a stateful body cannot run a second time on probes
+        count = tf.constant(0)
+        for _ in tf.range(tf.size(x)):
+            tf.print(count, output_stream=sink)  # stateful too
+            count += 1
+        return tf.fill([count], v.read_value())
 
     for n in (3, 5, 3):
+        v.assign(0.0)
         x = _data(n)
         np.testing.assert_allclose(f(tf.constant(x)).numpy(), np.full(n, x.sum()), rtol=1e-5)
     assert f.experimental_get_tracing_count() == 2
+    assert "stateful" in f._traces[0]._specialised
+
+
+@pytest.mark.parametrize("name", ["flatten", "reshape", "time_distributed", "attention",
+                                  "conv", "gru", "bidirectional", "embedding"])
+def test_keras_layers_in_a_relaxed_function(name):
+    layers = tf.keras.layers
+    shape, make = {
+        "flatten": ([None, 4, 3], lambda: layers.Flatten()),
+        "reshape": ([None, 4, 3], lambda: layers.Reshape((2, 6))),
+        "time_distributed": ([None, None, 3], lambda: layers.TimeDistributed(layers.Dense(2))),
+        "attention": ([None, 4, 6], lambda: layers.MultiHeadAttention(2, 3)),
+        "conv": ([None, 6, 6, 2], lambda: layers.Conv2D(3, 3)),
+        "gru": ([None, 4, 3], lambda: layers.GRU(2)),
+        "bidirectional": ([None, 4, 3], lambda: layers.Bidirectional(layers.LSTM(2))),
+        "embedding": ([None, 4], lambda: layers.Embedding(10, 3)),
+    }[name]
+    layer = make()
+
+    def call(x):
+        return layer(x, x) if name == "attention" else layer(x)
+
+    dtype = tf.int32 if name == "embedding" else tf.float32
+    traced = tf.function(call, input_signature=[tf.TensorSpec(shape, dtype)])
+    for n in (2, 3):
+        size = [n if d is None else d for d in shape]
+        x = tf.constant(RNG.integers(0, 10, size).astype(np.int32) if name == "embedding"
+                        else _data(*size))
+        np.testing.assert_allclose(traced(x).numpy(), call(x).numpy(), rtol=1e-5, atol=1e-6)
+    assert traced.experimental_get_tracing_count() == 1
+    assert not traced._traces[0]._specialised
 
 
 def test_probe_leaves_random_streams_untouched():
@@ -249,3 +316,30 @@ def test_fixed_shape_traces_do_no_probe_work(monkeypatch):
         np.testing.assert_allclose(loss.numpy(), ((x @ w.numpy()) ** 2).sum(), rtol=1e-5)
         assert shape == (n, 3)
     assert f.experimental_get_tracing_count() == 2
+
+
+def test_sparse_gradient_and_optimizer_in_a_relaxed_function():
+    def model_and_step():
+        layer = tf.keras.layers.Embedding(10, 3, embeddings_initializer="ones")
+        optimizer = tf.keras.optimizers.SGD(0.1)
+        seen = []
+
+        def step(ids):
+            with tf.GradientTape() as tape:
+                loss = tf.reduce_sum(layer(ids) ** 2)
+            (grad,) = tape.gradient(loss, layer.trainable_variables)
+            seen.append((tuple(grad.values.shape), tuple(grad.indices.shape)))
+            optimizer.apply_gradients([(grad, layer.embeddings)])
+            return loss
+        return layer, step, seen
+
+    eager_layer, eager_step, _ = model_and_step()
+    layer, step, seen = model_and_step()
+    traced = tf.function(step, input_signature=[tf.TensorSpec([None, 4], tf.int32)])
+    for n in (2, 3, 5):
+        ids = tf.constant(RNG.integers(0, 10, (n, 4)).astype(np.int32))
+        np.testing.assert_allclose(traced(ids).numpy(), eager_step(ids).numpy(), rtol=1e-6)
+        np.testing.assert_allclose(layer.embeddings.numpy(), eager_layer.embeddings.numpy(),
+                                   rtol=1e-6)
+    assert seen == [((None, 3), (None,))]
+    assert traced.experimental_get_tracing_count() == 1
