@@ -161,9 +161,17 @@ def _gradient_rule(tracer, args: tuple, kwargs: dict, result) -> None:
     for source, gradient in pairs:
         if gradient is None:
             continue
-        if isinstance(gradient, IndexedSlices) or not isinstance(gradient, Tensor) or \
-                not isinstance(source, Tensor):
-            tracer.specialise("a sparse gradient of a graph with relaxed dimensions")
+        if isinstance(gradient, IndexedSlices) and isinstance(gradient.values, Tensor) and \
+                isinstance(gradient.indices, Tensor):
+            # a sparse gradient (an embedding's): one row per index looked up, a count that
+            # TensorFlow's shape inference leaves unknown too
+            for part in (gradient.values, gradient.indices):
+                array = _ARRAY.__get__(part)
+                size = (array.shape[0] + 1, *array.shape[1:]) if array.ndim else ()
+                _set(tracer, part, size, Tensor(grown(array, size)))
+            continue
+        if not isinstance(gradient, Tensor) or not isinstance(source, Tensor):
+            tracer.specialise("a gradient of an unknown kind in a graph with relaxed dimensions")
             return
         probe = tracer.probes.get(source._id)
         if probe is None:

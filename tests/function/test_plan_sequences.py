@@ -273,3 +273,17 @@ def test_gather_on_a_variable_trains_as_a_plan_equal_to_eager():
     np.testing.assert_array_equal(planned_table.numpy(), eager_table.numpy())
     with pytest.raises(tf.errors.InvalidArgumentError, match=r"must be in \[0, 6\)"):
         planned_step(tf.constant([[0, 6], [1, 1], [2, 2], [3, 3]]), batches[0][1])
+
+
+def test_the_sequence_benchmark_steps_run_as_plans():
+    """`tensorflowish bench`'s traced LSTM and text classifier steps replay as plans (their
+    first call is the trace, their second compiles), with the floor's loss."""
+    from tensorflowish.tools import bench_sequences
+
+    for workload in (bench_sequences.lstm_training_step("CPU", (4, 6, 5, 7), traced=True),
+                     bench_sequences.text_classifier_step("CPU", (4, 9, 50, 6), traced=True)):
+        for _ in range(2):
+            np.testing.assert_allclose(workload.framework().numpy(), workload.floor(),
+                                       rtol=1e-5)
+        graph = _graph(workload.framework.function)
+        assert graph.plan, (workload.name, graph.plan_note)

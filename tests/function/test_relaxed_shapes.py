@@ -316,3 +316,30 @@ def test_fixed_shape_traces_do_no_probe_work(monkeypatch):
         np.testing.assert_allclose(loss.numpy(), ((x @ w.numpy()) ** 2).sum(), rtol=1e-5)
         assert shape == (n, 3)
     assert f.experimental_get_tracing_count() == 2
+
+
+def test_sparse_gradient_and_optimizer_in_a_relaxed_function():
+    def model_and_step():
+        layer = tf.keras.layers.Embedding(10, 3, embeddings_initializer="ones")
+        optimizer = tf.keras.optimizers.SGD(0.1)
+        seen = []
+
+        def step(ids):
+            with tf.GradientTape() as tape:
+                loss = tf.reduce_sum(layer(ids) ** 2)
+            (grad,) = tape.gradient(loss, layer.trainable_variables)
+            seen.append((tuple(grad.values.shape), tuple(grad.indices.shape)))
+            optimizer.apply_gradients([(grad, layer.embeddings)])
+            return loss
+        return layer, step, seen
+
+    eager_layer, eager_step, _ = model_and_step()
+    layer, step, seen = model_and_step()
+    traced = tf.function(step, input_signature=[tf.TensorSpec([None, 4], tf.int32)])
+    for n in (2, 3, 5):
+        ids = tf.constant(RNG.integers(0, 10, (n, 4)).astype(np.int32))
+        np.testing.assert_allclose(traced(ids).numpy(), eager_step(ids).numpy(), rtol=1e-6)
+        np.testing.assert_allclose(layer.embeddings.numpy(), eager_layer.embeddings.numpy(),
+                                   rtol=1e-6)
+    assert seen == [((None, 3), (None,))]
+    assert traced.experimental_get_tracing_count() == 1
