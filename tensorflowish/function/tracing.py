@@ -25,7 +25,7 @@ from ..ops import registry
 from ..tensor import Tensor, TensorShape, Variable
 from . import shape_probe, tape_lines
 from .graph import Call, Graph, Slot, flatten, map_structure, type_of
-from .leaked import GraphTensor, LeakedTensor
+from .leaked import GraphTensor, leak
 
 _ARRAY = Tensor.array  # the slot descriptor, bypassing TracedTensor's check
 _PACKAGE = __name__.rsplit(".", 2)[0]
@@ -334,8 +334,10 @@ class Tracer:
         after a finished trace, those it made become LeakedTensors (the function's results
         reach the caller as new tensors: `returned`)."""
         for tensor in self.converted:
-            tensor.__class__ = LeakedTensor if self.poison and tensor._id not in self.inputs \
-                else Tensor
+            if self.poison and tensor._id not in self.inputs:
+                leak(tensor, self.shapes.get(tensor._id))
+            else:
+                tensor.__class__ = Tensor
         self.converted.clear()
 
 

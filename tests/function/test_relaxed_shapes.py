@@ -343,3 +343,23 @@ def test_sparse_gradient_and_optimizer_in_a_relaxed_function():
                                    rtol=1e-6)
     assert seen == [((None, 3), (None,))]
     assert traced.experimental_get_tracing_count() == 1
+
+
+def test_leaked_tensor_keeps_its_relaxed_shape_and_concrete_function_of_specs():
+    kept = []
+
+    @tf.function
+    def f(x):
+        y = tf.concat([x, x], axis=0)
+        kept.append(y)
+        return y * 2.0
+
+    concrete = f.get_concrete_function(tf.TensorSpec([None, 3]))
+    assert tuple(concrete.output_shapes) == (None, 3)
+    assert tuple(kept[0].shape) == (None, 3)  # out of scope, but its static shape reads
+    with pytest.raises(TypeError, match="len is not well defined"):
+        len(kept[0])
+    for n in (1, 4):
+        x = _data(n, 3)
+        np.testing.assert_allclose(concrete(tf.constant(x)).numpy(),
+                                   np.concatenate([x, x]) * 2.0, rtol=1e-6)
