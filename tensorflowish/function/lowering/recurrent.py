@@ -20,8 +20,8 @@ def _operands(line: Line, states: list[str]) -> tuple[list, bool, bool, tuple]:
                                                        else [])
     inputs = [line.tensor(name, float_only=True) for name in names]
     if len({line.dtype(operand) for operand in inputs}) != 1 or \
-            line.dtype(inputs[0]).kind != "f":
-        raise NotLowered("mixed dtypes")
+            line.dtype(inputs[0]).kind == "c":
+        raise NotLowered("mixed or complex dtypes")  # the op raises its error
     batch, steps = line.shape(inputs[0])[:2]
     units = line.shape(inputs[names.index("recurrent_kernel")])[0]
     masks = []
