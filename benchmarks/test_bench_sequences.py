@@ -3,7 +3,8 @@
     pytest benchmarks/test_bench_sequences.py --benchmark-enable
 
 The LSTM training step (batch 64, 100 steps, 128 -> 256 units) and the Embedding +
-GlobalAveragePooling1D text classifier step (50,000-word table): the ratio of the medians of
+GlobalAveragePooling1D text classifier step (50,000-word table), eager and traced by
+tf.function (replay plans): the ratio of the medians of
 `framework` and `floor` in one group is the overhead. Each test first checks that the
 framework's loss equals the floor's (same weights, same step); with --benchmark-disable (the
 default test run) they use small sizes, so the suite stays fast.
@@ -37,18 +38,21 @@ def _loss(value):
     return float(np.asarray(backend.to_numpy(getattr(value, "array", value))))
 
 
+@pytest.mark.parametrize("traced", [False, True], ids=["eager", "traced"])
 @pytest.mark.parametrize("side", SIDES)
-def test_lstm_training_step(benchmark, bench_device, side):
+def test_lstm_training_step(benchmark, bench_device, side, traced):
     size = (8, 12, 16, 32) if benchmark.disabled else bench_sequences.LSTM_SIZE
-    workload = bench_sequences.lstm_training_step(bench_device, size)
+    workload = bench_sequences.lstm_training_step(bench_device, size, traced=traced)
     np.testing.assert_allclose(_loss(workload.framework()), _loss(workload.floor()), rtol=1e-4)
     _run(benchmark, workload, side)
 
 
-@pytest.mark.parametrize("dense_gradient", [False, True], ids=["sparse", "dense"])
+@pytest.mark.parametrize("dense_gradient,traced", [(False, False), (True, False), (False, True)],
+                         ids=["sparse", "dense", "traced"])
 @pytest.mark.parametrize("side", SIDES)
-def test_text_classifier_step(benchmark, bench_device, side, dense_gradient):
+def test_text_classifier_step(benchmark, bench_device, side, dense_gradient, traced):
     size = (8, 20, 1000, 16) if benchmark.disabled else bench_sequences.TEXT_SIZE
-    workload = bench_sequences.text_classifier_step(bench_device, size, dense_gradient)
+    workload = bench_sequences.text_classifier_step(bench_device, size, dense_gradient,
+                                                    traced=traced)
     np.testing.assert_allclose(_loss(workload.framework()), _loss(workload.floor()), rtol=1e-4)
     _run(benchmark, workload, side)

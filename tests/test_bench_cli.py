@@ -49,7 +49,8 @@ def test_every_workload_builds():
                      "LSTM training step", "text classifier step",
                      "text classifier step (dense gradient)", "CNN training step",
                      "MLP training step (tf.function)", "tape overhead (tf.function)",
-                     "CNN training step (tf.function)",
+                     "CNN training step (tf.function)", "LSTM training step (tf.function)",
+                     "text classifier step (tf.function)",
                      "fit epoch, traced / eager", "fit epoch, steps_per_execution=16 / 1"}
 
 

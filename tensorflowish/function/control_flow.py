@@ -35,6 +35,23 @@ class BranchParts:
     positions: list
 
 
+@dataclasses.dataclass
+class LoopParts:
+    """A traced tf.while_loop line's parts, for replay plans: the template of the initial
+    values, the slots the loop variables take inside the loop, the cond's and the body's
+    (calls, result template), the iteration limit (None: none) and the line's output slots."""
+
+    initial: object
+    loop_slots: list
+    cond_calls: list
+    cond_template: object
+    body_calls: list
+    body_template: object
+    limit: int | None
+    output_slots: list
+    kind: str = "while_loop"
+
+
 def _truth(value) -> bool:
     if isinstance(value, Tensor):
         array = value.array  # a traced tensor here is a Python decision: refused
@@ -155,6 +172,7 @@ def _traced_branches(tracer, op: str, selector, functions: list, names: list, la
     tracer.calls.append(Call(op, cond if op == "cond" else switch_case, (selector_slot,), {},
                              slots, positions, [tracer.types[s] for s in slots], stateful=True,
                              control=control, text=text))
+    tracer.after_control(tracer.calls[-1])  # relaxed dimensions: infer the outputs' shapes
     counter = iter(range(len(leaves)))
     return map_structure(lambda leaf: fresh.get(next(counter), leaf), traced[taken][1])
 
@@ -353,11 +371,15 @@ def while_loop(cond, body, loop_vars, shape_invariants=None, parallel_iterations
         for source, slot in zip(fresh_slots, output_slots):
             values[slot] = values[source]
 
+    # what a replay plan needs to lower the line on a gradient path (plan_loop.py)
+    control.parts = LoopParts(initial, fresh_slots, cond_calls, cond_template, body_calls,
+                              body_template, limit, output_slots)
     text = _indent(cond_calls, "cond") + "\n" + _indent(body_calls, "body")
     tracer.calls.append(Call("while_loop", while_loop, (initial,), {}, output_slots,
                              list(range(len(output_slots))),
                              [tracer.types[s] for s in output_slots], stateful=True,
                              control=control, text=text))
+    tracer.after_control(tracer.calls[-1])  # relaxed dimensions: infer the outputs' shapes
     counter = iter(outputs)
     # the body's structure: a TensorArray written in the loop knows its element shape there
     return map_structure(lambda leaf: next(counter), result)

@@ -1,31 +1,39 @@
 """A GPU plan captured as a CUDA graph (``cupy.cuda.Graph``): a step's device work one launch.
 
 :func:`capture` splits a GPU plan (`plan_gpu.py`) in two: the *captured part*, every action up
-to the first line with a host-side effect (`Optimizer.apply_gradients`, a metric update,
-`tf.print`, an assignment, a random draw) that a later action depends on, and the *tail*, which
-runs as the plan runs it after each launch (host-side lines nothing later depends on, such as
-Keras's loss tracker inside the tape's block, are passed over and lead the tail). The captured
-part of a training step is its forward and backward: the fused runs, the layers' kernels,
-and the GradientTape lines (host-side bookkeeping, whose backward kernels are captured too).
-The optimiser's update stays in the tail: its scalars (the step, the
-learning rate, Adam's bias corrections) are computed on the host from the iteration count at
-each call, and a captured kernel would keep the first call's.
+to the first line with a host-side effect (a metric update, `tf.print`, an assignment, a random
+draw) that a later action depends on, and the *tail*, which runs as the plan runs it after each
+launch (host-side lines nothing later depends on, such as Keras's loss tracker inside the
+tape's block, are passed over and lead the tail). The captured part of a training step is its
+forward and backward (the fused runs, the layers' kernels, the GradientTape lines: host-side
+bookkeeping whose backward kernels are captured too) and its optimiser update where a
+registered lowering covers it (plain SGD, Adam/AdamW: keras/optimizers/capture_lowering.py):
+eager's update kernels take the step's scalars (the learning rate, Adam's bias-corrected step
+size, the decay factor) as host arguments, which a graph would freeze at the first call's, so
+the captured update is a generated kernel reading them from one-element device buffers that
+the host fills before each launch (as `apply_gradients` computes them, from the iteration
+count); the counter is advanced after the launch. Other updates (momentum, clipping, ...) are
+host-side lines of the tail.
 
 Capturing runs the captured part once to warm it (kernels compiled, a private memory pool
 filled), then once more under stream capture on a non-blocking stream, on inputs copied into
-static buffers. Everything the graph touches has a stable device address from then on: the
-static inputs, the buffers it writes (its values, temporaries included, allocated from the
-private pool and kept as long as the captured plan lives) and the variables' buffers it reads,
-whose addresses are recorded. A call then:
+static buffers (the update's kernels run on scratch copies then, so the warm-up changes no
+state). Everything the graph touches has a stable device address from then on: the static
+inputs, the buffers it writes (its values, temporaries included, allocated from the private
+pool and kept as long as the captured plan lives), the variables' buffers it reads and the
+variables, optimiser slots and scalar buffers its update writes, whose addresses are recorded.
+A call then:
 
-1. compares each variable's buffer address with the captured one: a variable whose buffer was
-   swapped (an `assign` of a new array, an optimiser's copy-on-write because a snapshot held
-   the old one) gets the graph captured again, since the graph would read the old buffer;
-2. copies its inputs into the static inputs, launches the graph on the current stream (so the
-   tail and the copies are ordered after it with no host synchronisation);
-3. runs the tail on the graph's values (the optimiser updates the variables in place, where the
-   next launch reads them);
-4. copies every returned tensor that lives in a graph buffer into a fresh array, so a returned
+1. fills the update's scalar buffers for this step and makes each variable it writes own its
+   buffer (copy-on-write, as eager: a snapshot taken before the step keeps its value);
+2. compares the addresses of the variables and slots with the captured ones: one whose buffer
+   was swapped (an `assign` of a new array, the copy-on-write of 1.) gets the graph captured
+   again, since the graph would read and write the old buffer;
+3. copies its inputs into the static inputs, launches the graph on the current stream (so the
+   tail and the copies are ordered after it with no host synchronisation), advances the
+   optimiser's iteration count;
+4. runs the tail on the graph's values;
+5. copies every returned tensor that lives in a graph buffer into a fresh array, so a returned
    tensor never changes when the graph runs again.
 
 Not captured (`CaptureFailed`, the plan then runs uncaptured and `graph.plan_note` says why): a
@@ -81,8 +89,9 @@ class CudaDevice:
         self.stream.synchronize()
         return result
 
-    def capture(self, function):
-        """(graph, result) of `function()` run under stream capture."""
+    def capture(self, function, dry=None):
+        """(graph, result) of `function()` run under stream capture (nothing runs: `dry`, the
+        same work on scratch state, is for devices that execute while capturing)."""
         with self.cupy.cuda.using_allocator(self.pool.malloc), self.stream:
             self.stream.begin_capture()
             try:
@@ -107,6 +116,8 @@ class CudaDevice:
     def address(array) -> int:
         return array.data.ptr
 
+    xp = property(lambda self: self.cupy)
+
 
 class HostDevice:
     """A stand-in for `CudaDevice` on NumPy arrays, for the tests and gpu-check's dry run: a
@@ -129,9 +140,9 @@ class HostDevice:
         self.log.append("warm")
         return function()
 
-    def capture(self, function):
+    def capture(self, function, dry=None):
         self.log.append("capture")
-        values = function()
+        values = (dry or function)()  # this stand-in executes: not on the real state
         # addresses, not the arrays: holding a buffer would force the optimiser to copy it
         variables = [(v, self.address(v.array)) for v in values if isinstance(v, Variable)]
         return _HostGraph(function, values, variables), values
@@ -157,6 +168,8 @@ class HostDevice:
     def address(array) -> int:
         return array.__array_interface__["data"][0]
 
+    xp = property(lambda self: __import__("numpy"))
+
 
 class _HostGraph:
     def __init__(self, function, values: list, variables: list) -> None:
@@ -168,6 +181,38 @@ def _host_line(kind: str, item) -> bool:
     return kind == "call" and item.stateful and not item.name.startswith("GradientTape.")
 
 
+# Lowerings of `apply_gradients` lines into the graph (Keras's optimisers:
+# keras/optimizers/capture_lowering.py registers its own when it loads; this package never
+# imports Keras): `lower(call, variables, specs)` gives an update object or None. The object
+# has `grad_slots`, `variable_slots`, `prepare(xp)` (host, before a launch: the step's scalars
+# into device buffers, copy-on-write of what it writes), `buffers()` (what the graph writes:
+# their addresses must not change), `launch(grads, runner, scratch)` (the kernels, captured;
+# `scratch`: on copies) and `finish()` (host, after a launch).
+_UPDATE_CAPTURES: list = []
+
+
+def register_update_capture(lower) -> None:
+    """Add a lowering of optimiser update lines into captured graphs (see above)."""
+    _UPDATE_CAPTURES.append(lower)
+
+
+def _updates(plan) -> list:
+    """The plan's actions with each capturable update line as an ("update", object) action."""
+    variables = {slot: value for slot, value in plan.graph.captures
+                 if isinstance(value, Variable)}
+    actions = []
+    for kind, item in plan.actions:
+        if kind == "call" and item.stateful and item.name.endswith(".apply_gradients"):
+            for lower in _UPDATE_CAPTURES:
+                update = lower(item, variables, plan.graph.specs)
+                if update is not None:
+                    update.call = item  # what runs instead where it is not captured
+                    kind, item = "update", update
+                    break
+        actions.append((kind, item))
+    return actions
+
+
 class CapturedPlan:
     """A GPU plan with its device work up to its first host-side line as one CUDA graph:
     `function(inputs)` as the plan's."""
@@ -175,9 +220,8 @@ class CapturedPlan:
     def __init__(self, plan, inputs: list, device=None) -> None:
         self.plan = plan
         self.device = CudaDevice() if device is None else device
-        actions = plan.actions
-        self.captured, self.tail = _split(actions)
-        if not any(kind == "run" or not item.name.startswith("GradientTape.")
+        self.captured, self.tail = _split(_updates(plan))
+        if not any(kind != "call" or not item.name.startswith("GradientTape.")
                    for kind, item in self.captured):
             name = self.tail[0][1].name if self.tail else "nothing"
             raise CaptureFailed(f"nothing to capture before the host-side line {name}")
@@ -189,17 +233,21 @@ class CapturedPlan:
                                 f"line {tape_lines[0]} (it writes what a later line reads): "
                                 "the tape's block and its gradient must be captured whole")
         self.read_variables = _variables_read(plan.graph, self.captured)
+        self.updates = [item for kind, item in self.captured if kind == "update"]
         self.static = [Tensor(self.device.copy(t.array)) for t in inputs]
         self.captures = 0  # how many times the graph was captured (re-captures included)
         self.graph = self.values = None
         self.failed = None  # why a re-capture failed: then the plan runs uncaptured
         try:
-            self.device.warm(self._run_captured)  # compiles kernels, fills the private pool
+            for update in self.updates:
+                update.prepare(self.device.xp)  # its scalar buffers exist before the capture
+            # compiles kernels, fills the private pool (updates on scratch copies)
+            self.device.warm(lambda: self._run_captured(scratch=True))
         except Exception as error:
             raise CaptureFailed(f"the warm-up run before capture failed: {error!r}") from error
         self._capture()
 
-    def _run_captured(self) -> list:
+    def _run_captured(self, scratch: bool = False) -> list:
         from .plan_gpu import _launch
 
         graph = self.plan.graph
@@ -211,6 +259,9 @@ class CapturedPlan:
         for kind, item in self.captured:
             if kind == "run":
                 _launch(item, values, self.plan.runner)
+            elif kind == "update":
+                item.launch([values[slot].array for slot in item.grad_slots], self.plan.runner,
+                            scratch)
             else:
                 run_calls((item,), values)
         return values
@@ -218,13 +269,19 @@ class CapturedPlan:
     def _capture(self) -> None:
         self.graph = self.values = None  # the old graph's buffers go back to the pool first
         try:
-            self.graph, self.values = self.device.capture(self._run_captured)
+            self.graph, self.values = self.device.capture(
+                self._run_captured, lambda: self._run_captured(scratch=True))
         except Exception as error:
             raise CaptureFailed(f"capturing the plan failed: {error!r}") from error
-        self.addresses = [self.device.address(v.array) for v in self.read_variables]
+        self.addresses = [self.device.address(a) for a in self._buffers()]
         self.owned = {id(value) for value in self.values
                       if isinstance(value, Tensor) and not isinstance(value, Variable)}
         self.captures += 1
+
+    def _buffers(self) -> list:
+        """The buffers of state the graph reads or writes (its addresses are baked in)."""
+        return [v.array for v in self.read_variables] + \
+            [buffer for update in self.updates for buffer in update.buffers()]
 
     def function(self, inputs: list):
         from .plan_gpu import _launch
@@ -235,8 +292,10 @@ class CapturedPlan:
             if value.array.shape != static.array.shape or value.array.dtype != \
                     static.array.dtype:
                 return self.plan.function(inputs)  # not the captured signature
-        if any(self.device.address(v.array) != address
-               for v, address in zip(self.read_variables, self.addresses)):
+        for update in self.updates:  # the step's scalars; what it writes made its own
+            update.prepare(self.device.xp)
+        if any(self.device.address(a) != address
+               for a, address in zip(self._buffers(), self.addresses)):
             try:  # a variable's buffer was swapped: the graph would read the old one
                 self._capture()
             except CaptureFailed as reason:
@@ -247,6 +306,8 @@ class CapturedPlan:
         for static, value in zip(self.static, inputs):
             device.copy_into(static.array, value.array)
         device.launch(self.graph)
+        for update in self.updates:
+            update.finish()
         values = list(self.values)
         for kind, item in self.tail:
             if kind == "run":
@@ -273,12 +334,18 @@ def _split(actions: list) -> tuple[list, list]:
         writes = set(item.output_slots)
         if item.name.startswith("Variable.") and item.args and isinstance(item.args[0], Slot):
             writes.add(item.args[0].index)
-        later = set()
+        later, later_writes = set(), set()
         for other in actions[index + 1:]:
             if not _host_line(*other):
                 later |= _reads(*other)
-        if writes & later:
-            return captured, deferred + actions[index:]
+                if other[0] == "update":
+                    later_writes |= set(other[1].variable_slots)
+        # passed over, it would run after the graph: it must not change what a later line
+        # reads, nor read a variable the graph's update writes
+        if writes & later or _reads(kind, item) & later_writes:
+            rest = [("call", other.call) if kind_ == "update" else (kind_, other)
+                    for kind_, other in actions[index:]]
+            return captured, deferred + rest
         deferred.append((kind, item))
     return captured, deferred
 
@@ -286,6 +353,8 @@ def _split(actions: list) -> tuple[list, list]:
 def _reads(kind: str, item) -> set:
     if kind == "run":
         return set(item.inputs)
+    if kind == "update":
+        return set(item.grad_slots) | set(item.variable_slots)
     leaves: list = []
     flatten((item.args, item.kwargs), leaves)
     return {leaf.index for leaf in leaves if isinstance(leaf, Slot)}

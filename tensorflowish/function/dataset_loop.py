@@ -106,6 +106,7 @@ def dataset_for(dataset, body, extra_test, values: tuple) -> tuple:
                              list(range(len(output_slots))),
                              [tracer.types[s] for s in output_slots], stateful=True,
                              control=control, text=text))
+    tracer.after_control(tracer.calls[-1])  # relaxed dimensions: no inference (it specialises)
     counter = iter(outputs)
     return tuple(map_structure(lambda leaf: next(counter) if isinstance(leaf, Tensor) else leaf,
                                result))

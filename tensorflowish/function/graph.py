@@ -225,9 +225,9 @@ class Graph:
         if plan and not _recording_tapes and not _tape_module._strict_gradients:
             try:
                 return plan.function(inputs)
-            except _PlanReshaped:
+            except _PlanReshaped as reason:
                 self.plan = False
-                self.plan_note = "a value-dependent shape changed between calls"
+                self.plan_note = str(reason) or "a value-dependent shape changed between calls"
             except _PlanFallback:  # not NumPy: CuPy inputs get the GPU plan (plan_gpu.py)
                 from .plan_gpu import replay_gpu
 

@@ -11,9 +11,22 @@ AttributeError, as in TensorFlow.
 
 from __future__ import annotations
 
+import weakref
+
 from ..tensor import Tensor, TensorShape
 
 _ARRAY = Tensor.array  # the slot descriptor: reads the array without the check below
+# tensor id -> static shape with None dims, for tensors leaked from a trace with relaxed
+# dimensions (an entry goes when its tensor does)
+_RELAXED: dict[int, tuple] = {}
+
+
+def leak(tensor: Tensor, shape: tuple | None) -> None:
+    """Make `tensor` a LeakedTensor, whose shape reads `shape` (None dims) when given."""
+    tensor.__class__ = LeakedTensor
+    if shape is not None:
+        _RELAXED[tensor._id] = shape
+        weakref.finalize(tensor, _RELAXED.pop, tensor._id, None)
 
 
 def _out_of_scope(tensor: LeakedTensor) -> TypeError:
@@ -62,10 +75,10 @@ class LeakedTensor(GraphTensor):
 
     @property
     def shape(self) -> TensorShape:
-        return TensorShape(_ARRAY.__get__(self).shape)
+        return TensorShape(_RELAXED.get(self._id, _ARRAY.__get__(self).shape))
 
     def __repr__(self) -> str:
-        shape = ", ".join(str(d) for d in _ARRAY.__get__(self).shape)
+        shape = ", ".join(str(d) for d in self.shape)
         return f"<tf.Tensor shape=({shape}) dtype={self.dtype.name} (graph tensor, out of scope)>"
 
     __str__ = __repr__
@@ -83,6 +96,9 @@ class LeakedTensor(GraphTensor):
         raise _out_of_scope(self)
 
     def __len__(self) -> int:
+        if self.shape and self.shape[0] is None:
+            raise TypeError(f"len is not well defined for a symbolic Tensor ({self!r}). Please "
+                            "call `x.shape` rather than `len(x)` for shape information.")
         return _ARRAY.__get__(self).shape[0]
 
     def __iter__(self):

@@ -219,23 +219,20 @@ def _sparse(builder, grads, line, backward, upstream, saved) -> None:
     builder.owned.discard(upstream)  # the values are a view of the upstream gradient
     slot, shape = line.inputs[0].slot, tuple(backward.sparse)
     dtype = builder.specs[line.output_slot][1]
-    if slot not in builder.variables:
-        dense = builder.fresh_name("g")
-        builder.emit(f"{dense} = {builder.constant(_to_dense)}({values}, {indices}, "
-                     f"{shape!r})", [dense], [values, indices])
-        builder.owned.add(dense)
-        _accumulate(builder, grads, slot, dense)
-        return
     ids = builder.specs[line.inputs[1].slot] if line.inputs[1].slot is not None else \
         (np.shape(line.inputs[1].constant), np.asarray(line.inputs[1].constant).dtype)
     count = int(np.prod(ids[0]))
     made = _Sparse(values, indices, ((count,) + shape[1:], dtype), ((count,), ids[1]))
+    if slot not in builder.variables:
+        _accumulate(builder, grads, slot, _densify(builder, made, shape))
+        return
     previous = grads.get(slot)
     if previous is None:
         grads[slot] = made
         return
-    if previous.__class__ is not _Sparse:
-        raise NotPlannable("a sparse gradient summed with a dense one")
+    if previous.__class__ is not _Sparse:  # eager: the dense sum of the two
+        _accumulate(builder, grads, slot, _densify(builder, made, shape))
+        return
     concatenate = builder.constant(np.concatenate)
     total_values, total_indices = builder.fresh_name("g"), builder.fresh_name("g")
     builder.emit(f"{total_values} = {concatenate}([{previous.values}, {values}])\n"
@@ -246,6 +243,15 @@ def _sparse(builder, grads, line, backward, upstream, saved) -> None:
     total = previous.values_spec[0][0] + count
     grads[slot] = _Sparse(total_values, total_indices, ((total,) + shape[1:], dtype),
                           ((total,), np.result_type(previous.indices_spec[1], ids[1])))
+
+
+def _densify(builder, sparse: _Sparse, shape) -> str:
+    """The name of a sparse gradient made dense (IndexedSlices.to_dense)."""
+    dense = builder.fresh_name("g")
+    builder.emit(f"{dense} = {builder.constant(_to_dense)}({sparse.values}, {sparse.indices}, "
+                 f"{tuple(shape)!r})", [dense], [sparse.values, sparse.indices])
+    builder.owned.add(dense)
+    return dense
 
 
 def _to_dense(values, indices, shape: tuple):
@@ -260,8 +266,8 @@ def _accumulate(builder, grads: dict, slot: int, name: str) -> None:
     if previous is None:
         grads[slot] = name
         return
-    if previous.__class__ is _Sparse:
-        raise NotPlannable("a dense gradient summed with a sparse one")
+    if previous.__class__ is _Sparse:  # eager: IndexedSlices + dense is the dense sum
+        previous = _densify(builder, previous, builder.specs[slot][0])
     total = builder.fresh_name("g")
     shape, dtype = builder.specs[slot][:2]
     in_place = (previous, name) if shape else ()  # 0-d: NumPy scalars

@@ -22,11 +22,12 @@ from __future__ import annotations
 
 import dataclasses
 
+from . import plan_lines
 from .graph import Slot, flatten
 from .lowering import Operand
 from .plan import NotPlannable, _Builder, _Recorded, _Tape
 from .plan_backward import _accumulate, _Sparse, relevant_values, walk
-from .plan_lines import has_effects, slots_of
+from .plan_lines import slots_of
 
 
 @dataclasses.dataclass
@@ -89,15 +90,43 @@ def outer_reads(lists: list) -> list[int]:
     return [slot for slot in used if slot not in made]
 
 
-def sub_builder(parent: _Builder, reads: list[int], tape: _Tape) -> tuple[_Builder, list]:
+def has_effects(call) -> bool:
+    """Whether a control-flow line holds stateful lines (assignments, prints, random draws);
+    nested control flow counts by what it holds."""
+    parts = getattr(call.control, "parts", None)
+    if parts is None:
+        return plan_lines.has_effects(call)
+    return any(inside.stateful and inside.control is None or
+               inside.control is not None and has_effects(inside)
+               for calls, _ in sub_lists(parts) for inside in calls)
+
+
+class SubBuilder(_Builder):
+    """A sub-plan's builder. `check_tracking` off: the trace's record of what its tape tracked
+    (`Call.tracked`, the first iteration's) does not apply (a loop body's later iterations)."""
+
+    check_tracking = True
+
+    def record_all(self, index, call, lowered, names, slot, output, residual) -> None:
+        if self.check_tracking:
+            super().record_all(index, call, lowered, names, slot, output, residual)
+            return
+        for tape in self.recording():
+            self.record(tape, index, call, lowered, names, slot, output, residual)
+
+
+def sub_builder(parent: _Builder, reads: list[int], tape: _Tape, inner: list = (),
+                tracked: set = frozenset()) -> tuple[_Builder, list]:
     """A builder for one sub-plan: the parent's constants and variables, the outer values it
-    reads as parameters (`inputs`), a tape of its own tracking what the outer tape tracks.
-    Returns it and the parent's names of its parameters."""
-    sub = _Builder(parent.graph, parent.specs)
+    reads as parameters (`inputs`, after the `inner` slots: a loop's variables), a tape of its
+    own tracking what the outer tape tracks (and the `tracked` inner slots). Returns it and the
+    parent's names of its outer parameters."""
+    sub = SubBuilder(parent.graph, parent.specs)
     sub.namespace, sub.counter, sub.effects = parent.namespace, parent.counter, parent.effects
-    sub.tapes = {key: _Tape(tape.persistent, tape.watch_variables, tracked=set(tape.tracked))
+    sub.tapes = {key: _Tape(tape.persistent, tape.watch_variables,
+                            tracked=set(tape.tracked) | set(tracked))
                  for key, value in parent.tapes.items() if value is tape}
-    params, local = [], []
+    params, local = [], [sub.arrays.setdefault(slot, f"a{slot}") for slot in inner]
     for slot in reads:
         if slot in parent.variables:
             sub.variables[slot] = parent.variables[slot]
@@ -194,9 +223,10 @@ def backward_builder(parent: _Builder, upstream: list, outer: list,
 
 
 def finish_backward(back: _Builder, sub: _Sub, results: list) -> object:
-    """End a sub-plan's backward with `return results`, read the forward's arrays it uses from
-    `_saved` (adding them to what the forward saves), and compile it."""
-    back.emit(f"return ({''.join(name + ', ' for name in results)})", (), results, pure=False)
+    """End a sub-plan's backward with `return results` (names, or None), read the forward's
+    arrays it uses from `_saved` (adding them to what the forward saves), and compile it."""
+    back.emit(f"return ({''.join(str(name) + ', ' for name in results)})", (),
+              [name for name in results if name is not None], pure=False)
     defined = {name for statement in back.statements for name in statement.defines}
     needed = []
     for statement in back.statements:

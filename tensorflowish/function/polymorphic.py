@@ -55,6 +55,15 @@ class ConcreteFunction:
         # Literal[...] parameters; a call may leave them out
         self._python_arguments = python_arguments or {}
         self.structured_outputs = output_specs
+        # a relaxed trace with a line whose shapes could not be inferred (shape_probe.py):
+        # the input shapes it serves, and why; None for a graph serving its whole signature
+        self._exact_shapes: tuple | None = None
+        self._specialised = ""
+
+    def _serves(self, tensors) -> bool:
+        """Whether this graph is valid for `tensors` (a specialised one: their exact shapes)."""
+        exact = self._exact_shapes
+        return exact is None or tuple(tuple(t.shape) for t in tensors) == exact
 
     @property
     def name(self) -> str:
@@ -72,6 +81,8 @@ class ConcreteFunction:
                     f"ConcreteFunction {self.name}: the input of shape {tuple(tensor.shape)} "
                     f"and dtype {tensor.dtype.name} does not match the traced {spec}. Call the "
                     "tf.function itself to trace a new signature.")
+        if not self._serves(tensors):  # specialised to other sizes: the Function traces them
+            return self._function(*arguments.args, **arguments.kwargs)
         return self._call_flat(tensors)
 
     def _bind(self, args, kwargs) -> inspect.BoundArguments:
@@ -113,6 +124,26 @@ class ConcreteFunction:
             elif name in self._python_arguments:
                 shown.append((name, f"Literal[{self._python_arguments[name]!r}]"))
         return shown
+
+    @property
+    def output_shapes(self):
+        """The static shape of each output (None for a dimension that varies), nested as the
+        outputs are."""
+        from ..tensor import TensorShape
+        from .graph import map_structure
+
+        spec_class = _spec_class()
+        return map_structure(lambda leaf: TensorShape(tuple(leaf.shape))
+                             if isinstance(leaf, spec_class) else leaf, self.structured_outputs)
+
+    @property
+    def output_dtypes(self):
+        """The dtype of each output, nested as the outputs are."""
+        from .graph import map_structure
+
+        spec_class = _spec_class()
+        return map_structure(lambda leaf: leaf.dtype if isinstance(leaf, spec_class) else leaf,
+                             self.structured_outputs)
 
     def _output_text(self) -> str:
         outputs = self.structured_outputs
@@ -311,7 +342,8 @@ class Function:
             if relaxed_key[0] != structure or len(relaxed_key[1]) != len(entries):
                 continue
             if all(a == b for a, b in zip(relaxed_key[1], entries) if a[0] != "tensor") and \
-                    all(spec.is_compatible_with(t) for spec, t in zip(specs, tensors)):
+                    all(spec.is_compatible_with(t) for spec, t in zip(specs, tensors)) and \
+                    concrete._serves(tensors):
                 return concrete
         return None
 
@@ -396,14 +428,18 @@ class Function:
                 if reason is None:
                     raise
                 raise tracing.OperatorNotAllowedInGraphError(f"{error} {reason}") from None
+            output_specs = _output_specs(outputs)  # read while traced: None dims show
             graph = tracer.finish(outputs)
             outputs = tracer.returned(outputs)
         if tracer.created_variables and self._tracing_count == 1:
             self._check_variables_once(arguments, tensors, specs, names)
         python_arguments = {name: value for name, value in arguments.arguments.items()
                             if not _holds_tensors(value)}
-        concrete = ConcreteFunction(self, graph, specs, keep, python_arguments,
-                                    _output_specs(outputs))
+        concrete = ConcreteFunction(self, graph, specs, keep, python_arguments, output_specs)
+        if tracer.specialised and any(None in tuple(spec.shape) for spec in specs):
+            # a line could not be shape-inferred: this graph serves only the traced sizes
+            concrete._exact_shapes = tuple(tuple(tensor.shape) for tensor in tensors)
+            concrete._specialised = tracer.specialised
         self._traces.append(concrete)
         if any(None in tuple(spec.shape) for spec in specs):
             self._relaxed.append((key, specs, concrete))

@@ -23,9 +23,9 @@ from collections.abc import Callable, Iterator
 from .. import tape as tape_module
 from ..ops import registry
 from ..tensor import Tensor, TensorShape, Variable
-from . import tape_lines
+from . import shape_probe, tape_lines
 from .graph import Call, Graph, Slot, flatten, map_structure, type_of
-from .leaked import GraphTensor, LeakedTensor
+from .leaked import GraphTensor, leak
 
 _ARRAY = Tensor.array  # the slot descriptor, bypassing TracedTensor's check
 _PACKAGE = __name__.rsplit(".", 2)[0]
@@ -104,6 +104,9 @@ class TracedTensor(GraphTensor):
         array = _ARRAY.__get__(self)
         if array.ndim == 0:
             raise TypeError("len() of a scalar (0-d) tensor is undefined.")
+        if self.shape[0] is None:  # a relaxed dimension: TensorFlow's message
+            raise TypeError(f"len is not well defined for a symbolic Tensor ({self!r}). Please "
+                            "call `x.shape` rather than `len(x)` for shape information.")
         return array.shape[0]
 
     def __iter__(self):
@@ -144,6 +147,9 @@ class Tracer:
         self.slots: dict[int, int] = {}  # tensor id (or object id) -> slot
         self.holds: list = []  # keeps every object whose id is in `slots` alive
         self.shapes: dict[int, tuple] = {}  # tensor id -> shape with None for relaxed dims
+        # tensor id -> probe (shape_probe.py): only in traces with relaxed input dimensions
+        self.probes: dict[int, Tensor] | None = None
+        self.specialised = ""  # why the graph serves only the traced input shapes, if it does
         self.types: dict[int, str] = {}
         self.size = 0
         self.captures: list = []
@@ -177,6 +183,10 @@ class Tracer:
             self.input_slots.append(self._new_slot(tensor, type_of(tensor, shape)))
             if shape is not None:
                 self.shapes[tensor._id] = tuple(shape)
+                probe = shape_probe.input_probe(tensor, tuple(shape))
+                if probe is not None:
+                    self.probes = {} if self.probes is None else self.probes
+                    self.probes[tensor._id] = probe
             self._mark_traced(tensor)
         self.inputs.add(tensor._id)
         self.input_names.append(name)
@@ -208,7 +218,7 @@ class Tracer:
                     positions.append(position)
                     types.append("GradientTape")
                 continue  # a variable is a capture; other objects are not values of the graph
-            slot = self._new_slot(leaf, type_of(leaf))
+            slot = self._new_slot(leaf, type_of(leaf, self.shapes.get(leaf._id)))
             self._mark_traced(leaf)
             slots.append(slot)
             positions.append(position)
@@ -231,6 +241,8 @@ class Tracer:
             result = (run or function)(*args, **kwargs)
         finally:
             self.depth -= 1
+        if self.probes is not None:  # relaxed input dimensions: infer which dims are None
+            shape_probe.infer(self, name, function, args, kwargs, result, stateful)
         slots, positions, types = self._outputs(result)
         call = Call(name, function, args_template, kwargs_template, slots, positions, types,
                     stateful)
@@ -273,9 +285,22 @@ class Tracer:
             copy = identity(tensor)
         finally:
             self.depth -= 1
-        slot = self._new_slot(copy, type_of(copy))
+        if self.probes is not None:  # relaxed dims: the copy has the tensor's (a loop variable)
+            shape_probe.carry(self, tensor, copy)
+        slot = self._new_slot(copy, type_of(copy, self.shapes.get(copy._id)))
         self._mark_traced(copy)
         return copy, slot
+
+    def after_control(self, call: Call) -> None:
+        """Called by control flow (tf.cond, tf.while_loop, dataset loops) once its line is
+        added: with relaxed dimensions, infer its outputs' shapes by running it on probes."""
+        if self.probes is not None:
+            shape_probe.control_line(self, call)
+
+    def specialise(self, reason: str) -> None:
+        """Make the graph serve only the exact input shapes traced (see shape_probe.py)."""
+        if not self.specialised:
+            self.specialised = reason
 
     def values(self) -> list:
         """The current value of every slot (for running recorded lines while tracing)."""
@@ -290,7 +315,8 @@ class Tracer:
         for slot, value in enumerate(self.holds):
             if isinstance(value, Tensor):
                 array = _ARRAY.__get__(value)
-                shape = self.shapes.get(value._id, array.shape)
+                shape = array.shape if self.specialised else \
+                    self.shapes.get(value._id, array.shape)
                 specs[slot] = (tuple(shape), array.dtype)
         return Graph(self.name, self.input_slots, self.input_names, self.captures, self.calls,
                      template, self.types, self.size, specs)
@@ -308,8 +334,10 @@ class Tracer:
         after a finished trace, those it made become LeakedTensors (the function's results
         reach the caller as new tensors: `returned`)."""
         for tensor in self.converted:
-            tensor.__class__ = LeakedTensor if self.poison and tensor._id not in self.inputs \
-                else Tensor
+            if self.poison and tensor._id not in self.inputs:
+                leak(tensor, self.shapes.get(tensor._id))
+            else:
+                tensor.__class__ = Tensor
         self.converted.clear()
 
 

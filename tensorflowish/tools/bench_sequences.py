@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .bench import LEARNING_RATE, Workload, _module, _random
+from .bench import LEARNING_RATE, Workload, _calling, _module, _random
 
 LSTM_SIZE = (64, 100, 128, 256)  # batch, steps, input features, units
 TEXT_SIZE = (64, 200, 50_000, 64)  # batch, tokens, vocabulary, embedding dim
@@ -31,8 +31,9 @@ def _sigmoid(xp, a):
     xp.reciprocal(a, out=a)
 
 
-def lstm_training_step(device: str, size: tuple = LSTM_SIZE) -> Workload:
-    """One training step of an LSTM layer on a whole sequence, against a hand-written LSTM."""
+def lstm_training_step(device: str, size: tuple = LSTM_SIZE, traced: bool = False) -> Workload:
+    """One training step of an LSTM layer on a whole sequence, against a hand-written LSTM
+    (`traced`: the step under tf.function, its graph replayed as a plan)."""
     import tensorflowish as tf
 
     batch, steps, features, units = size
@@ -45,10 +46,10 @@ def lstm_training_step(device: str, size: tuple = LSTM_SIZE) -> Workload:
     w0, u0, b0 = (v.array.copy() for v in layer.weights)
     optimizer = tf.keras.optimizers.SGD(LEARNING_RATE)
 
-    def framework():
+    def step(inputs, targets):
         with tf.GradientTape() as tape:
-            h = layer(tx)
-            loss = tf.reduce_mean(tf.square(h - ttarget))
+            h = layer(inputs)
+            loss = tf.reduce_mean(tf.square(h - targets))
         grads = tape.gradient(loss, layer.trainable_weights)
         optimizer.apply_gradients(zip(grads, layer.trainable_weights))
         return loss
@@ -107,14 +108,18 @@ def lstm_training_step(device: str, size: tuple = LSTM_SIZE) -> Workload:
         return loss
 
     flops = 2.0 * 3 * steps * batch * 4 * n * (features + n)  # forward GEMMs, twice backward
-    return Workload("LSTM training step", f"b{batch} t{steps} {features}->{units}", flops,
-                    framework, floor)
+    size_name = f"b{batch} t{steps} {features}->{units}"
+    if traced:  # the batch passed as arguments, as a training loop passes it
+        return Workload("LSTM training step (tf.function)", size_name, flops,
+                        _calling(tf.function(step), tx, ttarget), floor)
+    return Workload("LSTM training step", size_name, flops, lambda: step(tx, ttarget), floor)
 
 
 def text_classifier_step(device: str, size: tuple = TEXT_SIZE,
-                         dense_gradient: bool = False) -> Workload:
+                         dense_gradient: bool = False, traced: bool = False) -> Workload:
     """Embedding -> mean over tokens -> Dense(2), one SGD step; the floor updates only the rows
-    it looked up. With dense_gradient the framework densifies the table's gradient first."""
+    it looked up. With dense_gradient the framework densifies the table's gradient first;
+    `traced`: the step under tf.function (the table's gradient stays sparse in its plan)."""
     import tensorflowish as tf
 
     batch, tokens, vocabulary, dim = size
@@ -132,10 +137,10 @@ def text_classifier_step(device: str, size: tuple = TEXT_SIZE,
     optimizer = tf.keras.optimizers.SGD(LEARNING_RATE)
     variables = model.trainable_weights
 
-    def framework():
+    def step(inputs, targets):
         with tf.GradientTape() as tape:
-            logits = model(tids)
-            loss = tf.reduce_mean(tf.nn.sparse_softmax_cross_entropy_with_logits(tlabels, logits))
+            logits = model(inputs)
+            loss = tf.reduce_mean(tf.nn.sparse_softmax_cross_entropy_with_logits(targets, logits))
         grads = tape.gradient(loss, variables)
         if dense_gradient:
             grads = [tf.convert_to_tensor(g) for g in grads]
@@ -174,8 +179,11 @@ def text_classifier_step(device: str, size: tuple = TEXT_SIZE,
         return loss
 
     name = "text classifier step (dense gradient)" if dense_gradient else "text classifier step"
-    return Workload(name, f"b{batch} t{tokens} vocab {vocabulary} x {dim}", 0.0, framework,
-                    floor)
+    size_name = f"b{batch} t{tokens} vocab {vocabulary} x {dim}"
+    if traced:
+        return Workload(name + " (tf.function)", size_name, 0.0,
+                        _calling(tf.function(step), tids, tlabels), floor)
+    return Workload(name, size_name, 0.0, lambda: step(tids, tlabels), floor)
 
 
 def torch_lstm_step(size: tuple = LSTM_SIZE):
@@ -206,4 +214,7 @@ def sequence_workloads(device: str, quick: bool = False) -> list[Workload]:
     lstm_size = (16, 20, 32, 64) if quick else LSTM_SIZE
     text_size = (16, 50, 5000, 32) if quick else TEXT_SIZE
     return [lstm_training_step(device, lstm_size), text_classifier_step(device, text_size),
-            text_classifier_step(device, text_size, dense_gradient=True)]
+            text_classifier_step(device, text_size, dense_gradient=True),
+            # the same steps traced by tf.function (replay plans; see docs/function.md)
+            lstm_training_step(device, lstm_size, traced=True),
+            text_classifier_step(device, text_size, traced=True)]

@@ -78,21 +78,23 @@ def check_training_step(emulator: bool = False, steps: int = 20) -> list[str]:
         losses[0].append(host(eager_step(x, y)))
         losses[1].append(host(plan.function([x, y])))
         losses[2].append(host(captured.function([x, y])))
+    # the graph's update is a generated kernel, eager's optimizers.cu's: the same arithmetic,
+    # compiled apart (contractions into FMAs may differ), so not bit for bit
     for a, b in zip(losses[2], losses[1]):
-        np.testing.assert_allclose(a, b, rtol=1e-6, atol=1e-7)
+        np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-5)
     for a, b in zip(losses[1], losses[0]):
         np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-5)
     drift = {"plan": 0.0, "graph": 0.0}
     for eager_v, plan_v, graph_v in zip(eager_vars, plan_vars, graph_vars):
         e, p, g = host(eager_v), host(plan_v), host(graph_v)
-        np.testing.assert_allclose(g, p, rtol=1e-6, atol=1e-7)
+        np.testing.assert_allclose(g, p, rtol=1e-4, atol=1e-5)
         np.testing.assert_allclose(p, e, rtol=1e-4, atol=1e-5)
         drift["plan"] = max(drift["plan"], float(np.max(np.abs(p - e))))
         drift["graph"] = max(drift["graph"], float(np.max(np.abs(g - p))))
     kernels = plan.kernels
     lines = [f"MLP {'-'.join(map(str, widths))} Adam step, batch {batch}, {steps} steps: GPU plan "
              f"({kernels} fused kernel(s), forward and backward) and its CUDA graph "
-             f"({len(captured.captured)} actions captured, the update after it; captured "
+             f"({len(captured.captured)} actions captured, the Adam update among them; captured "
              f"{captured.captures} time(s)) equal eager (max |plan - eager| {drift['plan']:.2g}, "
              f"max |graph - plan| {drift['graph']:.2g})"]
     if emulator:

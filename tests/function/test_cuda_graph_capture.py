@@ -59,11 +59,11 @@ def _captured_mlp(batches):
     return variables, cuda_graph.capture(plan, list(batches[1]), device), device
 
 
-def test_a_training_step_is_captured_up_to_its_update_and_equals_eager() -> None:
+def test_a_whole_training_step_is_captured_and_equals_eager() -> None:
     batches = _batches()
     variables, captured, device = _captured_mlp(batches)
-    # the forward and backward are the graph; the update (host scalars) runs after it
-    assert [item.name for kind, item in captured.tail] == ["Optimizer.apply_gradients"]
+    # forward, backward and the Adam update (device scalars) are the graph
+    assert captured.tail == [] and captured.captured[-1][0] == "update"
     assert any(kind == "run" for kind, _ in captured.captured)
     assert {v.name for v in captured.read_variables} == {v.name for v in variables}
     eager_variables = _variables()
@@ -88,10 +88,12 @@ def test_a_swapped_variable_buffer_is_captured_again() -> None:
     captured.function(list(batches[1]))
     snapshot = variables[0].read_value()  # the optimiser must now copy variables[0]
     kept = snapshot.numpy().copy()
-    captured.function(list(batches[2]))  # writes a fresh buffer into variables[0]
-    assert captured.captures == 1
-    captured.function(list(batches[3]))  # reads it: the graph is captured again first
+    # the graph's update must not write the held buffer: variables[0] gets a copy, and the
+    # graph, which writes and reads variables[0] at its old address, is captured again
+    captured.function(list(batches[2]))
     assert captured.captures == 2 and device.log[-2:] == ["capture", "launch"]
+    captured.function(list(batches[3]))  # in place again: the same graph
+    assert captured.captures == 2 and device.log[-2:] == ["launch", "launch"]
     np.testing.assert_array_equal(snapshot.numpy(), kept)
     eager_variables = _variables()
     eager_step = _step(eager_variables, tf.keras.optimizers.Adam(0.01))
@@ -139,7 +141,7 @@ def test_plans_that_cannot_be_captured_say_why() -> None:
     assert [item.name for _, item in captured.tail] == ["print"]
 
     class Refusing(cuda_graph.HostDevice):  # as CuPy refuses a host read during capture
-        def capture(self, function):
+        def capture(self, function, dry=None):
             raise RuntimeError("cudaErrorStreamCaptureUnsupported")
 
     plan = plan_gpu.compile_gpu_plan(_graph(lambda x: tf.exp(x * v), x), RUNNER)
@@ -210,9 +212,11 @@ def test_a_keras_train_step_is_captured_and_equals_eager() -> None:
     graph = _graph(lambda x, y: planned.train_step((x, y)), *batches[0])
     plan = plan_gpu.compile_gpu_plan(graph, RUNNER)
     captured = cuda_graph.capture(plan, list(batches[1]), cuda_graph.HostDevice())
-    # the loss tracker's update inside the tape's block is passed over to the tail
-    assert [item.name for _, item in captured.tail][:2] == ["_LossTracker.add_batch",
-                                                             "Optimizer.apply_gradients"]
+    # the whole step but the metrics: the loss tracker's update inside the tape's block is
+    # passed over to the tail, the Adam update is in the graph
+    assert [item.name for _, item in captured.tail] == ["_LossTracker.add_batch",
+                                                         "MeanMetricWrapper.update_state"]
+    assert captured.captured[-1][0] == "update"
     for x, y in batches[1:]:
         captured.function([x, y])
     want = {k: float(v) for k, v in eager.get_metrics_result().items()}
@@ -244,3 +248,52 @@ def test_a_training_step_captured_on_cupy_equals_the_plan_and_eager() -> None:
         pytest.skip(f"no usable GPU: {reason}")
     lines = check_training_step(steps=5)
     assert "equal eager" in lines[0] and "timing" in lines[1]
+
+
+@pytest.mark.parametrize("make_optimizer", [
+    lambda: tf.keras.optimizers.AdamW(
+        tf.keras.optimizers.schedules.ExponentialDecay(0.02, decay_steps=1, decay_rate=0.7),
+        weight_decay=0.1),
+    lambda: tf.keras.optimizers.SGD(0.1),
+    lambda: tf.keras.optimizers.SGD(0.1, momentum=0.9),
+], ids=["adamw-schedule", "sgd", "momentum"])
+def test_each_steps_update_scalars_reach_the_graph(make_optimizer) -> None:
+    """The graph's update reads the step's scalars (a decaying learning rate, Adam's bias
+    correction, AdamW's decay factor) from device buffers filled before each launch; an update
+    it cannot hold (momentum) runs after the graph. Weights against eager after 4 steps."""
+    batches = _batches()
+    variables = _variables()
+    optimizer = make_optimizer()
+    plan = plan_gpu.compile_gpu_plan(_graph(_step(variables, optimizer), *batches[0]), RUNNER)
+    captured = cuda_graph.capture(plan, list(batches[1]), cuda_graph.HostDevice())
+    in_graph = captured.captured[-1][0] == "update"
+    assert in_graph == (getattr(optimizer, "momentum", 0) == 0)
+    assert [item.name for _, item in captured.tail] == ([] if in_graph else
+                                                        ["Optimizer.apply_gradients"])
+    for x, y in batches[1:]:
+        captured.function([x, y])
+    eager_variables = _variables()
+    eager_step = _step(eager_variables, make_optimizer())
+    for x, y in batches:
+        eager_step(x, y)
+    for a, b in zip(variables, eager_variables):
+        np.testing.assert_allclose(a.numpy(), b.numpy(), **TOL)
+    assert int(optimizer.iterations.numpy()) == len(batches)
+
+
+def test_the_graphs_update_kernels_compile_with_nvrtc(tmp_path) -> None:
+    from tensorflowish.kernels import KERNEL_DIR, nvrtc
+
+    from tensorflowish.keras.optimizers.capture_lowering import CapturedUpdate
+
+    variables = [tf.Variable(np.ones((3, 2), dtype)) for dtype in ("float32", "float64")]
+    sources = set()
+    for optimizer in (tf.keras.optimizers.AdamW(0.01), tf.keras.optimizers.SGD(0.1)):
+        optimizer.build(variables)
+        sources |= {kernel.source for kernel, _, _ in CapturedUpdate(
+            optimizer, [(None, None, v) for v in variables]).kernels}
+    assert len(sources) == 4
+    for index, source in enumerate(sorted(sources)):
+        path = tmp_path / f"update{index}.cu"
+        path.write_text(source)
+        assert nvrtc.check(path, ["sm_80"], include_dirs=[KERNEL_DIR])

@@ -134,6 +134,9 @@ def _assert_same(planned, expected) -> None:
     planned, expected = tf.nest.flatten(planned), tf.nest.flatten(expected)
     assert len(planned) == len(expected)
     for a, b in zip(planned, expected):
+        assert (a is None) == (b is None)
+        if a is None:
+            continue
         assert a.dtype == b.dtype
         np.testing.assert_array_equal(a.numpy(), b.numpy())
 
@@ -266,3 +269,116 @@ def test_a_value_only_one_branch_differentiates_falls_back_with_a_note(plan_note
     (plan, note), = plan_notes
     assert plan is False
     assert "from one branch but not from another" in note
+
+
+def _loop_loss(x, w1, w2, n):
+    """An MLP whose hidden layer goes `n` times through a recurrent layer (one of two by a
+    cond inside the loop), its loss summed over the iterations from a constant."""
+    def body(i, h, total):
+        h = tf.cond(tf.reduce_sum(h) > 0.0, lambda: tf.tanh(tf.matmul(h, w2)),
+                    lambda: 0.5 * h + tf.sin(tf.matmul(h, w2)))
+        return i + 1, h, total + tf.reduce_mean(h * h)
+
+    h = tf.tanh(tf.matmul(x, w1))
+    _, _, total = tf.while_loop(lambda i, h, total: i < n, body,
+                                [tf.constant(0), h, tf.constant(0.0, x.dtype)])
+    return total
+
+
+def _recurrent_weights(seed: int):
+    rng = np.random.default_rng(seed)
+    return (tf.Variable(0.7 * rng.standard_normal((4, 6)), name="w1"),
+            tf.Variable(0.7 * rng.standard_normal((6, 6)), name="w2"))
+
+
+def test_while_loop_in_a_tape_step_is_planned_and_equals_eager(plan_notes):
+    w1, w2 = _recurrent_weights(14)
+
+    def step(x, n):
+        with tf.GradientTape() as tape:
+            loss = _loop_loss(x, w1, w2, n)
+        return loss, tape.gradient(loss, [w1, w2])
+
+    traced = tf.function(step)
+    rng = np.random.default_rng(15)
+    for n in (3, 1, 4, 2, 5):
+        x = tf.constant(rng.standard_normal((3, 4)))
+        _assert_same(traced(x, tf.constant(n)), step(x, tf.constant(n)))
+    (plan, note), = plan_notes
+    assert plan, note
+
+
+def test_the_gradient_through_a_planned_while_loop_matches_finite_differences(
+        plan_notes, finite_difference):
+    w1, w2 = _recurrent_weights(16)
+
+    def gradients(x, n):
+        with tf.GradientTape() as tape:
+            loss = _loop_loss(x, w1, w2, n)
+        return tape.gradient(loss, [w1, w2])
+
+    traced = tf.function(gradients)
+    rng = np.random.default_rng(17)
+    for n in (3, 2):
+        x = rng.standard_normal((3, 4))
+        traced(tf.constant(x), tf.constant(n))
+        planned = [g.numpy() for g in traced(tf.constant(x), tf.constant(n))]
+
+        def loss_at_w1(w, x=x, n=n):
+            return float(_loop_loss(tf.constant(x), tf.constant(w), w2, n))
+
+        def loss_at_w2(w, x=x, n=n):
+            return float(_loop_loss(tf.constant(x), w1, tf.constant(w), n))
+        np.testing.assert_allclose(planned[0], finite_difference(loss_at_w1, w1.numpy()),
+                                   rtol=1e-6, atol=1e-8)
+        np.testing.assert_allclose(planned[1], finite_difference(loss_at_w2, w2.numpy()),
+                                   rtol=1e-6, atol=1e-8)
+    assert plan_notes and all(plan for plan, _ in plan_notes), plan_notes
+
+
+def test_loops_nested_in_loops_and_conds_with_a_persistent_tape(plan_notes):
+    w1, w2 = _recurrent_weights(18)
+
+    def step(x, n):
+        with tf.GradientTape(persistent=True) as tape:
+            h = tf.tanh(tf.matmul(x, w1))
+
+            def body(i, h):  # a loop inside the loop, its length the outer counter
+                _, h = tf.while_loop(lambda j, h: j < i, lambda j, h: (
+                    j + 1, tf.tanh(tf.matmul(h, w2))), [0, h])
+                return i + 1, h * 1.5
+            _, h = tf.while_loop(lambda i, h: i < n, body, [1, h])
+            out = tf.cond(tf.reduce_sum(h) > 0.0, lambda: tf.while_loop(
+                lambda k, h: k < 2, lambda k, h: (k + 1, h * h), [0, h])[1], lambda: -h)
+            loss = tf.reduce_sum(out)
+        return loss, tape.gradient(loss, [w1, w2]), tape.gradient(h, w1)
+
+    traced = tf.function(step)
+    rng = np.random.default_rng(19)
+    for n in (3, 4, 2, 3, 2):
+        x = tf.constant(rng.standard_normal((3, 4)))
+        _assert_same(traced(x, tf.constant(n)), step(x, tf.constant(n)))
+    (plan, note), = plan_notes
+    assert plan, note
+
+
+def test_a_loop_running_no_iteration_replays_op_by_op_with_a_note(plan_notes):
+    w1, w2 = _recurrent_weights(20)
+
+    def step(x, n):
+        with tf.GradientTape() as tape:
+            loss = _loop_loss(x, w1, w2, n)
+        return loss, tape.gradient(loss, [w1, w2])
+
+    traced = tf.function(step)
+    rng = np.random.default_rng(21)
+    x = tf.constant(rng.standard_normal((3, 4)))
+    for n in (2, 3, 0, 2):  # with no iteration w2 has no gradient (None, as eager)
+        planned, expected = traced(x, tf.constant(n)), step(x, tf.constant(n))
+        assert (planned[1][1] is None) == (n == 0)
+        _assert_same(planned, expected)
+    (plan, _), = plan_notes
+    assert plan  # the second call ran the plan, until a call ran no iteration
+    graph = traced.get_concrete_function(x, tf.constant(2)).graph
+    assert graph.plan is False
+    assert "ran no iteration" in graph.plan_note

@@ -167,22 +167,31 @@ def test_embedding_gradient_stays_sparse_in_a_plan_and_two_lookups_concatenate()
     assert graph.plan, graph.plan_note
 
 
-def test_a_sparse_and_a_dense_gradient_of_one_table_replay_op_by_op():
-    """Summing an IndexedSlices with a dense gradient of the same table is left to the
-    op-by-op replay (which gives eager's dense sum)."""
+def test_a_sparse_and_a_dense_gradient_of_one_table_sum_densely():
+    """A table shared by a lookup and a dense use (tied embeddings): eager's tape sums the
+    IndexedSlices and the dense gradient into a dense one, in either order; so does the plan."""
     table = tf.Variable(np.random.default_rng(0).standard_normal((5, 2)))
 
-    def step(ids):
+    def step(ids, other):
         with tf.GradientTape() as tape:
-            loss = tf.reduce_sum(tf.nn.embedding_lookup(table, ids)) + tf.reduce_sum(table * 3.0)
+            first = tf.reduce_sum(tf.tanh(tf.nn.embedding_lookup(table, ids)))
+            dense = tf.reduce_sum(tf.square(table * 3.0))
+            last = tf.reduce_sum(tf.nn.embedding_lookup(table, other) * 2.0)
+            loss = first + dense + last
         return tape.gradient(loss, table)
 
     traced = tf.function(step)
-    for ids in ([1, 1, 4], [0, 2, 2]):
-        np.testing.assert_array_equal(tf.convert_to_tensor(traced(tf.constant(ids))).numpy(),
-                                      tf.convert_to_tensor(step(tf.constant(ids))).numpy())
-    graph = traced.get_concrete_function(tf.constant([0, 2, 2])).graph
-    assert not graph.plan and "sparse" in graph.plan_note
+    for ids, other in (([1, 1, 4], [0, 1]), ([0, 2, 2], [3, 3]), ([4, 4, 4], [2, 0])):
+        arguments = (tf.constant(ids), tf.constant(other))
+        got, expected = traced(*arguments), step(*arguments)
+        assert isinstance(got, tf.Tensor) and isinstance(expected, tf.Tensor)
+        np.testing.assert_array_equal(got.numpy(), expected.numpy())
+        reference = 18.0 * table.numpy()
+        np.add.at(reference, ids, 1 - np.tanh(table.numpy()[ids]) ** 2)
+        np.add.at(reference, other, 2.0)
+        np.testing.assert_allclose(got.numpy(), reference, rtol=1e-12)
+    graph = traced.get_concrete_function(*arguments).graph
+    assert graph.plan, graph.plan_note
 
 
 def test_bad_ids_raise_the_ops_error_from_a_plan():
@@ -264,3 +273,17 @@ def test_gather_on_a_variable_trains_as_a_plan_equal_to_eager():
     np.testing.assert_array_equal(planned_table.numpy(), eager_table.numpy())
     with pytest.raises(tf.errors.InvalidArgumentError, match=r"must be in \[0, 6\)"):
         planned_step(tf.constant([[0, 6], [1, 1], [2, 2], [3, 3]]), batches[0][1])
+
+
+def test_the_sequence_benchmark_steps_run_as_plans():
+    """`tensorflowish bench`'s traced LSTM and text classifier steps replay as plans (their
+    first call is the trace, their second compiles), with the floor's loss."""
+    from tensorflowish.tools import bench_sequences
+
+    for workload in (bench_sequences.lstm_training_step("CPU", (4, 6, 5, 7), traced=True),
+                     bench_sequences.text_classifier_step("CPU", (4, 9, 50, 6), traced=True)):
+        for _ in range(2):
+            np.testing.assert_allclose(workload.framework().numpy(), workload.floor(),
+                                       rtol=1e-5)
+        graph = _graph(workload.framework.function)
+        assert graph.plan, (workload.name, graph.plan_note)

@@ -99,7 +99,9 @@ class Dense(Layer):
             y = tf.nn.dense(x, self.kernel, self.bias, activation=self._fused_activation)
         else:
             y = self.activation(tf.nn.dense(x, self.kernel, self.bias))
-        if leading is not None:
+        if leading is not None and None in leading:  # a relaxed dimension in a tf.function
+            y = tf.reshape(y, tf.concat([tf.shape(inputs)[:-1], [self.units]], 0))
+        elif leading is not None:
             y = tf.reshape(y, (*leading, self.units))
         return y
 

@@ -23,6 +23,8 @@ class Flatten(Layer):
         if inputs.ndim == 2:
             return inputs
         batch = inputs.shape[0]
+        if batch is None:  # a relaxed batch in a tf.function: its size is a tensor
+            batch = tf.shape(inputs)[0]
         return tf.reshape(inputs, (batch, -1) if inputs.ndim > 1 else (batch, 1))
 
 
@@ -34,7 +36,10 @@ class Reshape(Layer):
         self.target_shape = tuple(int(d) for d in target_shape)
 
     def call(self, inputs: Tensor) -> Tensor:
-        return tf.reshape(inputs, (inputs.shape[0], *self.target_shape))
+        batch = inputs.shape[0]
+        if batch is None:  # a relaxed batch in a tf.function: its size is a tensor
+            batch = tf.shape(inputs)[0]
+        return tf.reshape(inputs, (batch, *self.target_shape))
 
     def get_config(self) -> dict:
         return {**super().get_config(), "target_shape": self.target_shape}

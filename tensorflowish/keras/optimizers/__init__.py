@@ -16,6 +16,7 @@ defaults, gradient clipping (``clipvalue``, ``clipnorm``, ``global_clipnorm``), 
 
 from typing import Any
 
+from tensorflowish.keras.optimizers import capture_lowering as _capture_lowering  # noqa: F401
 from tensorflowish.keras.optimizers import plan_lowering as _plan_lowering  # noqa: F401 - registers
 from tensorflowish.keras.optimizers import schedules
 from tensorflowish.keras.optimizers.adafactor import Adafactor

@@ -45,12 +45,16 @@ class _HeadProjection(Layer):
         """(batch, steps, in) -> (batch, steps, heads, dim), or for the output projection
         (batch, steps, heads, dim) -> (batch, steps, out): one fused dense on the flattened
         kernel either way."""
-        batch, steps = int(inputs.shape[0]), int(inputs.shape[1])
+        batch, steps = inputs.shape[0], inputs.shape[1]
+        if batch is None or steps is None:  # relaxed dimensions in a tf.function: tensors
+            size = tf.shape(inputs)
+            batch = size[0] if batch is None else batch
+            steps = size[1] if steps is None else steps
         input_axes = inputs.ndim - 2  # the kernel's leading axes that the inputs contract
         fan_in = math.prod(self._kernel_shape[:input_axes])
         kernel = tf.reshape(self.kernel, (fan_in, -1))
         bias = None if self.bias is None else tf.reshape(self.bias, (-1,))
-        flat = tf.nn.dense(tf.reshape(inputs, (batch * steps, fan_in)), kernel, bias)
+        flat = tf.nn.dense(tf.reshape(inputs, (-1, fan_in)), kernel, bias)
         return tf.reshape(flat, (batch, steps, *self._kernel_shape[input_axes:]))
 
 

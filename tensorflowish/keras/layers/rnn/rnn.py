@@ -102,7 +102,8 @@ class RNN(Layer):
         if sequences.ndim < 3:
             raise ValueError(f"RNN layer '{self.name}' expects inputs of shape (batch, time, "
                              f"features), got {tuple(sequences.shape)}.")
-        batch = int(sequences.shape[0])
+        batch = sequences.shape[0]  # None in a tf.function with a relaxed batch: a tensor
+        batch = int(batch) if batch is not None else tf.shape(sequences)[0]
         states = self._initial_states(initial_state, batch)
         if mask is not None:
             mask = tf.cast(tf.convert_to_tensor(mask), tf.bool)
@@ -132,7 +133,8 @@ class RNN(Layer):
     def _initial_states(self, initial_state: Any, batch: int) -> list:
         if initial_state is None:
             carried = self._carried_states.get("states") if self.stateful else None
-            if carried is not None and int(carried[0].shape[0]) == batch:
+            if carried is not None and isinstance(batch, int) and \
+                    int(carried[0].shape[0]) == batch:
                 return list(carried)
             return self.get_initial_state(batch)
         states = list(initial_state) if isinstance(initial_state, (list, tuple)) else \
@@ -144,7 +146,8 @@ class RNN(Layer):
         result = []
         for state, size in zip(states, sizes):
             state = tf.convert_to_tensor(state)
-            if tuple(state.shape) != (batch, int(size)):
+            if tuple(state.shape) != (batch if isinstance(batch, int) else state.shape[0],
+                                      int(size)):
                 raise ValueError(f"RNN layer '{self.name}': an initial state must have shape "
                                  f"({batch}, {size}), got {tuple(state.shape)}.")
             if state.dtype != self._dtype:

@@ -41,7 +41,12 @@ class TimeDistributed(Layer):
         if inputs.ndim < 3:
             raise ValueError(f"TimeDistributed '{self.name}' expects inputs of rank >= 3 "
                              f"(batch, time, ...), got shape {tuple(inputs.shape)}.")
-        batch, steps = int(inputs.shape[0]), int(inputs.shape[1])
+        batch, steps = inputs.shape[0], inputs.shape[1]
+        if None in tuple(inputs.shape):  # relaxed dimensions in a tf.function: tensor sizes
+            folded = tf.reshape(inputs, tf.concat([[-1], tf.shape(inputs)[2:]], 0))
+            outputs = self.layer(folded, training=training)
+            return tf.reshape(outputs, tf.concat([tf.shape(inputs)[:2], tf.shape(outputs)[1:]],
+                                                 0))
         folded = tf.reshape(inputs, (batch * steps, *tuple(inputs.shape[2:])))
         outputs = self.layer(folded, training=training)
         return tf.reshape(outputs, (batch, steps, *tuple(outputs.shape[1:])))
