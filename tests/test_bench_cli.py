@@ -107,3 +107,16 @@ def test_targets_name_each_verdict():
     assert "CPU:0 MLP training step small: 1.33x (target <= 1.30x) MISSED" in lines
     assert "CPU:0 tape overhead 100 ops x 16: 2.00 µs/op (target <= 2.00 µs/op) met" in lines
     assert len(lines) == 4  # the GPU tiny step too; nothing for workloads without a target
+
+
+def test_bench_buffers_compares_kept_and_fresh_plans(capsys):
+    """`python -m tensorflowish.tools.bench_buffers`: the traced step with and without kept
+    buffers beside the floor (timings not asserted; the kept plan faults in no pages)."""
+    from tensorflowish.tools import bench_buffers
+
+    bench_buffers.main(["--sizes", "tiny", "--loops", "2"])
+    row = capsys.readouterr().out.splitlines()[-1]
+    assert row.startswith("| tiny |") and row.count("|") == 8
+    result = bench_buffers.compare("tiny", loops=2, seconds_per_loop=0.001)
+    assert set(result) == {"kept", "fresh", "floor", "kept/floor", "fresh/floor", "faults"}
+    assert result["faults"]["kept"] < 1

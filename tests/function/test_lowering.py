@@ -18,6 +18,8 @@ import tensorflowish as tf
 from tensorflowish.function import lowering
 from tensorflowish.ops import REGISTRY
 
+BFLOAT16 = tf.bfloat16.as_numpy_dtype
+
 
 def _cases():
     rng = np.random.default_rng(0)
@@ -36,7 +38,7 @@ def _split(info, args, kwargs):
         if isinstance(value, np.ndarray):
             arrays.append(value)
             index = len(arrays) - 1
-            if value.dtype.kind == "f" and (info.grad_arguments is None or
+            if value.dtype.kind in "fV" and (info.grad_arguments is None or
                                             position in info.grad_arguments):
                 sources.append(index)
             return ("array", index)
@@ -81,29 +83,31 @@ def _half_cases():
     for case in _cases():
         key = case.values[0]
         if key in lowering.HALF_PRECISION:
-            yield pytest.param(*case.values, id=case.id + "-float16")
+            yield pytest.param(*case.values, np.float16, id=case.id + "-float16")
+            yield pytest.param(*case.values, BFLOAT16, id=case.id + "-bfloat16")
 
 
 _LOWERED_HALF: set = set()
 
 
-@pytest.mark.parametrize("key,args,kwargs", list(_half_cases()))
-def test_half_precision_rule_equals_eager_op(key, args, kwargs):
-    """The rules registered with `half=True` on the samples' floats cast to float16: the
-    plan's values and gradients equal eager's float16 ops' bit for bit."""
+@pytest.mark.parametrize("key,args,kwargs,dtype", list(_half_cases()))
+def test_half_precision_rule_equals_eager_op(key, args, kwargs, dtype):
+    """The rules registered with `half=True` on the samples' floats cast to float16 and to
+    bfloat16: the plan's values and gradients equal eager's half-precision ops' bit for bit."""
     def half(value):
-        return value.astype(np.float16) if isinstance(value, np.ndarray) and \
+        return value.astype(dtype) if isinstance(value, np.ndarray) and \
             value.dtype.kind == "f" else value
     args = tuple(half(a) for a in args)
     kwargs = {k: half(v) for k, v in kwargs.items()}
     if _check_rule(key, args, kwargs):
-        _LOWERED_HALF.add(key)
+        _LOWERED_HALF.add((key, np.dtype(dtype).name))
 
 
 def test_every_half_rule_lowered_one_of_its_float16_samples():
     if not _LOWERED_HALF:
         pytest.skip("the table of float16 rules did not run (-k)")
-    covered = {key for key in lowering.HALF_PRECISION if REGISTRY[key].samples is not None}
+    covered = {(key, dtype) for key in lowering.HALF_PRECISION for dtype in
+               ("float16", "bfloat16") if REGISTRY[key].samples is not None}
     assert sorted(covered - _LOWERED_HALF) == []
 
 
@@ -132,7 +136,7 @@ def _check_rule(key, args, kwargs) -> bool:
         return tf.constant(rng.uniform(0.5, 1.5, seed_shape), seed_dtype) if sources else None
     traced(first, seed())  # the trace
     second = [tf.constant((a + rng.uniform(-0.01, 0.01, a.shape)).astype(a.dtype)
-                          if a.dtype.kind == "f" else a) for a in arrays]
+                          if a.dtype.kind in "fV" else a) for a in arrays]
     seed_value = seed()
     planned_out, planned_grads = traced(second, seed_value)
     graph = traced.get_concrete_function(second, seed_value).graph

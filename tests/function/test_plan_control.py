@@ -3,7 +3,11 @@ exists (no op-by-op fallback) and its values, gradients and updates equal eager'
 
 Half precision: Keras's `mixed_float16` policy (float32 variables cast to float16, float16
 dense layers, a float32 loss) with `LossScaleOptimizer` (dynamic scale, a finite check, skipped
-steps), plan against `run_eagerly=True`, bit for bit.
+steps), and `mixed_bfloat16`, plan against `run_eagerly=True`, bit for bit.
+
+Control flow: tf.cond / tf.switch_case / tf.while_loop inside a tape's block (sub-plans,
+plan_control.py and plan_loop.py), plan against eager bit for bit, gradients against finite
+differences in float64.
 """
 
 from __future__ import annotations
@@ -74,6 +78,39 @@ def test_mixed_float16_keras_training_plan_equals_eager(mixed_float16, plan_note
     for planned, expected in zip(traced.get_weights(), eager.get_weights()):
         np.testing.assert_array_equal(planned, expected)
     # the casts and float16 dense layers lie on the gradient path: a plan means they lowered
+    assert plan_notes and all(plan for plan, _ in plan_notes), plan_notes
+
+
+@pytest.fixture
+def mixed_bfloat16():
+    tf.keras.mixed_precision.set_global_policy("mixed_bfloat16")
+    yield
+    tf.keras.mixed_precision.set_global_policy("float32")
+
+
+def test_mixed_bfloat16_keras_training_plan_equals_eager(mixed_bfloat16, plan_notes):
+    rng = np.random.default_rng(22)
+    x = rng.standard_normal((48, 6)).astype("float32")
+    y = rng.integers(0, 3, 48)
+
+    def train(run_eagerly: bool):
+        tf.keras.utils.set_random_seed(4)
+        model = tf.keras.Sequential([
+            tf.keras.Input((6,)),
+            tf.keras.layers.Dense(16, activation="relu"),
+            tf.keras.layers.Dense(8, activation="sigmoid"),
+            tf.keras.layers.Dense(3),
+            tf.keras.layers.Activation("softmax", dtype="float32")])
+        model.compile(tf.keras.optimizers.SGD(0.1, momentum=0.9),
+                      "sparse_categorical_crossentropy", run_eagerly=run_eagerly)
+        model.fit(x, y, batch_size=8, epochs=2, verbose=0)
+        return model
+
+    traced, eager = train(False), train(True)
+    assert traced.layers[0].compute_dtype == "bfloat16"
+    assert traced.layers[0].kernel.dtype == tf.float32
+    for planned, expected in zip(traced.get_weights(), eager.get_weights()):
+        np.testing.assert_array_equal(planned, expected)
     assert plan_notes and all(plan for plan, _ in plan_notes), plan_notes
 
 
@@ -382,3 +419,32 @@ def test_a_loop_running_no_iteration_replays_op_by_op_with_a_note(plan_notes):
     graph = traced.get_concrete_function(x, tf.constant(2)).graph
     assert graph.plan is False
     assert "ran no iteration" in graph.plan_note
+
+
+class _Gate(tf.keras.layers.Layer):
+    """A layer choosing its activation by the sign of its input's mean (a tf.cond)."""
+
+    def call(self, x):
+        return tf.cond(tf.reduce_mean(x) > 0.0, lambda: tf.nn.relu(x),
+                       lambda: tf.tanh(x) * 0.5)
+
+
+def test_keras_fit_through_a_cond_layer_is_planned_and_equals_eager(plan_notes):
+    rng = np.random.default_rng(23)
+    x = rng.standard_normal((64, 6)).astype("float32")
+    y = rng.integers(0, 3, 64)
+
+    def train(run_eagerly: bool):
+        tf.keras.utils.set_random_seed(5)
+        model = tf.keras.Sequential([tf.keras.Input((6,)), tf.keras.layers.Dense(16), _Gate(),
+                                     tf.keras.layers.Dense(3)])
+        model.compile(tf.keras.optimizers.Adam(0.01),
+                      tf.keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+                      run_eagerly=run_eagerly)
+        model.fit(x, y, batch_size=8, epochs=2, verbose=0)
+        return model
+
+    traced, eager = train(False), train(True)
+    for planned, expected in zip(traced.get_weights(), eager.get_weights()):
+        np.testing.assert_array_equal(planned, expected)
+    assert plan_notes and all(plan for plan, _ in plan_notes), plan_notes

@@ -27,7 +27,7 @@ import numpy as np
 from ...ops import registry
 
 __all__ = ["Lowered", "Backward", "Line", "Operand", "NotLowered", "lowering", "rule_for",
-           "coverage", "unbroadcaster", "HALF_PRECISION"]
+           "coverage", "unbroadcaster", "HALF_PRECISION", "is_half"]
 
 
 class NotLowered(Exception):
@@ -129,7 +129,7 @@ class Line:
         self.arguments = bound.arguments
         self.specs = specs
         self.output_slots = output_slots
-        self.half = name in HALF_PRECISION  # the rule computes float16 as its eager op does
+        self.half = name in HALF_PRECISION  # the rule computes half precision as its op does
 
     def __getitem__(self, name: str):
         return self.arguments[name]
@@ -217,12 +217,20 @@ class Line:
 
 def _plain_dtype(dtype: np.dtype, float_only: bool = False, half: bool = False) -> bool:
     """float32/float64 (complex too), or integers and bools unless `float_only`: the dtypes the
-    rules compute as eager does; float16 too for the rules registered with `half=True` (half
-    precision accumulates in float32 in sums and products: those rules do as their ops do).
-    bfloat16 (ml_dtypes, kind "V") is left to the ops but for casts (`precision.py`)."""
+    rules compute as eager does; float16 and bfloat16 (ml_dtypes, kind "V") too for the rules
+    registered with `half=True` (half precision accumulates in float32 in sums and products,
+    and NumPy functions without a bfloat16 loop compute in float32 and are rounded back: those
+    rules do as their ops do)."""
     if dtype.kind in "fc":
         return dtype.itemsize > 2 or (half and dtype == np.float16)
+    if dtype.kind == "V":
+        return half and dtype.name == "bfloat16"
     return not float_only and dtype.kind in "iub"
+
+
+def is_half(dtype) -> bool:
+    """float16 or bfloat16: the dtypes eager accumulates in float32 (sums, products)."""
+    return dtype.itemsize == 2 and dtype.kind in "fV"
 
 
 def _has_slot(value) -> bool:
@@ -237,13 +245,13 @@ def _has_slot(value) -> bool:
 
 # --- the rule table --------------------------------------------------------------------------
 RULES: dict[str, Callable[[Line], Lowered]] = {}  # registry name -> rule
-HALF_PRECISION: set[str] = set()  # rules that take float16 operands (checked in float16 too)
+HALF_PRECISION: set[str] = set()  # rules taking float16/bfloat16 operands (checked in both)
 
 
 def lowering(*names: str, half: bool = False):
     """Register a rule for the registry ops named `names` (their first registry name); with
-    `half`, its operands may be float16 (the rule then computes as the eager op does in
-    float16: tests/function/test_lowering.py checks it on the samples cast to float16)."""
+    `half`, its operands may be float16 or bfloat16 (the rule then computes as the eager op
+    does in them: tests/function/test_lowering.py checks it on the samples cast to each)."""
     def decorate(rule):
         for name in names:
             if name not in registry.REGISTRY:
@@ -309,8 +317,8 @@ def unbroadcaster(from_shape: tuple, to_shape: tuple) -> Callable | None:
 
     def reduce(g):
         if axes:
-            if g.dtype == np.float16:  # as eager's reduce_sum: in float32, rounded once
-                g = add_reduce(g, axes, np.float32, None, False).astype(np.float16)
+            if is_half(g.dtype):  # as eager's reduce_sum: in float32, rounded once
+                g = add_reduce(g, axes, np.float32, None, False).astype(g.dtype)
             else:
                 dtype = g.dtype if g.dtype.kind in "iu" else None
                 g = add_reduce(g, axes, dtype, None, False)

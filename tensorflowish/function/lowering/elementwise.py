@@ -89,7 +89,7 @@ def multiply(line: Line) -> Lowered:
 @lowering("divide", half=True)
 def divide(line: Line) -> Lowered:
     x, y = line.binary("x", "y")
-    if line.dtype(x).kind not in "fc":  # integers divide into float64: left to the op
+    if line.dtype(x).kind not in "fcV":  # integers divide into float64: left to the op
         raise NotLowered("integer division")
     return _binary(line, np.true_divide, Direct(np.true_divide, "in1"),
                    General(lambda g, x, y, out: -(g * out / y), ("in1", "out")), ufunc=True)
@@ -145,6 +145,8 @@ def _unary(line: Line, forward, gradient, float_only=True, ufunc=True) -> Lowere
     x = line.tensor(argument, float_only=float_only)
     if line.dtype(x) != line.output_dtype:
         raise NotLowered("the output dtype differs from the input's")
+    if line.dtype(x).kind == "V":  # bfloat16: as eager, NumPy's float32 results rounded back
+        forward, ufunc = _rounded_back(forward, line.dtype(x)), False
     if isinstance(gradient, Direct):
         backward = Backward(gradient.ufunc, gradient.uses, single=True, ufunc=True)
     else:
@@ -154,7 +156,15 @@ def _unary(line: Line, forward, gradient, float_only=True, ufunc=True) -> Lowere
     return Lowered(forward, [x], lambda needs, overwrite: backward, ufunc=ufunc)
 
 
-# the unary ops whose eager forward and VJP on float16 are these same NumPy calls
+def _rounded_back(forward, dtype):
+    def rounded(a):
+        result = forward(a)
+        return result if result.dtype == dtype else result.astype(dtype)
+    return rounded
+
+
+# the unary ops whose eager forward and VJP on float16 and bfloat16 are these same NumPy calls
+# (a Python float in a VJP is taken in g's dtype, as the eager VJP's ops take it)
 _HALF = {"negative", "abs", "square", "sqrt", "exp", "math.log", "tanh", "sigmoid", "nn.relu"}
 
 
@@ -177,7 +187,7 @@ _unary_rule("negative", np.negative, Direct(np.negative), float_only=False)
 _unary_rule("abs", np.abs, _x(lambda g, x, out: g * np.sign(x)), float_only=False)
 _unary_rule("square", lambda a: a * a, _x(lambda g, x, out: g * (x * 2)), float_only=False,
             ufunc=False)
-_unary_rule("sqrt", np.sqrt, _out(lambda g, x, out: g * 0.5 / out))
+_unary_rule("sqrt", np.sqrt, _out(lambda g, x, out: g * g.dtype.type(0.5) / out))
 _unary_rule("math.reciprocal", lambda a: 1 / a, _out(lambda g, x, out: -(g * out * out)),
             ufunc=False)
 _unary_rule("exp", np.exp, Direct(np.multiply, "out"))

@@ -12,7 +12,7 @@ import numpy as np
 
 from ... import kernels
 from ...ops import registry
-from . import Backward, Line, Lowered, NotLowered, lowering, unbroadcaster
+from . import Backward, Line, Lowered, NotLowered, is_half, lowering, unbroadcaster
 
 _add_reduce = np.add.reduce
 _ACTIVATIONS = ("linear", "relu", "sigmoid", "tanh", "gelu", "leaky_relu")
@@ -32,7 +32,7 @@ def dense(line: Line) -> Lowered:
         inputs.append(line.tensor("bias", float_only=True))
     if any(line.dtype(o) != line.dtype(x) for o in inputs) or len(line.shape(kernel)) != 2:
         raise NotLowered("mixed dtypes")
-    if line.dtype(x) == np.float16:  # composed, as the eager op on the CPU
+    if is_half(line.dtype(x)):  # composed, as the eager op on the CPU
         from .precision import dense_half
 
         return dense_half(line, inputs, activation, alpha)
@@ -108,7 +108,7 @@ def matmul(line: Line) -> Lowered:
     for flag in ("adjoint_a", "adjoint_b", "a_is_sparse", "b_is_sparse", "grad_a", "grad_b"):
         if line.literal(flag):
             raise NotLowered(f"{flag}")
-    if line.literal("output_type") is not None or line.dtype(a).kind != "f":
+    if line.literal("output_type") is not None or line.dtype(a).kind not in "fV":
         raise NotLowered("output_type or a non-float matmul")
     transpose_a, transpose_b = bool(line.literal("transpose_a")), \
         bool(line.literal("transpose_b"))
@@ -119,12 +119,13 @@ def matmul(line: Line) -> Lowered:
     def swap(m):
         return m.swapaxes(-1, -2)
 
-    half = line.dtype(a) == np.float16
+    half = is_half(line.dtype(a))
+    dtype = line.dtype(a)
 
     def product(left, right, ta=False, tb=False, out=None):
         left, right = swap(left) if ta else left, swap(right) if tb else right
-        if half:  # as eager: float16 products accumulate in float32, rounded once (no buffers)
-            return np.matmul(left.astype(np.float32), right.astype(np.float32)).astype(np.float16)
+        if half:  # as eager: half products accumulate in float32, rounded once (no buffers)
+            return np.matmul(left.astype(np.float32), right.astype(np.float32)).astype(dtype)
         return np.matmul(left, right, out=out)
 
     def forward(x, y, out=None):

@@ -1,6 +1,6 @@
 """Lowering rules for half and mixed precision: casts between any float dtypes (float16 and
-bfloat16 included) and the dense layer in float16 (Keras's `mixed_float16` policy: float32
-variables cast to float16 for the compute).
+bfloat16 included) and the dense layer in float16 and bfloat16 (Keras's `mixed_float16` and
+`mixed_bfloat16` policies: float32 variables cast to half precision for the compute).
 
 Each rule computes what its eager op computes on the CPU, in the same dtypes and order:
 `ops/math.py`'s `cast` (`astype`, and a cast of the gradient back to the source dtype), and
@@ -64,6 +64,9 @@ def dense_half(line: Line, inputs: list, activation: str, alpha: float) -> Lower
     """`nn.dense` on float16 operands, as its eager op composes it on the CPU: `x @ kernel`
     (float32 accumulation, one rounding), `+ bias`, then the activation; the backward is the
     three ops' VJPs in the tape's order (activation, bias add, matmul)."""
+    dtype = line.dtype(inputs[0])
+    if activation == "leaky_relu" and dtype.kind == "V":
+        raise NotLowered("leaky_relu in bfloat16")  # alpha would be taken in float32
     if activation == "leaky_relu":
         forward_act = (lambda z: np.where(z > 0, z, z * alpha))
         backward_act = (lambda g, z, y: np.where(np.greater(z, 0), g, g * alpha))
@@ -71,7 +74,6 @@ def dense_half(line: Line, inputs: list, activation: str, alpha: float) -> Lower
         forward_act, backward_act = _HALF_ACTIVATIONS[activation]
     else:
         raise NotLowered(f"activation {activation!r} in float16")
-    dtype = np.dtype(np.float16)
     x_shape, kernel_shape = line.shape(inputs[0]), line.shape(inputs[1])
     if len(x_shape) < 2:
         raise NotLowered("x of rank < 2")
@@ -85,7 +87,10 @@ def dense_half(line: Line, inputs: list, activation: str, alpha: float) -> Lower
         z = np.matmul(a.astype(f32), w.astype(f32)).astype(dtype)
         if b is not None:
             z = z + b
-        return (z if forward_act is None else forward_act(z)), z
+        if forward_act is None:
+            return z, z
+        y = forward_act(z)  # bfloat16: as the eager activation op, rounded back once
+        return (y if y.dtype == dtype else y.astype(dtype)), z
 
     def vjp(needs, overwrite):
         def backward(g, a, w, y, z):

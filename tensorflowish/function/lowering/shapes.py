@@ -8,7 +8,7 @@ import math
 
 import numpy as np
 
-from . import PASS, Backward, Line, Lowered, NotLowered, lowering
+from . import PASS, Backward, Line, Lowered, NotLowered, is_half, lowering
 
 _add_reduce = np.add.reduce
 _SPREAD_AS_VIEW = 1 << 14  # elements: as eager's reductions (ops/reductions.py, _spread)
@@ -38,7 +38,7 @@ def _spread(g_kept, shape: tuple):
 def _sum_rule(line: Line, mean: bool) -> Lowered:
     x = line.tensor("input_tensor")
     dtype = line.dtype(x)
-    if dtype.kind not in "fc":
+    if dtype.kind not in "fcV":
         raise NotLowered("integer sums")
     shape = line.shape(x)
     axes = _axes(line, len(shape))
@@ -49,7 +49,7 @@ def _sum_rule(line: Line, mean: bool) -> Lowered:
     kept = (1,) * len(shape) if axes is None else \
         tuple(1 if i in axes else size for i, size in enumerate(shape))
 
-    if dtype == np.float16:  # as eager: accumulated in float32, rounded once
+    if is_half(dtype):  # as eager: accumulated in float32, rounded once
         def forward(a):
             total = _add_reduce(a, axes, np.float32, None, keepdims)
             return np.asarray(total if count == 1 else total / count, dtype)
@@ -76,7 +76,7 @@ def _sum_rule(line: Line, mean: bool) -> Lowered:
         return Backward(backward, fresh=fresh, buffers=((shape, dtype),) if fresh else ())
     # buffers for results of at least one dimension (a 0-d sum is a NumPy scalar, as eager's)
     output_shape = line.output_shape
-    buffers = ((output_shape, dtype),) if output_shape and dtype != np.float16 else ()
+    buffers = ((output_shape, dtype),) if output_shape and not is_half(dtype) else ()
     return Lowered(forward, [x], vjp, buffers=buffers)
 
 
