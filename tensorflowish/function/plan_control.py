@@ -47,12 +47,38 @@ def lower_control(builder: _Builder, index: int, call) -> None:
     tapes = builder.recording()
     if len(tapes) != 1:
         raise NotPlannable(f"line {index} ({call.name}): control flow under two recording tapes")
-    if parts.kind == "while_loop":
-        from .plan_loop import lower_loop
+    untyped = next((slot for slot in getattr(parts, "loop_slots", ()) if slot not in
+                    builder.specs), None) or _untyped(builder.specs, sub_lists(parts))
+    if untyped is not None:  # specs read from a replay (relaxed shapes): a branch that did not run
+        raise NotPlannable(f"line {index} ({call.name}): value %{untyped} inside it has no "
+                           "static type (a branch or body that did not run)")
+    try:
+        if parts.kind == "while_loop":
+            from .plan_loop import lower_loop
 
-        lower_loop(builder, index, call, parts, tapes[0])
-        return
-    _lower_branches(builder, index, call, parts, tapes[0])
+            lower_loop(builder, index, call, parts, tapes[0])
+        else:
+            _lower_branches(builder, index, call, parts, tapes[0])
+    except KeyError as missing:  # a value without a static type the check above missed
+        raise NotPlannable(f"line {index} ({call.name}): value %{missing} inside it has no "
+                           "static type") from None
+
+
+def _untyped(specs: dict, lists: list):
+    """A tensor value made inside lists of lines that has no static type, or None."""
+    for calls, _ in lists:
+        for call in calls:
+            for slot, kind in zip(call.output_slots, call.types):
+                if slot not in specs and kind != "GradientTape":
+                    return slot
+            parts = getattr(call.control, "parts", None)
+            if parts is not None:
+                found = _untyped(specs, sub_lists(parts)) if all(
+                    slot in specs for slot in getattr(parts, "loop_slots", ())) else \
+                    parts.loop_slots[0]
+                if found is not None:
+                    return found
+    return None
 
 
 # --- what a sub-plan reads -------------------------------------------------------------------

@@ -448,3 +448,24 @@ def test_keras_fit_through_a_cond_layer_is_planned_and_equals_eager(plan_notes):
     for planned, expected in zip(traced.get_weights(), eager.get_weights()):
         np.testing.assert_array_equal(planned, expected)
     assert plan_notes and all(plan for plan, _ in plan_notes), plan_notes
+
+
+def test_relaxed_shapes_through_control_flow_on_a_gradient_path():
+    """Plans per input shape read their types from a replay, where a branch that did not run
+    has none: such a plan is refused (op by op), never a crash."""
+    w1, w2 = _recurrent_weights(24)
+
+    def step(x):
+        with tf.GradientTape() as tape:
+            h = tf.tanh(tf.matmul(x, w1))
+            out = tf.cond(tf.reduce_sum(h) > 0.0, lambda: tf.matmul(h, w2), lambda: h * 2.0)
+            _, out = tf.while_loop(lambda i, o: i < 2, lambda i, o: (
+                i + 1, tf.tanh(tf.matmul(o, w2))), [0, out])
+            loss = tf.reduce_sum(out)
+        return loss, tape.gradient(loss, [w1, w2])
+
+    traced = tf.function(step, reduce_retracing=True)
+    rng = np.random.default_rng(25)
+    for rows in (3, 5, 7, 5, 7, 3, 5):
+        x = tf.constant(rng.standard_normal((rows, 4)))
+        _assert_same(traced(x), step(x))
