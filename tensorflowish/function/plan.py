@@ -217,7 +217,9 @@ class _Builder:
 
     # --- lowered lines ---------------------------------------------------------------------
     def lower(self, index: int, call: Call) -> bool:
-        if call.stateful or len(call.output_slots) != 1 or call.output_positions != [-1]:
+        # a stateful line is lowered only where it is a pure call with a rule of its own
+        if call.stateful and call.function not in lowering_rules.LINE_RULES or \
+                len(call.output_slots) != 1 or call.output_positions != [-1]:
             return False
         found = lowering_rules.rule_for(call.function)
         if found is None:
