@@ -217,8 +217,7 @@ class _Builder:
 
     # --- lowered lines ---------------------------------------------------------------------
     def lower(self, index: int, call: Call) -> bool:
-        # a stateful line is lowered only where it is a pure call with a rule of its own
-        if call.stateful and call.function not in lowering_rules.LINE_RULES or \
+        if call.stateful and not lowering_rules.has_line_rule(call.function) or \
                 len(call.output_slots) != 1 or call.output_positions != [-1]:
             return False
         found = lowering_rules.rule_for(call.function)

@@ -278,6 +278,14 @@ def lowering_of_line(function: Callable, name: str):
     return decorate
 
 
+def has_line_rule(function: Callable) -> bool:
+    """Whether a non-registry graph line calling `function` has a rule (a pure call, lowered
+    although tracing records it as a stateful line)."""
+    if not _BY_FUNCTION:
+        rule_for(None)  # loads the rule modules
+    return function in LINE_RULES
+
+
 def rule_for(function: Callable) -> tuple[str, Callable] | None:
     """(registry name, rule) of the op whose undecorated function a graph line calls."""
     if not _BY_FUNCTION:
