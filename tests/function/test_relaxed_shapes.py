@@ -394,20 +394,23 @@ def _registry_cases():
             yield name, info.function, args, kwargs, relaxed
 
 
+def _positional(function, args, kwargs, relaxed):
+    """`function` as a function of only the arguments at positions `relaxed`."""
+    def call(*tensors):
+        full = list(args)
+        for position, tensor in zip(relaxed, tensors):
+            full[position] = tensor
+        return function(*full, **kwargs)
+    return call
+
+
 def test_every_registry_op_static_dims_hold_at_other_sizes():
     """Each op with samples, traced with dimension 0 of its array arguments relaxed: every
     dimension inference calls static has that size when the graph runs on inputs two rows
     longer, and the values equal eager's there (or the graph was specialised and retraced)."""
     checked = 0
     for name, function, args, kwargs, relaxed in _registry_cases():
-        def body(*tensors, args=tuple(args), relaxed=tuple(relaxed), kwargs=dict(kwargs)):
-            full = list(args)
-            for position, tensor in zip(relaxed, tensors):
-                full[position] = tensor
-            return function(*full, **kwargs)
-
-        def call(*tensors, body=body):  # no defaults: every parameter is one relaxed tensor
-            return body(*tensors)
+        call = _positional(function, args, kwargs, relaxed)
 
         specs = [tf.TensorSpec([None, *args[i].shape[1:]], tf.as_dtype(args[i].dtype))
                  for i in relaxed]
