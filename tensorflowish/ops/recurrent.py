@@ -184,6 +184,12 @@ def _add_state_gradient(xp, dh, dz_t, recurrent_kernel, rmask, scratch) -> None:
     dh += scratch
 
 
+def _in_dtype(grads: list, dtype) -> list:
+    """The gradients in the inputs' dtype: bfloat16's GEMMs and sums come back in float32 (a
+    no-op for every other dtype)."""
+    return [None if g is None else g.astype(dtype, copy=False) for g in grads]
+
+
 def _sequence_samples(gates: int, extra_state: bool, bias_shape):
     def samples(rng):
         batch, steps, features, units = 2, 3, 3, 2
@@ -303,7 +309,7 @@ def lstm_backward_arrays(saved, g, needs) -> list:
              dh if needs[1] else None, dc if needs[2] else None, dw, du]
     if has_bias:
         grads.append(dz.reshape(-1, 4 * units).sum(axis=0) if needs[5] else None)
-    return grads
+    return _in_dtype(grads, dtype)
 
 
 @register("rnn.lstm", samples=_sequence_samples(4, True, _lstm_bias_shape))
@@ -430,7 +436,7 @@ def gru_backward_arrays(saved, g, needs) -> list:
             db = xp.stack([dx_part.reshape(-1, 3 * units).sum(axis=0),
                            dm.reshape(-1, 3 * units).sum(axis=0)])
         grads.append(db)
-    return grads
+    return _in_dtype(grads, dtype)
 
 
 @register("rnn.gru", samples=_sequence_samples(3, False, _gru_bias_shape))
@@ -547,7 +553,7 @@ def simple_rnn_backward_arrays(saved, g, needs) -> list:
              dh if needs[1] else None, dw, du]
     if has_bias:
         grads.append(dz.reshape(-1, units).sum(axis=0) if needs[4] else None)
-    return grads
+    return _in_dtype(grads, dtype)
 
 
 @register("rnn.simple_rnn", samples=_simple_samples)

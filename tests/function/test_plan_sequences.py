@@ -287,3 +287,46 @@ def test_the_sequence_benchmark_steps_run_as_plans():
                                        rtol=1e-5)
         graph = _graph(workload.framework.function)
         assert graph.plan, (workload.name, graph.plan_note)
+
+
+@pytest.fixture
+def mixed_float16():
+    tf.keras.mixed_precision.set_global_policy("mixed_float16")
+    yield
+    tf.keras.mixed_precision.set_global_policy("float32")
+
+
+def test_mixed_float16_text_classifier_fit_runs_plans_and_equals_eager(mixed_float16,
+                                                                        monkeypatch):
+    """Under mixed_float16 the embedding and the recurrent layers compute in float16 (their
+    rules take half precision: the same array calls as their ops)."""
+    from tensorflowish.function.graph import Graph
+
+    compiled = []
+    original = Graph.compile
+
+    def compile_and_note(self):
+        compiled.append((original(self), self.plan_note))
+        return compiled[-1][0]
+    monkeypatch.setattr(Graph, "compile", compile_and_note)
+    x = np.concatenate([_ids(seed=seed) for seed in range(4)])
+    y = np.random.default_rng(4).integers(0, 3, len(x))
+
+    def train(run_eagerly):
+        tf.keras.utils.set_random_seed(7)
+        model = tf.keras.Sequential([
+            tf.keras.Input((7,), dtype="int32"), L.Embedding(20, 4, mask_zero=True),
+            L.Bidirectional(L.GRU(4, return_sequences=True)), L.LSTM(3),
+            L.Dense(3), L.Activation("softmax", dtype="float32")])
+        model.compile(optimizer=tf.keras.optimizers.Adam(0.01), run_eagerly=run_eagerly,
+                      loss="sparse_categorical_crossentropy")
+        history = model.fit(x, y, batch_size=4, epochs=2, shuffle=False, verbose=0)
+        return model, history.history
+
+    traced, traced_history = train(False)
+    assert traced.layers[2].compute_dtype == "float16"
+    assert compiled and all(plan for plan, _ in compiled), compiled
+    eager, eager_history = train(True)
+    assert traced_history == eager_history
+    for a, b in zip(traced.get_weights(), eager.get_weights()):
+        np.testing.assert_array_equal(a, b)

@@ -363,3 +363,19 @@ def test_leaked_tensor_keeps_its_relaxed_shape_and_concrete_function_of_specs():
         x = _data(n, 3)
         np.testing.assert_allclose(concrete(tf.constant(x)).numpy(),
                                    np.concatenate([x, x]) * 2.0, rtol=1e-6)
+
+
+def test_causal_attention_with_relaxed_batch_and_steps():
+    heads = tf.keras.layers.MultiHeadAttention(2, 3)
+    dot = tf.keras.layers.Attention()
+
+    def call(x):
+        return heads(x, x, use_causal_mask=True), dot([x, x], use_causal_mask=True)
+
+    traced = tf.function(call, input_signature=[tf.TensorSpec([None, None, 6])])
+    for n, steps in ((2, 4), (3, 5)):
+        x = tf.constant(_data(n, steps, 6))
+        for got, want in zip(traced(x), call(x)):
+            np.testing.assert_allclose(got.numpy(), want.numpy(), rtol=1e-5, atol=1e-6)
+    assert traced.experimental_get_tracing_count() == 1
+    assert not traced._traces[0]._specialised

@@ -12,7 +12,7 @@ from ...ops import embedding
 from . import Backward, Line, Lowered, NotLowered, lowering
 
 
-@lowering("nn.embedding_lookup")
+@lowering("nn.embedding_lookup", half=True)
 def embedding_lookup(line: Line) -> Lowered:
     if line.literal("max_norm") is not None:
         raise NotLowered("max_norm")  # the op raises its error

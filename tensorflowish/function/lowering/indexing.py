@@ -12,7 +12,7 @@ from ...ops import shapes
 from . import Backward, Line, Lowered, NotLowered, lowering
 
 
-@lowering("gather")
+@lowering("gather", half=True)
 def gather(line: Line) -> Lowered:
     """`tf.gather` without batch dimensions: eager's `params[:, ..., indices]` (getitem with
     an integer array) and its VJP, the gradient added into zeros at the indices (dense, as the
@@ -48,7 +48,7 @@ def gather(line: Line) -> Lowered:
     return Lowered(forward, [params, indices], vjp)
 
 
-@lowering("reverse")
+@lowering("reverse", half=True)
 def reverse(line: Line) -> Lowered:
     x = line.tensor("tensor")
     shape, dtype = tuple(line.shape(x)), line.dtype(x)

@@ -20,8 +20,8 @@ def _operands(line: Line, states: list[str]) -> tuple[list, bool, bool, tuple]:
                                                        else [])
     inputs = [line.tensor(name, float_only=True) for name in names]
     if len({line.dtype(operand) for operand in inputs}) != 1 or \
-            line.dtype(inputs[0]).kind != "f":
-        raise NotLowered("mixed dtypes")
+            line.dtype(inputs[0]).kind == "c":
+        raise NotLowered("mixed or complex dtypes")  # the op raises its error
     batch, steps = line.shape(inputs[0])[:2]
     units = line.shape(inputs[names.index("recurrent_kernel")])[0]
     masks = []
@@ -61,7 +61,7 @@ def _lowered(forward, inputs: list, masks: tuple, backward_arrays) -> Lowered:
     return Lowered(forward, inputs, vjp, residual=True, untracked=untracked)
 
 
-@lowering("rnn.lstm")
+@lowering("rnn.lstm", half=True)
 def lstm(line: Line) -> Lowered:
     inputs, go_backwards, return_sequences, masks = _operands(
         line, ["inputs", "initial_h", "initial_c"])
@@ -73,7 +73,7 @@ def lstm(line: Line) -> Lowered:
     return _lowered(forward, inputs, masks, recurrent.lstm_backward_arrays)
 
 
-@lowering("rnn.gru")
+@lowering("rnn.gru", half=True)
 def gru(line: Line) -> Lowered:
     inputs, go_backwards, return_sequences, masks = _operands(line, ["inputs", "initial_h"])
 
@@ -84,7 +84,7 @@ def gru(line: Line) -> Lowered:
     return _lowered(forward, inputs, masks, recurrent.gru_backward_arrays)
 
 
-@lowering("rnn.simple_rnn")
+@lowering("rnn.simple_rnn", half=True)
 def simple_rnn(line: Line) -> Lowered:
     inputs, go_backwards, return_sequences, masks = _operands(line, ["inputs", "initial_h"])
     activation = line.literal("activation")

@@ -9,7 +9,7 @@ from ...ops import scans
 from . import Backward, Line, Lowered, NotLowered, lowering
 
 
-@lowering("math.cumsum")
+@lowering("math.cumsum", half=True)
 def cumsum(line: Line) -> Lowered:
     x = line.tensor("x")
     rank = len(line.shape(x))

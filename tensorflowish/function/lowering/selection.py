@@ -10,7 +10,7 @@ import numpy as np
 from . import Backward, Line, Lowered, NotLowered, lowering, unbroadcaster
 
 
-@lowering("where")
+@lowering("where", half=True)
 def where(line: Line) -> Lowered:
     if line["x"] is None or line["y"] is None:
         raise NotLowered("the coordinates form (x and y None)")

@@ -62,7 +62,7 @@ def logical_not(line: Line) -> Lowered:
     return Lowered(np.invert, [line.tensor("x")], None)  # the op's `~a`
 
 
-@lowering("Tensor.__getitem__")
+@lowering("Tensor.__getitem__", half=True)
 def getitem(line: Line) -> Lowered:
     x = line.tensor("tensor")
     index = line.literal("index")
@@ -80,7 +80,7 @@ def getitem(line: Line) -> Lowered:
                    fresh=False)
 
 
-@lowering("concat")
+@lowering("concat", half=True)
 def concat(line: Line) -> Lowered:
     values = line.literal_structure("values")
     operands = [line.tensor_value(v) for v in values]

@@ -11,9 +11,20 @@ from tensorflowish.keras.layers.layer import Layer
 from tensorflowish.tensor import Tensor
 
 
-def causal_mask(query_steps: int, value_steps: int) -> Tensor:
-    """(1, T, S) booleans: query step i may attend to value steps j <= i."""
-    return tf.constant(np.tril(np.ones((query_steps, value_steps), bool))[None])
+def causal_mask(query_steps, value_steps) -> Tensor:
+    """(1, T, S) booleans: query step i may attend to value steps j <= i. A size may be a
+    tensor (a relaxed dimension in a tf.function: see `steps`)."""
+    if isinstance(query_steps, int) and isinstance(value_steps, int):
+        return tf.constant(np.tril(np.ones((query_steps, value_steps), bool))[None])
+    rows = tf.expand_dims(tf.range(query_steps), 1)
+    return tf.expand_dims(tf.expand_dims(tf.range(value_steps), 0) <= rows, 0)
+
+
+def steps(tensor: Tensor, axis: int):
+    """The size of `tensor` along `axis`: an int, or a scalar tensor where the static shape
+    has None (a relaxed dimension in a tf.function)."""
+    size = tensor.shape[axis]
+    return int(size) if size is not None else tf.shape(tensor)[axis]
 
 
 def attention_dropout(weights: Tensor, rate: float, training: bool, seed: Any) -> Tensor:
@@ -90,7 +101,7 @@ class Attention(Layer):
         if value_mask is not None:
             scores_mask = tf.expand_dims(tf.cast(value_mask, tf.bool), -2)  # (B, 1, Tv)
         if use_causal_mask:
-            causal = causal_mask(int(scores.shape[1]), int(scores.shape[2]))
+            causal = causal_mask(steps(scores, 1), steps(scores, 2))
             scores_mask = causal if scores_mask is None else tf.logical_and(scores_mask, causal)
         if scores_mask is not None:  # Keras subtracts 1e9 where masked (65504 in float16)
             big = 65504.0 if scores.dtype == tf.float16 else 1.0e9

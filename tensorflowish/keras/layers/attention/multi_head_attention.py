@@ -8,7 +8,7 @@ from typing import Any
 import tensorflowish as tf
 from tensorflowish.keras import constraints, initializers, regularizers
 from tensorflowish.keras.layers import masks
-from tensorflowish.keras.layers.attention.attention import attention_dropout, causal_mask
+from tensorflowish.keras.layers.attention.attention import attention_dropout, causal_mask, steps
 from tensorflowish.keras.layers.layer import Layer
 from tensorflowish.ops.attention import masked_softmax
 from tensorflowish.tensor import Tensor
@@ -192,7 +192,7 @@ class MultiHeadAttention(Layer):
         if key_mask is not None and key is not value:
             combined = both(combined, tf.expand_dims(tf.cast(key_mask, tf.bool), -2))
         if use_causal_mask:
-            combined = both(combined, causal_mask(int(query.shape[1]), int(value.shape[1])))
+            combined = both(combined, causal_mask(steps(query, 1), steps(value, 1)))
         if attention_mask is not None:
             combined = both(combined, tf.cast(attention_mask, tf.bool))
         return combined

@@ -101,7 +101,9 @@ class RecurrentCell(DropoutRNNCell, Layer):
         return inputs, h if rec_mask is None else h * rec_mask
 
     def get_initial_state(self, batch_size: int | None = None) -> list:
-        return [tf.zeros((batch_size, size), dtype=self.dtype) for size in state_sizes(self)]
+        # in the compute dtype (float16 under mixed_float16), as Keras
+        return [tf.zeros((batch_size, size), dtype=self.compute_dtype)
+                for size in state_sizes(self)]
 
     def get_config(self) -> dict:
         config = {**super().get_config(), "units": self.units,

@@ -84,7 +84,8 @@ class RNN(Layer):
         if hasattr(self.cell, "get_initial_state"):
             states = self.cell.get_initial_state(batch_size=batch_size)
             return list(states) if isinstance(states, (list, tuple)) else [states]
-        return [tf.zeros((batch_size, int(size)), dtype=self.dtype) for size in self.state_size]
+        return [tf.zeros((batch_size, int(size)), dtype=self.compute_dtype)
+                for size in self.state_size]
 
     def reset_states(self, states: Any = None) -> None:
         """Forget (or set) the carried states of a stateful layer."""
@@ -114,7 +115,13 @@ class RNN(Layer):
         for reset in ("reset_dropout_mask", "reset_recurrent_dropout_mask"):
             if hasattr(self.cell, reset):
                 getattr(self.cell, reset)()
-        result = self._run_fused(sequences, states, mask, bool(training))
+        if self._variable_dtype is not None:  # a mixed policy: the cell's weights read as casts
+            from tensorflowish.keras.mixed_precision import autocast_variables
+
+            with autocast_variables(self.cell, self._variable_dtype, self._dtype):
+                result = self._run_fused(sequences, states, mask, bool(training))
+        else:
+            result = self._run_fused(sequences, states, mask, bool(training))
         if result is None:
             result = self._run_cell(sequences, states, mask, bool(training))
         elif mask is not None:
