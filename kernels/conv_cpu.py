@@ -128,17 +128,22 @@ def _clipped(out_length: int, size: int, offset: int, stride: int):
 
 
 def col2im(dcols: np.ndarray, input_shape, out_hw, kernel_size, strides, dilations,
-           pads) -> np.ndarray:
+           pads, out: np.ndarray | None = None) -> np.ndarray:
     """The adjoint of :func:`im2col`: each patch entry added back onto the input pixel it came
     from. ``dcols`` is ``(kh * kw, N * Ho * Wo, C)``, one contiguous block per window offset
     (as :func:`_patch_gradient` makes it); returns a new ``input_shape`` array.
 
     Each window offset adds its block onto one strided slice of dx, clipped to the real input,
-    so no padded buffer is filled and copied out."""
+    so no padded buffer is filled and copied out. ``out``: a contiguous array of
+    ``input_shape`` to compute into (zeroed first)."""
     n, h, w, c = input_shape
     out_h, out_w = out_hw
     dcols = dcols.reshape(kernel_size[0], kernel_size[1], n, out_h, out_w, c)
-    dx = np.zeros((n, h, w, c), dcols.dtype)
+    if out is None:
+        dx = np.zeros((n, h, w, c), dcols.dtype)
+    else:
+        dx = out
+        dx.fill(0)
     for i in range(kernel_size[0]):
         top, bottom, rows = _clipped(out_h, h, i * dilations[0] - pads[0], strides[0])
         if bottom == top:
@@ -217,10 +222,11 @@ def _patch_gradient(g: np.ndarray, kernel: np.ndarray, groups: int) -> np.ndarra
 
 # ---- the fused convolution ------------------------------------------------------------------
 def conv_forward(x, kernel, bias, strides, dilations, pads, groups, activation, alpha,
-                 keep_patches=True):
+                 keep_patches=True, out=None):
     """``(y, pre, patches)``: ``y = act(conv(x, kernel) + bias)`` (NHWC); ``pre`` as in
     :func:`cpu.dense_forward`; ``patches`` is the patch matrix for the backward pass (None for a
-    1x1 convolution, whose patches are x itself, or when not ``keep_patches``)."""
+    1x1 convolution, whose patches are x itself, or when not ``keep_patches``). ``out``: a
+    contiguous array of y's shape and dtype, not overlapping the inputs, to compute y into."""
     n = x.shape[0]
     kh, kw, _, o = kernel.shape
     if _is_pointwise((kh, kw), strides, pads):
@@ -231,7 +237,7 @@ def conv_forward(x, kernel, bias, strides, dilations, pads, groups, activation, 
         cols = im2col(x, (kh, kw), strides, dilations, pads)
         out_h, out_w = cols.shape[1:3]
         cols2d = cols.reshape(n * out_h * out_w, kh * kw * x.shape[3])
-    y = np.empty((n, out_h, out_w, o), x.dtype)
+    y = np.empty((n, out_h, out_w, o), x.dtype) if out is None else out
     y2d = y.reshape(-1, o)
     _patch_product(cols2d, kernel, groups, y2d)
     if bias is not None:
@@ -246,13 +252,17 @@ def conv_forward(x, kernel, bias, strides, dilations, pads, groups, activation, 
 
 
 def conv_backward(dy, x, kernel, y, pre, patches, strides, dilations, pads, groups, activation,
-                  alpha, need_dx, need_dkernel, need_dbias, input_shape=None):
+                  alpha, need_dx, need_dkernel, need_dbias, input_shape=None,
+                  overwrite_dy=False, out=None):
     """``(dx, dkernel, dbias)`` of :func:`conv_forward`. ``patches`` may be None (they are made
     again from x when the kernel gradient needs them); ``x`` may be None when only ``dx`` is
-    needed (then ``input_shape`` gives its shape)."""
+    needed (then ``input_shape`` gives its shape). ``overwrite_dy``: the activation's gradient
+    may be computed into dy. ``out``: (dx, None, dbias) arrays (or None each) of the results'
+    shapes and dtypes, contiguous and not overlapping the inputs, to compute them into."""
     kh, kw, _, o = kernel.shape
+    dx_out, _, dbias_out = (None, None, None) if out is None else out
     input_shape = tuple(x.shape) if input_shape is None else tuple(input_shape)
-    g = dy if y is None else cpu.activation_gradient(dy, y, pre, activation, alpha, False)
+    g = dy if y is None else cpu.activation_gradient(dy, y, pre, activation, alpha, overwrite_dy)
     g2d = g.reshape(-1, o)
     if not g2d.flags.c_contiguous:
         g2d = np.ascontiguousarray(g2d)
@@ -269,11 +279,16 @@ def conv_backward(dy, x, kernel, y, pre, patches, strides, dilations, pads, grou
     if need_dx:
         dcols = _patch_gradient(g2d, kernel, groups)
         if pointwise:  # (1, P, C): the input gradient itself
-            dx = np.array(dcols.reshape(input_shape), copy=True)
+            if dx_out is None:
+                dx = np.array(dcols.reshape(input_shape), copy=True)
+            else:
+                dx = dx_out
+                np.copyto(dx, dcols.reshape(input_shape))
         else:
-            dx = col2im(dcols, input_shape, dy.shape[1:3], (kh, kw), strides, dilations, pads)
+            dx = col2im(dcols, input_shape, dy.shape[1:3], (kh, kw), strides, dilations, pads,
+                        dx_out)
     if need_dbias:
-        dbias = cpu.column_sums(g2d)
+        dbias = cpu.column_sums(g2d, out=dbias_out)
     return dx, dkernel, dbias
 
 
@@ -296,15 +311,21 @@ def conv_kernel_gradient(x, dy, kernel_shape, strides, dilations, pads, groups):
 
 
 # ---- pooling --------------------------------------------------------------------------------
-def max_pool(x, window, strides, dilations, pads):
+def max_pool(x, window, strides, dilations, pads, out=None):
     """``(y, argmax)``: the window maxima and, per output, the offset ``i * kw + j`` of the first
-    maximum in its window (int32); padding never wins (it is -inf)."""
+    maximum in its window (int32); padding never wins (it is -inf). ``out``: (y, argmax) arrays
+    (or None each) of their shapes and dtypes, contiguous, to compute them into."""
     padded = pad(x, pads, value=-np.inf)
     n, hp, wp, c = padded.shape
     out_h = output_size(hp, window[0], strides[0], dilations[0], 0)
     out_w = output_size(wp, window[1], strides[1], dilations[1], 0)
-    y = np.empty((n, out_h, out_w, c), x.dtype)
-    argmax = np.zeros(y.shape, np.int32)
+    y_out, argmax_out = (None, None) if out is None else out
+    y = np.empty((n, out_h, out_w, c), x.dtype) if y_out is None else y_out
+    if argmax_out is None:
+        argmax = np.zeros(y.shape, np.int32)
+    else:
+        argmax = argmax_out
+        argmax.fill(0)
     better = np.empty(y.shape, bool)
     for i, j, rows, columns in _window_slices(out_h, out_w, window, strides, dilations):
         candidate = padded[:, rows, columns, :]
@@ -317,16 +338,23 @@ def max_pool(x, window, strides, dilations, pads):
     return y, argmax
 
 
-def max_pool_backward(dy, argmax, input_shape, window, strides, dilations, pads):
-    """dx: each output gradient added onto the input that won its window."""
+def max_pool_backward(dy, argmax, input_shape, window, strides, dilations, pads, out=None):
+    """dx: each output gradient added onto the input that won its window. ``out``: a contiguous
+    array of ``input_shape`` and dy's dtype to compute dx into (used without padding)."""
     n, h, w, c = input_shape
     top, bottom, left, right = pads
-    padded = np.zeros((n, h + top + bottom, w + left + right, c), dy.dtype)
+    if out is not None and not any(pads):
+        padded = out
+        padded.fill(0)
+    else:
+        padded = np.zeros((n, h + top + bottom, w + left + right, c), dy.dtype)
     out_h, out_w = dy.shape[1:3]
     chosen = np.empty(dy.shape, dy.dtype)
     for i, j, rows, columns in _window_slices(out_h, out_w, window, strides, dilations):
         np.multiply(dy, argmax == i * window[1] + j, out=chosen)
         padded[:, rows, columns, :] += chosen
+    if padded is out:
+        return out
     return np.ascontiguousarray(padded[:, top:top + h, left:left + w])
 
 

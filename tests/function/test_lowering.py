@@ -221,7 +221,7 @@ def test_rules_with_buffers_computed_into_them():
     if not _BUFFERED:
         pytest.skip("the table of rules did not run (-k)")
     expected = {"nn.dense", "linalg.matmul", "nn.sparse_softmax_cross_entropy_with_logits",
-                "reduce_sum", "reduce_mean"}
+                "reduce_sum", "reduce_mean", "nn.conv", "nn.max_pool2d", "nn.pool"}
     assert sorted(expected - _BUFFERED) == []
 
 

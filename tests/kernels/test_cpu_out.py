@@ -114,3 +114,74 @@ def test_sparse_softmax_cross_entropy_into(which, dtype):
                                atol=tolerance)
     np.testing.assert_allclose(grad, np.exp(log_softmax) - one_hot, rtol=tolerance,
                                atol=tolerance)
+
+
+# ---- the convolution and max-pool kernels (kernels/conv_cpu.py) ------------------------------
+def _conv_reference(x, kernel, pads):
+    """A direct NHWC convolution (stride 1), float64."""
+    top, bottom, left, right = pads
+    padded = np.pad(x.astype(np.float64), ((0, 0), (top, bottom), (left, right), (0, 0)))
+    kh, kw, _, o = kernel.shape
+    out_h, out_w = padded.shape[1] - kh + 1, padded.shape[2] - kw + 1
+    y = np.zeros((x.shape[0], out_h, out_w, o))
+    for i in range(kh):
+        for j in range(kw):
+            y += padded[:, i:i + out_h, j:j + out_w, :] @ kernel[i, j].astype(np.float64)
+    return y
+
+
+@pytest.mark.parametrize("pads", [(0, 0, 0, 0), (1, 1, 1, 1)])
+def test_conv_forward_and_backward_into(pads, dtype):
+    from tensorflowish.kernels import conv_cpu
+
+    rng = np.random.default_rng(5)
+    x = rng.standard_normal((2, 7, 6, 3)).astype(dtype)
+    kernel = rng.standard_normal((3, 3, 3, 4)).astype(dtype)
+    bias = rng.standard_normal(4).astype(dtype)
+    arguments = ((1, 1), (1, 1), pads, 1, "linear", 0.2)
+    y_shape = _conv_reference(x, kernel, pads).shape
+    buffer = _poisoned(y_shape, dtype)
+    y, _, patches = conv_cpu.conv_forward(x, kernel, bias, *arguments, out=buffer)
+    assert y is buffer
+    tolerance = 1e-4 if dtype == np.float32 else 1e-12
+    np.testing.assert_allclose(y, _conv_reference(x, kernel, pads) + bias, rtol=tolerance,
+                               atol=tolerance)
+    _same_bits(y, conv_cpu.conv_forward(x, kernel, bias, *arguments)[0])
+    dy = rng.standard_normal(y_shape).astype(dtype)
+    buffers = (_poisoned(x.shape, dtype), None, _poisoned((4,), dtype))
+    dx, dkernel, dbias = conv_cpu.conv_backward(dy, x, kernel, y, None, patches, *arguments,
+                                                True, True, True, None, False, buffers)
+    assert dx is buffers[0] and dbias is buffers[2]
+    fresh = conv_cpu.conv_backward(dy, x, kernel, y, None, None, *arguments, True, True, True)
+    for got, want in zip((dx, dkernel, dbias), fresh):
+        _same_bits(got, want)
+    # dx against the adjoint of the reference: <conv(x), dy> = <x, dx>
+    probe = rng.standard_normal(x.shape)
+    np.testing.assert_allclose((_conv_reference(probe, kernel, pads) * dy).sum(),
+                               (probe * dx).sum(), rtol=1e-4 if dtype == np.float32 else 1e-10)
+    np.testing.assert_allclose(dbias, dy.astype(np.float64).sum(axis=(0, 1, 2)),
+                               rtol=tolerance, atol=tolerance)
+
+
+def test_max_pool_and_backward_into(dtype):
+    from tensorflowish.kernels import conv_cpu
+
+    rng = np.random.default_rng(6)
+    x = rng.standard_normal((2, 6, 4, 3)).astype(dtype)
+    arguments = ((2, 2), (2, 2), (1, 1), (0, 0, 0, 0))
+    reference = x.reshape(2, 3, 2, 2, 2, 3).max(axis=(2, 4))
+    y_buffer, argmax_buffer = _poisoned((2, 3, 2, 3), dtype), np.full((2, 3, 2, 3), 7, np.int32)
+    y, argmax = conv_cpu.max_pool(x, *arguments, out=(y_buffer, argmax_buffer))
+    assert y is y_buffer and argmax is argmax_buffer
+    np.testing.assert_array_equal(y, reference)
+    fresh_y, fresh_argmax = conv_cpu.max_pool(x, *arguments)
+    _same_bits(y, fresh_y)
+    np.testing.assert_array_equal(argmax, fresh_argmax)
+    dy = rng.standard_normal(y.shape).astype(dtype)
+    dx_buffer = _poisoned(x.shape, dtype)
+    dx = conv_cpu.max_pool_backward(dy, argmax, x.shape, *arguments, out=dx_buffer)
+    assert dx is dx_buffer
+    _same_bits(dx, conv_cpu.max_pool_backward(dy, fresh_argmax, x.shape, *arguments))
+    winners = (x == np.repeat(np.repeat(reference, 2, axis=1), 2, axis=2))
+    np.testing.assert_array_equal(dx, np.where(winners, np.repeat(np.repeat(dy, 2, axis=1), 2,
+                                                                   axis=2), 0))

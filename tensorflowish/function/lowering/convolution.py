@@ -5,6 +5,9 @@ with the window geometry resolved once, at compile time, by the ops' own argumen
 
 from __future__ import annotations
 
+import numpy as np
+
+from ...kernels import conv_cpu
 from ...kernels import convolution as conv_kernels
 from ...ops import convolution as conv_ops
 from . import Backward, Line, Lowered, NotLowered, lowering
@@ -48,28 +51,37 @@ def conv(line: Line) -> Lowered:
     k4 = (1,) + tuple(kernel_shape)
     y_shape = line.output_shape
 
-    def forward(a, k, b=None):
+    # the NumPy kernels themselves (plans run on NumPy arrays), with out= for the plan's buffers
+    def forward(a, k, b=None, out=None):
         if flat:
             a, k = a.reshape(x4), k.reshape(k4)
-        y, pre, patches = conv_kernels.conv_forward(a, k, b, *arguments, keep_patches=True)
+        y, pre, patches = conv_cpu.conv_forward(a, k, b, *arguments, keep_patches=True,
+                                                out=None if out is None else out[0])
         return (y.reshape(y_shape) if flat else y), (pre, patches)
+
+    dtype = line.dtype(x)
+    y4 = (y_shape[0], 1) + tuple(y_shape[1:]) if flat else tuple(y_shape)
+    # dx (4-D, as the kernel computes it) and dbias; the small kernel gradient is allocated
+    gradient_buffers = ((x4 if flat else tuple(x_shape), dtype), None,
+                        ((kernel_shape[-1],), dtype))[:len(inputs)]
 
     def vjp(needs, overwrite):
         need_bias = len(needs) > 2 and needs[2]
 
-        def backward(g, a, k, y, residual):
+        def backward(g, a, k, y, residual, out=None):
             if flat:
                 g, a, k = g.reshape(y.shape[:1] + (1,) + y.shape[1:]), a.reshape(x4), \
                     k.reshape(k4)
                 y = y.reshape(g.shape)
-            dx, dk, db = conv_kernels.conv_backward(g, a, k, y, *residual, *arguments,
-                                                    needs[0], needs[1], need_bias)
+            out = None if out is None else tuple(out) + (None,) * (3 - len(out))
+            dx, dk, db = conv_cpu.conv_backward(g, a, k, y, *residual, *arguments, needs[0],
+                                                needs[1], need_bias, None, overwrite, out)
             if flat:
                 dx = None if dx is None else dx.reshape(x_shape)
                 dk = None if dk is None else dk.reshape(kernel_shape)
             return (dx, dk, db)[:len(needs)]
-        return Backward(backward, ("in0", "in1", "out", "res"))
-    return Lowered(forward, inputs, vjp, residual=True)
+        return Backward(backward, ("in0", "in1", "out", "res"), buffers=gradient_buffers)
+    return Lowered(forward, inputs, vjp, residual=True, buffers=((y4, dtype), None))
 
 
 def _pool_rule(line: Line, kind: str, window, strides, padding, data_format, dilations=None):
@@ -88,15 +100,21 @@ def _pool_rule(line: Line, kind: str, window, strides, padding, data_format, dil
     y_shape = tuple(line.output_shape)
     y4 = y_shape if rank == 2 else (y_shape[0], 1) + y_shape[1:]
     if kind == "MAX":
-        def forward(a):
-            y, argmax = conv_kernels.max_pool(a.reshape(x4), *arguments)
+        def forward(a, out=None):
+            y, argmax = conv_cpu.max_pool(a.reshape(x4), *arguments, out=out)
             return y.reshape(y_shape), argmax
 
-        def backward(g, argmax):
-            return (conv_kernels.max_pool_backward(g.reshape(y4), argmax, x4, *arguments)
+        def backward(g, argmax, out=None):
+            return (conv_cpu.max_pool_backward(g.reshape(y4), argmax, x4, *arguments,
+                                               out=None if out is None else out[0])
                     .reshape(shape),)
-        return Lowered(forward, [x], lambda needs, overwrite: Backward(backward, ("res",)),
-                       residual=True)
+        dtype = line.dtype(x)
+        # the input gradient goes into a buffer where there is no padding to cut off
+        backward_buffers = () if any(geometry.pads) else ((x4, dtype),)
+        return Lowered(forward, [x],
+                       lambda needs, overwrite: Backward(backward, ("res",),
+                                                         buffers=backward_buffers),
+                       residual=True, buffers=((y4, dtype), (y4, np.dtype(np.int32))))
 
     def backward_avg(g):
         return (conv_kernels.avg_pool_backward(g.reshape(y4), x4, *arguments).reshape(shape),)
