@@ -11,18 +11,18 @@ along that axis, so values stay realistic: indices valid, no new zeros). Each re
 whose arguments hold a probe runs a second time on the probes (tapes paused, nothing recorded,
 the random streams put back), and each output dimension that differs between the real run and
 the probe run is None; the outputs get the probe run's results as their probes. Sizes that
-depend on values (`tf.boolean_mask`, `tf.unique`) usually differ too and read None.
+depend on values (`tf.boolean_mask`, `tf.unique`, `tf.where(cond)`) always read None.
 
 Control flow (tf.cond, tf.switch_case, tf.while_loop) runs its whole line again on the probes
 (`control_line`: the branch or the iterations the probes choose), unless a branch or body holds
 a stateful line. Host-drawn masks and noise (Keras's dropout layers) run again too: their
-classes name those methods in `_probe_lines`. Lines that cannot run twice (other stateful calls:
-optimiser updates, metric updates, `py_function`, Generator draws, dataset loops) or whose probe run fails get no
-inference: the trace is then
-*specialised* (`Tracer.specialised` says why) and its graph serves only the exact input shapes
-it was traced with; a call with other sizes traces again (polymorphic.py). `tape.gradient` has
-a rule: each gradient has its source's shape. A trace without relaxed inputs keeps no probes
-and runs nothing twice.
+classes name those methods in `_probe_lines`. Lines that cannot run twice (other stateful
+calls: optimiser updates, metric updates, `py_function`, Generator draws, dataset loops) or
+whose probe run fails get no inference: the trace is then *specialised* (`Tracer.specialised`
+says why) and its graph serves only the exact input shapes it was traced with; a call with
+other sizes traces again (polymorphic.py). `tape.gradient` has a rule: each gradient has its
+source's shape (a sparse gradient's rows are None). A trace without relaxed inputs keeps no
+probes and runs nothing twice.
 """
 
 from __future__ import annotations
