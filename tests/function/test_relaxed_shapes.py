@@ -379,3 +379,65 @@ def test_causal_attention_with_relaxed_batch_and_steps():
             np.testing.assert_allclose(got.numpy(), want.numpy(), rtol=1e-5, atol=1e-6)
     assert traced.experimental_get_tracing_count() == 1
     assert not traced._traces[0]._specialised
+
+
+def _registry_cases():
+    from tensorflowish.ops.registry import REGISTRY
+
+    for name, info in sorted(REGISTRY.items()):
+        if info.samples is None:
+            continue
+        args, kwargs = info.samples(np.random.default_rng(0))[0]
+        relaxed = [i for i, a in enumerate(args)
+                   if isinstance(a, np.ndarray) and a.ndim >= 1 and a.dtype.kind in "fiub"]
+        if relaxed:
+            yield name, info.function, args, kwargs, relaxed
+
+
+def _positional(function, args, kwargs, relaxed):
+    """`function` as a function of only the arguments at positions `relaxed`."""
+    def call(*tensors):
+        full = list(args)
+        for position, tensor in zip(relaxed, tensors):
+            full[position] = tensor
+        return function(*full, **kwargs)
+    return call
+
+
+def test_every_registry_op_static_dims_hold_at_other_sizes():
+    """Each op with samples, traced with dimension 0 of its array arguments relaxed: every
+    dimension inference calls static has that size when the graph runs on inputs two rows
+    longer, and the values equal eager's there (or the graph was specialised and retraced)."""
+    checked = 0
+    for name, function, args, kwargs, relaxed in _registry_cases():
+        call = _positional(function, args, kwargs, relaxed)
+
+        specs = [tf.TensorSpec([None, *args[i].shape[1:]], tf.as_dtype(args[i].dtype))
+                 for i in relaxed]
+        traced = tf.function(call, input_signature=specs)
+        traced(*[tf.constant(args[i]) for i in relaxed])
+        concrete = traced._traces[0]
+        bigger = [tf.constant(shape_probe.grown(args[i], (len(args[i]) + 2, *args[i].shape[1:])))
+                  for i in relaxed]
+        try:
+            want = call(*bigger)
+        except Exception:  # noqa: BLE001 - the op does not take these sizes eagerly either
+            continue
+        got = traced(*bigger)
+        got_leaves, want_leaves, static = [], [], []
+        from tensorflowish.function.graph import flatten
+
+        flatten(got, got_leaves)
+        flatten(want, want_leaves)
+        flatten(concrete.structured_outputs, static)
+        for value, expected, shape in zip(got_leaves, want_leaves, static):
+            if not isinstance(value, tf.Tensor):
+                continue
+            np.testing.assert_array_equal(value.numpy(), expected.numpy(), err_msg=name)
+            if not concrete._specialised:
+                shape = tuple(shape.shape)
+                assert len(shape) == value.ndim, name
+                assert all(d is None or d == n for d, n in zip(shape, value.shape)), \
+                    (name, tuple(shape), value.shape)
+        checked += 1
+    assert checked > 100
