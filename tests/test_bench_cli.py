@@ -51,7 +51,8 @@ def test_every_workload_builds():
                      "MLP training step (tf.function)", "tape overhead (tf.function)",
                      "CNN training step (tf.function)", "LSTM training step (tf.function)",
                      "text classifier step (tf.function)",
-                     "fit epoch, traced / eager", "fit epoch, steps_per_execution=16 / 1"}
+                     "fit epoch, traced / eager", "fit epoch, steps_per_execution=16 / 1",
+                     "while_loop recurrent step", "while_loop recurrent step (tf.function)"}
 
 
 def test_traced_workloads_compute_what_the_eager_ones_do():

@@ -292,6 +292,9 @@ def all_workloads(device: str, quick: bool = False) -> list[Workload]:
     from .bench_cnn import cnn_workloads  # CPU only: its floor is NumPy
 
     workloads += cnn_workloads(device, quick)
+    from .bench_control import control_workloads  # a tf.while_loop on a gradient path
+
+    workloads += control_workloads(device, quick)
     return workloads
 
 
