@@ -27,6 +27,8 @@ probes and runs nothing twice.
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 
 from .. import tape as tape_module
@@ -204,8 +206,8 @@ def _pair(sources, result, pairs: list) -> None:
 
 
 class _quiet:
-    """Run a probe: inside an op for the tracer (nothing recorded), no tape recording, and the
-    random streams put back afterwards."""
+    """Run a probe: inside an op for the tracer (nothing recorded), no tape recording, no
+    warnings (the real run gave them), and the random streams put back afterwards."""
 
     def __init__(self, tracer) -> None:
         self.tracer = tracer
@@ -220,11 +222,18 @@ class _quiet:
         self.op_states = {key: g.bit_generator.state
                           for key, g in tf_random._op_generators.items()}
         self.tracer.depth += 1
+        self.warnings = warnings.catch_warnings()
+        self.warnings.__enter__()
+        warnings.simplefilter("ignore")
+        self.errstate = np.errstate(all="ignore")
+        self.errstate.__enter__()
         return self
 
     def __exit__(self, *exc) -> None:
         from .. import random as tf_random
 
+        self.errstate.__exit__(*exc)
+        self.warnings.__exit__(*exc)
         self.tracer.depth -= 1
         tape_module._recording_tapes.extend(self.tapes)
         tf_random._global_generator = self.generator

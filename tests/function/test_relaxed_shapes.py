@@ -495,3 +495,13 @@ def test_probe_of_an_empty_batch():
         [[0, 1], [3, 4], [0, 1], [0, 1]]
     words = np.array([b"a", b"b"], dtype=object)
     assert shape_probe.grown(words, (3,)).tolist() == [b"a", b"b", b"a"]
+
+
+def test_probe_runs_warn_nothing_twice():
+    @tf.function(input_signature=[tf.TensorSpec([None])])
+    def f(x):
+        return tf.math.log(x)
+
+    with pytest.warns(RuntimeWarning) as caught:
+        f(tf.constant(np.array([0.0, 1.0], np.float32)))  # log(0): NumPy warns once
+    assert len([w for w in caught if "divide by zero" in str(w.message)]) == 1
