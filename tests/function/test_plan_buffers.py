@@ -284,3 +284,29 @@ def test_elementwise_chains_and_their_gradients_use_kept_buffers():
         _poison(traced)
         for got, want in zip(traced(x), function(x)):
             assert got.numpy() == want.numpy()
+
+
+def test_values_handed_to_control_flow_and_tensor_arrays_are_not_kept_buffers():
+    """A loop line (a TensorArray filled from a lowered matmul's result) sees the plan's values
+    as Tensors: they leave the plan's hands, so the stacked result of one call survives the
+    next."""
+    w1, _, _ = _layer()
+
+    def function(x):
+        h = tf.matmul(x, w1)
+        ta = tf.TensorArray(tf.float32, size=3)
+        for i in tf.range(3):
+            ta = ta.write(i, h * tf.cast(i + 1, tf.float32))
+        return ta.stack(), tf.reduce_sum(h * h)
+
+    traced = tf.function(function)
+    first, second = _inputs(2, seed=9)
+    traced(first)
+    stacked, total = traced(first)
+    assert _graph(traced).plan
+    copies = stacked.numpy().copy(), total.numpy().copy()
+    for got, want in zip(traced(second), function(second)):
+        np.testing.assert_array_equal(got.numpy(), want.numpy())
+    np.testing.assert_array_equal(stacked.numpy(), copies[0])
+    assert total.numpy() == copies[1]
+    np.testing.assert_array_equal(copies[0], function(first)[0].numpy())

@@ -58,13 +58,16 @@ def test_input_signature_shapes_of_op_outputs():
         seen.append((tuple(x.shape), tuple(y.shape), tuple(z.shape)))
         return tf.reshape(y, (-1, y.shape[1])), z
 
-    for n in (3, 5, 1):
+    for n in (3, 5, 1, 5, 1):
         x = _data(n, 2)
         y, z = g(tf.constant(x))
         np.testing.assert_allclose(y.numpy(), x + 1.0, rtol=1e-6)
         np.testing.assert_allclose(z.numpy(), x @ np.ones((2, 4), np.float32), rtol=1e-5)
     assert seen == [((None, 2), (None, 2), (None, 4))]
     concrete = g.get_concrete_function()
+    # replay plans are still made per tuple of input shapes (Graph._replay_shaped)
+    assert set(concrete.graph.shaped_plans) == {((5, 2),), ((1, 2),)}
+    assert all(concrete.graph.shaped_plans.values())
     assert [tuple(s) for s in concrete.output_shapes] == [(None, 2), (None, 4)]
     assert tuple(concrete.structured_outputs[1].shape) == (None, 4)
     assert "TensorSpec(shape=(None, 4)" in g.pretty_printed_concrete_signatures()
