@@ -11,17 +11,18 @@ along that axis, so values stay realistic: indices valid, no new zeros). Each re
 whose arguments hold a probe runs a second time on the probes (tapes paused, nothing recorded,
 the random streams put back), and each output dimension that differs between the real run and
 the probe run is None; the outputs get the probe run's results as their probes. Sizes that
-depend on values (`tf.boolean_mask`, `tf.unique`) usually differ too and read None.
+depend on values (`tf.boolean_mask`, `tf.unique`, `tf.where(cond)`) always read None.
 
 Control flow (tf.cond, tf.switch_case, tf.while_loop) runs its whole line again on the probes
 (`control_line`: the branch or the iterations the probes choose), unless a branch or body holds
-a stateful line. Lines that cannot run twice (stateful calls: optimiser updates, metric
-updates, `py_function`, Generator draws, dataset loops) or whose probe run fails get no
-inference: the trace is then
-*specialised* (`Tracer.specialised` says why) and its graph serves only the exact input shapes
-it was traced with; a call with other sizes traces again (polymorphic.py). `tape.gradient` has
-a rule: each gradient has its source's shape. A trace without relaxed inputs keeps no probes
-and runs nothing twice.
+a stateful line. Host-drawn masks and noise (Keras's dropout layers) run again too: their
+classes name those methods in `_probe_lines`. Lines that cannot run twice (other stateful
+calls: optimiser updates, metric updates, `py_function`, Generator draws, dataset loops) or
+whose probe run fails get no inference: the trace is then *specialised* (`Tracer.specialised`
+says why) and its graph serves only the exact input shapes it was traced with; a call with
+other sizes traces again (polymorphic.py). `tape.gradient` has a rule: each gradient has its
+source's shape (a sparse gradient's rows are None). A trace without relaxed inputs keeps no
+probes and runs nothing twice.
 """
 
 from __future__ import annotations
@@ -91,7 +92,7 @@ def infer(tracer, name: str, function, args: tuple, kwargs: dict, result,
     if name == "GradientTape.gradient":
         _gradient_rule(tracer, args, kwargs, result)
         return
-    if stateful and name not in _PURE and not name.startswith(_RANDOM_PREFIX):
+    if stateful and not _may_run_again(name, args):
         tracer.specialise(f"`{name}` (a stateful line) takes a tensor whose shape depends on a "
                           "relaxed dimension")
         return
@@ -124,6 +125,16 @@ def infer(tracer, name: str, function, args: tuple, kwargs: dict, result,
         if axis is not None and 0 <= axis < len(probe_shape):
             probe_shape[axis] = -1  # a count of values: None even where the probe kept it
         _set(tracer, real, tuple(probe_shape), probe)
+
+
+def _may_run_again(name: str, args: tuple) -> bool:
+    """Whether a stateful line may run once more on probes: a pure read, a tf.random.*
+    draw, or a method its class names in `_probe_lines` (one whose only state is tf.random's
+    streams, such as a dropout mask drawn on the host: `_quiet` puts them back)."""
+    if name in _PURE or name.startswith(_RANDOM_PREFIX):
+        return True
+    owner = args[0] if args else None
+    return name.rpartition(".")[2] in getattr(type(owner), "_probe_lines", ())
 
 
 def _data_dimensions(name: str, args: tuple, kwargs: dict) -> dict:

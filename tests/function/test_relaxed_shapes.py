@@ -444,3 +444,35 @@ def test_every_registry_op_static_dims_hold_at_other_sizes():
                     (name, tuple(shape), value.shape)
         checked += 1
     assert checked > 100
+
+
+@pytest.mark.parametrize("noise", ["Dropout", "GaussianNoise", "GaussianDropout",
+                                   "AlphaDropout"])
+def test_training_step_with_host_drawn_noise_in_a_relaxed_function(noise):
+    def build():
+        model = tf.keras.Sequential([tf.keras.layers.Dense(4, kernel_initializer="ones"),
+                                     getattr(tf.keras.layers, noise)(0.5),
+                                     tf.keras.layers.Dense(1, kernel_initializer="ones")])
+        optimizer = tf.keras.optimizers.SGD(0.01)
+
+        def step(x):
+            with tf.GradientTape() as tape:
+                loss = tf.reduce_mean(model(x, training=True) ** 2)
+            grads = tape.gradient(loss, model.trainable_variables)
+            optimizer.apply_gradients(zip(grads, model.trainable_variables))
+            return loss
+        return model, step
+
+    inputs = [tf.constant(_data(n, 3)) for n in (2, 3, 5)]
+    eager_model, eager_step = build()
+    tf.random.set_seed(11)
+    eager = [eager_step(x).numpy() for x in inputs]
+    model, step = build()
+    traced = tf.function(step, input_signature=[tf.TensorSpec([None, 3])])
+    tf.random.set_seed(11)
+    got = [traced(x).numpy() for x in inputs]
+    np.testing.assert_allclose(got, eager, rtol=1e-5)
+    for a, b in zip(model.trainable_variables, eager_model.trainable_variables):
+        np.testing.assert_allclose(a.numpy(), b.numpy(), rtol=1e-5, atol=1e-7)
+    assert traced.experimental_get_tracing_count() == 1
+    assert not traced._traces[0]._specialised

@@ -22,6 +22,9 @@ class Dropout(Layer):
     # drawn on the host from the layer's generator: one line of a traced graph, redrawn at
     # every replay from the same stream as eagerly (False: drawn in spec-only traces too)
     _graph_lines = {"_keep_mask": False}
+    # it draws only from tf.random's streams: a trace's shape probe may run it once more (with
+    # the streams put back: tensorflowish/function/shape_probe.py)
+    _probe_lines = ("_keep_mask",)
 
     def __init__(
         self,
@@ -79,6 +82,7 @@ class GaussianNoise(Layer):
     identity at inference."""
 
     _graph_lines = {"_noise_of": False}  # host-drawn: one line of a traced graph (see Dropout)
+    _probe_lines = ("_noise_of",)
 
     def __init__(self, stddev: float, seed: int | None = None, **kwargs: Any) -> None:
         super().__init__(**kwargs)
@@ -105,6 +109,7 @@ class GaussianDropout(Layer):
     while training; the identity at inference."""
 
     _graph_lines = {"_noise_of": False}  # host-drawn: one line of a traced graph (see Dropout)
+    _probe_lines = ("_noise_of",)
 
     def __init__(self, rate: float, seed: int | None = None, **kwargs: Any) -> None:
         super().__init__(**kwargs)
@@ -132,6 +137,7 @@ class AlphaDropout(Layer):
     _ALPHA = 1.6732632423543772848170429916717
     _SCALE = 1.0507009873554804934193349852946
     _graph_lines = {"_kept": False}  # host-drawn: one line of a traced graph (see Dropout)
+    _probe_lines = ("_kept",)
 
     def __init__(self, rate: float, noise_shape: Sequence[int | None] | None = None,
                  seed: int | None = None, **kwargs: Any) -> None:

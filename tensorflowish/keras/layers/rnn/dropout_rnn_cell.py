@@ -19,6 +19,7 @@ class DropoutRNNCell:
     # traced graph, drawn again at every replay from the same stream as eagerly (False: drawn
     # in spec-only traces too)
     _graph_lines = {"_draw": False}
+    _probe_lines = ("_draw",)  # tf.random's streams only: a shape probe may draw it again
 
     def _draw(self, like: Tensor, rate: float) -> Tensor:
         return tf.nn.dropout(tf.ones_like(like), rate, seed=getattr(self, "seed", None))
