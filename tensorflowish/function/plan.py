@@ -217,7 +217,8 @@ class _Builder:
 
     # --- lowered lines ---------------------------------------------------------------------
     def lower(self, index: int, call: Call) -> bool:
-        if call.stateful or len(call.output_slots) != 1 or call.output_positions != [-1]:
+        if call.stateful and not lowering_rules.has_line_rule(call.function) or \
+                len(call.output_slots) != 1 or call.output_positions != [-1]:
             return False
         found = lowering_rules.rule_for(call.function)
         if found is None:

@@ -78,6 +78,9 @@ MODELS = {
                                      L.Conv1D(5, 2, activation="relu"), L.MaxPooling1D(2),
                                      L.Conv1D(4, 2, padding="same"), L.AveragePooling1D(),
                                      L.Flatten(), L.Dense(3)], _ids),
+    "cells": (lambda: [tf.keras.Input((7,), dtype="int32"), L.Embedding(20, 4, mask_zero=True),
+                       L.RNN([L.GRUCell(4), L.SimpleRNNCell(3)], return_sequences=True),
+                       L.GRU(3, reset_after=False), L.Dense(3)], _ids),
 }
 
 OPTIMIZERS = {
@@ -117,7 +120,7 @@ def _batches(model_name, count=3):
     ("masked-gru", "adam"), ("masked-simple-rnn", "momentum"), ("simple-rnn", "adam"),
     ("masking-stack", "sgd"), ("recurrent-dropout", "adam"),
     ("recurrent-dropout-stack", "momentum"), ("bidirectional", "adamw"),
-    ("bidirectional-sequences", "adam"), ("convolution-pooling", "sgd")])
+    ("bidirectional-sequences", "adam"), ("convolution-pooling", "sgd"), ("cells", "adamw")])
 def test_sequence_model_step_plan_equals_eager(model_name, optimizer_name):
     batches = _batches(model_name)
     eager_model, eager_optimizer, eager_step = _make(model_name, optimizer_name)
@@ -334,3 +337,29 @@ def test_mixed_float16_text_classifier_fit_runs_plans_and_equals_eager(mixed_flo
     assert traced_history == eager_history
     for a, b in zip(traced.get_weights(), eager.get_weights()):
         np.testing.assert_array_equal(a, b)
+
+
+def test_slices_of_a_variable_lower_with_getitems_gradient():
+    """`variable[index]` is a graph line of its own (a VariableSlice eagerly): lowered, its
+    gradient is zeros with the slice's gradient assigned, as eager's."""
+    v = tf.Variable(np.random.default_rng(0).standard_normal((3, 4)))
+
+    def step(x):
+        with tf.GradientTape() as tape:
+            y = tf.reduce_sum(tf.tanh(v[:, 1:3] * x)) + tf.reduce_sum(v[2] * v[0, ::-1])
+        return y, tape.gradient(y, v)
+
+    traced = tf.function(step)
+    for scale in (2.0, -1.0, 0.5):
+        x = tf.constant(scale, tf.float64)
+        (got, got_grad), (expected, expected_grad) = traced(x), step(x)
+        np.testing.assert_array_equal(got.numpy(), expected.numpy())
+        np.testing.assert_array_equal(got_grad.numpy(), expected_grad.numpy())
+        w = v.numpy()
+        reference = np.zeros((3, 4))
+        reference[:, 1:3] = scale * (1 - np.tanh(w[:, 1:3] * scale) ** 2)
+        reference[2] += w[0, ::-1]
+        reference[0] += w[2][::-1]
+        np.testing.assert_allclose(got_grad.numpy(), reference, rtol=1e-12)
+    graph = traced.get_concrete_function(x).graph
+    assert graph.plan and graph.plan.lowered_lines >= 5, graph.plan_note

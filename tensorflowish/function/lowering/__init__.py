@@ -264,6 +264,26 @@ def lowering(*names: str, half: bool = False):
 
 
 _BY_FUNCTION: dict = {}
+# graph lines that are not registry ops but compute like one (recorded as calls of their own,
+# such as `Variable.__getitem__`): function -> (line name, rule)
+LINE_RULES: dict[Callable, tuple[str, Callable]] = {}
+
+
+def lowering_of_line(function: Callable, name: str):
+    """Register a rule for the non-registry graph line calling `function` (a pure call that
+    tracing records as a line of its own); the plan lowers such a line like an op's."""
+    def decorate(rule):
+        LINE_RULES[function] = (name, rule)
+        return rule
+    return decorate
+
+
+def has_line_rule(function: Callable) -> bool:
+    """Whether a non-registry graph line calling `function` has a rule (a pure call, lowered
+    although tracing records it as a stateful line)."""
+    if not _BY_FUNCTION:
+        rule_for(None)  # loads the rule modules
+    return function in LINE_RULES
 
 
 def rule_for(function: Callable) -> tuple[str, Callable] | None:
@@ -272,6 +292,8 @@ def rule_for(function: Callable) -> tuple[str, Callable] | None:
         _load()
         for name, info in registry.REGISTRY.items():
             _BY_FUNCTION[getattr(info.function, "__wrapped__", info.function)] = name
+    if function in LINE_RULES:
+        return LINE_RULES[function]
     name = _BY_FUNCTION.get(function)
     if name is None or name not in RULES:
         return None

@@ -1,15 +1,16 @@
-"""Lowering rules of `gather` (without batch dimensions) and `reverse` (their eager ops:
-`ops/shapes.py`, `ops/indexing.py`), both an index of `params`/`tensor` as the eager ops
-compose them through getitem, with getitem's VJP: the gradient placed into zeros at the index
-(added where an integer array repeats entries, assigned for slices)."""
+"""Lowering rules of `gather` (without batch dimensions), `reverse` and the `Variable.__getitem__`
+line (their eager ops: `ops/shapes.py`, `ops/indexing.py`, `ops/variable_methods.py`), each an
+index as the eager ops compose them through getitem, with getitem's VJP: the gradient placed
+into zeros at the index (added where an integer array repeats entries, assigned for slices);
+and `stack` (the inverse: slices of its gradient)."""
 
 from __future__ import annotations
 
 import numpy as np
 
 from ...errors import check_axes
-from ...ops import shapes
-from . import Backward, Line, Lowered, NotLowered, lowering
+from ...ops import shapes, variable_methods
+from . import Backward, Line, Lowered, NotLowered, lowering, lowering_of_line
 
 
 @lowering("gather", half=True)
@@ -48,20 +49,61 @@ def gather(line: Line) -> Lowered:
     return Lowered(forward, [params, indices], vjp)
 
 
-@lowering("reverse", half=True)
-def reverse(line: Line) -> Lowered:
-    x = line.tensor("tensor")
-    shape, dtype = tuple(line.shape(x)), line.dtype(x)
-    axis = line.literal("axis")
-    try:
-        axes = check_axes("reverse", [int(a) for a in np.ravel(axis)], len(shape))
-    except (TypeError, ValueError):
-        raise NotLowered("axis") from None  # the op raises its error
-    index = tuple(slice(None, None, -1) if d in axes else slice(None) for d in range(len(shape)))
-
+def _basic_index(x, shape: tuple, dtype, index: tuple) -> Lowered:
+    """`a[index]` for a basic index (slices, integers, None, Ellipsis: a view), with getitem's
+    VJP: zeros with the gradient assigned at the index."""
     def backward(g):  # eager's _scatter_into_zeros for a basic index
         result = np.zeros(shape, dtype=dtype)
         result[index] = g
         return (result,)
     return Lowered(lambda a: a[index], [x], lambda needs, overwrite: Backward(backward),
                    fresh=False)
+
+
+@lowering("reverse", half=True)
+def reverse(line: Line) -> Lowered:
+    x = line.tensor("tensor")
+    shape = tuple(line.shape(x))
+    axis = line.literal("axis")
+    try:
+        axes = check_axes("reverse", [int(a) for a in np.ravel(axis)], len(shape))
+    except (TypeError, ValueError):
+        raise NotLowered("axis") from None  # the op raises its error
+    index = tuple(slice(None, None, -1) if d in axes else slice(None) for d in range(len(shape)))
+    return _basic_index(x, shape, line.dtype(x), index)
+
+
+@lowering_of_line(variable_methods._variable_getitem, "Variable.__getitem__")
+def variable_getitem(line: Line) -> Lowered:
+    """`variable[index]` (a VariableSlice eagerly, for `.assign`; its values and gradient are
+    getitem's, passed through): for a basic index."""
+    x = line.tensor("variable")
+    index = line.literal("index")
+    items = index if isinstance(index, tuple) else (index,)
+    if not all(isinstance(i, (int, np.integer, slice)) or i is None or i is Ellipsis
+               for i in items):
+        raise NotLowered("an advanced index")
+    return _basic_index(x, tuple(line.shape(x)), line.dtype(x), index)
+
+
+@lowering("stack", half=True)
+def stack(line: Line) -> Lowered:
+    """`stack` as its op composes it: each input given a new axis, then concatenated; the
+    gradient of each is its slice of `g` without that axis (views, as the op's VJPs)."""
+    operands = [line.tensor_value(v) for v in line.literal_structure("values")]
+    if not operands or len({(tuple(line.shape(o)), line.dtype(o)) for o in operands}) != 1:
+        raise NotLowered("mixed shapes or dtypes")  # the op raises its error
+    rank = len(line.shape(operands[0])) + 1
+    axis = line.literal("axis")
+    if not isinstance(axis, (int, np.integer)) or not -rank <= axis < rank:
+        raise NotLowered("axis")
+    axis = int(axis) % rank
+    head = (slice(None),) * axis
+    expand, concatenate = np.expand_dims, np.concatenate
+
+    def forward(*arrays):
+        return concatenate([expand(a, axis) for a in arrays], axis)
+
+    def backward(g):
+        return [g[head + (i,)] for i in range(len(operands))]
+    return Lowered(forward, operands, lambda needs, overwrite: Backward(backward, fresh=False))
