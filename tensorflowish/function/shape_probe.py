@@ -46,15 +46,16 @@ def grown(array, shape: tuple):
     in order then its first slice repeated (truncated when smaller; zeros when empty)."""
     if tuple(array.shape) == tuple(shape):
         return array
-    if 0 in array.shape:
-        from .. import backend
+    from .. import backend
 
-        return backend.array_module(array).zeros(shape, array.dtype)
+    xp = backend.get_array_module(array)
+    if 0 in array.shape:
+        return xp.zeros(shape, array.dtype)
     for axis, (have, want) in enumerate(zip(array.shape, shape)):
         if have != want:
             index = np.arange(want)
             index[index >= have] = 0
-            array = array.take(index, axis=axis)
+            array = xp.take(array, xp.asarray(index), axis=axis)
     return array
 
 

@@ -476,3 +476,22 @@ def test_training_step_with_host_drawn_noise_in_a_relaxed_function(noise):
         np.testing.assert_allclose(a.numpy(), b.numpy(), rtol=1e-5, atol=1e-7)
     assert traced.experimental_get_tracing_count() == 1
     assert not traced._traces[0]._specialised
+
+
+def test_probe_of_an_empty_batch():
+    seen = []
+
+    @tf.function(input_signature=[tf.TensorSpec([None, 2])])
+    def f(x):
+        total = tf.reduce_sum(x * 2.0, axis=1)
+        seen.append(tuple(total.shape))
+        return total
+
+    for n in (0, 3):
+        x = _data(n, 2)
+        np.testing.assert_allclose(f(tf.constant(x)).numpy(), (x * 2.0).sum(1), rtol=1e-6)
+    assert seen == [(None,)]
+    assert shape_probe.grown(np.arange(6).reshape(2, 3), (4, 2)).tolist() == \
+        [[0, 1], [3, 4], [0, 1], [0, 1]]
+    words = np.array([b"a", b"b"], dtype=object)
+    assert shape_probe.grown(words, (3,)).tolist() == [b"a", b"b", b"a"]
