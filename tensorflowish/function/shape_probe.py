@@ -95,6 +95,9 @@ def infer(tracer, name: str, function, args: tuple, kwargs: dict, result,
     if name == "GradientTape.gradient":
         _gradient_rule(tracer, args, kwargs, result)
         return
+    if name in ("GradientTape.jacobian", "GradientTape.batch_jacobian"):
+        _jacobian_rule(tracer, name, args, kwargs, result)
+        return
     if stateful and not _may_run_again(name, args):
         tracer.specialise(f"`{name}` (a stateful line) takes a tensor whose shape depends on a "
                           "relaxed dimension")
@@ -192,6 +195,40 @@ def _gradient_rule(tracer, args: tuple, kwargs: dict, result) -> None:
             continue  # a variable or a tensor of static shape: the gradient's shape is static
         size = _ARRAY.__get__(probe).shape
         _set(tracer, gradient, size, Tensor(grown(_ARRAY.__get__(gradient), size)))
+
+
+def _size(tracer, tensor) -> tuple:
+    """The shape `tensor` has at the probe's sizes."""
+    probe = tracer.probes.get(tensor._id)
+    return tuple((probe if probe is not None else tensor).shape)
+
+
+def _jacobian_rule(tracer, name: str, args: tuple, kwargs: dict, result) -> None:
+    """tape.jacobian: target.shape + source.shape; batch_jacobian: the batch, then the rest
+    of the target's and of the source's dimensions."""
+    key = "source" if name.endswith("batch_jacobian") else "sources"
+    target = kwargs["target"] if "target" in kwargs else args[1] if len(args) > 1 else None
+    sources = kwargs[key] if key in kwargs else args[2] if len(args) > 2 else None
+    pairs: list = []
+    _pair(sources, result, pairs)
+    if not isinstance(target, Tensor):
+        tracer.specialise(f"`{name}` of a target that is not a tensor")
+        return
+    target_size = _size(tracer, target)
+    for source, jacobian in pairs:
+        if jacobian is None:
+            continue
+        if not isinstance(jacobian, Tensor) or not isinstance(source, Tensor):
+            tracer.specialise(f"`{name}` gave a result of an unknown kind")
+            return
+        source_size = _size(tracer, source)
+        size = (*target_size, *source_size) if key == "sources" else \
+            (*target_size, *source_size[1:])
+        array = _ARRAY.__get__(jacobian)
+        if len(size) != array.ndim:
+            tracer.specialise(f"`{name}` gave an unexpected rank")
+            return
+        _set(tracer, jacobian, size, Tensor(grown(array, size)))
 
 
 def _pair(sources, result, pairs: list) -> None:

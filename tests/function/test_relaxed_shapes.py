@@ -505,3 +505,30 @@ def test_probe_runs_warn_nothing_twice():
     with pytest.warns(RuntimeWarning) as caught:
         f(tf.constant(np.array([0.0, 1.0], np.float32)))  # log(0): NumPy warns once
     assert len([w for w in caught if "divide by zero" in str(w.message)]) == 1
+
+
+def test_jacobians_in_a_relaxed_function():
+    w = tf.Variable(_data(3, 2))
+    seen = []
+
+    @tf.function(input_signature=[tf.TensorSpec([None, 3])])
+    def f(x):
+        with tf.GradientTape(persistent=True) as tape:
+            tape.watch(x)
+            y = tf.matmul(x, w)
+        full = tape.jacobian(y, w)
+        per_example = tape.batch_jacobian(y, x)
+        seen.append((tuple(full.shape), tuple(per_example.shape)))
+        return full, per_example
+
+    for n in (2, 4):
+        x = _data(n, 3)
+        full, per_example = f(tf.constant(x))
+        expected_full = np.zeros((n, 2, 3, 2), np.float32)  # d y[b, j] / d w[i, k] = x[b, i] [j==k]
+        for j in range(2):
+            expected_full[:, j, :, j] = x
+        np.testing.assert_allclose(full.numpy(), expected_full, rtol=1e-6)
+        np.testing.assert_allclose(per_example.numpy(),
+                                   np.broadcast_to(w.numpy().T, (n, 2, 3)), rtol=1e-6)
+    assert seen == [((None, 2, 3, 2), (None, 2, 3))]
+    assert f.experimental_get_tracing_count() == 1
