@@ -21,6 +21,8 @@ which a plan's fixed code cannot).
 from __future__ import annotations
 
 import dataclasses
+import functools
+import threading
 
 from . import plan_lines
 from .graph import Slot, flatten
@@ -190,9 +192,11 @@ def compile_sub(sub: _Builder, name: str):
     function = sub.namespace.pop(name)
     buffers = getattr(sub, "buffer_specs", ())
     if function.__code__.co_argcount == 2:  # plans with buffers: a sub-plan runs without
-        nones = (None,) * len(buffers)
-        return lambda inputs: function(inputs, nones)
+        return functools.partial(function, _buffers=(None,) * len(buffers))
     return function
+
+
+_COMPILING = threading.Lock()
 
 
 class _Lazy:
@@ -219,6 +223,10 @@ class _Sub:
 
     def forward(self):
         """The sub-plan's function: returns its outputs, then a tuple of the saved arrays."""
+        with _COMPILING:  # two threads' first calls: one compiles
+            return self._forward()
+
+    def _forward(self):
         if self.function is None:
             saved = ", ".join(self.saved)
             self.builder.emit(f"return {''.join(o + ', ' for o in self.outputs)}({saved}"

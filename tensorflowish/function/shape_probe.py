@@ -27,6 +27,8 @@ probes and runs nothing twice.
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 
 from .. import tape as tape_module
@@ -46,15 +48,16 @@ def grown(array, shape: tuple):
     in order then its first slice repeated (truncated when smaller; zeros when empty)."""
     if tuple(array.shape) == tuple(shape):
         return array
-    if 0 in array.shape:
-        from .. import backend
+    from .. import backend
 
-        return backend.array_module(array).zeros(shape, array.dtype)
+    xp = backend.get_array_module(array)
+    if 0 in array.shape:
+        return xp.zeros(shape, array.dtype)
     for axis, (have, want) in enumerate(zip(array.shape, shape)):
         if have != want:
             index = np.arange(want)
             index[index >= have] = 0
-            array = array.take(index, axis=axis)
+            array = xp.take(array, xp.asarray(index), axis=axis)
     return array
 
 
@@ -91,6 +94,9 @@ def infer(tracer, name: str, function, args: tuple, kwargs: dict, result,
         return  # no tensor results (an assignment, tf.print, tape.watch)
     if name == "GradientTape.gradient":
         _gradient_rule(tracer, args, kwargs, result)
+        return
+    if name in ("GradientTape.jacobian", "GradientTape.batch_jacobian"):
+        _jacobian_rule(tracer, name, args, kwargs, result)
         return
     if stateful and not _may_run_again(name, args):
         tracer.specialise(f"`{name}` (a stateful line) takes a tensor whose shape depends on a "
@@ -191,6 +197,40 @@ def _gradient_rule(tracer, args: tuple, kwargs: dict, result) -> None:
         _set(tracer, gradient, size, Tensor(grown(_ARRAY.__get__(gradient), size)))
 
 
+def _size(tracer, tensor) -> tuple:
+    """The shape `tensor` has at the probe's sizes."""
+    probe = tracer.probes.get(tensor._id)
+    return tuple((probe if probe is not None else tensor).shape)
+
+
+def _jacobian_rule(tracer, name: str, args: tuple, kwargs: dict, result) -> None:
+    """tape.jacobian: target.shape + source.shape; batch_jacobian: the batch, then the rest
+    of the target's and of the source's dimensions."""
+    key = "source" if name.endswith("batch_jacobian") else "sources"
+    target = kwargs["target"] if "target" in kwargs else args[1] if len(args) > 1 else None
+    sources = kwargs[key] if key in kwargs else args[2] if len(args) > 2 else None
+    pairs: list = []
+    _pair(sources, result, pairs)
+    if not isinstance(target, Tensor):
+        tracer.specialise(f"`{name}` of a target that is not a tensor")
+        return
+    target_size = _size(tracer, target)
+    for source, jacobian in pairs:
+        if jacobian is None:
+            continue
+        if not isinstance(jacobian, Tensor) or not isinstance(source, Tensor):
+            tracer.specialise(f"`{name}` gave a result of an unknown kind")
+            return
+        source_size = _size(tracer, source)
+        size = (*target_size, *source_size) if key == "sources" else \
+            (*target_size, *source_size[1:])
+        array = _ARRAY.__get__(jacobian)
+        if len(size) != array.ndim:
+            tracer.specialise(f"`{name}` gave an unexpected rank")
+            return
+        _set(tracer, jacobian, size, Tensor(grown(array, size)))
+
+
 def _pair(sources, result, pairs: list) -> None:
     if isinstance(sources, (list, tuple)) and isinstance(result, (list, tuple)):
         for source, item in zip(sources, result):
@@ -203,8 +243,8 @@ def _pair(sources, result, pairs: list) -> None:
 
 
 class _quiet:
-    """Run a probe: inside an op for the tracer (nothing recorded), no tape recording, and the
-    random streams put back afterwards."""
+    """Run a probe: inside an op for the tracer (nothing recorded), no tape recording, no
+    warnings (the real run gave them), and the random streams put back afterwards."""
 
     def __init__(self, tracer) -> None:
         self.tracer = tracer
@@ -219,11 +259,18 @@ class _quiet:
         self.op_states = {key: g.bit_generator.state
                           for key, g in tf_random._op_generators.items()}
         self.tracer.depth += 1
+        self.warnings = warnings.catch_warnings()
+        self.warnings.__enter__()
+        warnings.simplefilter("ignore")
+        self.errstate = np.errstate(all="ignore")
+        self.errstate.__enter__()
         return self
 
     def __exit__(self, *exc) -> None:
         from .. import random as tf_random
 
+        self.errstate.__exit__(*exc)
+        self.warnings.__exit__(*exc)
         self.tracer.depth -= 1
         tape_module._recording_tapes.extend(self.tapes)
         tf_random._global_generator = self.generator

@@ -310,3 +310,37 @@ def test_values_handed_to_control_flow_and_tensor_arrays_are_not_kept_buffers():
     np.testing.assert_array_equal(stacked.numpy(), copies[0])
     assert total.numpy() == copies[1]
     np.testing.assert_array_equal(copies[0], function(first)[0].numpy())
+
+
+def test_two_threads_calling_a_convolution_plan_get_their_own_results():
+    rng = np.random.default_rng(10)
+    kernel = tf.Variable(rng.standard_normal((3, 3, 3, 8)).astype("float32"))
+
+    def function(x):
+        with tf.GradientTape() as tape:
+            y = tf.nn.conv(x, kernel, None, padding="SAME", activation="relu")
+            loss = tf.reduce_sum(tf.square(tf.nn.max_pool2d(y, 2, 2, "VALID")))
+        return loss, tf.reduce_sum(tape.gradient(loss, kernel))
+
+    traced = tf.function(function)
+    batches = [tf.constant(rng.standard_normal((4, 12, 12, 3)).astype("float32"))
+               for _ in range(4)]
+    expected = [[v.numpy() for v in function(x)] for x in batches]
+    traced(batches[0])
+    traced(batches[0])
+    assert "out=(P" in _graph(traced).plan.source
+    failures = []
+
+    def worker(order):
+        for _ in range(15):
+            for index in order:
+                if [v.numpy() for v in traced(batches[index])] != expected[index]:
+                    failures.append(index)
+
+    threads = [threading.Thread(target=worker, args=(order,))
+               for order in (range(4), range(3, -1, -1))]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert failures == []

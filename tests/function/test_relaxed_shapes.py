@@ -476,3 +476,59 @@ def test_training_step_with_host_drawn_noise_in_a_relaxed_function(noise):
         np.testing.assert_allclose(a.numpy(), b.numpy(), rtol=1e-5, atol=1e-7)
     assert traced.experimental_get_tracing_count() == 1
     assert not traced._traces[0]._specialised
+
+
+def test_probe_of_an_empty_batch():
+    seen = []
+
+    @tf.function(input_signature=[tf.TensorSpec([None, 2])])
+    def f(x):
+        total = tf.reduce_sum(x * 2.0, axis=1)
+        seen.append(tuple(total.shape))
+        return total
+
+    for n in (0, 3):
+        x = _data(n, 2)
+        np.testing.assert_allclose(f(tf.constant(x)).numpy(), (x * 2.0).sum(1), rtol=1e-6)
+    assert seen == [(None,)]
+    assert shape_probe.grown(np.arange(6).reshape(2, 3), (4, 2)).tolist() == \
+        [[0, 1], [3, 4], [0, 1], [0, 1]]
+    words = np.array([b"a", b"b"], dtype=object)
+    assert shape_probe.grown(words, (3,)).tolist() == [b"a", b"b", b"a"]
+
+
+def test_probe_runs_warn_nothing_twice():
+    @tf.function(input_signature=[tf.TensorSpec([None])])
+    def f(x):
+        return tf.math.log(x)
+
+    with pytest.warns(RuntimeWarning) as caught:
+        f(tf.constant(np.array([0.0, 1.0], np.float32)))  # log(0): NumPy warns once
+    assert len([w for w in caught if "divide by zero" in str(w.message)]) == 1
+
+
+def test_jacobians_in_a_relaxed_function():
+    w = tf.Variable(_data(3, 2))
+    seen = []
+
+    @tf.function(input_signature=[tf.TensorSpec([None, 3])])
+    def f(x):
+        with tf.GradientTape(persistent=True) as tape:
+            tape.watch(x)
+            y = tf.matmul(x, w)
+        full = tape.jacobian(y, w)
+        per_example = tape.batch_jacobian(y, x)
+        seen.append((tuple(full.shape), tuple(per_example.shape)))
+        return full, per_example
+
+    for n in (2, 4):
+        x = _data(n, 3)
+        full, per_example = f(tf.constant(x))
+        expected_full = np.zeros((n, 2, 3, 2), np.float32)  # d y[b, j] / d w[i, k] = x[b, i] [j==k]
+        for j in range(2):
+            expected_full[:, j, :, j] = x
+        np.testing.assert_allclose(full.numpy(), expected_full, rtol=1e-6)
+        np.testing.assert_allclose(per_example.numpy(),
+                                   np.broadcast_to(w.numpy().T, (n, 2, 3)), rtol=1e-6)
+    assert seen == [((None, 2, 3, 2), (None, 2, 3))]
+    assert f.experimental_get_tracing_count() == 1
