@@ -301,6 +301,13 @@ class Variable(Tensor):
             array = self.array = array.copy()
         return array
 
+    def _fresh(self, ufunc: str, delta):
+        """`self.array <ufunc> delta` in a new buffer of the variable's own shape and dtype: a
+        plain `a + b` turns a 0-d array into a NumPy scalar, which is no backend array."""
+        array = self.array
+        xp = backend.get_array_module(array)
+        return getattr(xp, ufunc)(array, delta, out=xp.empty_like(array))
+
     def assign(self, value, use_locking=None, name=None, read_value=True):
         """Set the variable's value (in place unless a snapshot or a tape holds the buffer)."""
         value = self._check_assignable(value, "assign")
@@ -315,7 +322,7 @@ class Variable(Tensor):
         """Add `delta` (in place unless a snapshot or a tape holds the buffer)."""
         delta = self._check_assignable(delta, "assign_add")
         if self._is_shared():
-            self.array = self.array + delta
+            self.array = self._fresh("add", delta)
         else:
             self.array += delta
         return self if read_value else None
@@ -324,7 +331,7 @@ class Variable(Tensor):
         """Subtract `delta` (in place unless a snapshot or a tape holds the buffer)."""
         delta = self._check_assignable(delta, "assign_sub")
         if self._is_shared():
-            self.array = self.array - delta
+            self.array = self._fresh("subtract", delta)
         else:
             self.array -= delta
         return self if read_value else None
