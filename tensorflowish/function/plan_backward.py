@@ -214,9 +214,12 @@ def _sparse(builder, grads, line, backward, upstream, saved) -> None:
     scattered into zeros for any other table as the eager VJP's `to_dense()`."""
     values, indices = builder.fresh_name("g"), builder.fresh_name("g")
     function = builder.constant(backward.function, "B")
+    # views: the values of the upstream gradient, the indices of the ids (not fresh: they
+    # share the buffer class of what they view)
     builder.emit(f"{values}, {indices} = {function}({', '.join([upstream] + saved)})",
-                 [values, indices], [upstream] + [name for name in saved if name != "None"])
-    builder.owned.discard(upstream)  # the values are a view of the upstream gradient
+                 [values, indices], [upstream] + [name for name in saved if name != "None"],
+                 fresh=False)
+    builder.owned.discard(upstream)
     slot, shape = line.inputs[0].slot, tuple(backward.sparse)
     dtype = builder.specs[line.output_slot][1]
     ids = builder.specs[line.inputs[1].slot] if line.inputs[1].slot is not None else \

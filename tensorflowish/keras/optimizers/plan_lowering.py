@@ -82,7 +82,7 @@ def lower_apply_gradients(call: Call, variables: dict, specs: dict):
     # call to call); a user's `_update` might store them
     update.keeps_gradients = not all(
         getattr(type(optimizer), method).__module__.startswith(__package__ + ".")
-        for method in ("_update", "_apply_updates"))
+        for method in ("_update", "_apply_updates") + (("_apply_sparse",) if sparse else ()))
     return update, planned
 
 
