@@ -133,6 +133,18 @@ def infer(tracer, name: str, function, args: tuple, kwargs: dict, result,
         _set(tracer, real, tuple(probe_shape), probe)
 
 
+def explain_none(name: str, args: tuple, kwargs: dict, error: Exception) -> None:
+    """A line of a relaxed trace failed with a None inside a list or tuple argument (a size
+    read from `x.shape` where it is None): raise TensorFlow's TypeError saying so."""
+    for value in (*args, *kwargs.values()):
+        if isinstance(value, (list, tuple)) and any(item is None for item in value):
+            raise TypeError(
+                f"{name}: the argument {tuple(value)!r} holds None, a dimension that is None in "
+                "this tf.function (a relaxed input dimension, read from `x.shape`), so its size "
+                "is not known while tracing. Use a tensor for it, such as tf.shape(x)[0] (or -1 "
+                "in a reshape).") from error
+
+
 def _may_run_again(name: str, args: tuple) -> bool:
     """Whether a stateful line may run once more on probes: a pure read, a tf.random.*
     draw, or a method its class names in `_probe_lines` (one whose only state is tf.random's

@@ -239,6 +239,10 @@ class Tracer:
         self.depth += 1
         try:
             result = (run or function)(*args, **kwargs)
+        except Exception as error:
+            if self.probes is not None:  # a None size read from `x.shape`: say so
+                shape_probe.explain_none(name, args, kwargs, error)
+            raise
         finally:
             self.depth -= 1
         if self.probes is not None:  # relaxed input dimensions: infer which dims are None

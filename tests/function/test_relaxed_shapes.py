@@ -44,8 +44,15 @@ def test_reduce_retracing_none_in_reshape_fails_at_trace():
         return tf.reshape(y, (y.shape[0], -1))
 
     assert f(tf.ones((2, 3, 2))).shape == (2, 6)
-    with pytest.raises(ValueError):  # TensorFlow: an error at trace too (None in the shape)
+    with pytest.raises(TypeError, match="holds None"):  # TensorFlow: TypeError at trace too
         f(tf.ones((3, 3, 2)))
+
+    @tf.function(input_signature=[tf.TensorSpec([None, 3])])
+    def g(x):
+        return tf.zeros((x.shape[0], 3))
+
+    with pytest.raises(TypeError, match=r"zeros: the argument \(None, 3\) holds None"):
+        g(tf.ones((2, 3)))
 
 
 def test_input_signature_shapes_of_op_outputs():
