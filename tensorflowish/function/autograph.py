@@ -21,8 +21,10 @@ import ast
 import inspect
 import textwrap
 import types
+import weakref
 
 from . import autograph_runtime
+from .autograph_calls import ConversionError, SourceUnavailable, calls_pass, lambda_definition
 from .autograph_escapes import (
     Lowering,
     convert_condition,
@@ -251,51 +253,99 @@ class _ControlFlow(ast.NodeTransformer):
         return [*definitions, call]
 
 
-def convert(function):
-    """`function` with its tensor-dependent `if`/`while` statements converted, or `function`
-    itself when there is nothing to convert or its source cannot be read."""
+_CONVERTED: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # code -> entry
+
+
+def _transform(function: types.FunctionType):
+    """(converted code object, its source) for `function`, or None when nothing in it needs
+    converting. Raises ConversionError when its source cannot be read or rewritten."""
+    if function.__name__ == "<lambda>":
+        definition, offset = lambda_definition(function), 0
+    else:
+        try:
+            source = textwrap.dedent(inspect.getsource(function))
+            _, first_line = inspect.getsourcelines(function)
+            tree = _parse(source)
+        except (OSError, TypeError) as error:
+            raise SourceUnavailable(f"could not get source code ({error})") from None
+        except (SyntaxError, IndentationError) as error:
+            raise ConversionError(f"its source does not parse: {error}") from None
+        definition, offset = tree.body[0] if tree.body else None, first_line - 1
+        if not isinstance(definition, ast.FunctionDef) or \
+                definition.name != function.__name__:
+            raise ConversionError("its source is not the definition of a function of that name")
+        definition.decorator_list = []
+        # defaults are the function's own values (bound below), never evaluated again here
+        definition.args.defaults = []
+        definition.args.kw_defaults = [None] * len(definition.args.kwonlyargs)
+    if needs_lowering(definition):
+        Lowering().lower(definition)
+    transformer = _ControlFlow(offset, definition)
+    definition = transformer.visit(definition)
+    calls = calls_pass(definition)
+    if not transformer.converted and not calls:
+        return None
+    free = list(function.__code__.co_freevars)
+    # a name of its own in the factory, so the function's name still means what it meant
+    # (a global, or the closure cell of a recursive nested function)
+    ast.fix_missing_locations(definition)
+    source, definition.name = ast.unparse(definition), "__autograph_converted"
+    factory = _definition("__autograph_factory", [_RUNTIME, *free],
+                          [definition, ast.Return(ast.Name(definition.name, ast.Load()))])
+    module = ast.Module([factory], type_ignores=[])
+    ast.fix_missing_locations(module)
+    if offset:
+        ast.increment_lineno(module, offset)
+    filename = function.__code__.co_filename
+    try:
+        code = compile(module, filename, "exec", dont_inherit=True)
+    except SyntaxError as error:
+        raise ConversionError(f"the converted source does not compile: {error}") from None
+    factory_code = next(c for c in code.co_consts if isinstance(c, types.CodeType))
+    inner = next(c for c in factory_code.co_consts if isinstance(c, types.CodeType) and
+                 c.co_name == definition.name)
+    return inner.replace(co_name=function.__code__.co_name), source
+
+
+def convert(function, strict: bool = False):
+    """`function` with its tensor-dependent `if`/`while`/`for` statements and its calls
+    converted, or `function` itself when there is nothing to convert or (unless `strict`, which
+    raises ConversionError) its source cannot be read. The rewritten code is made once per code
+    object and bound at each call to the function's globals, closure cells and defaults."""
     if isinstance(function, types.MethodType):
-        converted = convert(function.__func__)
+        converted = convert(function.__func__, strict)
         return function if converted is function.__func__ else types.MethodType(
             converted, function.__self__)
     if not isinstance(function, types.FunctionType) or "super" in function.__code__.co_names \
             or getattr(function, "__autograph_do_not_convert__", False):
         return function
-    try:
-        source = textwrap.dedent(inspect.getsource(function))
-        filename = inspect.getsourcefile(function) or "<autograph>"
-        _, first_line = inspect.getsourcelines(function)
-        tree = _parse(source)
-    except (OSError, TypeError, SyntaxError, IndentationError):
+    key = function.__code__
+    entry = _CONVERTED.get(key)
+    if entry is None:
+        try:
+            entry = _transform(function) or False
+        except ConversionError as error:
+            entry = error
+        _CONVERTED[key] = entry
+    if isinstance(entry, ConversionError):
+        if strict:
+            raise entry
         return function
-    definition = tree.body[0] if tree.body else None
-    if not isinstance(definition, ast.FunctionDef) or definition.name != function.__name__:
+    if entry is False:
         return function
-    definition.decorator_list = []
-    if needs_lowering(definition):
-        Lowering().lower(definition)
-    transformer = _ControlFlow(first_line - 1, definition)
-    definition = transformer.visit(definition)
-    if not transformer.converted:
-        return function
-    free = list(function.__code__.co_freevars)
-    factory = _definition("__autograph_factory", [_RUNTIME, *free],
-                          [definition, ast.Return(ast.Name(definition.name, ast.Load()))])
-    module = ast.Module([factory], type_ignores=[])
-    ast.fix_missing_locations(module)
-    ast.increment_lineno(module, first_line - 1)
-    try:
-        code = compile(module, filename, "exec")
-    except SyntaxError:
-        return function
-    scope: dict = {}
-    exec(code, function.__globals__, scope)  # noqa: S102 - the user's own function, rewritten
-    cells = [cell.cell_contents for cell in function.__closure__ or ()]
-    converted = scope["__autograph_factory"](autograph_runtime, *cells)
-    converted.__defaults__ = function.__defaults__
+    code, source = entry
+    cells = dict(zip(function.__code__.co_freevars, function.__closure__ or ()))
+    closure = tuple(types.CellType(autograph_runtime) if name == _RUNTIME else cells[name]
+                    for name in code.co_freevars)
+    converted = types.FunctionType(code, function.__globals__, function.__name__,
+                                   function.__defaults__, closure)
     converted.__kwdefaults__ = function.__kwdefaults__
+    converted.__qualname__ = function.__qualname__
+    converted.__module__ = function.__module__
+    converted.__doc__ = function.__doc__
+    converted.__dict__.update(function.__dict__)
     converted.__wrapped__ = function
-    converted.__autograph_source__ = ast.unparse(definition)
+    converted.__autograph_source__ = source
     return converted
 
 

@@ -1,6 +1,7 @@
 """What AutoGraph's converted code calls at run time (as `__autograph__`): `if_stmt`,
 `while_stmt`, `for_stmt`, `if_exp`, `and_`/`or_`/`not_`, `range_`/`enumerate_`, `unpack`,
-`retval`, and `load`/`Undefined` for variables without a value yet.
+`retval`, `converted_call` (each call the function makes; `autograph_calls.py`), and
+`load`/`Undefined` for variables without a value yet.
 
 On a traced tensor condition these build tf.cond / tf.while_loop (or a dataset loop); on any
 other value they run as Python, so Python conditions stay Python. The source transformation
@@ -11,6 +12,7 @@ from __future__ import annotations
 
 from ..tensor import Tensor
 from . import tracing
+from .autograph_calls import converted_call  # noqa: F401 - called by converted code
 from .autograph_escapes import RETURN_VALUE
 from .graph import Composite
 

@@ -378,9 +378,11 @@ class Function:
     # --- calling ----------------------------------------------------------------------------
     def __call__(self, *args, **kwargs):
         if config._run_functions_eagerly or tracing._tracer is not None:
-            if config._run_functions_eagerly or tracing.current() is not None:
-                # eagerly on request; inside another trace the body is inlined into that graph
-                return self._python_function(*args, **kwargs)
+            if config._run_functions_eagerly:
+                return self._python_function(*args, **kwargs)  # eagerly on request
+            if tracing.current() is not None:
+                # inside another trace the body (with its own AutoGraph conversion) is inlined
+                return self._converted()(*args, **kwargs)
         if not kwargs:  # the common call, only tensors: one dict lookup to find the graph
             fast_key = []
             for arg in args:
