@@ -315,6 +315,7 @@ def _load() -> None:
         elementwise,
         embedding,
         indexing,
+        more,
         nn,
         precision,
         recurrent,
