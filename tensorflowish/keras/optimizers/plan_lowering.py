@@ -23,19 +23,10 @@ from tensorflowish.tensor import Tensor
 
 def lower_apply_gradients(call: Call, variables: dict, specs: dict):
     """(update(grads), [(gradient slot, variable slot)]) for a plain update line, else None."""
-    if call.function is not Optimizer.apply_gradients:
+    bound = bound_apply_gradients(call)
+    if bound is None:
         return None
-    try:
-        bound = inspect.signature(call.function).bind(*call.args, **call.kwargs)
-    except TypeError:
-        return None
-    optimizer = bound.arguments.get("self")
-    pairs = bound.arguments.get("grads_and_vars")
-    if set(bound.arguments) - {"self", "grads_and_vars", "name"} or \
-            not isinstance(optimizer, Optimizer) or \
-            type(optimizer).apply_gradients is not Optimizer.apply_gradients or \
-            not isinstance(pairs, (list, tuple)) or not pairs:
-        return None
+    optimizer, pairs = bound
     if optimizer.clipvalue is not None or optimizer.clipnorm is not None or \
             optimizer.global_clipnorm is not None or optimizer.gradient_accumulation_steps or \
             optimizer.use_ema:
@@ -88,6 +79,25 @@ def lower_apply_gradients(call: Call, variables: dict, specs: dict):
         getattr(type(optimizer), method).__module__.startswith(__package__ + ".")
         for method in ("_update", "_apply_updates") + (("_apply_sparse",) if sparse else ()))
     return update, planned
+
+
+def bound_apply_gradients(call: Call):
+    """(optimiser, its (gradient, variable) pairs) of a line calling `Optimizer.apply_gradients`
+    itself with nothing but the pairs (and a name), else None."""
+    if call.function is not Optimizer.apply_gradients:
+        return None
+    try:
+        bound = inspect.signature(call.function).bind(*call.args, **call.kwargs)
+    except TypeError:
+        return None
+    optimizer = bound.arguments.get("self")
+    pairs = bound.arguments.get("grads_and_vars")
+    if set(bound.arguments) - {"self", "grads_and_vars", "name"} or \
+            not isinstance(optimizer, Optimizer) or \
+            type(optimizer).apply_gradients is not Optimizer.apply_gradients or \
+            not isinstance(pairs, (list, tuple)) or not pairs:
+        return None
+    return optimizer, pairs
 
 
 def _sparse_gradient(grad, variable, specs: dict):
