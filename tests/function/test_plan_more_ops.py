@@ -57,3 +57,25 @@ def _compare(make_step):
 
 def test_activation_mlp_with_power_regulariser_plans_and_equals_eager():
     _compare(_activations_step)
+
+
+def _shapes_step(variables, optimizer):
+    w1, b1, w2 = variables
+
+    def step(x, y):
+        with tf.GradientTape() as tape:
+            h = tf.nn.gelu(tf.matmul(x, w1) + b1)                         # (5, 8)
+            padded = tf.pad(h, [[1, 0], [2, 2]])                           # (6, 12)
+            mirrored = tf.pad(h, [[2, 1], [0, 0]], mode="REFLECT")         # (8, 8)
+            h = tf.slice(padded, [1, 2], [5, 8]) * tf.strided_slice(mirrored, [1, 0], [6, 8]) \
+                + tf.tile(tf.strided_slice(h, [0, 0], [1, 8], shrink_axis_mask=1)[None], [5, 1])
+            out = tf.matmul(h, w2)
+            loss = tf.reduce_mean((out - y) ** 2)
+        grads = tape.gradient(loss, variables)
+        optimizer.apply_gradients(zip(grads, variables))
+        return loss
+    return step
+
+
+def test_pad_slice_tile_step_plans_and_equals_eager():
+    _compare(_shapes_step)

@@ -322,6 +322,7 @@ def _load() -> None:
         scans,
         selection,
         shapes,
+        shapes_more,
         static,
     )
 
