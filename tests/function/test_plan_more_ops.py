@@ -79,3 +79,29 @@ def _shapes_step(variables, optimizer):
 
 def test_pad_slice_tile_step_plans_and_equals_eager():
     _compare(_shapes_step)
+
+
+def _reductions_step(variables, optimizer):
+    w1, b1, w2 = variables
+
+    def step(x, y):
+        with tf.GradientTape() as tape:
+            h = tf.nn.silu(tf.matmul(x, w1) + b1)                          # (5, 8)
+            h = (h - tf.reduce_mean(h, axis=1, keepdims=True)) / \
+                (tf.math.reduce_std(h, axis=1, keepdims=True) + 1.0)
+            h = h + tf.roll(h, 1, axis=1) + tf.reshape(tf.repeat(h[:, :4], 2), (5, 8))
+            out = tf.matmul(h, w2)
+            image = tf.reshape(h[:4], (1, 4, 8, 1))
+            filters = tf.reshape(tf.linalg.matvec(w2, y[0]), (2, 2, 1, 2))
+            feature = tf.nn.conv2d(image, filters, 1, "SAME")
+            loss = tf.reduce_mean(tf.reduce_logsumexp(out, axis=1) - tf.reduce_sum(out * y, 1)) \
+                + 0.01 * tf.nn.l2_loss(w1) + 0.01 * tf.math.reduce_variance(feature) \
+                + 0.001 * tf.reduce_sum(tf.reduce_prod(tf.abs(w2) + 0.5, axis=1))
+        grads = tape.gradient(loss, variables)
+        optimizer.apply_gradients(zip(grads, variables))
+        return loss
+    return step
+
+
+def test_reductions_conv_step_plans_and_equals_eager():
+    _compare(_reductions_step)

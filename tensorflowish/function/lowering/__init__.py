@@ -315,6 +315,7 @@ def _load() -> None:
         elementwise,
         embedding,
         indexing,
+        math_more,
         more,
         nn,
         precision,
