@@ -25,7 +25,7 @@ def _activations_step(variables, optimizer):
             h = tf.add_n([tf.nn.gelu(pre), tf.nn.silu(pre, beta=1.5),
                           tf.nn.gelu(pre, approximate=True)])
             h = tf.nn.selu(h) + tf.nn.relu6(pre * 4.0) + tf.math.erf(pre)
-            out = tf.matmul(h, w2)
+            out = tf.einsum("bi,ij->bj", h, w2)
             loss = tf.reduce_mean((out - y) ** 2) + 0.01 * tf.reduce_sum(w1 ** 2) + \
                 0.001 * tf.reduce_sum(tf.pow(tf.abs(w2) + 0.5, 1.5))
         grads = tape.gradient(loss, variables)
@@ -69,7 +69,7 @@ def _shapes_step(variables, optimizer):
             mirrored = tf.pad(h, [[2, 1], [0, 0]], mode="REFLECT")         # (8, 8)
             h = tf.slice(padded, [1, 2], [5, 8]) * tf.strided_slice(mirrored, [1, 0], [6, 8]) \
                 + tf.tile(tf.strided_slice(h, [0, 0], [1, 8], shrink_axis_mask=1)[None], [5, 1])
-            out = tf.matmul(h, w2)
+            out = tf.tensordot(h, w2, 1)
             loss = tf.reduce_mean((out - y) ** 2)
         grads = tape.gradient(loss, variables)
         optimizer.apply_gradients(zip(grads, variables))

@@ -311,6 +311,7 @@ def coverage() -> tuple[list[str], list[str]]:
 
 def _load() -> None:
     from . import (  # noqa: F401
+        contractions,
         convolution,
         elementwise,
         embedding,
