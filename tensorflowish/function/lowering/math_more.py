@@ -198,7 +198,7 @@ def _ints(line: Line, name: str) -> list:
         raise NotLowered(f"argument {name}") from None
 
 
-@lowering("roll")
+@lowering("roll", half=True)
 def roll(line: Line) -> Lowered:
     x = line.tensor("input")
     rank = len(line.shape(x))
@@ -211,7 +211,7 @@ def roll(line: Line) -> Lowered:
                    lambda needs, overwrite: Backward(lambda g: (np.roll(g, back, axes),)))
 
 
-@lowering("repeat")
+@lowering("repeat", half=True)
 def repeat(line: Line) -> Lowered:
     """As eager: flattened when axis is None, then a gather of the repeated positions (getitem
     with an integer array; its VJP adds the gradient into zeros)."""

@@ -79,11 +79,11 @@ def erf(line: Line) -> Lowered:
     return _unary(line, erf_array, _x(gradient), ufunc=False)
 
 
-@lowering("nn.relu6")
+@lowering("nn.relu6", half=True)
 def relu6(line: Line) -> Lowered:
     x = line.tensor("features")
     dtype = line.dtype(x)
-    if dtype.kind not in "fiu":
+    if dtype.kind not in "fiuV":
         raise NotLowered(f"relu6 of {dtype}")
     six = _constant(6, dtype)
 
@@ -183,7 +183,7 @@ def _gelu_tanh(line: Line, dtype) -> Lowered:
 
 
 # --- add_n and broadcast_to ----------------------------------------------------------------
-@lowering("add_n")
+@lowering("add_n", half=True)
 def add_n(line: Line) -> Lowered:
     items = line.literal_structure("inputs")
     if not items:
@@ -192,7 +192,7 @@ def add_n(line: Line) -> Lowered:
     shape, dtype = line.output_shape, line.output_dtype
     if any(line.shape(o) != shape or line.dtype(o) != dtype for o in operands):
         raise NotLowered("inputs of different shapes or dtypes")
-    if dtype.kind not in "fiu":
+    if dtype.kind not in "fiuV":
         raise NotLowered(f"add_n of {dtype}")
 
     def forward(*arrays):
@@ -205,7 +205,7 @@ def add_n(line: Line) -> Lowered:
     return Lowered(forward, operands, lambda needs, overwrite: PASS)
 
 
-@lowering("broadcast_to")
+@lowering("broadcast_to", half=True)
 def broadcast_to(line: Line) -> Lowered:
     x = line.tensor("input")
     original, target = tuple(line.shape(x)), tuple(line.output_shape)

@@ -17,7 +17,7 @@ import numpy as np
 
 from ...ops import registry
 from ...ops.indexing import _int_list, _pad_positions
-from . import Backward, Line, Lowered, NotLowered, lowering
+from . import Backward, Line, Lowered, NotLowered, is_half, lowering
 from .indexing import basic_index
 
 _add_reduce = np.add.reduce
@@ -30,11 +30,11 @@ def _literal_ints(line: Line, name: str) -> list:
         raise NotLowered(f"argument {name}") from None
 
 
-@lowering("tile")
+@lowering("tile", half=True)
 def tile(line: Line) -> Lowered:
     x = line.tensor("input")
     shape, dtype = tuple(line.shape(x)), line.dtype(x)
-    if dtype.kind not in "fiub":
+    if dtype.kind not in "fiubV":
         raise NotLowered(f"tile of {dtype}")
     multiples = tuple(_literal_ints(line, "multiples"))
     if len(multiples) != len(shape):
@@ -44,17 +44,22 @@ def tile(line: Line) -> Lowered:
         split_shape += [m, s]
     axes = tuple(range(0, 2 * len(shape), 2))
 
+    half = is_half(dtype)
+
     def backward(g):  # eager: reduce_sum(reshape(g, split_shape), axis=the multiples' axes)
+        if half:  # as eager's reduce_sum: accumulated in float32, rounded once
+            return (np.asarray(_add_reduce(g.reshape(split_shape), axes, np.float32, None,
+                                           False)).astype(dtype),)
         return (_add_reduce(g.reshape(split_shape), axes, None, None, False),)
     return Lowered(lambda a: np.tile(a, multiples), [x],
                    lambda needs, overwrite: Backward(backward))
 
 
-@lowering("pad")
+@lowering("pad", half=True)
 def pad(line: Line) -> Lowered:
     x = line.tensor("tensor")
     shape, dtype = tuple(line.shape(x)), line.dtype(x)
-    if dtype.kind not in "fiub":
+    if dtype.kind not in "fiubV":
         raise NotLowered(f"pad of {dtype}")
     pairs = np.asarray(line.literal("paddings"))
     if pairs.shape != (len(shape), 2):
@@ -103,7 +108,7 @@ def pad(line: Line) -> Lowered:
     return Lowered(forward, [x], lambda needs, overwrite: Backward(backward))
 
 
-@lowering("slice")
+@lowering("slice", half=True)
 def slice_(line: Line) -> Lowered:
     x = line.tensor("input_")
     shape = tuple(line.shape(x))
@@ -115,7 +120,7 @@ def slice_(line: Line) -> Lowered:
     return basic_index(x, shape, line.dtype(x), index)
 
 
-@lowering("strided_slice")
+@lowering("strided_slice", half=True)
 def strided_slice(line: Line) -> Lowered:
     x = line.tensor("input_")
     shape = tuple(line.shape(x))
