@@ -33,11 +33,11 @@ def _float_dtype(line: Line, argument: str) -> np.dtype:
 
 
 # --- pow -----------------------------------------------------------------------------------
-@lowering("pow")
+@lowering("pow", half=True)
 def pow_(line: Line) -> Lowered:
     x, y = line.binary("x", "y")
     dtype = line.dtype(x)
-    if dtype.kind not in "f":
+    if dtype.kind not in "fV":
         raise NotLowered("integer or complex powers")
     one = _constant(1, dtype)
 
@@ -69,7 +69,7 @@ def _shares(line: Line, argument: str, count: int, forward, gradient) -> Lowered
 
 
 # --- erf and the activations -----------------------------------------------------------------
-@lowering("math.erf")
+@lowering("math.erf", half=True)
 def erf(line: Line) -> Lowered:
     dtype = _float_dtype(line, "x")
     scale = _constant(2 / np.sqrt(np.pi), dtype)
@@ -100,10 +100,11 @@ def _elu(a):
     return np.where(a > 0, a, np.expm1(np.minimum(a, 0)))
 
 
-@lowering("nn.selu")
+@lowering("nn.selu", half=True)
 def selu(line: Line) -> Lowered:
     dtype = _float_dtype(line, "features")
     scale, alpha = _constant(1.0507009873554805, dtype), _constant(1.6732632423543772, dtype)
+    one = _constant(1, dtype)
 
     def forward(a):  # scale * where(x > 0, x, alpha * elu(x))
         return scale * np.where(np.greater(a, 0), a, alpha * _elu(a))
@@ -115,28 +116,32 @@ def selu(line: Line) -> Lowered:
         g_x = np.where(positive, g_w, np.zeros_like(g_w))
         g_e = np.where(positive, np.zeros_like(g_w), g_w) * alpha
         e = _elu(x)
-        return g_x, np.where(np.greater(x, 0), g_e, g_e * (e + 1))
+        return g_x, np.where(np.greater(x, 0), g_e, g_e * (e + one))
     return _shares(line, "features", 2, forward, gradient)
 
 
-@lowering("nn.silu")
+@lowering("nn.silu", half=True)
 def silu(line: Line) -> Lowered:
     dtype = _float_dtype(line, "features")
-    beta = _constant(line.literal("beta"), dtype)
+    beta, one = _constant(line.literal("beta"), dtype), _constant(1, dtype)
     from .elementwise import _sigmoid
 
+    def sigmoid(t):  # the sigmoid op: rounded back where NumPy computed bfloat16 in float32
+        s = _sigmoid(t)
+        return s if s.dtype == dtype else s.astype(dtype)
+
     def forward(a):  # x * sigmoid(x * beta)
-        return a * _sigmoid(a * beta)
+        return a * sigmoid(a * beta)
 
     def gradient(g, x, out):
         # the tape: multiply(x, s) first (x's share g * s), then sigmoid, then x * beta
-        s = _sigmoid(x * beta)
+        s = sigmoid(x * beta)
         g_s = g * x
-        return g * s, g_s * (s * (1 - s)) * beta
+        return g * s, g_s * (s * (one - s)) * beta
     return _shares(line, "features", 2, forward, gradient)
 
 
-@lowering("nn.gelu")
+@lowering("nn.gelu", half=True)
 def gelu(line: Line) -> Lowered:
     dtype = _float_dtype(line, "features")
     if line.literal("approximate"):
