@@ -2,11 +2,14 @@
 
 Eager einsum is a composition: per operand a reduce_sum and transpose (`_einsum_one`), then
 pairwise contractions in NumPy's greedy order, each broadcast_to, transposes, reshapes and one
-batched matmul. The rule repeats those steps on arrays, recording each step's VJP on a small
-tape of its own, and walks it backwards as eager's tape does (last record first, shares added
-as `previous + gradient`), so values and gradients equal eager's bit for bit. Covered: float32
-and float64 operands whose labels are distinct within each operand (no diagonals), no operand
-passed twice.
+batched matmul; a label repeated inside one operand (a diagonal) is taken first with NumPy's
+einsum. The rule repeats those steps on arrays, recording each step's VJP on a small tape of
+its own, and walks it backwards as eager's tape does (last record first, shares added as
+`previous + gradient`), so values and gradients equal eager's bit for bit. Covered: float32
+and float64 operands, no operand passed twice, where NumPy lays the result and every gradient
+out in C order (an equation whose labels come in the order the contraction produces them:
+`ij,jk->ik`, `bij,bjk->bik`; not `bqd,bkd->bqk`, whose `k` gradient is a transposed view):
+otherwise a plan computing what follows into its own buffers would sum in another order.
 """
 
 from __future__ import annotations
@@ -122,25 +125,29 @@ def _labels(tape, x, labels: str, full: dict):
     return x if target == tuple(tape.arrays[x].shape) else _broadcast_to(tape, x, target)
 
 
-def _einsum_lowered(line: Line, equation: str, operands: list) -> Lowered:
-    if len({o.slot for o in operands}) != len(operands) or any(o.slot is None for o in operands):
-        raise NotLowered("an operand passed twice, or a constant operand")
-    dtypes = {line.dtype(o) for o in operands}
-    if len(dtypes) != 1 or next(iter(dtypes)).kind != "f" or next(iter(dtypes)).itemsize < 4:
-        raise NotLowered("not float32/float64 operands of one dtype")
-    shapes = [tuple(line.shape(o)) for o in operands]
+def _compile(equation: str, shapes: list, dtype):
+    """`run(arrays)` -> (tape, output node): eager einsum's steps on arrays, for operands of
+    `shapes` (the equation's checks and NumPy's contraction order resolved once, here)."""
     try:
         subscripts, output = eager._parse(str(equation), shapes)
         eager._sizes(subscripts, shapes)
     except (ValueError, TypeError):
         raise NotLowered("the equation") from None  # the op raises its error
-    if any(len(set(s)) != len(s) for s in subscripts):
-        raise NotLowered("a repeated label inside one operand (a diagonal)")
-    order = eager._order(tuple(subscripts), output, tuple(shapes))
+    # repeated labels inside one operand (a diagonal) are taken first, as eager takes them
+    uniques = ["".join(dict.fromkeys(s)) for s in subscripts]
+    diagonals = {}
+    for i, (s, unique, shape) in enumerate(zip(subscripts, uniques, shapes)):
+        if unique != s:
+            diagonals[i] = _diagonal(s, unique, shape, dtype)
+    taken = [tuple(dict(zip(s, shape))[c] for c in unique)
+             for s, unique, shape in zip(subscripts, uniques, shapes)]
+    order = eager._order(tuple(uniques), output, tuple(taken))
 
     def run(arrays):
         tape = _Tape(arrays)
-        nodes = list(zip(range(len(arrays)), subscripts))
+        nodes = []
+        for i, unique in enumerate(uniques):
+            nodes.append((diagonals[i](tape, i) if i in diagonals else i, unique))
         for i, j in order:
             (a, sa), (b, sb) = nodes[i], nodes[j]
             rest = [node for k, node in enumerate(nodes) if k not in (i, j)]
@@ -151,7 +158,61 @@ def _einsum_lowered(line: Line, equation: str, operands: list) -> Lowered:
             raise NotLowered("output labels")
         return tape, _one(tape, result, labels, output)
 
-    tape, _ = run([np.zeros(s, next(iter(dtypes))) for s in shapes])  # checks the equation
+    run([np.zeros(s, dtype) for s in shapes])  # checks the equation once
+    return run
+
+
+def _diagonal(subscripts: str, output: str, shape: tuple, dtype):
+    """eager's _einsum_one for repeated labels (nothing summed: `output` keeps every label
+    once): NumPy's einsum, and as VJP eager's _einsum_one_vjp, g tied to the repeats with
+    identity matrices in one einsum (run by this module's own steps, as eager runs it)."""
+    sizes = dict(zip(subscripts, shape))
+    used = set(subscripts) | set(output)
+    fresh = (c for c in string.ascii_letters if c not in used)
+    renamed, ties, seen = "", [], set()
+    for c in subscripts:
+        if c in seen:
+            new = next(fresh)
+            ties.append(c + new)
+            renamed += new
+        else:
+            seen.add(c)
+            renamed += c
+    eyes = [np.eye(sizes[pair[0]], dtype=dtype) for pair in ties]
+    spread = _compile(",".join([output] + ties) + "->" + renamed,
+                      [tuple(sizes[c] for c in output)] + [eye.shape for eye in eyes], dtype)
+    equation = f"{subscripts}->{output}"
+
+    def vjp(g):
+        tape, node = spread([g] + eyes)
+        return tape.arrays[node]
+
+    def step(tape, x):
+        return tape.step([x], np.einsum(equation, tape.arrays[x]), (vjp,))
+    return step
+
+
+def _einsum_lowered(line: Line, equation: str, operands: list) -> Lowered:
+    if len({o.slot for o in operands}) != len(operands) or any(o.slot is None for o in operands):
+        raise NotLowered("an operand passed twice, or a constant operand")
+    dtypes = {line.dtype(o) for o in operands}
+    if len(dtypes) != 1 or next(iter(dtypes)).kind != "f" or next(iter(dtypes)).itemsize < 4:
+        raise NotLowered("not float32/float64 operands of one dtype")
+    dtype, shapes = next(iter(dtypes)), [tuple(line.shape(o)) for o in operands]
+    run = _compile(equation, shapes, dtype)
+    # whether the output and the gradients are new arrays: a diagonal, a transpose or a
+    # reshape of an operand (or of g) is a view, a spread gradient a read-only one (the same
+    # for any values of these shapes, so probed once)
+    probe = [np.zeros(s, dtype) for s in shapes]
+    tape, node = run(probe)
+    fresh = _new_array(tape.arrays[node], probe)
+    g = np.zeros(np.shape(tape.arrays[node]), dtype)
+    gradients = tape.backward(node, g, len(probe))
+    fresh_gradients = all(_new_array(grad, probe + [g]) for grad in gradients)
+    if not all(np.asarray(a).flags.c_contiguous for a in [tape.arrays[node]] + gradients):
+        # an output labelled out of order is a transposed view (as eager's): a plan computing
+        # what follows into its own C-ordered buffers would sum in another order than eager
+        raise NotLowered("a result or gradient NumPy does not lay out in C order")
 
     def forward(*arrays):
         tape, node = run(arrays)
@@ -162,8 +223,14 @@ def _einsum_lowered(line: Line, equation: str, operands: list) -> Lowered:
             tape, node = run(arrays)
             grads = tape.backward(node, g, len(arrays))
             return [grad if need else None for grad, need in zip(grads, needs)]
-        return Backward(backward, tuple(f"in{i}" for i in range(len(operands))))
-    return Lowered(forward, list(operands), vjp)
+        return Backward(backward, tuple(f"in{i}" for i in range(len(operands))),
+                        fresh=fresh_gradients)
+    return Lowered(forward, list(operands), vjp, fresh=fresh)
+
+
+def _new_array(array, others: list) -> bool:
+    return array.__class__ is np.ndarray and array.flags.writeable and \
+        not any(np.may_share_memory(array, other) for other in others)
 
 
 @lowering("einsum")

@@ -18,7 +18,7 @@ import numpy as np
 
 from ...ops.indexing import _int_list
 from . import Backward, Line, Lowered, NotLowered, lowering, unbroadcaster
-from .shapes import _axes, _spread
+from .shapes import _SPREAD_AS_VIEW, _axes, _spread
 
 _add_reduce = np.add.reduce
 
@@ -65,8 +65,10 @@ def _variance_rule(line: Line, std: bool) -> Lowered:
         g_d = _mean_backward(g, kept, shape, count) * (d * 2)  # reduce_mean, then square
         g_mean = reduce_mean_back(np.negative(g_d))  # subtract's y share, unbroadcast
         return g_d, _mean_backward(g_mean, kept, shape, count)
+    # the second share is spread over x as a read-only view at and above eager's size for it
+    fresh = math.prod(shape) < _SPREAD_AS_VIEW
     return Lowered(lambda a, _: forward(a), [x, x],
-                   lambda needs, overwrite: Backward(shares, ("in0", "out")))
+                   lambda needs, overwrite: Backward(shares, ("in0", "out"), fresh=fresh))
 
 
 @lowering("math.reduce_variance")
