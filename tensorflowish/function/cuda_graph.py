@@ -449,13 +449,18 @@ def check(emulator: bool = False, ops: int = 100, elements: int = 4096) -> list[
     x2 = tf.Tensor(x.array * 0.5)  # new values through the same static buffers
     for a, b in zip(host(captured.function([x2, s])), host(plan.function([x2, s]))):
         np.testing.assert_array_equal(a, b)
-    timings = {name: _median_seconds(function, 50, synchronize) * 1e6 for name, function in (
-        ("eager", lambda: chain(x, s)), ("GPU plan", lambda: plan.function([x, s])),
-        ("CUDA graph", lambda: captured.function([x, s])))}
     lines.append("CUDA graph capture: replays equal the uncaptured plan (exactly), new inputs too")
-    lines.append("timing (median of 50): " + ", ".join(
-        f"{name} {value:.1f} µs" for name, value in timings.items()))
+    lines.append(timing_line(synchronize, "timing (median of 50)", (
+        ("eager", lambda: chain(x, s)), ("GPU plan", lambda: plan.function([x, s])),
+        ("CUDA graph", lambda: captured.function([x, s])))))
     return lines
+
+
+def timing_line(synchronize, label: str, functions) -> str:
+    """`label: name t µs, ...`: the median of 50 timed calls of each (name, function)."""
+    return label + ": " + ", ".join(
+        f"{name} {_median_seconds(function, 50, synchronize) * 1e6:.1f} µs"
+        for name, function in functions)
 
 
 if __name__ == "__main__":

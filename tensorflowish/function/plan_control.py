@@ -311,13 +311,7 @@ def _lower_branches(builder: _Builder, index: int, call, parts, tape: _Tape) -> 
                  f"{''.join(p + ', ' for p in params)}))", [taken, saved] + outputs,
                  [selector] + params, pure=False, fresh=False, keeps=tuple(params))
     builder.owned.difference_update(params + [selector])  # the branches may keep them
-    for slot, name in zip(parts.output_slots, outputs):
-        builder.arrays[slot] = name
-        builder.objects.pop(slot, None)
-    builder.lowered_lines += 1
-    if has_effects(call):
-        builder.effect()
-        builder.effects = True
+    bind_outputs(builder, call, parts.output_slots, outputs)
     # the outer tape: variables a branch watched, outputs a branch tracked, one line
     for sub, _ in subs:
         watched = sub_tape(sub.builder).tracked
@@ -380,3 +374,15 @@ def _branches_backward(builder, tape, line, grads, relevant, subs, reads, taken,
     builder.owned.difference_update(arguments)  # a branch may pass them through
     for slot, name in zip([slot for slot, keep in zip(outer, present) if keep], results):
         grads[slot] = name
+
+
+def bind_outputs(builder, call, slots, names) -> None:
+    """After a lowered control-flow line: its output slots are the arrays `names`; a line with
+    effects ends the cached reads of variables."""
+    for slot, name in zip(slots, names):
+        builder.arrays[slot] = name
+        builder.objects.pop(slot, None)
+    builder.lowered_lines += 1
+    if has_effects(call):
+        builder.effect()
+        builder.effects = True

@@ -33,6 +33,7 @@ from .plan_control import (
     _Lazy,
     _Sub,
     backward_builder,
+    bind_outputs,
     compile_sub,
     finish_backward,
     has_effects,
@@ -113,13 +114,7 @@ def lower_loop(builder: _Builder, index: int, call, parts, tape: _Tape) -> None:
                  f"{''.join(p + ', ' for p in passed)}))", outputs + [saved], passed, pure=False,
                  fresh=False, keeps=tuple(passed))
     builder.owned.difference_update(passed)  # kept by the iterations' saved arrays
-    for slot, output in zip(parts.output_slots, outputs):
-        builder.arrays[slot] = output
-        builder.objects.pop(slot, None)
-    builder.lowered_lines += 1
-    if has_effects(call):
-        builder.effect()
-        builder.effects = True
+    bind_outputs(builder, call, parts.output_slots, outputs)
 
     for body in bodies:  # variables a body watched
         tape.tracked.update(slot for slot in sub_tape(body.builder).tracked

@@ -35,6 +35,7 @@ from .. import tape as tape_module
 from ..ops.indexed_slices import IndexedSlices
 from ..tensor import Tensor, Variable
 from .graph import flatten, map_structure
+from .plan_lines import _filled
 
 _ARRAY = Tensor.array  # the slot descriptor, bypassing TracedTensor's check
 
@@ -360,11 +361,3 @@ def _stateful_inside(control) -> bool:
         return False
 
     return walk(control)
-
-
-def _filled(cell) -> bool:
-    try:
-        cell.cell_contents  # noqa: B018 - an empty cell raises ValueError
-    except ValueError:
-        return False
-    return True

@@ -19,7 +19,7 @@ def check_training_step(emulator: bool = False, steps: int = 20) -> list[str]:
     import tensorflowish as tf
 
     from ..function import plan_gpu
-    from ..function.cuda_graph import CudaDevice, HostDevice, _median_seconds, capture
+    from ..function.cuda_graph import CudaDevice, HostDevice, capture, timing_line
     from ..kernels import fusion
 
     if emulator:
@@ -100,11 +100,9 @@ def check_training_step(emulator: bool = False, steps: int = 20) -> list[str]:
     if emulator:
         return lines + ["CUDA graph capture: host-side logic only (emulator: no GPU)"]
     x, y = batches[-1]
-    timings = {name: _median_seconds(function, 50, synchronize) * 1e6 for name, function in (
+    lines.append(timing_line(synchronize, "timing per step (median of 50)", (
         ("eager", lambda: eager_step(x, y)), ("GPU plan", lambda: plan.function([x, y])),
-        ("CUDA graph", lambda: captured.function([x, y])))}
-    lines.append("timing per step (median of 50): " + ", ".join(
-        f"{name} {value:.1f} µs" for name, value in timings.items()))
+        ("CUDA graph", lambda: captured.function([x, y])))))
     return lines
 
 

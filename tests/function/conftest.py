@@ -1,4 +1,5 @@
-"""Shared by the tf.function tests: a central finite-difference gradient in float64."""
+"""Shared by the tf.function tests: a central finite-difference gradient in float64, and Keras
+fit traced with replay plans against run_eagerly."""
 
 from __future__ import annotations
 
@@ -20,3 +21,28 @@ def _central_difference(function, x: np.ndarray, eps: float = 1e-6) -> np.ndarra
 def finite_difference():
     """`finite_difference(f, x)`: the gradient of scalar `f` at array `x`, numerically."""
     return _central_difference
+
+
+@pytest.fixture
+def fit_as_plan_equals_eager(monkeypatch):
+    """`check(train)`, where `train(run_eagerly)` builds, fits and returns (weights, history):
+    traced, every graph compiled gets a plan (no op-by-op fallback); the weights and history
+    equal run_eagerly=True's bit for bit."""
+    from tensorflowish.function.graph import Graph
+
+    compiled = []
+    original = Graph.compile
+
+    def compile_and_note(self):
+        compiled.append((original(self), self.plan_note))
+        return compiled[-1][0]
+    monkeypatch.setattr(Graph, "compile", compile_and_note)
+
+    def check(train) -> None:
+        traced_weights, traced_history = train(False)
+        assert compiled and all(plan for plan, _ in compiled), compiled
+        eager_weights, eager_history = train(True)
+        assert traced_history == eager_history
+        for a, b in zip(traced_weights, eager_weights):
+            np.testing.assert_array_equal(a, b)
+    return check

@@ -218,18 +218,9 @@ def test_bad_ids_raise_the_ops_error_from_a_plan():
             step(tf.constant(bad))
 
 
-def test_keras_fit_of_a_text_classifier_runs_plans_and_equals_eager(monkeypatch):
+def test_keras_fit_of_a_text_classifier_runs_plans_and_equals_eager(fit_as_plan_equals_eager):
     """fit's traced steps of Embedding(mask_zero) -> LSTM -> Dense run as plans: the same
     weights and history as run_eagerly=True."""
-    from tensorflowish.function.graph import Graph
-
-    compiled = []
-    original = Graph.compile
-
-    def compile_and_note(self):
-        compiled.append((original(self), self.plan_note))
-        return compiled[-1][0]
-    monkeypatch.setattr(Graph, "compile", compile_and_note)
     x = np.concatenate([_ids(seed=seed) for seed in range(4)])
     y = np.random.default_rng(4).integers(0, 3, len(x))
 
@@ -244,12 +235,7 @@ def test_keras_fit_of_a_text_classifier_runs_plans_and_equals_eager(monkeypatch)
         history = model.fit(x, y, batch_size=4, epochs=2, shuffle=False, verbose=0)
         return model.get_weights(), history.history
 
-    traced_weights, traced_history = train(False)
-    assert compiled and all(plan for plan, _ in compiled), compiled
-    eager_weights, eager_history = train(True)
-    assert traced_history == eager_history
-    for a, b in zip(traced_weights, eager_weights):
-        np.testing.assert_array_equal(a, b)
+    fit_as_plan_equals_eager(train)
 
 
 def test_gather_on_a_variable_trains_as_a_plan_equal_to_eager():
@@ -303,19 +289,10 @@ def mixed_float16():
     tf.keras.mixed_precision.set_global_policy("float32")
 
 
-def test_mixed_float16_text_classifier_fit_runs_plans_and_equals_eager(mixed_float16,
-                                                                        monkeypatch):
+def test_mixed_float16_text_classifier_fit_runs_plans_and_equals_eager(
+        mixed_float16, fit_as_plan_equals_eager):
     """Under mixed_float16 the embedding and the recurrent layers compute in float16 (their
     rules take half precision: the same array calls as their ops)."""
-    from tensorflowish.function.graph import Graph
-
-    compiled = []
-    original = Graph.compile
-
-    def compile_and_note(self):
-        compiled.append((original(self), self.plan_note))
-        return compiled[-1][0]
-    monkeypatch.setattr(Graph, "compile", compile_and_note)
     x = np.concatenate([_ids(seed=seed) for seed in range(4)])
     y = np.random.default_rng(4).integers(0, 3, len(x))
 
@@ -328,15 +305,10 @@ def test_mixed_float16_text_classifier_fit_runs_plans_and_equals_eager(mixed_flo
         model.compile(optimizer=tf.keras.optimizers.Adam(0.01), run_eagerly=run_eagerly,
                       loss="sparse_categorical_crossentropy")
         history = model.fit(x, y, batch_size=4, epochs=2, shuffle=False, verbose=0)
-        return model, history.history
+        assert model.layers[2].compute_dtype == "float16"
+        return model.get_weights(), history.history
 
-    traced, traced_history = train(False)
-    assert traced.layers[2].compute_dtype == "float16"
-    assert compiled and all(plan for plan, _ in compiled), compiled
-    eager, eager_history = train(True)
-    assert traced_history == eager_history
-    for a, b in zip(traced.get_weights(), eager.get_weights()):
-        np.testing.assert_array_equal(a, b)
+    fit_as_plan_equals_eager(train)
 
 
 def test_slices_of_a_variable_lower_with_getitems_gradient():

@@ -311,16 +311,20 @@ def coverage() -> tuple[list[str], list[str]]:
 
 def _load() -> None:
     from . import (  # noqa: F401
+        contractions,
         convolution,
         elementwise,
         embedding,
         indexing,
+        math_more,
+        more,
         nn,
         precision,
         recurrent,
         scans,
         selection,
         shapes,
+        shapes_more,
         static,
     )
 

@@ -1,7 +1,9 @@
-"""Lowering rules of the fused convolution layer (`nn.conv`) and of pooling (`nn.pool` and
-the max/avg pool ops), for channels-last inputs (1-D or 2-D convolutions and pooling): the
-same `kernels.convolution` calls as their eager ops (`ops/convolution.py`, `ops/pooling.py`),
-with the window geometry resolved once, at compile time, by the ops' own argument rules."""
+"""Lowering rules of the fused convolution layer (`nn.conv`; `nn.conv1d`, `nn.conv2d` and
+`nn.convolution`, which eager computes as it without bias and activation) and of pooling
+(`nn.pool` and the max/avg pool ops), for channels-last inputs (1-D or 2-D convolutions and
+pooling): the same `kernels.convolution` calls as their eager ops (`ops/convolution.py`,
+`ops/pooling.py`), with the window geometry resolved once, at compile time, by the ops' own
+argument rules."""
 
 from __future__ import annotations
 
@@ -32,17 +34,24 @@ def _geometry(line: Line, x_shape, window, strides, dilations, padding, data_for
 
 @lowering("nn.conv")
 def conv(line: Line) -> Lowered:
+    return fused_conv(line, line.literal("strides"), line["bias"] is not None,
+                      line.literal("activation"), line.literal("alpha"))
+
+
+def fused_conv(line: Line, strides, has_bias: bool, activation, alpha) -> Lowered:
+    """The fused convolution of a line with arguments `input`, `filters` (and `bias`),
+    `padding`, `data_format` and `dilations` (nn.conv's, and conv1d's or conv2d's, which
+    eager computes as nn.conv without bias and activation)."""
     x, kernel = line.binary("input", "filters")
     inputs = [x, kernel]
-    if line["bias"] is not None:
+    if has_bias:
         inputs.append(line.binary("input", "bias")[1])
     x_shape, kernel_shape = line.shape(x), line.shape(kernel)
     if line.dtype(x).kind != "f" or len(kernel_shape) != len(x_shape) or \
             kernel_shape[-2] == 0:
         raise NotLowered("dtype or filter rank")
-    activation = conv_ops._activation_name(line.literal("activation"))
-    alpha = line.literal("alpha")
-    geometry = _geometry(line, x_shape, kernel_shape[:-2], line.literal("strides"),
+    activation = conv_ops._activation_name(activation)
+    geometry = _geometry(line, x_shape, kernel_shape[:-2], strides,
                          line.literal("dilations"), line.literal("padding"),
                          line.literal("data_format"), x_shape[-1] // kernel_shape[-2])
     arguments = (*geometry.arguments(), geometry.groups, activation, alpha)
@@ -120,6 +129,22 @@ def _pool_rule(line: Line, kind: str, window, strides, padding, data_format, dil
         return (conv_kernels.avg_pool_backward(g.reshape(y4), x4, *arguments).reshape(shape),)
     return Lowered(lambda a: conv_kernels.avg_pool(a.reshape(x4), *arguments).reshape(y_shape),
                    [x], lambda needs, overwrite: Backward(backward_avg))
+
+
+@lowering("nn.conv2d")
+def conv2d(line: Line) -> Lowered:
+    return fused_conv(line, line.literal("strides"), False, None, 0.2)
+
+
+@lowering("nn.conv1d")
+def conv1d(line: Line) -> Lowered:
+    return fused_conv(line, line.literal("stride"), False, None, 0.2)
+
+
+@lowering("nn.convolution")
+def convolution(line: Line) -> Lowered:
+    """tf.nn.convolution: conv1d or conv2d by the input's rank (strides None: 1)."""
+    return fused_conv(line, line.literal("strides") or 1, False, None, 0.2)
 
 
 @lowering("nn.pool")

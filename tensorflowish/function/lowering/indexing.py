@@ -49,7 +49,7 @@ def gather(line: Line) -> Lowered:
     return Lowered(forward, [params, indices], vjp)
 
 
-def _basic_index(x, shape: tuple, dtype, index: tuple) -> Lowered:
+def basic_index(x, shape: tuple, dtype, index: tuple) -> Lowered:
     """`a[index]` for a basic index (slices, integers, None, Ellipsis: a view), with getitem's
     VJP: zeros with the gradient assigned at the index."""
     def backward(g):  # eager's _scatter_into_zeros for a basic index
@@ -70,7 +70,7 @@ def reverse(line: Line) -> Lowered:
     except (TypeError, ValueError):
         raise NotLowered("axis") from None  # the op raises its error
     index = tuple(slice(None, None, -1) if d in axes else slice(None) for d in range(len(shape)))
-    return _basic_index(x, shape, line.dtype(x), index)
+    return basic_index(x, shape, line.dtype(x), index)
 
 
 @lowering_of_line(variable_methods._variable_getitem, "Variable.__getitem__")
@@ -83,7 +83,7 @@ def variable_getitem(line: Line) -> Lowered:
     if not all(isinstance(i, (int, np.integer, slice)) or i is None or i is Ellipsis
                for i in items):
         raise NotLowered("an advanced index")
-    return _basic_index(x, tuple(line.shape(x)), line.dtype(x), index)
+    return basic_index(x, tuple(line.shape(x)), line.dtype(x), index)
 
 
 @lowering("stack", half=True)

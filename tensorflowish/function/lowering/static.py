@@ -12,6 +12,7 @@ import numpy as np
 
 from ...ops import registry
 from . import Backward, Line, Lowered, NotLowered, _has_slot, lowering
+from .indexing import basic_index
 
 
 def _stand_in(line: Line, name: str):
@@ -70,14 +71,7 @@ def getitem(line: Line) -> Lowered:
     if not all(isinstance(i, (int, np.integer, slice)) or i is None or i is Ellipsis
                for i in items):
         raise NotLowered("an advanced index")
-    shape, dtype = line.shape(x), line.dtype(x)
-
-    def backward(g):  # eager's _scatter_into_zeros for a basic index
-        result = np.zeros(shape, dtype=dtype)
-        result[index] = g
-        return (result,)
-    return Lowered(lambda a: a[index], [x], lambda needs, overwrite: Backward(backward),
-                   fresh=False)
+    return basic_index(x, tuple(line.shape(x)), line.dtype(x), index)
 
 
 @lowering("concat", half=True)

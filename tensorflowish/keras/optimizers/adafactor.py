@@ -21,7 +21,6 @@ class Adafactor(Optimizer):
     O(rows + columns) instead of O(rows * columns); a vector keeps a full second moment."""
 
     _slot_names = ("r", "c", "v")
-    _sparse_rows = False  # the factors and the weights' RMS span the whole variable
 
     def __init__(
         self,

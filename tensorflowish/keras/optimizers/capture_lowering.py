@@ -20,7 +20,6 @@ averages, constraints, half precision) stay outside the graph, run after it as e
 
 from __future__ import annotations
 
-import inspect
 import math
 
 import numpy as np
@@ -28,7 +27,7 @@ import numpy as np
 from tensorflowish.function import cuda_graph
 from tensorflowish.function.graph import Call, Slot
 from tensorflowish.keras.optimizers.adam import Adam, AdamW
-from tensorflowish.keras.optimizers.optimizer import Optimizer
+from tensorflowish.keras.optimizers.plan_lowering import bound_apply_gradients
 from tensorflowish.keras.optimizers.sgd import SGD
 
 _ADAM_STEPS = (
@@ -42,17 +41,11 @@ _ADAM_STEPS = (
 
 def lower_apply_gradients(call: Call, variables: dict, specs: dict):
     """A `CapturedUpdate` for a plain SGD or Adam/AdamW `apply_gradients` line, else None."""
-    if call.function is not Optimizer.apply_gradients:
+    bound = bound_apply_gradients(call)
+    if bound is None:
         return None
-    try:
-        bound = inspect.signature(call.function).bind(*call.args, **call.kwargs)
-    except TypeError:
-        return None
-    optimizer = bound.arguments.get("self")
-    pairs = bound.arguments.get("grads_and_vars")
-    if set(bound.arguments) - {"self", "grads_and_vars", "name"} or \
-            not isinstance(pairs, (list, tuple)) or not pairs or \
-            type(optimizer) not in (SGD, Adam, AdamW) or optimizer.clipvalue is not None or \
+    optimizer, pairs = bound
+    if type(optimizer) not in (SGD, Adam, AdamW) or optimizer.clipvalue is not None or \
             optimizer.clipnorm is not None or optimizer.global_clipnorm is not None or \
             optimizer.gradient_accumulation_steps or optimizer.use_ema:
         return None

@@ -53,7 +53,11 @@ class Optimizer:
     """
 
     _slot_names: tuple[str, ...] = ()
-    _sparse_rows = True  # whether an update of some rows is the update restricted to them
+    # Whether applying an IndexedSlices gradient to its rows only equals Keras's update. Keras 3
+    # (on TensorFlow) densifies a sparse gradient wherever the update mixes it with dense state
+    # (moments, accumulators, momentum, weight decay): untouched rows' moments decay and their
+    # weights move. Only plain SGD updates just the touched rows (SGD overrides this).
+    _sparse_rows = False
 
     def __init__(
         self,
@@ -286,15 +290,15 @@ class Optimizer:
             if grad is None:
                 missing.append(variable.name)
                 continue
-            if grad.__class__ is IndexedSlices:  # rows of an embedding table: update those only
+            if grad.__class__ is IndexedSlices:  # rows of an embedding table
                 if self.clipvalue is None and self.clipnorm is None and \
                         self.global_clipnorm is None and self._sparse_rows and \
                         self.gradient_accumulation_steps is None:
                     _check_slices(grad, variable)
                     sparse.append((grad, variable))
                     continue
-                # clipping and accumulation need the whole gradient, and factored state the
-                # whole variable
+                # as Keras 3: the dense gradient (untouched rows are zero), and clipping and
+                # accumulation need the whole gradient anyway
                 grad = grad.to_dense()
             array = grad.array if isinstance(grad, Tensor) else _as_array_like(grad, variable)
             if array.shape != variable.array.shape:
@@ -396,9 +400,9 @@ class Optimizer:
     def _apply_sparse(self, grad: IndexedSlices, variable: Variable, learning_rate: float,
                       step: int) -> None:
         """Update only the rows an ``IndexedSlices`` gradient touches (repeated rows summed):
-        this optimiser's own ``_update`` on those rows of the variable and of its slots. Other
-        rows and their slots stay as they are (TensorFlow's sparse semantics; for Adam that of
-        LazyAdam: untouched rows' moments do not decay)."""
+        this optimiser's own ``_update`` on those rows of the variable and of its slots. Used
+        only where that equals the dense update (``_sparse_rows``: plain SGD), as Keras's
+        ``scatter_sub``; other optimisers get the dense gradient, as in Keras 3."""
         xp = tf_backend.get_array_module(variable.array)
         rows, values = grad.unique_rows()
         values = xp.ascontiguousarray(values, dtype=variable.array.dtype)

@@ -23,24 +23,15 @@ from tensorflowish.tensor import Tensor
 
 def lower_apply_gradients(call: Call, variables: dict, specs: dict):
     """(update(grads), [(gradient slot, variable slot)]) for a plain update line, else None."""
-    if call.function is not Optimizer.apply_gradients:
+    bound = bound_apply_gradients(call)
+    if bound is None:
         return None
-    try:
-        bound = inspect.signature(call.function).bind(*call.args, **call.kwargs)
-    except TypeError:
-        return None
-    optimizer = bound.arguments.get("self")
-    pairs = bound.arguments.get("grads_and_vars")
-    if set(bound.arguments) - {"self", "grads_and_vars", "name"} or \
-            not isinstance(optimizer, Optimizer) or \
-            type(optimizer).apply_gradients is not Optimizer.apply_gradients or \
-            not isinstance(pairs, (list, tuple)) or not pairs:
-        return None
+    optimizer, pairs = bound
     if optimizer.clipvalue is not None or optimizer.clipnorm is not None or \
             optimizer.global_clipnorm is not None or optimizer.gradient_accumulation_steps or \
             optimizer.use_ema:
         return None
-    planned, updated, sparse = [], [], []
+    planned, updated, sparse, rows = [], [], [], []
     for pair in pairs:
         if not isinstance(pair, (list, tuple)) or len(pair) != 2 or \
                 pair[1].__class__ is not Slot:
@@ -48,23 +39,25 @@ def lower_apply_gradients(call: Call, variables: dict, specs: dict):
         variable = pair[1].index
         if variable not in variables or variables[variable].constraint is not None:
             return None
-        slices = _sparse_gradient(pair[0], variables[variable], specs, optimizer)
-        if slices is not None:
-            planned.append((slices, variable))
+        slices = _sparse_gradient(pair[0], variables[variable], specs)
+        if slices is not None and optimizer._sparse_rows:  # updated row by row, after the rest
+            rows.append((slices, variable))
             sparse.append(variables[variable])
             continue
-        if pair[0].__class__ is not Slot or \
-                specs.get(pair[0].index, (None,))[:2] != specs[variable][:2]:
+        if slices is None and (pair[0].__class__ is not Slot or
+                               specs.get(pair[0].index, (None,))[:2] != specs[variable][:2]):
             return None
-        planned.append((pair[0].index, variable))
+        # a dense gradient, or an IndexedSlices made dense here (as apply_gradients does)
+        planned.append((pair[0].index if slices is None else slices, variable))
         updated.append(variables[variable])
     # apply_gradients updates the dense gradients' variables first, then the sparse ones
-    planned = [pair for pair in planned if pair[0].__class__ is int] + \
-        [pair for pair in planned if pair[0].__class__ is not int]
+    planned += rows
     iterations = optimizer._iterations_variable
-    if not sparse and _plain_sgd(optimizer, updated):
+    if not sparse and len(updated) == sum(grad.__class__ is int for grad, _ in planned) and \
+            _plain_sgd(optimizer, updated):
         return _sgd_update(optimizer, updated), planned
     dense_count = len(updated)
+    shapes = [variables[variable].shape for _, variable in planned]
 
     def update(grads: list, consumable: tuple) -> None:
         # apply_gradients after its checks, in its order
@@ -72,7 +65,9 @@ def lower_apply_gradients(call: Call, variables: dict, specs: dict):
         learning_rate = optimizer._current_learning_rate()
         optimizer._begin_step(step)
         # a 0-d gradient computed by the plan's NumPy arithmetic arrives as a NumPy scalar
-        dense = [np.asarray(g) if isinstance(g, np.generic) else g for g in grads[:dense_count]]
+        dense = [np.asarray(g) if isinstance(g, np.generic) else
+                 _indexed_slices(Tensor(g[0]), Tensor(g[1]), shape).to_dense_array()
+                 if g.__class__ is tuple else g for g, shape in zip(grads[:dense_count], shapes)]
         optimizer._apply_updates(dense, updated, learning_rate, step)
         for (values, indices), variable in zip(grads[dense_count:], sparse):
             slices = _indexed_slices(Tensor(values), Tensor(indices), variable.shape)
@@ -86,12 +81,31 @@ def lower_apply_gradients(call: Call, variables: dict, specs: dict):
     return update, planned
 
 
-def _sparse_gradient(grad, variable, specs: dict, optimizer):
-    """(values slot, indices slot) of an IndexedSlices gradient that apply_gradients applies
-    row by row (as eager: not for an optimiser whose update spans the whole variable), else
-    None."""
+def bound_apply_gradients(call: Call):
+    """(optimiser, its (gradient, variable) pairs) of a line calling `Optimizer.apply_gradients`
+    itself with nothing but the pairs (and a name), else None."""
+    if call.function is not Optimizer.apply_gradients:
+        return None
+    try:
+        bound = inspect.signature(call.function).bind(*call.args, **call.kwargs)
+    except TypeError:
+        return None
+    optimizer = bound.arguments.get("self")
+    pairs = bound.arguments.get("grads_and_vars")
+    if set(bound.arguments) - {"self", "grads_and_vars", "name"} or \
+            not isinstance(optimizer, Optimizer) or \
+            type(optimizer).apply_gradients is not Optimizer.apply_gradients or \
+            not isinstance(pairs, (list, tuple)) or not pairs:
+        return None
+    return optimizer, pairs
+
+
+def _sparse_gradient(grad, variable, specs: dict):
+    """(values slot, indices slot) of an IndexedSlices gradient of `variable`, else None.
+    apply_gradients applies it row by row where the optimiser's `_sparse_rows` says that is its
+    update (plain SGD), and otherwise makes it dense first (as Keras 3)."""
     if grad.__class__ is not IndexedSlices or grad.values.__class__ is not Slot or \
-            grad.indices.__class__ is not Slot or not optimizer._sparse_rows:
+            grad.indices.__class__ is not Slot:
         return None
     values, indices = specs.get(grad.values.index), specs.get(grad.indices.index)
     if values is None or indices is None or values[1] != variable.array.dtype or \

@@ -55,6 +55,11 @@ class SGD(Optimizer):
         # apply_gradients has matched each gradient's shape and dtype to its variable's
         self._kernel = kernel or (lambda *args: sgd_update_reference(*args[:6]))
 
+    @property
+    def _sparse_rows(self) -> bool:
+        # p -= lr*g changes only the rows g touches; momentum and weight decay reach every row
+        return not self.momentum and not self.weight_decay
+
     def _update(self, param, grad, slots, lr, step, weight_decay) -> None:
         if weight_decay:
             param -= param * (weight_decay * lr)

@@ -249,6 +249,22 @@ class StepFunction:
         return f"<StepFunction {self.kind} ({how}, {self.tracing_count} traces)>"
 
 
+def executions(data: Any, steps: int | None, per_execution: int):
+    """(first step, steps so far, batches) for each execution of ``evaluate``/``predict``: up
+    to ``per_execution`` batches at a time, until ``steps`` or the end of ``data``."""
+    count = 0
+    iterator = iter(data)
+    while steps is None or count < steps:
+        wanted = per_execution if steps is None else min(per_execution, steps - count)
+        batches = take_batches(iterator, wanted)
+        if not batches:
+            return
+        begin, count = count, count + len(batches)
+        yield begin, count, batches
+        if len(batches) < wanted:  # the data ran out
+            return
+
+
 def take_batches(iterator: Any, count: int | None) -> list:
     """Up to ``count`` batches from ``iterator`` (fewer at its end): one execution's data."""
     batches = []

@@ -26,6 +26,7 @@ from tensorflowish.keras.trainers.step_functions import (
     StepFunctions,
     _floats,
     _to_batch_tensor,
+    executions,
     take_batches,
 )
 from tensorflowish.tensor import Tensor
@@ -509,13 +510,7 @@ class Trainer(StepFunctions):
         hooks.on_test_begin()
         logs: Any = {}
         count = 0
-        iterator = iter(data)
-        while steps is None or count < steps:
-            wanted = per_execution if steps is None else min(per_execution, steps - count)
-            batches = take_batches(iterator, wanted)
-            if not batches:
-                break
-            begin, count = count, count + len(batches)
+        for begin, count, batches in executions(data, steps, per_execution):
             if batch_hooks:
                 hooks.on_test_batch_begin(begin)
             logs = test_execution(batches)
@@ -523,8 +518,6 @@ class Trainer(StepFunctions):
                 bar.update(count, logs, finalize=False)
             if batch_hooks:
                 hooks.on_test_batch_end(begin + per_execution - 1, logs)
-            if len(batches) < wanted:
-                break
         if count == 0:
             raise ValueError("evaluate: the data produced no batches.")
         results = _floats(logs)
@@ -565,21 +558,13 @@ class Trainer(StepFunctions):
         hooks.on_predict_begin()
         outputs = []
         count = 0
-        iterator = iter(data)
-        while steps is None or count < steps:
-            wanted = per_execution if steps is None else min(per_execution, steps - count)
-            batches = take_batches(iterator, wanted)
-            if not batches:
-                break
-            begin, count = count, count + len(batches)
+        for begin, count, batches in executions(data, steps, per_execution):
             hooks.on_predict_batch_begin(begin)
             # (one execution's outputs, its steps' outputs concatenated, as Keras)
             outputs.append(_to_host_array(predict_execution(batches)))
             hooks.on_predict_batch_end(begin + per_execution - 1, {"outputs": outputs[-1]})
             if bar is not None:
                 bar.update(count, {}, finalize=False)
-            if len(batches) < wanted:
-                break
         if bar is not None:
             bar.update(count, {}, finalize=True)
         hooks.on_predict_end()
