@@ -219,7 +219,7 @@ def test_not_converted_do_not_convert_builtins_libraries_and_generators():
 
     def rows(x):
         for v in tf.range(x):  # a generator is called unconverted, as in TensorFlow
-            yield v
+            yield v * 2
 
     def python_generator(x):
         for i in range(3):
