@@ -259,12 +259,13 @@ _CONVERTED: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # code -> e
 def _transform(function: types.FunctionType):
     """(converted code object, its source) for `function`, or None when nothing in it needs
     converting. Raises ConversionError when its source cannot be read or rewritten."""
-    if function.__name__ == "<lambda>":
+    if function.__code__.co_name == "<lambda>":
         definition, offset = lambda_definition(function), 0
     else:
         try:
-            source = textwrap.dedent(inspect.getsource(function))
-            _, first_line = inspect.getsourcelines(function)
+            # the code's own source: inspect would follow a decorator's __wrapped__ instead
+            lines, first_line = inspect.getsourcelines(function.__code__)
+            source = textwrap.dedent("".join(lines))
             tree = _parse(source)
         except (OSError, TypeError) as error:
             raise SourceUnavailable(f"could not get source code ({error})") from None
@@ -272,7 +273,7 @@ def _transform(function: types.FunctionType):
             raise ConversionError(f"its source does not parse: {error}") from None
         definition, offset = tree.body[0] if tree.body else None, first_line - 1
         if not isinstance(definition, ast.FunctionDef) or \
-                definition.name != function.__name__:
+                definition.name != function.__code__.co_name:
             raise ConversionError("its source is not the definition of a function of that name")
         definition.decorator_list = []
         # defaults are the function's own values (bound below), never evaluated again here

@@ -251,13 +251,31 @@ def test_a_called_function_that_cannot_be_converted_runs_as_is_with_a_warning():
             return x
         return -x
 
-    renamed.__name__ = renamed_if.__name__ = "other_name"  # its source no longer matches
+    for function in (renamed, renamed_if):  # its source no longer matches its code
+        function.__code__ = function.__code__.replace(co_name="other_name")
     with pytest.warns(UserWarning, match=r"AutoGraph could not transform .* run it as-is"):
         assert float(tf.function(lambda x: renamed(x))(tf.constant(2.0))) == 4.0
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         with pytest.raises(OperatorNotAllowedInGraphError):  # ... unless it then fails
             tf.function(lambda x: renamed_if(x))(tf.constant(2.0))
+
+
+def test_a_decorated_helper_runs_its_wrapper_converted():
+    calls = []
+
+    def logged(function):
+        @functools.wraps(function)
+        def wrapper(*args):
+            calls.append(function.__name__)
+            if args[0] > 0:  # the wrapper's own tensor `if` is converted too
+                return function(*args) + 100.0
+            return function(*args)
+        return wrapper
+
+    f = tf.function(lambda x: logged(absolute)(x))
+    assert float(f(tf.constant(2.0))) == 104.0 and float(f(tf.constant(-2.0))) == 2.0
+    assert calls == ["absolute"]
 
 
 def test_to_code_shows_the_converted_calls():
