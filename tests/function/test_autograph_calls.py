@@ -283,3 +283,17 @@ def test_to_code_shows_the_converted_calls():
     assert "__autograph__.converted_call(triangle, (n,), None) + 1" in code
     code = tf.autograph.to_code(scaled_if_positive)
     assert "converted_call" not in code  # no calls in it: nothing to show
+
+
+def test_a_keras_layer_call_is_reached_through_keras_code_so_not_converted():
+    # as in TensorFlow 2.21 with Keras 3: Layer.__call__ is library code, which calls `call`
+    # unconverted, so a tensor `if` in `call` raises (use tf.cond there, as there)
+    class Flip(tf.keras.layers.Layer):
+        def call(self, x):
+            if tf.reduce_sum(x) > 0:
+                return x * 2.0
+            return -x
+
+    layer = Flip()
+    with pytest.raises(OperatorNotAllowedInGraphError, match="in call"):
+        tf.function(lambda x: layer(x))(tf.constant([1.0]))
