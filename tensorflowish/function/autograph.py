@@ -279,6 +279,11 @@ def _transform(function: types.FunctionType):
         # defaults are the function's own values (bound below), never evaluated again here
         definition.args.defaults = []
         definition.args.kw_defaults = [None] * len(definition.args.kwonlyargs)
+    # zero-argument super() reads the method's first argument and its class cell: made explicit,
+    # so it still works inside the branches and loop bodies AutoGraph makes into functions
+    uses_super = "__class__" in function.__code__.co_freevars
+    if uses_super:
+        _explicit_super(definition)
     if needs_lowering(definition):
         Lowering().lower(definition)
     transformer = _ControlFlow(offset, definition)
@@ -286,13 +291,19 @@ def _transform(function: types.FunctionType):
     calls = calls_pass(definition)
     if not transformer.converted and not calls:
         return None
-    free = list(function.__code__.co_freevars)
+    free = [name for name in function.__code__.co_freevars if name != "__class__"]
     # a name of its own in the factory, so the function's name still means what it meant
     # (a global, or the closure cell of a recursive nested function)
     ast.fix_missing_locations(definition)
     source, definition.name = ast.unparse(definition), "__autograph_converted"
-    factory = _definition("__autograph_factory", [_RUNTIME, *free],
-                          [definition, ast.Return(ast.Name(definition.name, ast.Load()))])
+    body: list = [definition]
+    if uses_super:  # inside a class body, so the code has a `__class__` cell to bind
+        fields = {"name": "__autograph_class", "bases": [], "keywords": [], "body": body,
+                  "decorator_list": []}
+        if "type_params" in ast.ClassDef._fields:
+            fields["type_params"] = []
+        body = [ast.ClassDef(**fields)]
+    factory = _definition("__autograph_factory", [_RUNTIME, *free], body)
     module = ast.Module([factory], type_ignores=[])
     ast.fix_missing_locations(module)
     if offset:
@@ -302,10 +313,39 @@ def _transform(function: types.FunctionType):
         code = compile(module, filename, "exec", dont_inherit=True)
     except SyntaxError as error:
         raise ConversionError(f"the converted source does not compile: {error}") from None
-    factory_code = next(c for c in code.co_consts if isinstance(c, types.CodeType))
-    inner = next(c for c in factory_code.co_consts if isinstance(c, types.CodeType) and
-                 c.co_name == definition.name)
+    pending, inner = [code], None
+    while pending and inner is None:
+        for constant in pending.pop().co_consts:
+            if isinstance(constant, types.CodeType):
+                if constant.co_name == definition.name:
+                    inner = constant
+                pending.append(constant)
     return inner.replace(co_name=function.__code__.co_name), source
+
+
+class _Super(ast.NodeTransformer):
+    def __init__(self, first: str) -> None:
+        self.first = first
+
+    def visit_Call(self, node: ast.Call):
+        self.generic_visit(node)
+        if isinstance(node.func, ast.Name) and node.func.id == "super" and not node.args and \
+                not node.keywords:
+            node.args = [ast.Name("__class__", ast.Load()), ast.Name(self.first, ast.Load())]
+        return node
+
+    visit_FunctionDef = visit_AsyncFunctionDef = visit_Lambda = visit_ClassDef = \
+        lambda self, node: node
+
+
+def _explicit_super(definition: ast.FunctionDef) -> None:
+    """`super()` -> `super(__class__, <first argument>)` in the function's own statements."""
+    positional = [*definition.args.posonlyargs, *definition.args.args]
+    if not positional:
+        raise ConversionError("it calls super() but takes no positional argument")
+    transformer = _Super(positional[0].arg)
+    for statement in definition.body:
+        transformer.visit(statement)
 
 
 def convert(function, strict: bool = False):
@@ -317,8 +357,8 @@ def convert(function, strict: bool = False):
         converted = convert(function.__func__, strict)
         return function if converted is function.__func__ else types.MethodType(
             converted, function.__self__)
-    if not isinstance(function, types.FunctionType) or "super" in function.__code__.co_names \
-            or getattr(function, "__autograph_do_not_convert__", False):
+    if not isinstance(function, types.FunctionType) or \
+            getattr(function, "__autograph_do_not_convert__", False):
         return function
     key = function.__code__
     entry = _CONVERTED.get(key)
@@ -362,9 +402,6 @@ def why_not_converted(function, autograph: bool = True) -> str | None:
     if getattr(function, "__autograph_do_not_convert__", False):
         return (f"`{name}` is marked do_not_convert, so AutoGraph left its statements as Python; "
                 "use tf.cond / tf.while_loop there.")
-    if "super" in function.__code__.co_names:
-        return (f"AutoGraph does not convert `{name}` because it calls super(); move the tensor "
-                "`if`/`while` into a helper method, or use tf.cond / tf.while_loop.")
     try:
         inspect.getsource(function)
     except (OSError, TypeError):

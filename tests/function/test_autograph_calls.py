@@ -297,3 +297,33 @@ def test_a_keras_layer_call_is_reached_through_keras_code_so_not_converted():
     layer = Flip()
     with pytest.raises(OperatorNotAllowedInGraphError, match="in call"):
         tf.function(lambda x: layer(x))(tf.constant([1.0]))
+
+
+class _Base:
+    def scale(self, x):
+        return x * 2.0
+
+
+class _Child(_Base):
+    def scale(self, x):
+        if x > 0:
+            y = super().scale(x) + 1.0  # super() inside a branch AutoGraph makes a function
+        else:
+            y = super().scale(-x)
+        return y
+
+    @tf.function
+    def run(self, x):
+        if x > 100:
+            x = x / 2.0
+        return super().scale(x) + self.scale(x)
+
+
+def test_methods_calling_super_are_converted():
+    child = _Child()
+    f = tf.function(lambda x: child.scale(x))
+    assert float(f(tf.constant(3.0))) == 7.0 and float(f(tf.constant(-3.0))) == 6.0
+    assert f.experimental_get_tracing_count() == 1
+    assert float(child.run(tf.constant(3.0))) == 13.0  # 6 + 7
+    assert float(child.run(tf.constant(300.0))) == 601.0  # 150 * 2 + (150 * 2 + 1)
+    assert "super(__class__, self).scale" in tf.autograph.to_code(_Child.scale)
