@@ -10,9 +10,15 @@ conditions `and_`/`or_`/`not_`. At run time a condition that is a traced tensor 
 iterates it at every call); any other condition runs as Python, so Python conditions stay
 Python, as in TensorFlow.
 
+Every call the function makes becomes `converted_call(f, args, kwargs)`, which converts the
+called function too where TensorFlow would (`autograph_calls.py`). The rewritten code is made once
+per code object (`_CONVERTED`) and bound at each use to the function's globals, closure cells and
+defaults. Lambdas are found in their file's syntax tree; `super()` becomes
+`super(__class__, self)`.
+
 Not converted (left as Python, so a tensor condition there raises the error naming the line):
-functions whose source is unavailable (lambdas, the REPL, `exec`) or that use `super()`, and
-functions marked with `do_not_convert`.
+functions whose source is unavailable (the REPL, `exec`) and functions marked with
+`do_not_convert`.
 """
 
 from __future__ import annotations
