@@ -113,15 +113,9 @@ def _einsum_one(x: Tensor, subscripts: str, output: str) -> Tensor:
     return out
 
 
-def _einsum_one_vjp(g: Tensor, subscripts: str, output: str, shape: tuple) -> Tensor:
-    """Spread g (labels `output`) back over an operand with repeated labels: the repeats are
-    renamed and tied to the first with identity matrices, one einsum."""
-    sizes = dict(zip(subscripts, shape))
-    summed = "".join(dict.fromkeys(c for c in subscripts if c not in output))
-    for c in summed:  # put the summed-out labels back as broadcast axes
-        g = broadcast_to(expand_dims(g, -1), tuple(g.shape) + (sizes[c],))
-    labels = output + summed
-    used = set(subscripts) | set(labels)
+def tie_repeats(subscripts: str, used: set) -> tuple[str, list[str]]:
+    """`subscripts` with each repeat of a label renamed to a fresh letter (none of `used`), and
+    the ties "label new" that identity matrices make equal again (`ii` -> `ij`, ["ij"])."""
     fresh = (c for c in string.ascii_letters if c not in used)
     renamed, ties, seen = "", [], set()
     for c in subscripts:
@@ -132,6 +126,18 @@ def _einsum_one_vjp(g: Tensor, subscripts: str, output: str, shape: tuple) -> Te
         else:
             seen.add(c)
             renamed += c
+    return renamed, ties
+
+
+def _einsum_one_vjp(g: Tensor, subscripts: str, output: str, shape: tuple) -> Tensor:
+    """Spread g (labels `output`) back over an operand with repeated labels: the repeats are
+    renamed and tied to the first with identity matrices, one einsum."""
+    sizes = dict(zip(subscripts, shape))
+    summed = "".join(dict.fromkeys(c for c in subscripts if c not in output))
+    for c in summed:  # put the summed-out labels back as broadcast axes
+        g = broadcast_to(expand_dims(g, -1), tuple(g.shape) + (sizes[c],))
+    labels = output + summed
+    renamed, ties = tie_repeats(subscripts, set(subscripts) | set(labels))
     eyes = [_eye_like(g, sizes[pair[0]]) for pair in ties]
     return einsum(",".join([labels] + ties) + "->" + renamed, g, *eyes)
 

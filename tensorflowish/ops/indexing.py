@@ -250,6 +250,16 @@ def strided_slice(input_, begin, end, strides=None, begin_mask=0, end_mask=0, el
     x = as_tensor(input_)
     begin, end = _int_list(begin), _int_list(end)
     strides = [1] * len(begin) if strides is None else _int_list(strides)
+    index = strided_slice_index(begin, end, strides, begin_mask, end_mask, ellipsis_mask,
+                                new_axis_mask, shrink_axis_mask)
+    return getitem(x, index)
+
+
+def strided_slice_index(begin: list, end: list, strides: list, begin_mask=0, end_mask=0,
+                        ellipsis_mask=0, new_axis_mask=0, shrink_axis_mask=0) -> tuple:
+    """The Python index `x[b0:e0:s0, ...]` a strided slice's specification and bit masks stand
+    for (bit i applies to entry i); InvalidArgumentError for a specification TensorFlow
+    refuses."""
     if not len(begin) == len(end) == len(strides):
         raise InvalidArgumentError(f"strided_slice: begin {begin}, end {end} and strides "
                                    f"{strides} must have the same length.")
@@ -271,7 +281,7 @@ def strided_slice(input_, begin, end, strides=None, begin_mask=0, end_mask=0, el
                                            "non-zero.")
             index.append(_python_slice(None if begin_mask & bit else b,
                                        None if end_mask & bit else e, s))
-    return getitem(x, tuple(index))
+    return tuple(index)
 
 
 # --- masks and reordering ----------------------------------------------------------------------

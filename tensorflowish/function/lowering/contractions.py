@@ -167,17 +167,7 @@ def _diagonal(subscripts: str, output: str, shape: tuple, dtype):
     once): NumPy's einsum, and as VJP eager's _einsum_one_vjp, g tied to the repeats with
     identity matrices in one einsum (run by this module's own steps, as eager runs it)."""
     sizes = dict(zip(subscripts, shape))
-    used = set(subscripts) | set(output)
-    fresh = (c for c in string.ascii_letters if c not in used)
-    renamed, ties, seen = "", [], set()
-    for c in subscripts:
-        if c in seen:
-            new = next(fresh)
-            ties.append(c + new)
-            renamed += new
-        else:
-            seen.add(c)
-            renamed += c
+    renamed, ties = eager.tie_repeats(subscripts, set(subscripts) | set(output))
     eyes = [np.eye(sizes[pair[0]], dtype=dtype) for pair in ties]
     spread = _compile(",".join([output] + ties) + "->" + renamed,
                       [tuple(sizes[c] for c in output)] + [eye.shape for eye in eyes], dtype)

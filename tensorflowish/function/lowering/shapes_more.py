@@ -15,6 +15,8 @@ import builtins
 
 import numpy as np
 
+from ...errors import InvalidArgumentError
+from ...ops import indexing as ops_indexing
 from ...ops import registry
 from ...ops.indexing import _int_list, _pad_positions
 from . import Backward, Line, Lowered, NotLowered, is_half, lowering
@@ -131,21 +133,8 @@ def strided_slice(line: Line) -> Lowered:
     strides = [1] * len(begin) if strides is None else _literal_ints(line, "strides")
     masks = [int(line.literal(name)) for name in ("begin_mask", "end_mask", "ellipsis_mask",
                                                    "new_axis_mask", "shrink_axis_mask")]
-    begin_mask, end_mask, ellipsis_mask, new_axis_mask, shrink_axis_mask = masks
-    if not len(begin) == len(end) == len(strides):
-        raise NotLowered("lengths")  # the op raises its error
-    index = []
-    for i, (b, e, s) in enumerate(zip(begin, end, strides)):  # as the eager op builds it
-        bit = 1 << i
-        if ellipsis_mask & bit:
-            index.append(Ellipsis)
-        elif new_axis_mask & bit:
-            index.append(None)
-        elif shrink_axis_mask & bit:
-            index.append(b)
-        else:
-            if s == 0:
-                raise NotLowered("a zero stride")
-            index.append(builtins.slice(None if begin_mask & bit else b,
-                                        None if end_mask & bit else e, s))
-    return basic_index(x, shape, line.dtype(x), tuple(index))
+    try:  # as the eager op builds it
+        index = ops_indexing.strided_slice_index(begin, end, strides, *masks)
+    except InvalidArgumentError as error:
+        raise NotLowered(str(error)) from None  # the op raises its error
+    return basic_index(x, shape, line.dtype(x), index)
