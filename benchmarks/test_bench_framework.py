@@ -82,9 +82,11 @@ def test_mlp_training_step(benchmark, bench_device, size, side):
     _run(benchmark, workload, side)
 
 
+@pytest.mark.parametrize("traced", [False, True])
 @pytest.mark.parametrize("size", ["tiny", "small"])
-def test_mlp_training_step_matches_floor(bench_device, size):
-    workload = bench.mlp_training_step(bench_device, size)
+def test_mlp_training_step_matches_floor(bench_device, size, traced):
+    """Eager and under tf.function (its graph run as a replay plan): the floor's losses."""
+    workload = bench.mlp_training_step(bench_device, size, traced=traced)
     losses = [(float(host(workload.framework())), float(host(workload.floor())))
               for _ in range(5)]
     for framework_loss, floor_loss in losses:
@@ -107,16 +109,6 @@ def test_mlp_training_step_traced(benchmark, bench_device, size, side):
         pytest.skip("the large MLP is only run when benchmarking (about 1 s a step here)")
     workload = bench.mlp_training_step(bench_device, size, traced=True)
     _run(benchmark, workload, side)
-
-
-@pytest.mark.parametrize("size", ["tiny", "small"])
-def test_mlp_training_step_traced_matches_floor(bench_device, size):
-    workload = bench.mlp_training_step(bench_device, size, traced=True)
-    losses = [(float(host(workload.framework())), float(host(workload.floor())))
-              for _ in range(5)]
-    for framework_loss, floor_loss in losses:
-        assert framework_loss == pytest.approx(floor_loss, rel=1e-4)
-    assert losses[-1][0] < losses[0][0]
 
 
 @pytest.mark.parametrize("side", SIDES)

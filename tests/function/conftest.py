@@ -24,10 +24,8 @@ def finite_difference():
 
 
 @pytest.fixture
-def fit_as_plan_equals_eager(monkeypatch):
-    """`check(train)`, where `train(run_eagerly)` builds, fits and returns (weights, history):
-    traced, every graph compiled gets a plan (no op-by-op fallback); the weights and history
-    equal run_eagerly=True's bit for bit."""
+def plan_notes(monkeypatch):
+    """(plan or False, plan_note) of every graph compiled in the test."""
     from tensorflowish.function.graph import Graph
 
     compiled = []
@@ -37,12 +35,29 @@ def fit_as_plan_equals_eager(monkeypatch):
         compiled.append((original(self), self.plan_note))
         return compiled[-1][0]
     monkeypatch.setattr(Graph, "compile", compile_and_note)
+    return compiled
 
+
+@pytest.fixture
+def fit_as_plan_equals_eager(plan_notes):
+    """`check(train)`, where `train(run_eagerly)` builds, fits and returns (weights, history):
+    traced, every graph compiled gets a plan (no op-by-op fallback); the weights and history
+    equal run_eagerly=True's bit for bit."""
     def check(train) -> None:
         traced_weights, traced_history = train(False)
-        assert compiled and all(plan for plan, _ in compiled), compiled
+        assert plan_notes and all(plan for plan, _ in plan_notes), plan_notes
         eager_weights, eager_history = train(True)
         assert traced_history == eager_history
         for a, b in zip(traced_weights, eager_weights):
             np.testing.assert_array_equal(a, b)
     return check
+
+
+@pytest.fixture
+def mixed_float16():
+    """Keras's global policy mixed_float16 for the test, float32 again afterwards."""
+    import tensorflowish as tf
+
+    tf.keras.mixed_precision.set_global_policy("mixed_float16")
+    yield
+    tf.keras.mixed_precision.set_global_policy("float32")

@@ -16,27 +16,6 @@ import numpy as np
 import pytest
 
 import tensorflowish as tf
-from tensorflowish.function.graph import Graph
-
-
-@pytest.fixture
-def plan_notes(monkeypatch):
-    """(plan or False, plan_note) of every graph compiled in the test."""
-    compiled = []
-    original = Graph.compile
-
-    def compile_and_note(self):
-        compiled.append((original(self), self.plan_note))
-        return compiled[-1][0]
-    monkeypatch.setattr(Graph, "compile", compile_and_note)
-    return compiled
-
-
-@pytest.fixture
-def mixed_float16():
-    tf.keras.mixed_precision.set_global_policy("mixed_float16")
-    yield
-    tf.keras.mixed_precision.set_global_policy("float32")
 
 
 def _train_mixed(run_eagerly: bool, x, y):

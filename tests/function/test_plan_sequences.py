@@ -282,13 +282,6 @@ def test_the_sequence_benchmark_steps_run_as_plans():
         assert graph.plan, (workload.name, graph.plan_note)
 
 
-@pytest.fixture
-def mixed_float16():
-    tf.keras.mixed_precision.set_global_policy("mixed_float16")
-    yield
-    tf.keras.mixed_precision.set_global_policy("float32")
-
-
 def test_mixed_float16_text_classifier_fit_runs_plans_and_equals_eager(
         mixed_float16, fit_as_plan_equals_eager):
     """Under mixed_float16 the embedding and the recurrent layers compute in float16 (their

@@ -77,7 +77,13 @@ def reverse(line: Line) -> Lowered:
 def variable_getitem(line: Line) -> Lowered:
     """`variable[index]` (a VariableSlice eagerly, for `.assign`; its values and gradient are
     getitem's, passed through): for a basic index."""
-    x = line.tensor("variable")
+    return indexed_line(line, "variable")
+
+
+def indexed_line(line: Line, name: str) -> Lowered:
+    """`line`'s tensor argument `name` at its literal `index` (getitem and variable slices):
+    a basic index only."""
+    x = line.tensor(name)
     index = line.literal("index")
     items = index if isinstance(index, tuple) else (index,)
     if not all(isinstance(i, (int, np.integer, slice)) or i is None or i is Ellipsis

@@ -12,7 +12,7 @@ import numpy as np
 
 from ...ops import registry
 from . import Backward, Line, Lowered, NotLowered, _has_slot, lowering
-from .indexing import basic_index
+from .indexing import indexed_line
 
 
 def _stand_in(line: Line, name: str):
@@ -65,13 +65,7 @@ def logical_not(line: Line) -> Lowered:
 
 @lowering("Tensor.__getitem__", half=True)
 def getitem(line: Line) -> Lowered:
-    x = line.tensor("tensor")
-    index = line.literal("index")
-    items = index if isinstance(index, tuple) else (index,)
-    if not all(isinstance(i, (int, np.integer, slice)) or i is None or i is Ellipsis
-               for i in items):
-        raise NotLowered("an advanced index")
-    return basic_index(x, tuple(line.shape(x)), line.dtype(x), index)
+    return indexed_line(line, "tensor")
 
 
 @lowering("concat", half=True)
